@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, exactly what Forge Reactor needs to build, run and test on Debian 12.
+# Idempotent: packages already present are not downloaded again.
+#   scripts/deps.sh          build + run dependencies
+#   scripts/deps.sh --test   also what the test suite needs (clang for fuzzing, pytest, promtool)
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config
+    libuv1-dev libhttp-parser-dev libwslay-dev libjansson-dev libssl-dev libsqlite3-dev)
+test_pkgs=(libcmocka-dev clang python3 python3-pytest python3-requests prometheus)
+
+pkgs=("${build_pkgs[@]}")
+if [ "${1:-}" = "--test" ]; then
+    pkgs+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# prometheus is only wanted for promtool; never let its service start during install.
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,55 @@
+/* Operational routes: liveness, readiness and Prometheus metrics. None needs a key. */
+#include <string.h>
+
+#include "api/api.h"
+#include "core/metrics.h"
+#include "http/conn.h"
+#include "http/http.h"
+
+static void health(struct http_request *req, void *arg)
+{
+    (void)arg;
+    static const char body[] = "{\"status\":\"ok\"}";
+    http_respond(req, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static void ready(struct http_request *req, void *arg)
+{
+    struct api *api = arg;
+    bool draining = atomic_load(&api->shared->draining);
+    bool store_ok = atomic_load(&api->store_ok);
+    if (draining) {
+        http_respond_json(req, 503, json_pack("{s:s, s:s}", "status", "draining", "reason",
+                                              "the server is shutting down"));
+        return;
+    }
+    if (!store_ok) {
+        http_respond_json(req, 503, json_pack("{s:s, s:s}", "status", "unavailable", "reason",
+                                              "the store does not answer"));
+        return;
+    }
+    http_respond_json(req, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+static void metrics(struct http_request *req, void *arg)
+{
+    (void)arg;
+    struct buf out = BUF_INIT;
+    metrics_render(&out);
+    http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
+    buf_release(&out);
+}
+
+int api_system_register(struct router *r, struct api *api)
+{
+    if (router_add(r, HTTP_GET, "/health", health, api) < 0 ||
+        router_add(r, HTTP_GET, "/ready", ready, api) < 0 ||
+        router_add(r, HTTP_GET, "/metrics", metrics, api) < 0)
+        return -1;
+    return 0;
+}
+
+int api_register(struct router *r, struct api *api)
+{
+    return api_system_register(r, api);
+}

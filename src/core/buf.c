@@ -1,0 +1,207 @@
+/* The growable byte buffer (see buf.h for the invariants). */
+#include "core/buf.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+char buf__empty[1];
+
+void buf_init(struct buf *b)
+{
+    b->data = buf__empty;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void buf_release(struct buf *b)
+{
+    if (b->cap)
+        free(b->data);
+    buf_init(b);
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+    char *p = b->cap ? b->data : xstrdup("");
+    if (len)
+        *len = b->len;
+    buf_init(b);
+    return p;
+}
+
+void buf_grow(struct buf *b, size_t extra)
+{
+    assert(b->len <= b->cap || b->cap == 0);
+    if (b->len + extra <= b->cap)
+        return;
+    size_t want = b->len + extra;
+    size_t cap = b->cap ? b->cap : 32;
+    while (cap < want)
+        cap = cap < 4096 ? cap * 2 : cap + cap / 2;
+    if (b->cap) {
+        b->data = xrealloc(b->data, cap + 1);
+    } else {
+        b->data = xmalloc(cap + 1);
+        b->data[0] = '\0';
+    }
+    b->cap = cap;
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+    assert(n <= b->len);
+    if (n == 0)
+        return;
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    b->data[b->len] = '\0';
+}
+
+void buf_append(struct buf *b, const void *data, size_t len)
+{
+    if (len == 0)
+        return;
+    buf_grow(b, len);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void buf_puts(struct buf *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
+
+void buf_putc(struct buf *b, char c)
+{
+    buf_grow(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof(small), fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof(small)) {
+        buf_append(b, small, (size_t)n);
+        return;
+    }
+    buf_grow(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+void buf_append_u64(struct buf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+void buf_append_i64(struct buf *b, int64_t v)
+{
+    if (v < 0) {
+        buf_putc(b, '-');
+        buf_append_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        buf_append_u64(b, (uint64_t)v);
+    }
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not valid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void buf_append_json_string(struct buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    buf_grow(b, len + 2);
+    buf_putc(b, '"');
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            size_t j = i + 1;
+            while (j < len && p[j] >= 0x20 && p[j] != '"' && p[j] != '\\' && p[j] < 0x80)
+                j++;
+            buf_append(b, p + i, j - i);
+            i = j;
+            continue;
+        }
+        switch (c) {
+        case '"': buf_append(b, "\\\"", 2); i++; continue;
+        case '\\': buf_append(b, "\\\\", 2); i++; continue;
+        case '\n': buf_append(b, "\\n", 2); i++; continue;
+        case '\r': buf_append(b, "\\r", 2); i++; continue;
+        case '\t': buf_append(b, "\\t", 2); i++; continue;
+        default: break;
+        }
+        if (c < 0x20) {
+            char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            buf_append(b, esc, sizeof(esc));
+            i++;
+            continue;
+        }
+        size_t n = utf8_seq_len(p + i, len - i);
+        if (n == 0) {
+            buf_append(b, "\xef\xbf\xbd", 3); /* U+FFFD */
+            i++;
+        } else {
+            buf_append(b, p + i, n);
+            i += n;
+        }
+    }
+    buf_putc(b, '"');
+}

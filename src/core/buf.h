@@ -1,0 +1,56 @@
+/* A growable byte buffer, the one string builder of the project.
+ *
+ * Invariants:
+ *  - `data` is always NUL-terminated: data[len] == '\0', so it can be used as a C string
+ *    when it holds text (it may also hold binary data with embedded NULs).
+ *  - A buffer initialised with BUF_INIT (or buf_init) owns no memory until the first append;
+ *    `data` then points to a shared empty string, never NULL.
+ *  - `cap` is the allocated size minus one (room for the terminator); cap == 0 means nothing
+ *    is allocated.
+ *
+ * Ownership: the buffer owns `data`. buf_release frees it and leaves an empty buffer;
+ * buf_detach hands `data` to the caller (free() it) and leaves an empty buffer.
+ * Allocation failure aborts (mem.h).
+ */
+#ifndef REACTOR_CORE_BUF_H
+#define REACTOR_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+    char *data; /* len bytes of content, then '\0' */
+    size_t len; /* bytes of content */
+    size_t cap; /* bytes available for content; 0 = points at the shared empty string */
+};
+
+extern char buf__empty[1];
+#define BUF_INIT { buf__empty, 0, 0 }
+
+void buf_init(struct buf *b);
+void buf_release(struct buf *b);
+char *buf_detach(struct buf *b, size_t *len);
+/* Makes room for at least `extra` more bytes of content. */
+void buf_grow(struct buf *b, size_t extra);
+/* Empties the buffer but keeps its memory. */
+static inline void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    b->data[0] = '\0';
+}
+/* Drops the first `n` bytes (n <= len). */
+void buf_consume(struct buf *b, size_t n);
+
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+void buf_append_u64(struct buf *b, uint64_t v);
+void buf_append_i64(struct buf *b, int64_t v);
+/* Appends `s` as a JSON string literal with quotes; bytes that are not valid UTF-8 are
+ * replaced with U+FFFD so the output is always valid JSON. */
+void buf_append_json_string(struct buf *b, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,295 @@
+/* The option table and its parser (see config.h). To add an option: one row here, one field in
+ * struct config. */
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+
+enum opt_type { OPT_INT, OPT_STRING, OPT_LOG_LEVEL };
+
+struct option {
+    const char *env;      /* environment variable */
+    const char *flag;     /* command-line flag, with its dashes */
+    enum opt_type type;
+    size_t offset;        /* of the field in struct config */
+    const char *def;      /* default, as text; parsed like any other value */
+    long long min, max;   /* bounds for OPT_INT */
+    bool secret;          /* never printed */
+    int (*check)(const char *value, char *why, size_t whylen); /* extra validation */
+    const char *help;
+};
+
+static int check_listen(const char *v, char *why, size_t whylen)
+{
+    unsigned char tmp[16];
+    if (inet_pton(AF_INET, v, tmp) == 1 || inet_pton(AF_INET6, v, tmp) == 1)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not an IPv4 or IPv6 address", v);
+    return -1;
+}
+
+static int check_nonempty(const char *v, char *why, size_t whylen)
+{
+    if (*v)
+        return 0;
+    snprintf(why, whylen, "must not be empty");
+    return -1;
+}
+
+static int check_database_url(const char *v, char *why, size_t whylen)
+{
+    if (*v == '\0' || strncmp(v, "sqlite:", 7) == 0)
+        return 0;
+    if (strncmp(v, "postgres://", 11) == 0 || strncmp(v, "postgresql://", 13) == 0) {
+        snprintf(why, whylen, "the PostgreSQL backend is not part of this build yet; "
+                              "leave it unset for SQLite or use sqlite:<path>");
+        return -1;
+    }
+    snprintf(why, whylen, "unsupported scheme in \"%s\" (expected sqlite:<path>)", v);
+    return -1;
+}
+
+static int check_token(const char *v, char *why, size_t whylen)
+{
+    if (*v == '\0' || strlen(v) >= 16)
+        return 0;
+    snprintf(why, whylen, "must be at least 16 characters");
+    return -1;
+}
+
+#define OFF(f) offsetof(struct config, f)
+
+static const struct option options[] = {
+    { "PORT", "--port", OPT_INT, OFF(port), "3000", 1, 65535, false, NULL,
+      "TCP port for HTTP and WebSocket" },
+    { "REACTOR_LISTEN", "--listen", OPT_STRING, OFF(listen), "0.0.0.0", 0, 0, false,
+      check_listen, "address to listen on (IPv4 or IPv6 literal)" },
+    { "REACTOR_THREADS", "--threads", OPT_INT, OFF(threads), "0", 0, 64, false, NULL,
+      "I/O threads (0 = one per core)" },
+    { "REACTOR_DATA_DIR", "--data-dir", OPT_STRING, OFF(data_dir), "./data", 0, 0, false,
+      check_nonempty, "directory for the SQLite database and the operator token" },
+    { "DATABASE_URL", "--database-url", OPT_STRING, OFF(database_url), "", 0, 0, true,
+      check_database_url, "store location; unset = SQLite in the data directory" },
+    { "REACTOR_OPERATOR_TOKEN", "--operator-token", OPT_STRING, OFF(operator_token), "", 0, 0,
+      true, check_token, "token for operator routes; unset = generated once, kept in the data directory" },
+    { "REACTOR_LOG_LEVEL", "--log-level", OPT_LOG_LEVEL, OFF(log_level), "info", 0, 0, false,
+      NULL, "debug, info, warn or error" },
+    { "REACTOR_MAX_HEADER_BYTES", "--max-header-bytes", OPT_INT, OFF(max_header_bytes), "16384",
+      1024, 1048576, false, NULL, "request line and headers, bytes (431 beyond)" },
+    { "REACTOR_MAX_HEADERS", "--max-headers", OPT_INT, OFF(max_headers), "100", 8, 1000, false,
+      NULL, "headers per request (431 beyond)" },
+    { "REACTOR_MAX_BODY_BYTES", "--max-body-bytes", OPT_INT, OFF(max_body_bytes), "1048576", 1024,
+      67108864, false, NULL, "request body, bytes (413 beyond)" },
+    { "REACTOR_MAX_JSON_DEPTH", "--max-json-depth", OPT_INT, OFF(max_json_depth), "32", 2, 512,
+      false, NULL, "nesting depth of request JSON (400 beyond)" },
+    { "REACTOR_MAX_JSON_ELEMENTS", "--max-json-elements", OPT_INT, OFF(max_json_elements),
+      "100000", 16, 10000000, false, NULL, "values in one request JSON document (400 beyond)" },
+    { "REACTOR_HEADER_TIMEOUT", "--header-timeout", OPT_INT, OFF(header_timeout), "10", 1, 3600,
+      false, NULL, "seconds a client has to send a request's headers" },
+    { "REACTOR_BODY_TIMEOUT", "--body-timeout", OPT_INT, OFF(body_timeout), "10", 1, 3600, false,
+      NULL, "seconds a client has to send a request's body" },
+    { "REACTOR_IDLE_TIMEOUT", "--idle-timeout", OPT_INT, OFF(idle_timeout), "60", 1, 86400, false,
+      NULL, "seconds an idle keep-alive connection is kept" },
+    { "REACTOR_MAX_CONNECTIONS", "--max-connections", OPT_INT, OFF(max_connections), "100000", 1,
+      10000000, false, NULL, "open client connections, whole process (503 beyond)" },
+    { "REACTOR_MAX_PIPELINED", "--max-pipelined", OPT_INT, OFF(max_pipelined), "64", 1, 4096,
+      false, NULL, "requests in flight per connection before reading pauses" },
+    { "REACTOR_SHUTDOWN_TIMEOUT", "--shutdown-timeout", OPT_INT, OFF(shutdown_timeout), "10", 0,
+      3600, false, NULL, "seconds to finish in-flight requests on SIGTERM" },
+    { "REACTOR_READY_INTERVAL_MS", "--ready-interval-ms", OPT_INT, OFF(ready_interval_ms), "1000",
+      50, 60000, false, NULL, "how often the store is probed for /ready, milliseconds" },
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static void fail(char *err, size_t errlen, const struct option *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void fail(char *err, size_t errlen, const struct option *o, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    int n = snprintf(err, errlen, "invalid %s (%s): ", o->env, o->flag);
+    if (n < 0 || (size_t)n >= errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+static int parse_int(const char *v, long long *out)
+{
+    if (*v == '\0')
+        return -1;
+    errno = 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end != '\0' || end == v)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int set_value(struct config *cfg, const struct option *o, const char *v, char *err,
+                     size_t errlen)
+{
+    char *field = (char *)cfg + o->offset;
+    char why[256];
+    switch (o->type) {
+    case OPT_INT: {
+        long long n;
+        if (parse_int(v, &n) < 0) {
+            fail(err, errlen, o, "\"%s\" is not an integer", v);
+            return -1;
+        }
+        if (n < o->min || n > o->max) {
+            fail(err, errlen, o, "%lld is outside [%lld, %lld]", n, o->min, o->max);
+            return -1;
+        }
+        *(int *)(void *)field = (int)n;
+        return 0;
+    }
+    case OPT_STRING: {
+        if (o->check && o->check(v, why, sizeof(why)) < 0) {
+            fail(err, errlen, o, "%s", why);
+            return -1;
+        }
+        char **slot = (char **)(void *)field;
+        free(*slot);
+        *slot = xstrdup(v);
+        return 0;
+    }
+    case OPT_LOG_LEVEL:
+        if (log_level_parse(v, (enum log_level *)(void *)field) < 0) {
+            fail(err, errlen, o, "\"%s\" is not one of debug, info, warn, error", v);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static const char *env_lookup(const char *const *envp, const char *name)
+{
+    if (!envp)
+        return NULL;
+    size_t n = strlen(name);
+    for (; *envp; envp++) {
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    }
+    return NULL;
+}
+
+void config_release(struct config *cfg)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (options[i].type == OPT_STRING) {
+            char **slot = (char **)(void *)((char *)cfg + options[i].offset);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+int config_load(struct config *cfg, const char *const *envp, int argc, char **argv, char *err,
+                size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (set_value(cfg, &options[i], options[i].def, err, errlen) < 0)
+            goto fail; /* a bad default is a bug, but report it like any other */
+    }
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const char *v = env_lookup(envp, options[i].env);
+        if (v && set_value(cfg, &options[i], v, err, errlen) < 0)
+            goto fail;
+    }
+    for (int a = 0; a < argc; a++) {
+        const char *arg = argv[a];
+        const struct option *o = NULL;
+        const char *v = NULL;
+        for (size_t i = 0; i < N_OPTIONS && !o; i++) {
+            size_t n = strlen(options[i].flag);
+            if (strncmp(arg, options[i].flag, n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+                o = &options[i];
+                v = arg[n] == '=' ? arg + n + 1 : NULL;
+            }
+        }
+        if (!o) {
+            if (err && errlen)
+                snprintf(err, errlen, "unknown option \"%s\" (see `reactor help`)", arg);
+            goto fail;
+        }
+        if (!v) {
+            if (a + 1 >= argc) {
+                fail(err, errlen, o, "%s needs a value", o->flag);
+                goto fail;
+            }
+            v = argv[++a];
+        }
+        if (set_value(cfg, o, v, err, errlen) < 0)
+            goto fail;
+    }
+    if (cfg->threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->threads = n < 1 ? 1 : n > 64 ? 64 : (int)n;
+    }
+    return 0;
+fail:
+    config_release(cfg);
+    return -1;
+}
+
+void config_help(struct buf *out)
+{
+    buf_puts(out, "Options (flags override environment variables):\n\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option *o = &options[i];
+        buf_printf(out, "  %-20s %-26s %s\n", o->flag, o->env, o->help);
+        buf_printf(out, "  %-20s %-26s default: %s", "", "",
+                   *o->def ? o->def : "(unset)");
+        if (o->type == OPT_INT)
+            buf_printf(out, ", range %lld..%lld", o->min, o->max);
+        buf_putc(out, '\n');
+    }
+}
+
+void config_to_json(const struct config *cfg, struct buf *out)
+{
+    buf_putc(out, '{');
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option *o = &options[i];
+        const char *field = (const char *)cfg + o->offset;
+        if (i)
+            buf_putc(out, ',');
+        buf_append_json_string(out, o->env, strlen(o->env));
+        buf_putc(out, ':');
+        switch (o->type) {
+        case OPT_INT: buf_append_i64(out, *(const int *)(const void *)field); break;
+        case OPT_STRING: {
+            const char *s = *(char *const *)(const void *)field;
+            if (o->secret && s && *s)
+                buf_puts(out, "\"(set)\"");
+            else
+                buf_append_json_string(out, s ? s : "", s ? strlen(s) : 0);
+            break;
+        }
+        case OPT_LOG_LEVEL: {
+            const char *s = log_level_name(*(const enum log_level *)(const void *)field);
+            buf_append_json_string(out, s, strlen(s));
+            break;
+        }
+        }
+    }
+    buf_putc(out, '}');
+}

@@ -1,0 +1,53 @@
+/* Configuration: one table of options (config.c), each with a name, type, default, bounds,
+ * help text, environment variable and command-line flag.
+ *
+ * Precedence: built-in default < environment < flag. Every value, defaults included, goes
+ * through the same parser and validation, so a bad value is reported the same way wherever it
+ * came from: "invalid REACTOR_THREADS (--threads): ..." names the option.
+ *
+ * Ownership: strings in struct config are owned by it; config_release frees them.
+ */
+#ifndef REACTOR_CORE_CONFIG_H
+#define REACTOR_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+
+struct config {
+    int port;                  /* TCP port for HTTP and WebSocket */
+    char *listen;              /* IPv4 or IPv6 literal to bind */
+    int threads;               /* I/O threads; 0 in the table means "one per core" */
+    char *data_dir;            /* SQLite file, operator token */
+    char *database_url;        /* "" = SQLite in data_dir */
+    char *operator_token;      /* "" = generated on first start and kept in data_dir */
+    enum log_level log_level;  /* minimum level written */
+    int max_header_bytes;      /* request line + headers */
+    int max_headers;           /* header count */
+    int max_body_bytes;        /* request body */
+    int max_json_depth;        /* nesting of request JSON */
+    int max_json_elements;     /* values in one request JSON document */
+    int header_timeout;        /* seconds to receive a request's headers */
+    int body_timeout;          /* seconds to receive a request's body */
+    int idle_timeout;          /* seconds a keep-alive connection may sit idle */
+    int max_connections;       /* open client connections, whole process */
+    int max_pipelined;         /* requests in flight per connection before reading pauses */
+    int shutdown_timeout;      /* seconds to drain on SIGTERM before forcing */
+    int ready_interval_ms;     /* how often the store is probed for /ready */
+};
+
+/* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be
+ * NULL), then the flags in argv[0..argc) ("--flag value" or "--flag=value").
+ * Returns 0, or -1 with a message naming the bad option in `err`; cfg is then released. */
+int config_load(struct config *cfg, const char *const *envp, int argc, char **argv, char *err,
+                size_t errlen);
+void config_release(struct config *cfg);
+
+/* The option table as human-readable text, for `reactor help`. */
+void config_help(struct buf *out);
+/* The effective configuration as a JSON object (secrets redacted). */
+void config_to_json(const struct config *cfg, struct buf *out);
+
+#endif

@@ -1,0 +1,299 @@
+/* reactor: the command line. Parses the subcommand and the configuration, starts the parts
+ * (store, HTTP server) and waits for a signal to shut them down in order. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include <jansson.h>
+#include <openssl/opensslv.h>
+#include <sqlite3.h>
+
+#include "api/api.h"
+#include "core/config.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/secret.h"
+#include "http/conn.h"
+#include "http/server.h"
+#include "store/store.h"
+
+#ifndef REACTOR_VERSION
+#define REACTOR_VERSION "0.0.0-dev"
+#endif
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Forge Reactor %s: an event engine for XP, levels, currencies, streaks,\n"
+            "achievements and leaderboards, with a real-time WebSocket gateway.\n\n"
+            "Usage: reactor [command] [options]\n\n"
+            "Commands:\n"
+            "  serve     run the server (the default)\n"
+            "  migrate   apply the store's schema migrations and exit\n"
+            "  version   print the version and the libraries in use\n"
+            "  help      print this text\n\n",
+            REACTOR_VERSION);
+    struct buf b = BUF_INIT;
+    config_help(&b);
+    fputs(b.data, f);
+    buf_release(&b);
+}
+
+static int cmd_version(void)
+{
+    printf("reactor %s\n", REACTOR_VERSION);
+    printf("  libuv %s, http-parser %lu.%lu.%lu, jansson %s, sqlite %s, %s\n", uv_version_string(),
+           (http_parser_version() >> 16) & 255, (http_parser_version() >> 8) & 255,
+           http_parser_version() & 255, JANSSON_VERSION, sqlite3_libversion(),
+           OPENSSL_VERSION_TEXT);
+    return 0;
+}
+
+static struct store *open_store(const struct config *cfg)
+{
+    char err[512];
+    struct store_options so = { cfg->data_dir, cfg->database_url };
+    struct store *st = store_open(&so, err, sizeof(err));
+    if (!st) {
+        log_error("cannot open the store", LOG_S("error", err));
+        return NULL;
+    }
+    int applied;
+    if (store_migrate(st, &applied, err, sizeof(err)) < 0) {
+        log_error("migration failed", LOG_S("error", err));
+        store_close(st);
+        return NULL;
+    }
+    int version = 0;
+    store_schema_version(st, &version, err, sizeof(err));
+    log_info("store ready", LOG_S("store", store_describe(st)), LOG_I("schema_version", version),
+             LOG_I("migrations_applied", applied));
+    return st;
+}
+
+static int cmd_migrate(const struct config *cfg)
+{
+    struct store *st = open_store(cfg);
+    if (!st)
+        return 1;
+    store_close(st);
+    return 0;
+}
+
+/* ---- serve ------------------------------------------------------------------------------- */
+
+struct serve_state {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    struct store *store;
+    struct http_server *server;
+    struct api *api;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t probe;        /* readiness */
+    uv_timer_t drain_check;
+    uint64_t drain_deadline; /* uv_now() ms */
+    bool shutting_down;
+    bool forced;
+};
+
+static void probe_store(uv_timer_t *t)
+{
+    struct serve_state *s = t->data;
+    atomic_store(&s->api->store_ok, store_ping(s->store) == 0);
+}
+
+static void stop_main_loop(struct serve_state *s)
+{
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->probe, NULL);
+    uv_close((uv_handle_t *)&s->drain_check, NULL);
+}
+
+static void check_drained(uv_timer_t *t)
+{
+    struct serve_state *s = t->data;
+    if (http_server_drained(s->server)) {
+        log_info("drained", LOG_U("connections", 0));
+        stop_main_loop(s);
+    } else if (uv_now(s->loop) >= s->drain_deadline) {
+        s->forced = true;
+        log_warn("shutdown timeout: closing remaining connections",
+                 LOG_U("connections", http_server_connections(s->server)),
+                 LOG_I("timeout_s", s->cfg->shutdown_timeout));
+        stop_main_loop(s);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct serve_state *s = h->data;
+    if (s->shutting_down) {
+        log_warn("second signal: stopping now", LOG_I("signal", signum));
+        s->forced = true;
+        uv_timer_stop(&s->drain_check);
+        stop_main_loop(s);
+        return;
+    }
+    s->shutting_down = true;
+    log_info("shutting down", LOG_S("signal", signum == SIGTERM ? "SIGTERM" : "SIGINT"),
+             LOG_U("connections", http_server_connections(s->server)),
+             LOG_I("timeout_s", s->cfg->shutdown_timeout));
+    http_server_drain(s->server);
+    s->drain_deadline = uv_now(s->loop) + (uint64_t)s->cfg->shutdown_timeout * 1000;
+    uv_timer_start(&s->drain_check, check_drained, 0, 20);
+}
+
+static int cmd_serve(const struct config *cfg)
+{
+    int ret = 1;
+    char err[512];
+    struct router *router = NULL;
+    struct http_server *server = NULL;
+    struct store *store = NULL;
+    char *token = NULL;
+    struct api api;
+    memset(&api, 0, sizeof(api));
+    struct http_shared shared;
+    memset(&shared, 0, sizeof(shared));
+
+    if (fs_mkdir_p(cfg->data_dir, err, sizeof(err)) < 0) {
+        log_error("cannot use the data directory", LOG_S("error", err));
+        goto out;
+    }
+    store = open_store(cfg);
+    if (!store)
+        goto out;
+    bool created;
+    token = secret_operator_token(cfg->data_dir, cfg->operator_token, &created, err, sizeof(err));
+    if (!token) {
+        log_error("cannot set up the operator token", LOG_S("error", err));
+        goto out;
+    }
+    if (created) {
+        /* Shown once, on stdout rather than in the logs, which are often shipped elsewhere. */
+        printf("Operator token (shown once; kept in %s/operator_token, mode 0600): %s\n",
+               cfg->data_dir, token);
+        fflush(stdout);
+    }
+
+    router = router_new();
+    api.shared = &shared;
+    atomic_store(&api.store_ok, store_ping(store) == 0);
+    if (api_register(router, &api) < 0) {
+        log_error("cannot register routes");
+        goto out;
+    }
+    shared.router = router;
+    shared.limits.max_header_bytes = (size_t)cfg->max_header_bytes;
+    shared.limits.max_headers = (size_t)cfg->max_headers;
+    shared.limits.max_body_bytes = (size_t)cfg->max_body_bytes;
+    shared.limits.max_pipelined = (unsigned)cfg->max_pipelined;
+    shared.limits.json.max_depth = cfg->max_json_depth;
+    shared.limits.json.max_elements = (size_t)cfg->max_json_elements;
+    shared.access_log = true;
+    atomic_init(&shared.draining, false);
+
+    struct http_server_config hc = {
+        .listen = cfg->listen,
+        .port = cfg->port,
+        .threads = (unsigned)cfg->threads,
+        .header_timeout_ms = (unsigned)cfg->header_timeout * 1000u,
+        .body_timeout_ms = (unsigned)cfg->body_timeout * 1000u,
+        .idle_timeout_ms = (unsigned)cfg->idle_timeout * 1000u,
+        .max_connections = (unsigned)cfg->max_connections,
+    };
+    server = http_server_new(&hc, &shared, err, sizeof(err));
+    if (!server) {
+        log_error("cannot start the HTTP server", LOG_S("error", err));
+        goto out;
+    }
+    api.server = server;
+    metrics_register(http_server_collect_metrics, server);
+
+    struct serve_state s;
+    memset(&s, 0, sizeof(s));
+    s.loop = uv_default_loop();
+    s.cfg = cfg;
+    s.store = store;
+    s.server = server;
+    s.api = &api;
+    uv_signal_init(s.loop, &s.sigterm);
+    uv_signal_init(s.loop, &s.sigint);
+    s.sigterm.data = s.sigint.data = &s;
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_timer_init(s.loop, &s.probe);
+    uv_timer_init(s.loop, &s.drain_check);
+    s.probe.data = s.drain_check.data = &s;
+    uv_timer_start(&s.probe, probe_store, (uint64_t)cfg->ready_interval_ms,
+                   (uint64_t)cfg->ready_interval_ms);
+
+    if (http_server_start(server) < 0) {
+        log_error("cannot start I/O threads");
+        stop_main_loop(&s);
+        uv_run(s.loop, UV_RUN_DEFAULT);
+        goto out;
+    }
+    log_info("listening", LOG_S("address", cfg->listen), LOG_I("port", cfg->port),
+             LOG_I("threads", cfg->threads), LOG_S("version", REACTOR_VERSION));
+
+    uv_run(s.loop, UV_RUN_DEFAULT);
+
+    http_server_stop(server);
+    log_info("stopped", LOG_B("forced", s.forced));
+    ret = 0;
+out:
+    metrics_clear();
+    http_server_free(server);
+    router_free(router);
+    store_close(store);
+    free(token);
+    uv_loop_close(uv_default_loop());
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const char *cmd = "serve";
+    int first_opt = 1;
+    if (argc > 1 && strncmp(argv[1], "-", 1) != 0) {
+        cmd = argv[1];
+        first_opt = 2;
+    }
+    if (strcmp(cmd, "help") == 0 || (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+                                                  strcmp(argv[1], "-h") == 0))) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || (argc > 1 && strcmp(argv[1], "--version") == 0))
+        return cmd_version();
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+        fprintf(stderr, "reactor: unknown command \"%s\" (try `reactor help`)\n", cmd);
+        return 2;
+    }
+
+    struct config cfg;
+    char err[512];
+    if (config_load(&cfg, (const char *const *)environ, argc - first_opt, argv + first_opt, err,
+                    sizeof(err)) < 0) {
+        fprintf(stderr, "reactor: %s\n", err);
+        return 2;
+    }
+    log_set_level(cfg.log_level);
+    struct buf cj = BUF_INIT;
+    config_to_json(&cfg, &cj);
+    log_debug("configuration", LOG_J("config", cj.data));
+    buf_release(&cj);
+
+    int rc = strcmp(cmd, "migrate") == 0 ? cmd_migrate(&cfg) : cmd_serve(&cfg);
+    config_release(&cfg);
+    log_flush();
+    return rc;
+}
