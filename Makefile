@@ -36,6 +36,7 @@ fuzz: deps-test
 	@scripts/test.sh --only fuzz
 
 bench: build
+	@scripts/deps.sh --bench
 	@bench/http_health.sh
 
 format:

@@ -3,16 +3,20 @@
 # Idempotent: packages already present are not downloaded again.
 #   scripts/deps.sh          build + run dependencies
 #   scripts/deps.sh --test   also what the test suite needs (clang for fuzzing, pytest, promtool)
+#   scripts/deps.sh --bench  also the load generator (wrk)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
     libuv1-dev libhttp-parser-dev libwslay-dev libjansson-dev libssl-dev libsqlite3-dev)
 test_pkgs=(libcmocka-dev clang python3 python3-pytest python3-requests prometheus)
 
+bench_pkgs=(wrk curl)
+
 pkgs=("${build_pkgs[@]}")
-if [ "${1:-}" = "--test" ]; then
-    pkgs+=("${test_pkgs[@]}")
-fi
+case "${1:-}" in
+    --test) pkgs+=("${test_pkgs[@]}") ;;
+    --bench) pkgs+=("${bench_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

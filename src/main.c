@@ -16,9 +16,12 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/secret.h"
+#include "core/clock.h"
+#include "core/worker.h"
 #include "http/conn.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "tenant/registry.h"
 
 #ifndef REACTOR_VERSION
 #define REACTOR_VERSION "0.0.0-dev"
@@ -95,16 +98,54 @@ struct serve_state {
     struct api *api;
     uv_signal_t sigterm, sigint;
     uv_timer_t probe;        /* readiness */
+    uv_timer_t key_flush;    /* last-use times of API keys to the store */
     uv_timer_t drain_check;
     uint64_t drain_deadline; /* uv_now() ms */
     bool shutting_down;
     bool forced;
 };
 
+/* On the store thread. */
+static void ping_task(void *arg)
+{
+    struct api *api = arg;
+    if (store_ping(api->store) == 0)
+        atomic_store(&api->store_ok_ms, clock_now_ms());
+}
+
+/* Readiness: the probe runs where the store lives, so a wedged store thread shows too. */
 static void probe_store(uv_timer_t *t)
 {
     struct serve_state *s = t->data;
-    atomic_store(&s->api->store_ok, store_ping(s->store) == 0);
+    worker_submit(s->api->store_worker, ping_task, s->api);
+}
+
+/* On the store thread. */
+static void flush_key_uses(void *arg)
+{
+    struct api *api = arg;
+    struct store_key_use *uses;
+    size_t n = tenant_collect_uses(api->tenants, &uses);
+    char err[256];
+    if (n && store_keys_touch(api->store, uses, n, err, sizeof(err)) < 0)
+        log_warn("cannot record API key use", LOG_S("error", err));
+    tenant_uses_free(uses, n);
+}
+
+static void on_key_flush(uv_timer_t *t)
+{
+    struct serve_state *s = t->data;
+    worker_submit(s->api->store_worker, flush_key_uses, s->api);
+}
+
+static void load_app(const struct store_app *a, void *arg)
+{
+    tenant_app_put(arg, a);
+}
+
+static void load_key(const struct store_key *k, void *arg)
+{
+    tenant_key_put(arg, k);
 }
 
 static void stop_main_loop(struct serve_state *s)
@@ -112,6 +153,7 @@ static void stop_main_loop(struct serve_state *s)
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->probe, NULL);
+    uv_close((uv_handle_t *)&s->key_flush, NULL);
     uv_close((uv_handle_t *)&s->drain_check, NULL);
 }
 
@@ -156,6 +198,8 @@ static int cmd_serve(const struct config *cfg)
     struct router *router = NULL;
     struct http_server *server = NULL;
     struct store *store = NULL;
+    struct tenant_registry *tenants = NULL;
+    struct worker *store_worker = NULL;
     char *token = NULL;
     struct api api;
     memset(&api, 0, sizeof(api));
@@ -182,9 +226,21 @@ static int cmd_serve(const struct config *cfg)
         fflush(stdout);
     }
 
+    tenants = tenant_registry_new(cfg->rate_limit_points, cfg->rate_limit_window);
+    if (store_apps_each(store, load_app, tenants, err, sizeof(err)) < 0 ||
+        store_keys_each_active(store, load_key, tenants, err, sizeof(err)) < 0) {
+        log_error("cannot load apps and keys", LOG_S("error", err));
+        goto out;
+    }
+
     router = router_new();
     api.shared = &shared;
-    atomic_store(&api.store_ok, store_ping(store) == 0);
+    api.tenants = tenants;
+    api.store = store;
+    api.operator_token = token;
+    api.open_signup = cfg->open_signup;
+    api.store_ok_window_ms = 3 * (int64_t)cfg->ready_interval_ms + 1000;
+    atomic_store(&api.store_ok_ms, store_ping(store) == 0 ? clock_now_ms() : 0);
     if (api_register(router, &api) < 0) {
         log_error("cannot register routes");
         goto out;
@@ -215,6 +271,9 @@ static int cmd_serve(const struct config *cfg)
     }
     api.server = server;
     metrics_register(http_server_collect_metrics, server);
+    /* From here on the store belongs to the store thread. */
+    store_worker = worker_new("store", (size_t)cfg->store_queue);
+    api.store_worker = store_worker;
 
     struct serve_state s;
     memset(&s, 0, sizeof(s));
@@ -233,6 +292,9 @@ static int cmd_serve(const struct config *cfg)
     s.probe.data = s.drain_check.data = &s;
     uv_timer_start(&s.probe, probe_store, (uint64_t)cfg->ready_interval_ms,
                    (uint64_t)cfg->ready_interval_ms);
+    uv_timer_init(s.loop, &s.key_flush);
+    s.key_flush.data = &s;
+    uv_timer_start(&s.key_flush, on_key_flush, 5000, 5000);
 
     if (http_server_start(server) < 0) {
         log_error("cannot start I/O threads");
@@ -245,12 +307,17 @@ static int cmd_serve(const struct config *cfg)
 
     uv_run(s.loop, UV_RUN_DEFAULT);
 
+    /* Store work still queued finishes and is answered while the I/O threads run. */
+    worker_submit(store_worker, flush_key_uses, &api);
+    worker_stop(store_worker);
     http_server_stop(server);
     log_info("stopped", LOG_B("forced", s.forced));
     ret = 0;
 out:
     metrics_clear();
+    worker_free(store_worker);
     http_server_free(server);
+    tenant_registry_free(tenants);
     router_free(router);
     store_close(store);
     free(token);

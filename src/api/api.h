@@ -1,20 +1,37 @@
-/* The HTTP API: route handlers, grouped one file per resource, registered into the router at
- * start. Handlers see the server's shared state through struct api. */
+/* The HTTP API: route handlers, one file per resource, registered into the router at start,
+ * and the helpers they share: authentication (auth.c), body validation (validate.c) and
+ * running work on the store thread (call.c).
+ *
+ * Threads: handlers run on I/O threads and never touch the store. What needs the store is
+ * submitted to the store thread with api_call_submit and answered from there (docs/
+ * architecture.md, "Handing work to another thread"). */
 #ifndef REACTOR_API_API_H
 #define REACTOR_API_API_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
+#include "http/http.h"
 #include "http/router.h"
+#include "store/store.h"
+#include "tenant/registry.h"
 
 struct http_server;
 struct http_shared;
+struct worker;
 
 struct api {
-    struct http_server *server;       /* set once the server exists */
+    struct http_server *server;       /* answers are posted back through it */
     const struct http_shared *shared; /* draining flag */
-    atomic_bool store_ok;             /* last readiness probe answered */
+    struct tenant_registry *tenants;  /* keys and apps, for authentication */
+    struct worker *store_worker;      /* the thread that owns `store` */
+    struct store *store;              /* only touched on store_worker */
+    const char *operator_token;       /* for POST /apps */
+    bool open_signup;                 /* POST /apps needs no operator token */
+    _Atomic int64_t store_ok_ms;      /* last time the store answered a probe */
+    int64_t store_ok_window_ms;       /* /ready fails when the last answer is older */
 };
 
 /* Adds every route. Returns 0, or -1 if a route could not be added (a bug). */
@@ -22,5 +39,97 @@ int api_register(struct router *r, struct api *api);
 
 /* One function per resource file. */
 int api_system_register(struct router *r, struct api *api);
+int api_apps_register(struct router *r, struct api *api);
+int api_keys_register(struct router *r, struct api *api);
+int api_users_register(struct router *r, struct api *api);
+
+/* ---- authentication (auth.c) ------------------------------------------------------------- */
+
+#define API_ROLE_ADMIN (1u << STORE_ROLE_ADMIN)
+#define API_ROLE_INGEST (1u << STORE_ROLE_INGEST)
+#define API_ROLE_READONLY (1u << STORE_ROLE_READONLY)
+#define API_ROLE_ANY (API_ROLE_ADMIN | API_ROLE_INGEST | API_ROLE_READONLY)
+
+/* Authenticates x-api-key and checks that its role is in `roles`. On failure answers 401
+ * (missing or unknown key), 429 (rate limited, with Retry-After) or 403 (role), and returns
+ * -1. */
+int api_authenticate(struct api *api, struct http_request *req, unsigned roles,
+                     struct principal *who);
+/* Checks "Authorization: Bearer <operator token>" (unless open signup); answers 401 and
+ * returns -1 on failure. */
+int api_authenticate_operator(struct api *api, struct http_request *req);
+
+/* ---- validation (validate.c) ------------------------------------------------------------- */
+
+enum api_type { API_STRING, API_OBJECT, API_INTEGER, API_BOOLEAN, API_ARRAY };
+
+#define API_REQUIRED 1u
+#define API_NULLABLE 2u
+
+struct api_field {
+    const char *name;
+    enum api_type type;
+    unsigned flags;
+    int64_t min, max;         /* string length in characters; integer range; 0,0 = no bound */
+    /* Extra check of a present, non-null value of the right type: NULL, or what is wrong. */
+    const char *(*check)(const json_t *value);
+};
+
+/* The request body as a JSON object. Answers 400 itself (bad content type, malformed JSON, not
+ * an object) and returns NULL. The caller owns the result. */
+json_t *api_body_object(struct http_request *req);
+/* Checks every field of `body` against `fields`. On failure answers
+ * 400 {"error":"Validation failed","code":"validation_failed","details":{field: message}} and
+ * returns -1. Fields not listed are ignored. */
+int api_validate(struct http_request *req, const json_t *body, const struct api_field *fields,
+                 size_t n);
+/* Checks for use in api_field.check. */
+const char *api_check_timezone(const json_t *v);
+const char *api_check_http_url(const json_t *v);
+const char *api_check_id(const json_t *v);       /* [A-Za-z0-9._:-] */
+const char *api_check_user_id(const json_t *v);  /* no control characters */
+const char *api_check_small_object(const json_t *v); /* serialised <= 16 KiB */
+/* Number of UTF-8 characters in s. */
+size_t api_utf8_len(const char *s);
+
+/* ---- running work on the store thread (call.c) ------------------------------------------- */
+
+struct api_call {
+    struct api *api;
+    struct http_request *req;   /* touched on its I/O thread only */
+    unsigned thread;
+    struct principal who;
+    void *ctx;                  /* the handler's data */
+    void (*ctx_free)(void *);
+    int status;                 /* the answer, set on the store thread */
+    json_t *body;
+};
+
+typedef void api_call_fn(struct api_call *call, struct store *store);
+
+struct api_call *api_call_new(struct api *api, struct http_request *req,
+                              const struct principal *who);
+/* Runs fn on the store thread and answers with call->status and call->body. Takes ownership
+ * of call. A full store queue answers 503 with Retry-After at once. */
+void api_call_submit(struct api_call *call, api_call_fn *fn);
+/* For fn: the answer. */
+void api_call_answer(struct api_call *call, int status, json_t *body);
+void api_call_error(struct api_call *call, int status, const char *code, const char *message);
+/* For fn: a store failure; logged with the request id, answered 500 without details. */
+void api_call_internal(struct api_call *call, const char *what, const char *err);
+
+/* ISO 8601 string for a Unix-ms time, or null for 0. */
+json_t *api_time(int64_t ms);
+/* json_decref as a ctx_free. */
+void api_json_free(void *json);
+
+/* ---- keys (keys.c) ----------------------------------------------------------------------- */
+
+#define API_KEY_LEN 52 /* "fge_" and 48 lowercase hex characters */
+
+/* Draws a new secret key and its record (a UUID id, the SHA-256 of the secret, created now).
+ * The record's strings are owned by it (store_key_release). 0, or -1 if the RNG fails. */
+int api_key_generate(const char *app_id, const char *name, enum store_role role,
+                     char secret[API_KEY_LEN + 1], struct store_key *rec);
 
 #endif

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "core/clock.h"
 #include "core/metrics.h"
 #include "http/conn.h"
 #include "http/http.h"
@@ -17,7 +18,7 @@ static void ready(struct http_request *req, void *arg)
 {
     struct api *api = arg;
     bool draining = atomic_load(&api->shared->draining);
-    bool store_ok = atomic_load(&api->store_ok);
+    bool store_ok = clock_now_ms() - atomic_load(&api->store_ok_ms) <= api->store_ok_window_ms;
     if (draining) {
         http_respond_json(req, 503, json_pack("{s:s, s:s}", "status", "draining", "reason",
                                               "the server is shutting down"));
@@ -51,5 +52,8 @@ int api_system_register(struct router *r, struct api *api)
 
 int api_register(struct router *r, struct api *api)
 {
-    return api_system_register(r, api);
+    if (api_system_register(r, api) < 0 || api_apps_register(r, api) < 0 ||
+        api_keys_register(r, api) < 0 || api_users_register(r, api) < 0)
+        return -1;
+    return 0;
 }

@@ -46,7 +46,8 @@ void buf_append(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 void buf_append_u64(struct buf *b, uint64_t v);
 void buf_append_i64(struct buf *b, int64_t v);
 /* Appends `s` as a JSON string literal with quotes; bytes that are not valid UTF-8 are

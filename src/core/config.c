@@ -13,7 +13,7 @@
 
 #include "core/mem.h"
 
-enum opt_type { OPT_INT, OPT_STRING, OPT_LOG_LEVEL };
+enum opt_type { OPT_INT, OPT_STRING, OPT_LOG_LEVEL, OPT_BOOL };
 
 struct option {
     const char *env;      /* environment variable */
@@ -106,6 +106,14 @@ static const struct option options[] = {
       3600, false, NULL, "seconds to finish in-flight requests on SIGTERM" },
     { "REACTOR_READY_INTERVAL_MS", "--ready-interval-ms", OPT_INT, OFF(ready_interval_ms), "1000",
       50, 60000, false, NULL, "how often the store is probed for /ready, milliseconds" },
+    { "REACTOR_OPEN_SIGNUP", "--open-signup", OPT_BOOL, OFF(open_signup), "false", 0, 0, false,
+      NULL, "let anyone create apps without the operator token (ForgeEngine's behaviour)" },
+    { "DEFAULT_RATE_LIMIT_POINTS", "--rate-limit-points", OPT_INT, OFF(rate_limit_points),
+      "600000", 1, 1000000000, false, NULL, "requests per window per API key (apps may override)" },
+    { "DEFAULT_RATE_LIMIT_WINDOW_SECONDS", "--rate-limit-window", OPT_INT, OFF(rate_limit_window),
+      "60", 1, 86400, false, NULL, "rate limit window, seconds" },
+    { "REACTOR_STORE_QUEUE", "--store-queue", OPT_INT, OFF(store_queue), "10000", 1, 1000000,
+      false, NULL, "store operations waiting before requests are refused with 503" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -166,6 +174,19 @@ static int set_value(struct config *cfg, const struct option *o, const char *v, 
         char **slot = (char **)(void *)field;
         free(*slot);
         *slot = xstrdup(v);
+        return 0;
+    }
+    case OPT_BOOL: {
+        bool *b = (bool *)(void *)field;
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on")) {
+            *b = true;
+        } else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") ||
+                   !strcmp(v, "off") || !strcmp(v, "")) {
+            *b = false;
+        } else {
+            fail(err, errlen, o, "\"%s\" is not a boolean (true/false, 1/0, yes/no)", v);
+            return -1;
+        }
         return 0;
     }
     case OPT_LOG_LEVEL:
@@ -230,7 +251,9 @@ int config_load(struct config *cfg, const char *const *envp, int argc, char **ar
                 snprintf(err, errlen, "unknown option \"%s\" (see `reactor help`)", arg);
             goto fail;
         }
-        if (!v) {
+        if (!v && o->type == OPT_BOOL) {
+            v = "true"; /* a bare boolean flag switches it on */
+        } else if (!v) {
             if (a + 1 >= argc) {
                 fail(err, errlen, o, "%s needs a value", o->flag);
                 goto fail;
@@ -284,6 +307,7 @@ void config_to_json(const struct config *cfg, struct buf *out)
                 buf_append_json_string(out, s ? s : "", s ? strlen(s) : 0);
             break;
         }
+        case OPT_BOOL: buf_puts(out, *(const bool *)(const void *)field ? "true" : "false"); break;
         case OPT_LOG_LEVEL: {
             const char *s = log_level_name(*(const enum log_level *)(const void *)field);
             buf_append_json_string(out, s, strlen(s));

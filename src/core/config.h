@@ -36,6 +36,10 @@ struct config {
     int max_pipelined;         /* requests in flight per connection before reading pauses */
     int shutdown_timeout;      /* seconds to drain on SIGTERM before forcing */
     int ready_interval_ms;     /* how often the store is probed for /ready */
+    bool open_signup;          /* POST /apps without the operator token */
+    int rate_limit_points;     /* default requests per window, per API key */
+    int rate_limit_window;     /* seconds */
+    int store_queue;           /* store tasks waiting before 503 */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

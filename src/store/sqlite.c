@@ -14,15 +14,10 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "store/migrations.h"
+#include "store/sqlite_int.h"
 #include "store/store.h"
 
-struct store {
-    sqlite3 *db;
-    char *path;
-    char *describe;
-};
-
-static int exec(struct store *s, const char *sql, char *err, size_t errlen)
+int sqlite__exec(struct store *s, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -73,7 +68,7 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
-    if (exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+    if (sqlite__exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
              err, errlen) < 0) {
         store_close(s);
         return NULL;
@@ -86,6 +81,8 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(s->stmts[i]);
     if (s->db)
         sqlite3_close_v2(s->db);
     free(s->path);
@@ -105,7 +102,7 @@ int store_latest_version(void)
 
 static int ensure_migrations_table(struct store *s, char *err, size_t errlen)
 {
-    return exec(s,
+    return sqlite__exec(s,
                 "CREATE TABLE IF NOT EXISTS schema_migrations (\n"
                 "  version    INTEGER PRIMARY KEY,\n"
                 "  name       TEXT NOT NULL,\n"
@@ -153,24 +150,24 @@ int store_migrate(struct store *s, int *applied, char *err, size_t errlen)
         const struct migration *m = &sqlite_migrations[i];
         if (m->version <= current)
             continue;
-        if (exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+        if (sqlite__exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
             return -1;
         struct buf sql = BUF_INIT;
         buf_printf(&sql,
                    "%s\nINSERT INTO schema_migrations (version, name, applied_at) VALUES "
                    "(%d, '%s', strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'));",
                    m->sql, m->version, m->name);
-        int rc = exec(s, sql.data, err, errlen);
+        int rc = sqlite__exec(s, sql.data, err, errlen);
         buf_release(&sql);
         if (rc < 0) {
             char ignore[64];
-            exec(s, "ROLLBACK", ignore, sizeof(ignore));
+            sqlite__exec(s, "ROLLBACK", ignore, sizeof(ignore));
             size_t used = strlen(err);
             snprintf(err + used, errlen > used ? errlen - used : 0, " (migration %d %s)",
                      m->version, m->name);
             return -1;
         }
-        if (exec(s, "COMMIT", err, errlen) < 0)
+        if (sqlite__exec(s, "COMMIT", err, errlen) < 0)
             return -1;
         log_info("migration applied", LOG_I("version", m->version), LOG_S("name", m->name));
         if (applied)

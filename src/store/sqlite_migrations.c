@@ -8,6 +8,36 @@ const struct migration sqlite_migrations[] = {
       "  value TEXT NOT NULL\n"
       ") STRICT;\n"
       "INSERT INTO meta (key, value) VALUES ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));\n" },
+    { 2, "apps_keys_users",
+      "CREATE TABLE apps (\n"
+      "  id               TEXT PRIMARY KEY,\n"
+      "  name             TEXT NOT NULL,\n"
+      "  settings         TEXT NOT NULL DEFAULT '{}',\n"
+      "  default_timezone TEXT NOT NULL DEFAULT 'UTC',\n"
+      "  webhook_url      TEXT,\n"
+      "  webhook_secret   TEXT,\n"
+      "  created_at       INTEGER NOT NULL,\n"
+      "  updated_at       INTEGER NOT NULL\n"
+      ") STRICT;\n"
+      "CREATE TABLE api_keys (\n"
+      "  id           TEXT PRIMARY KEY,\n"
+      "  app_id       TEXT NOT NULL REFERENCES apps(id),\n"
+      "  name         TEXT NOT NULL,\n"
+      "  role         TEXT NOT NULL CHECK (role IN ('ADMIN', 'INGEST', 'READONLY')),\n"
+      "  key_hash     BLOB NOT NULL UNIQUE,\n"
+      "  created_at   INTEGER NOT NULL,\n"
+      "  last_used_at INTEGER,\n"
+      "  revoked_at   INTEGER\n"
+      ") STRICT;\n"
+      "CREATE INDEX api_keys_app ON api_keys (app_id, created_at);\n"
+      "CREATE TABLE users (\n"
+      "  app_id     TEXT NOT NULL REFERENCES apps(id),\n"
+      "  user_id    TEXT NOT NULL,\n"
+      "  attributes TEXT NOT NULL DEFAULT '{}',\n"
+      "  created_at INTEGER NOT NULL,\n"
+      "  updated_at INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, user_id)\n"
+      ") STRICT, WITHOUT ROWID;\n" },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

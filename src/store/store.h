@@ -13,9 +13,15 @@
 #ifndef REACTOR_STORE_STORE_H
 #define REACTOR_STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct store;
+
+/* Results besides 0 and -1 (failure). */
+#define STORE_NOT_FOUND (-2)
+#define STORE_CONFLICT (-3) /* a unique id already exists */
 
 struct store_options {
     const char *data_dir;     /* created (0700) if missing */
@@ -37,5 +43,91 @@ int store_latest_version(void);
 int store_ping(struct store *s);
 /* Backend name and location, for logs: "sqlite:/path/to/reactor.db". */
 const char *store_describe(const struct store *s);
+
+/* ---- apps, API keys, users --------------------------------------------------------------
+ * Rows are plain structs. Strings in rows returned by the store are owned by the row and freed
+ * by the matching _release; rows passed in are borrowed. Times are Unix milliseconds. JSON
+ * columns (settings, attributes) travel as serialised JSON text. */
+
+struct store_app {
+    char *id;
+    char *name;
+    char *settings;         /* JSON object text */
+    char *default_timezone; /* IANA zone */
+    char *webhook_url;      /* NULL = none */
+    char *webhook_secret;   /* NULL = none; never leaves the server */
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+enum store_role { STORE_ROLE_ADMIN, STORE_ROLE_INGEST, STORE_ROLE_READONLY };
+
+struct store_key {
+    char *id;
+    char *app_id;
+    char *name;
+    enum store_role role;
+    unsigned char hash[32]; /* SHA-256 of the secret key; the key itself is never stored */
+    int64_t created_at;
+    int64_t last_used_at;   /* 0 = never */
+    int64_t revoked_at;     /* 0 = active */
+};
+
+struct store_user {
+    char *app_id;
+    char *user_id;
+    char *attributes;       /* JSON object text */
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+struct store_key_use {
+    const char *key_id;
+    int64_t last_used_at;
+};
+
+void store_app_release(struct store_app *a);
+void store_key_release(struct store_key *k);
+void store_user_release(struct store_user *u);
+const char *store_role_name(enum store_role r);
+/* 0 and the role, or -1 for an unknown name. */
+int store_role_parse(const char *name, enum store_role *out);
+
+/* Creates an app and its bootstrap key in one transaction. STORE_CONFLICT if the id exists. */
+int store_app_create(struct store *s, const struct store_app *app, const struct store_key *key,
+                     char *err, size_t errlen);
+/* STORE_NOT_FOUND when absent. `out` is filled on 0 only. */
+int store_app_get(struct store *s, const char *id, struct store_app *out, char *err,
+                  size_t errlen);
+/* Replaces the app's mutable fields (name, settings, timezone, webhook url and secret) and
+ * updated_at. STORE_NOT_FOUND when absent. */
+int store_app_update(struct store *s, const struct store_app *app, char *err, size_t errlen);
+/* Calls fn for every app (start-up cache load). The row is valid during the call only. */
+int store_apps_each(struct store *s, void (*fn)(const struct store_app *, void *), void *arg,
+                    char *err, size_t errlen);
+
+int store_key_create(struct store *s, const struct store_key *key, char *err, size_t errlen);
+/* Keys of one app, oldest first, revoked ones included when `with_revoked`. */
+int store_keys_each(struct store *s, const char *app_id, bool with_revoked,
+                    void (*fn)(const struct store_key *, void *), void *arg, char *err,
+                    size_t errlen);
+/* Every active key of every app (start-up cache load). */
+int store_keys_each_active(struct store *s, void (*fn)(const struct store_key *, void *),
+                           void *arg, char *err, size_t errlen);
+/* Marks a key of `app_id` revoked at `when`. STORE_NOT_FOUND when the app has no such active
+ * key. */
+int store_key_revoke(struct store *s, const char *app_id, const char *key_id, int64_t when,
+                     char *err, size_t errlen);
+/* Records last use times, n at once, in one transaction. */
+int store_keys_touch(struct store *s, const struct store_key_use *uses, size_t n, char *err,
+                     size_t errlen);
+
+/* Inserts or replaces the user's attributes (a NULL attributes keeps them on update and means
+ * {} on insert). `*created` tells which happened; `out` receives the stored row. */
+int store_user_upsert(struct store *s, const char *app_id, const char *user_id,
+                      const char *attributes, int64_t now, bool *created, struct store_user *out,
+                      char *err, size_t errlen);
+int store_user_get(struct store *s, const char *app_id, const char *user_id,
+                   struct store_user *out, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,266 @@
+/* Apps: POST /apps (operator), GET and PATCH /apps/:id (ADMIN key of that app).
+ * An app never appears in a response with its webhook secret. */
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/mem.h"
+
+#define APP_SETTINGS_MAX (64 * 1024)
+
+static const char *check_settings(const json_t *v)
+{
+    struct buf b = BUF_INIT;
+    json_dump_buf(v, &b);
+    size_t len = b.len;
+    buf_release(&b);
+    if (len > APP_SETTINGS_MAX)
+        return "must be at most 64 KiB as JSON";
+    const json_t *rl = json_object_get(v, "rateLimit");
+    if (rl) {
+        const json_t *p = json_object_get(rl, "points"), *w = json_object_get(rl, "windowSeconds");
+        if (!json_is_object(rl) || !json_is_integer(p) || json_integer_value(p) < 1 ||
+            !json_is_integer(w) || json_integer_value(w) < 1 ||
+            json_integer_value(w) > 86400 * 366)
+            return "rateLimit must be {\"points\": integer >= 1, \"windowSeconds\": integer >= 1}";
+    }
+    return NULL;
+}
+
+static const struct api_field create_fields[] = {
+    { "id", API_STRING, API_REQUIRED, 2, TENANT_APP_ID_MAX, api_check_id },
+    { "name", API_STRING, API_REQUIRED, 2, 200, NULL },
+    { "settings", API_OBJECT, 0, 0, 0, check_settings },
+    { "defaultTimezone", API_STRING, 0, 0, 0, api_check_timezone },
+    { "webhookUrl", API_STRING, API_NULLABLE, 0, 0, api_check_http_url },
+    { "webhookSecret", API_STRING, API_NULLABLE, 8, 256, NULL },
+};
+
+static const struct api_field update_fields[] = {
+    { "name", API_STRING, 0, 2, 200, NULL },
+    { "settings", API_OBJECT, 0, 0, 0, check_settings },
+    { "defaultTimezone", API_STRING, 0, 0, 0, api_check_timezone },
+    { "webhookUrl", API_STRING, API_NULLABLE, 0, 0, api_check_http_url },
+    { "webhookSecret", API_STRING, API_NULLABLE, 8, 256, NULL },
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static json_t *app_json(const struct store_app *a)
+{
+    json_t *settings = json_loads(a->settings ? a->settings : "{}", 0, NULL);
+    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:b, s:o, s:o}", "id", a->id, "name", a->name,
+                     "settings", settings ? settings : json_object(), "defaultTimezone",
+                     a->default_timezone, "webhookUrl",
+                     a->webhook_url ? json_string(a->webhook_url) : json_null(),
+                     "hasWebhookSecret", a->webhook_secret != NULL, "createdAt",
+                     api_time(a->created_at), "updatedAt", api_time(a->updated_at));
+}
+
+static char *dump(const json_t *j)
+{
+    struct buf b = BUF_INIT;
+    json_dump_buf(j, &b);
+    return buf_detach(&b, NULL);
+}
+
+static char *opt_string(const json_t *body, const char *name)
+{
+    const json_t *v = json_object_get(body, name);
+    return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+}
+
+/* ---- POST /apps -------------------------------------------------------------------------- */
+
+struct create_ctx {
+    struct store_app app;
+    struct store_key key;
+    char secret[API_KEY_LEN + 1];
+};
+
+static void create_ctx_free(void *p)
+{
+    struct create_ctx *x = p;
+    store_app_release(&x->app);
+    store_key_release(&x->key);
+    OPENSSL_cleanse(x->secret, sizeof(x->secret));
+    free(x);
+}
+
+static void create_run(struct api_call *c, struct store *st)
+{
+    struct create_ctx *x = c->ctx;
+    char err[256];
+    int rc = store_app_create(st, &x->app, &x->key, err, sizeof(err));
+    if (rc == STORE_CONFLICT) {
+        api_call_error(c, 409, "conflict", "An app with this id already exists");
+        return;
+    }
+    if (rc < 0) {
+        api_call_internal(c, "app create failed", err);
+        return;
+    }
+    tenant_app_put(c->api->tenants, &x->app);
+    tenant_key_put(c->api->tenants, &x->key);
+    api_call_answer(c, 201, json_pack("{s:o, s:s}", "app", app_json(&x->app), "bootstrapApiKey",
+                                      x->secret));
+}
+
+static void create_app(struct http_request *req, void *arg)
+{
+    struct api *api = arg;
+    if (api_authenticate_operator(api, req) < 0)
+        return;
+    json_t *body = api_body_object(req);
+    if (!body)
+        return;
+    if (api_validate(req, body, create_fields, N(create_fields)) < 0) {
+        json_decref(body);
+        return;
+    }
+    struct create_ctx *x = xcalloc(1, sizeof(*x));
+    struct store_app *a = &x->app;
+    a->id = opt_string(body, "id");
+    a->name = opt_string(body, "name");
+    const json_t *settings = json_object_get(body, "settings");
+    a->settings = settings ? dump(settings) : xstrdup("{}");
+    a->default_timezone = opt_string(body, "defaultTimezone");
+    if (!a->default_timezone)
+        a->default_timezone = xstrdup("UTC");
+    a->webhook_url = opt_string(body, "webhookUrl");
+    a->webhook_secret = opt_string(body, "webhookSecret");
+    a->created_at = a->updated_at = clock_now_ms();
+    json_decref(body);
+    if (api_key_generate(a->id, "bootstrap", STORE_ROLE_ADMIN, x->secret, &x->key) < 0) {
+        create_ctx_free(x);
+        http_respond_error(req, 500, "internal", "Internal server error");
+        return;
+    }
+    struct api_call *c = api_call_new(api, req, NULL);
+    c->ctx = x;
+    c->ctx_free = create_ctx_free;
+    api_call_submit(c, create_run);
+}
+
+/* ---- GET /apps/:id ----------------------------------------------------------------------- */
+
+static void get_run(struct api_call *c, struct store *st)
+{
+    struct store_app a;
+    char err[256];
+    int rc = store_app_get(st, c->who.app_id, &a, err, sizeof(err));
+    if (rc == STORE_NOT_FOUND) {
+        api_call_error(c, 404, "not_found", "App not found");
+        return;
+    }
+    if (rc < 0) {
+        api_call_internal(c, "app read failed", err);
+        return;
+    }
+    api_call_answer(c, 200, json_pack("{s:o}", "app", app_json(&a)));
+    store_app_release(&a);
+}
+
+/* The key must belong to the app in the path; any other id answers 404 like a missing one. */
+static int own_app(struct http_request *req, const struct principal *who)
+{
+    const char *id = http_request_param(req, "id");
+    if (!id || strcmp(id, who->app_id) != 0) {
+        http_respond_error(req, 404, "not_found", "App not found");
+        return -1;
+    }
+    return 0;
+}
+
+static void get_app(struct http_request *req, void *arg)
+{
+    struct api *api = arg;
+    struct principal who;
+    if (api_authenticate(api, req, API_ROLE_ADMIN, &who) < 0 || own_app(req, &who) < 0)
+        return;
+    api_call_submit(api_call_new(api, req, &who), get_run);
+}
+
+/* ---- PATCH /apps/:id --------------------------------------------------------------------- */
+
+static void patch_run(struct api_call *c, struct store *st)
+{
+    json_t *body = c->ctx;
+    struct store_app a;
+    char err[256];
+    int rc = store_app_get(st, c->who.app_id, &a, err, sizeof(err));
+    if (rc == STORE_NOT_FOUND) {
+        api_call_error(c, 404, "not_found", "App not found");
+        return;
+    }
+    if (rc < 0) {
+        api_call_internal(c, "app read failed", err);
+        return;
+    }
+    const json_t *v;
+    if ((v = json_object_get(body, "name"))) {
+        free(a.name);
+        a.name = xstrdup(json_string_value(v));
+    }
+    if ((v = json_object_get(body, "settings"))) {
+        free(a.settings);
+        a.settings = dump(v);
+    }
+    if ((v = json_object_get(body, "defaultTimezone"))) {
+        free(a.default_timezone);
+        a.default_timezone = xstrdup(json_string_value(v));
+    }
+    if ((v = json_object_get(body, "webhookUrl"))) {
+        free(a.webhook_url);
+        a.webhook_url = json_is_null(v) ? NULL : xstrdup(json_string_value(v));
+    }
+    if ((v = json_object_get(body, "webhookSecret"))) {
+        free(a.webhook_secret);
+        a.webhook_secret = json_is_null(v) ? NULL : xstrdup(json_string_value(v));
+    }
+    a.updated_at = clock_now_ms();
+    rc = store_app_update(st, &a, err, sizeof(err));
+    if (rc < 0) {
+        store_app_release(&a);
+        if (rc == STORE_NOT_FOUND)
+            api_call_error(c, 404, "not_found", "App not found");
+        else
+            api_call_internal(c, "app update failed", err);
+        return;
+    }
+    tenant_app_put(c->api->tenants, &a);
+    api_call_answer(c, 200, json_pack("{s:o}", "app", app_json(&a)));
+    store_app_release(&a);
+}
+
+static void patch_app(struct http_request *req, void *arg)
+{
+    struct api *api = arg;
+    struct principal who;
+    if (api_authenticate(api, req, API_ROLE_ADMIN, &who) < 0 || own_app(req, &who) < 0)
+        return;
+    json_t *body = api_body_object(req);
+    if (!body)
+        return;
+    if (api_validate(req, body, update_fields, N(update_fields)) < 0) {
+        json_decref(body);
+        return;
+    }
+    struct api_call *c = api_call_new(api, req, &who);
+    c->ctx = body;
+    c->ctx_free = api_json_free;
+    api_call_submit(c, patch_run);
+}
+
+int api_apps_register(struct router *r, struct api *api)
+{
+    if (router_add(r, HTTP_POST, "/apps", create_app, api) < 0 ||
+        router_add(r, HTTP_GET, "/apps/:id", get_app, api) < 0 ||
+        router_add(r, HTTP_PATCH, "/apps/:id", patch_app, api) < 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,111 @@
+/* A single-thread task runner with a bounded ring buffer (see worker.h). */
+#include "core/worker.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+
+struct task {
+    worker_fn *fn;
+    void *arg;
+};
+
+struct worker {
+    pthread_t tid;
+    pthread_mutex_t lock;   /* guards everything below */
+    pthread_cond_t wake;
+    struct task *ring;
+    size_t cap, head, len;
+    bool stopping;
+    bool started;
+    char name[16];
+};
+
+static void *run(void *arg)
+{
+    struct worker *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->len == 0 && !w->stopping)
+            pthread_cond_wait(&w->wake, &w->lock);
+        if (w->len == 0 && w->stopping)
+            break;
+        struct task t = w->ring[w->head];
+        w->head = (w->head + 1) % w->cap;
+        w->len--;
+        pthread_mutex_unlock(&w->lock);
+        t.fn(t.arg);
+        log_flush();
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    log_thread_release();
+    return NULL;
+}
+
+struct worker *worker_new(const char *name, size_t capacity)
+{
+    struct worker *w = xcalloc(1, sizeof(*w));
+    w->cap = capacity ? capacity : 1;
+    w->ring = xcalloc(w->cap, sizeof(*w->ring));
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    strncpy(w->name, name, sizeof(w->name) - 1);
+    if (pthread_create(&w->tid, NULL, run, w) != 0) {
+        log_error("cannot start worker thread", LOG_S("worker", name));
+        w->stopping = true;
+        return w;
+    }
+    pthread_setname_np(w->tid, w->name);
+    w->started = true;
+    return w;
+}
+
+int worker_submit(struct worker *w, worker_fn *fn, void *arg)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->stopping || w->len == w->cap) {
+        pthread_mutex_unlock(&w->lock);
+        return -1;
+    }
+    w->ring[(w->head + w->len) % w->cap] = (struct task){ fn, arg };
+    w->len++;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+size_t worker_depth(struct worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    size_t n = w->len;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+void worker_stop(struct worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    if (w->started) {
+        pthread_join(w->tid, NULL);
+        w->started = false;
+    }
+}
+
+void worker_free(struct worker *w)
+{
+    if (!w)
+        return;
+    worker_stop(w);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->wake);
+    free(w->ring);
+    free(w);
+}

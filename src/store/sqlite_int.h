@@ -1,0 +1,41 @@
+/* Private to the SQLite backend: the store struct and statement helpers shared by its files.
+ *
+ * Statements are prepared once, on first use, and kept for the life of the connection
+ * (SQLITE_PREPARE_PERSISTENT); stmt() hands one out reset and with bindings cleared. A store
+ * is used by one thread at a time, so the cache needs no lock. */
+#ifndef REACTOR_STORE_SQLITE_INT_H
+#define REACTOR_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+enum stmt_id {
+    ST_APP_INSERT,
+    ST_APP_GET,
+    ST_APP_UPDATE,
+    ST_APP_ALL,
+    ST_KEY_INSERT,
+    ST_KEY_LIST,
+    ST_KEY_LIST_ACTIVE,
+    ST_KEY_ALL_ACTIVE,
+    ST_KEY_REVOKE,
+    ST_KEY_TOUCH,
+    ST_USER_UPSERT,
+    ST_USER_GET,
+    ST__COUNT
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    char *describe;
+    sqlite3_stmt *stmts[ST__COUNT]; /* prepared on first use */
+};
+
+/* The statement, reset; NULL with a message on failure. */
+sqlite3_stmt *sqlite__stmt(struct store *s, enum stmt_id id, char *err, size_t errlen);
+int sqlite__exec(struct store *s, const char *sql, char *err, size_t errlen);
+/* Formats the connection's last error into err and returns -1. */
+int sqlite__fail(struct store *s, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,343 @@
+/* The tenant registry (see registry.h).
+ *
+ * Two chained hash tables under one rwlock: keys by secret hash, apps by id. Key entries point
+ * at their app entry; app entries are updated in place and only freed with the registry, so
+ * that pointer stays valid. Each key's token bucket has its own mutex, so two threads using
+ * different keys never contend beyond the shared read lock. */
+#include "tenant/registry.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/mem.h"
+
+struct app_entry {
+    char id[TENANT_APP_ID_MAX + 1];
+    int64_t points;           /* bucket capacity */
+    int64_t window_s;         /* time to refill the whole bucket */
+    struct app_entry *next;   /* chain */
+};
+
+struct key_entry {
+    unsigned char hash[32];
+    char id[TENANT_KEY_ID_LEN + 1];
+    enum store_role role;
+    struct app_entry *app;
+    pthread_mutex_t bucket_lock; /* guards tokens, refilled_ms */
+    double tokens;
+    int64_t refilled_ms;
+    _Atomic int64_t last_used_ms;
+    atomic_bool used;         /* since the last tenant_collect_uses */
+    struct key_entry *next;   /* chain */
+};
+
+struct tenant_registry {
+    pthread_rwlock_t lock;    /* guards both tables and entries' non-atomic fields */
+    struct key_entry **keys;
+    size_t n_keys, keys_cap;  /* cap: power of two */
+    struct app_entry **apps;
+    size_t n_apps, apps_cap;
+    int64_t default_points, default_window_s;
+};
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211u;
+    }
+    return h;
+}
+
+static size_t key_slot(const unsigned char hash[32], size_t cap)
+{
+    uint64_t h;
+    memcpy(&h, hash, sizeof(h)); /* already uniformly random */
+    return (size_t)(h & (cap - 1));
+}
+
+struct tenant_registry *tenant_registry_new(int64_t points, int64_t window_s)
+{
+    struct tenant_registry *r = xcalloc(1, sizeof(*r));
+    pthread_rwlock_init(&r->lock, NULL);
+    r->keys_cap = 64;
+    r->keys = xcalloc(r->keys_cap, sizeof(*r->keys));
+    r->apps_cap = 64;
+    r->apps = xcalloc(r->apps_cap, sizeof(*r->apps));
+    r->default_points = points;
+    r->default_window_s = window_s;
+    return r;
+}
+
+void tenant_registry_free(struct tenant_registry *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->keys_cap; i++) {
+        for (struct key_entry *k = r->keys[i], *n; k; k = n) {
+            n = k->next;
+            pthread_mutex_destroy(&k->bucket_lock);
+            free(k);
+        }
+    }
+    for (size_t i = 0; i < r->apps_cap; i++) {
+        for (struct app_entry *a = r->apps[i], *n; a; a = n) {
+            n = a->next;
+            free(a);
+        }
+    }
+    free(r->keys);
+    free(r->apps);
+    pthread_rwlock_destroy(&r->lock);
+    free(r);
+}
+
+void tenant_hash_key(const char *key, size_t len, unsigned char out[32])
+{
+    SHA256((const unsigned char *)key, len, out);
+}
+
+/* ---- apps (write lock held) -------------------------------------------------------------- */
+
+static struct app_entry *app_find(struct tenant_registry *r, const char *id)
+{
+    size_t slot = (size_t)(hash_bytes(id, strlen(id)) & (r->apps_cap - 1));
+    for (struct app_entry *a = r->apps[slot]; a; a = a->next) {
+        if (strcmp(a->id, id) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+static void apps_grow(struct tenant_registry *r)
+{
+    size_t cap = r->apps_cap * 2;
+    struct app_entry **t = xcalloc(cap, sizeof(*t));
+    for (size_t i = 0; i < r->apps_cap; i++) {
+        for (struct app_entry *a = r->apps[i], *n; a; a = n) {
+            n = a->next;
+            size_t slot = (size_t)(hash_bytes(a->id, strlen(a->id)) & (cap - 1));
+            a->next = t[slot];
+            t[slot] = a;
+        }
+    }
+    free(r->apps);
+    r->apps = t;
+    r->apps_cap = cap;
+}
+
+static struct app_entry *app_get_or_add(struct tenant_registry *r, const char *id)
+{
+    struct app_entry *a = app_find(r, id);
+    if (a)
+        return a;
+    if (r->n_apps + 1 > r->apps_cap)
+        apps_grow(r);
+    a = xcalloc(1, sizeof(*a));
+    strncpy(a->id, id, TENANT_APP_ID_MAX);
+    a->points = r->default_points;
+    a->window_s = r->default_window_s;
+    size_t slot = (size_t)(hash_bytes(a->id, strlen(a->id)) & (r->apps_cap - 1));
+    a->next = r->apps[slot];
+    r->apps[slot] = a;
+    r->n_apps++;
+    return a;
+}
+
+void tenant_app_put(struct tenant_registry *r, const struct store_app *app)
+{
+    int64_t points = r->default_points, window = r->default_window_s;
+    json_t *settings = app->settings ? json_loads(app->settings, 0, NULL) : NULL;
+    json_t *rl = settings ? json_object_get(settings, "rateLimit") : NULL;
+    if (json_is_object(rl)) {
+        json_t *p = json_object_get(rl, "points"), *w = json_object_get(rl, "windowSeconds");
+        if (json_is_integer(p) && json_integer_value(p) > 0)
+            points = json_integer_value(p);
+        if (json_is_integer(w) && json_integer_value(w) > 0)
+            window = json_integer_value(w);
+    }
+    json_decref(settings);
+
+    pthread_rwlock_wrlock(&r->lock);
+    struct app_entry *a = app_get_or_add(r, app->id);
+    a->points = points;
+    a->window_s = window;
+    pthread_rwlock_unlock(&r->lock);
+}
+
+/* ---- keys -------------------------------------------------------------------------------- */
+
+static void keys_grow(struct tenant_registry *r)
+{
+    size_t cap = r->keys_cap * 2;
+    struct key_entry **t = xcalloc(cap, sizeof(*t));
+    for (size_t i = 0; i < r->keys_cap; i++) {
+        for (struct key_entry *k = r->keys[i], *n; k; k = n) {
+            n = k->next;
+            size_t slot = key_slot(k->hash, cap);
+            k->next = t[slot];
+            t[slot] = k;
+        }
+    }
+    free(r->keys);
+    r->keys = t;
+    r->keys_cap = cap;
+}
+
+void tenant_key_put(struct tenant_registry *r, const struct store_key *key)
+{
+    pthread_rwlock_wrlock(&r->lock);
+    size_t slot = key_slot(key->hash, r->keys_cap);
+    struct key_entry *k = r->keys[slot];
+    while (k && memcmp(k->hash, key->hash, 32) != 0)
+        k = k->next;
+    if (!k) {
+        if (r->n_keys + 1 > r->keys_cap) {
+            keys_grow(r);
+            slot = key_slot(key->hash, r->keys_cap);
+        }
+        k = xcalloc(1, sizeof(*k));
+        memcpy(k->hash, key->hash, 32);
+        pthread_mutex_init(&k->bucket_lock, NULL);
+        k->refilled_ms = 0;
+        k->tokens = -1; /* filled to capacity on first use */
+        atomic_init(&k->last_used_ms, key->last_used_at);
+        atomic_init(&k->used, false);
+        k->next = r->keys[slot];
+        r->keys[slot] = k;
+        r->n_keys++;
+    }
+    strncpy(k->id, key->id, TENANT_KEY_ID_LEN);
+    k->role = key->role;
+    k->app = app_get_or_add(r, key->app_id);
+    pthread_rwlock_unlock(&r->lock);
+}
+
+void tenant_key_remove(struct tenant_registry *r, const char *key_id)
+{
+    pthread_rwlock_wrlock(&r->lock);
+    for (size_t i = 0; i < r->keys_cap; i++) {
+        for (struct key_entry **pp = &r->keys[i]; *pp; pp = &(*pp)->next) {
+            struct key_entry *k = *pp;
+            if (strcmp(k->id, key_id) == 0) {
+                *pp = k->next;
+                pthread_mutex_destroy(&k->bucket_lock);
+                free(k);
+                r->n_keys--;
+                goto out;
+            }
+        }
+    }
+out:
+    pthread_rwlock_unlock(&r->lock);
+}
+
+/* Takes a token; returns 0, or the seconds until one is available. */
+static unsigned take_token(struct key_entry *k, int64_t now_ms)
+{
+    const struct app_entry *a = k->app;
+    double cap = (double)a->points;
+    double rate = (double)a->points / ((double)a->window_s * 1000.0); /* tokens per ms */
+    unsigned wait = 0;
+    pthread_mutex_lock(&k->bucket_lock);
+    if (k->tokens < 0) {
+        k->tokens = cap;
+    } else if (now_ms > k->refilled_ms) {
+        k->tokens += (double)(now_ms - k->refilled_ms) * rate;
+    }
+    if (k->tokens > cap)
+        k->tokens = cap;
+    k->refilled_ms = now_ms;
+    if (k->tokens >= 1.0) {
+        k->tokens -= 1.0;
+    } else {
+        double ms = (1.0 - k->tokens) / rate;
+        wait = (unsigned)(ms / 1000.0) + 1;
+    }
+    pthread_mutex_unlock(&k->bucket_lock);
+    return wait;
+}
+
+enum tenant_auth tenant_authenticate(struct tenant_registry *r, const char *key, size_t len,
+                                     int64_t now_ms, struct principal *who,
+                                     unsigned *retry_after_s)
+{
+    unsigned char hash[32];
+    tenant_hash_key(key, len, hash);
+    enum tenant_auth res = TENANT_UNKNOWN_KEY;
+    pthread_rwlock_rdlock(&r->lock);
+    for (struct key_entry *k = r->keys[key_slot(hash, r->keys_cap)]; k; k = k->next) {
+        if (CRYPTO_memcmp(k->hash, hash, 32) != 0)
+            continue;
+        memcpy(who->app_id, k->app->id, sizeof(who->app_id));
+        memcpy(who->key_id, k->id, sizeof(who->key_id));
+        who->role = k->role;
+        atomic_store_explicit(&k->last_used_ms, now_ms, memory_order_relaxed);
+        atomic_store_explicit(&k->used, true, memory_order_relaxed);
+        unsigned wait = take_token(k, now_ms);
+        if (wait) {
+            *retry_after_s = wait;
+            res = TENANT_RATE_LIMITED;
+        } else {
+            res = TENANT_OK;
+        }
+        break;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return res;
+}
+
+int64_t tenant_key_last_used(struct tenant_registry *r, const char *key_id)
+{
+    int64_t v = 0;
+    pthread_rwlock_rdlock(&r->lock);
+    for (size_t i = 0; i < r->keys_cap && !v; i++) {
+        for (struct key_entry *k = r->keys[i]; k; k = k->next) {
+            if (strcmp(k->id, key_id) == 0) {
+                v = atomic_load_explicit(&k->last_used_ms, memory_order_relaxed);
+                break;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return v;
+}
+
+size_t tenant_collect_uses(struct tenant_registry *r, struct store_key_use **out)
+{
+    size_t n = 0, cap = 0;
+    struct store_key_use *uses = NULL;
+    pthread_rwlock_rdlock(&r->lock);
+    for (size_t i = 0; i < r->keys_cap; i++) {
+        for (struct key_entry *k = r->keys[i]; k; k = k->next) {
+            if (!atomic_exchange_explicit(&k->used, false, memory_order_relaxed))
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                uses = xrealloc(uses, cap * sizeof(*uses));
+            }
+            uses[n].key_id = xstrdup(k->id);
+            uses[n].last_used_at = atomic_load_explicit(&k->last_used_ms, memory_order_relaxed);
+            n++;
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+    *out = uses;
+    return n;
+}
+
+void tenant_uses_free(struct store_key_use *uses, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free((char *)uses[i].key_id);
+    free(uses);
+}

@@ -1,0 +1,61 @@
+/* The tenant registry: the in-memory view of apps and API keys that every request is
+ * authenticated against, so no request needs a store round trip to find out who is calling.
+ *
+ * Keys are found by the SHA-256 of the presented secret (the store keeps only that hash).
+ * Each key has a token bucket for rate limiting, sized by its app's settings.
+ *
+ * Threads: I/O threads authenticate concurrently under a read lock; the store thread changes
+ * the registry (new app, new key, revocation, app settings) under the write lock right after
+ * the store commits, so a revocation is in force on every I/O thread before its HTTP answer
+ * is sent. Nothing a lookup returns points into the registry: results are copied out.
+ */
+#ifndef REACTOR_TENANT_REGISTRY_H
+#define REACTOR_TENANT_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define TENANT_APP_ID_MAX 64
+#define TENANT_KEY_ID_LEN 36 /* a UUID */
+
+struct principal {
+    char app_id[TENANT_APP_ID_MAX + 1];
+    char key_id[TENANT_KEY_ID_LEN + 1];
+    enum store_role role;
+};
+
+enum tenant_auth { TENANT_OK, TENANT_UNKNOWN_KEY, TENANT_RATE_LIMITED };
+
+struct tenant_registry;
+
+/* Default bucket: `points` requests per `window_s` seconds, bursting up to `points`. */
+struct tenant_registry *tenant_registry_new(int64_t points, int64_t window_s);
+void tenant_registry_free(struct tenant_registry *r);
+
+/* Authenticates a presented secret key. On TENANT_OK fills `who`, records the use and takes a
+ * token. On TENANT_RATE_LIMITED fills `who` and `*retry_after_s` (>= 1). */
+enum tenant_auth tenant_authenticate(struct tenant_registry *r, const char *key, size_t len,
+                                     int64_t now_ms, struct principal *who,
+                                     unsigned *retry_after_s);
+
+/* Adds or updates an app (its rate limit comes from settings.rateLimit {points,
+ * windowSeconds}, else the defaults). */
+void tenant_app_put(struct tenant_registry *r, const struct store_app *app);
+/* Adds an active key (its app should have been put first). */
+void tenant_key_put(struct tenant_registry *r, const struct store_key *key);
+/* Forgets a key: the next request presenting it is refused. */
+void tenant_key_remove(struct tenant_registry *r, const char *key_id);
+
+/* Last use of a key seen by this process (0 = none). */
+int64_t tenant_key_last_used(struct tenant_registry *r, const char *key_id);
+/* Keys used since the previous call: fills *out with a new array of n entries whose key_id
+ * strings are owned by the array; free with tenant_uses_free. */
+size_t tenant_collect_uses(struct tenant_registry *r, struct store_key_use **out);
+void tenant_uses_free(struct store_key_use *uses, size_t n);
+
+/* SHA-256 of a secret, as stored. */
+void tenant_hash_key(const char *key, size_t len, unsigned char out[32]);
+
+#endif
