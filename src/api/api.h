@@ -83,6 +83,9 @@ json_t *api_body_object(struct http_request *req);
  * returns -1. Fields not listed are ignored. */
 int api_validate(struct http_request *req, const json_t *body, const struct api_field *fields,
                  size_t n);
+/* api_body_object then api_validate: the validated body, or NULL once answered. */
+json_t *api_body_validated(struct http_request *req, const struct api_field *fields, size_t n);
+#define API_BODY(req, fields) api_body_validated((req), (fields), sizeof(fields) / sizeof((fields)[0]))
 /* Checks for use in api_field.check. */
 const char *api_check_timezone(const json_t *v);
 const char *api_check_http_url(const json_t *v);

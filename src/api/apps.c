@@ -48,8 +48,6 @@ static const struct api_field update_fields[] = {
     { "webhookSecret", API_STRING, API_NULLABLE, 8, 256, NULL },
 };
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-
 static json_t *app_json(const struct store_app *a)
 {
     json_t *settings = json_loads(a->settings ? a->settings : "{}", 0, NULL);
@@ -115,13 +113,9 @@ static void create_app(struct http_request *req, void *arg)
     struct api *api = arg;
     if (api_authenticate_operator(api, req) < 0)
         return;
-    json_t *body = api_body_object(req);
+    json_t *body = API_BODY(req, create_fields);
     if (!body)
         return;
-    if (api_validate(req, body, create_fields, N(create_fields)) < 0) {
-        json_decref(body);
-        return;
-    }
     struct create_ctx *x = xcalloc(1, sizeof(*x));
     struct store_app *a = &x->app;
     a->id = opt_string(body, "id");
@@ -148,19 +142,23 @@ static void create_app(struct http_request *req, void *arg)
 
 /* ---- GET /apps/:id ----------------------------------------------------------------------- */
 
+/* Loads the caller's app; answers 404 or 500 and returns -1 when it cannot. */
+static int load_app(struct api_call *c, struct store *st, struct store_app *a)
+{
+    char err[256];
+    int rc = store_app_get(st, c->who.app_id, a, err, sizeof(err));
+    if (rc == STORE_NOT_FOUND)
+        api_call_error(c, 404, "not_found", "App not found");
+    else if (rc < 0)
+        api_call_internal(c, "app read failed", err);
+    return rc < 0 ? -1 : 0;
+}
+
 static void get_run(struct api_call *c, struct store *st)
 {
     struct store_app a;
-    char err[256];
-    int rc = store_app_get(st, c->who.app_id, &a, err, sizeof(err));
-    if (rc == STORE_NOT_FOUND) {
-        api_call_error(c, 404, "not_found", "App not found");
+    if (load_app(c, st, &a) < 0)
         return;
-    }
-    if (rc < 0) {
-        api_call_internal(c, "app read failed", err);
-        return;
-    }
     api_call_answer(c, 200, json_pack("{s:o}", "app", app_json(&a)));
     store_app_release(&a);
 }
@@ -192,15 +190,8 @@ static void patch_run(struct api_call *c, struct store *st)
     json_t *body = c->ctx;
     struct store_app a;
     char err[256];
-    int rc = store_app_get(st, c->who.app_id, &a, err, sizeof(err));
-    if (rc == STORE_NOT_FOUND) {
-        api_call_error(c, 404, "not_found", "App not found");
+    if (load_app(c, st, &a) < 0)
         return;
-    }
-    if (rc < 0) {
-        api_call_internal(c, "app read failed", err);
-        return;
-    }
     const json_t *v;
     if ((v = json_object_get(body, "name"))) {
         free(a.name);
@@ -223,7 +214,7 @@ static void patch_run(struct api_call *c, struct store *st)
         a.webhook_secret = json_is_null(v) ? NULL : xstrdup(json_string_value(v));
     }
     a.updated_at = clock_now_ms();
-    rc = store_app_update(st, &a, err, sizeof(err));
+    int rc = store_app_update(st, &a, err, sizeof(err));
     if (rc < 0) {
         store_app_release(&a);
         if (rc == STORE_NOT_FOUND)
@@ -243,13 +234,9 @@ static void patch_app(struct http_request *req, void *arg)
     struct principal who;
     if (api_authenticate(api, req, API_ROLE_ADMIN, &who) < 0 || own_app(req, &who) < 0)
         return;
-    json_t *body = api_body_object(req);
+    json_t *body = API_BODY(req, update_fields);
     if (!body)
         return;
-    if (api_validate(req, body, update_fields, N(update_fields)) < 0) {
-        json_decref(body);
-        return;
-    }
     struct api_call *c = api_call_new(api, req, &who);
     c->ctx = body;
     c->ctx_free = api_json_free;

@@ -106,14 +106,9 @@ static void create_key(struct http_request *req, void *arg)
     struct principal who;
     if (api_authenticate(api, req, API_ROLE_ADMIN, &who) < 0)
         return;
-    json_t *body = api_body_object(req);
+    json_t *body = API_BODY(req, create_fields);
     if (!body)
         return;
-    if (api_validate(req, body, create_fields, sizeof(create_fields) / sizeof(create_fields[0])) <
-        0) {
-        json_decref(body);
-        return;
-    }
     enum store_role role;
     store_role_parse(json_string_value(json_object_get(body, "role")), &role);
     struct create_ctx *x = xcalloc(1, sizeof(*x));

@@ -58,14 +58,9 @@ static void upsert_user(struct http_request *req, void *arg)
     struct principal who;
     if (api_authenticate(api, req, API_ROLE_ADMIN | API_ROLE_INGEST, &who) < 0)
         return;
-    json_t *body = api_body_object(req);
+    json_t *body = API_BODY(req, upsert_fields);
     if (!body)
         return;
-    if (api_validate(req, body, upsert_fields, sizeof(upsert_fields) / sizeof(upsert_fields[0])) <
-        0) {
-        json_decref(body);
-        return;
-    }
     struct upsert_ctx *x = xcalloc(1, sizeof(*x));
     x->user_id = xstrdup(json_string_value(json_object_get(body, "userId")));
     const json_t *attrs = json_object_get(body, "attributes");

@@ -101,6 +101,16 @@ int api_validate(struct http_request *req, const json_t *body, const struct api_
     return -1;
 }
 
+json_t *api_body_validated(struct http_request *req, const struct api_field *fields, size_t n)
+{
+    json_t *body = api_body_object(req);
+    if (body && api_validate(req, body, fields, n) < 0) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
 const char *api_check_timezone(const json_t *v)
 {
     const char *tz = json_string_value(v);
