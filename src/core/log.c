@@ -2,6 +2,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/time.h>
@@ -125,7 +126,14 @@ void log__write(enum log_level lvl, const char *msg, ...)
         }
         case LOG__T_INT: buf_append_i64(b, va_arg(ap, int64_t)); break;
         case LOG__T_UINT: buf_append_u64(b, va_arg(ap, uint64_t)); break;
-        case LOG__T_DBL: buf_printf(b, "%.6g", va_arg(ap, double)); break;
+        case LOG__T_DBL: {
+            double d = va_arg(ap, double);
+            if (isfinite(d))
+                buf_printf(b, "%.6g", d);
+            else
+                buf_puts(b, "null"); /* JSON has no NaN or infinity */
+            break;
+        }
         case LOG__T_BOOL: buf_puts(b, va_arg(ap, int) ? "true" : "false"); break;
         case LOG__T_RAW: buf_puts(b, va_arg(ap, const char *)); break;
         default: break;

@@ -193,6 +193,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     struct http_request *r = c->cur;
     if (count_head(c, len) < 0)
         return -1;
+    if (p->flags & F_TRAILING)
+        return 0; /* chunked trailers: counted, not kept (head and its pointers are final) */
     if (c->last_header_cb != 1) {
         if (r->n_headers == c->worker->shared->limits.max_headers)
             return reject(c, 431, "headers_too_large", "Too many request headers");
@@ -219,6 +221,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     struct http_request *r = c->cur;
     if (count_head(c, len) < 0)
         return -1;
+    if (p->flags & F_TRAILING)
+        return 0;
     struct http_header *h = &r->headers[r->n_headers - 1];
     if (c->last_header_cb != 2) {
         buf_putc(&r->head, '\0');
@@ -419,7 +423,7 @@ static void collect(struct http_conn *c)
         else if (r->http_minor == 0)
             buf_puts(&c->out, "Connection: keep-alive\r\n");
         buf_append(&c->out, "\r\n", 2);
-        if (!r->head_only)
+        if (!r->head_only && r->method != HTTP_HEAD) /* no body after HEAD, even for errors */
             buf_append(&c->out, r->resp_body.data, r->resp_body.len);
 
         uint64_t ns = http__now_ns() - r->start_ns;
@@ -506,7 +510,11 @@ static void step(struct http_conn *c)
         return;
     }
     if (!c->cur) {
-        enum http_timer t = c->n_queued == 0 && !c->write_pending ? HTTP_TIMER_IDLE : HTTP_TIMER_NONE;
+        /* Idle, or waiting for a client that does not read what it asked for: both end after
+         * the idle timeout. Each completed write re-arms it, so a slow reader that makes
+         * progress is kept. While a handler works (queued, nothing pending) no timer runs. */
+        enum http_timer t = (c->n_queued == 0 || c->write_pending) ? HTTP_TIMER_IDLE
+                                                                   : HTTP_TIMER_NONE;
         if (t != c->timer || t == HTTP_TIMER_IDLE)
             want_timer(c, t);
     }

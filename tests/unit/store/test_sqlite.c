@@ -1,0 +1,270 @@
+/* Unit tests for src/store/sqlite.c: opening a fresh store in a temporary directory,
+ * migrations, the schema version guard and DATABASE_URL handling. */
+#include "unit.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "store/store.h"
+
+struct fixture {
+    char dir[64];       /* temporary directory, removed at teardown */
+    char data_dir[128]; /* <dir>/data, not created yet */
+    char db[160];       /* <data_dir>/reactor.db */
+    int devnull;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/reactor-test-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->data_dir, sizeof(f->data_dir), "%s/data", f->dir);
+    snprintf(f->db, sizeof(f->db), "%s/reactor.db", f->data_dir);
+    /* Migrations log a line each; keep test output quiet. */
+    f->devnull = open("/dev/null", O_WRONLY);
+    log_set_fd(f->devnull);
+    *state = f;
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    log_set_fd(2);
+    close(f->devnull);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static struct store *open_default(struct fixture *f)
+{
+    struct store_options opt = {f->data_dir, NULL};
+    char err[256] = "";
+    struct store *s = store_open(&opt, err, sizeof(err));
+    if (!s)
+        fail_msg("store_open: %s", err);
+    return s;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        fail_msg("%s does not exist", path);
+    return st.st_mode & 07777;
+}
+
+/* Runs a one-value query on the file with a separate connection. */
+static void query_text(const char *db, const char *sql, char *out, size_t outlen)
+{
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+    out[0] = '\0';
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+}
+
+static void exec_sql(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(h);
+}
+
+static void open_creates_private_wal_database(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_default(f);
+    assert_int_equal(mode_of(f->data_dir), 0700);
+    assert_int_equal(mode_of(f->db), 0600);
+    char want[200];
+    snprintf(want, sizeof(want), "sqlite:%s", f->db);
+    assert_string_equal(store_describe(s), want);
+
+    char mode[32];
+    query_text(f->db, "PRAGMA journal_mode", mode, sizeof(mode));
+    assert_string_equal(mode, "wal");
+    /* After a write, the write-ahead log and its index hold the same data as the database:
+     * they are private too. */
+    char err[256] = "";
+    assert_int_equal(store_migrate(s, NULL, err, sizeof(err)), 0);
+    char side[200];
+    snprintf(side, sizeof(side), "%s-wal", f->db);
+    assert_int_equal(mode_of(side), 0600);
+    snprintf(side, sizeof(side), "%s-shm", f->db);
+    assert_int_equal(mode_of(side), 0600);
+    store_close(s);
+}
+
+static void migrate_applies_all_then_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_default(f);
+    char err[256] = "";
+    int version = -1, applied = -1;
+    assert_int_equal(store_schema_version(s, &version, err, sizeof(err)), 0);
+    assert_int_equal(version, 0);
+
+    assert_true(store_latest_version() >= 1);
+    assert_int_equal(store_migrate(s, &applied, err, sizeof(err)), 0);
+    assert_int_equal(applied, store_latest_version());
+    assert_int_equal(store_schema_version(s, &version, err, sizeof(err)), 0);
+    assert_int_equal(version, store_latest_version());
+
+    assert_int_equal(store_migrate(s, &applied, err, sizeof(err)), 0);
+    assert_int_equal(applied, 0);
+    assert_int_equal(store_migrate(s, NULL, err, sizeof(err)), 0);
+    assert_string_equal(err, "");
+    store_close(s);
+
+    /* The schema is on disk: a new process sees it migrated. */
+    s = open_default(f);
+    assert_int_equal(store_schema_version(s, &version, err, sizeof(err)), 0);
+    assert_int_equal(version, store_latest_version());
+    assert_int_equal(store_migrate(s, &applied, err, sizeof(err)), 0);
+    assert_int_equal(applied, 0);
+    store_close(s);
+
+    char n[32];
+    snprintf(n, sizeof(n), "%d", store_latest_version());
+    char got[32];
+    query_text(f->db, "SELECT COUNT(*) FROM schema_migrations", got, sizeof(got));
+    assert_string_equal(got, n);
+    query_text(f->db, "SELECT value FROM meta WHERE key = 'created_at'", got, sizeof(got));
+    assert_int_equal(strlen(got), 24); /* 2025-01-31T12:34:56.789Z */
+}
+
+static void ping(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_default(f);
+    assert_int_equal(store_ping(s), 0);
+    store_close(s);
+}
+
+static void sqlite_url(void **state)
+{
+    struct fixture *f = *state;
+    char url[200], path[160], err[256] = "";
+    snprintf(path, sizeof(path), "%s/custom.db", f->dir);
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    struct store_options opt = {f->data_dir, url};
+    struct store *s = store_open(&opt, err, sizeof(err));
+    if (!s)
+        fail_msg("store_open(%s): %s", url, err);
+    int applied;
+    assert_int_equal(store_migrate(s, &applied, err, sizeof(err)), 0);
+    assert_int_equal(store_ping(s), 0);
+    char want[200];
+    snprintf(want, sizeof(want), "sqlite:%s", path);
+    assert_string_equal(store_describe(s), want);
+    store_close(s);
+    assert_int_equal(mode_of(path), 0600);
+    assert_int_equal(access(f->db, F_OK), -1); /* the data dir's default file is not used */
+
+    /* sqlite:///abs/path names the same absolute file. */
+    snprintf(url, sizeof(url), "sqlite://%s", path);
+    s = store_open(&opt, err, sizeof(err));
+    if (!s)
+        fail_msg("store_open(%s): %s", url, err);
+    assert_string_equal(store_describe(s), want);
+    int version = 0;
+    assert_int_equal(store_schema_version(s, &version, err, sizeof(err)), 0);
+    assert_int_equal(version, store_latest_version());
+    store_close(s);
+}
+
+static void unsupported_url_refused(void **state)
+{
+    struct fixture *f = *state;
+    char err[256] = "";
+    struct store_options opt = {f->data_dir, "postgres://db/reactor"};
+    assert_null(store_open(&opt, err, sizeof(err)));
+    assert_non_null(strstr(err, "unsupported DATABASE_URL"));
+    opt.database_url = "sqlite:";
+    assert_null(store_open(&opt, err, sizeof(err)));
+    assert_string_equal(err, "DATABASE_URL has no path");
+    assert_int_equal(access(f->data_dir, F_OK), -1); /* nothing was created */
+}
+
+static void unusable_data_dir_refused(void **state)
+{
+    struct fixture *f = *state;
+    char file[160], dir[200], err[256] = "";
+    snprintf(file, sizeof(file), "%s/plainfile", f->dir);
+    int fd = open(file, O_WRONLY | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(dir, sizeof(dir), "%s/sub", file);
+    struct store_options opt = {dir, NULL};
+    assert_null(store_open(&opt, err, sizeof(err)));
+    assert_non_null(strstr(err, "plainfile"));
+}
+
+static void newer_schema_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_default(f);
+    char err[256] = "";
+    assert_int_equal(store_migrate(s, NULL, err, sizeof(err)), 0);
+    store_close(s);
+
+    /* As if a newer reactor had migrated this store. */
+    char sql[200];
+    int future = store_latest_version() + 1;
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, 'future', "
+             "'2099-01-01T00:00:00.000Z')",
+             future);
+    exec_sql(f->db, sql);
+
+    s = open_default(f);
+    int applied = -1;
+    assert_int_equal(store_migrate(s, &applied, err, sizeof(err)), -1);
+    assert_int_equal(applied, 0);
+    char want[160];
+    snprintf(want, sizeof(want),
+             "the store's schema (version %d) is newer than this build knows (%d)", future,
+             store_latest_version());
+    if (!strstr(err, want))
+        fail_msg("unexpected message: %s", err);
+    store_close(s);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(open_creates_private_wal_database, setup, teardown),
+    cmocka_unit_test_setup_teardown(migrate_applies_all_then_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(ping, setup, teardown),
+    cmocka_unit_test_setup_teardown(sqlite_url, setup, teardown),
+    cmocka_unit_test_setup_teardown(unsupported_url_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown(unusable_data_dir_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
+};
+
+UNIT_MAIN(tests)
