@@ -274,6 +274,7 @@ static int cmd_serve(const struct config *cfg)
     /* From here on the store belongs to the store thread. */
     store_worker = worker_new("store", (size_t)cfg->store_queue);
     api.store_worker = store_worker;
+    metrics_register(api_collect_metrics, &api);
 
     struct serve_state s;
     memset(&s, 0, sizeof(s));

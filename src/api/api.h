@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "http/http.h"
 #include "http/router.h"
 #include "store/store.h"
@@ -36,6 +37,9 @@ struct api {
 
 /* Adds every route. Returns 0, or -1 if a route could not be added (a bug). */
 int api_register(struct router *r, struct api *api);
+
+/* The collector (core/metrics.h) for the store queue, store health and build info. */
+void api_collect_metrics(struct buf *out, void *api);
 
 /* One function per resource file. */
 int api_system_register(struct router *r, struct api *api);

@@ -4,6 +4,7 @@
 #include "api/api.h"
 #include "core/clock.h"
 #include "core/metrics.h"
+#include "core/worker.h"
 #include "http/conn.h"
 #include "http/http.h"
 
@@ -39,6 +40,22 @@ static void metrics(struct http_request *req, void *arg)
     metrics_render(&out);
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     buf_release(&out);
+}
+
+/* Metrics of the API's own parts (registered as a collector in main). */
+void api_collect_metrics(struct buf *out, void *arg)
+{
+    struct api *api = arg;
+    metrics_family(out, "reactor_store_queue_depth", "gauge",
+                   "Store operations waiting for the store thread.");
+    buf_printf(out, "reactor_store_queue_depth %zu\n",
+               api->store_worker ? worker_depth(api->store_worker) : (size_t)0);
+    metrics_family(out, "reactor_store_up", "gauge",
+                   "1 when the store answered its last readiness probe in time.");
+    buf_printf(out, "reactor_store_up %d\n",
+               clock_now_ms() - atomic_load(&api->store_ok_ms) <= api->store_ok_window_ms);
+    metrics_family(out, "reactor_build_info", "gauge", "Version of this build.");
+    buf_printf(out, "reactor_build_info{version=\"%s\"} 1\n", REACTOR_VERSION);
 }
 
 int api_system_register(struct router *r, struct api *api)
