@@ -115,7 +115,8 @@ const char *api_check_timezone(const json_t *v)
 {
     const char *tz = json_string_value(v);
     size_t len = strlen(tz);
-    if (len == 0 || len > 64 || tz[0] == '/' || strstr(tz, ".."))
+    if (len == 0 || len > 64 || tz[0] == '/' || strstr(tz, "..") ||
+        strcmp(tz, "localtime") == 0) /* zoneinfo's link to the host's zone, not a zone */
         return "must be an IANA time zone such as Europe/Paris";
     for (const char *p = tz; *p; p++) {
         char c = *p;
@@ -152,7 +153,12 @@ const char *api_check_http_url(const json_t *v)
 
 const char *api_check_id(const json_t *v)
 {
-    for (const char *p = json_string_value(v); *p; p++) {
+    const char *id = json_string_value(v);
+    char first = id[0];
+    if (!((first >= 'A' && first <= 'Z') || (first >= 'a' && first <= 'z') ||
+          (first >= '0' && first <= '9')))
+        return "must start with a letter or a digit";
+    for (const char *p = id; *p; p++) {
         char c = *p;
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == ':' || c == '-'))

@@ -246,6 +246,11 @@ static int on_headers_complete(http_parser *p)
         struct http_header *h = &r->headers[i];
         h->name = r->head.data + (uintptr_t)h->name;
         h->value = h->value ? r->head.data + (uintptr_t)h->value : r->head.data + r->head.len;
+        /* http-parser drops leading whitespace of a value but keeps trailing (RFC 9110
+         * 5.5: neither belongs to the value). Each value is followed by a NUL or the end. */
+        while (h->value_len > 0 &&
+               (h->value[h->value_len - 1] == ' ' || h->value[h->value_len - 1] == '\t'))
+            ((char *)h->value)[--h->value_len] = '\0';
     }
     /* Cut the target into path and query in place: the target is followed by a NUL. */
     char *target = r->head.data;

@@ -20,7 +20,8 @@ enum stmt_id {
     ST_KEY_ALL_ACTIVE,
     ST_KEY_REVOKE,
     ST_KEY_TOUCH,
-    ST_USER_UPSERT,
+    ST_USER_INSERT,
+    ST_USER_UPDATE,
     ST_USER_GET,
     ST__COUNT
 };

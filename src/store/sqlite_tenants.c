@@ -29,10 +29,12 @@ static const char *const stmt_sql[ST__COUNT] = {
                       "revoked_at IS NULL",
     [ST_KEY_TOUCH] = "UPDATE api_keys SET last_used_at = max(COALESCE(last_used_at, 0), ?) "
                      "WHERE id = ?",
-    [ST_USER_UPSERT] = "INSERT INTO users (app_id, user_id, attributes, created_at, updated_at) "
+    [ST_USER_INSERT] = "INSERT INTO users (app_id, user_id, attributes, created_at, updated_at) "
                        "VALUES (?1, ?2, COALESCE(?3, '{}'), ?4, ?4) "
-                       "ON CONFLICT (app_id, user_id) DO UPDATE SET "
-                       "attributes = COALESCE(?3, attributes), updated_at = ?4 "
+                       "ON CONFLICT (app_id, user_id) DO NOTHING "
+                       "RETURNING attributes, created_at, updated_at",
+    [ST_USER_UPDATE] = "UPDATE users SET attributes = COALESCE(?3, attributes), updated_at = ?4 "
+                       "WHERE app_id = ?1 AND user_id = ?2 "
                        "RETURNING attributes, created_at, updated_at",
     [ST_USER_GET] = "SELECT app_id, user_id, attributes, created_at, updated_at FROM users "
                     "WHERE app_id = ? AND user_id = ?",
@@ -177,6 +179,7 @@ int store_app_create(struct store *s, const struct store_app *a, const struct st
     }
     if (key && (ret = insert_key(s, key, err, errlen)) < 0)
         goto rollback;
+    ret = -1; /* a failed COMMIT is a failure, not the 0 insert_key left */
     if (sqlite__exec(s, "COMMIT", err, errlen) < 0)
         goto rollback;
     return 0;
@@ -341,11 +344,12 @@ rollback:;
 
 /* ---- users ------------------------------------------------------------------------------- */
 
-int store_user_upsert(struct store *s, const char *app_id, const char *user_id,
-                      const char *attributes, int64_t now, bool *created, struct store_user *out,
-                      char *err, size_t errlen)
+/* Runs the user insert or update; 1 when it returned the row, 0 when it touched nothing. */
+static int user_write(struct store *s, enum stmt_id id, const char *app_id, const char *user_id,
+                      const char *attributes, int64_t now, struct store_user *out, char *err,
+                      size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_USER_UPSERT, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, id, err, errlen);
     if (!st)
         return -1;
     bind_text(st, 1, app_id);
@@ -353,20 +357,40 @@ int store_user_upsert(struct store *s, const char *app_id, const char *user_id,
     bind_text(st, 3, attributes);
     sqlite3_bind_int64(st, 4, now);
     int rc = sqlite3_step(st);
-    int ret = -1;
+    int ret;
     if (rc == SQLITE_ROW) {
         out->app_id = xstrdup(app_id);
         out->user_id = xstrdup(user_id);
         out->attributes = col_text(st, 0);
         out->created_at = sqlite3_column_int64(st, 1);
         out->updated_at = sqlite3_column_int64(st, 2);
-        *created = out->created_at == now && out->updated_at == now;
-        ret = 0;
+        ret = 1;
     } else {
-        sqlite__fail(s, err, errlen);
+        ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
     }
     sqlite3_reset(st);
     return ret;
+}
+
+int store_user_upsert(struct store *s, const char *app_id, const char *user_id,
+                      const char *attributes, int64_t now, bool *created, struct store_user *out,
+                      char *err, size_t errlen)
+{
+    /* Insert first; when the user exists the insert does nothing and the update returns the
+     * row. One writer at a time (the store thread), so nothing slips in between. */
+    int rc = user_write(s, ST_USER_INSERT, app_id, user_id, attributes, now, out, err, errlen);
+    if (rc < 0)
+        return -1;
+    *created = rc == 1;
+    if (rc == 0) {
+        rc = user_write(s, ST_USER_UPDATE, app_id, user_id, attributes, now, out, err, errlen);
+        if (rc <= 0) {
+            if (rc == 0 && err && errlen)
+                snprintf(err, errlen, "user vanished between insert and update");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int store_user_get(struct store *s, const char *app_id, const char *user_id,

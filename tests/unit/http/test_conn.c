@@ -397,6 +397,15 @@ static void request_id_echoed_when_valid(void **state)
     assert_string_equal(hdr(&rs[1], "x-request-id"), long_ok); /* also on errors */
 }
 
+static void header_value_trailing_whitespace_dropped(void **state)
+{
+    struct fixture *f = *state;
+    feed(f, "GET /hello HTTP/1.1\r\nX-Request-Id: padded-id \t \r\n\r\n");
+    struct resp rs[MAX_RESP];
+    assert_int_equal(n_responses(f, rs), 1);
+    assert_string_equal(hdr(&rs[0], "x-request-id"), "padded-id");
+}
+
 static void request_id_regenerated_when_invalid(void **state)
 {
     struct fixture *f = *state;
@@ -1091,6 +1100,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(simple_get_has_standard_headers, setup, teardown),
     cmocka_unit_test_setup_teardown(keep_alive_serves_next_request, setup, teardown),
     cmocka_unit_test_setup_teardown(request_id_echoed_when_valid, setup, teardown),
+    cmocka_unit_test_setup_teardown(header_value_trailing_whitespace_dropped, setup, teardown),
     cmocka_unit_test_setup_teardown(request_id_regenerated_when_invalid, setup, teardown),
     cmocka_unit_test_setup_teardown(byte_at_a_time_gives_same_result, setup, teardown),
     cmocka_unit_test_setup_teardown(route_params_decoded, setup, teardown),
