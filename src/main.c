@@ -150,6 +150,10 @@ static void load_key(const struct store_key *k, void *arg)
 
 static void stop_main_loop(struct serve_state *s)
 {
+    /* What remains of the shutdown is bounded; a late signal must not turn a clean exit into
+     * a kill by the default action once the handlers below are closed. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->probe, NULL);

@@ -53,7 +53,10 @@ static int check_database_url(const char *v, char *why, size_t whylen)
                               "leave it unset for SQLite or use sqlite:<path>");
         return -1;
     }
-    snprintf(why, whylen, "unsupported scheme in \"%s\" (expected sqlite:<path>)", v);
+    /* Only the scheme: the rest of a URL can hold a password (the option is secret). */
+    int scheme = (int)strcspn(v, ":/@");
+    snprintf(why, whylen, "unsupported scheme \"%.*s\" (expected sqlite:<path>)",
+             scheme > 32 ? 32 : scheme, v);
     return -1;
 }
 

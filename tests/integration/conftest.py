@@ -128,8 +128,19 @@ class RawConn:
     """A client socket that sends bytes as given and parses responses itself, so malformed
     requests, pipelining and partial sends can be tested. Every read has a deadline."""
 
-    def __init__(self, port, timeout=IO_TIMEOUT):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port, timeout=IO_TIMEOUT, rcvbuf=None):
+        if rcvbuf is None:
+            self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        else:
+            # A small receive buffer, set before connecting so the window stays small.
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+                self.sock.settimeout(timeout)
+                self.sock.connect((HOST, port))
+            except OSError:
+                self.sock.close()
+                raise
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.eof = False
@@ -338,8 +349,8 @@ class Server:
         kw.setdefault("timeout", IO_TIMEOUT)
         return requests.get(self.url(path), **kw)
 
-    def raw(self, timeout=IO_TIMEOUT):
-        return RawConn(self.port, timeout=timeout)
+    def raw(self, timeout=IO_TIMEOUT, rcvbuf=None):
+        return RawConn(self.port, timeout=timeout, rcvbuf=rcvbuf)
 
     def health_ok(self):
         """GET /health on a fresh connection answers 200 {"status":"ok"}."""

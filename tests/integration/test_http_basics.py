@@ -3,6 +3,8 @@ keep-alive, pipelining, HTTP/1.0, and the JSON logs on stderr."""
 
 import re
 import subprocess
+import threading
+import time
 
 import requests
 
@@ -169,6 +171,44 @@ def test_pipelined_requests_answered_in_order(server):
             assert r.status == expected[p], (rid, r)
         # Still usable afterwards.
         assert c.request("GET", "/health").status == 200
+
+
+def test_more_pipelined_requests_than_the_in_flight_limit(reactor):
+    srv = reactor(flags=["--max-pipelined", 4])
+    with srv.raw() as c:
+        c.send(b"".join(build_request("GET", "/health", {"X-Request-Id": f"deep-{i}"})
+                        for i in range(200)))
+        for i in range(200):
+            r = c.read_response()
+            assert r.status == 200 and r.header("x-request-id") == f"deep-{i}", (i, r)
+
+
+def test_client_that_reads_slowly_gets_every_response(server):
+    # 2000 /metrics responses of a few KiB each (several MiB) to a client with a small
+    # receive buffer: more than the socket buffers hold, so the server has to stop reading
+    # while its writes wait, and resume when the client reads.
+    n = 2000
+    payload = b"".join(build_request("GET", "/metrics", {"X-Request-Id": f"slow-{i}"})
+                       for i in range(n))
+    with server.raw(timeout=20, rcvbuf=16384) as c:
+        errors = []
+
+        def sender():
+            try:
+                c.sock.sendall(payload)
+            except OSError as e:
+                errors.append(e)
+
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        time.sleep(0.3)  # let the buffers fill before reading anything
+        for i in range(n):
+            r = c.read_response(timeout=20)
+            assert r.status == 200 and r.header("x-request-id") == f"slow-{i}", (i, r)
+            assert r.body.endswith(b"\n")
+        t.join(timeout=10)
+        assert not t.is_alive() and not errors, errors
+    assert server.health_ok()
 
 
 def test_http10_closes_by_default(server):

@@ -103,6 +103,18 @@ def test_content_length_at_the_limit_is_read(reactor):
         assert_rejected(c, 413, "body_too_large")
 
 
+def test_expect_100_continue(server):
+    with server.raw() as c:
+        c.send(build_request("POST", "/health", {"Content-Length": "5",
+                                                 "Expect": "100-continue"}))
+        r = c.read_response()
+        assert r.status == 100, r
+        c.send(b"hello")
+        r = c.read_response()
+        assert r.status == 405, r
+        assert c.request("GET", "/health").status == 200
+
+
 def chunked(*parts):
     return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
 
