@@ -6,9 +6,13 @@
 #   scripts/deps.sh --bench  also the load generator (wrk)
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config
+# tzdata: app time zones are checked against the system's tz database.
+build_pkgs=(build-essential cmake pkg-config tzdata
     libuv1-dev libhttp-parser-dev libwslay-dev libjansson-dev libssl-dev libsqlite3-dev)
-test_pkgs=(libcmocka-dev clang python3 python3-pytest python3-requests prometheus)
+# libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes; clang only recommends it.
+# prometheus is wanted for promtool only.
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3 python3-pytest python3-requests
+    prometheus)
 
 bench_pkgs=(wrk curl)
 
@@ -33,5 +37,4 @@ fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# prometheus is only wanted for promtool; never let its service start during install.
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
