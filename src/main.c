@@ -276,7 +276,13 @@ static int cmd_serve(const struct config *cfg)
     api.server = server;
     metrics_register(http_server_collect_metrics, server);
     /* From here on the store belongs to the store thread. */
-    store_worker = worker_new("store", (size_t)cfg->store_queue);
+    struct worker_batch batch = {
+        .max = (size_t)cfg->store_batch,
+        .begin = api_batch_begin,
+        .end = api_batch_end,
+        .arg = &api,
+    };
+    store_worker = worker_new("store", (size_t)cfg->store_queue, &batch);
     api.store_worker = store_worker;
     metrics_register(api_collect_metrics, &api);
 
@@ -321,6 +327,7 @@ static int cmd_serve(const struct config *cfg)
 out:
     metrics_clear();
     worker_free(store_worker);
+    free(api.batch);
     http_server_free(server);
     tenant_registry_free(tenants);
     router_free(router);

@@ -33,6 +33,11 @@ struct api {
     bool open_signup;                 /* POST /apps needs no operator token */
     _Atomic int64_t store_ok_ms;      /* last time the store answered a probe */
     int64_t store_ok_window_ms;       /* /ready fails when the last answer is older */
+    /* The batch being run on the store thread (touched there only): calls whose answers wait
+     * for the batch's commit. */
+    struct api_call **batch;
+    size_t batch_n, batch_cap;
+    bool batch_open;                  /* the store accepted store_batch_begin */
 };
 
 /* Adds every route. Returns 0, or -1 if a route could not be added (a bug). */
@@ -110,9 +115,19 @@ struct api_call {
     void (*ctx_free)(void *);
     int status;                 /* the answer, set on the store thread */
     json_t *body;
+    unsigned retry_after;       /* seconds, for a Retry-After header; 0 = none */
+    /* Runs on the store thread once the batch holding this call has committed, before the
+     * answer is sent: where memory (the tenant registry) follows what the store now holds.
+     * Not run when the commit fails. */
+    void (*on_commit)(struct api_call *call);
 };
 
 typedef void api_call_fn(struct api_call *call, struct store *store);
+
+/* The store thread's batch hooks (struct worker_batch, arg = struct api): the batch's calls
+ * run in one transaction and are answered after it commits (group commit). */
+void api_batch_begin(void *api);
+void api_batch_end(void *api);
 
 struct api_call *api_call_new(struct api *api, struct http_request *req,
                               const struct principal *who);

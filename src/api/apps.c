@@ -89,6 +89,13 @@ static void create_ctx_free(void *p)
     free(x);
 }
 
+static void create_commit(struct api_call *c)
+{
+    struct create_ctx *x = c->ctx;
+    tenant_app_put(c->api->tenants, &x->app);
+    tenant_key_put(c->api->tenants, &x->key);
+}
+
 static void create_run(struct api_call *c, struct store *st)
 {
     struct create_ctx *x = c->ctx;
@@ -102,8 +109,7 @@ static void create_run(struct api_call *c, struct store *st)
         api_call_internal(c, "app create failed", err);
         return;
     }
-    tenant_app_put(c->api->tenants, &x->app);
-    tenant_key_put(c->api->tenants, &x->key);
+    c->on_commit = create_commit;
     api_call_answer(c, 201, json_pack("{s:o, s:s}", "app", app_json(&x->app), "bootstrapApiKey",
                                       x->secret));
 }
@@ -185,9 +191,29 @@ static void get_app(struct http_request *req, void *arg)
 
 /* ---- PATCH /apps/:id --------------------------------------------------------------------- */
 
+struct patch_ctx {
+    json_t *body;
+    struct store_app app; /* as stored, once updated */
+};
+
+static void patch_ctx_free(void *p)
+{
+    struct patch_ctx *x = p;
+    json_decref(x->body);
+    store_app_release(&x->app);
+    free(x);
+}
+
+static void patch_commit(struct api_call *c)
+{
+    struct patch_ctx *x = c->ctx;
+    tenant_app_put(c->api->tenants, &x->app);
+}
+
 static void patch_run(struct api_call *c, struct store *st)
 {
-    json_t *body = c->ctx;
+    struct patch_ctx *x = c->ctx;
+    json_t *body = x->body;
     struct store_app a;
     char err[256];
     if (load_app(c, st, &a) < 0)
@@ -223,9 +249,9 @@ static void patch_run(struct api_call *c, struct store *st)
             api_call_internal(c, "app update failed", err);
         return;
     }
-    tenant_app_put(c->api->tenants, &a);
     api_call_answer(c, 200, json_pack("{s:o}", "app", app_json(&a)));
-    store_app_release(&a);
+    x->app = a; /* the registry follows once committed */
+    c->on_commit = patch_commit;
 }
 
 static void patch_app(struct http_request *req, void *arg)
@@ -237,9 +263,11 @@ static void patch_app(struct http_request *req, void *arg)
     json_t *body = API_BODY(req, update_fields);
     if (!body)
         return;
+    struct patch_ctx *x = xcalloc(1, sizeof(*x));
+    x->body = body;
     struct api_call *c = api_call_new(api, req, &who);
-    c->ctx = body;
-    c->ctx_free = api_json_free;
+    c->ctx = x;
+    c->ctx_free = patch_ctx_free;
     api_call_submit(c, patch_run);
 }
 

@@ -1,5 +1,6 @@
 /* Running a request's store work on the store thread and answering on the I/O thread
  * (see api.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,11 @@ static void call_free(struct api_call *c)
 static void call_answer(void *arg)
 {
     struct api_call *c = arg;
+    if (c->retry_after) {
+        char v[16];
+        snprintf(v, sizeof(v), "%u", c->retry_after);
+        http_response_header(c->req, "Retry-After", v);
+    }
     if (c->body) {
         http_respond_json(c->req, c->status, c->body);
         c->body = NULL;
@@ -49,17 +55,70 @@ struct pending {
     api_call_fn *fn;
 };
 
-/* On the store thread. */
-static void call_run(void *arg)
+static void post_answer(struct api_call *c)
 {
-    struct pending *p = arg;
-    struct api_call *c = p->call;
-    p->fn(c, c->api->store);
-    free(p);
     if (http_server_post(c->api->server, c->thread, call_answer, c) < 0) {
         /* The I/O thread is gone (forced shutdown): nobody is left to answer. */
         call_free(c);
     }
+}
+
+/* On the store thread: runs the call's work; the answer waits for the batch's commit. */
+static void call_run(void *arg)
+{
+    struct pending *p = arg;
+    struct api_call *c = p->call;
+    struct api *api = c->api;
+    p->fn(c, api->store);
+    free(p);
+    if (!api->batch_open) {
+        /* No batch (its BEGIN failed): the work committed on its own, answer now. */
+        if (c->on_commit && c->status < 400)
+            c->on_commit(c);
+        post_answer(c);
+        return;
+    }
+    if (api->batch_n == api->batch_cap) {
+        api->batch_cap = api->batch_cap ? api->batch_cap * 2 : 64;
+        api->batch = xrealloc(api->batch, api->batch_cap * sizeof(*api->batch));
+    }
+    api->batch[api->batch_n++] = c;
+}
+
+void api_batch_begin(void *arg)
+{
+    struct api *api = arg;
+    char err[256];
+    api->batch_open = store_batch_begin(api->store, err, sizeof(err)) == 0;
+    if (!api->batch_open)
+        log_warn("cannot open a store batch; running unbatched", LOG_S("error", err));
+}
+
+void api_batch_end(void *arg)
+{
+    struct api *api = arg;
+    if (!api->batch_open)
+        return;
+    api->batch_open = false;
+    char err[256];
+    bool ok = store_batch_commit(api->store, err, sizeof(err)) == 0;
+    if (!ok) {
+        log_error("store commit failed; the batch is rolled back", LOG_S("error", err),
+                  LOG_U("calls", api->batch_n));
+        atomic_store(&api->store_ok_ms, 0); /* not ready until a probe succeeds again */
+    }
+    for (size_t i = 0; i < api->batch_n; i++) {
+        struct api_call *c = api->batch[i];
+        if (ok && c->on_commit && c->status < 400)
+            c->on_commit(c);
+        if (!ok) {
+            api_call_error(c, 503, "store_unavailable",
+                           "The store could not save this; nothing was changed. Try again");
+            c->retry_after = 1;
+        }
+        post_answer(c);
+    }
+    api->batch_n = 0;
 }
 
 void api_call_submit(struct api_call *c, api_call_fn *fn)

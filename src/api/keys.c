@@ -85,6 +85,12 @@ static void create_ctx_free(void *p)
     free(x);
 }
 
+static void create_commit(struct api_call *c)
+{
+    struct create_ctx *x = c->ctx;
+    tenant_key_put(c->api->tenants, &x->key);
+}
+
 static void create_run(struct api_call *c, struct store *st)
 {
     struct create_ctx *x = c->ctx;
@@ -93,7 +99,7 @@ static void create_run(struct api_call *c, struct store *st)
         api_call_internal(c, "key create failed", err);
         return;
     }
-    tenant_key_put(c->api->tenants, &x->key);
+    c->on_commit = create_commit;
     json_t *info = json_pack("{s:s, s:s, s:s, s:o}", "id", x->key.id, "name", x->key.name, "role",
                              store_role_name(x->key.role), "createdAt",
                              api_time(x->key.created_at));
@@ -176,6 +182,12 @@ static void list_keys(struct http_request *req, void *arg)
 
 /* ---- DELETE /keys/:id -------------------------------------------------------------------- */
 
+/* Committed: from now on no I/O thread accepts the key (before the 204 is sent). */
+static void revoke_commit(struct api_call *c)
+{
+    tenant_key_remove(c->api->tenants, c->ctx);
+}
+
 static void revoke_run(struct api_call *c, struct store *st)
 {
     const char *key_id = c->ctx;
@@ -189,8 +201,7 @@ static void revoke_run(struct api_call *c, struct store *st)
         api_call_internal(c, "key revoke failed", err);
         return;
     }
-    /* Committed: from now on no I/O thread accepts the key. */
-    tenant_key_remove(c->api->tenants, key_id);
+    c->on_commit = revoke_commit;
     api_call_answer(c, 204, NULL);
 }
 

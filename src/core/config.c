@@ -117,6 +117,8 @@ static const struct option options[] = {
       "60", 1, 86400, false, NULL, "rate limit window, seconds" },
     { "REACTOR_STORE_QUEUE", "--store-queue", OPT_INT, OFF(store_queue), "10000", 1, 1000000,
       false, NULL, "store operations waiting before requests are refused with 503" },
+    { "REACTOR_STORE_BATCH", "--store-batch", OPT_INT, OFF(store_batch), "1000", 1, 100000, false,
+      NULL, "store operations committed together at most (group commit)" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

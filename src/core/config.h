@@ -40,6 +40,7 @@ struct config {
     int rate_limit_points;     /* default requests per window, per API key */
     int rate_limit_window;     /* seconds */
     int store_queue;           /* store tasks waiting before 503 */
+    int store_batch;           /* store tasks committed together at most */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

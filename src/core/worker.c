@@ -22,35 +22,50 @@ struct worker {
     size_t cap, head, len;
     bool stopping;
     bool started;
+    struct worker_batch batch;  /* max 1 and no hooks when not batching */
     char name[16];
 };
 
 static void *run(void *arg)
 {
     struct worker *w = arg;
+    struct task *taken = xcalloc(w->batch.max, sizeof(*taken));
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (w->len == 0 && !w->stopping)
             pthread_cond_wait(&w->wake, &w->lock);
         if (w->len == 0 && w->stopping)
             break;
-        struct task t = w->ring[w->head];
-        w->head = (w->head + 1) % w->cap;
-        w->len--;
+        size_t n = 0;
+        while (n < w->batch.max && w->len > 0) {
+            taken[n++] = w->ring[w->head];
+            w->head = (w->head + 1) % w->cap;
+            w->len--;
+        }
         pthread_mutex_unlock(&w->lock);
-        t.fn(t.arg);
+        if (w->batch.begin)
+            w->batch.begin(w->batch.arg);
+        for (size_t i = 0; i < n; i++)
+            taken[i].fn(taken[i].arg);
+        if (w->batch.end)
+            w->batch.end(w->batch.arg);
         log_flush();
         pthread_mutex_lock(&w->lock);
     }
     pthread_mutex_unlock(&w->lock);
+    free(taken);
     log_thread_release();
     return NULL;
 }
 
-struct worker *worker_new(const char *name, size_t capacity)
+struct worker *worker_new(const char *name, size_t capacity, const struct worker_batch *batch)
 {
     struct worker *w = xcalloc(1, sizeof(*w));
     w->cap = capacity ? capacity : 1;
+    if (batch)
+        w->batch = *batch;
+    if (w->batch.max == 0)
+        w->batch.max = 1;
     w->ring = xcalloc(w->cap, sizeof(*w->ring));
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);

@@ -13,8 +13,17 @@
 struct worker;
 typedef void worker_fn(void *arg);
 
-/* `capacity` tasks may wait at once. */
-struct worker *worker_new(const char *name, size_t capacity);
+/* Batching: the thread takes up to `max` waiting tasks at a time and runs them between
+ * begin(arg) and end(arg) — the store thread wraps them in one transaction (group commit). */
+struct worker_batch {
+    size_t max;
+    void (*begin)(void *arg);
+    void (*end)(void *arg);
+    void *arg;
+};
+
+/* `capacity` tasks may wait at once. `batch` (copied; may be NULL) groups them. */
+struct worker *worker_new(const char *name, size_t capacity, const struct worker_batch *batch);
 /* Queues fn(arg). Returns 0, or -1 when the queue is full or the worker stopped (fn is then
  * never called and the caller keeps arg). Thread-safe. */
 int worker_submit(struct worker *w, worker_fn *fn, void *arg);

@@ -176,6 +176,27 @@ int store_migrate(struct store *s, int *applied, char *err, size_t errlen)
     return 0;
 }
 
+int store_batch_begin(struct store *s, char *err, size_t errlen)
+{
+    return sqlite__exec(s, "BEGIN IMMEDIATE", err, errlen);
+}
+
+int store_batch_commit(struct store *s, char *err, size_t errlen)
+{
+    if (sqlite__exec(s, "COMMIT", err, errlen) == 0)
+        return 0;
+    store_batch_rollback(s);
+    return -1;
+}
+
+void store_batch_rollback(struct store *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) {
+        char ignore[64];
+        sqlite__exec(s, "ROLLBACK", ignore, sizeof(ignore));
+    }
+}
+
 int store_ping(struct store *s)
 {
     sqlite3_stmt *st = NULL;

@@ -157,7 +157,7 @@ static int insert_key(struct store *s, const struct store_key *k, char *err, siz
 int store_app_create(struct store *s, const struct store_app *a, const struct store_key *key,
                      char *err, size_t errlen)
 {
-    if (sqlite__exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+    if (sqlite__exec(s, "SAVEPOINT app_create", err, errlen) < 0)
         return -1;
     sqlite3_stmt *st = sqlite__stmt(s, ST_APP_INSERT, err, errlen);
     int ret = -1;
@@ -179,13 +179,13 @@ int store_app_create(struct store *s, const struct store_app *a, const struct st
     }
     if (key && (ret = insert_key(s, key, err, errlen)) < 0)
         goto rollback;
-    ret = -1; /* a failed COMMIT is a failure, not the 0 insert_key left */
-    if (sqlite__exec(s, "COMMIT", err, errlen) < 0)
+    ret = -1; /* a failed RELEASE (the COMMIT outside a batch) is a failure */
+    if (sqlite__exec(s, "RELEASE app_create", err, errlen) < 0)
         goto rollback;
     return 0;
 rollback:;
     char ignore[64];
-    sqlite__exec(s, "ROLLBACK", ignore, sizeof(ignore));
+    sqlite__exec(s, "ROLLBACK TO app_create; RELEASE app_create", ignore, sizeof(ignore));
     return ret;
 }
 
@@ -319,7 +319,7 @@ int store_keys_touch(struct store *s, const struct store_key_use *uses, size_t n
 {
     if (n == 0)
         return 0;
-    if (sqlite__exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+    if (sqlite__exec(s, "SAVEPOINT keys_touch", err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         sqlite3_stmt *st = sqlite__stmt(s, ST_KEY_TOUCH, err, errlen);
@@ -334,11 +334,11 @@ int store_keys_touch(struct store *s, const struct store_key_use *uses, size_t n
             goto rollback;
         }
     }
-    if (sqlite__exec(s, "COMMIT", err, errlen) == 0)
+    if (sqlite__exec(s, "RELEASE keys_touch", err, errlen) == 0)
         return 0;
 rollback:;
     char ignore[64];
-    sqlite__exec(s, "ROLLBACK", ignore, sizeof(ignore));
+    sqlite__exec(s, "ROLLBACK TO keys_touch; RELEASE keys_touch", ignore, sizeof(ignore));
     return -1;
 }
 

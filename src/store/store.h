@@ -44,6 +44,17 @@ int store_ping(struct store *s);
 /* Backend name and location, for logs: "sqlite:/path/to/reactor.db". */
 const char *store_describe(const struct store *s);
 
+/* ---- batches ---------------------------------------------------------------------------
+ * Group commit: the store thread opens a batch, runs every operation that is waiting, and
+ * commits once — one fsync for all of them. Operations that need to be atomic on their own
+ * (an app with its key) are savepoints inside the batch, so one failing operation rolls back
+ * only itself. Outside a batch every operation commits by itself. */
+
+int store_batch_begin(struct store *s, char *err, size_t errlen);
+/* Commits the batch (durable on return). On failure the batch is rolled back whole. */
+int store_batch_commit(struct store *s, char *err, size_t errlen);
+void store_batch_rollback(struct store *s);
+
 /* ---- apps, API keys, users --------------------------------------------------------------
  * Rows are plain structs. Strings in rows returned by the store are owned by the row and freed
  * by the matching _release; rows passed in are borrowed. Times are Unix milliseconds. JSON

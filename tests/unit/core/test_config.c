@@ -33,6 +33,7 @@ static const char *const env_names[] = {
     "DEFAULT_RATE_LIMIT_POINTS",
     "DEFAULT_RATE_LIMIT_WINDOW_SECONDS",
     "REACTOR_STORE_QUEUE",
+    "REACTOR_STORE_BATCH",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 

@@ -103,7 +103,7 @@ static void tasks_run_in_order_on_another_thread(void **state)
     memset(&rec, 0, sizeof(rec));
     pthread_mutex_init(&rec.lock, NULL);
     struct mark marks[100];
-    struct worker *w = worker_new("test", 128);
+    struct worker *w = worker_new("test", 128, NULL);
     for (int i = 0; i < 100; i++) {
         marks[i] = (struct mark){&rec, i};
         assert_int_equal(worker_submit(w, record_task, &marks[i]), 0);
@@ -124,7 +124,7 @@ static void small_queue_reused_many_times(void **state)
 {
     (void)state;
     atomic_int ran = 0;
-    struct worker *w = worker_new("test", 2);
+    struct worker *w = worker_new("test", 2, NULL);
     int accepted = 0;
     for (int i = 0; i < 10000; i++) {
         if (worker_submit(w, count_task, &ran) == 0)
@@ -144,7 +144,7 @@ static void full_queue_is_refused(void **state)
     struct gate g;
     gate_init(&g);
     atomic_int ran = 0;
-    struct worker *w = worker_new("test", 4);
+    struct worker *w = worker_new("test", 4, NULL);
     assert_int_equal(worker_submit(w, gate_task, &g), 0);
     gate_wait_started(&g); /* the worker is busy and its queue empty */
     assert_int_equal(worker_depth(w), 0);
@@ -171,7 +171,7 @@ static void queue_accepts_again_after_draining(void **state)
     struct gate g;
     gate_init(&g);
     atomic_int ran = 0;
-    struct worker *w = worker_new("test", 1);
+    struct worker *w = worker_new("test", 1, NULL);
     assert_int_equal(worker_submit(w, gate_task, &g), 0);
     gate_wait_started(&g);
     assert_int_equal(worker_submit(w, count_task, &ran), 0);
@@ -203,7 +203,7 @@ static void stop_runs_queued_tasks_then_joins(void **state)
     struct gate g;
     gate_init(&g);
     atomic_int ran = 0;
-    struct worker *w = worker_new("test", 4096);
+    struct worker *w = worker_new("test", 4096, NULL);
     assert_int_equal(worker_submit(w, gate_task, &g), 0);
     gate_wait_started(&g);
     for (int i = 0; i < 3; i++)
@@ -237,7 +237,7 @@ static void submit_after_stop_is_refused(void **state)
 {
     (void)state;
     atomic_int ran = 0;
-    struct worker *w = worker_new("test", 8);
+    struct worker *w = worker_new("test", 8, NULL);
     assert_int_equal(worker_submit(w, count_task, &ran), 0);
     worker_stop(w);
     assert_int_equal(atomic_load(&ran), 1);
@@ -254,11 +254,63 @@ static void free_without_stop_runs_queue(void **state)
 {
     (void)state;
     atomic_int ran = 0;
-    struct worker *w = worker_new("test", 8);
+    struct worker *w = worker_new("test", 8, NULL);
     for (int i = 0; i < 5; i++)
         assert_int_equal(worker_submit(w, count_task, &ran), 0);
     worker_free(w);
     assert_int_equal(atomic_load(&ran), 5);
+}
+
+/* ---- batching ------------------------------------------------------------------------------ */
+
+struct batch_log {
+    char events[256]; /* 'b' begin, 'e' end, 't' task */
+    size_t n;
+};
+
+static void log_event(struct batch_log *l, char c)
+{
+    if (l->n < sizeof(l->events) - 1)
+        l->events[l->n++] = c;
+}
+
+static void on_begin(void *arg)
+{
+    log_event(arg, 'b');
+}
+
+static void on_end(void *arg)
+{
+    log_event(arg, 'e');
+}
+
+static void logged_task(void *arg)
+{
+    log_event(arg, 't');
+}
+
+/* Tasks that wait while the worker is busy run together, between one begin and one end, at
+ * most `max` at a time. */
+static void batch_hooks_wrap_waiting_tasks(void **state)
+{
+    (void)state;
+    struct batch_log log;
+    memset(&log, 0, sizeof(log));
+    struct gate g;
+    gate_init(&g);
+    struct worker_batch batch = { 4, on_begin, on_end, &log };
+    struct worker *w = worker_new("test", 64, &batch);
+    assert_int_equal(worker_submit(w, gate_task, &g), 0);
+    gate_wait_started(&g); /* the worker is inside the first batch, blocked */
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(worker_submit(w, logged_task, &log), 0);
+    gate_release(&g);
+    worker_stop(w);
+    worker_free(w);
+    gate_destroy(&g);
+    log.events[log.n] = '\0';
+    /* first batch: the gate alone; then the six waiting tasks as 4 + 2 */
+    assert_string_equal(log.events, "bebttttebtte");
 }
 
 static const struct CMUnitTest tests[] = {
@@ -269,6 +321,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(stop_runs_queued_tasks_then_joins),
     cmocka_unit_test(submit_after_stop_is_refused),
     cmocka_unit_test(free_without_stop_runs_queue),
+    cmocka_unit_test(batch_hooks_wrap_waiting_tasks),
 };
 
 UNIT_MAIN(tests)

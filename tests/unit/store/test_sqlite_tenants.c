@@ -245,6 +245,52 @@ static void app_duplicate_id_conflicts_and_writes_nothing(void **state)
     store_app_release(&got);
 }
 
+/* Inside a batch, a failing app create rolls back only itself; the rest commits together. */
+static void batch_keeps_others_when_one_create_fails(void **state)
+{
+    struct fixture *f = *state;
+    create_app(f->s, "dup", K1, 1);
+    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
+    create_app(f->s, "one", K2, 2);
+    struct store_app again = app_row("dup", "Second attempt");
+    struct store_key k = key_row(K3, "dup", STORE_ROLE_ADMIN, 3, 2000);
+    assert_int_equal(store_app_create(f->s, &again, &k, err, sizeof(err)), STORE_CONFLICT);
+    create_app(f->s, "two", K4, 4);
+    assert_int_equal(store_batch_commit(f->s, err, sizeof(err)), 0);
+
+    struct store_app got;
+    assert_int_equal(store_app_get(f->s, "one", &got, err, sizeof(err)), 0);
+    store_app_release(&got);
+    assert_int_equal(store_app_get(f->s, "two", &got, err, sizeof(err)), 0);
+    store_app_release(&got);
+    struct key_list l = list_active(f->s);
+    assert_true(listed(&l, K2));
+    assert_false(listed(&l, K3));
+    assert_true(listed(&l, K4));
+}
+
+/* A batch rolled back leaves nothing of what it did. */
+static void batch_rollback_undoes_everything(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
+    create_app(f->s, "gone", K1, 1);
+    struct store_user u;
+    bool created;
+    assert_int_equal(store_user_upsert(f->s, "gone", "u1", NULL, 1000, &created, &u, err,
+                                       sizeof(err)),
+                     0);
+    store_user_release(&u);
+    store_batch_rollback(f->s);
+    struct store_app got;
+    assert_int_equal(store_app_get(f->s, "gone", &got, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_get(f->s, "gone", "u1", &u, err, sizeof(err)), STORE_NOT_FOUND);
+    /* and the store works afterwards, batched or not */
+    create_app(f->s, "after", K2, 2);
+    assert_int_equal(store_app_get(f->s, "after", &got, err, sizeof(err)), 0);
+    store_app_release(&got);
+}
+
 /* If the bootstrap key cannot be written, the app is not created either. */
 static void app_with_clashing_key_is_not_created(void **state)
 {
@@ -625,6 +671,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(app_create_with_key_then_get, setup, teardown),
     cmocka_unit_test_setup_teardown(app_without_webhook_reads_back_null, setup, teardown),
     cmocka_unit_test_setup_teardown(app_duplicate_id_conflicts_and_writes_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(batch_keeps_others_when_one_create_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(batch_rollback_undoes_everything, setup, teardown),
     cmocka_unit_test_setup_teardown(app_with_clashing_key_is_not_created, setup, teardown),
     cmocka_unit_test_setup_teardown(app_create_reports_a_failed_commit, setup, teardown),
     cmocka_unit_test_setup_teardown(app_get_and_update_missing, setup, teardown),
