@@ -37,7 +37,8 @@ struct api {
      * for the batch's commit. */
     struct api_call **batch;
     size_t batch_n, batch_cap;
-    bool batch_open;                  /* the store accepted store_batch_begin */
+    bool batch_open;                  /* a batch transaction is open */
+    bool batch_failed;                /* the batch cannot commit: answer the rest 503 */
 };
 
 /* Adds every route. Returns 0, or -1 if a route could not be added (a bug). */
@@ -148,6 +149,7 @@ void api_json_free(void *json);
 /* ---- keys (keys.c) ----------------------------------------------------------------------- */
 
 #define API_KEY_LEN 52 /* "fge_" and 48 lowercase hex characters */
+#define API_MAX_KEYS_PER_APP 1000 /* active keys; keeps GET /keys one bounded page */
 
 /* Draws a new secret key and its record (a UUID id, the SHA-256 of the secret, created now).
  * The record's strings are owned by it (store_key_release). 0, or -1 if the RNG fails. */

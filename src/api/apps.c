@@ -14,11 +14,7 @@
 
 static const char *check_settings(const json_t *v)
 {
-    struct buf b = BUF_INIT;
-    json_dump_buf(v, &b);
-    size_t len = b.len;
-    buf_release(&b);
-    if (len > APP_SETTINGS_MAX)
+    if (json_dump_size(v) > APP_SETTINGS_MAX)
         return "must be at most 64 KiB as JSON";
     const json_t *rl = json_object_get(v, "rateLimit");
     if (rl) {
@@ -57,13 +53,6 @@ static json_t *app_json(const struct store_app *a)
                      a->webhook_url ? json_string(a->webhook_url) : json_null(),
                      "hasWebhookSecret", a->webhook_secret != NULL, "createdAt",
                      api_time(a->created_at), "updatedAt", api_time(a->updated_at));
-}
-
-static char *dump(const json_t *j)
-{
-    struct buf b = BUF_INIT;
-    json_dump_buf(j, &b);
-    return buf_detach(&b, NULL);
 }
 
 static char *opt_string(const json_t *body, const char *name)
@@ -127,7 +116,7 @@ static void create_app(struct http_request *req, void *arg)
     a->id = opt_string(body, "id");
     a->name = opt_string(body, "name");
     const json_t *settings = json_object_get(body, "settings");
-    a->settings = settings ? dump(settings) : xstrdup("{}");
+    a->settings = settings ? json_dump_new(settings) : xstrdup("{}");
     a->default_timezone = opt_string(body, "defaultTimezone");
     if (!a->default_timezone)
         a->default_timezone = xstrdup("UTC");
@@ -225,7 +214,7 @@ static void patch_run(struct api_call *c, struct store *st)
     }
     if ((v = json_object_get(body, "settings"))) {
         free(a.settings);
-        a.settings = dump(v);
+        a.settings = json_dump_new(v);
     }
     if ((v = json_object_get(body, "defaultTimezone"))) {
         free(a.default_timezone);

@@ -55,67 +55,90 @@ struct pending {
     api_call_fn *fn;
 };
 
+/* Sends the call's answer from its I/O thread. The store thread stops before the I/O
+ * threads (main.c), so the post cannot fail while calls are in flight; if it ever did, the
+ * request is an orphan of a joined thread and answering it here only frees it. */
 static void post_answer(struct api_call *c)
 {
-    if (http_server_post(c->api->server, c->thread, call_answer, c) < 0) {
-        /* The I/O thread is gone (forced shutdown): nobody is left to answer. */
-        call_free(c);
-    }
+    if (http_server_post(c->api->server, c->thread, call_answer, c) < 0)
+        call_answer(c);
 }
 
-/* On the store thread: runs the call's work; the answer waits for the batch's commit. */
+static void answer_unavailable(struct api_call *c)
+{
+    api_call_error(c, 503, "store_unavailable",
+                   "The store could not save this; nothing was changed. Try again");
+    c->retry_after = 1;
+    c->on_commit = NULL;
+}
+
+/* On the store thread: runs the call's work inside the open batch; the answer waits for the
+ * batch's commit. */
 static void call_run(void *arg)
 {
     struct pending *p = arg;
     struct api_call *c = p->call;
     struct api *api = c->api;
-    p->fn(c, api->store);
+    api_call_fn *fn = p->fn;
     free(p);
-    if (!api->batch_open) {
-        /* No batch (its BEGIN failed): the work committed on its own, answer now. */
-        if (c->on_commit && c->status < 400)
-            c->on_commit(c);
-        post_answer(c);
-        return;
-    }
     if (api->batch_n == api->batch_cap) {
         api->batch_cap = api->batch_cap ? api->batch_cap * 2 : 64;
         api->batch = xrealloc(api->batch, api->batch_cap * sizeof(*api->batch));
     }
     api->batch[api->batch_n++] = c;
+    if (!api->batch_open || api->batch_failed) {
+        answer_unavailable(c);
+        return;
+    }
+    /* Authenticated on the I/O thread, maybe before a revocation that committed since: the
+     * key must still be valid when its work runs (the store thread is the registry's only
+     * writer, so this cannot change until the batch ends). */
+    if (c->who.key_id[0] && !tenant_key_active(api->tenants, c->who.key_id)) {
+        api_call_error(c, 401, "unauthorized", "Invalid API key");
+        return;
+    }
+    fn(c, api->store);
+    if (!store_batch_active(api->store)) {
+        /* SQLite rolled the whole transaction back (I/O error, disk full): everything this
+         * batch did is gone, and nothing more may run outside a transaction. */
+        log_error("the store rolled back a batch mid-way", LOG_U("calls", api->batch_n));
+        api->batch_failed = true;
+    }
 }
 
 void api_batch_begin(void *arg)
 {
     struct api *api = arg;
     char err[256];
+    store_batch_rollback(api->store); /* nothing may be left open, but make sure */
+    api->batch_failed = false;
     api->batch_open = store_batch_begin(api->store, err, sizeof(err)) == 0;
-    if (!api->batch_open)
-        log_warn("cannot open a store batch; running unbatched", LOG_S("error", err));
+    if (!api->batch_open) {
+        log_error("cannot open a store batch", LOG_S("error", err));
+        atomic_store(&api->store_ok_ms, 0);
+    }
 }
 
 void api_batch_end(void *arg)
 {
     struct api *api = arg;
-    if (!api->batch_open)
-        return;
-    api->batch_open = false;
-    char err[256];
-    bool ok = store_batch_commit(api->store, err, sizeof(err)) == 0;
+    char err[256] = "";
+    bool ok = api->batch_open && !api->batch_failed &&
+              store_batch_commit(api->store, err, sizeof(err)) == 0;
     if (!ok) {
-        log_error("store commit failed; the batch is rolled back", LOG_S("error", err),
-                  LOG_U("calls", api->batch_n));
+        store_batch_rollback(api->store);
+        if (api->batch_open)
+            log_error("store batch failed and was rolled back", LOG_S("error", err),
+                      LOG_U("calls", api->batch_n));
         atomic_store(&api->store_ok_ms, 0); /* not ready until a probe succeeds again */
     }
+    api->batch_open = false;
     for (size_t i = 0; i < api->batch_n; i++) {
         struct api_call *c = api->batch[i];
-        if (ok && c->on_commit && c->status < 400)
+        if (!ok)
+            answer_unavailable(c);
+        else if (c->on_commit && c->status < 400)
             c->on_commit(c);
-        if (!ok) {
-            api_call_error(c, 503, "store_unavailable",
-                           "The store could not save this; nothing was changed. Try again");
-            c->retry_after = 1;
-        }
         post_answer(c);
     }
     api->batch_n = 0;

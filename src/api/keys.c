@@ -95,6 +95,11 @@ static void create_run(struct api_call *c, struct store *st)
 {
     struct create_ctx *x = c->ctx;
     char err[256];
+    if (tenant_app_key_count(c->api->tenants, c->who.app_id) >= API_MAX_KEYS_PER_APP) {
+        api_call_error(c, 409, "too_many_keys",
+                       "This app has the most active keys allowed (1000); revoke some first");
+        return;
+    }
     if (store_key_create(st, &x->key, err, sizeof(err)) < 0) {
         api_call_internal(c, "key create failed", err);
         return;

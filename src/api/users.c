@@ -64,11 +64,8 @@ static void upsert_user(struct http_request *req, void *arg)
     struct upsert_ctx *x = xcalloc(1, sizeof(*x));
     x->user_id = xstrdup(json_string_value(json_object_get(body, "userId")));
     const json_t *attrs = json_object_get(body, "attributes");
-    if (attrs) {
-        struct buf b = BUF_INIT;
-        json_dump_buf(attrs, &b);
-        x->attributes = buf_detach(&b, NULL);
-    }
+    if (attrs)
+        x->attributes = json_dump_new(attrs);
     json_decref(body);
     struct api_call *c = api_call_new(api, req, &who);
     c->ctx = x;

@@ -178,9 +178,5 @@ const char *api_check_user_id(const json_t *v)
 
 const char *api_check_small_object(const json_t *v)
 {
-    struct buf b = BUF_INIT;
-    json_dump_buf(v, &b);
-    size_t len = b.len;
-    buf_release(&b);
-    return len > 16 * 1024 ? "must be at most 16 KiB as JSON" : NULL;
+    return json_dump_size(v) > 16 * 1024 ? "must be at most 16 KiB as JSON" : NULL;
 }

@@ -37,7 +37,8 @@ void buf_grow(struct buf *b, size_t extra);
 static inline void buf_reset(struct buf *b)
 {
     b->len = 0;
-    b->data[0] = '\0';
+    if (b->cap) /* never write the shared empty string: other threads read it */
+        b->data[0] = '\0';
 }
 /* Drops the first `n` bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);

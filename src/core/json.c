@@ -84,3 +84,15 @@ void json_dump_buf(const json_t *j, struct buf *out)
 {
     json_dump_callback(j, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY);
 }
+
+char *json_dump_new(const json_t *j)
+{
+    struct buf b = BUF_INIT;
+    json_dump_buf(j, &b);
+    return buf_detach(&b, NULL);
+}
+
+size_t json_dump_size(const json_t *j)
+{
+    return json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+}

@@ -277,9 +277,11 @@ static int on_headers_complete(http_parser *p)
         return reject(c, 413, "body_too_large", "Request body is too large");
     if (chunked || (has_length && p->content_length > 0)) {
         want_timer(c, HTTP_TIMER_BODY);
+        /* Owed now; sent by step() once every answer ahead of it is out, so the interim
+         * response never lands in the middle of another request's answer. */
         const char *expect = http_request_header(r, "expect", NULL);
-        if (expect && strcasecmp(expect, "100-continue") == 0 && !c->head && r->http_minor >= 1)
-            buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        if (expect && strcasecmp(expect, "100-continue") == 0 && r->http_minor >= 1)
+            r->continue_owed = true;
         if (has_length)
             buf_grow(&r->body, (size_t)p->content_length);
     }
@@ -492,6 +494,10 @@ static void step(struct http_conn *c)
         if (c->closed)
             return;
         collect(c);
+        if (c->cur && c->cur->continue_owed && !c->head) {
+            c->cur->continue_owed = false;
+            buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        }
         write_out(c);
         if (c->closed)
             return;
@@ -564,7 +570,6 @@ void http_conn_feed(struct http_conn *c, const char *data, size_t len)
         buf_append(&c->backlog, data, len);
         return;
     }
-    /* Only idle -> first byte needs the timer reset; any timer state change marks dirty. */
     c->in_feed = true;
     parse(c, data, len);
     c->in_feed = false;

@@ -72,6 +72,7 @@ struct http_request {
     bool head_only;                 /* HEAD served by a GET route: no body */
     bool deferred;
     bool responded;
+    bool continue_owed;             /* Expect: 100-continue, not answered yet */
 };
 
 /* The header's value, or NULL. `name` is matched case-insensitively; `len` may be NULL. */

@@ -119,9 +119,14 @@ void http_respond(struct http_request *req, int status, const char *content_type
         buf_puts(b, content_type);
         buf_append(b, "\r\n", 2);
     }
-    buf_puts(b, "Content-Length: ");
-    buf_append_u64(b, len);
-    buf_puts(b, "\r\nx-request-id: ");
+    if (status >= 200 && status != 204 && status != 304) { /* RFC 9110 8.6 */
+        buf_puts(b, "Content-Length: ");
+        buf_append_u64(b, len);
+        buf_append(b, "\r\n", 2);
+    } else {
+        len = 0; /* and no body */
+    }
+    buf_puts(b, "x-request-id: ");
     buf_puts(b, req->id);
     buf_append(b, "\r\n", 2);
     buf_puts(b, date_header(c->worker));
@@ -169,10 +174,9 @@ json_t *http_request_json(struct http_request *req)
         return NULL;
     }
     char err[200];
-    const struct http_limits *lim =
-        req->conn ? &req->conn->worker->shared->limits : NULL;
-    struct json_limits jl = lim ? lim->json : (struct json_limits){ 32, 100000 };
-    json_t *j = json_parse_strict(req->body.data, req->body.len, &jl, err, sizeof(err));
+    /* Handlers parse before deferring, so the connection is there. */
+    const struct json_limits *jl = &req->conn->worker->shared->limits.json;
+    json_t *j = json_parse_strict(req->body.data, req->body.len, jl, err, sizeof(err));
     if (!j) {
         http_respond_error(req, 400, "invalid_json", err);
         return NULL;

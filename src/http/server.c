@@ -76,7 +76,7 @@ struct http_server {
     metric_u64 accepted;
     metric_u64 rejected;
     atomic_uint drained_threads;
-    bool started;
+    unsigned n_started;          /* threads running, from index 0 */
 };
 
 /* ---- transport --------------------------------------------------------------------------- */
@@ -420,7 +420,9 @@ struct http_server *http_server_new(const struct http_server_config *cfg,
         uv_tcp_init(&th->loop, &th->listener);
         th->listener.data = th;
         int rc = uv_tcp_open(&th->listener, fd);
-        if (rc == 0)
+        if (rc < 0)
+            close(fd); /* not the handle's yet */
+        else
             rc = uv_listen((uv_stream_t *)&th->listener, LISTEN_BACKLOG, on_connection);
         th->listening = true;
         if (rc < 0) {
@@ -439,9 +441,9 @@ int http_server_start(struct http_server *s)
 {
     for (unsigned i = 0; i < s->n; i++) {
         if (uv_thread_create(&s->threads[i].tid, thread_main, &s->threads[i]) != 0)
-            return -1;
+            return -1; /* http_server_stop joins the ones that started */
+        s->n_started = i + 1;
     }
-    s->started = true;
     return 0;
 }
 
@@ -484,15 +486,15 @@ static void stop_task(void *arg)
 
 void http_server_stop(struct http_server *s)
 {
-    if (!s->started)
+    if (!s->n_started)
         return;
-    for (unsigned i = 0; i < s->n; i++)
+    for (unsigned i = 0; i < s->n_started; i++)
         http_server_post(s, i, stop_task, &s->threads[i]);
-    for (unsigned i = 0; i < s->n; i++) {
+    for (unsigned i = 0; i < s->n_started; i++) {
         struct io_thread *th = &s->threads[i];
         uv_thread_join(&th->tid);
     }
-    s->started = false;
+    s->n_started = 0;
 }
 
 void http_server_free(struct http_server *s)

@@ -189,6 +189,11 @@ int store_batch_commit(struct store *s, char *err, size_t errlen)
     return -1;
 }
 
+bool store_batch_active(struct store *s)
+{
+    return !sqlite3_get_autocommit(s->db);
+}
+
 void store_batch_rollback(struct store *s)
 {
     if (!sqlite3_get_autocommit(s->db)) {

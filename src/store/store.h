@@ -6,9 +6,8 @@
  * ("apply this batch of effects atomically", "load the state of these users"): later issues
  * add those calls here, each implemented by every backend.
  *
- * Threads: a struct store is used by one thread at a time (the engine owns it in serve; the
- * main thread during start-up and for readiness probes, serialised with the engine by the
- * caller). Errors: 0 or a negative value, with a message in the optional err buffer.
+ * Threads: a struct store is used by one thread at a time: the main thread during start-up,
+ * then only the store thread (core/worker), which also runs the readiness probe. Errors: 0 or a negative value, with a message in the optional err buffer.
  */
 #ifndef REACTOR_STORE_STORE_H
 #define REACTOR_STORE_STORE_H
@@ -51,6 +50,10 @@ const char *store_describe(const struct store *s);
  * only itself. Outside a batch every operation commits by itself. */
 
 int store_batch_begin(struct store *s, char *err, size_t errlen);
+/* False once the batch's transaction is gone: SQLite may roll a whole transaction back on
+ * an I/O error, a full disk or lack of memory, after which statements would commit on their
+ * own. Callers check it after each operation of a batch. */
+bool store_batch_active(struct store *s);
 /* Commits the batch (durable on return). On failure the batch is rolled back whole. */
 int store_batch_commit(struct store *s, char *err, size_t errlen);
 void store_batch_rollback(struct store *s);

@@ -1,6 +1,7 @@
 /* The tenant registry (see registry.h).
  *
- * Two chained hash tables under one rwlock: keys by secret hash, apps by id. Key entries point
+ * Chained hash tables under one rwlock: keys by secret hash (authentication) and by id
+ * (listing, revocation), apps by id. Key entries point
  * at their app entry; app entries are updated in place and only freed with the registry, so
  * that pointer stays valid. Each key's token bucket has its own mutex, so two threads using
  * different keys never contend beyond the shared read lock. */
@@ -22,6 +23,7 @@ struct app_entry {
     char id[TENANT_APP_ID_MAX + 1];
     int64_t points;           /* bucket capacity */
     int64_t window_s;         /* time to refill the whole bucket */
+    size_t n_keys;            /* active keys of the app */
     struct app_entry *next;   /* chain */
 };
 
@@ -35,12 +37,14 @@ struct key_entry {
     int64_t refilled_ms;
     _Atomic int64_t last_used_ms;
     atomic_bool used;         /* since the last tenant_collect_uses */
-    struct key_entry *next;   /* chain */
+    struct key_entry *next;   /* chain by hash */
+    struct key_entry *id_next; /* chain by id */
 };
 
 struct tenant_registry {
     pthread_rwlock_t lock;    /* guards both tables and entries' non-atomic fields */
-    struct key_entry **keys;
+    struct key_entry **keys;  /* by hash */
+    struct key_entry **by_id; /* same entries, by id; same capacity */
     size_t n_keys, keys_cap;  /* cap: power of two */
     struct app_entry **apps;
     size_t n_apps, apps_cap;
@@ -71,6 +75,7 @@ struct tenant_registry *tenant_registry_new(int64_t points, int64_t window_s)
     pthread_rwlock_init(&r->lock, NULL);
     r->keys_cap = 64;
     r->keys = xcalloc(r->keys_cap, sizeof(*r->keys));
+    r->by_id = xcalloc(r->keys_cap, sizeof(*r->by_id));
     r->apps_cap = 64;
     r->apps = xcalloc(r->apps_cap, sizeof(*r->apps));
     r->default_points = points;
@@ -96,6 +101,7 @@ void tenant_registry_free(struct tenant_registry *r)
         }
     }
     free(r->keys);
+    free(r->by_id);
     free(r->apps);
     pthread_rwlock_destroy(&r->lock);
     free(r);
@@ -176,20 +182,40 @@ void tenant_app_put(struct tenant_registry *r, const struct store_app *app)
 
 /* ---- keys -------------------------------------------------------------------------------- */
 
+static size_t id_slot(const char *id, size_t cap)
+{
+    return (size_t)(hash_bytes(id, strlen(id)) & (cap - 1));
+}
+
+static struct key_entry *key_by_id(struct tenant_registry *r, const char *id)
+{
+    for (struct key_entry *k = r->by_id[id_slot(id, r->keys_cap)]; k; k = k->id_next) {
+        if (strcmp(k->id, id) == 0)
+            return k;
+    }
+    return NULL;
+}
+
 static void keys_grow(struct tenant_registry *r)
 {
     size_t cap = r->keys_cap * 2;
     struct key_entry **t = xcalloc(cap, sizeof(*t));
+    struct key_entry **ids = xcalloc(cap, sizeof(*ids));
     for (size_t i = 0; i < r->keys_cap; i++) {
         for (struct key_entry *k = r->keys[i], *n; k; k = n) {
             n = k->next;
             size_t slot = key_slot(k->hash, cap);
             k->next = t[slot];
             t[slot] = k;
+            size_t islot = id_slot(k->id, cap);
+            k->id_next = ids[islot];
+            ids[islot] = k;
         }
     }
     free(r->keys);
+    free(r->by_id);
     r->keys = t;
+    r->by_id = ids;
     r->keys_cap = cap;
 }
 
@@ -207,6 +233,7 @@ void tenant_key_put(struct tenant_registry *r, const struct store_key *key)
         }
         k = xcalloc(1, sizeof(*k));
         memcpy(k->hash, key->hash, 32);
+        strncpy(k->id, key->id, TENANT_KEY_ID_LEN);
         pthread_mutex_init(&k->bucket_lock, NULL);
         k->refilled_ms = 0;
         k->tokens = -1; /* filled to capacity on first use */
@@ -214,31 +241,58 @@ void tenant_key_put(struct tenant_registry *r, const struct store_key *key)
         atomic_init(&k->used, false);
         k->next = r->keys[slot];
         r->keys[slot] = k;
+        size_t islot = id_slot(k->id, r->keys_cap);
+        k->id_next = r->by_id[islot];
+        r->by_id[islot] = k;
         r->n_keys++;
     }
-    strncpy(k->id, key->id, TENANT_KEY_ID_LEN);
+    struct app_entry *app = app_get_or_add(r, key->app_id);
+    if (k->app != app) {
+        if (k->app)
+            k->app->n_keys--;
+        app->n_keys++;
+        k->app = app;
+    }
     k->role = key->role;
-    k->app = app_get_or_add(r, key->app_id);
     pthread_rwlock_unlock(&r->lock);
 }
 
 void tenant_key_remove(struct tenant_registry *r, const char *key_id)
 {
     pthread_rwlock_wrlock(&r->lock);
-    for (size_t i = 0; i < r->keys_cap; i++) {
-        for (struct key_entry **pp = &r->keys[i]; *pp; pp = &(*pp)->next) {
-            struct key_entry *k = *pp;
-            if (strcmp(k->id, key_id) == 0) {
-                *pp = k->next;
-                pthread_mutex_destroy(&k->bucket_lock);
-                free(k);
-                r->n_keys--;
-                goto out;
-            }
-        }
+    struct key_entry *k = key_by_id(r, key_id);
+    if (k) {
+        struct key_entry **pp = &r->keys[key_slot(k->hash, r->keys_cap)];
+        while (*pp != k)
+            pp = &(*pp)->next;
+        *pp = k->next;
+        pp = &r->by_id[id_slot(k->id, r->keys_cap)];
+        while (*pp != k)
+            pp = &(*pp)->id_next;
+        *pp = k->id_next;
+        k->app->n_keys--;
+        r->n_keys--;
+        pthread_mutex_destroy(&k->bucket_lock);
+        free(k);
     }
-out:
     pthread_rwlock_unlock(&r->lock);
+}
+
+bool tenant_key_active(struct tenant_registry *r, const char *key_id)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    bool found = key_by_id(r, key_id) != NULL;
+    pthread_rwlock_unlock(&r->lock);
+    return found;
+}
+
+size_t tenant_app_key_count(struct tenant_registry *r, const char *app_id)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    struct app_entry *a = app_find(r, app_id);
+    size_t n = a ? a->n_keys : 0;
+    pthread_rwlock_unlock(&r->lock);
+    return n;
 }
 
 /* Takes a token; returns 0, or the seconds until one is available. */
@@ -298,16 +352,9 @@ enum tenant_auth tenant_authenticate(struct tenant_registry *r, const char *key,
 
 int64_t tenant_key_last_used(struct tenant_registry *r, const char *key_id)
 {
-    int64_t v = 0;
     pthread_rwlock_rdlock(&r->lock);
-    for (size_t i = 0; i < r->keys_cap && !v; i++) {
-        for (struct key_entry *k = r->keys[i]; k; k = k->next) {
-            if (strcmp(k->id, key_id) == 0) {
-                v = atomic_load_explicit(&k->last_used_ms, memory_order_relaxed);
-                break;
-            }
-        }
-    }
+    struct key_entry *k = key_by_id(r, key_id);
+    int64_t v = k ? atomic_load_explicit(&k->last_used_ms, memory_order_relaxed) : 0;
     pthread_rwlock_unlock(&r->lock);
     return v;
 }

@@ -12,6 +12,7 @@
 #ifndef REACTOR_TENANT_REGISTRY_H
 #define REACTOR_TENANT_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,11 @@ void tenant_app_put(struct tenant_registry *r, const struct store_app *app);
 void tenant_key_put(struct tenant_registry *r, const struct store_key *key);
 /* Forgets a key: the next request presenting it is refused. */
 void tenant_key_remove(struct tenant_registry *r, const char *key_id);
+
+/* True while the key is known (not revoked). */
+bool tenant_key_active(struct tenant_registry *r, const char *key_id);
+/* Active keys of an app. */
+size_t tenant_app_key_count(struct tenant_registry *r, const char *app_id);
 
 /* Last use of a key seen by this process (0 = none). */
 int64_t tenant_key_last_used(struct tenant_registry *r, const char *key_id);

@@ -7,6 +7,9 @@ import time
 import uuid
 
 import pytest
+import requests
+
+from conftest import IO_TIMEOUT
 
 from tenants import ISO_RE, KEY_RE, ROLES, UUID4_RE, api, error_of  # noqa: F401
 
@@ -128,6 +131,8 @@ def test_revoke_answers_204_then_404(api):
     secret, info = api.create_key(admin, "INGEST", "short-lived")
     r = api.delete(f"/keys/{info['id']}", admin)
     assert r.status_code == 204
+    assert "Content-Length" not in r.headers  # RFC 9110 8.6
+    assert r.content == b""
     assert r.content == b""
     r = api.delete(f"/keys/{info['id']}", admin)
     assert error_of(r) == (404, {"error": "API key not found", "code": "not_found"})
@@ -260,3 +265,31 @@ def test_key_checked_before_the_body(api):
     assert error_of(r) == (401, INVALID)
     r = api.post("/users", None, raw=b"[]", headers={"Content-Type": "application/json"})
     assert error_of(r) == (401, MISSING)
+
+
+def test_active_keys_per_app_are_capped(api):
+    """At most 1000 active keys per app (the bootstrap key counts); revoking makes room, and
+    other apps are not affected."""
+    _, admin = api.create_app()
+    _, other_admin = api.create_app()
+    session = requests.Session()
+    headers = {"x-api-key": admin, "Content-Type": "application/json"}
+    last = None
+    for i in range(999):
+        last = session.post(api.server.url("/keys"), headers=headers,
+                            data=json.dumps({"role": "READONLY", "name": f"k{i}"}),
+                            timeout=IO_TIMEOUT)
+        assert last.status_code == 201, (i, last.text)
+    r = session.post(api.server.url("/keys"), headers=headers,
+                     data=json.dumps({"role": "READONLY", "name": "one too many"}),
+                     timeout=IO_TIMEOUT)
+    assert r.status_code == 409
+    assert r.json()["code"] == "too_many_keys"
+    listed = api.get("/keys", admin).json()["keys"]
+    assert len(listed) == 1000
+    assert api.delete(f"/keys/{last.json()['apiKey']['id']}", admin).status_code == 204
+    r = session.post(api.server.url("/keys"), headers=headers,
+                     data=json.dumps({"role": "READONLY", "name": "room again"}),
+                     timeout=IO_TIMEOUT)
+    assert r.status_code == 201
+    assert api.post("/keys", other_admin, {"role": "READONLY", "name": "x"}).status_code == 201

@@ -116,6 +116,12 @@ static void h_defer(struct http_request *req, void *arg)
     http_request_defer(req);
 }
 
+static void h_gone(struct http_request *req, void *arg)
+{
+    (void)arg;
+    http_respond(req, 204, NULL, "", 0);
+}
+
 static void h_user(struct http_request *req, void *arg)
 {
     (void)arg;
@@ -152,7 +158,8 @@ static int setup(void **state)
     router_add(f->router, HTTP_GET, "/forget", h_forget, f);
     router_add(f->router, HTTP_GET, "/multi", h_hello, f);
     router_add(f->router, HTTP_PUT, "/multi", h_hello, f);
-    assert_int_equal(router_count(f->router), 8);
+    router_add(f->router, HTTP_DELETE, "/gone", h_gone, f);
+    assert_int_equal(router_count(f->router), 9);
 
     f->shared.router = f->router;
     f->shared.limits.max_header_bytes = 1024;
@@ -875,6 +882,37 @@ static void expect_100_continue(void **state)
     assert_int_equal(rs[0].status, 200);
 }
 
+/* A request whose headers arrive while an earlier one is still being answered gets its 100
+ * Continue after that answer, never in the middle of it and never not at all. */
+static void continue_sent_once_queue_ahead_is_answered(void **state)
+{
+    struct fixture *f = *state;
+    feed(f, "GET /defer?first HTTP/1.1\r\n\r\n"
+            "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    assert_int_equal(f->fake.sink.len, 0); /* nothing may be sent ahead of the first answer */
+    answer(f, 0);
+    struct resp rs[MAX_RESP];
+    assert_int_equal(n_responses(f, rs), 2);
+    assert_int_equal(rs[0].status, 200);
+    assert_int_equal(rs[1].status, 100);
+    feed(f, "hello");
+    assert_int_equal(n_responses(f, rs), 3);
+    assert_int_equal(rs[2].status, 200);
+    assert_memory_equal(rs[2].body, "hello", 5);
+}
+
+/* RFC 9110 8.6: no Content-Length on 204. */
+static void no_content_has_no_length(void **state)
+{
+    struct fixture *f = *state;
+    feed(f, "DELETE /gone HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    struct resp rs[MAX_RESP];
+    assert_int_equal(n_responses(f, rs), 2);
+    assert_int_equal(rs[0].status, 204);
+    assert_null(hdr(&rs[0], "Content-Length"));
+    assert_int_equal(rs[1].status, 200); /* the stream stays in step */
+}
+
 /* ---- timers ------------------------------------------------------------------------------ */
 
 static void header_timeout_408(void **state)
@@ -1129,6 +1167,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(chunked_trailers_ignored, setup, teardown),
     cmocka_unit_test_setup_teardown(chunked_body_over_limit_413, setup, teardown),
     cmocka_unit_test_setup_teardown(expect_100_continue, setup, teardown),
+    cmocka_unit_test_setup_teardown(continue_sent_once_queue_ahead_is_answered, setup, teardown),
+    cmocka_unit_test_setup_teardown(no_content_has_no_length, setup, teardown),
     cmocka_unit_test_setup_teardown(header_timeout_408, setup, teardown),
     cmocka_unit_test_setup_teardown(body_timeout_408, setup, teardown),
     cmocka_unit_test_setup_teardown(idle_timeout_closes_silently, setup, teardown),

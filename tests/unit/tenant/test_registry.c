@@ -156,6 +156,31 @@ static void removed_key_is_unknown(void **state)
     tenant_registry_free(r);
 }
 
+/* The store thread re-checks a key before running its work, and caps keys per app. */
+static void active_keys_are_known_by_id_and_counted(void **state)
+{
+    (void)state;
+    struct tenant_registry *r = tenant_registry_new(BIG, 60);
+    put_app(r, "app-a", "{}");
+    put_app(r, "app-b", "{}");
+    assert_int_equal(tenant_app_key_count(r, "app-a"), 0);
+    assert_int_equal(tenant_app_key_count(r, "nope"), 0);
+    put_key(r, "app-a", "11111111-1111-4111-8111-111111111111", STORE_ROLE_ADMIN, "fge_one", 0);
+    put_key(r, "app-a", "22222222-2222-4222-8222-222222222222", STORE_ROLE_INGEST, "fge_two", 0);
+    put_key(r, "app-b", "33333333-3333-4333-8333-333333333333", STORE_ROLE_ADMIN, "fge_three", 0);
+    assert_true(tenant_key_active(r, "11111111-1111-4111-8111-111111111111"));
+    assert_false(tenant_key_active(r, "99999999-9999-4999-8999-999999999999"));
+    assert_int_equal(tenant_app_key_count(r, "app-a"), 2);
+    assert_int_equal(tenant_app_key_count(r, "app-b"), 1);
+    tenant_key_remove(r, "11111111-1111-4111-8111-111111111111");
+    assert_false(tenant_key_active(r, "11111111-1111-4111-8111-111111111111"));
+    assert_int_equal(tenant_app_key_count(r, "app-a"), 1);
+    /* putting the same key again does not count it twice */
+    put_key(r, "app-a", "22222222-2222-4222-8222-222222222222", STORE_ROLE_INGEST, "fge_two", 0);
+    assert_int_equal(tenant_app_key_count(r, "app-a"), 1);
+    tenant_registry_free(r);
+}
+
 /* ---- rate limits --------------------------------------------------------------------------- */
 
 static void app_rate_limit_override(void **state)
@@ -501,6 +526,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(app_put_after_keys_changes_limit),
     cmocka_unit_test(collect_uses_returns_used_keys_once),
     cmocka_unit_test(last_used_is_updated),
+    cmocka_unit_test(active_keys_are_known_by_id_and_counted),
     cmocka_unit_test(many_keys_grow_the_tables),
     cmocka_unit_test(concurrent_authenticate_while_removing),
 };
