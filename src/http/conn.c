@@ -141,6 +141,7 @@ static void fail_request(struct http_conn *c, int status, const char *code, cons
     }
     r->close_after = true;
     c->closing = true;
+    c->linger = true;
     buf_release(&c->backlog);
     enqueue(c, r);
     http_respond_error(r, status, code, msg);

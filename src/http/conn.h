@@ -101,6 +101,8 @@ struct http_conn {
     bool closing;                 /* read no new request */
     bool close_after_write;       /* close once `out` and pending writes are done */
     bool closed;                  /* transport close requested */
+    bool linger;                  /* closing after an error while the client may still be
+                                   * sending: the transport should drain before closing */
 };
 
 void http_worker_init(struct http_worker *w, const struct http_shared *shared, unsigned index,

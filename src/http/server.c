@@ -23,6 +23,11 @@
 #include "http/stats.h"
 
 #define READ_BUF_SIZE (64 * 1024)
+/* Lingering close: after an error answer, how long and how much a client may go on sending
+ * (read and dropped) before the socket is closed. Closing at once would reset the connection
+ * and could destroy the answer before the client reads it. */
+#define LINGER_MS 3000
+#define LINGER_MAX_BYTES (16 * 1024 * 1024)
 #define LISTEN_BACKLOG 4096
 
 struct task {
@@ -61,8 +66,13 @@ struct client {
     struct client *prev, *next;
     uv_write_t wreq;
     struct buf wbuf;          /* bytes a pending uv_write owns */
+    uv_shutdown_t shutdown;   /* FIN, when lingering */
+    size_t linger_bytes;      /* dropped while lingering */
     int open_handles;         /* tcp and timer; freed when both are closed */
-    bool closing;
+    bool closing;             /* the connection asked to close: no more http_conn calls */
+    bool lingering;           /* closing: draining the client's input before the close */
+    bool handles_closing;     /* uv_close called */
+    bool peer_eof;            /* the client closed its side */
 };
 
 struct http_server {
@@ -104,15 +114,52 @@ static void client_closed(uv_handle_t *h)
     }
 }
 
+static void close_now(struct client *c)
+{
+    c->closing = true;
+    if (c->handles_closing)
+        return;
+    c->handles_closing = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_close((uv_handle_t *)&c->tcp, client_closed);
+    uv_close((uv_handle_t *)&c->timer, client_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+static void on_linger_timeout(uv_timer_t *t)
+{
+    close_now(t->data);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct client *c = req->data;
+    if (status < 0)
+        close_now(c); /* also when cancelled by close_now itself: idempotent */
+}
+
 static void t_close(struct http_conn *conn)
 {
     struct client *c = conn->transport_arg;
     if (c->closing)
         return;
     c->closing = true;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    uv_close((uv_handle_t *)&c->tcp, client_closed);
-    uv_close((uv_handle_t *)&c->timer, client_closed);
+    if (!conn->linger || c->peer_eof) {
+        close_now(c);
+        return;
+    }
+    /* Send FIN once the answer is written, then read and drop what the client still sends
+     * until it closes too, for a bounded time and amount. */
+    c->lingering = true;
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        close_now(c);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    uv_timer_start(&c->timer, on_linger_timeout, LINGER_MS, 0);
 }
 
 static void on_write(uv_write_t *w, int status)
@@ -122,7 +169,7 @@ static void on_write(uv_write_t *w, int status)
     if (c->closing)
         return;
     if (status < 0) {
-        t_close(&c->conn);
+        close_now(c);
         return;
     }
     http_conn_write_done(&c->conn);
@@ -161,12 +208,18 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     struct client *c = s->data;
+    if (c->lingering) {
+        if (nread < 0 || (c->linger_bytes += (size_t)nread) > LINGER_MAX_BYTES)
+            close_now(c);
+        return;
+    }
     if (nread > 0) {
         http_conn_feed(&c->conn, b->base, (size_t)nread);
     } else if (nread == UV_EOF) {
+        c->peer_eof = true;
         http_conn_eof(&c->conn);
     } else if (nread < 0) {
-        t_close(&c->conn);
+        close_now(c);
     }
 }
 
@@ -295,7 +348,7 @@ static void close_handle(uv_handle_t *h, void *arg)
 static void close_thread_handles(struct io_thread *th)
 {
     for (struct client *c = th->clients; c; c = c->next)
-        t_close(&c->conn);
+        close_now(c);
     uv_walk(&th->loop, close_handle, NULL);
 }
 

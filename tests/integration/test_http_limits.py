@@ -93,6 +93,20 @@ def test_content_length_over_1mib_is_413_before_the_body(server):
     assert server.health_ok()
 
 
+def test_rejected_client_still_sending_is_not_reset(server):
+    """Lingering close: after a 413 the server sends FIN but goes on reading (and dropping)
+    what the client still sends, so a client that writes its body before reading gets its
+    answer instead of a connection reset. Closing at once makes these sends fail with EPIPE or
+    ECONNRESET."""
+    with server.raw() as c:
+        c.send(build_request("POST", "/health", {"Content-Length": str(8 * 1024 * 1024)}))
+        assert_rejected(c, 413, "body_too_large")  # the answer, then FIN
+        chunk = b"x" * 65536
+        for _ in range(32):  # 2 MiB more, well within the linger budget
+            c.send(chunk)
+    assert server.health_ok()
+
+
 def test_content_length_at_the_limit_is_read(reactor):
     srv = reactor(flags=["--max-body-bytes", SMALL_BODY])
     with srv.raw() as c:
