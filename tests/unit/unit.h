@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 int unit_run(const char *group, const struct CMUnitTest *tests, size_t n, int argc, char **argv);
+/* Removes a directory tree (a test's temporary data dir). */
+void unit_rmtree(const char *dir);
 
 #define UNIT_MAIN(tests)                                                                   \
     int main(int argc, char **argv)                                                        \
