@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# HTTP core throughput: wrk against GET /health on 127.0.0.1, with 1 and then 2 I/O threads.
+# HTTP core throughput: GET /health on 127.0.0.1 with 1 and then 2 I/O threads, loaded by wrk
+# and then by our own generator (reactor bench) for the same time.
 # Bounded: each run lasts BENCH_SECONDS (default 10) and the server is stopped after it.
 #   bench/http_health.sh [reactor binary]
 set -euo pipefail
@@ -29,6 +30,10 @@ for threads in 1 2; do
     wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/health" |
         grep -E 'Requests/sec|Latency|50%|99%|requests in|Socket errors|Non-2xx'
     echo "server RSS after run: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+    echo "reactor bench --mode health --connections $conns --duration $secs:"
+    "$bin" bench --url "http://127.0.0.1:$port" --mode health --connections "$conns" \
+        --duration "$secs" 2>/dev/null | grep -E 'requests:|latency:|errors:'
+    
     kill -TERM "$pid"
     wait "$pid" || true
     rm -rf "$data"

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "api/api.h"
+#include "bench/bench.h"
 #include "core/config.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -40,6 +41,7 @@ static void usage(FILE *f)
             "  serve     run the server (the default)\n"
             "  migrate   apply the store's schema migrations and exit\n"
             "  version   print the version and the libraries in use\n"
+            "  bench     the load generator (reactor bench --help)\n"
             "  help      print this text\n\n",
             REACTOR_VERSION);
     struct buf b = BUF_INIT;
@@ -367,6 +369,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "version") == 0 || (argc > 1 && strcmp(argv[1], "--version") == 0))
         return cmd_version();
+    if (strcmp(cmd, "bench") == 0)
+        return bench_main(argc - 2, argv + 2);
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
         fprintf(stderr, "reactor: unknown command \"%s\" (try `reactor help`)\n", cmd);
         return 2;
