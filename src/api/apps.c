@@ -27,13 +27,19 @@ static const char *check_settings(const json_t *v)
     return NULL;
 }
 
+/* Secrets key an HMAC context per app (ingest/signature.h), which keeps up to 256 bytes. */
+static const char *check_secret_bytes(const json_t *v)
+{
+    return strlen(json_string_value(v)) > 256 ? "must be at most 256 bytes" : NULL;
+}
+
 static const struct api_field create_fields[] = {
     { "id", API_STRING, API_REQUIRED, 2, TENANT_APP_ID_MAX, api_check_id },
     { "name", API_STRING, API_REQUIRED, 2, 200, NULL },
     { "settings", API_OBJECT, 0, 0, 0, check_settings },
     { "defaultTimezone", API_STRING, 0, 0, 0, api_check_timezone },
     { "webhookUrl", API_STRING, API_NULLABLE, 0, 0, api_check_http_url },
-    { "webhookSecret", API_STRING, API_NULLABLE, 8, 256, NULL },
+    { "webhookSecret", API_STRING, API_NULLABLE, 8, 256, check_secret_bytes },
 };
 
 static const struct api_field update_fields[] = {
@@ -41,7 +47,7 @@ static const struct api_field update_fields[] = {
     { "settings", API_OBJECT, 0, 0, 0, check_settings },
     { "defaultTimezone", API_STRING, 0, 0, 0, api_check_timezone },
     { "webhookUrl", API_STRING, API_NULLABLE, 0, 0, api_check_http_url },
-    { "webhookSecret", API_STRING, API_NULLABLE, 8, 256, NULL },
+    { "webhookSecret", API_STRING, API_NULLABLE, 8, 256, check_secret_bytes },
 };
 
 static json_t *app_json(const struct store_app *a)

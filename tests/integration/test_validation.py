@@ -65,6 +65,7 @@ APP_BAD = [
     ("webhookUrl", 42, "must be a string"),
     ("webhookSecret", "7-chars", "at least 8 characters"),
     ("webhookSecret", "s" * 257, "at most 256 characters"),
+    ("webhookSecret", "\u00e9" * 129, "at most 256 bytes"),  # 129 characters, 258 bytes
     ("webhookSecret", 12345678, "must be a string"),
 ]
 
