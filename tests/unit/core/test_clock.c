@@ -284,9 +284,14 @@ static void parse_iso_round_trips_clock_iso(void **state)
 static void now_ms_is_the_wall_clock(void **state)
 {
     (void)state;
-    int64_t before = (int64_t)time(NULL) * 1000;
+    /* Bounds from CLOCK_REALTIME itself: time() reads a coarse clock that can trail it by a
+     * few milliseconds, which made this flaky across second boundaries. */
+    struct timespec a, b;
+    clock_gettime(CLOCK_REALTIME, &a);
     int64_t now = clock_now_ms();
-    int64_t after = ((int64_t)time(NULL) + 1) * 1000;
+    clock_gettime(CLOCK_REALTIME, &b);
+    int64_t before = (int64_t)a.tv_sec * 1000 + a.tv_nsec / 1000000;
+    int64_t after = (int64_t)b.tv_sec * 1000 + b.tv_nsec / 1000000;
     assert_true(now >= before);
     assert_true(now <= after);
     /* After 2023: catches a seconds/milliseconds mix-up. */
