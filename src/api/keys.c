@@ -9,34 +9,23 @@
 #include "api/api.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/hex.h"
 #include "core/mem.h"
+#include "core/secret.h"
 #include "http/url.h"
 
 int api_key_generate(const char *app_id, const char *name, enum store_role role,
                      char secret[API_KEY_LEN + 1], struct store_key *rec)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char raw[24], u[16];
-    if (RAND_bytes(raw, sizeof(raw)) != 1 || RAND_bytes(u, sizeof(u)) != 1)
-        return -1;
+    unsigned char u[16];
     memcpy(secret, "fge_", 4);
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        secret[4 + 2 * i] = hex[raw[i] >> 4];
-        secret[4 + 2 * i + 1] = hex[raw[i] & 15];
-    }
-    secret[API_KEY_LEN] = '\0';
-    OPENSSL_cleanse(raw, sizeof(raw));
+    if (secret_random_hex(secret + 4, 24) < 0 || RAND_bytes(u, sizeof(u)) != 1)
+        return -1;
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    char id[TENANT_KEY_ID_LEN + 1];
-    size_t o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            id[o++] = '-';
-        id[o++] = hex[u[i] >> 4];
-        id[o++] = hex[u[i] & 15];
-    }
-    id[o] = '\0';
+    char h[33], id[TENANT_KEY_ID_LEN + 1];
+    hex_encode(u, sizeof(u), h);
+    snprintf(id, sizeof(id), "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
     memset(rec, 0, sizeof(*rec));
     rec->id = xstrdup(id);
     rec->app_id = xstrdup(app_id);

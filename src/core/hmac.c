@@ -1,6 +1,8 @@
 /* HMAC-SHA256 over parts, with OpenSSL 3's EVP_MAC (see hmac.h). */
 #include "core/hmac.h"
 
+#include "core/hex.h"
+
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -8,7 +10,6 @@
 int hmac_sha256_hex(const void *key, size_t key_len, const struct hmac_part *parts, size_t n,
                     char out[HMAC_HEX_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
     int ret = -1;
     EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
@@ -26,11 +27,7 @@ int hmac_sha256_hex(const void *key, size_t key_len, const struct hmac_part *par
     }
     if (!EVP_MAC_final(ctx, md, &md_len, sizeof(md)) || md_len != sizeof(md))
         goto out;
-    for (size_t i = 0; i < sizeof(md); i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[HMAC_HEX_LEN] = '\0';
+    hex_encode(md, sizeof(md), out);
     ret = 0;
 out:
     EVP_MAC_CTX_free(ctx);

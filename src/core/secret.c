@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,21 +12,18 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/mem.h"
 
 #define OPERATOR_TOKEN_BYTES 32
 
 int secret_random_hex(char *out, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char raw[64];
     if (n > sizeof(raw) || RAND_bytes(raw, (int)n) != 1)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
-    out[2 * n] = '\0';
+    hex_encode(raw, n, out);
+    OPENSSL_cleanse(raw, n);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/stats.h"
@@ -110,13 +111,8 @@ static void assign_request_id(struct http_conn *c, struct http_request *r)
         r->id[len] = '\0';
         return;
     }
-    static const char hex[] = "0123456789abcdef";
-    uint64_t a = worker_rand(c->worker), b = worker_rand(c->worker);
-    for (int i = 0; i < 16; i++) {
-        r->id[i] = hex[(a >> (i * 4)) & 15];
-        r->id[16 + i] = hex[(b >> (i * 4)) & 15];
-    }
-    r->id[32] = '\0';
+    uint64_t random[2] = { worker_rand(c->worker), worker_rand(c->worker) };
+    hex_encode(random, sizeof(random), r->id);
 }
 
 /* ---- timers and reading ------------------------------------------------------------------ */

@@ -3,16 +3,7 @@
 
 #include <string.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "core/hex.h"
 
 int url_decode(const char *s, size_t len, bool plus_is_space, struct buf *out)
 {
@@ -32,7 +23,7 @@ int url_decode(const char *s, size_t len, bool plus_is_space, struct buf *out)
         }
         if (j + 2 >= len)
             return -1; /* truncated escape */
-        int hi = hexval(s[j + 1]), lo = hexval(s[j + 2]);
+        int hi = hex_value(s[j + 1]), lo = hex_value(s[j + 2]);
         if (hi < 0 || lo < 0)
             return -1;
         char c = (char)(hi << 4 | lo);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "core/mem.h"
 
 #define SIG_SLOTS 256
@@ -64,17 +65,6 @@ void sig_verifier_free(struct sig_verifier *v)
     }
     EVP_MAC_free(v->mac);
     free(v);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* A context keyed with `secret`, reset for a new message; NULL if OpenSSL fails. */
@@ -130,12 +120,8 @@ enum sig_result sig_verify(struct sig_verifier *v, const char *app_id, const cha
         secret_len > SIG_SECRET_MAX || strlen(app_id) > SIG_APP_MAX)
         return SIG_BAD_SIGNATURE;
     unsigned char given[32];
-    for (size_t i = 0; i < 32; i++) {
-        int hi = hexval(h->signature[2 * i]), lo = hexval(h->signature[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return SIG_BAD_SIGNATURE;
-        given[i] = (unsigned char)(hi << 4 | lo);
-    }
+    if (hex_decode(h->signature, sizeof(given), given) < 0)
+        return SIG_BAD_SIGNATURE;
     EVP_MAC_CTX *ctx = context_for(v, app_id, secret, secret_len);
     unsigned char md[32];
     size_t md_len = 0;
