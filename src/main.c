@@ -20,6 +20,7 @@
 #include "core/secret.h"
 #include "core/clock.h"
 #include "core/worker.h"
+#include "engine/engine.h"
 #include "http/conn.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -102,6 +103,7 @@ struct serve_state {
     uv_signal_t sigterm, sigint;
     uv_timer_t probe;        /* readiness */
     uv_timer_t key_flush;    /* last-use times of API keys to the store */
+    uv_timer_t nonce_expiry; /* forgets nonces outside the signature window */
     uv_timer_t drain_check;
     uint64_t drain_deadline; /* uv_now() ms */
     bool shutting_down;
@@ -141,6 +143,28 @@ static void on_key_flush(uv_timer_t *t)
     worker_submit(s->api->store_worker, flush_key_uses, s->api);
 }
 
+/* On the engine thread: forgets signature nonces whose window has passed, a bounded number at
+ * a time so the engine never stalls on it. */
+#define NONCE_EXPIRE_BATCH 20000
+
+static void expire_nonces(void *arg)
+{
+    struct api *api = arg;
+    char err[256];
+    int deleted = 0;
+    if (store_nonces_expire(api->store, clock_now_ms() / 1000, NONCE_EXPIRE_BATCH, &deleted, err,
+                            sizeof(err)) < 0)
+        log_warn("cannot forget expired nonces", LOG_S("error", err));
+    else if (deleted)
+        log_debug("expired nonces forgotten", LOG_I("count", deleted));
+}
+
+static void on_nonce_expiry(uv_timer_t *t)
+{
+    struct serve_state *s = t->data;
+    worker_submit(s->api->store_worker, expire_nonces, s->api);
+}
+
 static void load_app(const struct store_app *a, void *arg)
 {
     tenant_app_put(arg, a);
@@ -174,6 +198,7 @@ static void stop_main_loop(struct serve_state *s)
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->probe, NULL);
     uv_close((uv_handle_t *)&s->key_flush, NULL);
+    uv_close((uv_handle_t *)&s->nonce_expiry, NULL);
     uv_close((uv_handle_t *)&s->drain_check, NULL);
 }
 
@@ -220,6 +245,7 @@ static int cmd_serve(const struct config *cfg)
     struct store *store = NULL;
     struct tenant_registry *tenants = NULL;
     struct worker *store_worker = NULL;
+    struct engine *engine = NULL;
     char *token = NULL;
     struct api api;
     memset(&api, 0, sizeof(api));
@@ -253,7 +279,10 @@ static int cmd_serve(const struct config *cfg)
         goto out;
     }
 
+    engine = engine_new(tenants);
     router = router_new();
+    api.engine = engine;
+    api.signature_tolerance_s = cfg->signature_tolerance;
     api.shared = &shared;
     api.tenants = tenants;
     api.store = store;
@@ -291,16 +320,18 @@ static int cmd_serve(const struct config *cfg)
     }
     api.server = server;
     metrics_register(http_server_collect_metrics, server);
-    /* From here on the store belongs to the store thread. */
+    /* From here on the store and the engine belong to the engine thread. */
     struct worker_batch batch = {
-        .max = (size_t)cfg->store_batch,
+        .max = (size_t)cfg->engine_batch,
+        .wait_us = (unsigned)cfg->engine_batch_wait_us,
         .begin = api_batch_begin,
         .end = api_batch_end,
         .arg = &api,
     };
-    store_worker = worker_new("store", (size_t)cfg->store_queue, &batch);
+    store_worker = worker_new("engine", (size_t)cfg->engine_queue, &batch);
     api.store_worker = store_worker;
     metrics_register(api_collect_metrics, &api);
+    metrics_register(engine_collect_metrics, engine);
 
     struct serve_state s;
     memset(&s, 0, sizeof(s));
@@ -322,6 +353,9 @@ static int cmd_serve(const struct config *cfg)
     uv_timer_init(s.loop, &s.key_flush);
     s.key_flush.data = &s;
     uv_timer_start(&s.key_flush, on_key_flush, 5000, 5000);
+    uv_timer_init(s.loop, &s.nonce_expiry);
+    s.nonce_expiry.data = &s;
+    uv_timer_start(&s.nonce_expiry, on_nonce_expiry, 1000, 1000);
 
     if (http_server_start(server) < 0) {
         log_error("cannot start I/O threads");
@@ -344,6 +378,7 @@ out:
     metrics_clear();
     worker_free(store_worker);
     free(api.batch);
+    engine_free(engine);
     http_server_free(server);
     tenant_registry_free(tenants);
     router_free(router);

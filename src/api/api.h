@@ -19,16 +19,20 @@
 #include "store/store.h"
 #include "tenant/registry.h"
 
+struct engine;
 struct http_server;
 struct http_shared;
+struct sig_verifier;
 struct worker;
 
 struct api {
     struct http_server *server;       /* answers are posted back through it */
     const struct http_shared *shared; /* draining flag */
     struct tenant_registry *tenants;  /* keys and apps, for authentication */
-    struct worker *store_worker;      /* the thread that owns `store` */
+    struct worker *store_worker;      /* the engine thread: owns `store` and `engine` */
     struct store *store;              /* only touched on store_worker */
+    struct engine *engine;            /* only touched on store_worker (but metrics) */
+    int signature_tolerance_s;        /* SIGNATURE_TOLERANCE_SECONDS */
     const char *operator_token;       /* for POST /apps */
     bool open_signup;                 /* POST /apps needs no operator token */
     _Atomic int64_t store_ok_ms;      /* last time the store answered a probe */
@@ -52,6 +56,7 @@ int api_system_register(struct router *r, struct api *api);
 int api_apps_register(struct router *r, struct api *api);
 int api_keys_register(struct router *r, struct api *api);
 int api_users_register(struct router *r, struct api *api);
+int api_events_register(struct router *r, struct api *api);
 
 /* ---- authentication (auth.c) ------------------------------------------------------------- */
 
@@ -116,11 +121,17 @@ struct api_call {
     void (*ctx_free)(void *);
     int status;                 /* the answer, set on the store thread */
     json_t *body;
+    struct buf raw;             /* or the answer's JSON text, when body is NULL */
+    const char *header_name;    /* one extra response header (static strings), or NULL */
+    const char *header_value;
     unsigned retry_after;       /* seconds, for a Retry-After header; 0 = none */
     /* Runs on the store thread once the batch holding this call has committed, before the
      * answer is sent: where memory (the tenant registry) follows what the store now holds.
      * Not run when the commit fails. */
     void (*on_commit)(struct api_call *call);
+    /* Runs on the store thread when the call is answered 503 because its batch could not
+     * run or commit. */
+    void (*on_fail)(struct api_call *call);
 };
 
 typedef void api_call_fn(struct api_call *call, struct store *store);
@@ -135,11 +146,17 @@ struct api_call *api_call_new(struct api *api, struct http_request *req,
 /* Runs fn on the store thread and answers with call->status and call->body. Takes ownership
  * of call. A full store queue answers 503 with Retry-After at once. */
 void api_call_submit(struct api_call *call, api_call_fn *fn);
+/* The same for work that counts `weight` against the queue's capacity (events). Returns 0,
+ * or -1 when the queue was full (answered 503 already). */
+int api_call_submit_weighted(struct api_call *call, api_call_fn *fn, size_t weight);
 /* For fn: the answer. */
 void api_call_answer(struct api_call *call, int status, json_t *body);
 void api_call_error(struct api_call *call, int status, const char *code, const char *message);
 /* For fn: a store failure; logged with the request id, answered 500 without details. */
 void api_call_internal(struct api_call *call, const char *what, const char *err);
+/* For fn: the store failed in a way that leaves the batch unsafe to commit (part of the
+ * call's writes may be in it): the whole batch is rolled back and every call answered 503. */
+void api_call_fail_batch(struct api_call *call, const char *what, const char *err);
 
 /* ISO 8601 string for a Unix-ms time, or null for 0. */
 json_t *api_time(int64_t ms);

@@ -24,6 +24,9 @@ static const char *check_settings(const json_t *v)
             json_integer_value(w) > 86400 * 366)
             return "rateLimit must be {\"points\": integer >= 1, \"windowSeconds\": integer >= 1}";
     }
+    const json_t *ac = json_object_get(v, "autoCreateUsers");
+    if (ac && !json_is_boolean(ac))
+        return "autoCreateUsers must be true or false";
     return NULL;
 }
 

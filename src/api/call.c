@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/worker.h"
+#include "engine/engine.h"
 #include "http/server.h"
 
 struct api_call *api_call_new(struct api *api, struct http_request *req,
@@ -21,6 +22,7 @@ struct api_call *api_call_new(struct api *api, struct http_request *req,
     if (who)
         c->who = *who;
     c->status = 500;
+    buf_init(&c->raw);
     return c;
 }
 
@@ -29,6 +31,7 @@ static void call_free(struct api_call *c)
     if (c->ctx_free)
         c->ctx_free(c->ctx);
     json_decref(c->body);
+    buf_release(&c->raw);
     free(c);
 }
 
@@ -41,9 +44,13 @@ static void call_answer(void *arg)
         snprintf(v, sizeof(v), "%u", c->retry_after);
         http_response_header(c->req, "Retry-After", v);
     }
+    if (c->header_name)
+        http_response_header(c->req, c->header_name, c->header_value);
     if (c->body) {
         http_respond_json(c->req, c->status, c->body);
         c->body = NULL;
+    } else if (c->raw.len) {
+        http_respond(c->req, c->status, "application/json", c->raw.data, c->raw.len);
     } else {
         http_respond(c->req, c->status, NULL, "", 0);
     }
@@ -69,7 +76,11 @@ static void answer_unavailable(struct api_call *c)
     api_call_error(c, 503, "store_unavailable",
                    "The store could not save this; nothing was changed. Try again");
     c->retry_after = 1;
+    c->header_name = NULL;
     c->on_commit = NULL;
+    if (c->on_fail)
+        c->on_fail(c);
+    c->on_fail = NULL;
 }
 
 /* On the store thread: runs the call's work inside the open batch; the answer waits for the
@@ -123,8 +134,11 @@ void api_batch_end(void *arg)
 {
     struct api *api = arg;
     char err[256] = "";
+    uint64_t t0 = clock_mono_ns();
     bool ok = api->batch_open && !api->batch_failed &&
               store_batch_commit(api->store, err, sizeof(err)) == 0;
+    if (api->engine)
+        engine_batch_end(api->engine, ok, clock_mono_ns() - t0);
     if (!ok) {
         store_batch_rollback(api->store);
         if (api->batch_open)
@@ -146,18 +160,31 @@ void api_batch_end(void *arg)
 
 void api_call_submit(struct api_call *c, api_call_fn *fn)
 {
+    (void)api_call_submit_weighted(c, fn, 1);
+}
+
+int api_call_submit_weighted(struct api_call *c, api_call_fn *fn, size_t weight)
+{
     struct pending *p = xmalloc(sizeof(*p));
     p->call = c;
     p->fn = fn;
     /* Defer first: once submitted, the call may be answered before this returns. */
     http_request_defer(c->req);
-    if (worker_submit(c->api->store_worker, call_run, p) < 0) {
+    if (worker_submit_weighted(c->api->store_worker, call_run, p, weight) < 0) {
         free(p);
         http_response_header(c->req, "Retry-After", "1");
         http_respond_error(c->req, 503, "overloaded", "The store is busy; try again shortly");
         c->req = NULL;
         call_free(c);
+        return -1;
     }
+    return 0;
+}
+
+void api_call_fail_batch(struct api_call *c, const char *what, const char *err)
+{
+    log_error(what, LOG_S("error", err), LOG_S("app", c->who.app_id));
+    c->api->batch_failed = true;
 }
 
 void api_call_answer(struct api_call *c, int status, json_t *body)

@@ -1,7 +1,6 @@
 /* API keys: POST /keys, GET /keys, DELETE /keys/:id (ADMIN). Secrets are shown once, at
  * creation; the store and every listing carry only ids, names, roles and times. */
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +11,16 @@
 #include "core/hex.h"
 #include "core/mem.h"
 #include "core/secret.h"
+#include "core/uuid.h"
 #include "http/url.h"
 
 int api_key_generate(const char *app_id, const char *name, enum store_role role,
                      char secret[API_KEY_LEN + 1], struct store_key *rec)
 {
-    unsigned char u[16];
+    char id[UUID_LEN + 1];
     memcpy(secret, "fge_", 4);
-    if (secret_random_hex(secret + 4, 24) < 0 || RAND_bytes(u, sizeof(u)) != 1)
+    if (secret_random_hex(secret + 4, 24) < 0 || uuid_v4(id) < 0)
         return -1;
-    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
-    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    char h[33], id[TENANT_KEY_ID_LEN + 1];
-    hex_encode(u, sizeof(u), h);
-    snprintf(id, sizeof(id), "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
     memset(rec, 0, sizeof(*rec));
     rec->id = xstrdup(id);
     rec->app_id = xstrdup(app_id);

@@ -46,9 +46,9 @@ static void metrics(struct http_request *req, void *arg)
 void api_collect_metrics(struct buf *out, void *arg)
 {
     struct api *api = arg;
-    metrics_family(out, "reactor_store_queue_depth", "gauge",
-                   "Store operations waiting for the store thread.");
-    buf_printf(out, "reactor_store_queue_depth %zu\n",
+    metrics_family(out, "reactor_engine_queue_depth", "gauge",
+                   "Events and store operations waiting for the engine thread.");
+    buf_printf(out, "reactor_engine_queue_depth %zu\n",
                api->store_worker ? worker_depth(api->store_worker) : (size_t)0);
     metrics_family(out, "reactor_store_up", "gauge",
                    "1 when the store answered its last readiness probe in time.");
@@ -70,7 +70,8 @@ int api_system_register(struct router *r, struct api *api)
 int api_register(struct router *r, struct api *api)
 {
     if (api_system_register(r, api) < 0 || api_apps_register(r, api) < 0 ||
-        api_keys_register(r, api) < 0 || api_users_register(r, api) < 0)
+        api_keys_register(r, api) < 0 || api_users_register(r, api) < 0 ||
+        api_events_register(r, api) < 0)
         return -1;
     return 0;
 }

@@ -8,6 +8,8 @@
 #define CLOCK_ISO_LEN 25 /* "2026-11-23T14:24:01.123Z" and NUL */
 
 int64_t clock_now_ms(void);
+/* Monotonic nanoseconds, for durations. */
+uint64_t clock_mono_ns(void);
 /* Formats ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC). */
 void clock_iso(int64_t ms, char out[CLOCK_ISO_LEN]);
 

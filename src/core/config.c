@@ -115,10 +115,17 @@ static const struct option options[] = {
       "600000", 1, 1000000000, false, NULL, "requests per window per API key (apps may override)" },
     { "DEFAULT_RATE_LIMIT_WINDOW_SECONDS", "--rate-limit-window", OPT_INT, OFF(rate_limit_window),
       "60", 1, 86400, false, NULL, "rate limit window, seconds" },
-    { "REACTOR_STORE_QUEUE", "--store-queue", OPT_INT, OFF(store_queue), "10000", 1, 1000000,
-      false, NULL, "store operations waiting before requests are refused with 503" },
-    { "REACTOR_STORE_BATCH", "--store-batch", OPT_INT, OFF(store_batch), "1000", 1, 100000, false,
-      NULL, "store operations committed together at most (group commit)" },
+    { "SIGNATURE_TOLERANCE_SECONDS", "--signature-tolerance", OPT_INT, OFF(signature_tolerance),
+      "300", 1, 86400, false, NULL,
+      "seconds an event signature's timestamp may differ from the clock, either way" },
+    { "REACTOR_ENGINE_QUEUE", "--engine-queue", OPT_INT, OFF(engine_queue), "100000", 1,
+      10000000, false, NULL,
+      "events and store operations waiting for the engine before requests get 503" },
+    { "REACTOR_ENGINE_BATCH", "--engine-batch", OPT_INT, OFF(engine_batch), "4096", 1, 1000000,
+      false, NULL, "events and store operations committed together at most (group commit)" },
+    { "REACTOR_ENGINE_BATCH_WAIT_US", "--engine-batch-wait-us", OPT_INT, OFF(engine_batch_wait_us),
+      "0", 0, 1000000, false, NULL,
+      "microseconds a batch that is not full waits for more work (0: take what is waiting)" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

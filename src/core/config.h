@@ -39,8 +39,10 @@ struct config {
     bool open_signup;          /* POST /apps without the operator token */
     int rate_limit_points;     /* default requests per window, per API key */
     int rate_limit_window;     /* seconds */
-    int store_queue;           /* store tasks waiting before 503 */
-    int store_batch;           /* store tasks committed together at most */
+    int signature_tolerance;   /* seconds an event signature's timestamp may be off */
+    int engine_queue;          /* events and store operations waiting before 503 */
+    int engine_batch;          /* events and store operations committed together at most */
+    int engine_batch_wait_us;  /* a batch that is not full waits this long for more */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

@@ -103,8 +103,9 @@ void metrics_hist_render(struct buf *out, const char *name, const char *labels,
     cum += h->buckets[METRICS_N_BUCKETS];
     buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
                (unsigned long long)cum);
-    buf_printf(out, "%s_sum{%s} %.9f\n", name, labels, (double)h->sum_ns / 1e9);
-    buf_printf(out, "%s_count{%s} %llu\n", name, labels, (unsigned long long)cum);
+    const char *open = *labels ? "{" : "", *close = *labels ? "}" : "";
+    buf_printf(out, "%s_sum%s%s%s %.9f\n", name, open, labels, close, (double)h->sum_ns / 1e9);
+    buf_printf(out, "%s_count%s%s%s %llu\n", name, open, labels, close, (unsigned long long)cum);
 }
 
 static double boot_time(void)

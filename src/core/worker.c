@@ -3,8 +3,10 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -12,14 +14,16 @@
 struct task {
     worker_fn *fn;
     void *arg;
+    size_t weight;
 };
 
 struct worker {
     pthread_t tid;
     pthread_mutex_t lock;   /* guards everything below */
     pthread_cond_t wake;
-    struct task *ring;
+    struct task *ring;      /* cap slots: every task weighs at least 1 */
     size_t cap, head, len;
+    size_t weight;          /* of the waiting tasks, <= cap */
     bool stopping;
     bool started;
     struct worker_batch batch;  /* max 1 and no hooks when not batching */
@@ -29,16 +33,30 @@ struct worker {
 static void *run(void *arg)
 {
     struct worker *w = arg;
-    struct task *taken = xcalloc(w->batch.max, sizeof(*taken));
+    /* A batch holds at most `max` tasks (each weighs >= 1) and never more than the queue. */
+    size_t most = w->batch.max < w->cap ? w->batch.max : w->cap;
+    struct task *taken = xcalloc(most, sizeof(*taken));
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (w->len == 0 && !w->stopping)
             pthread_cond_wait(&w->wake, &w->lock);
         if (w->len == 0 && w->stopping)
             break;
-        size_t n = 0;
-        while (n < w->batch.max && w->len > 0) {
-            taken[n++] = w->ring[w->head];
+        if (w->batch.wait_us && w->weight < w->batch.max && !w->stopping) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)w->batch.wait_us * 1000u;
+            until.tv_sec += (time_t)(ns / 1000000000u);
+            until.tv_nsec = (long)(ns % 1000000000u);
+            while (w->weight < w->batch.max && !w->stopping &&
+                   pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)
+                ;
+        }
+        size_t n = 0, weight = 0;
+        while (w->len > 0 && (n == 0 || weight + w->ring[w->head].weight <= w->batch.max)) {
+            taken[n] = w->ring[w->head];
+            weight += taken[n++].weight;
+            w->weight -= w->ring[w->head].weight;
             w->head = (w->head + 1) % w->cap;
             w->len--;
         }
@@ -82,14 +100,26 @@ struct worker *worker_new(const char *name, size_t capacity, const struct worker
 
 int worker_submit(struct worker *w, worker_fn *fn, void *arg)
 {
+    return worker_submit_weighted(w, fn, arg, 1);
+}
+
+int worker_submit_weighted(struct worker *w, worker_fn *fn, void *arg, size_t weight)
+{
+    if (weight == 0)
+        weight = 1;
+    if (weight > w->cap)
+        weight = w->cap;
     pthread_mutex_lock(&w->lock);
-    if (w->stopping || w->len == w->cap) {
+    if (w->stopping || w->weight + weight > w->cap) {
         pthread_mutex_unlock(&w->lock);
         return -1;
     }
-    w->ring[(w->head + w->len) % w->cap] = (struct task){ fn, arg };
+    w->ring[(w->head + w->len) % w->cap] = (struct task){ fn, arg, weight };
     w->len++;
-    pthread_cond_signal(&w->wake);
+    w->weight += weight;
+    /* The thread waits for a full batch (wait_us) or for any task: wake it when either. */
+    if (!w->batch.wait_us || w->weight >= w->batch.max || w->len == 1)
+        pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     return 0;
 }
@@ -97,7 +127,7 @@ int worker_submit(struct worker *w, worker_fn *fn, void *arg)
 size_t worker_depth(struct worker *w)
 {
     pthread_mutex_lock(&w->lock);
-    size_t n = w->len;
+    size_t n = w->weight;
     pthread_mutex_unlock(&w->lock);
     return n;
 }

@@ -1,6 +1,6 @@
 /* A worker: one thread that runs submitted tasks one at a time, in submission order, from a
- * bounded queue. The store thread is one (it owns the store; everything that needs SQL is
- * submitted to it); the engine will be another.
+ * bounded queue. The engine thread is one: it owns the store and the game state, so events
+ * and every other write are submitted to it and applied by a single writer.
  *
  * worker_submit never blocks: a full queue is refused (-1) so an I/O thread can answer 503
  * instead of waiting. worker_stop runs every task already queued, then joins the thread.
@@ -13,21 +13,31 @@
 struct worker;
 typedef void worker_fn(void *arg);
 
-/* Batching: the thread takes up to `max` waiting tasks at a time and runs them between
- * begin(arg) and end(arg) — the store thread wraps them in one transaction (group commit). */
+/* Batching: the thread takes waiting tasks until their weights add up to `max` (a task
+ * heavier than what is left still starts a batch alone) and runs them between begin(arg) and
+ * end(arg) — the engine thread wraps them in one transaction (group commit). With `wait_us`,
+ * a batch that is not full waits up to that long for more tasks before it starts; 0 takes
+ * what is there, which batches naturally: whatever arrives during one commit forms the next
+ * batch. */
 struct worker_batch {
     size_t max;
+    unsigned wait_us;
     void (*begin)(void *arg);
     void (*end)(void *arg);
     void *arg;
 };
 
-/* `capacity` tasks may wait at once. `batch` (copied; may be NULL) groups them. */
+/* Tasks whose weights add up to `capacity` may wait at once. `batch` (copied; may be NULL)
+ * groups them. */
 struct worker *worker_new(const char *name, size_t capacity, const struct worker_batch *batch);
 /* Queues fn(arg). Returns 0, or -1 when the queue is full or the worker stopped (fn is then
  * never called and the caller keeps arg). Thread-safe. */
 int worker_submit(struct worker *w, worker_fn *fn, void *arg);
-/* Tasks waiting now. Thread-safe. */
+/* The same with a weight (>= 1; an ingest request counts its events): refused when the
+ * waiting weight would pass the capacity. A weight over the capacity counts as the capacity,
+ * so such a task is accepted into an empty queue. */
+int worker_submit_weighted(struct worker *w, worker_fn *fn, void *arg, size_t weight);
+/* Weight waiting now. Thread-safe. */
 size_t worker_depth(struct worker *w);
 /* Refuses new tasks, runs those queued, joins the thread. */
 void worker_stop(struct worker *w);

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "core/clock.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -16,9 +17,7 @@ static const http_parser_settings settings;
 
 uint64_t http__now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return clock_mono_ns();
 }
 
 void http_worker_init(struct http_worker *w, const struct http_shared *shared, unsigned index,

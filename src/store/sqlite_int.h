@@ -23,6 +23,12 @@ enum stmt_id {
     ST_USER_INSERT,
     ST_USER_UPDATE,
     ST_USER_GET,
+    ST_USER_EXISTS,
+    ST_USER_CREATE,
+    ST_NONCE_CLAIM,
+    ST_NONCE_EXPIRE,
+    ST_EVENT_INSERT,
+    ST_EVENT_GET,
     ST__COUNT
 };
 
@@ -32,6 +38,18 @@ struct store {
     char *describe;
     sqlite3_stmt *stmts[ST__COUNT]; /* prepared on first use */
 };
+
+/* Binds a string (NULL binds SQL NULL); the string must outlive the statement's step. */
+static inline void sqlite__bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* A copy of a text column (free() it), or NULL for SQL NULL. */
+char *sqlite__col_text(sqlite3_stmt *st, int i);
 
 /* The statement, reset; NULL with a message on failure. */
 sqlite3_stmt *sqlite__stmt(struct store *s, enum stmt_id id, char *err, size_t errlen);

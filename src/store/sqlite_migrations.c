@@ -38,6 +38,31 @@ const struct migration sqlite_migrations[] = {
       "  updated_at INTEGER NOT NULL,\n"
       "  PRIMARY KEY (app_id, user_id)\n"
       ") STRICT, WITHOUT ROWID;\n" },
+    /* Events carry their outcome and effects in their own row: one row write per event.
+     * Nonces are kept until their signature's timestamp leaves the tolerance window. */
+    { 3, "events_nonces",
+      "CREATE TABLE events (\n"
+      "  seq             INTEGER PRIMARY KEY,\n"
+      "  app_id          TEXT NOT NULL,\n"
+      "  idempotency_key TEXT NOT NULL,\n"
+      "  user_id         TEXT NOT NULL,\n"
+      "  event_type      TEXT NOT NULL,\n"
+      "  metadata        TEXT,\n"
+      "  occurred_at     INTEGER NOT NULL,\n"
+      "  received_at     INTEGER NOT NULL,\n"
+      "  processed_at    INTEGER,\n"
+      "  status          TEXT NOT NULL CHECK (status IN ('RECEIVED', 'PROCESSED', 'FAILED')),\n"
+      "  error           TEXT,\n"
+      "  effects         TEXT\n"
+      ") STRICT;\n"
+      "CREATE UNIQUE INDEX events_key ON events (app_id, idempotency_key);\n"
+      "CREATE TABLE nonces (\n"
+      "  app_id     TEXT NOT NULL,\n"
+      "  nonce      TEXT NOT NULL,\n"
+      "  expires_at INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, nonce)\n"
+      ") STRICT, WITHOUT ROWID;\n"
+      "CREATE INDEX nonces_expiry ON nonces (expires_at);\n" },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

@@ -143,5 +143,48 @@ int store_user_upsert(struct store *s, const char *app_id, const char *user_id,
                       char *err, size_t errlen);
 int store_user_get(struct store *s, const char *app_id, const char *user_id,
                    struct store_user *out, char *err, size_t errlen);
+/* 0 when the user exists, STORE_NOT_FOUND when not. */
+int store_user_exists(struct store *s, const char *app_id, const char *user_id, char *err,
+                      size_t errlen);
+/* Creates the user with no attributes unless it exists; `*created` tells which. */
+int store_user_ensure(struct store *s, const char *app_id, const char *user_id, int64_t now,
+                      bool *created, char *err, size_t errlen);
+
+/* ---- events and nonces -------------------------------------------------------------------
+ * An event row carries its outcome and effects, so applying an event writes one row. */
+
+enum store_event_status { STORE_EVENT_RECEIVED, STORE_EVENT_PROCESSED, STORE_EVENT_FAILED };
+
+struct store_event {
+    char *app_id;
+    char *idempotency_key;
+    char *user_id;
+    char *event_type;
+    char *metadata;         /* JSON object text; NULL = {} */
+    int64_t occurred_at;
+    int64_t received_at;
+    int64_t processed_at;   /* 0 = not yet */
+    enum store_event_status status;
+    char *error;            /* why it FAILED; NULL otherwise */
+    char *effects;          /* JSON array text; NULL = none */
+};
+
+const char *store_event_status_name(enum store_event_status st);
+void store_event_release(struct store_event *e);
+
+/* Records a signature nonce of an app until `expires_s` (Unix seconds). STORE_CONFLICT when
+ * the app used it before and that use has not expired at `now_s` (a replay). */
+int store_nonce_claim(struct store *s, const char *app_id, const char *nonce, size_t nonce_len,
+                      int64_t expires_s, int64_t now_s, char *err, size_t errlen);
+/* Forgets up to `limit` nonces that expired before `before_s`; `*deleted` (may be NULL) says
+ * how many. */
+int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *deleted, char *err,
+                        size_t errlen);
+/* Inserts an event. STORE_CONFLICT when the app already has an event with that key (nothing
+ * is written). */
+int store_event_insert(struct store *s, const struct store_event *e, char *err, size_t errlen);
+/* The event of an app with that idempotency key; STORE_NOT_FOUND when none. */
+int store_event_get(struct store *s, const char *app_id, const char *key, struct store_event *out,
+                    char *err, size_t errlen);
 
 #endif

@@ -24,6 +24,9 @@ struct app_entry {
     int64_t points;           /* bucket capacity */
     int64_t window_s;         /* time to refill the whole bucket */
     size_t n_keys;            /* active keys of the app */
+    char *secret;             /* webhook secret, NULL = none */
+    size_t secret_len;
+    bool auto_create_users;
     struct app_entry *next;   /* chain */
 };
 
@@ -97,6 +100,9 @@ void tenant_registry_free(struct tenant_registry *r)
     for (size_t i = 0; i < r->apps_cap; i++) {
         for (struct app_entry *a = r->apps[i], *n; a; a = n) {
             n = a->next;
+            if (a->secret)
+                OPENSSL_cleanse(a->secret, a->secret_len);
+            free(a->secret);
             free(a);
         }
     }
@@ -152,6 +158,7 @@ static struct app_entry *app_get_or_add(struct tenant_registry *r, const char *i
     strncpy(a->id, id, TENANT_APP_ID_MAX);
     a->points = r->default_points;
     a->window_s = r->default_window_s;
+    a->auto_create_users = true;
     size_t slot = (size_t)(hash_bytes(a->id, strlen(a->id)) & (r->apps_cap - 1));
     a->next = r->apps[slot];
     r->apps[slot] = a;
@@ -171,13 +178,42 @@ void tenant_app_put(struct tenant_registry *r, const struct store_app *app)
         if (json_is_integer(w) && json_integer_value(w) > 0)
             window = json_integer_value(w);
     }
+    bool auto_create = !json_is_false(settings ? json_object_get(settings, "autoCreateUsers") : NULL);
     json_decref(settings);
+    size_t secret_len = app->webhook_secret ? strlen(app->webhook_secret) : 0;
+    if (secret_len > TENANT_SECRET_MAX)
+        secret_len = 0; /* the API refuses such secrets; never sign with a truncated one */
+    char *secret = secret_len ? xstrdup(app->webhook_secret) : NULL;
 
     pthread_rwlock_wrlock(&r->lock);
     struct app_entry *a = app_get_or_add(r, app->id);
     a->points = points;
     a->window_s = window;
+    a->auto_create_users = auto_create;
+    char *old = a->secret;
+    size_t old_len = a->secret_len;
+    a->secret = secret;
+    a->secret_len = secret_len;
     pthread_rwlock_unlock(&r->lock);
+    if (old) {
+        OPENSSL_cleanse(old, old_len);
+        free(old);
+    }
+}
+
+int tenant_app_ingest(struct tenant_registry *r, const char *app_id, struct tenant_ingest *out)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    struct app_entry *a = app_find(r, app_id);
+    if (a) {
+        out->secret_len = a->secret_len;
+        if (a->secret_len)
+            memcpy(out->secret, a->secret, a->secret_len);
+        out->secret[a->secret_len] = '\0';
+        out->auto_create_users = a->auto_create_users;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return a ? 0 : -1;
 }
 
 /* ---- keys -------------------------------------------------------------------------------- */

@@ -44,6 +44,17 @@ enum tenant_auth tenant_authenticate(struct tenant_registry *r, const char *key,
 /* Adds or updates an app (its rate limit comes from settings.rateLimit {points,
  * windowSeconds}, else the defaults). */
 void tenant_app_put(struct tenant_registry *r, const struct store_app *app);
+/* What ingestion needs of an app, copied out: the webhook secret that signs its events and
+ * its ingest settings. */
+#define TENANT_SECRET_MAX 1024 /* bytes: the API takes up to 256 characters */
+struct tenant_ingest {
+    char secret[TENANT_SECRET_MAX + 1];
+    size_t secret_len;        /* 0 = the app has no secret: no signature can verify */
+    bool auto_create_users;   /* settings.autoCreateUsers, default true */
+};
+/* 0 and the app's ingest view, or -1 when the app is unknown. */
+int tenant_app_ingest(struct tenant_registry *r, const char *app_id, struct tenant_ingest *out);
+
 /* Adds an active key (its app should have been put first). */
 void tenant_key_put(struct tenant_registry *r, const struct store_key *key);
 /* Forgets a key: the next request presenting it is refused. */

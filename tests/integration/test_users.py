@@ -136,7 +136,7 @@ def test_full_store_queue_answers_503_and_writes_nothing(reactor):
 
     from tenants import Api, start
 
-    s = start(reactor, ["--store-queue", "1"])
+    s = start(reactor, ["--engine-queue", "1"])
     a = Api(s)
     _, admin = a.create_app()
 

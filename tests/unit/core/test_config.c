@@ -32,8 +32,10 @@ static const char *const env_names[] = {
     "REACTOR_OPEN_SIGNUP",
     "DEFAULT_RATE_LIMIT_POINTS",
     "DEFAULT_RATE_LIMIT_WINDOW_SECONDS",
-    "REACTOR_STORE_QUEUE",
-    "REACTOR_STORE_BATCH",
+    "SIGNATURE_TOLERANCE_SECONDS",
+    "REACTOR_ENGINE_QUEUE",
+    "REACTOR_ENGINE_BATCH",
+    "REACTOR_ENGINE_BATCH_WAIT_US",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 
@@ -86,7 +88,10 @@ static void defaults(void **state)
     assert_false(cfg.open_signup);
     assert_int_equal(cfg.rate_limit_points, 600000);
     assert_int_equal(cfg.rate_limit_window, 60);
-    assert_int_equal(cfg.store_queue, 10000);
+    assert_int_equal(cfg.signature_tolerance, 300);
+    assert_int_equal(cfg.engine_queue, 100000);
+    assert_int_equal(cfg.engine_batch, 4096);
+    assert_int_equal(cfg.engine_batch_wait_us, 0);
     config_release(&cfg);
     assert_null(cfg.listen);
 }

@@ -129,8 +129,9 @@ static void render_histogram_without_labels(void **state)
     assert_non_null(strstr(out.data, "y_bucket{le=\"0.0001\"} 0\n"));
     assert_non_null(strstr(out.data, "y_bucket{le=\"0.005\"} 3\n"));
     assert_non_null(strstr(out.data, "y_bucket{le=\"+Inf\"} 3\n"));
-    assert_non_null(strstr(out.data, "y_sum{} 0.012000000\n"));
-    assert_non_null(strstr(out.data, "y_count{} 3\n"));
+    assert_non_null(strstr(out.data, "y_sum 0.012000000\n"));
+    assert_non_null(strstr(out.data, "y_count 3\n"));
+    assert_null(strstr(out.data, "{}")); /* no empty label sets */
     assert_null(strstr(out.data, "{,")); /* no dangling separator */
     buf_release(&out);
 }

@@ -298,7 +298,7 @@ static void batch_hooks_wrap_waiting_tasks(void **state)
     memset(&log, 0, sizeof(log));
     struct gate g;
     gate_init(&g);
-    struct worker_batch batch = { 4, on_begin, on_end, &log };
+    struct worker_batch batch = { .max = 4, .begin = on_begin, .end = on_end, .arg = &log };
     struct worker *w = worker_new("test", 64, &batch);
     assert_int_equal(worker_submit(w, gate_task, &g), 0);
     gate_wait_started(&g); /* the worker is inside the first batch, blocked */

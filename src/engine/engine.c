@@ -1,0 +1,413 @@
+/* The engine (see engine.h).
+ *
+ * Memory: a table of the users the engine has seen, by (app, user), so that an event of a
+ * known user costs no store read. Users added during a batch are journaled; a batch that
+ * does not commit removes them again, so memory never claims what the store does not hold. */
+#include "engine/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/mem.h"
+#include "core/metrics.h"
+#include "tenant/registry.h"
+
+/* ---- the pure step ------------------------------------------------------------------------ */
+
+void engine_step(const struct engine_view *view, const struct event *ev,
+                 struct engine_step_result *out)
+{
+    (void)ev; /* rules (issue D) read the event; until then every event of a user counts */
+    out->status = STORE_EVENT_PROCESSED;
+    out->error = NULL;
+    out->create_user = false;
+    buf_reset(&out->effects);
+    if (!view->user_exists) {
+        if (!view->auto_create_users) {
+            out->status = STORE_EVENT_FAILED;
+            out->error = "User not found (the app does not create users from events)";
+            return;
+        }
+        out->create_user = true;
+    }
+}
+
+/* ---- known users --------------------------------------------------------------------------- */
+
+struct user {
+    uint64_t hash;
+    struct user *next;
+    size_t key_len;
+    char key[]; /* app id, '\0', user id, '\0' */
+};
+
+struct users {
+    struct user **slots;
+    size_t cap, n; /* cap: a power of two */
+};
+
+static uint64_t user_hash(const char *app_id, size_t app_len, const char *user_id, size_t user_len)
+{
+    uint64_t h = 1469598103934665603u;
+    for (size_t i = 0; i < app_len; i++)
+        h = (h ^ (unsigned char)app_id[i]) * 1099511628211u;
+    h = (h ^ 0xffu) * 1099511628211u;
+    for (size_t i = 0; i < user_len; i++)
+        h = (h ^ (unsigned char)user_id[i]) * 1099511628211u;
+    return h ^ (h >> 29);
+}
+
+static struct user *users_find(struct users *t, const char *app_id, const char *user_id)
+{
+    if (!t->n)
+        return NULL;
+    size_t al = strlen(app_id), ul = strlen(user_id);
+    uint64_t h = user_hash(app_id, al, user_id, ul);
+    for (struct user *u = t->slots[h & (t->cap - 1)]; u; u = u->next)
+        if (u->hash == h && u->key_len == al + ul + 2 && memcmp(u->key, app_id, al + 1) == 0 &&
+            memcmp(u->key + al + 1, user_id, ul + 1) == 0)
+            return u;
+    return NULL;
+}
+
+static struct user *users_add(struct users *t, const char *app_id, const char *user_id)
+{
+    if (t->n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        struct user **slots = xcalloc(cap, sizeof(*slots));
+        for (size_t i = 0; i < t->cap; i++)
+            for (struct user *u = t->slots[i], *next; u; u = next) {
+                next = u->next;
+                u->next = slots[u->hash & (cap - 1)];
+                slots[u->hash & (cap - 1)] = u;
+            }
+        free(t->slots);
+        t->slots = slots;
+        t->cap = cap;
+    }
+    size_t al = strlen(app_id), ul = strlen(user_id);
+    struct user *u = xmalloc(sizeof(*u) + al + ul + 2);
+    u->hash = user_hash(app_id, al, user_id, ul);
+    u->key_len = al + ul + 2;
+    memcpy(u->key, app_id, al + 1);
+    memcpy(u->key + al + 1, user_id, ul + 1);
+    u->next = t->slots[u->hash & (t->cap - 1)];
+    t->slots[u->hash & (t->cap - 1)] = u;
+    t->n++;
+    return u;
+}
+
+static void users_remove(struct users *t, struct user *gone)
+{
+    for (struct user **p = &t->slots[gone->hash & (t->cap - 1)]; *p; p = &(*p)->next) {
+        if (*p == gone) {
+            *p = gone->next;
+            t->n--;
+            free(gone);
+            return;
+        }
+    }
+}
+
+static void users_free(struct users *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        for (struct user *u = t->slots[i], *next; u; u = next) {
+            next = u->next;
+            free(u);
+        }
+    free(t->slots);
+}
+
+/* ---- the engine ---------------------------------------------------------------------------- */
+
+#define BATCH_BOUNDS 14 /* batch size histogram: 1, 2, 4, ... 8192 events */
+
+struct engine_metrics {
+    metric_u64 received;          /* I/O threads: shared */
+    metric_u64 rejected[REJECT__COUNT]; /* shared */
+    metric_u64 processed, failed, duplicate, users_created; /* engine thread */
+    metric_u64 batches[BATCH_BOUNDS + 1], batch_events_sum, batch_count;
+    metric_u64 batches_failed;
+    struct metrics_hist commit;   /* engine thread */
+    struct metrics_hist latency;  /* engine thread */
+    metric_u64 known_users;
+};
+
+struct engine {
+    struct tenant_registry *tenants;
+    struct users users;
+    struct user **journal;        /* users added in the open batch */
+    size_t journal_n, journal_cap;
+    uint64_t batch_events;        /* applied in the open batch */
+    engine_publish_fn *publish;
+    void *publish_arg;
+    struct engine_step_result step;
+    struct engine_metrics m;
+};
+
+struct engine *engine_new(struct tenant_registry *tenants)
+{
+    struct engine *e = xcalloc(1, sizeof(*e));
+    e->tenants = tenants;
+    buf_init(&e->step.effects);
+    return e;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    users_free(&e->users);
+    free(e->journal);
+    buf_release(&e->step.effects);
+    free(e);
+}
+
+void engine_outcome_release(struct engine_outcome *o)
+{
+    store_event_release(&o->stored);
+    o->duplicate = false;
+}
+
+static void journal_add(struct engine *e, struct user *u)
+{
+    if (e->journal_n == e->journal_cap) {
+        e->journal_cap = e->journal_cap ? e->journal_cap * 2 : 256;
+        e->journal = xrealloc(e->journal, e->journal_cap * sizeof(*e->journal));
+    }
+    e->journal[e->journal_n++] = u;
+}
+
+/* Whether the user exists, from memory or else the store (then remembered). */
+static int user_known(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                      bool *exists, char *err, size_t errlen)
+{
+    if (users_find(&e->users, app_id, user_id)) {
+        *exists = true;
+        return 0;
+    }
+    int rc = store_user_exists(st, app_id, user_id, err, errlen);
+    if (rc < 0 && rc != STORE_NOT_FOUND)
+        return -1;
+    *exists = rc == 0;
+    if (*exists)
+        journal_add(e, users_add(&e->users, app_id, user_id));
+    return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+static int apply_one(struct engine *e, struct store *st, const char *app_id,
+                     const struct tenant_ingest *app, struct event *ev, struct engine_outcome *o,
+                     int64_t now_ms, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof(*o));
+    if (ev->key_given) {
+        /* A key the client chose may repeat: the original stands and nothing is applied. */
+        int rc = store_event_get(st, app_id, ev->key, &o->stored, err, errlen);
+        if (rc == 0) {
+            o->duplicate = true;
+            metric_add(&e->m.duplicate, 1);
+            return 0;
+        }
+        if (rc != STORE_NOT_FOUND)
+            return -1;
+    }
+    struct engine_view view = { .auto_create_users = app->auto_create_users };
+    if (user_known(e, st, app_id, ev->user_id, &view.user_exists, err, errlen) < 0)
+        return -1;
+    struct engine_step_result *r = &e->step;
+    engine_step(&view, ev, r);
+    struct store_event *row = &o->stored;
+    row->app_id = xstrdup(app_id);
+    row->idempotency_key = xstrdup(ev->key);
+    row->user_id = xstrdup(ev->user_id);
+    row->event_type = xstrdup(ev->type);
+    row->metadata = dup_or_null(ev->metadata);
+    row->occurred_at = ev->occurred_at;
+    row->received_at = ev->received_at;
+    row->processed_at = now_ms;
+    row->status = r->status;
+    row->error = dup_or_null(r->error);
+    row->effects = r->effects.len ? xstrdup(r->effects.data) : NULL;
+    if (r->create_user) {
+        bool created;
+        if (store_user_ensure(st, app_id, ev->user_id, now_ms, &created, err, errlen) < 0)
+            return -1;
+        journal_add(e, users_add(&e->users, app_id, ev->user_id));
+        if (created)
+            metric_add(&e->m.users_created, 1);
+    }
+    int rc = store_event_insert(st, row, err, errlen);
+    if (rc == STORE_CONFLICT) {
+        /* Only a server-assigned key can get here (a chosen one was looked up above): a
+         * collision of random UUIDs, or a client that guessed one. Refuse rather than merge. */
+        snprintf(err, errlen, "idempotency key %s already exists", ev->key);
+        return -1;
+    }
+    if (rc < 0)
+        return -1;
+    metric_add(r->status == STORE_EVENT_PROCESSED ? &e->m.processed : &e->m.failed, 1);
+    e->batch_events++;
+    return 0;
+}
+
+int engine_apply(struct engine *e, struct store *st, const char *app_id, struct event *events,
+                 size_t n, struct engine_outcome *out, int64_t now_ms, char *err, size_t errlen)
+{
+    struct tenant_ingest app;
+    if (tenant_app_ingest(e->tenants, app_id, &app) < 0) {
+        snprintf(err, errlen, "app %s is not in the registry", app_id);
+        memset(out, 0, n * sizeof(*out));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (apply_one(e, st, app_id, &app, &events[i], &out[i], now_ms, err, errlen) < 0) {
+            for (size_t j = 0; j <= i; j++)
+                engine_outcome_release(&out[j]);
+            for (size_t j = i + 1; j < n; j++)
+                memset(&out[j], 0, sizeof(out[j]));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
+{
+    if (!committed) {
+        for (size_t i = e->journal_n; i-- > 0;)
+            users_remove(&e->users, e->journal[i]);
+        if (e->batch_events)
+            metric_add(&e->m.batches_failed, 1);
+    } else if (e->batch_events) {
+        metrics_hist_observe(&e->m.commit, commit_ns);
+        size_t b = 0;
+        while (b < BATCH_BOUNDS && e->batch_events > (1ull << b))
+            b++;
+        metric_add(&e->m.batches[b], 1);
+        metric_add(&e->m.batch_events_sum, e->batch_events);
+        metric_add(&e->m.batch_count, 1);
+    }
+    atomic_store_explicit(&e->m.known_users, e->users.n, memory_order_relaxed);
+    e->journal_n = 0;
+    e->batch_events = 0;
+}
+
+void engine_on_publish(struct engine *e, engine_publish_fn *fn, void *arg)
+{
+    e->publish = fn;
+    e->publish_arg = arg;
+}
+
+void engine_publish(struct engine *e, const char *app_id, const struct store_event *ev)
+{
+    if (e->publish)
+        e->publish(e->publish_arg, app_id, ev);
+}
+
+unsigned engine_partition(const char *app_id, const char *user_id, unsigned partitions)
+{
+    if (partitions <= 1)
+        return 0;
+    return (unsigned)(user_hash(app_id, strlen(app_id), user_id, strlen(user_id)) % partitions);
+}
+
+/* ---- metrics ------------------------------------------------------------------------------- */
+
+void engine_count_reject(struct engine *e, enum engine_reject why, uint64_t n)
+{
+    metric_add_shared(&e->m.rejected[why], n);
+}
+
+void engine_count_received(struct engine *e, uint64_t n)
+{
+    metric_add_shared(&e->m.received, n);
+}
+
+void engine_observe_latency(struct engine *e, uint64_t ns)
+{
+    metrics_hist_observe(&e->m.latency, ns);
+}
+
+static const char *const reject_names[REJECT__COUNT] = {
+    [REJECT_MISSING_SIGNATURE] = "missing_signature",
+    [REJECT_BAD_TIMESTAMP] = "invalid_timestamp",
+    [REJECT_EXPIRED] = "expired_timestamp",
+    [REJECT_BAD_SIGNATURE] = "invalid_signature",
+    [REJECT_REPLAY] = "replay",
+    [REJECT_INVALID] = "invalid",
+    [REJECT_APP_MISMATCH] = "app_mismatch",
+    [REJECT_OVERLOADED] = "overloaded",
+    [REJECT_UNAVAILABLE] = "store_unavailable",
+};
+
+void engine_collect_metrics(struct buf *out, void *arg)
+{
+    struct engine *e = arg;
+    metrics_family(out, "reactor_events_received_total", "counter",
+                   "Events received over HTTP (before signature checks of their request).");
+    buf_printf(out, "reactor_events_received_total %llu\n",
+               (unsigned long long)metric_get(&e->m.received));
+    metrics_family(out, "reactor_events_processed_total", "counter",
+                   "Events applied and committed, by outcome.");
+    buf_printf(out, "reactor_events_processed_total{status=\"processed\"} %llu\n",
+               (unsigned long long)metric_get(&e->m.processed));
+    buf_printf(out, "reactor_events_processed_total{status=\"failed\"} %llu\n",
+               (unsigned long long)metric_get(&e->m.failed));
+    metrics_family(out, "reactor_events_duplicate_total", "counter",
+                   "Events whose idempotency key was used before (answered, not applied).");
+    buf_printf(out, "reactor_events_duplicate_total %llu\n",
+               (unsigned long long)metric_get(&e->m.duplicate));
+    metrics_family(out, "reactor_events_rejected_total", "counter",
+                   "Events refused before the engine applied them, by reason.");
+    for (int i = 0; i < REJECT__COUNT; i++)
+        buf_printf(out, "reactor_events_rejected_total{reason=\"%s\"} %llu\n", reject_names[i],
+                   (unsigned long long)metric_get(&e->m.rejected[i]));
+    metrics_family(out, "reactor_users_created_by_events_total", "counter",
+                   "Users created by their first event.");
+    buf_printf(out, "reactor_users_created_by_events_total %llu\n",
+               (unsigned long long)metric_get(&e->m.users_created));
+    metrics_family(out, "reactor_engine_known_users", "gauge",
+                   "Users the engine holds in memory.");
+    buf_printf(out, "reactor_engine_known_users %llu\n",
+               (unsigned long long)metric_get(&e->m.known_users));
+    metrics_family(out, "reactor_engine_batch_events", "histogram",
+                   "Events applied per committed store batch.");
+    uint64_t cum = 0;
+    for (int b = 0; b <= BATCH_BOUNDS; b++) {
+        cum += metric_get(&e->m.batches[b]);
+        if (b < BATCH_BOUNDS)
+            buf_printf(out, "reactor_engine_batch_events_bucket{le=\"%llu\"} %llu\n",
+                       1ull << b, (unsigned long long)cum);
+        else
+            buf_printf(out, "reactor_engine_batch_events_bucket{le=\"+Inf\"} %llu\n",
+                       (unsigned long long)cum);
+    }
+    buf_printf(out, "reactor_engine_batch_events_sum %llu\n",
+               (unsigned long long)metric_get(&e->m.batch_events_sum));
+    buf_printf(out, "reactor_engine_batch_events_count %llu\n",
+               (unsigned long long)metric_get(&e->m.batch_count));
+    metrics_family(out, "reactor_engine_batches_failed_total", "counter",
+                   "Store batches holding events that failed to commit (answered 503).");
+    buf_printf(out, "reactor_engine_batches_failed_total %llu\n",
+               (unsigned long long)metric_get(&e->m.batches_failed));
+    struct metrics_hist_sum sum;
+    memset(&sum, 0, sizeof(sum));
+    metrics_hist_accumulate(&sum, &e->m.commit);
+    metrics_family(out, "reactor_engine_commit_seconds", "histogram",
+                   "Time to commit a store batch holding events (fsync included).");
+    metrics_hist_render(out, "reactor_engine_commit_seconds", "", &sum);
+    memset(&sum, 0, sizeof(sum));
+    metrics_hist_accumulate(&sum, &e->m.latency);
+    metrics_family(out, "reactor_event_latency_seconds", "histogram",
+                   "From an event request's first byte to its answer being handed to its "
+                   "connection, after the commit.");
+    metrics_hist_render(out, "reactor_event_latency_seconds", "", &sum);
+}

@@ -1,0 +1,111 @@
+/* The engine: applies events to the game state, exactly once and in arrival order.
+ *
+ * It runs on the engine thread (core/worker), the single writer that also owns the store:
+ * every write — events, and the API's own store operations — is a task on that thread, and
+ * the thread runs a batch of tasks inside one store transaction (group commit). Within a
+ * batch the engine decides each event's outcome with a pure step (engine_step: state and
+ * event in, outcome and effects out), writes the event row (which carries its outcome and
+ * effects), and keeps in memory what it learned. After the commit the waiting requests are
+ * answered and the effects published; if the commit fails, the memory follows the store back
+ * to where it was before the batch (engine_batch_end).
+ *
+ * Partitions: events of one (app, user) must be applied in order by one writer. SQLite has a
+ * single writer, so there is one partition and one engine thread; a backend with several
+ * writers (PostgreSQL) runs one engine per partition of engine_partition(app, user).
+ *
+ * Threads: everything here runs on the engine thread, except the metrics collector and
+ * engine_partition, which may run anywhere. */
+#ifndef REACTOR_ENGINE_ENGINE_H
+#define REACTOR_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "engine/event.h"
+#include "store/store.h"
+
+struct tenant_registry;
+struct engine;
+
+/* ---- the pure step ------------------------------------------------------------------------ */
+
+/* What the engine knows of a user and of the app's settings when an event arrives. */
+struct engine_view {
+    bool user_exists;
+    bool auto_create_users;
+};
+
+/* What an event does. `effects` is a JSON array of effect objects (empty until rules exist). */
+struct engine_step_result {
+    enum store_event_status status; /* PROCESSED or FAILED */
+    const char *error;              /* static text when FAILED */
+    bool create_user;
+    struct buf effects;             /* "[...]" or empty for none */
+};
+
+/* Decides one event's outcome. Pure: no I/O, no clock, no global state. */
+void engine_step(const struct engine_view *view, const struct event *ev,
+                 struct engine_step_result *out);
+
+/* ---- the engine ---------------------------------------------------------------------------- */
+
+/* What happened to one event of engine_apply. */
+struct engine_outcome {
+    bool duplicate;             /* its key was used before: `stored` is the original */
+    struct store_event stored;  /* the event row as written (or as found, for a duplicate);
+                                 * strings owned by the outcome */
+};
+
+void engine_outcome_release(struct engine_outcome *o);
+
+struct engine *engine_new(struct tenant_registry *tenants);
+void engine_free(struct engine *e);
+
+/* Applies n events of app `app_id`, in order, inside the store batch that is open on `st`.
+ * Fills out[0..n). Returns 0, or -1 with a message when the store failed: the batch must then
+ * be rolled back (the outcomes are released already). */
+int engine_apply(struct engine *e, struct store *st, const char *app_id, struct event *events,
+                 size_t n, struct engine_outcome *out, int64_t now_ms, char *err, size_t errlen);
+
+/* End of a store batch: `committed` keeps what the batch taught the engine, otherwise it is
+ * forgotten. `commit_ns` is how long the commit took. */
+void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns);
+
+/* Called after the commit for every event applied (not duplicates): the seam where the
+ * real-time hub and webhooks attach. Set before the engine thread starts. */
+typedef void engine_publish_fn(void *arg, const char *app_id, const struct store_event *ev);
+void engine_on_publish(struct engine *e, engine_publish_fn *fn, void *arg);
+/* Runs the publish hook for one committed event (the answering code calls it after commit). */
+void engine_publish(struct engine *e, const char *app_id, const struct store_event *ev);
+
+/* The partition of a user (see above), in [0, partitions). */
+unsigned engine_partition(const char *app_id, const char *user_id, unsigned partitions);
+
+/* ---- metrics ------------------------------------------------------------------------------- */
+
+/* Why an ingest request or event was refused. */
+enum engine_reject {
+    REJECT_MISSING_SIGNATURE,
+    REJECT_BAD_TIMESTAMP,
+    REJECT_EXPIRED,
+    REJECT_BAD_SIGNATURE,
+    REJECT_REPLAY,
+    REJECT_INVALID,
+    REJECT_APP_MISMATCH,
+    REJECT_OVERLOADED,
+    REJECT_UNAVAILABLE,
+    REJECT__COUNT
+};
+
+/* Counts a refusal (any thread). */
+void engine_count_reject(struct engine *e, enum engine_reject why, uint64_t n);
+/* Counts events received by an I/O thread (any thread). */
+void engine_count_received(struct engine *e, uint64_t n);
+/* End-to-end latency of an answered event, from its receipt (engine thread). */
+void engine_observe_latency(struct engine *e, uint64_t ns);
+/* The collector (core/metrics.h) of the engine's metrics. */
+void engine_collect_metrics(struct buf *out, void *engine);
+
+#endif

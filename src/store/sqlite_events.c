@@ -1,0 +1,158 @@
+/* Events, signature nonces and the users events create, in SQLite (see store.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "store/sqlite_int.h"
+#include "store/store.h"
+
+char *sqlite__col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+/* Steps a statement that returns no rows and resets it. */
+static int step_done(struct store *s, sqlite3_stmt *st, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(st);
+    int ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_user_exists(struct store *s, const char *app_id, const char *user_id, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_USER_EXISTS, err, errlen);
+    if (!st)
+        return -1;
+    sqlite__bind_text(st, 1, app_id);
+    sqlite__bind_text(st, 2, user_id);
+    int rc = sqlite3_step(st);
+    int ret = rc == SQLITE_ROW    ? 0
+              : rc == SQLITE_DONE ? STORE_NOT_FOUND
+                                  : sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_user_ensure(struct store *s, const char *app_id, const char *user_id, int64_t now,
+                      bool *created, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_USER_CREATE, err, errlen);
+    if (!st)
+        return -1;
+    sqlite__bind_text(st, 1, app_id);
+    sqlite__bind_text(st, 2, user_id);
+    sqlite3_bind_int64(st, 3, now);
+    if (step_done(s, st, err, errlen) < 0)
+        return -1;
+    *created = sqlite3_changes(s->db) > 0;
+    return 0;
+}
+
+static const char *const status_names[] = { "RECEIVED", "PROCESSED", "FAILED" };
+
+const char *store_event_status_name(enum store_event_status st)
+{
+    return status_names[st];
+}
+
+void store_event_release(struct store_event *e)
+{
+    free(e->app_id);
+    free(e->idempotency_key);
+    free(e->user_id);
+    free(e->event_type);
+    free(e->metadata);
+    free(e->error);
+    free(e->effects);
+    memset(e, 0, sizeof(*e));
+}
+
+int store_nonce_claim(struct store *s, const char *app_id, const char *nonce, size_t nonce_len,
+                      int64_t expires_s, int64_t now_s, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_NONCE_CLAIM, err, errlen);
+    if (!st)
+        return -1;
+    sqlite__bind_text(st, 1, app_id);
+    sqlite3_bind_text(st, 2, nonce, (int)nonce_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, expires_s);
+    sqlite3_bind_int64(st, 4, now_s);
+    if (step_done(s, st, err, errlen) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0 ? 0 : STORE_CONFLICT;
+}
+
+int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *deleted, char *err,
+                        size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_NONCE_EXPIRE, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, before_s);
+    sqlite3_bind_int(st, 2, limit);
+    if (step_done(s, st, err, errlen) < 0)
+        return -1;
+    if (deleted)
+        *deleted = sqlite3_changes(s->db);
+    return 0;
+}
+
+int store_event_insert(struct store *s, const struct store_event *e, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_EVENT_INSERT, err, errlen);
+    if (!st)
+        return -1;
+    sqlite__bind_text(st, 1, e->app_id);
+    sqlite__bind_text(st, 2, e->idempotency_key);
+    sqlite__bind_text(st, 3, e->user_id);
+    sqlite__bind_text(st, 4, e->event_type);
+    sqlite__bind_text(st, 5, e->metadata);
+    sqlite3_bind_int64(st, 6, e->occurred_at);
+    sqlite3_bind_int64(st, 7, e->received_at);
+    if (e->processed_at)
+        sqlite3_bind_int64(st, 8, e->processed_at);
+    sqlite__bind_text(st, 9, status_names[e->status]);
+    sqlite__bind_text(st, 10, e->error);
+    sqlite__bind_text(st, 11, e->effects);
+    if (step_done(s, st, err, errlen) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0 ? 0 : STORE_CONFLICT;
+}
+
+int store_event_get(struct store *s, const char *app_id, const char *key, struct store_event *out,
+                    char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_EVENT_GET, err, errlen);
+    if (!st)
+        return -1;
+    sqlite__bind_text(st, 1, app_id);
+    sqlite__bind_text(st, 2, key);
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->app_id = sqlite__col_text(st, 0);
+        out->idempotency_key = sqlite__col_text(st, 1);
+        out->user_id = sqlite__col_text(st, 2);
+        out->event_type = sqlite__col_text(st, 3);
+        out->metadata = sqlite__col_text(st, 4);
+        out->occurred_at = sqlite3_column_int64(st, 5);
+        out->received_at = sqlite3_column_int64(st, 6);
+        out->processed_at = sqlite3_column_int64(st, 7);
+        const char *status = (const char *)sqlite3_column_text(st, 8);
+        out->status = STORE_EVENT_RECEIVED;
+        for (int i = 0; status && i < 3; i++)
+            if (strcmp(status, status_names[i]) == 0)
+                out->status = (enum store_event_status)i;
+        out->error = sqlite__col_text(st, 9);
+        out->effects = sqlite__col_text(st, 10);
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
+    }
+    sqlite3_reset(st);
+    return ret;
+}

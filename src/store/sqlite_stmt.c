@@ -1,0 +1,75 @@
+/* The SQLite backend's statements, prepared once and cached (see sqlite_int.h). */
+#include <stdio.h>
+
+#include "store/sqlite_int.h"
+
+static const char *const stmt_sql[ST__COUNT] = {
+    [ST_APP_INSERT] = "INSERT INTO apps (id, name, settings, default_timezone, webhook_url, "
+                      "webhook_secret, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)",
+    [ST_APP_GET] = "SELECT id, name, settings, default_timezone, webhook_url, webhook_secret, "
+                   "created_at, updated_at FROM apps WHERE id = ?",
+    [ST_APP_UPDATE] = "UPDATE apps SET name = ?, settings = ?, default_timezone = ?, "
+                      "webhook_url = ?, webhook_secret = ?, updated_at = ? WHERE id = ?",
+    [ST_APP_ALL] = "SELECT id, name, settings, default_timezone, webhook_url, webhook_secret, "
+                   "created_at, updated_at FROM apps ORDER BY id",
+    [ST_KEY_INSERT] = "INSERT INTO api_keys (id, app_id, name, role, key_hash, created_at) "
+                      "VALUES (?,?,?,?,?,?)",
+    [ST_KEY_LIST] = "SELECT id, app_id, name, role, key_hash, created_at, last_used_at, "
+                    "revoked_at FROM api_keys WHERE app_id = ? ORDER BY created_at, id",
+    [ST_KEY_LIST_ACTIVE] = "SELECT id, app_id, name, role, key_hash, created_at, last_used_at, "
+                           "revoked_at FROM api_keys WHERE app_id = ? AND revoked_at IS NULL "
+                           "ORDER BY created_at, id",
+    [ST_KEY_ALL_ACTIVE] = "SELECT id, app_id, name, role, key_hash, created_at, last_used_at, "
+                          "revoked_at FROM api_keys WHERE revoked_at IS NULL",
+    [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = ? WHERE app_id = ? AND id = ? AND "
+                      "revoked_at IS NULL",
+    [ST_KEY_TOUCH] = "UPDATE api_keys SET last_used_at = max(COALESCE(last_used_at, 0), ?) "
+                     "WHERE id = ?",
+    [ST_USER_INSERT] = "INSERT INTO users (app_id, user_id, attributes, created_at, updated_at) "
+                       "VALUES (?1, ?2, COALESCE(?3, '{}'), ?4, ?4) "
+                       "ON CONFLICT (app_id, user_id) DO NOTHING "
+                       "RETURNING attributes, created_at, updated_at",
+    [ST_USER_UPDATE] = "UPDATE users SET attributes = COALESCE(?3, attributes), updated_at = ?4 "
+                       "WHERE app_id = ?1 AND user_id = ?2 "
+                       "RETURNING attributes, created_at, updated_at",
+    [ST_USER_GET] = "SELECT app_id, user_id, attributes, created_at, updated_at FROM users "
+                    "WHERE app_id = ? AND user_id = ?",
+    [ST_USER_EXISTS] = "SELECT 1 FROM users WHERE app_id = ? AND user_id = ?",
+    [ST_USER_CREATE] = "INSERT INTO users (app_id, user_id, created_at, updated_at) "
+                       "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (app_id, user_id) DO NOTHING",
+    [ST_NONCE_CLAIM] = "INSERT INTO nonces (app_id, nonce, expires_at) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT (app_id, nonce) DO UPDATE SET expires_at = excluded.expires_at "
+                       "WHERE nonces.expires_at < ?4",
+    [ST_NONCE_EXPIRE] = "DELETE FROM nonces WHERE (app_id, nonce) IN (SELECT app_id, nonce "
+                        "FROM nonces WHERE expires_at < ? LIMIT ?)",
+    [ST_EVENT_INSERT] = "INSERT INTO events (app_id, idempotency_key, user_id, event_type, "
+                        "metadata, occurred_at, received_at, processed_at, status, error, "
+                        "effects) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                        "ON CONFLICT (app_id, idempotency_key) DO NOTHING",
+    [ST_EVENT_GET] = "SELECT app_id, idempotency_key, user_id, event_type, metadata, "
+                     "occurred_at, received_at, processed_at, status, error, effects "
+                     "FROM events WHERE app_id = ? AND idempotency_key = ?",
+};
+
+int sqlite__fail(struct store *s, char *err, size_t errlen)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(s->db));
+    return -1;
+}
+
+sqlite3_stmt *sqlite__stmt(struct store *s, enum stmt_id id, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = s->stmts[id];
+    if (!st) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+            SQLITE_OK) {
+            sqlite__fail(s, err, errlen);
+            return NULL;
+        }
+        s->stmts[id] = st;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
