@@ -280,6 +280,10 @@ static int cmd_serve(const struct config *cfg)
     }
 
     engine = engine_new(tenants);
+    if (engine_load(engine, store, clock_now_ms(), err, sizeof(err)) < 0) {
+        log_error("cannot load the engine's state", LOG_S("error", err));
+        goto out;
+    }
     router = router_new();
     api.engine = engine;
     api.signature_tolerance_s = cfg->signature_tolerance;

@@ -211,8 +211,8 @@ static void ingest_run(struct api_call *c, struct store *st)
         ingest_refuse(c, REJECT_EXPIRED, "expired_timestamp", "Expired signature timestamp");
         return;
     }
-    int rc = store_nonce_claim(st, c->who.app_id, x->nonce, x->nonce_len, expires, now / 1000,
-                               err, sizeof(err));
+    int rc = engine_claim_nonce(api->engine, st, c->who.app_id, x->nonce, x->nonce_len, expires,
+                                now / 1000, err, sizeof(err));
     if (rc == STORE_CONFLICT) {
         ingest_refuse(c, REJECT_REPLAY, "replay_detected", "Replay detected");
         return;

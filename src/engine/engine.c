@@ -9,9 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
+#include "engine/nonces.h"
 #include "tenant/registry.h"
 
 /* ---- the pure step ------------------------------------------------------------------------ */
@@ -134,6 +138,12 @@ struct engine_metrics {
     struct metrics_hist commit;   /* engine thread */
     struct metrics_hist latency;  /* engine thread */
     metric_u64 known_users;
+    metric_u64 nonces, nonce_bytes;
+};
+
+struct nonce_claim {
+    uint64_t h;
+    int64_t expires;
 };
 
 struct engine {
@@ -142,6 +152,9 @@ struct engine {
     struct user **journal;        /* users added in the open batch */
     size_t journal_n, journal_cap;
     uint64_t batch_events;        /* applied in the open batch */
+    struct nonce_set *nonces;
+    struct nonce_claim *claims;   /* nonces claimed in the open batch */
+    size_t claims_n, claims_cap;
     engine_publish_fn *publish;
     void *publish_arg;
     struct engine_step_result step;
@@ -153,6 +166,10 @@ struct engine *engine_new(struct tenant_registry *tenants)
     struct engine *e = xcalloc(1, sizeof(*e));
     e->tenants = tenants;
     buf_init(&e->step.effects);
+    uint64_t k[2] = { 0, 0 };
+    if (RAND_bytes((unsigned char *)k, sizeof(k)) != 1)
+        log_warn("no random key for the nonce set; using a fixed one");
+    e->nonces = nonce_set_new(k[0], k[1]);
     return e;
 }
 
@@ -162,8 +179,51 @@ void engine_free(struct engine *e)
         return;
     users_free(&e->users);
     free(e->journal);
+    nonce_set_free(e->nonces);
+    free(e->claims);
     buf_release(&e->step.effects);
     free(e);
+}
+
+struct load_ctx {
+    struct engine *e;
+    int64_t now_s;
+    size_t n;
+};
+
+static void load_nonce(const char *app_id, const char *nonce, size_t len, int64_t expires,
+                       void *arg)
+{
+    struct load_ctx *c = arg;
+    uint64_t h = nonce_set_hash(c->e->nonces, app_id, nonce, len);
+    c->n += nonce_set_claim(c->e->nonces, h, expires, c->now_s);
+}
+
+int engine_load(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen)
+{
+    struct load_ctx c = { e, now_ms / 1000, 0 };
+    if (store_nonces_each_live(st, c.now_s, load_nonce, &c, err, errlen) < 0)
+        return -1;
+    atomic_store_explicit(&e->m.nonces, nonce_set_size(e->nonces), memory_order_relaxed);
+    atomic_store_explicit(&e->m.nonce_bytes, nonce_set_bytes(e->nonces), memory_order_relaxed);
+    if (c.n)
+        log_info("signature nonces loaded", LOG_U("count", c.n));
+    return 0;
+}
+
+int engine_claim_nonce(struct engine *e, struct store *st, const char *app_id, const char *nonce,
+                       size_t nonce_len, int64_t expires_s, int64_t now_s, char *err,
+                       size_t errlen)
+{
+    uint64_t h = nonce_set_hash(e->nonces, app_id, nonce, nonce_len);
+    if (!nonce_set_claim(e->nonces, h, expires_s, now_s))
+        return STORE_CONFLICT;
+    if (e->claims_n == e->claims_cap) {
+        e->claims_cap = e->claims_cap ? e->claims_cap * 2 : 256;
+        e->claims = xrealloc(e->claims, e->claims_cap * sizeof(*e->claims));
+    }
+    e->claims[e->claims_n++] = (struct nonce_claim){ h, expires_s };
+    return store_nonce_record(st, app_id, nonce, nonce_len, expires_s, err, errlen);
 }
 
 void engine_outcome_release(struct engine_outcome *o)
@@ -284,6 +344,8 @@ void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
     if (!committed) {
         for (size_t i = e->journal_n; i-- > 0;)
             users_remove(&e->users, e->journal[i]);
+        for (size_t i = e->claims_n; i-- > 0;)
+            nonce_set_forget(e->nonces, e->claims[i].h, e->claims[i].expires);
         if (e->batch_events)
             metric_add(&e->m.batches_failed, 1);
     } else if (e->batch_events) {
@@ -296,7 +358,10 @@ void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
         metric_add(&e->m.batch_count, 1);
     }
     atomic_store_explicit(&e->m.known_users, e->users.n, memory_order_relaxed);
+    atomic_store_explicit(&e->m.nonces, nonce_set_size(e->nonces), memory_order_relaxed);
+    atomic_store_explicit(&e->m.nonce_bytes, nonce_set_bytes(e->nonces), memory_order_relaxed);
     e->journal_n = 0;
+    e->claims_n = 0;
     e->batch_events = 0;
 }
 
@@ -378,6 +443,13 @@ void engine_collect_metrics(struct buf *out, void *arg)
                    "Users the engine holds in memory.");
     buf_printf(out, "reactor_engine_known_users %llu\n",
                (unsigned long long)metric_get(&e->m.known_users));
+    metrics_family(out, "reactor_engine_nonces", "gauge",
+                   "Signature nonces held in memory for replay detection.");
+    buf_printf(out, "reactor_engine_nonces %llu\n", (unsigned long long)metric_get(&e->m.nonces));
+    metrics_family(out, "reactor_engine_nonce_bytes", "gauge",
+                   "Memory of the replay detection set, bytes.");
+    buf_printf(out, "reactor_engine_nonce_bytes %llu\n",
+               (unsigned long long)metric_get(&e->m.nonce_bytes));
     metrics_family(out, "reactor_engine_batch_events", "histogram",
                    "Events applied per committed store batch.");
     uint64_t cum = 0;

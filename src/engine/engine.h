@@ -62,6 +62,16 @@ void engine_outcome_release(struct engine_outcome *o);
 
 struct engine *engine_new(struct tenant_registry *tenants);
 void engine_free(struct engine *e);
+/* Start-up, before the engine thread runs: loads what the engine keeps in memory from the
+ * store (the live signature nonces). */
+int engine_load(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen);
+
+/* Claims a request's signature nonce for app `app_id` until `expires_s`, inside the open
+ * batch: 0 when claimed (and recorded in the store), STORE_CONFLICT for a replay, -1 when the
+ * store failed (the batch must be rolled back). */
+int engine_claim_nonce(struct engine *e, struct store *st, const char *app_id, const char *nonce,
+                       size_t nonce_len, int64_t expires_s, int64_t now_s, char *err,
+                       size_t errlen);
 
 /* Applies n events of app `app_id`, in order, inside the store batch that is open on `st`.
  * Fills out[0..n). Returns 0, or -1 with a message when the store failed: the batch must then

@@ -71,19 +71,37 @@ void store_event_release(struct store_event *e)
     memset(e, 0, sizeof(*e));
 }
 
-int store_nonce_claim(struct store *s, const char *app_id, const char *nonce, size_t nonce_len,
-                      int64_t expires_s, int64_t now_s, char *err, size_t errlen)
+int store_nonce_record(struct store *s, const char *app_id, const char *nonce, size_t nonce_len,
+                       int64_t expires_s, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_NONCE_CLAIM, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, ST_NONCE_INSERT, err, errlen);
     if (!st)
         return -1;
     sqlite__bind_text(st, 1, app_id);
     sqlite3_bind_text(st, 2, nonce, (int)nonce_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, expires_s);
-    sqlite3_bind_int64(st, 4, now_s);
-    if (step_done(s, st, err, errlen) < 0)
+    return step_done(s, st, err, errlen);
+}
+
+int store_nonces_each_live(struct store *s, int64_t now_s,
+                           void (*fn)(const char *app_id, const char *nonce, size_t nonce_len,
+                                      int64_t expires_s, void *arg),
+                           void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_NONCE_LIVE, err, errlen);
+    if (!st)
         return -1;
-    return sqlite3_changes(s->db) > 0 ? 0 : STORE_CONFLICT;
+    sqlite3_bind_int64(st, 1, now_s);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *app = (const char *)sqlite3_column_text(st, 0);
+        const char *nonce = (const char *)sqlite3_column_text(st, 1);
+        if (app && nonce)
+            fn(app, nonce, (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_int64(st, 2), arg);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+    return ret;
 }
 
 int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *deleted, char *err,

@@ -37,11 +37,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_USER_EXISTS] = "SELECT 1 FROM users WHERE app_id = ? AND user_id = ?",
     [ST_USER_CREATE] = "INSERT INTO users (app_id, user_id, created_at, updated_at) "
                        "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (app_id, user_id) DO NOTHING",
-    [ST_NONCE_CLAIM] = "INSERT INTO nonces (app_id, nonce, expires_at) VALUES (?1, ?2, ?3) "
-                       "ON CONFLICT (app_id, nonce) DO UPDATE SET expires_at = excluded.expires_at "
-                       "WHERE nonces.expires_at < ?4",
-    [ST_NONCE_EXPIRE] = "DELETE FROM nonces WHERE (app_id, nonce) IN (SELECT app_id, nonce "
-                        "FROM nonces WHERE expires_at < ? LIMIT ?)",
+    [ST_NONCE_INSERT] = "INSERT INTO nonces (app_id, nonce, expires_at) VALUES (?, ?, ?)",
+    [ST_NONCE_LIVE] = "SELECT app_id, nonce, expires_at FROM nonces WHERE expires_at >= ?",
+    [ST_NONCE_EXPIRE] = "DELETE FROM nonces WHERE rowid IN (SELECT rowid FROM nonces "
+                        "WHERE expires_at < ? LIMIT ?)",
     [ST_EVENT_INSERT] = "INSERT INTO events (app_id, idempotency_key, user_id, event_type, "
                         "metadata, occurred_at, received_at, processed_at, status, error, "
                         "effects) VALUES (?,?,?,?,?,?,?,?,?,?,?) "

@@ -172,10 +172,15 @@ struct store_event {
 const char *store_event_status_name(enum store_event_status st);
 void store_event_release(struct store_event *e);
 
-/* Records a signature nonce of an app until `expires_s` (Unix seconds). STORE_CONFLICT when
- * the app used it before and that use has not expired at `now_s` (a replay). */
-int store_nonce_claim(struct store *s, const char *app_id, const char *nonce, size_t nonce_len,
-                      int64_t expires_s, int64_t now_s, char *err, size_t errlen);
+/* Records that an app used a signature nonce, until `expires_s` (Unix seconds). Whether it
+ * was used before is the engine's question (it holds the live nonces in memory). */
+int store_nonce_record(struct store *s, const char *app_id, const char *nonce, size_t nonce_len,
+                       int64_t expires_s, char *err, size_t errlen);
+/* Calls fn for every nonce that has not expired at `now_s` (start-up). */
+int store_nonces_each_live(struct store *s, int64_t now_s,
+                           void (*fn)(const char *app_id, const char *nonce, size_t nonce_len,
+                                      int64_t expires_s, void *arg),
+                           void *arg, char *err, size_t errlen);
 /* Forgets up to `limit` nonces that expired before `before_s`; `*deleted` (may be NULL) says
  * how many. */
 int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *deleted, char *err,

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Event ingestion end to end: signed events over HTTP keep-alive, committed (fsync) before the
+# 202, against one server on 127.0.0.1 with the SQLite default. In the same run, with the same
+# generator (reactor bench): GET /health, then single events, then batches.
+# Bounded: each phase lasts BENCH_SECONDS (default 10); the server is stopped at the end.
+#   bench/events.sh [reactor binary]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="${1:-build/reactor}"
+secs="${BENCH_SECONDS:-10}"
+conns="${BENCH_CONNECTIONS:-64}"
+users="${BENCH_USERS:-10000}"
+batch="${BENCH_BATCH_SIZE:-1000}"
+port="${BENCH_PORT:-39081}"
+threads="${BENCH_THREADS:-2}"
+log_level="${BENCH_LOG_LEVEL:-warn}"
+token="bench-operator-token-0123456789"
+secret="bench-webhook-secret-0123456789"
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "reactor: $("$bin" version | head -1), $threads I/O threads, log level $log_level, SQLite with fsync on commit"
+echo "load: reactor bench --connections $conns --duration $secs --users $users (batch: --batch-size $batch)"
+
+data=$(mktemp -d)
+"$bin" serve --listen 127.0.0.1 --port "$port" --threads "$threads" --data-dir "$data" \
+    --operator-token "$token" --log-level "$log_level" >/dev/null 2>"$data/server.log" &
+pid=$!
+cleanup() {
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+    sleep 0.05
+done
+app="bench-$$"
+key=$(curl -sf "http://127.0.0.1:$port/apps" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' \
+    -d "{\"id\":\"$app\",\"name\":\"Bench\",\"webhookSecret\":\"$secret\",\"settings\":{\"rateLimit\":{\"points\":1000000000,\"windowSeconds\":1}}}" |
+    sed -E 's/.*"bootstrapApiKey":"([^"]+)".*/\1/')
+
+run() {
+    "$bin" bench --url "http://127.0.0.1:$port" --app "$app" --key "$key" --secret "$secret" \
+        --connections "$conns" --duration "$secs" --users "$users" --json "$@" | tail -1
+}
+
+health=$(run --mode health)
+echo "health: $health"
+events=$(run --mode events)
+echo "events: $events"
+batched=$(run --mode batch --batch-size "$batch")
+echo "batch:  $batched"
+python3 - "$health" "$events" "$batched" <<'PY'
+import json, sys
+h, e, b = (json.loads(a) for a in sys.argv[1:4])
+print(f"single events: {e['events_per_sec']:.0f}/s, p99 {e['p99_ms']:.2f} ms, "
+      f"{e['events_per_sec'] / h['requests_per_sec']:.2f} of /health ({h['requests_per_sec']:.0f}/s)")
+print(f"batched events: {b['events_per_sec']:.0f}/s, p99 {b['p99_ms']:.2f} ms per request")
+PY
+echo "server RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+echo "store: $(du -sh "$data" | cut -f1)"
