@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bin="${1:-build/reactor}"
 secs="${BENCH_SECONDS:-10}"
 conns="${BENCH_CONNECTIONS:-64}"
-port="${BENCH_PORT:-39080}"
+port="${BENCH_PORT:-18080}"
 log_level="${BENCH_LOG_LEVEL:-info}"
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"

@@ -19,6 +19,7 @@
 #include "core/metrics.h"
 #include "core/secret.h"
 #include "core/clock.h"
+#include "core/syncer.h"
 #include "core/worker.h"
 #include "engine/engine.h"
 #include "http/conn.h"
@@ -110,7 +111,7 @@ struct serve_state {
     bool forced;
 };
 
-/* On the store thread. */
+/* On the engine thread. */
 static void ping_task(void *arg)
 {
     struct api *api = arg;
@@ -118,14 +119,14 @@ static void ping_task(void *arg)
         atomic_store(&api->store_ok_ms, clock_now_ms());
 }
 
-/* Readiness: the probe runs where the store lives, so a wedged store thread shows too. */
+/* Readiness: the probe runs where the store lives, so a wedged engine thread shows too. */
 static void probe_store(uv_timer_t *t)
 {
     struct serve_state *s = t->data;
     worker_submit(s->api->store_worker, ping_task, s->api);
 }
 
-/* On the store thread. */
+/* On the engine thread. */
 static void flush_key_uses(void *arg)
 {
     struct api *api = arg;
@@ -175,7 +176,7 @@ static void load_key(const struct store_key *k, void *arg)
     tenant_key_put(arg, k);
 }
 
-/* A signal during the last steps of shutdown (the store thread finishing its queue, the I/O
+/* A signal during the last steps of shutdown (the engine thread finishing its queue, the I/O
  * threads stopping): the operator wants out now. What is committed is safe in the WAL; what
  * is not was never acknowledged. */
 static void exit_now(int signum)
@@ -332,6 +333,7 @@ static int cmd_serve(const struct config *cfg)
         .end = api_batch_end,
         .arg = &api,
     };
+    api.syncer = syncer_new("syncer", api_sync, api_sync_idle, &api);
     store_worker = worker_new("engine", (size_t)cfg->engine_queue, &batch);
     api.store_worker = store_worker;
     metrics_register(api_collect_metrics, &api);
@@ -375,12 +377,14 @@ static int cmd_serve(const struct config *cfg)
     /* Store work still queued finishes and is answered while the I/O threads run. */
     worker_submit(store_worker, flush_key_uses, &api);
     worker_stop(store_worker);
+    syncer_stop(api.syncer); /* the last batches become durable and are answered */
     http_server_stop(server);
     log_info("stopped", LOG_B("forced", s.forced));
     ret = 0;
 out:
     metrics_clear();
     worker_free(store_worker);
+    syncer_free(api.syncer);
     free(api.batch);
     engine_free(engine);
     http_server_free(server);
@@ -395,6 +399,9 @@ out:
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit reached (RLIMIT_FSIZE) fails the write with EFBIG, which the store
+     * reports like a full disk (503, nothing kept), instead of killing the process. */
+    signal(SIGXFSZ, SIG_IGN);
     const char *cmd = "serve";
     int first_opt = 1;
     if (argc > 1 && strncmp(argv[1], "-", 1) != 0) {

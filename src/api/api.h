@@ -1,9 +1,9 @@
 /* The HTTP API: route handlers, one file per resource, registered into the router at start,
  * and the helpers they share: authentication (auth.c), body validation (validate.c) and
- * running work on the store thread (call.c).
+ * running work on the engine thread (call.c).
  *
  * Threads: handlers run on I/O threads and never touch the store. What needs the store is
- * submitted to the store thread with api_call_submit and answered from there (docs/
+ * submitted to the engine thread with api_call_submit and answered from there (docs/
  * architecture.md, "Handing work to another thread"). */
 #ifndef REACTOR_API_API_H
 #define REACTOR_API_API_H
@@ -14,12 +14,14 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/metrics.h"
 #include "http/http.h"
 #include "http/router.h"
 #include "store/store.h"
 #include "tenant/registry.h"
 
 struct engine;
+struct syncer;
 struct http_server;
 struct http_shared;
 struct sig_verifier;
@@ -32,16 +34,20 @@ struct api {
     struct worker *store_worker;      /* the engine thread: owns `store` and `engine` */
     struct store *store;              /* only touched on store_worker */
     struct engine *engine;            /* only touched on store_worker (but metrics) */
+    struct syncer *syncer;            /* makes committed batches durable, then answers */
+    struct metrics_hist sync_time;    /* written by the syncer thread only */
     int signature_tolerance_s;        /* SIGNATURE_TOLERANCE_SECONDS */
     const char *operator_token;       /* for POST /apps */
     bool open_signup;                 /* POST /apps needs no operator token */
     _Atomic int64_t store_ok_ms;      /* last time the store answered a probe */
     int64_t store_ok_window_ms;       /* /ready fails when the last answer is older */
-    /* The batch being run on the store thread (touched there only): calls whose answers wait
+    /* The batch being run on the engine thread (touched there only): calls whose answers wait
      * for the batch's commit. */
     struct api_call **batch;
     size_t batch_n, batch_cap;
     bool batch_open;                  /* a batch transaction is open */
+    uint64_t batch_opened_ns;         /* when (monotonic) */
+    atomic_bool holding;              /* the open batch waits for the syncer to go idle */
     bool batch_failed;                /* the batch cannot commit: answer the rest 503 */
 };
 
@@ -110,7 +116,7 @@ const char *api_check_small_object(const json_t *v); /* serialised <= 16 KiB */
 /* Number of UTF-8 characters in s. */
 size_t api_utf8_len(const char *s);
 
-/* ---- running work on the store thread (call.c) ------------------------------------------- */
+/* ---- running work on the engine thread (call.c) ------------------------------------------- */
 
 struct api_call {
     struct api *api;
@@ -119,35 +125,47 @@ struct api_call {
     struct principal who;
     void *ctx;                  /* the handler's data */
     void (*ctx_free)(void *);
-    int status;                 /* the answer, set on the store thread */
+    int status;                 /* the answer, set on the engine thread */
     json_t *body;
     struct buf raw;             /* or the answer's JSON text, when body is NULL */
     const char *header_name;    /* one extra response header (static strings), or NULL */
     const char *header_value;
     unsigned retry_after;       /* seconds, for a Retry-After header; 0 = none */
-    /* Runs on the store thread once the batch holding this call has committed, before the
+    /* Runs on the engine thread once the batch holding this call has committed, before the
      * answer is sent: where memory (the tenant registry) follows what the store now holds.
      * Not run when the commit fails. */
     void (*on_commit)(struct api_call *call);
-    /* Runs on the store thread when the call is answered 503 because its batch could not
+    /* Runs on the syncer thread once the batch is durable, just before the answer is sent:
+     * where what must never be seen before it is on disk happens (publishing effects). */
+    void (*on_durable)(struct api_call *call);
+    /* Runs on the engine thread when the call is answered 503 because its batch could not
      * run or commit. */
     void (*on_fail)(struct api_call *call);
+    /* Runs on the I/O thread when the engine's queue had no room (answered 503 overloaded). */
+    void (*on_refused)(struct api_call *call);
 };
 
 typedef void api_call_fn(struct api_call *call, struct store *store);
 
-/* The store thread's batch hooks (struct worker_batch, arg = struct api): the batch's calls
- * run in one transaction and are answered after it commits (group commit). */
+/* The engine thread's batch hooks (struct worker_batch, arg = struct api): the batch's calls
+ * run in one transaction and are answered after it commits and is synced (group commit).
+ * While the syncer is busy the transaction stays open for the next tasks, up to these. */
+#define API_HOLD_CALLS 8192
+#define API_HOLD_NS (5u * 1000u * 1000u)
 void api_batch_begin(void *api);
 void api_batch_end(void *api);
+/* The syncer's sync function (core/syncer.h, arg = struct api): store_sync, timed. */
+int api_sync(void *api, char *err, unsigned errlen);
+/* The syncer's idle hook: wakes the engine thread to commit the batch it held open. */
+void api_sync_idle(void *api);
 
 struct api_call *api_call_new(struct api *api, struct http_request *req,
                               const struct principal *who);
-/* Runs fn on the store thread and answers with call->status and call->body. Takes ownership
+/* Runs fn on the engine thread and answers with call->status and call->body. Takes ownership
  * of call. A full store queue answers 503 with Retry-After at once. */
 void api_call_submit(struct api_call *call, api_call_fn *fn);
 /* The same for work that counts `weight` against the queue's capacity (events). Returns 0,
- * or -1 when the queue was full (answered 503 already). */
+ * or -1 when the queue was full (answered 503 already, on_refused run). */
 int api_call_submit_weighted(struct api_call *call, api_call_fn *fn, size_t weight);
 /* For fn: the answer. */
 void api_call_answer(struct api_call *call, int status, json_t *body);

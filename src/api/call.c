@@ -1,13 +1,15 @@
-/* Running a request's store work on the store thread and answering on the I/O thread
+/* Running a request's store work on the engine thread and answering on the I/O thread
  * (see api.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/syncer.h"
 #include "core/worker.h"
 #include "engine/engine.h"
 #include "http/server.h"
@@ -62,7 +64,7 @@ struct pending {
     api_call_fn *fn;
 };
 
-/* Sends the call's answer from its I/O thread. The store thread stops before the I/O
+/* Sends the call's answer from its I/O thread. The engine thread stops before the I/O
  * threads (main.c), so the post cannot fail while calls are in flight; if it ever did, the
  * request is an orphan of a joined thread and answering it here only frees it. */
 static void post_answer(struct api_call *c)
@@ -83,7 +85,7 @@ static void answer_unavailable(struct api_call *c)
     c->on_fail = NULL;
 }
 
-/* On the store thread: runs the call's work inside the open batch; the answer waits for the
+/* On the engine thread: runs the call's work inside the open batch; the answer waits for the
  * batch's commit. */
 static void call_run(void *arg)
 {
@@ -102,7 +104,7 @@ static void call_run(void *arg)
         return;
     }
     /* Authenticated on the I/O thread, maybe before a revocation that committed since: the
-     * key must still be valid when its work runs (the store thread is the registry's only
+     * key must still be valid when its work runs (the engine thread is the registry's only
      * writer, so this cannot change until the batch ends). */
     if (c->who.key_id[0] && !tenant_key_active(api->tenants, c->who.key_id)) {
         api_call_error(c, 401, "unauthorized", "Invalid API key");
@@ -121,7 +123,10 @@ void api_batch_begin(void *arg)
 {
     struct api *api = arg;
     char err[256];
+    if (api->batch_open)
+        return; /* the previous batch was held open to take these tasks too */
     store_batch_rollback(api->store); /* nothing may be left open, but make sure */
+    api->batch_opened_ns = clock_mono_ns();
     api->batch_failed = false;
     api->batch_open = store_batch_begin(api->store, err, sizeof(err)) == 0;
     if (!api->batch_open) {
@@ -130,11 +135,66 @@ void api_batch_begin(void *arg)
     }
 }
 
+/* A committed batch's calls, waiting for the sync that makes them durable. */
+struct durable_batch {
+    struct api_call **calls;
+    size_t n;
+};
+
+/* On the syncer thread, once the batch is on disk. */
+static void batch_durable(void *arg)
+{
+    struct durable_batch *d = arg;
+    for (size_t i = 0; i < d->n; i++) {
+        struct api_call *c = d->calls[i];
+        if (c->on_durable && c->status < 400)
+            c->on_durable(c);
+        post_answer(c);
+    }
+    free(d->calls);
+    free(d);
+}
+
+static void wake(void *arg)
+{
+    (void)arg; /* a task only to end the worker's wait: its batch end commits what was held */
+}
+
+void api_sync_idle(void *arg)
+{
+    struct api *api = arg;
+    if (atomic_exchange(&api->holding, false))
+        worker_submit(api->store_worker, wake, NULL); /* a full queue wakes it anyway */
+}
+
+int api_sync(void *arg, char *err, unsigned errlen)
+{
+    struct api *api = arg;
+    uint64_t t0 = clock_mono_ns();
+    int rc = store_sync(api->store, err, errlen);
+    metrics_hist_observe(&api->sync_time, clock_mono_ns() - t0);
+    return rc;
+}
+
 void api_batch_end(void *arg)
 {
     struct api *api = arg;
     char err[256] = "";
     uint64_t t0 = clock_mono_ns();
+    /* While the syncer is busy a commit would only wait for it: keep the transaction open
+     * and take what is queued into it, so one commit and one sync carry all of it. Bounded
+     * in calls and time; an empty queue always commits. */
+    if (api->batch_open && !api->batch_failed && api->syncer && api->batch_n > 0 &&
+        api->batch_n < API_HOLD_CALLS && t0 - api->batch_opened_ns < API_HOLD_NS &&
+        !worker_stopping(api->store_worker)) {
+        atomic_store(&api->holding, true);
+        /* The syncer may have gone idle before it could see the flag: check again after
+         * setting it (api_sync_idle wakes the worker when it sees it). */
+        if (syncer_busy(api->syncer))
+            return;
+        atomic_store(&api->holding, false);
+    }
+    atomic_store(&api->holding, false);
     bool ok = api->batch_open && !api->batch_failed &&
               store_batch_commit(api->store, err, sizeof(err)) == 0;
     if (api->engine)
@@ -147,20 +207,55 @@ void api_batch_end(void *arg)
         atomic_store(&api->store_ok_ms, 0); /* not ready until a probe succeeds again */
     }
     api->batch_open = false;
+    if (api->batch_n == 0)
+        return;
     for (size_t i = 0; i < api->batch_n; i++) {
         struct api_call *c = api->batch[i];
         if (!ok)
             answer_unavailable(c);
         else if (c->on_commit && c->status < 400)
             c->on_commit(c);
-        post_answer(c);
     }
-    api->batch_n = 0;
+    if (!ok) {
+        /* Nothing was written: no need to wait for the disk. */
+        for (size_t i = 0; i < api->batch_n; i++)
+            post_answer(api->batch[i]);
+        api->batch_n = 0;
+        return;
+    }
+    /* Committed, not yet durable: the syncer answers once it is. The writer goes on. */
+    struct durable_batch *d = xmalloc(sizeof(*d));
+    d->calls = api->batch;
+    d->n = api->batch_n;
+    api->batch = NULL;
+    api->batch_n = api->batch_cap = 0;
+    if (api->syncer) {
+        syncer_after(api->syncer, batch_durable, d);
+    } else {
+        if (store_sync(api->store, err, sizeof(err)) < 0) {
+            log_error("cannot make committed work durable; exiting without acknowledging it",
+                      LOG_S("error", err));
+            log_flush();
+            _exit(70);
+        }
+        batch_durable(d);
+    }
 }
 
 void api_call_submit(struct api_call *c, api_call_fn *fn)
 {
     (void)api_call_submit_weighted(c, fn, 1);
+}
+
+/* Refuses a call the engine's queue had no room for: 503 at once, on its I/O thread. */
+static void refuse(struct api_call *c)
+{
+    if (c->on_refused)
+        c->on_refused(c);
+    http_response_header(c->req, "Retry-After", "1");
+    http_respond_error(c->req, 503, "overloaded", "The store is busy; try again shortly");
+    c->req = NULL;
+    call_free(c);
 }
 
 int api_call_submit_weighted(struct api_call *c, api_call_fn *fn, size_t weight)
@@ -172,10 +267,7 @@ int api_call_submit_weighted(struct api_call *c, api_call_fn *fn, size_t weight)
     http_request_defer(c->req);
     if (worker_submit_weighted(c->api->store_worker, call_run, p, weight) < 0) {
         free(p);
-        http_response_header(c->req, "Retry-After", "1");
-        http_respond_error(c->req, 503, "overloaded", "The store is busy; try again shortly");
-        c->req = NULL;
-        call_free(c);
+        refuse(c);
         return -1;
     }
     return 0;

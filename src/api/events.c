@@ -239,8 +239,8 @@ static void ingest_run(struct api_call *c, struct store *st)
     }
 }
 
-/* After the commit: publish what was applied, and time it. */
-static void ingest_committed(struct api_call *c)
+/* Once the batch is on disk (syncer thread): publish what was applied, and time it. */
+static void ingest_durable(struct api_call *c)
 {
     struct ingest *x = c->ctx;
     struct engine *e = c->api->engine;
@@ -250,6 +250,12 @@ static void ingest_committed(struct api_call *c)
         if (!x->outcomes[i].duplicate)
             engine_publish(e, c->who.app_id, &x->outcomes[i].stored);
     }
+}
+
+static void ingest_refused(struct api_call *c)
+{
+    struct ingest *x = c->ctx;
+    engine_count_reject(c->api->engine, REJECT_OVERLOADED, x->n);
 }
 
 static void ingest_failed(struct api_call *c)
@@ -344,11 +350,10 @@ static void submit(struct api *api, struct http_request *req, const struct princ
     struct api_call *c = api_call_new(api, req, who);
     c->ctx = x;
     c->ctx_free = ingest_free;
-    c->on_commit = ingest_committed;
+    c->on_durable = ingest_durable;
     c->on_fail = ingest_failed;
-    size_t n = x->n;
-    if (api_call_submit_weighted(c, ingest_run, n) < 0)
-        engine_count_reject(api->engine, REJECT_OVERLOADED, n);
+    c->on_refused = ingest_refused;
+    api_call_submit_weighted(c, ingest_run, x->n);
 }
 
 static void post_event(struct http_request *req, void *arg)

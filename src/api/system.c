@@ -54,6 +54,13 @@ void api_collect_metrics(struct buf *out, void *arg)
                    "1 when the store answered its last readiness probe in time.");
     buf_printf(out, "reactor_store_up %d\n",
                clock_now_ms() - atomic_load(&api->store_ok_ms) <= api->store_ok_window_ms);
+    struct metrics_hist_sum sync;
+    memset(&sync, 0, sizeof(sync));
+    metrics_hist_accumulate(&sync, &api->sync_time);
+    metrics_family(out, "reactor_store_sync_seconds", "histogram",
+                   "Time to make committed batches durable (one fdatasync covers all "
+                   "committed before it started).");
+    metrics_hist_render(out, "reactor_store_sync_seconds", "", &sync);
     metrics_family(out, "reactor_build_info", "gauge", "Version of this build.");
     buf_printf(out, "reactor_build_info{version=\"%s\"} 1\n", REACTOR_VERSION);
 }

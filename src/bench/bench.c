@@ -44,6 +44,9 @@ struct bconn {
     struct buf req;          /* the request in flight; owned until its write completes */
     uint64_t sent_ns;
     bool open;               /* tcp handle initialised and not closed */
+    bool writing;            /* `write` in flight: libuv may report its completion after the
+                              * answer was read, and the request may not be reused before */
+    bool send_owed;          /* the answer came first: send the next request once written */
 };
 
 struct bench {
@@ -58,6 +61,7 @@ struct bench {
     uint64_t ok, non_2xx, conn_errors, events;
     char nonce_prefix[17];
     uint64_t user_rng;
+    struct hmac_key *signer; /* the app secret, scheduled once */
 };
 
 static const http_parser_settings parser_settings;
@@ -113,7 +117,7 @@ static void build_request(struct bench *b, struct bconn *c)
         { ts, strlen(ts) }, { ".", 1 }, { nonce, strlen(nonce) }, { ".", 1 },
         { body.data, body.len },
     };
-    if (hmac_sha256_hex(b->o.secret, strlen(b->o.secret), parts, 5, sig) < 0)
+    if (!b->signer || hmac_key_hex(b->signer, parts, 5, sig) < 0)
         strcpy(sig, "unsigned"); /* the crypto library failed: the server will say 401 */
     buf_printf(r,
                "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
@@ -150,20 +154,37 @@ static void conn_fail(struct bconn *c)
     conn_close(c);
 }
 
+static void send_next(struct bconn *c);
+
 static void on_written(uv_write_t *w, int status)
 {
-    if (status < 0)
-        conn_fail(w->data);
+    struct bconn *c = w->data;
+    c->writing = false;
+    if (status < 0) {
+        conn_fail(c);
+        return;
+    }
+    if (c->send_owed) {
+        c->send_owed = false;
+        send_next(c);
+    }
 }
 
 static void send_next(struct bconn *c)
 {
+    if (c->writing) {
+        c->send_owed = true;
+        return;
+    }
     build_request(c->b, c);
     c->sent_ns = uv_hrtime();
     uv_buf_t ub = uv_buf_init(c->req.data, (unsigned)c->req.len);
     c->write.data = c;
-    if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &ub, 1, on_written) < 0)
+    if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &ub, 1, on_written) < 0) {
         conn_fail(c);
+        return;
+    }
+    c->writing = true;
 }
 
 static int on_message_complete(http_parser *p)
@@ -204,6 +225,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *rb)
 {
     struct bconn *c = s->data;
+    if (n == 0)
+        return; /* nothing read (EAGAIN); a length of 0 would tell the parser "EOF" */
     if (n < 0) {
         conn_fail(c);
         return;
@@ -232,6 +255,7 @@ static void conn_start(struct bconn *c)
     uv_tcp_init(c->b->loop, &c->tcp);
     c->tcp.data = c;
     c->open = true;
+    c->writing = c->send_owed = false;
     c->connect.data = c;
     if (uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&c->b->addr, on_connect) <
         0)
@@ -412,6 +436,8 @@ int bench_main(int argc, char **argv)
         goto out;
     if (secret_random_hex(b->nonce_prefix, 8) < 0)
         goto out;
+    if (b->o.secret)
+        b->signer = hmac_key_new(b->o.secret, strlen(b->o.secret));
     b->user_rng = 0x9e3779b97f4a7c15u ^ (uint64_t)time(NULL);
     latency_init(&b->lat);
     b->loop = uv_default_loop();
@@ -469,6 +495,7 @@ out:
         for (int i = 0; i < b->o.connections; i++)
             buf_release(&b->conns[i].req);
     }
+    hmac_key_free(b->signer);
     free(b->conns);
     free(b);
     return ret;

@@ -17,4 +17,12 @@ struct hmac_part {
 int hmac_sha256_hex(const void *key, size_t key_len, const struct hmac_part *parts, size_t n,
                     char out[HMAC_HEX_LEN + 1]);
 
+/* A key scheduled once for many messages (one thread at a time): what a signer sending many
+ * requests uses. NULL if the crypto library fails. */
+struct hmac_key;
+struct hmac_key *hmac_key_new(const void *key, size_t key_len);
+void hmac_key_free(struct hmac_key *k);
+int hmac_key_hex(struct hmac_key *k, const struct hmac_part *parts, size_t n,
+                 char out[HMAC_HEX_LEN + 1]);
+
 #endif

@@ -1,6 +1,7 @@
 /* UUID text forms (see uuid.h). */
 #include "core/uuid.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <string.h>
 
@@ -25,10 +26,29 @@ static void format(unsigned char u[16], unsigned version, char out[UUID_LEN + 1]
     *o = '\0';
 }
 
+/* Random bytes from a small per-thread pool refilled from the CSPRNG: one RAND_bytes call
+ * (with its locking and fork check) per 25 or so UUIDs instead of one each. */
+static int random_bytes(unsigned char *out, size_t n)
+{
+    static _Thread_local unsigned char pool[256];
+    static _Thread_local size_t left;
+    if (n > sizeof(pool))
+        return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
+    if (left < n) {
+        if (RAND_bytes(pool, sizeof(pool)) != 1)
+            return -1;
+        left = sizeof(pool);
+    }
+    memcpy(out, pool + sizeof(pool) - left, n);
+    OPENSSL_cleanse(pool + sizeof(pool) - left, n); /* handed out once, never kept */
+    left -= n;
+    return 0;
+}
+
 int uuid_v4(char out[UUID_LEN + 1])
 {
     unsigned char u[16];
-    if (RAND_bytes(u, sizeof(u)) != 1)
+    if (random_bytes(u, sizeof(u)) < 0)
         return -1;
     format(u, 4, out);
     return 0;
@@ -37,7 +57,7 @@ int uuid_v4(char out[UUID_LEN + 1])
 int uuid_v7(int64_t unix_ms, char out[UUID_LEN + 1])
 {
     unsigned char u[16];
-    if (RAND_bytes(u + 6, 10) != 1)
+    if (random_bytes(u + 6, 10) < 0)
         return -1;
     uint64_t ms = (uint64_t)unix_ms;
     for (int i = 5; i >= 0; i--) {

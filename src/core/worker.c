@@ -42,13 +42,15 @@ static void *run(void *arg)
             pthread_cond_wait(&w->wake, &w->lock);
         if (w->len == 0 && w->stopping)
             break;
-        if (w->batch.wait_us && w->weight < w->batch.max && !w->stopping) {
+        /* A batch is full at `max`, or at the whole queue when that is smaller. */
+        size_t full = w->batch.max < w->cap ? w->batch.max : w->cap;
+        if (w->batch.wait_us && w->weight < full && !w->stopping) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)w->batch.wait_us * 1000u;
             until.tv_sec += (time_t)(ns / 1000000000u);
             until.tv_nsec = (long)(ns % 1000000000u);
-            while (w->weight < w->batch.max && !w->stopping &&
+            while (w->weight < full && !w->stopping &&
                    pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)
                 ;
         }
@@ -71,6 +73,11 @@ static void *run(void *arg)
         pthread_mutex_lock(&w->lock);
     }
     pthread_mutex_unlock(&w->lock);
+    if (w->batch.begin)
+        w->batch.begin(w->batch.arg);
+    if (w->batch.end)
+        w->batch.end(w->batch.arg);
+    log_flush();
     free(taken);
     log_thread_release();
     return NULL;
@@ -117,11 +124,19 @@ int worker_submit_weighted(struct worker *w, worker_fn *fn, void *arg, size_t we
     w->ring[(w->head + w->len) % w->cap] = (struct task){ fn, arg, weight };
     w->len++;
     w->weight += weight;
-    /* The thread waits for a full batch (wait_us) or for any task: wake it when either. */
-    if (!w->batch.wait_us || w->weight >= w->batch.max || w->len == 1)
+    /* The thread waits for any task, or (wait_us) for a full batch: wake it when either. */
+    if (!w->batch.wait_us || w->len == 1 || w->weight >= w->batch.max || w->weight >= w->cap)
         pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     return 0;
+}
+
+bool worker_stopping(struct worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    bool stopping = w->stopping;
+    pthread_mutex_unlock(&w->lock);
+    return stopping;
 }
 
 size_t worker_depth(struct worker *w)

@@ -8,6 +8,7 @@
 #ifndef REACTOR_CORE_WORKER_H
 #define REACTOR_CORE_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct worker;
@@ -39,7 +40,10 @@ int worker_submit(struct worker *w, worker_fn *fn, void *arg);
 int worker_submit_weighted(struct worker *w, worker_fn *fn, void *arg, size_t weight);
 /* Weight waiting now. Thread-safe. */
 size_t worker_depth(struct worker *w);
-/* Refuses new tasks, runs those queued, joins the thread. */
+/* True once worker_stop was called (any thread). */
+bool worker_stopping(struct worker *w);
+/* Refuses new tasks, runs those queued, joins the thread. A batching worker runs one last
+ * empty batch (begin, end) before it exits, so a batch its hooks held open is closed. */
 void worker_stop(struct worker *w);
 void worker_free(struct worker *w);
 

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
+#include "core/uuid.h"
 #include "engine/nonces.h"
 #include "tenant/registry.h"
 
@@ -152,6 +153,8 @@ struct engine {
     struct user **journal;        /* users added in the open batch */
     size_t journal_n, journal_cap;
     uint64_t batch_events;        /* applied in the open batch */
+    /* Counted when the batch commits: a batch that fails applied nothing. */
+    uint64_t batch_processed, batch_failed, batch_duplicate, batch_users_created;
     struct nonce_set *nonces;
     struct nonce_claim *claims;   /* nonces claimed in the open batch */
     size_t claims_n, claims_cap;
@@ -228,8 +231,11 @@ int engine_claim_nonce(struct engine *e, struct store *st, const char *app_id, c
 
 void engine_outcome_release(struct engine_outcome *o)
 {
-    store_event_release(&o->stored);
-    o->duplicate = false;
+    if (o->duplicate)
+        store_event_release(&o->stored);
+    else
+        free(o->stored.effects);
+    memset(o, 0, sizeof(*o));
 }
 
 static void journal_add(struct engine *e, struct user *u)
@@ -258,11 +264,6 @@ static int user_known(struct engine *e, struct store *st, const char *app_id, co
     return 0;
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
-
 static int apply_one(struct engine *e, struct store *st, const char *app_id,
                      const struct tenant_ingest *app, struct event *ev, struct engine_outcome *o,
                      int64_t now_ms, char *err, size_t errlen)
@@ -273,7 +274,7 @@ static int apply_one(struct engine *e, struct store *st, const char *app_id,
         int rc = store_event_get(st, app_id, ev->key, &o->stored, err, errlen);
         if (rc == 0) {
             o->duplicate = true;
-            metric_add(&e->m.duplicate, 1);
+            e->batch_duplicate++;
             return 0;
         }
         if (rc != STORE_NOT_FOUND)
@@ -285,35 +286,45 @@ static int apply_one(struct engine *e, struct store *st, const char *app_id,
     struct engine_step_result *r = &e->step;
     engine_step(&view, ev, r);
     struct store_event *row = &o->stored;
-    row->app_id = xstrdup(app_id);
-    row->idempotency_key = xstrdup(ev->key);
-    row->user_id = xstrdup(ev->user_id);
-    row->event_type = xstrdup(ev->type);
-    row->metadata = dup_or_null(ev->metadata);
+    /* Borrowed (see engine_outcome): nothing is copied per event but its effects. */
+    row->app_id = (char *)app_id;
+    row->idempotency_key = ev->key;
+    row->user_id = ev->user_id;
+    row->event_type = ev->type;
+    row->metadata = ev->metadata;
     row->occurred_at = ev->occurred_at;
     row->received_at = ev->received_at;
     row->processed_at = now_ms;
     row->status = r->status;
-    row->error = dup_or_null(r->error);
+    row->error = (char *)r->error; /* static text */
     row->effects = r->effects.len ? xstrdup(r->effects.data) : NULL;
     if (r->create_user) {
         bool created;
         if (store_user_ensure(st, app_id, ev->user_id, now_ms, &created, err, errlen) < 0)
             return -1;
         journal_add(e, users_add(&e->users, app_id, ev->user_id));
-        if (created)
-            metric_add(&e->m.users_created, 1);
+        e->batch_users_created += created;
     }
     int rc = store_event_insert(st, row, err, errlen);
-    if (rc == STORE_CONFLICT) {
-        /* Only a server-assigned key can get here (a chosen one was looked up above): a
-         * collision of random UUIDs, or a client that guessed one. Refuse rather than merge. */
-        snprintf(err, errlen, "idempotency key %s already exists", ev->key);
-        return -1;
+    /* Only a server-assigned key can conflict here (a chosen one was looked up above): a
+     * client sent one like it as its own key. Draw another rather than merge the two. */
+    for (int tries = 0; rc == STORE_CONFLICT && tries < 8; tries++) {
+        char id[UUID_LEN + 1];
+        if (uuid_v7(ev->received_at, id) < 0)
+            break;
+        free(ev->key);
+        ev->key = xstrdup(id);
+        row->idempotency_key = ev->key;
+        rc = store_event_insert(st, row, err, errlen);
     }
+    if (rc == STORE_CONFLICT)
+        snprintf(err, errlen, "no free idempotency key for an event of %s", app_id);
     if (rc < 0)
         return -1;
-    metric_add(r->status == STORE_EVENT_PROCESSED ? &e->m.processed : &e->m.failed, 1);
+    if (r->status == STORE_EVENT_PROCESSED)
+        e->batch_processed++;
+    else
+        e->batch_failed++;
     e->batch_events++;
     return 0;
 }
@@ -348,7 +359,13 @@ void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
             nonce_set_forget(e->nonces, e->claims[i].h, e->claims[i].expires);
         if (e->batch_events)
             metric_add(&e->m.batches_failed, 1);
-    } else if (e->batch_events) {
+    } else {
+        metric_add(&e->m.processed, e->batch_processed);
+        metric_add(&e->m.failed, e->batch_failed);
+        metric_add(&e->m.duplicate, e->batch_duplicate);
+        metric_add(&e->m.users_created, e->batch_users_created);
+    }
+    if (committed && e->batch_events) {
         metrics_hist_observe(&e->m.commit, commit_ns);
         size_t b = 0;
         while (b < BATCH_BOUNDS && e->batch_events > (1ull << b))
@@ -362,6 +379,7 @@ void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
     atomic_store_explicit(&e->m.nonce_bytes, nonce_set_bytes(e->nonces), memory_order_relaxed);
     e->journal_n = 0;
     e->claims_n = 0;
+    e->batch_processed = e->batch_failed = e->batch_duplicate = e->batch_users_created = 0;
     e->batch_events = 0;
 }
 

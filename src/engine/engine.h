@@ -54,8 +54,11 @@ void engine_step(const struct engine_view *view, const struct event *ev,
 /* What happened to one event of engine_apply. */
 struct engine_outcome {
     bool duplicate;             /* its key was used before: `stored` is the original */
-    struct store_event stored;  /* the event row as written (or as found, for a duplicate);
-                                 * strings owned by the outcome */
+    struct store_event stored;  /* the event row as written, or as found for a duplicate.
+                                 * A duplicate's strings are its own; a new row borrows them
+                                 * from the event and the app id passed to engine_apply
+                                 * (keep those until the outcome is released) and owns only
+                                 * its effects */
 };
 
 void engine_outcome_release(struct engine_outcome *o);

@@ -1,6 +1,7 @@
 /* Parsing and validation of incoming events (see event.h). */
 #include "engine/event.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,9 +67,9 @@ static const char *text_field(const json_t *obj, const char *name, bool required
     const char *s = json_string_value(v);
     size_t n = utf8_chars(s);
     if (n < min || n > max || strlen(s) != json_string_length(v)) {
-        static const char *const too[] = { "must be 1 to 128 characters",
-                                           "must be 8 to 128 characters" };
-        bad(p, name, min == EVENT_KEY_MIN ? too[1] : too[0]);
+        char msg[48];
+        snprintf(msg, sizeof(msg), "must be %zu to %zu characters", min, max);
+        bad(p, name, msg);
         return NULL;
     }
     if (has_control(s)) {
@@ -95,11 +96,14 @@ int event_parse(const json_t *v, const char *app_id, int64_t now_ms, struct even
     const char *type = text_field(v, "eventType", true, 1, EVENT_TYPE_MAX, p);
     const char *key = text_field(v, "idempotencyKey", false, EVENT_KEY_MIN, EVENT_KEY_MAX, p);
     const json_t *meta = json_object_get(v, "metadata");
+    char *meta_text = NULL;
     if (meta && !json_is_null(meta)) {
         if (!json_is_object(meta))
             bad(p, "metadata", "must be a JSON object");
-        else if (json_dump_size(meta) > EVENT_METADATA_MAX)
+        else if (json_dump_size(meta) > EVENT_METADATA_MAX) /* measured before building */
             bad(p, "metadata", "must be at most 64 KiB as JSON");
+        else if (json_object_size(meta))
+            meta_text = json_dump_new(meta);
     }
     int64_t occurred = now_ms;
     const json_t *at = json_object_get(v, "occurredAt");
@@ -110,20 +114,20 @@ int event_parse(const json_t *v, const char *app_id, int64_t now_ms, struct even
         else if (occurred > now_ms + EVENT_FUTURE_MS)
             bad(p, "occurredAt", "must not be more than 5 minutes in the future");
     }
-    if (p->details)
-        return -1;
-    if (strcmp(app, app_id) != 0) {
-        p->status = 409;
-        p->code = "app_mismatch";
-        p->message = "Payload appId mismatch";
+    if (p->details || strcmp(app, app_id) != 0) {
+        if (!p->details) {
+            p->status = 409;
+            p->code = "app_mismatch";
+            p->message = "Payload appId mismatch";
+        }
+        free(meta_text);
         return -1;
     }
     out->user_id = xstrdup(user);
     out->type = xstrdup(type);
     out->key = key ? xstrdup(key) : NULL;
     out->key_given = key != NULL;
-    out->metadata = meta && json_is_object(meta) && json_object_size(meta) ? json_dump_new(meta)
-                                                                           : NULL;
+    out->metadata = meta_text;
     out->occurred_at = occurred;
     out->received_at = now_ms;
     return 0;

@@ -3,7 +3,7 @@
  * A handler is called on the I/O thread that received the request, with the request fully
  * read (headers and body). It must either respond before returning (http_respond*) or call
  * http_request_defer() and respond later *on the same I/O thread*; work done elsewhere (the
- * engine, a store thread) hands the answer back with http_server_post() (server.h). A handler
+ * engine, the engine thread) hands the answer back with http_server_post() (server.h). A handler
  * that returns having done neither gets a 500 and an error log line.
  *
  * Lifetime: the request stays valid until it is responded to. If the client goes away while

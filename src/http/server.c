@@ -355,6 +355,9 @@ static void close_thread_handles(struct io_thread *th)
 static void thread_main(void *arg)
 {
     struct io_thread *th = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "io-%u", th->index);
+    pthread_setname_np(pthread_self(), name); /* shows in top -H and perf */
     log_defer_flush(true);
     uv_run(&th->loop, UV_RUN_DEFAULT);
     /* Stopped: refuse new tasks, run those already posted so their owners can release what

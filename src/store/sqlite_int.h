@@ -38,6 +38,7 @@ struct store {
     char *path;
     char *describe;
     sqlite3_stmt *stmts[ST__COUNT]; /* prepared on first use */
+    int wal_fd;                     /* the WAL, opened by store_sync (its thread only); -1 */
 };
 
 /* Binds a string (NULL binds SQL NULL); the string must outlive the statement's step. */

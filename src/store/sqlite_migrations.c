@@ -40,8 +40,9 @@ const struct migration sqlite_migrations[] = {
       ") STRICT, WITHOUT ROWID;\n" },
     /* Events carry their outcome and effects in their own row: one row write per event.
      * Nonces are kept until their signature's timestamp leaves the tolerance window; replays
-     * are detected in memory (engine/nonces.h), so the table is only appended to (no index
-     * on the random nonce, whose inserts would dirty a random page each) and read at start. */
+     * are detected in memory (engine/nonces.h), so the table is only appended to (no index:
+     * one on the random nonce would dirty a random page per insert) and read at start; rows
+     * are forgotten from its oldest end. */
     { 3, "events_nonces",
       "CREATE TABLE events (\n"
       "  seq             INTEGER PRIMARY KEY,\n"
@@ -62,8 +63,7 @@ const struct migration sqlite_migrations[] = {
       "  app_id     TEXT NOT NULL,\n"
       "  nonce      TEXT NOT NULL,\n"
       "  expires_at INTEGER NOT NULL\n"
-      ") STRICT;\n"
-      "CREATE INDEX nonces_expiry ON nonces (expires_at);\n" },
+      ") STRICT;\n" },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

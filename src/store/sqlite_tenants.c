@@ -307,7 +307,7 @@ int store_user_upsert(struct store *s, const char *app_id, const char *user_id,
                       char *err, size_t errlen)
 {
     /* Insert first; when the user exists the insert does nothing and the update returns the
-     * row. One writer at a time (the store thread), so nothing slips in between. */
+     * row. One writer at a time (the engine thread), so nothing slips in between. */
     int rc = user_write(s, ST_USER_INSERT, app_id, user_id, attributes, now, out, err, errlen);
     if (rc < 0)
         return -1;

@@ -7,7 +7,7 @@
  * add those calls here, each implemented by every backend.
  *
  * Threads: a struct store is used by one thread at a time: the main thread during start-up,
- * then only the store thread (core/worker), which also runs the readiness probe. Errors: 0 or a negative value, with a message in the optional err buffer.
+ * then only the engine thread (core/worker), which also runs the readiness probe. Errors: 0 or a negative value, with a message in the optional err buffer.
  */
 #ifndef REACTOR_STORE_STORE_H
 #define REACTOR_STORE_STORE_H
@@ -44,7 +44,7 @@ int store_ping(struct store *s);
 const char *store_describe(const struct store *s);
 
 /* ---- batches ---------------------------------------------------------------------------
- * Group commit: the store thread opens a batch, runs every operation that is waiting, and
+ * Group commit: the engine thread opens a batch, runs every operation that is waiting, and
  * commits once — one fsync for all of them. Operations that need to be atomic on their own
  * (an app with its key) are savepoints inside the batch, so one failing operation rolls back
  * only itself. Outside a batch every operation commits by itself. */
@@ -54,8 +54,13 @@ int store_batch_begin(struct store *s, char *err, size_t errlen);
  * an I/O error, a full disk or lack of memory, after which statements would commit on their
  * own. Callers check it after each operation of a batch. */
 bool store_batch_active(struct store *s);
-/* Commits the batch (durable on return). On failure the batch is rolled back whole. */
+/* Commits the batch: visible at once, durable once a store_sync that starts after this
+ * returns has returned (see core/syncer.h: nothing is acknowledged before). On failure the
+ * batch is rolled back whole. */
 int store_batch_commit(struct store *s, char *err, size_t errlen);
+/* Makes every batch committed before the call durable (one fdatasync for all of them). Safe
+ * to call from one other thread while the store's own thread goes on committing. */
+int store_sync(struct store *s, char *err, size_t errlen);
 void store_batch_rollback(struct store *s);
 
 /* ---- apps, API keys, users --------------------------------------------------------------
@@ -181,8 +186,8 @@ int store_nonces_each_live(struct store *s, int64_t now_s,
                            void (*fn)(const char *app_id, const char *nonce, size_t nonce_len,
                                       int64_t expires_s, void *arg),
                            void *arg, char *err, size_t errlen);
-/* Forgets up to `limit` nonces that expired before `before_s`; `*deleted` (may be NULL) says
- * how many. */
+/* Forgets the nonces that expired before `before_s` among the `limit` oldest recorded;
+ * `*deleted` (may be NULL) says how many. */
 int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *deleted, char *err,
                         size_t errlen);
 /* Inserts an event. STORE_CONFLICT when the app already has an event with that key (nothing

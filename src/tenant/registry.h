@@ -4,7 +4,7 @@
  * Keys are found by the SHA-256 of the presented secret (the store keeps only that hash).
  * Each key has a token bucket for rate limiting, sized by its app's settings.
  *
- * Threads: I/O threads authenticate concurrently under a read lock; the store thread changes
+ * Threads: I/O threads authenticate concurrently under a read lock; the engine thread changes
  * the registry (new app, new key, revocation, app settings) under the write lock right after
  * the store commits, so a revocation is in force on every I/O thread before its HTTP answer
  * is sent. Nothing a lookup returns points into the registry: results are copied out.

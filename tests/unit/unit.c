@@ -1,6 +1,8 @@
 /* unit_run: runs all cases of a cmocka group, or the one named on the command line. */
 #include "unit.h"
 
+#include "store/store.h"
+
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,4 +32,21 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 void unit_rmtree(const char *dir)
 {
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+struct store *unit_store_open(const char *data_dir)
+{
+    char err[256];
+    struct store_options opt = { data_dir, NULL };
+    struct store *s = store_open(&opt, err, sizeof(err));
+    if (!s) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return NULL;
+    }
+    if (store_migrate(s, NULL, err, sizeof(err)) < 0) {
+        fprintf(stderr, "store_migrate: %s\n", err);
+        store_close(s);
+        return NULL;
+    }
+    return s;
 }

@@ -14,6 +14,10 @@ int unit_run(const char *group, const struct CMUnitTest *tests, size_t n, int ar
 /* Removes a directory tree (a test's temporary data dir). */
 void unit_rmtree(const char *dir);
 
+struct store;
+/* Opens and migrates a store in data_dir; NULL (with the reason on stderr) on failure. */
+struct store *unit_store_open(const char *data_dir);
+
 #define UNIT_MAIN(tests)                                                                   \
     int main(int argc, char **argv)                                                        \
     {                                                                                      \

@@ -35,7 +35,35 @@ static void parts_are_concatenated(void **state)
     assert_string_not_equal(a, b);
 }
 
+/* A key scheduled once signs message after message exactly like the one-shot form. */
+static void reused_key_matches_one_shot(void **state)
+{
+    (void)state;
+    const char *secret = "supersecret123";
+    struct hmac_key *k = hmac_key_new(secret, strlen(secret));
+    assert_non_null(k);
+    const char *msgs[] = { "1700000000.nonce-1.{\"a\":1}", "", "x", "1700000001.n2.{}" };
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+            struct hmac_part p = { msgs[i], strlen(msgs[i]) };
+            char a[HMAC_HEX_LEN + 1], b[HMAC_HEX_LEN + 1];
+            assert_int_equal(hmac_key_hex(k, &p, 1, a), 0);
+            assert_int_equal(hmac_sha256_hex(secret, strlen(secret), &p, 1, b), 0);
+            assert_string_equal(a, b);
+        }
+    }
+    struct hmac_part parts[] = {
+        { "1700000000", 10 }, { ".", 1 }, { "nonce-1", 7 }, { ".", 1 }, { "{\"a\":1}", 7 },
+    };
+    char out[HMAC_HEX_LEN + 1];
+    assert_int_equal(hmac_key_hex(k, parts, 5, out), 0);
+    assert_string_equal(out, "27c56b26c00e1e59f6b3a55808bb972439737ed4da35fc8520bd68f18741c4b0");
+    hmac_key_free(k);
+    hmac_key_free(NULL);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(reused_key_matches_one_shot),
     cmocka_unit_test(matches_reference_vector),
     cmocka_unit_test(parts_are_concatenated),
 };

@@ -309,11 +309,312 @@ static void batch_hooks_wrap_waiting_tasks(void **state)
     worker_free(w);
     gate_destroy(&g);
     log.events[log.n] = '\0';
-    /* first batch: the gate alone; then the six waiting tasks as 4 + 2 */
-    assert_string_equal(log.events, "bebttttebtte");
+    /* first batch: the gate alone; then the six waiting tasks as 4 + 2; then the empty batch
+     * a stopping worker ends with (it closes what its hooks held open) */
+    assert_string_equal(log.events, "bebttttebttebe");
+}
+
+/* ---- weights -------------------------------------------------------------------------------- */
+
+/* The queue's capacity is counted in weight (an ingest request weighs its events). */
+static void capacity_counts_weight(void **state)
+{
+    (void)state;
+    struct gate g;
+    gate_init(&g);
+    atomic_int ran = 0;
+    struct worker *w = worker_new("test", 10, NULL);
+    assert_int_equal(worker_submit(w, gate_task, &g), 0);
+    gate_wait_started(&g);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 4), 0);
+    assert_int_equal(worker_depth(w), 4);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 4), 0);
+    assert_int_equal(worker_depth(w), 8);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 3), -1); /* 11 > 10 */
+    assert_int_equal(worker_depth(w), 8);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 2), 0);
+    assert_int_equal(worker_depth(w), 10);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 1), -1);
+    assert_int_equal(worker_submit(w, count_task, &ran), -1);
+    assert_int_equal(worker_depth(w), 10);
+    gate_release(&g);
+    worker_stop(w);
+    assert_int_equal(atomic_load(&ran), 3); /* the three accepted, never the refused */
+    assert_int_equal(worker_depth(w), 0);
+    worker_free(w);
+    gate_destroy(&g);
+}
+
+/* worker_depth is the weight waiting, not the number of tasks; weight 0 counts as 1. */
+static void depth_reports_weight(void **state)
+{
+    (void)state;
+    struct gate g;
+    gate_init(&g);
+    atomic_int ran = 0;
+    struct worker *w = worker_new("test", 100, NULL);
+    assert_int_equal(worker_submit(w, gate_task, &g), 0);
+    gate_wait_started(&g);
+    assert_int_equal(worker_depth(w), 0);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 3), 0);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 5), 0);
+    assert_int_equal(worker_submit(w, count_task, &ran), 0);
+    assert_int_equal(worker_depth(w), 9);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 0), 0);
+    assert_int_equal(worker_depth(w), 10);
+    gate_release(&g);
+    worker_stop(w);
+    assert_int_equal(atomic_load(&ran), 4);
+    assert_int_equal(worker_depth(w), 0);
+    worker_free(w);
+    gate_destroy(&g);
+}
+
+/* A task heavier than the whole capacity (a batch bigger than the queue) counts as the
+ * capacity: it is accepted into an empty queue only, and then fills it. */
+static void heavy_task_only_into_empty_queue(void **state)
+{
+    (void)state;
+    struct gate a, b;
+    gate_init(&a);
+    gate_init(&b);
+    atomic_int ran = 0;
+    struct worker *w = worker_new("test", 10, NULL);
+    assert_int_equal(worker_submit(w, gate_task, &a), 0);
+    gate_wait_started(&a);
+    assert_int_equal(worker_submit(w, gate_task, &b), 0); /* weight 1 waiting */
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 50), -1);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 10), -1);
+    assert_int_equal(worker_depth(w), 1);
+    gate_release(&a);
+    gate_wait_started(&b); /* the worker is blocked again, its queue empty */
+    assert_int_equal(worker_depth(w), 0);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 50), 0);
+    assert_int_equal(worker_depth(w), 10);
+    assert_int_equal(worker_submit_weighted(w, count_task, &ran, 1), -1);
+    gate_release(&b);
+    worker_stop(w);
+    assert_int_equal(atomic_load(&ran), 1);
+    worker_free(w);
+    gate_destroy(&b);
+    gate_destroy(&a);
+}
+
+/* Batches by weight: '[' begins a batch, ']' ends it, each task logs its letter. */
+struct wlog {
+    char text[1024];
+    size_t n;
+};
+
+static void wlog_put(struct wlog *l, char c)
+{
+    if (l->n < sizeof(l->text) - 1)
+        l->text[l->n++] = c;
+    l->text[l->n] = '\0';
+}
+
+static void wlog_begin(void *arg)
+{
+    wlog_put(arg, '[');
+}
+
+static void wlog_end(void *arg)
+{
+    wlog_put(arg, ']');
+}
+
+struct wtask {
+    struct wlog *log;
+    char label;
+    size_t weight;
+};
+
+static void wtask_run(void *arg)
+{
+    struct wtask *t = arg;
+    wlog_put(t->log, t->label);
+}
+
+/* What the batches must be when all of `tasks` wait at once: each batch takes tasks in order
+ * while their weights fit in `max`, and a task heavier than `max` goes alone. */
+static void expected_batches(const struct wtask *tasks, size_t n, size_t max, struct wlog *out)
+{
+    for (size_t i = 0; i < n;) {
+        size_t weight = tasks[i].weight;
+        wlog_put(out, '[');
+        wlog_put(out, tasks[i++].label);
+        while (i < n && weight + tasks[i].weight <= max) {
+            weight += tasks[i].weight;
+            wlog_put(out, tasks[i++].label);
+        }
+        wlog_put(out, ']');
+    }
+    /* and the empty batch a stopping worker ends with */
+    wlog_put(out, '[');
+    wlog_put(out, ']');
+}
+
+/* Runs tasks (all queued behind a gate) with batches of weight `max`; returns the log without
+ * the gate's own batch. */
+static void run_weighted_batches(struct wtask *tasks, size_t n, size_t max, struct wlog *log)
+{
+    struct gate g;
+    gate_init(&g);
+    struct worker_batch batch = {.max = max, .begin = wlog_begin, .end = wlog_end, .arg = log};
+    struct worker *w = worker_new("test", 1000, &batch);
+    assert_int_equal(worker_submit(w, gate_task, &g), 0);
+    gate_wait_started(&g);
+    for (size_t i = 0; i < n; i++) {
+        tasks[i].log = log;
+        assert_int_equal(worker_submit_weighted(w, wtask_run, &tasks[i], tasks[i].weight), 0);
+    }
+    gate_release(&g);
+    worker_stop(w);
+    worker_free(w);
+    gate_destroy(&g);
+    assert_memory_equal(log->text, "[]", 2); /* the gate's batch */
+    memmove(log->text, log->text + 2, log->n - 1);
+    log->n -= 2;
+}
+
+/* Weight of each batch in `log` (tasks' labels looked up in `tasks`): never over `max` except
+ * a batch of one task. */
+static void check_batch_weights(const struct wlog *log, const struct wtask *tasks, size_t n,
+                                size_t max)
+{
+    size_t weight = 0, count = 0;
+    for (size_t i = 0; i < log->n; i++) {
+        char c = log->text[i];
+        if (c == '[') {
+            weight = count = 0;
+        } else if (c == ']') {
+            if (weight > max && count != 1)
+                fail_msg("batch of %zu tasks weighs %zu > %zu: %s", count, weight, max, log->text);
+        } else {
+            for (size_t k = 0; k < n; k++)
+                if (tasks[k].label == c)
+                    weight += tasks[k].weight;
+            count++;
+        }
+    }
+}
+
+static void batch_never_exceeds_max_weight(void **state)
+{
+    (void)state;
+    static const size_t weights[] = {2, 2, 2, 5, 1, 1, 7, 3, 3, 1, 4};
+    struct wtask tasks[11];
+    for (size_t i = 0; i < 11; i++)
+        tasks[i] = (struct wtask){NULL, (char)('A' + i), weights[i]};
+    struct wlog log = {.n = 0};
+    run_weighted_batches(tasks, 11, 5, &log);
+    /* G (7) is heavier than a batch and goes alone */
+    assert_string_equal(log.text, "[AB][C][D][EF][G][H][IJ][K][]");
+    check_batch_weights(&log, tasks, 11, 5);
+
+    /* seeded random weights 1..9 against a batch of 6 */
+    uint64_t x = 42;
+    struct wtask many[52];
+    for (size_t i = 0; i < 52; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        many[i] = (struct wtask){NULL, (char)(i < 26 ? 'a' + i : 'A' + i - 26),
+                                 1 + (size_t)((x >> 33) % 9)};
+    }
+    struct wlog got = {.n = 0}, want = {.n = 0};
+    run_weighted_batches(many, 52, 6, &got);
+    expected_batches(many, 52, 6, &want);
+    assert_string_equal(got.text, want.text);
+    check_batch_weights(&got, many, 52, 6);
+}
+
+/* Far beyond the test's timeout: a batch that waits it out fails the test. */
+#define LONG_WAIT_US 60000000u
+
+/* With wait_us, a batch that is not full waits for more tasks: four tasks submitted one by
+ * one run as one batch of four, whatever the thread scheduling. The pauses give a worker that
+ * did not wait the time to start a batch of what it has (the assertion does not depend on
+ * them: a waiting worker waits far longer). */
+static void wait_fills_the_batch(void **state)
+{
+    (void)state;
+    struct wlog log = {.n = 0};
+    struct worker_batch batch = {
+        .max = 4, .wait_us = LONG_WAIT_US, .begin = wlog_begin, .end = wlog_end, .arg = &log};
+    struct worker *w = worker_new("test", 64, &batch);
+    struct wtask t[8];
+    static const size_t weights[] = {1, 1, 1, 1, 2, 2, 3, 3};
+    for (size_t i = 0; i < 8; i++) {
+        t[i] = (struct wtask){&log, (char)('A' + i), weights[i]};
+        assert_int_equal(worker_submit_weighted(w, wtask_run, &t[i], t[i].weight), 0);
+        if (i == 0 || i == 4 || i == 6) {
+            struct timespec ts = {0, 20000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    /* G and H (3 each) fill a batch together but do not fit in one: G runs at once; H waits
+     * for company until the stop. */
+    worker_stop(w);
+    worker_free(w);
+    assert_string_equal(log.text, "[ABCD][EF][G][H][]");
+}
+
+/* Stopping ends the wait: what is queued runs at once. */
+static void stop_ends_the_batch_wait(void **state)
+{
+    (void)state;
+    struct wlog log = {.n = 0};
+    struct worker_batch batch = {
+        .max = 100, .wait_us = LONG_WAIT_US, .begin = wlog_begin, .end = wlog_end, .arg = &log};
+    struct worker *w = worker_new("test", 64, &batch);
+    struct wtask a = {&log, 'A', 1}, b = {&log, 'B', 5};
+    assert_int_equal(worker_submit(w, wtask_run, &a), 0);
+    assert_int_equal(worker_submit_weighted(w, wtask_run, &b, b.weight), 0);
+    worker_stop(w);
+    worker_free(w);
+    assert_string_equal(log.text, "[AB][]"); /* [] : the final empty batch */
+}
+
+/* A batch already full, or a single task as heavy as a batch, does not wait. */
+static void full_batch_does_not_wait(void **state)
+{
+    (void)state;
+    struct gate g;
+    gate_init(&g);
+    struct worker_batch batch = {.max = 4, .wait_us = LONG_WAIT_US};
+    struct worker *w = worker_new("test", 64, &batch);
+    assert_int_equal(worker_submit_weighted(w, gate_task, &g, 4), 0);
+    gate_wait_started(&g); /* ran without waiting for more */
+    gate_release(&g);
+    struct gate h;
+    gate_init(&h);
+    assert_int_equal(worker_submit_weighted(w, gate_task, &h, 9), 0);
+    gate_wait_started(&h);
+    gate_release(&h);
+    worker_stop(w);
+    worker_free(w);
+    gate_destroy(&h);
+    gate_destroy(&g);
+}
+
+/* A queue smaller than a batch is full at its capacity: a full queue does not wait for more
+ * (it never could get more). Before the fix this hung for the whole wait. */
+static void full_small_queue_does_not_wait(void **state)
+{
+    (void)state;
+    struct gate g;
+    gate_init(&g);
+    struct worker_batch batch = {.max = 8, .wait_us = LONG_WAIT_US};
+    struct worker *w = worker_new("test", 4, &batch);
+    assert_int_equal(worker_submit_weighted(w, gate_task, &g, 4), 0);
+    gate_wait_started(&g);
+    gate_release(&g);
+    worker_stop(w);
+    worker_free(w);
+    gate_destroy(&g);
 }
 
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(full_small_queue_does_not_wait),
     cmocka_unit_test(tasks_run_in_order_on_another_thread),
     cmocka_unit_test(small_queue_reused_many_times),
     cmocka_unit_test(full_queue_is_refused),
@@ -322,6 +623,13 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(submit_after_stop_is_refused),
     cmocka_unit_test(free_without_stop_runs_queue),
     cmocka_unit_test(batch_hooks_wrap_waiting_tasks),
+    cmocka_unit_test(capacity_counts_weight),
+    cmocka_unit_test(depth_reports_weight),
+    cmocka_unit_test(heavy_task_only_into_empty_queue),
+    cmocka_unit_test(batch_never_exceeds_max_weight),
+    cmocka_unit_test(wait_fills_the_batch),
+    cmocka_unit_test(stop_ends_the_batch_wait),
+    cmocka_unit_test(full_batch_does_not_wait),
 };
 
 UNIT_MAIN(tests)

@@ -1,0 +1,72 @@
+/* Unit tests for src/core/uuid.c: RFC 9562 text forms, version and variant bits, and v7 keys
+ * that sort by time. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/uuid.h"
+
+static void check_form(const char *u, char version)
+{
+    assert_int_equal(strlen(u), UUID_LEN);
+    for (int i = 0; i < UUID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            assert_int_equal(u[i], '-');
+        else
+            assert_non_null(strchr("0123456789abcdef", u[i]));
+    }
+    assert_int_equal(u[14], version);
+    assert_non_null(strchr("89ab", u[19]));
+}
+
+static void v4_form_and_uniqueness(void **state)
+{
+    (void)state;
+    char a[UUID_LEN + 1], b[UUID_LEN + 1];
+    assert_int_equal(uuid_v4(a), 0);
+    assert_int_equal(uuid_v4(b), 0);
+    check_form(a, '4');
+    check_form(b, '4');
+    assert_string_not_equal(a, b);
+}
+
+static void v7_carries_the_time_and_sorts(void **state)
+{
+    (void)state;
+    char u[UUID_LEN + 1], prev[UUID_LEN + 1] = "";
+    int64_t ms = 1795400000123; /* 2026-11-23 */
+    assert_int_equal(uuid_v7(ms, u), 0);
+    check_form(u, '7');
+    char want[16];
+    snprintf(want, sizeof(want), "%012llx", (unsigned long long)ms);
+    assert_memory_equal(u, want, 8);
+    assert_memory_equal(u + 9, want + 8, 4);
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(uuid_v7(ms + i, u), 0);
+        check_form(u, '7');
+        assert_true(strcmp(prev, u) < 0);
+        strcpy(prev, u);
+    }
+}
+
+/* Many keys from the same millisecond are all different (the random part). */
+static void v7_same_millisecond_differs(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    static char keys[N][UUID_LEN + 1];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(uuid_v7(1795400000000, keys[i]), 0);
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            assert_string_not_equal(keys[i], keys[j]);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(v4_form_and_uniqueness),
+    cmocka_unit_test(v7_carries_the_time_and_sorts),
+    cmocka_unit_test(v7_same_millisecond_differs),
+};
+
+UNIT_MAIN(tests)
