@@ -1,0 +1,204 @@
+/* Fuzz target for event parsing (src/engine/event.c) behind the strict JSON parser, as
+ * POST /events and POST /events/batch run them: the input is a request body, parsed with the
+ * server's limits, then read as one event and, when it has the batch shape
+ * {"events": [...]}, as each event of the batch.
+ *
+ * Every answer is checked against event.h's contract: an accepted event holds fields within
+ * their limits (characters, not bytes; no control characters; metadata a non-empty object of
+ * at most 64 KiB, or NULL; occurredAt at most 5 minutes ahead) and parses back to itself when
+ * written out again; a refusal is a 400 naming only known fields, or a 409 for an event that
+ * is valid for the app it names. Parsing is pure: the same input gives the same answer. */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/json.h"
+#include "engine/event.h"
+
+#include "fuzz.h"
+
+#define APP "demo"
+#define NOW 1700000000000LL /* 2023-11-14T22:13:20Z */
+
+/* What clock_iso can write: years 0000 to 9999. */
+#define ISO_MIN_MS (-62167219200000LL)
+#define ISO_MAX_MS 253402300799999LL
+
+static const char *const known_fields[] = {"event",          "appId",    "userId",    "eventType",
+                                           "idempotencyKey", "metadata", "occurredAt"};
+
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_event(const struct event *a, const struct event *b)
+{
+    return str_eq(a->user_id, b->user_id) && str_eq(a->type, b->type) && str_eq(a->key, b->key) &&
+           str_eq(a->metadata, b->metadata) && a->occurred_at == b->occurred_at &&
+           a->received_at == b->received_at && a->key_given == b->key_given;
+}
+
+static bool all_zero(const struct event *ev)
+{
+    static const struct event zero;
+    return memcmp(ev, &zero, sizeof(zero)) == 0;
+}
+
+static void check_accepted(const json_t *v, const struct event *ev, const char *app)
+{
+    CHECK(ev->user_id && ev->type);
+    size_t n = utf8_chars(ev->user_id);
+    CHECK(n >= 1 && n <= EVENT_USER_ID_MAX && !has_control(ev->user_id));
+    n = utf8_chars(ev->type);
+    CHECK(n >= 1 && n <= EVENT_TYPE_MAX && !has_control(ev->type));
+    CHECK(ev->key_given == (ev->key != NULL));
+    if (ev->key) {
+        n = utf8_chars(ev->key);
+        CHECK(n >= EVENT_KEY_MIN && n <= EVENT_KEY_MAX && !has_control(ev->key));
+        CHECK(str_eq(ev->key, json_string_value(json_object_get(v, "idempotencyKey"))));
+    }
+    CHECK(str_eq(ev->user_id, json_string_value(json_object_get(v, "userId"))));
+    CHECK(str_eq(ev->type, json_string_value(json_object_get(v, "eventType"))));
+    CHECK(str_eq(app, json_string_value(json_object_get(v, "appId"))));
+
+    const json_t *meta = json_object_get(v, "metadata");
+    if (ev->metadata) {
+        CHECK(strlen(ev->metadata) <= EVENT_METADATA_MAX);
+        json_t *back = json_loads(ev->metadata, 0, NULL);
+        CHECK(json_is_object(back) && json_object_size(back) > 0);
+        CHECK(json_equal(back, meta));
+        json_decref(back);
+    } else {
+        CHECK(!meta || json_is_null(meta) || (json_is_object(meta) && !json_object_size(meta)));
+    }
+
+    CHECK(ev->received_at == NOW);
+    CHECK(ev->occurred_at <= NOW + EVENT_FUTURE_MS);
+    const json_t *at = json_object_get(v, "occurredAt");
+    if (!at || json_is_null(at))
+        CHECK(ev->occurred_at == NOW);
+}
+
+static void check_refused(const json_t *v, const struct event *ev, const struct event_problem *p)
+{
+    CHECK(all_zero(ev)); /* nothing to release on failure */
+    if (p->status == 409) {
+        CHECK(p->details == NULL);
+        CHECK(strcmp(p->code, "app_mismatch") == 0);
+        CHECK(strcmp(p->message, "Payload appId mismatch") == 0);
+        const char *app = json_string_value(json_object_get(v, "appId"));
+        CHECK(app && strcmp(app, APP) != 0);
+        /* a mismatch is only ever answered for an event that is valid for its own app */
+        struct event mine;
+        struct event_problem q;
+        CHECK(event_parse(v, app, NOW, &mine, &q) == 0);
+        check_accepted(v, &mine, app);
+        event_release(&mine);
+        return;
+    }
+    CHECK(p->status == 400);
+    CHECK(strcmp(p->code, "validation_failed") == 0);
+    CHECK(strcmp(p->message, "Validation failed") == 0);
+    CHECK(json_is_object(p->details) && json_object_size(p->details) > 0);
+    const char *field;
+    json_t *msg;
+    json_object_foreach(p->details, field, msg)
+    {
+        bool known = false;
+        for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
+            known |= strcmp(field, known_fields[i]) == 0;
+        CHECK(known);
+        CHECK(json_is_string(msg) && json_string_length(msg) > 0);
+    }
+    CHECK(!json_object_get(p->details, "event") || json_object_size(p->details) == 1);
+    CHECK(json_is_object(v) || json_object_get(p->details, "event"));
+}
+
+/* Writes an accepted event back out as a body and parses it again: the same event. */
+static void check_round_trip(const struct event *ev)
+{
+    if (ev->occurred_at < ISO_MIN_MS || ev->occurred_at > ISO_MAX_MS)
+        return;
+    char iso[CLOCK_ISO_LEN];
+    clock_iso(ev->occurred_at, iso);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "appId", APP, "userId", ev->user_id, "eventType",
+                          ev->type, "occurredAt", iso);
+    CHECK(o != NULL);
+    if (ev->key)
+        json_object_set_new(o, "idempotencyKey", json_string(ev->key));
+    if (ev->metadata)
+        json_object_set_new(o, "metadata", json_loads(ev->metadata, 0, NULL));
+    struct event again;
+    struct event_problem p;
+    CHECK(event_parse(o, APP, NOW, &again, &p) == 0);
+    CHECK(same_event(ev, &again));
+    event_release(&again);
+    json_decref(o);
+}
+
+static void check_one(const json_t *v)
+{
+    struct event ev, ev2;
+    struct event_problem p, p2;
+    int rc = event_parse(v, APP, NOW, &ev, &p);
+    CHECK(rc == 0 || rc == -1);
+    /* pure: the same answer a second time */
+    int rc2 = event_parse(v, APP, NOW, &ev2, &p2);
+    CHECK(rc2 == rc);
+    if (rc == 0) {
+        CHECK(p.details == NULL);
+        CHECK(same_event(&ev, &ev2));
+        check_accepted(v, &ev, APP);
+        check_round_trip(&ev);
+        event_release(&ev);
+        event_release(&ev2);
+        CHECK(all_zero(&ev));
+        return;
+    }
+    CHECK(p2.status == p.status && strcmp(p2.code, p.code) == 0);
+    CHECK((p.details == NULL) == (p2.details == NULL));
+    if (p.details)
+        CHECK(json_equal(p.details, p2.details));
+    check_refused(v, &ev, &p);
+    event_problem_release(&p);
+    event_problem_release(&p2);
+    CHECK(p.details == NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const struct json_limits server = {32, 100000};
+    char err[200];
+    json_t *body = json_parse_strict((const char *)data, size, &server, err, sizeof(err));
+    if (!body)
+        return 0;
+    check_one(body);
+    const json_t *list = json_is_object(body) ? json_object_get(body, "events") : NULL;
+    if (json_is_array(list)) {
+        size_t n = json_array_size(list);
+        for (size_t i = 0; i < n && i < EVENT_BATCH_MAX; i++)
+            check_one(json_array_get(list, i));
+    }
+    json_decref(body);
+    return 0;
+}

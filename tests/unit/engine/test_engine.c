@@ -1,0 +1,767 @@
+/* Unit tests for src/engine/engine.c: the pure step, and the engine applying events and
+ * claiming nonces against a real SQLite store in a temporary directory, batch by batch as the
+ * engine thread does. What users see: each event applied exactly once, a repeated client key
+ * answered with the original, a rolled-back batch leaving neither rows nor memory behind, and
+ * replays refused across a restart. */
+#include "unit.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "engine/engine.h"
+#include "store/sqlite_int.h" /* the connection, to make an insert fail */
+#include "store/store.h"
+#include "tenant/registry.h"
+
+#define NOW_MS         1700000000000LL
+#define NOW_S          (NOW_MS / 1000)
+#define NO_AUTO_CREATE "User not found (the app does not create users from events)"
+
+struct fixture {
+    char dir[64];
+    char data_dir[128];
+    int devnull;
+    struct store *s;
+    struct tenant_registry *tenants;
+    struct engine *e;
+};
+
+static char err[256];
+
+
+/* Creates the app in the store and puts it in the registry, as POST /apps does. */
+static int add_app(struct fixture *f, const char *id, const char *settings, const char *key_id,
+                   unsigned char fill)
+{
+    struct store_app a;
+    memset(&a, 0, sizeof(a));
+    a.id = (char *)id;
+    a.name = (char *)id;
+    a.settings = (char *)settings;
+    a.default_timezone = (char *)"UTC";
+    a.webhook_secret = (char *)"supersecret123";
+    a.created_at = a.updated_at = NOW_MS - 100000;
+    struct store_key k;
+    memset(&k, 0, sizeof(k));
+    k.id = (char *)key_id;
+    k.app_id = (char *)id;
+    k.name = (char *)"bootstrap";
+    k.role = STORE_ROLE_ADMIN;
+    memset(k.hash, fill, sizeof(k.hash));
+    k.created_at = a.created_at;
+    if (store_app_create(f->s, &a, &k, err, sizeof(err)) != 0) {
+        fprintf(stderr, "store_app_create(%s): %s\n", id, err);
+        return -1;
+    }
+    tenant_app_put(f->tenants, &a);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/reactor-engine-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->data_dir, sizeof(f->data_dir), "%s/data", f->dir);
+    f->devnull = open("/dev/null", O_WRONLY);
+    log_set_fd(f->devnull);
+    f->s = unit_store_open(f->data_dir);
+    if (!f->s)
+        return -1;
+    f->tenants = tenant_registry_new(100, 60);
+    if (add_app(f, "shop", "{}", "11111111-1111-4111-8111-111111111111", 1) < 0 ||
+        add_app(f, "game", "{\"autoCreateUsers\":true}", "22222222-2222-4222-8222-222222222222",
+                2) < 0 ||
+        add_app(f, "strict", "{\"autoCreateUsers\":false}", "33333333-3333-4333-8333-333333333333",
+                3) < 0)
+        return -1;
+    f->e = engine_new(f->tenants);
+    if (engine_load(f->e, f->s, NOW_MS, err, sizeof(err)) < 0) {
+        fprintf(stderr, "engine_load: %s\n", err);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    engine_free(f->e);
+    tenant_registry_free(f->tenants);
+    store_close(f->s);
+    log_set_fd(2);
+    close(f->devnull);
+    unit_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+/* An event as event_parse and the API leave it: owned strings, and a key always assigned
+ * (`given` says whether the client chose it). */
+static struct event make_event(const char *user, const char *type, const char *key, bool given)
+{
+    struct event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.user_id = strdup(user);
+    ev.type = strdup(type);
+    ev.key = strdup(key);
+    ev.key_given = given;
+    ev.occurred_at = NOW_MS - 5000;
+    ev.received_at = NOW_MS - 10;
+    return ev;
+}
+
+static void release_events(struct event *evs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        event_release(&evs[i]);
+}
+
+static void release_outcomes(struct engine_outcome *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        engine_outcome_release(&out[i]);
+}
+
+static void begin(struct fixture *f)
+{
+    if (store_batch_begin(f->s, err, sizeof(err)) != 0)
+        fail_msg("store_batch_begin: %s", err);
+}
+
+static void commit(struct fixture *f)
+{
+    if (store_batch_commit(f->s, err, sizeof(err)) != 0)
+        fail_msg("store_batch_commit: %s", err);
+    engine_batch_end(f->e, true, 1000);
+}
+
+static void rollback(struct fixture *f)
+{
+    store_batch_rollback(f->s);
+    engine_batch_end(f->e, false, 0);
+}
+
+static void apply(struct fixture *f, const char *app, struct event *evs, size_t n,
+                  struct engine_outcome *out, int64_t now_ms)
+{
+    int rc = engine_apply(f->e, f->s, app, evs, n, out, now_ms, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("engine_apply: %d %s", rc, err);
+}
+
+/* One committed batch of n events. */
+static void apply_batch(struct fixture *f, const char *app, struct event *evs, size_t n,
+                        struct engine_outcome *out, int64_t now_ms)
+{
+    begin(f);
+    apply(f, app, evs, n, out, now_ms);
+    commit(f);
+}
+
+static int claim(struct fixture *f, const char *app, const char *nonce, int64_t expires_s,
+                 int64_t now_s)
+{
+    err[0] = '\0';
+    return engine_claim_nonce(f->e, f->s, app, nonce, strlen(nonce), expires_s, now_s, err,
+                              sizeof(err));
+}
+
+static bool user_exists(struct fixture *f, const char *app, const char *user)
+{
+    int rc = store_user_exists(f->s, app, user, err, sizeof(err));
+    if (rc != 0 && rc != STORE_NOT_FOUND)
+        fail_msg("store_user_exists: %d %s", rc, err);
+    return rc == 0;
+}
+
+static bool event_exists(struct fixture *f, const char *app, const char *key)
+{
+    struct store_event got;
+    int rc = store_event_get(f->s, app, key, &got, err, sizeof(err));
+    if (rc == 0)
+        store_event_release(&got);
+    else if (rc != STORE_NOT_FOUND)
+        fail_msg("store_event_get: %d %s", rc, err);
+    return rc == 0;
+}
+
+/* A metric's value from the engine's collector: the line that starts with `series `. */
+static uint64_t metric(struct engine *e, const char *series)
+{
+    struct buf out = BUF_INIT;
+    engine_collect_metrics(&out, e);
+    size_t sl = strlen(series);
+    uint64_t v = UINT64_MAX;
+    for (const char *line = out.data; line && *line;) {
+        if (strncmp(line, series, sl) == 0 && line[sl] == ' ') {
+            v = strtoull(line + sl + 1, NULL, 10);
+            break;
+        }
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    buf_release(&out);
+    if (v == UINT64_MAX)
+        fail_msg("no metric %s", series);
+    return v;
+}
+
+#define PROCESSED     "reactor_events_processed_total{status=\"processed\"}"
+#define FAILED        "reactor_events_processed_total{status=\"failed\"}"
+#define DUPLICATE     "reactor_events_duplicate_total"
+#define USERS_CREATED "reactor_users_created_by_events_total"
+
+/* ---- the pure step -------------------------------------------------------------------------- */
+
+static void step_known_user_is_processed(void **state)
+{
+    (void)state;
+    struct event ev = make_event("u-1", "level_up", "key-0001", true);
+    struct engine_step_result r = {
+        .status = STORE_EVENT_FAILED, .error = "old", .create_user = true, .effects = BUF_INIT};
+    buf_puts(&r.effects, "[{\"stale\":true}]");
+    for (int auto_create = 0; auto_create < 2; auto_create++) {
+        struct engine_view view = {.user_exists = true, .auto_create_users = auto_create};
+        engine_step(&view, &ev, &r);
+        assert_int_equal(r.status, STORE_EVENT_PROCESSED);
+        assert_null(r.error);
+        assert_false(r.create_user);
+        assert_int_equal(r.effects.len, 0); /* no rules yet: no effects, nothing left over */
+    }
+    buf_release(&r.effects);
+    event_release(&ev);
+}
+
+static void step_unknown_user_is_created_when_allowed(void **state)
+{
+    (void)state;
+    struct event ev = make_event("new-user", "level_up", "key-0001", true);
+    struct engine_step_result r = {.effects = BUF_INIT};
+    struct engine_view view = {.user_exists = false, .auto_create_users = true};
+    engine_step(&view, &ev, &r);
+    assert_int_equal(r.status, STORE_EVENT_PROCESSED);
+    assert_null(r.error);
+    assert_true(r.create_user);
+    assert_int_equal(r.effects.len, 0);
+    buf_release(&r.effects);
+    event_release(&ev);
+}
+
+static void step_unknown_user_fails_without_auto_create(void **state)
+{
+    (void)state;
+    struct event ev = make_event("new-user", "level_up", "key-0001", true);
+    struct engine_step_result r = {.create_user = true, .effects = BUF_INIT};
+    struct engine_view view = {.user_exists = false, .auto_create_users = false};
+    engine_step(&view, &ev, &r);
+    assert_int_equal(r.status, STORE_EVENT_FAILED);
+    assert_non_null(r.error);
+    assert_string_equal(r.error, NO_AUTO_CREATE);
+    assert_false(r.create_user);
+    assert_int_equal(r.effects.len, 0);
+    /* pure: the same inputs, the same answer */
+    struct engine_step_result r2 = {.effects = BUF_INIT};
+    engine_step(&view, &ev, &r2);
+    assert_int_equal(r2.status, r.status);
+    assert_string_equal(r2.error, r.error);
+    buf_release(&r2.effects);
+    buf_release(&r.effects);
+    event_release(&ev);
+}
+
+/* ---- applying events ------------------------------------------------------------------------ */
+
+static void events_are_written_processed(void **state)
+{
+    struct fixture *f = *state;
+    struct event evs[2] = {
+        make_event("u-1", "level_up", "client-key-1", true),
+        make_event("u-2", "purchase", "0190a000-0000-7000-8000-000000000001", false)};
+    evs[0].metadata = strdup("{\"level\":2}");
+    struct engine_outcome out[2];
+    apply_batch(f, "shop", evs, 2, out, NOW_MS);
+    for (int i = 0; i < 2; i++) {
+        assert_false(out[i].duplicate);
+        assert_int_equal(out[i].stored.status, STORE_EVENT_PROCESSED);
+        assert_null(out[i].stored.error);
+        assert_string_equal(out[i].stored.app_id, "shop");
+        assert_string_equal(out[i].stored.idempotency_key, evs[i].key);
+        assert_string_equal(out[i].stored.user_id, evs[i].user_id);
+        assert_string_equal(out[i].stored.event_type, evs[i].type);
+        assert_int_equal(out[i].stored.occurred_at, NOW_MS - 5000);
+        assert_int_equal(out[i].stored.received_at, NOW_MS - 10);
+        assert_int_equal(out[i].stored.processed_at, NOW_MS);
+    }
+    assert_string_equal(out[0].stored.metadata, "{\"level\":2}");
+    assert_null(out[1].stored.metadata);
+
+    struct store_event got;
+    assert_int_equal(store_event_get(f->s, "shop", "client-key-1", &got, err, sizeof(err)), 0);
+    assert_int_equal(got.status, STORE_EVENT_PROCESSED);
+    assert_string_equal(got.user_id, "u-1");
+    assert_string_equal(got.event_type, "level_up");
+    assert_string_equal(got.metadata, "{\"level\":2}");
+    assert_int_equal(got.occurred_at, NOW_MS - 5000);
+    assert_int_equal(got.received_at, NOW_MS - 10);
+    assert_int_equal(got.processed_at, NOW_MS);
+    assert_null(got.error);
+    store_event_release(&got);
+    assert_int_equal(store_event_get(f->s, "shop", evs[1].key, &got, err, sizeof(err)), 0);
+    assert_int_equal(got.status, STORE_EVENT_PROCESSED);
+    assert_string_equal(got.user_id, "u-2");
+    store_event_release(&got);
+    /* the event is the app's own */
+    assert_false(event_exists(f, "game", "client-key-1"));
+    release_outcomes(out, 2);
+    release_events(evs, 2);
+    assert_int_equal(metric(f->e, PROCESSED), 2);
+}
+
+/* A client key sent twice in one batch: the second is answered with the first, applied once. */
+static void client_key_twice_in_one_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct event evs[3] = {make_event("u-1", "level_up", "repeat-key-1", true),
+                           make_event("u-2", "other_type", "repeat-key-1", true),
+                           make_event("u-3", "level_up", "another-key-1", true)};
+    struct engine_outcome out[3];
+    apply_batch(f, "shop", evs, 3, out, NOW_MS);
+    assert_false(out[0].duplicate);
+    assert_true(out[1].duplicate);
+    assert_false(out[2].duplicate);
+    assert_string_equal(out[1].stored.user_id, "u-1"); /* the original */
+    assert_string_equal(out[1].stored.event_type, "level_up");
+    assert_string_equal(out[1].stored.idempotency_key, "repeat-key-1");
+    assert_int_equal(out[1].stored.status, STORE_EVENT_PROCESSED);
+    assert_int_equal(out[1].stored.processed_at, NOW_MS);
+    release_outcomes(out, 3);
+    release_events(evs, 3);
+
+    struct store_event got;
+    assert_int_equal(store_event_get(f->s, "shop", "repeat-key-1", &got, err, sizeof(err)), 0);
+    assert_string_equal(got.user_id, "u-1");
+    store_event_release(&got);
+    /* the duplicate was not applied: its user was not created */
+    assert_true(user_exists(f, "shop", "u-1"));
+    assert_false(user_exists(f, "shop", "u-2"));
+    assert_true(user_exists(f, "shop", "u-3"));
+    assert_int_equal(metric(f->e, PROCESSED), 2);
+    assert_int_equal(metric(f->e, DUPLICATE), 1);
+}
+
+static void client_key_repeated_in_a_later_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct event first = make_event("u-1", "level_up", "later-key-1", true);
+    struct engine_outcome out;
+    apply_batch(f, "shop", &first, 1, &out, NOW_MS);
+    assert_false(out.duplicate);
+    engine_outcome_release(&out);
+
+    struct event again = make_event("u-9", "changed", "later-key-1", true);
+    again.metadata = strdup("{\"x\":1}");
+    apply_batch(f, "shop", &again, 1, &out, NOW_MS + 60000);
+    assert_true(out.duplicate);
+    assert_string_equal(out.stored.user_id, "u-1");
+    assert_string_equal(out.stored.event_type, "level_up");
+    assert_null(out.stored.metadata);
+    assert_int_equal(out.stored.processed_at, NOW_MS); /* when it was first applied */
+    engine_outcome_release(&out);
+    assert_false(user_exists(f, "shop", "u-9"));
+
+    /* the same key in another app is another event */
+    struct event other = make_event("u-1", "level_up", "later-key-1", true);
+    apply_batch(f, "game", &other, 1, &out, NOW_MS);
+    assert_false(out.duplicate);
+    engine_outcome_release(&out);
+    event_release(&other);
+    event_release(&again);
+    event_release(&first);
+}
+
+static void unknown_user_fails_without_auto_create(void **state)
+{
+    struct fixture *f = *state;
+    struct event ev = make_event("stranger", "level_up", "strict-key-1", true);
+    struct engine_outcome out;
+    apply_batch(f, "strict", &ev, 1, &out, NOW_MS);
+    assert_false(out.duplicate);
+    assert_int_equal(out.stored.status, STORE_EVENT_FAILED);
+    assert_string_equal(out.stored.error, NO_AUTO_CREATE);
+    engine_outcome_release(&out);
+    event_release(&ev);
+
+    struct store_event got;
+    assert_int_equal(store_event_get(f->s, "strict", "strict-key-1", &got, err, sizeof(err)), 0);
+    assert_int_equal(got.status, STORE_EVENT_FAILED);
+    assert_string_equal(got.error, NO_AUTO_CREATE);
+    assert_int_equal(got.processed_at, NOW_MS);
+    store_event_release(&got);
+    assert_false(user_exists(f, "strict", "stranger"));
+    assert_int_equal(metric(f->e, FAILED), 1);
+    assert_int_equal(metric(f->e, PROCESSED), 0);
+
+    /* once the user is created through the API, its events are processed */
+    struct store_user u;
+    bool created;
+    assert_int_equal(
+        store_user_upsert(f->s, "strict", "stranger", NULL, NOW_MS, &created, &u, err, sizeof(err)),
+        0);
+    store_user_release(&u);
+    ev = make_event("stranger", "level_up", "strict-key-2", true);
+    apply_batch(f, "strict", &ev, 1, &out, NOW_MS);
+    assert_int_equal(out.stored.status, STORE_EVENT_PROCESSED);
+    assert_null(out.stored.error);
+    engine_outcome_release(&out);
+    event_release(&ev);
+}
+
+/* The first event of a new user creates it, once. */
+static void unknown_user_is_created(void **state)
+{
+    struct fixture *f = *state;
+    assert_false(user_exists(f, "shop", "newbie"));
+    struct event evs[2] = {make_event("newbie", "signup", "create-key-1", true),
+                           make_event("newbie", "level_up", "create-key-2", true)};
+    struct engine_outcome out[2];
+    apply_batch(f, "shop", evs, 2, out, NOW_MS);
+    assert_int_equal(out[0].stored.status, STORE_EVENT_PROCESSED);
+    assert_int_equal(out[1].stored.status, STORE_EVENT_PROCESSED);
+    release_outcomes(out, 2);
+    release_events(evs, 2);
+    assert_true(user_exists(f, "shop", "newbie"));
+    assert_false(user_exists(f, "game", "newbie"));
+    struct store_user u;
+    assert_int_equal(store_user_get(f->s, "shop", "newbie", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.attributes, "{}");
+    assert_int_equal(u.created_at, NOW_MS);
+    store_user_release(&u);
+
+    struct event later = make_event("newbie", "level_up", "create-key-3", true);
+    struct engine_outcome o;
+    apply_batch(f, "shop", &later, 1, &o, NOW_MS + 1000);
+    assert_int_equal(o.stored.status, STORE_EVENT_PROCESSED);
+    engine_outcome_release(&o);
+    event_release(&later);
+    assert_int_equal(metric(f->e, USERS_CREATED), 1);
+    assert_int_equal(metric(f->e, PROCESSED), 3);
+    assert_int_equal(metric(f->e, "reactor_engine_known_users"), 1);
+}
+
+/* A batch that does not commit: its event and user rows are gone, and the engine forgets the
+ * users and nonces it learned, so the retry of the same request goes through in full. */
+static void rolled_back_batch_is_forgotten(void **state)
+{
+    struct fixture *f = *state;
+    begin(f);
+    assert_int_equal(claim(f, "shop", "nonce-rb", NOW_S + 300, NOW_S), 0);
+    struct event ev = make_event("rb-user", "level_up", "rb-key-0001", true);
+    struct engine_outcome out;
+    apply(f, "shop", &ev, 1, &out, NOW_MS);
+    assert_false(out.duplicate);
+    engine_outcome_release(&out);
+    rollback(f);
+    assert_false(event_exists(f, "shop", "rb-key-0001"));
+    assert_false(user_exists(f, "shop", "rb-user"));
+    assert_int_equal(metric(f->e, "reactor_engine_known_users"), 0);
+
+    /* the retry */
+    begin(f);
+    assert_int_equal(claim(f, "shop", "nonce-rb", NOW_S + 300, NOW_S), 0);
+    apply(f, "shop", &ev, 1, &out, NOW_MS + 1);
+    assert_false(out.duplicate);
+    assert_int_equal(out.stored.status, STORE_EVENT_PROCESSED);
+    engine_outcome_release(&out);
+    commit(f);
+    assert_true(event_exists(f, "shop", "rb-key-0001"));
+    assert_true(user_exists(f, "shop", "rb-user")); /* created again, not remembered */
+    assert_int_equal(claim(f, "shop", "nonce-rb", NOW_S + 300, NOW_S + 1), STORE_CONFLICT);
+    event_release(&ev);
+}
+
+/* A store failure in the middle of engine_apply: -1 with a message, every outcome released
+ * (ASan checks), and after the rollback nothing of the batch remains. */
+static void store_failure_fails_the_whole_batch(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(sqlite3_exec(f->s->db,
+                                  "CREATE TEMP TRIGGER boom BEFORE INSERT ON main.events "
+                                  "WHEN NEW.user_id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); "
+                                  "END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    struct event evs[3] = {make_event("fine-1", "t", "fail-key-01", true),
+                           make_event("boom", "t", "fail-key-02", true),
+                           make_event("fine-2", "t", "fail-key-03", true)};
+    struct engine_outcome out[3];
+    memset(out, 0x5a, sizeof(out));
+    begin(f);
+    err[0] = '\0';
+    assert_int_equal(engine_apply(f->e, f->s, "shop", evs, 3, out, NOW_MS, err, sizeof(err)), -1);
+    assert_true(err[0] != '\0');
+    for (int i = 0; i < 3; i++) {
+        assert_false(out[i].duplicate);
+        assert_null(out[i].stored.app_id);
+        assert_null(out[i].stored.effects);
+    }
+    rollback(f);
+    assert_false(event_exists(f, "shop", "fail-key-01"));
+    assert_false(user_exists(f, "shop", "fine-1"));
+    assert_false(user_exists(f, "shop", "boom"));
+
+    assert_int_equal(sqlite3_exec(f->s->db, "DROP TRIGGER temp.boom", NULL, NULL, NULL), SQLITE_OK);
+    apply_batch(f, "shop", evs, 3, out, NOW_MS);
+    for (int i = 0; i < 3; i++) {
+        assert_false(out[i].duplicate);
+        assert_int_equal(out[i].stored.status, STORE_EVENT_PROCESSED);
+    }
+    release_outcomes(out, 3);
+    release_events(evs, 3);
+    assert_true(user_exists(f, "shop", "fine-1"));
+    assert_true(user_exists(f, "shop", "boom"));
+}
+
+static void unknown_app_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct event ev = make_event("u", "t", "ghost-key-1", true);
+    struct engine_outcome out;
+    memset(&out, 0x5a, sizeof(out));
+    begin(f);
+    err[0] = '\0';
+    assert_int_equal(engine_apply(f->e, f->s, "ghost", &ev, 1, &out, NOW_MS, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "ghost"));
+    assert_false(out.duplicate);
+    assert_null(out.stored.app_id);
+    rollback(f);
+    assert_false(event_exists(f, "ghost", "ghost-key-1"));
+    event_release(&ev);
+}
+
+/* A server-assigned key that a client already used as its own is not a duplicate: the event
+ * gets another key and is applied. */
+static void server_key_clash_gets_a_new_key(void **state)
+{
+    struct fixture *f = *state;
+    const char *key = "0190a000-0000-7000-8000-00000000abcd";
+    struct event mine = make_event("u-1", "level_up", key, true);
+    struct engine_outcome out;
+    apply_batch(f, "shop", &mine, 1, &out, NOW_MS);
+    engine_outcome_release(&out);
+
+    struct event server = make_event("u-2", "purchase", key, false);
+    apply_batch(f, "shop", &server, 1, &out, NOW_MS);
+    assert_false(out.duplicate);
+    assert_string_not_equal(out.stored.idempotency_key, key);
+    assert_int_equal(strlen(out.stored.idempotency_key), 36);
+    assert_string_equal(out.stored.idempotency_key, server.key); /* the event knows its key */
+    assert_string_equal(out.stored.user_id, "u-2");
+    struct store_event got;
+    assert_int_equal(store_event_get(f->s, "shop", server.key, &got, err, sizeof(err)), 0);
+    assert_string_equal(got.user_id, "u-2");
+    store_event_release(&got);
+    assert_int_equal(store_event_get(f->s, "shop", key, &got, err, sizeof(err)), 0);
+    assert_string_equal(got.user_id, "u-1"); /* the client's event is untouched */
+    store_event_release(&got);
+    engine_outcome_release(&out);
+    event_release(&server);
+    event_release(&mine);
+}
+
+/* ---- nonces --------------------------------------------------------------------------------- */
+
+static void nonce_replay_is_a_conflict(void **state)
+{
+    struct fixture *f = *state;
+    begin(f);
+    assert_int_equal(claim(f, "shop", "n-1", NOW_S + 300, NOW_S), 0);
+    assert_int_equal(claim(f, "shop", "n-1", NOW_S + 300, NOW_S), STORE_CONFLICT);
+    assert_int_equal(claim(f, "game", "n-1", NOW_S + 300, NOW_S), 0);
+    commit(f);
+    begin(f);
+    assert_int_equal(claim(f, "shop", "n-1", NOW_S + 301, NOW_S + 1), STORE_CONFLICT);
+    assert_int_equal(claim(f, "shop", "n-1", NOW_S + 600, NOW_S + 300), STORE_CONFLICT);
+    assert_int_equal(claim(f, "shop", "n-2", NOW_S + 301, NOW_S + 1), 0);
+    /* after its window the nonce is free again (the timestamp check refuses old requests) */
+    assert_int_equal(claim(f, "shop", "n-1", NOW_S + 601, NOW_S + 301), 0);
+    commit(f);
+    assert_int_equal(metric(f->e, "reactor_engine_nonces"), 3);
+}
+
+/* A restart (a new engine on the store, reopened) refuses the nonces committed before, and
+ * only those still live. */
+static void load_rebuilds_nonces_after_restart(void **state)
+{
+    struct fixture *f = *state;
+    begin(f);
+    assert_int_equal(claim(f, "shop", "live-1", NOW_S + 300, NOW_S), 0);
+    assert_int_equal(claim(f, "game", "live-1", NOW_S + 300, NOW_S), 0);
+    assert_int_equal(claim(f, "shop", "short-1", NOW_S + 10, NOW_S), 0);
+    commit(f);
+    begin(f);
+    assert_int_equal(claim(f, "shop", "rolled-1", NOW_S + 300, NOW_S), 0);
+    rollback(f);
+
+    engine_free(f->e);
+    store_close(f->s);
+    f->s = unit_store_open(f->data_dir);
+    assert_non_null(f->s);
+    f->e = engine_new(f->tenants);
+    int64_t later = NOW_MS + 20000; /* short-1 has expired */
+    assert_int_equal(engine_load(f->e, f->s, later, err, sizeof(err)), 0);
+    assert_int_equal(metric(f->e, "reactor_engine_nonces"), 2);
+    begin(f);
+    assert_int_equal(claim(f, "shop", "live-1", NOW_S + 320, later / 1000), STORE_CONFLICT);
+    assert_int_equal(claim(f, "game", "live-1", NOW_S + 320, later / 1000), STORE_CONFLICT);
+    assert_int_equal(claim(f, "strict", "live-1", NOW_S + 320, later / 1000), 0);
+    assert_int_equal(claim(f, "shop", "short-1", NOW_S + 320, later / 1000), 0);
+    assert_int_equal(claim(f, "shop", "rolled-1", NOW_S + 320, later / 1000), 0);
+    commit(f);
+}
+
+/* ---- partitions, publishing, metrics -------------------------------------------------------- */
+
+static void partition_is_in_range_and_stable(void **state)
+{
+    (void)state;
+    assert_int_equal(engine_partition("shop", "u-1", 0), 0);
+    assert_int_equal(engine_partition("shop", "u-1", 1), 0);
+    static const unsigned counts[] = {2, 3, 7, 16};
+    char user[32];
+    for (size_t c = 0; c < 4; c++) {
+        unsigned parts = counts[c];
+        unsigned hits[16] = {0};
+        for (int i = 0; i < 2000; i++) {
+            snprintf(user, sizeof(user), "user-%d", i);
+            unsigned p = engine_partition("shop", user, parts);
+            assert_true(p < parts);
+            assert_int_equal(engine_partition("shop", user, parts), p);
+            hits[p]++;
+        }
+        /* every partition gets a fair share of 2,000 users */
+        for (unsigned p = 0; p < parts; p++)
+            if (hits[p] < 2000 / parts / 2)
+                fail_msg("%u partitions: partition %u got %u users", parts, p, hits[p]);
+    }
+}
+
+struct published {
+    int n;
+    char app[16];
+    char key[64];
+};
+
+static void on_publish(void *arg, const char *app_id, const struct store_event *ev)
+{
+    struct published *p = arg;
+    p->n++;
+    snprintf(p->app, sizeof(p->app), "%s", app_id);
+    snprintf(p->key, sizeof(p->key), "%s", ev->idempotency_key);
+}
+
+static void publish_calls_the_hook(void **state)
+{
+    struct fixture *f = *state;
+    struct event ev = make_event("u-1", "level_up", "pub-key-01", true);
+    struct engine_outcome out;
+    struct store_event none;
+    memset(&none, 0, sizeof(none));
+    engine_publish(f->e, "shop", &none); /* no hook yet: nothing happens */
+    struct published p = {0};
+    engine_on_publish(f->e, on_publish, &p);
+    apply_batch(f, "shop", &ev, 1, &out, NOW_MS);
+    engine_publish(f->e, "shop", &out.stored);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.app, "shop");
+    assert_string_equal(p.key, "pub-key-01");
+    engine_outcome_release(&out);
+    event_release(&ev);
+}
+
+/* Batch metrics: a rolled-back batch with events counts as failed, not as a committed batch. */
+static void metrics_count_batches(void **state)
+{
+    struct fixture *f = *state;
+    struct event ev = make_event("m-user", "level_up", "metric-key-1", true);
+    struct engine_outcome out;
+    begin(f);
+    apply(f, "shop", &ev, 1, &out, NOW_MS);
+    engine_outcome_release(&out);
+    rollback(f);
+    assert_int_equal(metric(f->e, "reactor_engine_batches_failed_total"), 1);
+    assert_int_equal(metric(f->e, "reactor_engine_batch_events_count"), 0);
+    assert_int_equal(metric(f->e, "reactor_engine_batch_events_sum"), 0);
+
+    struct event evs[2] = {make_event("m-user", "level_up", "metric-key-2", true),
+                           make_event("m-user", "level_up", "metric-key-3", true)};
+    struct engine_outcome outs[2];
+    apply_batch(f, "shop", evs, 2, outs, NOW_MS);
+    release_outcomes(outs, 2);
+    release_events(evs, 2);
+    assert_int_equal(metric(f->e, "reactor_engine_batches_failed_total"), 1);
+    assert_int_equal(metric(f->e, "reactor_engine_batch_events_count"), 1);
+    assert_int_equal(metric(f->e, "reactor_engine_batch_events_sum"), 2);
+    assert_int_equal(metric(f->e, "reactor_engine_batch_events_bucket{le=\"1\"}"), 0);
+    assert_int_equal(metric(f->e, "reactor_engine_batch_events_bucket{le=\"2\"}"), 1);
+    /* a batch with only nonces or API work is not an event batch */
+    begin(f);
+    assert_int_equal(claim(f, "shop", "metric-nonce", NOW_S + 300, NOW_S), 0);
+    commit(f);
+    assert_int_equal(metric(f->e, "reactor_engine_batch_events_count"), 1);
+    event_release(&ev);
+}
+
+/* Event counters move only when their batch commits: a retry after a 503 counts once. */
+static void metrics_count_only_committed_events(void **state)
+{
+    struct fixture *f = *state;
+    struct event ev = make_event("m-user", "level_up", "metric-key-1", true);
+    struct engine_outcome out;
+    begin(f);
+    apply(f, "shop", &ev, 1, &out, NOW_MS);
+    engine_outcome_release(&out);
+    rollback(f);
+    assert_int_equal(metric(f->e, PROCESSED), 0);
+    assert_int_equal(metric(f->e, USERS_CREATED), 0);
+    apply_batch(f, "shop", &ev, 1, &out, NOW_MS); /* the retry */
+    engine_outcome_release(&out);
+    assert_int_equal(metric(f->e, PROCESSED), 1);
+    assert_int_equal(metric(f->e, USERS_CREATED), 1);
+    event_release(&ev);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(metrics_count_only_committed_events, setup, teardown),
+    cmocka_unit_test(step_known_user_is_processed),
+    cmocka_unit_test(step_unknown_user_is_created_when_allowed),
+    cmocka_unit_test(step_unknown_user_fails_without_auto_create),
+    cmocka_unit_test_setup_teardown(events_are_written_processed, setup, teardown),
+    cmocka_unit_test_setup_teardown(client_key_twice_in_one_batch, setup, teardown),
+    cmocka_unit_test_setup_teardown(client_key_repeated_in_a_later_batch, setup, teardown),
+    cmocka_unit_test_setup_teardown(unknown_user_fails_without_auto_create, setup, teardown),
+    cmocka_unit_test_setup_teardown(unknown_user_is_created, setup, teardown),
+    cmocka_unit_test_setup_teardown(rolled_back_batch_is_forgotten, setup, teardown),
+    cmocka_unit_test_setup_teardown(store_failure_fails_the_whole_batch, setup, teardown),
+    cmocka_unit_test_setup_teardown(unknown_app_is_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown(server_key_clash_gets_a_new_key, setup, teardown),
+    cmocka_unit_test_setup_teardown(nonce_replay_is_a_conflict, setup, teardown),
+    cmocka_unit_test_setup_teardown(load_rebuilds_nonces_after_restart, setup, teardown),
+    cmocka_unit_test(partition_is_in_range_and_stable),
+    cmocka_unit_test_setup_teardown(publish_calls_the_hook, setup, teardown),
+    cmocka_unit_test_setup_teardown(metrics_count_batches, setup, teardown),
+};
+
+UNIT_MAIN(tests)

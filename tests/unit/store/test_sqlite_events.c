@@ -1,0 +1,562 @@
+/* Unit tests for src/store/sqlite_events.c: event rows, the users events create, and signature
+ * nonces, in a real SQLite file in a temporary data directory. An event row is what
+ * GET /events/:key answers and what idempotency rests on; the nonce rows are what replay
+ * detection is rebuilt from after a restart. */
+#include "unit.h"
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "store/store.h"
+
+struct fixture {
+    char dir[64];
+    char data_dir[128];
+    int devnull;
+    struct store *s;
+};
+
+static char err[256];
+
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/reactor-events-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->data_dir, sizeof(f->data_dir), "%s/data", f->dir);
+    f->devnull = open("/dev/null", O_WRONLY);
+    log_set_fd(f->devnull); /* migrations log a line each */
+    f->s = unit_store_open(f->data_dir);
+    if (!f->s)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->s);
+    log_set_fd(2);
+    close(f->devnull);
+    unit_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static void create_app(struct store *s, const char *id, const char *key_id, unsigned char fill)
+{
+    struct store_app a;
+    memset(&a, 0, sizeof(a));
+    a.id = (char *)id;
+    a.name = (char *)"Some app";
+    a.settings = (char *)"{}";
+    a.default_timezone = (char *)"UTC";
+    a.created_at = a.updated_at = 1000;
+    struct store_key k;
+    memset(&k, 0, sizeof(k));
+    k.id = (char *)key_id;
+    k.app_id = (char *)id;
+    k.name = (char *)"key";
+    k.role = STORE_ROLE_ADMIN;
+    memset(k.hash, fill, sizeof(k.hash));
+    k.created_at = 1000;
+    int rc = store_app_create(s, &a, &k, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("store_app_create(%s): %d %s", id, rc, err);
+}
+
+#define K1 "11111111-1111-4111-8111-111111111111"
+#define K2 "22222222-2222-4222-8222-222222222222"
+
+/* A PROCESSED event with every optional column empty. */
+static struct store_event event_row(const char *app, const char *key, const char *user)
+{
+    struct store_event e;
+    memset(&e, 0, sizeof(e));
+    e.app_id = (char *)app;
+    e.idempotency_key = (char *)key;
+    e.user_id = (char *)user;
+    e.event_type = (char *)"level_up";
+    e.occurred_at = 1700000000000;
+    e.received_at = 1700000000100;
+    e.processed_at = 1700000000200;
+    e.status = STORE_EVENT_PROCESSED;
+    return e;
+}
+
+static void insert(struct store *s, const struct store_event *e)
+{
+    int rc = store_event_insert(s, e, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("store_event_insert(%s): %d %s", e->idempotency_key, rc, err);
+}
+
+static struct store_event get(struct store *s, const char *app, const char *key)
+{
+    struct store_event got;
+    int rc = store_event_get(s, app, key, &got, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("store_event_get(%s, %s): %d %s", app, key, rc, err);
+    return got;
+}
+
+static void assert_optional_string(const char *got, const char *want)
+{
+    if (!want)
+        assert_null(got);
+    else
+        assert_string_equal(got, want);
+}
+
+static void assert_same_event(const struct store_event *got, const struct store_event *want)
+{
+    assert_string_equal(got->app_id, want->app_id);
+    assert_string_equal(got->idempotency_key, want->idempotency_key);
+    assert_string_equal(got->user_id, want->user_id);
+    assert_string_equal(got->event_type, want->event_type);
+    assert_optional_string(got->metadata, want->metadata);
+    assert_int_equal(got->occurred_at, want->occurred_at);
+    assert_int_equal(got->received_at, want->received_at);
+    assert_int_equal(got->processed_at, want->processed_at);
+    assert_int_equal(got->status, want->status);
+    assert_optional_string(got->error, want->error);
+    assert_optional_string(got->effects, want->effects);
+}
+
+/* Nonces listed by store_nonces_each_live. */
+#define MAX_NONCES 32
+struct nonce_list {
+    size_t n;
+    char app[MAX_NONCES][40];
+    char nonce[MAX_NONCES][80];
+    size_t len[MAX_NONCES];
+    int64_t expires[MAX_NONCES];
+};
+
+static void collect_nonce(const char *app_id, const char *nonce, size_t len, int64_t expires,
+                          void *arg)
+{
+    struct nonce_list *l = arg;
+    if (l->n == MAX_NONCES || len >= sizeof(l->nonce[0]))
+        fail_msg("nonce list overflow");
+    snprintf(l->app[l->n], sizeof(l->app[0]), "%s", app_id);
+    memcpy(l->nonce[l->n], nonce, len);
+    l->nonce[l->n][len] = '\0';
+    l->len[l->n] = len;
+    l->expires[l->n] = expires;
+    l->n++;
+}
+
+static struct nonce_list live_nonces(struct store *s, int64_t now_s)
+{
+    struct nonce_list l;
+    memset(&l, 0, sizeof(l));
+    int rc = store_nonces_each_live(s, now_s, collect_nonce, &l, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("store_nonces_each_live: %d %s", rc, err);
+    return l;
+}
+
+/* The index of (app, nonce) in l, or -1. */
+static int find_nonce(const struct nonce_list *l, const char *app, const char *nonce)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->app[i], app) == 0 && strcmp(l->nonce[i], nonce) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void record(struct store *s, const char *app, const char *nonce, int64_t expires)
+{
+    int rc = store_nonce_record(s, app, nonce, strlen(nonce), expires, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("store_nonce_record(%s): %d %s", nonce, rc, err);
+}
+
+static int expire(struct store *s, int64_t before, int limit)
+{
+    int deleted = -1;
+    int rc = store_nonces_expire(s, before, limit, &deleted, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("store_nonces_expire: %d %s", rc, err);
+    return deleted;
+}
+
+/* ---- events --------------------------------------------------------------------------------- */
+
+static void event_round_trips_every_column(void **state)
+{
+    struct fixture *f = *state;
+    struct store_event e = event_row("shop", "order-12345", "pl\xc3\xa4yer-\xf0\x9f\x98\x80");
+    e.event_type = (char *)"purchase";
+    e.metadata =
+        (char *)"{\"sku\":\"gem\",\"price\":499,\"tags\":[\"a\"],\"note\":\"caf\xc3\xa9\"}";
+    e.occurred_at = 1699999800123;
+    e.received_at = 1700000000000;
+    e.processed_at = 1700000000007;
+    e.status = STORE_EVENT_FAILED;
+    e.error = (char *)"User not found";
+    e.effects = (char *)"[{\"type\":\"points\",\"amount\":10}]";
+    insert(f->s, &e);
+    struct store_event got = get(f->s, "shop", "order-12345");
+    assert_same_event(&got, &e);
+    store_event_release(&got);
+    assert_null(got.app_id); /* release clears the row */
+    assert_null(got.effects);
+}
+
+/* Optional columns come back NULL (not "") and a missing processed time as 0. */
+static void event_optional_columns_read_back_null(void **state)
+{
+    struct fixture *f = *state;
+    struct store_event e = event_row("shop", "plain-key", "u-1");
+    e.processed_at = 0;
+    e.status = STORE_EVENT_RECEIVED;
+    insert(f->s, &e);
+    struct store_event got = get(f->s, "shop", "plain-key");
+    assert_null(got.metadata);
+    assert_null(got.error);
+    assert_null(got.effects);
+    assert_int_equal(got.processed_at, 0);
+    assert_int_equal(got.status, STORE_EVENT_RECEIVED);
+    assert_same_event(&got, &e);
+    store_event_release(&got);
+}
+
+static void event_statuses_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    static const enum store_event_status all[] = {STORE_EVENT_RECEIVED, STORE_EVENT_PROCESSED,
+                                                  STORE_EVENT_FAILED};
+    static const char *const keys[] = {"status-0", "status-1", "status-2"};
+    for (int i = 0; i < 3; i++) {
+        struct store_event e = event_row("shop", keys[i], "u");
+        e.status = all[i];
+        insert(f->s, &e);
+    }
+    for (int i = 0; i < 3; i++) {
+        struct store_event got = get(f->s, "shop", keys[i]);
+        assert_int_equal(got.status, all[i]);
+        store_event_release(&got);
+    }
+    assert_string_equal(store_event_status_name(STORE_EVENT_RECEIVED), "RECEIVED");
+    assert_string_equal(store_event_status_name(STORE_EVENT_PROCESSED), "PROCESSED");
+    assert_string_equal(store_event_status_name(STORE_EVENT_FAILED), "FAILED");
+}
+
+/* A key is unique per app: the second insert writes nothing and the original stands. */
+static void event_duplicate_key_conflicts(void **state)
+{
+    struct fixture *f = *state;
+    struct store_event first = event_row("shop", "dup-key-1", "u-first");
+    first.metadata = (char *)"{\"n\":1}";
+    insert(f->s, &first);
+    struct store_event second = event_row("shop", "dup-key-1", "u-second");
+    second.event_type = (char *)"other";
+    second.metadata = (char *)"{\"n\":2}";
+    second.status = STORE_EVENT_FAILED;
+    second.error = (char *)"nope";
+    assert_int_equal(store_event_insert(f->s, &second, err, sizeof(err)), STORE_CONFLICT);
+    struct store_event got = get(f->s, "shop", "dup-key-1");
+    assert_same_event(&got, &first);
+    store_event_release(&got);
+    /* the store goes on working */
+    struct store_event third = event_row("shop", "dup-key-2", "u-third");
+    insert(f->s, &third);
+    got = get(f->s, "shop", "dup-key-2");
+    assert_string_equal(got.user_id, "u-third");
+    store_event_release(&got);
+}
+
+/* Another app may use the same key; neither app sees the other's event. */
+static void event_keys_are_per_app(void **state)
+{
+    struct fixture *f = *state;
+    struct store_event a = event_row("shop", "shared-key", "u-shop");
+    struct store_event b = event_row("game", "shared-key", "u-game");
+    insert(f->s, &a);
+    insert(f->s, &b);
+    struct store_event got = get(f->s, "shop", "shared-key");
+    assert_string_equal(got.app_id, "shop");
+    assert_string_equal(got.user_id, "u-shop");
+    store_event_release(&got);
+    got = get(f->s, "game", "shared-key");
+    assert_string_equal(got.app_id, "game");
+    assert_string_equal(got.user_id, "u-game");
+    store_event_release(&got);
+
+    struct store_event c = event_row("shop", "only-shop", "u");
+    insert(f->s, &c);
+    assert_int_equal(store_event_get(f->s, "game", "only-shop", &got, err, sizeof(err)),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store_event_get(f->s, "shop", "no-such-key", &got, err, sizeof(err)),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store_event_get(f->s, "shop", "ONLY-SHOP", &got, err, sizeof(err)),
+                     STORE_NOT_FOUND);
+}
+
+/* Inside a batch an inserted event is visible at once (the engine finds a repeated key of the
+ * same batch); a rolled-back batch leaves none of its events, a committed one keeps them. */
+static void event_rows_follow_their_batch(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
+    struct store_event e = event_row("shop", "rolled-back", "u");
+    insert(f->s, &e);
+    struct store_event got = get(f->s, "shop", "rolled-back");
+    store_event_release(&got);
+    assert_int_equal(store_event_insert(f->s, &e, err, sizeof(err)), STORE_CONFLICT);
+    assert_true(store_batch_active(f->s));
+    store_batch_rollback(f->s);
+    assert_int_equal(store_event_get(f->s, "shop", "rolled-back", &got, err, sizeof(err)),
+                     STORE_NOT_FOUND);
+
+    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
+    insert(f->s, &e);
+    struct store_event e2 = event_row("shop", "committed-2", "u");
+    insert(f->s, &e2);
+    assert_int_equal(store_batch_commit(f->s, err, sizeof(err)), 0);
+    got = get(f->s, "shop", "rolled-back");
+    store_event_release(&got);
+    got = get(f->s, "shop", "committed-2");
+    store_event_release(&got);
+}
+
+/* What was committed is there after the store is closed and opened again. */
+static void event_survives_reopen(void **state)
+{
+    struct fixture *f = *state;
+    struct store_event e = event_row("shop", "durable-key", "u-1");
+    e.metadata = (char *)"{\"a\":1}";
+    e.effects = (char *)"[]";
+    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
+    insert(f->s, &e);
+    record(f->s, "shop", "durable-nonce", 5000);
+    assert_int_equal(store_batch_commit(f->s, err, sizeof(err)), 0);
+    store_close(f->s);
+    f->s = unit_store_open(f->data_dir);
+    assert_non_null(f->s);
+    struct store_event got = get(f->s, "shop", "durable-key");
+    assert_same_event(&got, &e);
+    store_event_release(&got);
+    struct nonce_list l = live_nonces(f->s, 4000);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.nonce[0], "durable-nonce");
+}
+
+/* ---- users ---------------------------------------------------------------------------------- */
+
+static void user_ensure_creates_once(void **state)
+{
+    struct fixture *f = *state;
+    create_app(f->s, "shop", K1, 1);
+    assert_int_equal(store_user_exists(f->s, "shop", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
+    bool created = false;
+    assert_int_equal(store_user_ensure(f->s, "shop", "u-1", 5000, &created, err, sizeof(err)), 0);
+    assert_true(created);
+    assert_int_equal(store_user_exists(f->s, "shop", "u-1", err, sizeof(err)), 0);
+    created = true;
+    assert_int_equal(store_user_ensure(f->s, "shop", "u-1", 9000, &created, err, sizeof(err)), 0);
+    assert_false(created);
+    struct store_user u;
+    assert_int_equal(store_user_get(f->s, "shop", "u-1", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.attributes, "{}");
+    assert_int_equal(u.created_at, 5000);
+    assert_int_equal(u.updated_at, 5000); /* ensuring again is not an update */
+    store_user_release(&u);
+}
+
+/* A user created by POST /users keeps its attributes when an event ensures it. */
+static void user_ensure_keeps_existing_user(void **state)
+{
+    struct fixture *f = *state;
+    create_app(f->s, "shop", K1, 1);
+    struct store_user u;
+    bool created = false;
+    assert_int_equal(store_user_upsert(f->s, "shop", "vip", "{\"level\":3}", 1000, &created, &u,
+                                       err, sizeof(err)),
+                     0);
+    assert_true(created);
+    store_user_release(&u);
+    assert_int_equal(store_user_ensure(f->s, "shop", "vip", 2000, &created, err, sizeof(err)), 0);
+    assert_false(created);
+    assert_int_equal(store_user_get(f->s, "shop", "vip", &u, err, sizeof(err)), 0);
+    assert_string_equal(u.attributes, "{\"level\":3}");
+    assert_int_equal(u.created_at, 1000);
+    assert_int_equal(u.updated_at, 1000);
+    store_user_release(&u);
+}
+
+static void users_are_per_app(void **state)
+{
+    struct fixture *f = *state;
+    create_app(f->s, "shop", K1, 1);
+    create_app(f->s, "game", K2, 2);
+    bool created = false;
+    assert_int_equal(store_user_ensure(f->s, "shop", "u-1", 1000, &created, err, sizeof(err)), 0);
+    assert_true(created);
+    assert_int_equal(store_user_exists(f->s, "shop", "u-1", err, sizeof(err)), 0);
+    assert_int_equal(store_user_exists(f->s, "game", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_exists(f->s, "shop", "U-1", err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_exists(f->s, "shop", "u-", err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_ensure(f->s, "game", "u-1", 1000, &created, err, sizeof(err)), 0);
+    assert_true(created); /* a different user: same id, other app */
+    assert_int_equal(store_user_exists(f->s, "game", "u-1", err, sizeof(err)), 0);
+}
+
+/* A user created in a rolled-back batch does not exist. */
+static void user_ensure_follows_its_batch(void **state)
+{
+    struct fixture *f = *state;
+    create_app(f->s, "shop", K1, 1);
+    bool created = false;
+    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
+    assert_int_equal(store_user_ensure(f->s, "shop", "u-1", 1000, &created, err, sizeof(err)), 0);
+    assert_true(created);
+    assert_int_equal(store_user_exists(f->s, "shop", "u-1", err, sizeof(err)), 0);
+    store_batch_rollback(f->s);
+    assert_int_equal(store_user_exists(f->s, "shop", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_ensure(f->s, "shop", "u-1", 2000, &created, err, sizeof(err)), 0);
+    assert_true(created);
+}
+
+/* Users belong to an app that exists. */
+static void user_ensure_for_unknown_app_fails(void **state)
+{
+    struct fixture *f = *state;
+    bool created = false;
+    err[0] = '\0';
+    assert_true(store_user_ensure(f->s, "ghost", "u-1", 1000, &created, err, sizeof(err)) < 0);
+    assert_true(err[0] != '\0');
+    assert_int_equal(store_user_exists(f->s, "ghost", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
+}
+
+/* ---- nonces --------------------------------------------------------------------------------- */
+
+static void nonces_each_live_lists_only_unexpired(void **state)
+{
+    struct fixture *f = *state;
+    record(f->s, "shop", "n-1", 100);
+    record(f->s, "shop", "n-2", 200);
+    record(f->s, "game", "n-1", 150);
+    record(f->s, "shop", "n-old", 99);
+    assert_int_equal(store_nonce_record(f->s, "shop", "abcdef", 3, 300, err, sizeof(err)), 0);
+    struct nonce_list l = live_nonces(f->s, 100);
+    assert_int_equal(l.n, 4);
+    int i = find_nonce(&l, "shop", "n-1");
+    assert_true(i >= 0);
+    assert_int_equal(l.expires[i], 100); /* expiring this second: still live */
+    assert_int_equal(l.len[i], 3);
+    i = find_nonce(&l, "shop", "n-2");
+    assert_true(i >= 0);
+    assert_int_equal(l.expires[i], 200);
+    i = find_nonce(&l, "game", "n-1");
+    assert_true(i >= 0);
+    assert_int_equal(l.expires[i], 150);
+    i = find_nonce(&l, "shop", "abc"); /* only nonce_len bytes were recorded */
+    assert_true(i >= 0);
+    assert_int_equal(l.len[i], 3);
+    assert_int_equal(find_nonce(&l, "shop", "n-old"), -1);
+
+    l = live_nonces(f->s, 151);
+    assert_int_equal(l.n, 2);
+    assert_true(find_nonce(&l, "shop", "n-2") >= 0);
+    assert_true(find_nonce(&l, "shop", "abc") >= 0);
+    l = live_nonces(f->s, 301);
+    assert_int_equal(l.n, 0);
+}
+
+static void nonces_follow_their_batch(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
+    record(f->s, "shop", "rolled-back", 100);
+    store_batch_rollback(f->s);
+    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
+    record(f->s, "shop", "committed", 100);
+    assert_int_equal(store_batch_commit(f->s, err, sizeof(err)), 0);
+    struct nonce_list l = live_nonces(f->s, 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.nonce[0], "committed");
+}
+
+/* Expiry deletes only nonces expired before the given second, at most `limit` a call, and
+ * says how many it deleted. */
+static void nonces_expire_deletes_only_expired(void **state)
+{
+    struct fixture *f = *state;
+    char name[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof(name), "old-%d", i);
+        record(f->s, "shop", name, 10 + i);
+    }
+    record(f->s, "shop", "edge", 50);
+    record(f->s, "shop", "live-1", 100);
+    record(f->s, "game", "live-2", 101);
+    assert_int_equal(expire(f->s, 50, 2), 2);
+    assert_int_equal(live_nonces(f->s, 0).n, 6);
+    assert_int_equal(expire(f->s, 50, 100), 3);
+    assert_int_equal(expire(f->s, 50, 100), 0);
+    struct nonce_list l = live_nonces(f->s, 0);
+    assert_int_equal(l.n, 3);
+    assert_true(find_nonce(&l, "shop", "edge") >= 0); /* expires at 50: not before 50 */
+    assert_true(find_nonce(&l, "shop", "live-1") >= 0);
+    assert_true(find_nonce(&l, "game", "live-2") >= 0);
+    /* `deleted` may be NULL */
+    assert_int_equal(store_nonces_expire(f->s, 51, 100, NULL, err, sizeof(err)), 0);
+    l = live_nonces(f->s, 0);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(find_nonce(&l, "shop", "edge"), -1);
+}
+
+/* Expiry looks at the `limit` oldest rows only (rows are appended in time order): a live row
+ * among them is kept, and expired rows behind the window wait for a later call. */
+static void nonces_expire_looks_at_oldest_rows(void **state)
+{
+    struct fixture *f = *state;
+    record(f->s, "shop", "ahead", 1000); /* signed with a timestamp ahead of the clock */
+    record(f->s, "shop", "old-1", 10);
+    record(f->s, "shop", "old-2", 11);
+    record(f->s, "shop", "old-3", 12);
+    assert_int_equal(expire(f->s, 50, 1), 0);
+    assert_int_equal(expire(f->s, 50, 3), 2);
+    struct nonce_list l = live_nonces(f->s, 0);
+    assert_int_equal(l.n, 2);
+    assert_true(find_nonce(&l, "shop", "ahead") >= 0);
+    assert_true(find_nonce(&l, "shop", "old-3") >= 0);
+    assert_int_equal(expire(f->s, 50, 10), 1);
+    l = live_nonces(f->s, 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.nonce[0], "ahead");
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(event_round_trips_every_column, setup, teardown),
+    cmocka_unit_test_setup_teardown(event_optional_columns_read_back_null, setup, teardown),
+    cmocka_unit_test_setup_teardown(event_statuses_round_trip, setup, teardown),
+    cmocka_unit_test_setup_teardown(event_duplicate_key_conflicts, setup, teardown),
+    cmocka_unit_test_setup_teardown(event_keys_are_per_app, setup, teardown),
+    cmocka_unit_test_setup_teardown(event_rows_follow_their_batch, setup, teardown),
+    cmocka_unit_test_setup_teardown(event_survives_reopen, setup, teardown),
+    cmocka_unit_test_setup_teardown(user_ensure_creates_once, setup, teardown),
+    cmocka_unit_test_setup_teardown(user_ensure_keeps_existing_user, setup, teardown),
+    cmocka_unit_test_setup_teardown(users_are_per_app, setup, teardown),
+    cmocka_unit_test_setup_teardown(user_ensure_follows_its_batch, setup, teardown),
+    cmocka_unit_test_setup_teardown(user_ensure_for_unknown_app_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(nonces_each_live_lists_only_unexpired, setup, teardown),
+    cmocka_unit_test_setup_teardown(nonces_follow_their_batch, setup, teardown),
+    cmocka_unit_test_setup_teardown(nonces_expire_deletes_only_expired, setup, teardown),
+    cmocka_unit_test_setup_teardown(nonces_expire_looks_at_oldest_rows, setup, teardown),
+};
+
+UNIT_MAIN(tests)
