@@ -154,6 +154,10 @@ typedef void api_call_fn(struct api_call *call, struct store *store);
 #define API_HOLD_NS (5u * 1000u * 1000u)
 void api_batch_begin(void *api);
 void api_batch_end(void *api);
+/* For any task on the engine thread: true while the open batch can still commit. False once
+ * it failed — also when SQLite rolled its transaction back under an earlier task, which this
+ * detects and records — and then the task must write nothing (it would commit on its own). */
+bool api_batch_usable(struct api *api);
 /* The syncer's sync function (core/syncer.h, arg = struct api): store_sync, timed. */
 int api_sync(void *api, char *err, unsigned errlen);
 /* The syncer's idle hook: wakes the engine thread to commit the batch it held open. */

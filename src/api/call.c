@@ -99,7 +99,7 @@ static void call_run(void *arg)
         api->batch = xrealloc(api->batch, api->batch_cap * sizeof(*api->batch));
     }
     api->batch[api->batch_n++] = c;
-    if (!api->batch_open || api->batch_failed) {
+    if (!api_batch_usable(api)) {
         answer_unavailable(c);
         return;
     }
@@ -111,12 +111,22 @@ static void call_run(void *arg)
         return;
     }
     fn(c, api->store);
+    api_batch_usable(api);
+}
+
+bool api_batch_usable(struct api *api)
+{
+    if (!api->batch_open || api->batch_failed)
+        return false;
     if (!store_batch_active(api->store)) {
-        /* SQLite rolled the whole transaction back (I/O error, disk full): everything this
-         * batch did is gone, and nothing more may run outside a transaction. */
+        /* SQLite rolled the whole transaction back (I/O error, disk full), maybe under another
+         * task of the batch: everything this batch did is gone, and nothing more may run, or
+         * it would commit on its own while its call is answered 503. */
         log_error("the store rolled back a batch mid-way", LOG_U("calls", api->batch_n));
         api->batch_failed = true;
+        return false;
     }
+    return true;
 }
 
 void api_batch_begin(void *arg)
@@ -184,7 +194,7 @@ void api_batch_end(void *arg)
     /* While the syncer is busy a commit would only wait for it: keep the transaction open
      * and take what is queued into it, so one commit and one sync carry all of it. Bounded
      * in calls and time; an empty queue always commits. */
-    if (api->batch_open && !api->batch_failed && api->syncer && api->batch_n > 0 &&
+    if (api_batch_usable(api) && api->syncer && api->batch_n > 0 &&
         api->batch_n < API_HOLD_CALLS && t0 - api->batch_opened_ns < API_HOLD_NS &&
         !worker_stopping(api->store_worker)) {
         atomic_store(&api->holding, true);

@@ -95,9 +95,10 @@ static void put_str(struct buf *b, const char *name, const char *v)
     buf_append_json_string(b, v, strlen(v));
 }
 
-static void put_time(struct buf *b, const char *name, int64_t ms)
+/* A time as ISO 8601; `nullable`: 0 means none (null). */
+static void put_time(struct buf *b, const char *name, int64_t ms, bool nullable)
 {
-    if (!ms) {
+    if (!ms && nullable) {
         buf_printf(b, "\"%s\":null", name);
         return;
     }
@@ -124,11 +125,11 @@ static void event_json(struct buf *b, const struct store_event *e)
     buf_puts(b, ",\"metadata\":");
     buf_puts(b, e->metadata ? e->metadata : "{}");
     buf_putc(b, ',');
-    put_time(b, "occurredAt", e->occurred_at);
+    put_time(b, "occurredAt", e->occurred_at, false);
     buf_putc(b, ',');
-    put_time(b, "receivedAt", e->received_at);
+    put_time(b, "receivedAt", e->received_at, false);
     buf_putc(b, ',');
-    put_time(b, "processedAt", e->processed_at);
+    put_time(b, "processedAt", e->processed_at, true);
     buf_puts(b, ",\"effects\":");
     buf_puts(b, e->effects ? e->effects : "[]");
     buf_putc(b, '}');

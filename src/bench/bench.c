@@ -28,10 +28,13 @@ struct options {
     int duration;   /* seconds */
     int users;
     int batch_size;
+    int pipeline;   /* requests in flight per connection */
     bool json;
 };
 
 struct bench;
+
+#define MAX_PIPELINE 64
 
 struct bconn {
     uv_tcp_t tcp;
@@ -41,12 +44,13 @@ struct bconn {
     struct bench *b;
     unsigned id;
     uint64_t seq;
-    struct buf req;          /* the request in flight; owned until its write completes */
-    uint64_t sent_ns;
+    struct buf req;          /* the requests being written; owned until the write completes */
+    uint64_t sent_ns[MAX_PIPELINE]; /* ring: send times of the requests in flight, oldest first */
+    unsigned head, inflight;
+    unsigned owed;           /* requests to send as soon as no write is in flight */
     bool open;               /* tcp handle initialised and not closed */
     bool writing;            /* `write` in flight: libuv may report its completion after the
                               * answer was read, and the request may not be reused before */
-    bool send_owed;          /* the answer came first: send the next request once written */
 };
 
 struct bench {
@@ -88,10 +92,10 @@ static void append_event(struct bench *b, struct bconn *c, struct buf *body, uns
                (unsigned long long)c->seq, i);
 }
 
+/* Appends one request to c->req. */
 static void build_request(struct bench *b, struct bconn *c)
 {
     struct buf *r = &c->req;
-    buf_reset(r);
     c->seq++;
     if (b->o.mode == MODE_HEALTH) {
         buf_printf(r, "GET /health HTTP/1.1\r\nHost: %s\r\n\r\n", b->o.host);
@@ -154,7 +158,7 @@ static void conn_fail(struct bconn *c)
     conn_close(c);
 }
 
-static void send_next(struct bconn *c);
+static void pump(struct bconn *c);
 
 static void on_written(uv_write_t *w, int status)
 {
@@ -164,20 +168,21 @@ static void on_written(uv_write_t *w, int status)
         conn_fail(c);
         return;
     }
-    if (c->send_owed) {
-        c->send_owed = false;
-        send_next(c);
-    }
+    pump(c);
 }
 
-static void send_next(struct bconn *c)
+/* Sends every owed request in one write, unless a write is still in flight (libuv may report
+ * its completion after the answer was read, and the buffer may not be reused before). */
+static void pump(struct bconn *c)
 {
-    if (c->writing) {
-        c->send_owed = true;
+    if (c->writing || c->owed == 0)
         return;
+    buf_reset(&c->req);
+    uint64_t now = uv_hrtime();
+    for (; c->owed > 0; c->owed--) {
+        build_request(c->b, c);
+        c->sent_ns[(c->head + c->inflight++) % MAX_PIPELINE] = now;
     }
-    build_request(c->b, c);
-    c->sent_ns = uv_hrtime();
     uv_buf_t ub = uv_buf_init(c->req.data, (unsigned)c->req.len);
     c->write.data = c;
     if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &ub, 1, on_written) < 0) {
@@ -193,7 +198,9 @@ static int on_message_complete(http_parser *p)
     struct bench *b = c->b;
     if (!b->running)
         return 0;
-    latency_record(&b->lat, (uv_hrtime() - c->sent_ns) / 1000);
+    latency_record(&b->lat, (uv_hrtime() - c->sent_ns[c->head]) / 1000);
+    c->head = (c->head + 1) % MAX_PIPELINE;
+    c->inflight--;
     unsigned status = p->status_code;
     bool ok = b->o.mode == MODE_HEALTH ? status == 200 : (status >= 200 && status < 300);
     if (ok) {
@@ -206,7 +213,8 @@ static int on_message_complete(http_parser *p)
         conn_close(c);
         return 0;
     }
-    send_next(c);
+    c->owed++;
+    pump(c);
     return 0;
 }
 
@@ -247,7 +255,8 @@ static void on_connect(uv_connect_t *req, int status)
     http_parser_init(&c->parser, HTTP_RESPONSE);
     c->parser.data = c;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    send_next(c);
+    c->owed = (unsigned)c->b->o.pipeline;
+    pump(c);
 }
 
 static void conn_start(struct bconn *c)
@@ -255,7 +264,8 @@ static void conn_start(struct bconn *c)
     uv_tcp_init(c->b->loop, &c->tcp);
     c->tcp.data = c;
     c->open = true;
-    c->writing = c->send_owed = false;
+    c->writing = false;
+    c->head = c->inflight = c->owed = 0;
     c->connect.data = c;
     if (uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&c->b->addr, on_connect) <
         0)
@@ -331,6 +341,8 @@ static void usage(void)
             "  --duration S       seconds to run (default 10)\n"
             "  --users N          distinct user ids in events (default 10000)\n"
             "  --batch-size N     events per batch request (default 100)\n"
+            "  --pipeline N       requests in flight per connection, HTTP/1.1 pipelining\n"
+            "                     (default 1: send the next request when the answer came)\n"
             "  --json             end with one JSON line of results\n");
 }
 
@@ -343,6 +355,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->duration = 10;
     o->users = 10000;
     o->batch_size = 100;
+    o->pipeline = 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -387,6 +400,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             rc = parse_int_opt(a, v, 1, 100000000, &o->users);
         else if (!strcmp(a, "--batch-size"))
             rc = parse_int_opt(a, v, 1, 1000, &o->batch_size);
+        else if (!strcmp(a, "--pipeline"))
+            rc = parse_int_opt(a, v, 1, MAX_PIPELINE, &o->pipeline);
         else {
             fprintf(stderr, "reactor bench: unknown option %s (see --help)\n", a);
             rc = -1;
@@ -452,6 +467,8 @@ int bench_main(int argc, char **argv)
         fprintf(stderr, " users=%d", b->o.users);
     if (b->o.mode == MODE_BATCH)
         fprintf(stderr, " batch-size=%d", b->o.batch_size);
+    if (b->o.pipeline > 1)
+        fprintf(stderr, " pipeline=%d", b->o.pipeline);
     fputc('\n', stderr);
     b->started_ns = uv_hrtime();
     for (int i = 0; i < b->o.connections; i++) {
@@ -479,11 +496,12 @@ int bench_main(int argc, char **argv)
            (unsigned long long)errors, (unsigned long long)b->non_2xx,
            (unsigned long long)b->conn_errors);
     if (b->o.json)
-        printf("{\"mode\":\"%s\",\"connections\":%d,\"duration_s\":%.3f,\"requests\":%llu,"
+        printf("{\"mode\":\"%s\",\"connections\":%d,\"pipeline\":%d,\"duration_s\":%.3f,"
+               "\"requests\":%llu,"
                "\"requests_per_sec\":%.1f,\"events_per_sec\":%.1f,\"p50_ms\":%.3f,"
                "\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%llu,"
                "\"non_2xx\":%llu,\"connection_errors\":%llu}\n",
-               mode_names[b->o.mode], b->o.connections, secs,
+               mode_names[b->o.mode], b->o.connections, b->o.pipeline, secs,
                (unsigned long long)(b->ok + b->non_2xx), rps,
                b->o.mode == MODE_HEALTH ? rps : eps, p50, p90, p99, max,
                (unsigned long long)errors, (unsigned long long)b->non_2xx,

@@ -492,7 +492,8 @@ void engine_collect_metrics(struct buf *out, void *arg)
     memset(&sum, 0, sizeof(sum));
     metrics_hist_accumulate(&sum, &e->m.commit);
     metrics_family(out, "reactor_engine_commit_seconds", "histogram",
-                   "Time to commit a store batch holding events (fsync included).");
+                   "Time to commit a store batch holding events (written, not yet synced: see "
+                   "reactor_store_sync_seconds).");
     metrics_hist_render(out, "reactor_engine_commit_seconds", "", &sum);
     memset(&sum, 0, sizeof(sum));
     metrics_hist_accumulate(&sum, &e->m.latency);

@@ -116,7 +116,8 @@ enum engine_reject {
 void engine_count_reject(struct engine *e, enum engine_reject why, uint64_t n);
 /* Counts events received by an I/O thread (any thread). */
 void engine_count_received(struct engine *e, uint64_t n);
-/* End-to-end latency of an answered event, from its receipt (engine thread). */
+/* End-to-end latency of an answered event, from its receipt to its answer leaving the
+ * syncer (syncer thread: the one writer of this histogram). */
 void engine_observe_latency(struct engine *e, uint64_t ns);
 /* The collector (core/metrics.h) of the engine's metrics. */
 void engine_collect_metrics(struct buf *out, void *engine);

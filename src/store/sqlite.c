@@ -1,12 +1,15 @@
 /* The SQLite backend of the store (see store.h).
  *
- * Durability: WAL journal with synchronous=FULL, so a commit is on disk (fsync of the WAL)
- * before it returns — an acknowledged write survives a crash or power cut. WAL lets readers
- * proceed during a write, which later issues use for read-only connections. */
+ * Durability: WAL journal with synchronous=NORMAL, so a commit writes the WAL without waiting
+ * for the disk, and store_sync (on the syncer thread) makes every commit before it durable
+ * with one fdatasync of the WAL; nothing is acknowledged before that, so an acknowledged write
+ * survives a crash or power cut. WAL lets readers proceed during a write, which later issues
+ * use for read-only connections. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,64 @@ int sqlite__exec(struct store *s, const char *sql, char *err, size_t errlen)
 static void configure_sqlite(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+/* WAL mode, checked: without it commits would not go through the WAL that store_sync makes
+ * durable (SQLite falls back to another journal mode where WAL is impossible). */
+static int enable_wal(struct store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK)
+        return sqlite__fail(s, err, errlen);
+    int rc = sqlite3_step(st);
+    const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    bool wal = mode && strcmp(mode, "wal") == 0;
+    if (!wal)
+        snprintf(err, errlen, "%s cannot use a write-ahead log (journal mode %s)", s->path,
+                 mode ? mode : sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return wal ? 0 : -1;
+}
+
+/* Opens the WAL for store_sync, and syncs its directory so the file itself survives a power
+ * cut. Touches no SQLite state: store_sync calls it from the syncer thread. */
+static int open_wal_fd(struct store *s, char *err, size_t errlen)
+{
+    if (s->wal_fd >= 0)
+        close(s->wal_fd);
+    s->wal_fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
+    if (s->wal_fd < 0) {
+        snprintf(err, errlen, "cannot open the WAL %s: %s", s->wal_path, strerror(errno));
+        return -1;
+    }
+    char *dir = xstrdup(s->wal_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = dfd >= 0 ? fsync(dfd) : -1;
+    if (rc < 0)
+        snprintf(err, errlen, "cannot sync the directory of %s: %s", s->wal_path,
+                 strerror(errno));
+    if (dfd >= 0)
+        close(dfd);
+    free(dir);
+    return rc;
+}
+
+/* The WAL as SQLite names it (it follows a symbolic link to the database), opened. */
+static int open_wal(struct store *s, char *err, size_t errlen)
+{
+    /* A read makes SQLite open (create) the WAL if it has not yet. */
+    if (sqlite__exec(s, "SELECT count(*) FROM sqlite_schema", err, errlen) < 0)
+        return -1;
+    const char *wal = sqlite3_filename_wal(sqlite3_db_filename(s->db, "main"));
+    if (!wal || !*wal) {
+        snprintf(err, errlen, "%s has no write-ahead log file", s->path);
+        return -1;
+    }
+    s->wal_path = xstrdup(wal);
+    return open_wal_fd(s, err, errlen);
 }
 
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen)
@@ -81,19 +142,20 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
         store_close(s);
         return NULL;
     }
+    /* Private, before the WAL and its index exist: SQLite gives them the database's mode. */
+    chmod(path, 0600);
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
     /* synchronous=NORMAL: a commit writes the WAL without waiting for the disk; store_sync
      * makes commits durable (one fdatasync of the WAL on another thread covers every commit
      * before it), and nothing is acknowledged before that. Checkpoints still sync the WAL
      * before copying it into the database, and the database after. */
-    if (sqlite__exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                        "PRAGMA foreign_keys=ON;",
-             err, errlen) < 0) {
+    if (enable_wal(s, err, errlen) < 0 ||
+        sqlite__exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err, errlen) < 0 ||
+        open_wal(s, err, errlen) < 0) {
         store_close(s);
         return NULL;
     }
-    chmod(path, 0600);
     return s;
 }
 
@@ -108,6 +170,7 @@ void store_close(struct store *s)
     if (s->wal_fd >= 0)
         close(s->wal_fd);
     free(s->path);
+    free(s->wal_path);
     free(s->describe);
     free(s);
 }
@@ -214,22 +277,11 @@ int store_batch_commit(struct store *s, char *err, size_t errlen)
 int store_sync(struct store *s, char *err, size_t errlen)
 {
     struct stat st;
-    if (s->wal_fd >= 0 && (fstat(s->wal_fd, &st) < 0 || st.st_nlink == 0)) {
-        close(s->wal_fd); /* the WAL was removed and will be recreated: follow it */
-        s->wal_fd = -1;
-    }
-    if (s->wal_fd < 0) {
-        struct buf p = BUF_INIT;
-        buf_printf(&p, "%s-wal", s->path);
-        s->wal_fd = open(p.data, O_RDONLY | O_CLOEXEC);
-        int e = errno;
-        buf_release(&p);
-        if (s->wal_fd < 0) {
-            if (e == ENOENT)
-                return 0; /* no WAL: nothing was committed since the last checkpoint */
-            snprintf(err, errlen, "cannot open the WAL of %s: %s", s->path, strerror(e));
+    if (fstat(s->wal_fd, &st) < 0 || st.st_nlink == 0) {
+        /* Removed (SQLite deletes the WAL only when the last connection closes, which this
+         * one has not): follow the new file. */
+        if (open_wal_fd(s, err, errlen) < 0)
             return -1;
-        }
     }
     if (fdatasync(s->wal_fd) < 0) {
         snprintf(err, errlen, "fdatasync of the WAL of %s: %s", s->path, strerror(errno));

@@ -38,7 +38,8 @@ struct store {
     char *path;
     char *describe;
     sqlite3_stmt *stmts[ST__COUNT]; /* prepared on first use */
-    int wal_fd;                     /* the WAL, opened by store_sync (its thread only); -1 */
+    char *wal_path;                 /* the WAL as SQLite names it */
+    int wal_fd;                     /* open on it for store_sync (its thread after start) */
 };
 
 /* Binds a string (NULL binds SQL NULL); the string must outlive the statement's step. */

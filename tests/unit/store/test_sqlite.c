@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "store/sqlite_int.h"
 #include "store/store.h"
 
 struct fixture {
@@ -110,6 +111,30 @@ static void open_creates_private_wal_database(void **state)
     assert_int_equal(mode_of(side), 0600);
     snprintf(side, sizeof(side), "%s-shm", f->db);
     assert_int_equal(mode_of(side), 0600);
+    store_close(s);
+}
+
+/* Through a symbolic link to the database, SQLite keeps the WAL next to the real file:
+ * store_sync must sync that one (a WAL path made from the link's name would not exist, and
+ * nothing would be synced). */
+static void sync_follows_a_symlinked_database(void **state)
+{
+    struct fixture *f = *state;
+    struct store *real = open_default(f); /* creates <data_dir>/reactor.db */
+    store_close(real);
+    char link[200], url[220], err[256] = "";
+    snprintf(link, sizeof(link), "%s/link.db", f->dir);
+    assert_int_equal(symlink(f->db, link), 0);
+    snprintf(url, sizeof(url), "sqlite:%s", link);
+    struct store_options opt = { f->data_dir, url };
+    struct store *s = store_open(&opt, err, sizeof(err));
+    assert_non_null(s);
+    char want[200];
+    snprintf(want, sizeof(want), "%s-wal", f->db);
+    assert_string_equal(s->wal_path, want);
+    assert_true(s->wal_fd >= 0);
+    assert_int_equal(store_migrate(s, NULL, err, sizeof(err)), 0);
+    assert_int_equal(store_sync(s, err, sizeof(err)), 0);
     store_close(s);
 }
 
@@ -250,6 +275,7 @@ static void newer_schema_refused(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(open_creates_private_wal_database, setup, teardown),
+    cmocka_unit_test_setup_teardown(sync_follows_a_symlinked_database, setup, teardown),
     cmocka_unit_test_setup_teardown(migrate_applies_all_then_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(ping, setup, teardown),
     cmocka_unit_test_setup_teardown(sqlite_url, setup, teardown),

@@ -1,0 +1,73 @@
+/* Unit tests for the batch bookkeeping of src/api/call.c: once SQLite has rolled a batch's
+ * transaction back — under any task, not only an API call — no later task may write (its
+ * statements would commit on their own while its request is answered 503). */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "store/sqlite_int.h"
+#include "store/store.h"
+
+struct fixture {
+    char dir[64];
+    struct store *s;
+    struct api api;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/reactor-call-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->s = unit_store_open(f->dir);
+    if (!f->s)
+        return -1;
+    f->api.store = f->s;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    store_close(f->s);
+    unit_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+static void usable_while_the_transaction_lives(void **state)
+{
+    struct fixture *f = *state;
+    assert_false(api_batch_usable(&f->api)); /* no batch open */
+    api_batch_begin(&f->api);
+    assert_true(f->api.batch_open);
+    assert_true(api_batch_usable(&f->api));
+    assert_false(f->api.batch_failed);
+    store_batch_rollback(f->s);
+    f->api.batch_open = false;
+}
+
+/* SQLite rolled the transaction back under a background task: the next task must see it. */
+static void a_transaction_rolled_back_underneath_is_detected(void **state)
+{
+    struct fixture *f = *state;
+    api_batch_begin(&f->api);
+    assert_int_equal(sqlite3_exec(f->s->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    assert_false(api_batch_usable(&f->api));
+    assert_true(f->api.batch_failed);
+    assert_false(api_batch_usable(&f->api)); /* and it stays failed */
+    f->api.batch_open = false;
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(usable_while_the_transaction_lives, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_transaction_rolled_back_underneath_is_detected, setup,
+                                    teardown),
+};
+
+UNIT_MAIN(tests)
