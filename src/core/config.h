@@ -43,6 +43,7 @@ struct config {
     int engine_queue;          /* events and store operations waiting before 503 */
     int engine_batch;          /* events and store operations committed together at most */
     int engine_batch_wait_us;  /* a batch that is not full waits this long for more */
+    int engine_user_cache;     /* users the engine remembers at most */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

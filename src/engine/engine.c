@@ -139,6 +139,7 @@ struct engine_metrics {
     struct metrics_hist commit;   /* engine thread */
     struct metrics_hist latency;  /* engine thread */
     metric_u64 known_users;
+    metric_u64 user_cache_resets;
     metric_u64 nonces, nonce_bytes;
 };
 
@@ -161,6 +162,7 @@ struct engine {
     engine_publish_fn *publish;
     void *publish_arg;
     struct engine_step_result step;
+    size_t max_users;             /* user table limit */
     struct engine_metrics m;
 };
 
@@ -168,6 +170,7 @@ struct engine *engine_new(struct tenant_registry *tenants)
 {
     struct engine *e = xcalloc(1, sizeof(*e));
     e->tenants = tenants;
+    e->max_users = ENGINE_USER_CACHE_DEFAULT;
     buf_init(&e->step.effects);
     uint64_t k[2] = { 0, 0 };
     if (RAND_bytes((unsigned char *)k, sizeof(k)) != 1)
@@ -186,6 +189,11 @@ void engine_free(struct engine *e)
     free(e->claims);
     buf_release(&e->step.effects);
     free(e);
+}
+
+void engine_set_user_cache_limit(struct engine *e, size_t max_users)
+{
+    e->max_users = max_users ? max_users : 1;
 }
 
 struct load_ctx {
@@ -374,6 +382,13 @@ void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
         metric_add(&e->m.batch_events_sum, e->batch_events);
         metric_add(&e->m.batch_count, 1);
     }
+    if (e->users.n > e->max_users) {
+        /* Only a cache of what the store holds (the journal is empty between batches):
+         * emptying it costs store reads as users come back, never correctness. */
+        users_free(&e->users);
+        memset(&e->users, 0, sizeof(e->users));
+        metric_add(&e->m.user_cache_resets, 1);
+    }
     atomic_store_explicit(&e->m.known_users, e->users.n, memory_order_relaxed);
     atomic_store_explicit(&e->m.nonces, nonce_set_size(e->nonces), memory_order_relaxed);
     atomic_store_explicit(&e->m.nonce_bytes, nonce_set_bytes(e->nonces), memory_order_relaxed);
@@ -461,6 +476,10 @@ void engine_collect_metrics(struct buf *out, void *arg)
                    "Users the engine holds in memory.");
     buf_printf(out, "reactor_engine_known_users %llu\n",
                (unsigned long long)metric_get(&e->m.known_users));
+    metrics_family(out, "reactor_engine_user_cache_resets_total", "counter",
+                   "Times the user table passed REACTOR_ENGINE_USER_CACHE and was emptied.");
+    buf_printf(out, "reactor_engine_user_cache_resets_total %llu\n",
+               (unsigned long long)metric_get(&e->m.user_cache_resets));
     metrics_family(out, "reactor_engine_nonces", "gauge",
                    "Signature nonces held in memory for replay detection.");
     buf_printf(out, "reactor_engine_nonces %llu\n", (unsigned long long)metric_get(&e->m.nonces));

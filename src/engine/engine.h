@@ -65,6 +65,12 @@ void engine_outcome_release(struct engine_outcome *o);
 
 struct engine *engine_new(struct tenant_registry *tenants);
 void engine_free(struct engine *e);
+/* The most users the engine remembers (default ENGINE_USER_CACHE_DEFAULT). Past it, the table
+ * is emptied after a batch and refills from the store as users come back: memory stays
+ * bounded whatever user ids clients send. Before the engine thread runs. */
+#define ENGINE_USER_CACHE_DEFAULT 1000000
+void engine_set_user_cache_limit(struct engine *e, size_t max_users);
+
 /* Start-up, before the engine thread runs: loads what the engine keeps in memory from the
  * store (the live signature nonces). */
 int engine_load(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen);

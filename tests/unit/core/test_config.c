@@ -36,6 +36,7 @@ static const char *const env_names[] = {
     "REACTOR_ENGINE_QUEUE",
     "REACTOR_ENGINE_BATCH",
     "REACTOR_ENGINE_BATCH_WAIT_US",
+    "REACTOR_ENGINE_USER_CACHE",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 
@@ -92,6 +93,7 @@ static void defaults(void **state)
     assert_int_equal(cfg.engine_queue, 100000);
     assert_int_equal(cfg.engine_batch, 4096);
     assert_int_equal(cfg.engine_batch_wait_us, 0);
+    assert_int_equal(cfg.engine_user_cache, 1000000);
     config_release(&cfg);
     assert_null(cfg.listen);
 }

@@ -743,7 +743,35 @@ static void metrics_count_only_committed_events(void **state)
     event_release(&ev);
 }
 
+/* Past its limit the user table is emptied after a batch; users still exist in the store, so
+ * their next events are processed without creating them again. */
+static void user_table_is_bounded(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_user_cache_limit(f->e, 3);
+    struct event evs[4] = {make_event("u1", "t", "bound-key-1", true),
+                           make_event("u2", "t", "bound-key-2", true),
+                           make_event("u3", "t", "bound-key-3", true),
+                           make_event("u4", "t", "bound-key-4", true)};
+    struct engine_outcome outs[4];
+    apply_batch(f, "shop", evs, 4, outs, NOW_MS);
+    release_outcomes(outs, 4);
+    assert_int_equal(metric(f->e, USERS_CREATED), 4);
+    assert_int_equal(metric(f->e, "reactor_engine_known_users"), 0);
+    assert_int_equal(metric(f->e, "reactor_engine_user_cache_resets_total"), 1);
+    struct event again = make_event("u2", "t", "bound-key-5", true);
+    struct engine_outcome out;
+    apply_batch(f, "shop", &again, 1, &out, NOW_MS);
+    assert_int_equal(out.stored.status, STORE_EVENT_PROCESSED);
+    engine_outcome_release(&out);
+    assert_int_equal(metric(f->e, USERS_CREATED), 4); /* found in the store, not created */
+    assert_int_equal(metric(f->e, "reactor_engine_known_users"), 1);
+    event_release(&again);
+    release_events(evs, 4);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(user_table_is_bounded, setup, teardown),
     cmocka_unit_test_setup_teardown(metrics_count_only_committed_events, setup, teardown),
     cmocka_unit_test(step_known_user_is_processed),
     cmocka_unit_test(step_unknown_user_is_created_when_allowed),
