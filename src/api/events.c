@@ -357,6 +357,16 @@ static void submit(struct api *api, struct http_request *req, const struct princ
     api_call_submit_weighted(c, ingest_run, x->n);
 }
 
+/* A handler's end: the request goes to the engine, or it was answered and is dropped. */
+static void finish(struct api *api, struct http_request *req, const struct principal *who,
+                   struct ingest *x, bool ok)
+{
+    if (ok)
+        submit(api, req, who, x);
+    else
+        ingest_free(x);
+}
+
 static void post_event(struct http_request *req, void *arg)
 {
     struct api *api = arg;
@@ -388,10 +398,7 @@ static void post_event(struct http_request *req, void *arg)
     ok = true;
 out:
     json_decref(body);
-    if (ok)
-        submit(api, req, &who, x);
-    else
-        ingest_free(x);
+    finish(api, req, &who, x, ok);
 }
 
 static void post_batch(struct http_request *req, void *arg)
@@ -445,10 +452,7 @@ static void post_batch(struct http_request *req, void *arg)
     ok = true;
 out:
     json_decref(body);
-    if (ok)
-        submit(api, req, &who, x);
-    else
-        ingest_free(x);
+    finish(api, req, &who, x, ok);
 }
 
 /* ---- GET /events/:idempotencyKey ------------------------------------------------------------ */

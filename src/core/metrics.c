@@ -90,6 +90,13 @@ void metrics_label_value(struct buf *out, const char *s)
     buf_putc(out, '"');
 }
 
+void metrics_single(struct buf *out, const char *name, const char *type, const char *help,
+                    uint64_t value)
+{
+    metrics_family(out, name, type, help);
+    buf_printf(out, "%s %llu\n", name, (unsigned long long)value);
+}
+
 void metrics_hist_render(struct buf *out, const char *name, const char *labels,
                          const struct metrics_hist_sum *h)
 {

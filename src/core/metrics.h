@@ -65,6 +65,9 @@ void metrics_render(struct buf *out);
 
 /* Text format helpers. */
 void metrics_family(struct buf *out, const char *name, const char *type, const char *help);
+/* A family with one unlabelled sample: `# HELP`, `# TYPE`, then `name value`. */
+void metrics_single(struct buf *out, const char *name, const char *type, const char *help,
+                    uint64_t value);
 /* Appends a label value with quotes, escaping backslash, quote and newline. */
 void metrics_label_value(struct buf *out, const char *s);
 /* Renders `name_bucket`, `name_sum`, `name_count` for one label set; `labels` is a formatted

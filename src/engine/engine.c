@@ -449,44 +449,38 @@ static const char *const reject_names[REJECT__COUNT] = {
 void engine_collect_metrics(struct buf *out, void *arg)
 {
     struct engine *e = arg;
-    metrics_family(out, "reactor_events_received_total", "counter",
-                   "Events received over HTTP (before signature checks of their request).");
-    buf_printf(out, "reactor_events_received_total %llu\n",
-               (unsigned long long)metric_get(&e->m.received));
+    metrics_single(out, "reactor_events_received_total", "counter",
+                   "Events received over HTTP (before signature checks of their request).",
+                   metric_get(&e->m.received));
     metrics_family(out, "reactor_events_processed_total", "counter",
                    "Events applied and committed, by outcome.");
     buf_printf(out, "reactor_events_processed_total{status=\"processed\"} %llu\n",
                (unsigned long long)metric_get(&e->m.processed));
     buf_printf(out, "reactor_events_processed_total{status=\"failed\"} %llu\n",
                (unsigned long long)metric_get(&e->m.failed));
-    metrics_family(out, "reactor_events_duplicate_total", "counter",
-                   "Events whose idempotency key was used before (answered, not applied).");
-    buf_printf(out, "reactor_events_duplicate_total %llu\n",
-               (unsigned long long)metric_get(&e->m.duplicate));
+    metrics_single(out, "reactor_events_duplicate_total", "counter",
+                   "Events whose idempotency key was used before (answered, not applied).",
+                   metric_get(&e->m.duplicate));
     metrics_family(out, "reactor_events_rejected_total", "counter",
                    "Events refused before the engine applied them, by reason.");
     for (int i = 0; i < REJECT__COUNT; i++)
         buf_printf(out, "reactor_events_rejected_total{reason=\"%s\"} %llu\n", reject_names[i],
                    (unsigned long long)metric_get(&e->m.rejected[i]));
-    metrics_family(out, "reactor_users_created_by_events_total", "counter",
-                   "Users created by their first event.");
-    buf_printf(out, "reactor_users_created_by_events_total %llu\n",
-               (unsigned long long)metric_get(&e->m.users_created));
-    metrics_family(out, "reactor_engine_known_users", "gauge",
-                   "Users the engine holds in memory.");
-    buf_printf(out, "reactor_engine_known_users %llu\n",
-               (unsigned long long)metric_get(&e->m.known_users));
-    metrics_family(out, "reactor_engine_user_cache_resets_total", "counter",
-                   "Times the user table passed REACTOR_ENGINE_USER_CACHE and was emptied.");
-    buf_printf(out, "reactor_engine_user_cache_resets_total %llu\n",
-               (unsigned long long)metric_get(&e->m.user_cache_resets));
-    metrics_family(out, "reactor_engine_nonces", "gauge",
-                   "Signature nonces held in memory for replay detection.");
-    buf_printf(out, "reactor_engine_nonces %llu\n", (unsigned long long)metric_get(&e->m.nonces));
-    metrics_family(out, "reactor_engine_nonce_bytes", "gauge",
-                   "Memory of the replay detection set, bytes.");
-    buf_printf(out, "reactor_engine_nonce_bytes %llu\n",
-               (unsigned long long)metric_get(&e->m.nonce_bytes));
+    metrics_single(out, "reactor_users_created_by_events_total", "counter",
+                   "Users created by their first event.",
+                   metric_get(&e->m.users_created));
+    metrics_single(out, "reactor_engine_known_users", "gauge",
+                   "Users the engine holds in memory.",
+                   metric_get(&e->m.known_users));
+    metrics_single(out, "reactor_engine_user_cache_resets_total", "counter",
+                   "Times the user table passed REACTOR_ENGINE_USER_CACHE and was emptied.",
+                   metric_get(&e->m.user_cache_resets));
+    metrics_single(out, "reactor_engine_nonces", "gauge",
+                   "Signature nonces held in memory for replay detection.",
+                   metric_get(&e->m.nonces));
+    metrics_single(out, "reactor_engine_nonce_bytes", "gauge",
+                   "Memory of the replay detection set, bytes.",
+                   metric_get(&e->m.nonce_bytes));
     metrics_family(out, "reactor_engine_batch_events", "histogram",
                    "Events applied per committed store batch.");
     uint64_t cum = 0;
@@ -503,10 +497,9 @@ void engine_collect_metrics(struct buf *out, void *arg)
                (unsigned long long)metric_get(&e->m.batch_events_sum));
     buf_printf(out, "reactor_engine_batch_events_count %llu\n",
                (unsigned long long)metric_get(&e->m.batch_count));
-    metrics_family(out, "reactor_engine_batches_failed_total", "counter",
-                   "Store batches holding events that failed to commit (answered 503).");
-    buf_printf(out, "reactor_engine_batches_failed_total %llu\n",
-               (unsigned long long)metric_get(&e->m.batches_failed));
+    metrics_single(out, "reactor_engine_batches_failed_total", "counter",
+                   "Store batches holding events that failed to commit (answered 503).",
+                   metric_get(&e->m.batches_failed));
     struct metrics_hist_sum sum;
     memset(&sum, 0, sizeof(sum));
     metrics_hist_accumulate(&sum, &e->m.commit);
