@@ -49,6 +49,8 @@ struct bconn {
     unsigned head, inflight;
     unsigned owed;           /* requests to send as soon as no write is in flight */
     bool open;               /* tcp handle initialised and not closed */
+    bool failed;             /* closed by an error: reconnect after a pause */
+    uv_timer_t retry;        /* that pause; initialised with the connection's first start */
     bool writing;            /* `write` in flight: libuv may report its completion after the
                               * answer was read, and the request may not be reused before */
 };
@@ -137,12 +139,28 @@ static void build_request(struct bench *b, struct bconn *c)
 
 static void conn_start(struct bconn *c);
 
+static void on_retry(uv_timer_t *t)
+{
+    struct bconn *c = t->data;
+    if (c->b->running)
+        conn_start(c);
+}
+
+/* A refused or broken connection is retried after 10 ms, so a server that went away is not
+ * hammered with connects (and the generator does not spin); one closed by the server in good
+ * order reconnects at once. */
+#define RETRY_MS 10
+
 static void on_closed(uv_handle_t *h)
 {
     struct bconn *c = h->data;
     c->open = false;
-    if (c->b->running)
-        conn_start(c); /* reconnect after an error */
+    if (!c->b->running)
+        return;
+    if (c->failed)
+        uv_timer_start(&c->retry, on_retry, RETRY_MS, 0);
+    else
+        conn_start(c);
 }
 
 static void conn_close(struct bconn *c)
@@ -155,6 +173,7 @@ static void conn_fail(struct bconn *c)
 {
     if (c->b->running)
         c->b->conn_errors++;
+    c->failed = true;
     conn_close(c);
 }
 
@@ -264,7 +283,7 @@ static void conn_start(struct bconn *c)
     uv_tcp_init(c->b->loop, &c->tcp);
     c->tcp.data = c;
     c->open = true;
-    c->writing = false;
+    c->writing = c->failed = false;
     c->head = c->inflight = c->owed = 0;
     c->connect.data = c;
     if (uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&c->b->addr, on_connect) <
@@ -277,8 +296,10 @@ static void on_end(uv_timer_t *t)
     struct bench *b = t->data;
     b->running = false;
     b->stopped_ns = uv_hrtime();
-    for (int i = 0; i < b->o.connections; i++)
+    for (int i = 0; i < b->o.connections; i++) {
         conn_close(&b->conns[i]);
+        uv_close((uv_handle_t *)&b->conns[i].retry, NULL);
+    }
     uv_close((uv_handle_t *)&b->end, NULL);
 }
 
@@ -475,6 +496,8 @@ int bench_main(int argc, char **argv)
         b->conns[i].b = b;
         b->conns[i].id = (unsigned)i;
         buf_init(&b->conns[i].req);
+        uv_timer_init(b->loop, &b->conns[i].retry);
+        b->conns[i].retry.data = &b->conns[i];
         conn_start(&b->conns[i]);
     }
     uv_run(b->loop, UV_RUN_DEFAULT);
