@@ -89,22 +89,34 @@ static void ingest_free(void *p)
 
 /* ---- answers -------------------------------------------------------------------------------- */
 
+/* Answers are built field by field on the engine thread, for every event of a batch: plain
+ * appends, no printf. */
+static void put_name(struct buf *b, const char *name)
+{
+    buf_putc(b, '"');
+    buf_puts(b, name);
+    buf_puts(b, "\":");
+}
+
 static void put_str(struct buf *b, const char *name, const char *v)
 {
-    buf_printf(b, "\"%s\":", name);
+    put_name(b, name);
     buf_append_json_string(b, v, strlen(v));
 }
 
 /* A time as ISO 8601; `nullable`: 0 means none (null). */
 static void put_time(struct buf *b, const char *name, int64_t ms, bool nullable)
 {
+    put_name(b, name);
     if (!ms && nullable) {
-        buf_printf(b, "\"%s\":null", name);
+        buf_puts(b, "null");
         return;
     }
     char iso[CLOCK_ISO_LEN];
     clock_iso(ms, iso);
-    buf_printf(b, "\"%s\":\"%s\"", name, iso);
+    buf_putc(b, '"');
+    buf_puts(b, iso);
+    buf_putc(b, '"');
 }
 
 /* The public form of an event: GET /events/:key and the `event` of ?wait=true answers. */
@@ -140,8 +152,11 @@ static void accepted_json(struct buf *b, const struct ingest *x, size_t i, long 
 {
     const struct engine_outcome *o = &x->outcomes[i];
     buf_putc(b, '{');
-    if (index >= 0)
-        buf_printf(b, "\"index\":%ld,", index);
+    if (index >= 0) {
+        buf_puts(b, "\"index\":");
+        buf_append_i64(b, index);
+        buf_putc(b, ',');
+    }
     buf_puts(b, "\"status\":\"accepted\",");
     put_str(b, "idempotencyKey", x->events[i].key);
     if (x->batch && o->duplicate)
