@@ -113,8 +113,6 @@ const char *api_check_http_url(const json_t *v);
 const char *api_check_id(const json_t *v);       /* [A-Za-z0-9._:-] */
 const char *api_check_user_id(const json_t *v);  /* no control characters */
 const char *api_check_small_object(const json_t *v); /* serialised <= 16 KiB */
-/* Number of UTF-8 characters in s. */
-size_t api_utf8_len(const char *s);
 
 /* ---- running work on the engine thread (call.c) ------------------------------------------- */
 

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/uuid.h"
+#include "core/utf8.h"
 #include "engine/engine.h"
 #include "ingest/signature.h"
 
@@ -497,7 +498,7 @@ static void get_event(struct http_request *req, void *arg)
     if (api_authenticate(api, req, API_ROLE_ANY, &who) < 0)
         return;
     const char *key = http_request_param(req, "idempotencyKey");
-    if (api_utf8_len(key) > EVENT_KEY_MAX) {
+    if (utf8_chars(key) > EVENT_KEY_MAX) {
         http_respond_error(req, 404, "not_found", "Event not found");
         return;
     }

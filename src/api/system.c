@@ -46,14 +46,12 @@ static void metrics(struct http_request *req, void *arg)
 void api_collect_metrics(struct buf *out, void *arg)
 {
     struct api *api = arg;
-    metrics_family(out, "reactor_engine_queue_depth", "gauge",
-                   "Events and store operations waiting for the engine thread.");
-    buf_printf(out, "reactor_engine_queue_depth %zu\n",
-               api->store_worker ? worker_depth(api->store_worker) : (size_t)0);
-    metrics_family(out, "reactor_store_up", "gauge",
-                   "1 when the store answered its last readiness probe in time.");
-    buf_printf(out, "reactor_store_up %d\n",
-               clock_now_ms() - atomic_load(&api->store_ok_ms) <= api->store_ok_window_ms);
+    metrics_single(out, "reactor_engine_queue_depth", "gauge",
+                   "Events and store operations waiting for the engine thread.",
+                   api->store_worker ? worker_depth(api->store_worker) : 0);
+    metrics_single(out, "reactor_store_up", "gauge",
+                   "1 when the store answered its last readiness probe in time.",
+                   clock_now_ms() - atomic_load(&api->store_ok_ms) <= api->store_ok_window_ms);
     struct metrics_hist_sum sync;
     memset(&sync, 0, sizeof(sync));
     metrics_hist_accumulate(&sync, &api->sync_time);

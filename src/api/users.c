@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/mem.h"
+#include "core/utf8.h"
 
 #define USER_ID_MAX 128
 
@@ -115,7 +116,7 @@ static void get_user_common(struct http_request *req, struct api *api, bool prof
     if (api_authenticate(api, req, API_ROLE_ANY, &who) < 0)
         return;
     const char *id = http_request_param(req, "id");
-    if (api_utf8_len(id) > USER_ID_MAX) {
+    if (utf8_chars(id) > USER_ID_MAX) {
         http_respond_error(req, 404, "not_found", "User not found");
         return;
     }

@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "core/buf.h"
 #include "core/json.h"
+#include "core/utf8.h"
 
 json_t *api_body_object(struct http_request *req)
 {
@@ -19,14 +20,6 @@ json_t *api_body_object(struct http_request *req)
         return NULL;
     }
     return body;
-}
-
-size_t api_utf8_len(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
 }
 
 static const char *type_name(enum api_type t)
@@ -72,7 +65,7 @@ int api_validate(struct http_request *req, const json_t *body, const struct api_
             snprintf(msg, sizeof(msg), "must be %s", type_name(f->type));
             problem = msg;
         } else if (f->type == API_STRING && (f->min || f->max)) {
-            size_t len = api_utf8_len(json_string_value(v));
+            size_t len = utf8_chars(json_string_value(v));
             if (f->min && len < (size_t)f->min) {
                 snprintf(msg, sizeof(msg), "must be at least %lld characters", (long long)f->min);
                 problem = msg;
@@ -169,11 +162,7 @@ const char *api_check_id(const json_t *v)
 
 const char *api_check_user_id(const json_t *v)
 {
-    for (const char *p = json_string_value(v); *p; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return "must not contain control characters";
-    }
-    return NULL;
+    return utf8_has_control(json_string_value(v)) ? "must not contain control characters" : NULL;
 }
 
 const char *api_check_small_object(const json_t *v)

@@ -273,7 +273,7 @@ static int user_known(struct engine *e, struct store *st, const char *app_id, co
 }
 
 static int apply_one(struct engine *e, struct store *st, const char *app_id,
-                     const struct tenant_ingest *app, struct event *ev, struct engine_outcome *o,
+                     bool auto_create, struct event *ev, struct engine_outcome *o,
                      int64_t now_ms, char *err, size_t errlen)
 {
     memset(o, 0, sizeof(*o));
@@ -288,7 +288,7 @@ static int apply_one(struct engine *e, struct store *st, const char *app_id,
         if (rc != STORE_NOT_FOUND)
             return -1;
     }
-    struct engine_view view = { .auto_create_users = app->auto_create_users };
+    struct engine_view view = { .auto_create_users = auto_create };
     if (user_known(e, st, app_id, ev->user_id, &view.user_exists, err, errlen) < 0)
         return -1;
     struct engine_step_result *r = &e->step;
@@ -340,14 +340,14 @@ static int apply_one(struct engine *e, struct store *st, const char *app_id,
 int engine_apply(struct engine *e, struct store *st, const char *app_id, struct event *events,
                  size_t n, struct engine_outcome *out, int64_t now_ms, char *err, size_t errlen)
 {
-    struct tenant_ingest app;
-    if (tenant_app_ingest(e->tenants, app_id, &app) < 0) {
+    bool auto_create;
+    if (tenant_app_auto_create(e->tenants, app_id, &auto_create) < 0) {
         snprintf(err, errlen, "app %s is not in the registry", app_id);
         memset(out, 0, n * sizeof(*out));
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (apply_one(e, st, app_id, &app, &events[i], &out[i], now_ms, err, errlen) < 0) {
+        if (apply_one(e, st, app_id, auto_create, &events[i], &out[i], now_ms, err, errlen) < 0) {
             for (size_t j = 0; j <= i; j++)
                 engine_outcome_release(&out[j]);
             for (size_t j = i + 1; j < n; j++)

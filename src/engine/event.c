@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/mem.h"
+#include "core/utf8.h"
 
 void event_release(struct event *e)
 {
@@ -30,23 +31,6 @@ static void bad(struct event_problem *p, const char *field, const char *message)
         p->details = json_object();
     if (!json_object_get(p->details, field))
         json_object_set_new(p->details, field, json_string(message));
-}
-
-/* Characters of valid UTF-8 (jansson only hands out valid UTF-8). */
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
-static bool has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
 }
 
 /* A required or optional string field of 1..max characters with no control characters: the
@@ -72,7 +56,7 @@ static const char *text_field(const json_t *obj, const char *name, bool required
         bad(p, name, msg);
         return NULL;
     }
-    if (has_control(s)) {
+    if (utf8_has_control(s)) {
         bad(p, name, "must not contain control characters");
         return NULL;
     }

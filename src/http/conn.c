@@ -15,11 +15,6 @@
 
 static const http_parser_settings settings;
 
-uint64_t http__now_ns(void)
-{
-    return clock_mono_ns();
-}
-
 void http_worker_init(struct http_worker *w, const struct http_shared *shared, unsigned index,
                       struct http_stats *stats)
 {
@@ -28,7 +23,7 @@ void http_worker_init(struct http_worker *w, const struct http_shared *shared, u
     w->index = index;
     w->stats = stats;
     if (getrandom(w->rng, sizeof(w->rng), 0) != (ssize_t)sizeof(w->rng)) {
-        w->rng[0] = http__now_ns() ^ ((uint64_t)index << 32);
+        w->rng[0] = clock_mono_ns() ^ ((uint64_t)index << 32);
         w->rng[1] = (uint64_t)(uintptr_t)w ^ 0x9e3779b97f4a7c15u;
     }
     if ((w->rng[0] | w->rng[1]) == 0)
@@ -60,7 +55,7 @@ static struct http_request *request_new(struct http_conn *c)
     buf_init(&r->resp_body);
     buf_init(&r->extra_headers);
     route_match_init(&r->match);
-    r->start_ns = http__now_ns();
+    r->start_ns = clock_mono_ns();
     r->keep_alive = true;
     return r;
 }
@@ -429,7 +424,7 @@ static void collect(struct http_conn *c)
         if (!r->head_only && r->method != HTTP_HEAD) /* no body after HEAD, even for errors */
             buf_append(&c->out, r->resp_body.data, r->resp_body.len);
 
-        uint64_t ns = http__now_ns() - r->start_ns;
+        uint64_t ns = clock_mono_ns() - r->start_ns;
         http_stats_record(c->worker->stats, r->route ? (int)r->route->id : -1, r->status, ns);
         if (c->worker->shared->access_log && log_enabled(LOG_INFO)) {
             log_info("request", LOG_S("request_id", r->id),

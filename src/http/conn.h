@@ -130,6 +130,5 @@ void http_conn_reject(struct http_conn *c, int status, const char *code, const c
 /* Internal, for response.c. */
 void http__conn_flush(struct http_conn *c);
 void http__request_free(struct http_request *r);
-uint64_t http__now_ns(void);
 
 #endif

@@ -6,20 +6,6 @@
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
-char *sqlite__col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? xstrdup((const char *)t) : NULL;
-}
-
-/* Steps a statement that returns no rows and resets it. */
-static int step_done(struct store *s, sqlite3_stmt *st, char *err, size_t errlen)
-{
-    int rc = sqlite3_step(st);
-    int ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
-    sqlite3_reset(st);
-    return ret;
-}
 
 int store_user_exists(struct store *s, const char *app_id, const char *user_id, char *err,
                       size_t errlen)
@@ -46,7 +32,7 @@ int store_user_ensure(struct store *s, const char *app_id, const char *user_id, 
     sqlite__bind_text(st, 1, app_id);
     sqlite__bind_text(st, 2, user_id);
     sqlite3_bind_int64(st, 3, now);
-    if (step_done(s, st, err, errlen) < 0)
+    if (sqlite__step_done(s, st, err, errlen) < 0)
         return -1;
     *created = sqlite3_changes(s->db) > 0;
     return 0;
@@ -80,7 +66,7 @@ int store_nonce_record(struct store *s, const char *app_id, const char *nonce, s
     sqlite__bind_text(st, 1, app_id);
     sqlite3_bind_text(st, 2, nonce, (int)nonce_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, expires_s);
-    return step_done(s, st, err, errlen);
+    return sqlite__step_done(s, st, err, errlen);
 }
 
 int store_nonces_each_live(struct store *s, int64_t now_s,
@@ -112,7 +98,7 @@ int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *delet
         return -1;
     sqlite3_bind_int64(st, 1, before_s);
     sqlite3_bind_int(st, 2, limit);
-    if (step_done(s, st, err, errlen) < 0)
+    if (sqlite__step_done(s, st, err, errlen) < 0)
         return -1;
     if (deleted)
         *deleted = sqlite3_changes(s->db);
@@ -136,7 +122,7 @@ int store_event_insert(struct store *s, const struct store_event *e, char *err, 
     sqlite__bind_text(st, 9, status_names[e->status]);
     sqlite__bind_text(st, 10, e->error);
     sqlite__bind_text(st, 11, e->effects);
-    if (step_done(s, st, err, errlen) < 0)
+    if (sqlite__step_done(s, st, err, errlen) < 0)
         return -1;
     return sqlite3_changes(s->db) > 0 ? 0 : STORE_CONFLICT;
 }

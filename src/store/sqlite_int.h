@@ -51,6 +51,8 @@ static inline void sqlite__bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+/* Steps a statement that returns no rows and resets it: 0, or -1 with the error. */
+int sqlite__step_done(struct store *s, sqlite3_stmt *st, char *err, size_t errlen);
 /* A copy of a text column (free() it), or NULL for SQL NULL. */
 char *sqlite__col_text(sqlite3_stmt *st, int i);
 

@@ -1,6 +1,8 @@
-/* The SQLite backend's statements, prepared once and cached (see sqlite_int.h). */
+/* The SQLite backend's statements, prepared once and cached, and the helpers every file of
+ * the backend uses to run them (see sqlite_int.h). */
 #include <stdio.h>
 
+#include "core/mem.h"
 #include "store/sqlite_int.h"
 
 static const char *const stmt_sql[ST__COUNT] = {
@@ -74,4 +76,19 @@ sqlite3_stmt *sqlite__stmt(struct store *s, enum stmt_id id, char *err, size_t e
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return st;
+}
+
+char *sqlite__col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+/* Steps a statement that returns no rows and resets it. */
+int sqlite__step_done(struct store *s, sqlite3_stmt *st, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(st);
+    int ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+    return ret;
 }

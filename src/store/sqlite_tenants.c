@@ -150,10 +150,8 @@ int store_app_update(struct store *s, const struct store_app *a, char *err, size
     sqlite__bind_text(st, 5, a->webhook_secret);
     sqlite3_bind_int64(st, 6, a->updated_at);
     sqlite__bind_text(st, 7, a->id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sqlite__fail(s, err, errlen);
+    if (sqlite__step_done(s, st, err, errlen) < 0)
+        return -1;
     return sqlite3_changes(s->db) == 1 ? 0 : STORE_NOT_FOUND;
 }
 
@@ -237,10 +235,8 @@ int store_key_revoke(struct store *s, const char *app_id, const char *key_id, in
     sqlite3_bind_int64(st, 1, when);
     sqlite__bind_text(st, 2, app_id);
     sqlite__bind_text(st, 3, key_id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sqlite__fail(s, err, errlen);
+    if (sqlite__step_done(s, st, err, errlen) < 0)
+        return -1;
     return sqlite3_changes(s->db) == 1 ? 0 : STORE_NOT_FOUND;
 }
 
@@ -257,12 +253,8 @@ int store_keys_touch(struct store *s, const struct store_key_use *uses, size_t n
             goto rollback;
         sqlite3_bind_int64(st, 1, uses[i].last_used_at);
         sqlite__bind_text(st, 2, uses[i].key_id);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            sqlite__fail(s, err, errlen);
+        if (sqlite__step_done(s, st, err, errlen) < 0)
             goto rollback;
-        }
     }
     if (sqlite__exec(s, "RELEASE keys_touch", err, errlen) == 0)
         return 0;

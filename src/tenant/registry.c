@@ -201,6 +201,16 @@ void tenant_app_put(struct tenant_registry *r, const struct store_app *app)
     }
 }
 
+int tenant_app_auto_create(struct tenant_registry *r, const char *app_id, bool *out)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    struct app_entry *a = app_find(r, app_id);
+    if (a)
+        *out = a->auto_create_users;
+    pthread_rwlock_unlock(&r->lock);
+    return a ? 0 : -1;
+}
+
 int tenant_app_ingest(struct tenant_registry *r, const char *app_id, struct tenant_ingest *out)
 {
     pthread_rwlock_rdlock(&r->lock);

@@ -54,6 +54,9 @@ struct tenant_ingest {
 };
 /* 0 and the app's ingest view, or -1 when the app is unknown. */
 int tenant_app_ingest(struct tenant_registry *r, const char *app_id, struct tenant_ingest *out);
+/* Only settings.autoCreateUsers (what the engine needs per request, without copying the
+ * secret): 0 and *out, or -1 when the app is unknown. */
+int tenant_app_auto_create(struct tenant_registry *r, const char *app_id, bool *out);
 
 /* Adds an active key (its app should have been put first). */
 void tenant_key_put(struct tenant_registry *r, const struct store_key *key);

@@ -16,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/utf8.h"
 #include "engine/event.h"
 
 #include "fuzz.h"
@@ -30,21 +31,6 @@
 static const char *const known_fields[] = {"event",          "appId",    "userId",    "eventType",
                                            "idempotencyKey", "metadata", "occurredAt"};
 
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
-static bool has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
 
 static bool str_eq(const char *a, const char *b)
 {
@@ -68,13 +54,13 @@ static void check_accepted(const json_t *v, const struct event *ev, const char *
 {
     CHECK(ev->user_id && ev->type);
     size_t n = utf8_chars(ev->user_id);
-    CHECK(n >= 1 && n <= EVENT_USER_ID_MAX && !has_control(ev->user_id));
+    CHECK(n >= 1 && n <= EVENT_USER_ID_MAX && !utf8_has_control(ev->user_id));
     n = utf8_chars(ev->type);
-    CHECK(n >= 1 && n <= EVENT_TYPE_MAX && !has_control(ev->type));
+    CHECK(n >= 1 && n <= EVENT_TYPE_MAX && !utf8_has_control(ev->type));
     CHECK(ev->key_given == (ev->key != NULL));
     if (ev->key) {
         n = utf8_chars(ev->key);
-        CHECK(n >= EVENT_KEY_MIN && n <= EVENT_KEY_MAX && !has_control(ev->key));
+        CHECK(n >= EVENT_KEY_MIN && n <= EVENT_KEY_MAX && !utf8_has_control(ev->key));
         CHECK(str_eq(ev->key, json_string_value(json_object_get(v, "idempotencyKey"))));
     }
     CHECK(str_eq(ev->user_id, json_string_value(json_object_get(v, "userId"))));

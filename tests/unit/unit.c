@@ -1,9 +1,13 @@
 /* unit_run: runs all cases of a cmocka group, or the one named on the command line. */
 #include "unit.h"
 
+#include "core/log.h"
 #include "store/store.h"
 
 #include <ftw.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,4 +53,31 @@ struct store *unit_store_open(const char *data_dir)
         return NULL;
     }
     return s;
+}
+
+int unit_store_make(struct unit_store *u, const char *tag)
+{
+    memset(u, 0, sizeof(*u));
+    u->devnull = -1;
+    snprintf(u->dir, sizeof(u->dir), "/tmp/reactor-%s-XXXXXX", tag);
+    if (!mkdtemp(u->dir)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    snprintf(u->data_dir, sizeof(u->data_dir), "%s/data", u->dir);
+    u->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    log_set_fd(u->devnull);
+    u->s = unit_store_open(u->data_dir);
+    return u->s ? 0 : -1;
+}
+
+void unit_store_close(struct unit_store *u)
+{
+    store_close(u->s);
+    u->s = NULL;
+    log_set_fd(2);
+    if (u->devnull >= 0)
+        close(u->devnull);
+    u->devnull = -1;
+    unit_rmtree(u->dir);
 }

@@ -18,6 +18,18 @@ struct store;
 /* Opens and migrates a store in data_dir; NULL (with the reason on stderr) on failure. */
 struct store *unit_store_open(const char *data_dir);
 
+/* A migrated store in a new temporary directory, with the log silenced meanwhile (migrations
+ * log a line each): what the store tests' fixtures start from. */
+struct unit_store {
+    char dir[64];       /* /tmp/reactor-<tag>-XXXXXX, removed by unit_store_close */
+    char data_dir[128]; /* <dir>/data */
+    int devnull;
+    struct store *s;
+};
+/* 0, or -1 with the reason on stderr. */
+int unit_store_make(struct unit_store *u, const char *tag);
+void unit_store_close(struct unit_store *u);
+
 #define UNIT_MAIN(tests)                                                                   \
     int main(int argc, char **argv)                                                        \
     {                                                                                      \

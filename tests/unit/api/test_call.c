@@ -12,21 +12,16 @@
 #include "store/store.h"
 
 struct fixture {
-    char dir[64];
-    struct store *s;
+    struct unit_store u;
     struct api api;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/reactor-call-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (unit_store_make(&f->u, "call") < 0)
         return -1;
-    f->s = unit_store_open(f->dir);
-    if (!f->s)
-        return -1;
-    f->api.store = f->s;
+    f->api.store = f->u.s;
     *state = f;
     return 0;
 }
@@ -34,8 +29,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_close(f->s);
-    unit_rmtree(f->dir);
+    unit_store_close(&f->u);
     free(f);
     return 0;
 }
@@ -48,7 +42,7 @@ static void usable_while_the_transaction_lives(void **state)
     assert_true(f->api.batch_open);
     assert_true(api_batch_usable(&f->api));
     assert_false(f->api.batch_failed);
-    store_batch_rollback(f->s);
+    store_batch_rollback(f->u.s);
     f->api.batch_open = false;
 }
 
@@ -57,7 +51,7 @@ static void a_transaction_rolled_back_underneath_is_detected(void **state)
 {
     struct fixture *f = *state;
     api_batch_begin(&f->api);
-    assert_int_equal(sqlite3_exec(f->s->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(f->u.s->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     assert_false(api_batch_usable(&f->api));
     assert_true(f->api.batch_failed);
     assert_false(api_batch_usable(&f->api)); /* and it stays failed */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "core/utf8.h"
 
 /* Runs a check on a JSON string; returns its message (NULL = accepted). */
 static const char *check_str(const char *(*check)(const json_t *), const char *s)
@@ -33,16 +34,16 @@ static const char *check_str(const char *(*check)(const json_t *), const char *s
             fail_msg("%s accepted \"%s\"", #check, s);                                             \
     } while (0)
 
-/* ---- api_utf8_len -------------------------------------------------------------------------- */
+/* ---- utf8_chars -------------------------------------------------------------------------- */
 
 static void utf8_len_counts_characters(void **state)
 {
     (void)state;
-    assert_int_equal(api_utf8_len(""), 0);
-    assert_int_equal(api_utf8_len("abc"), 3);
-    assert_int_equal(api_utf8_len("\xc3\xa9t\xc3\xa9"), 3);        /* "été" */
-    assert_int_equal(api_utf8_len("\xe6\x97\xa5\xe6\x9c\xac"), 2); /* two CJK characters */
-    assert_int_equal(api_utf8_len("\xf0\x9f\x98\x80!"), 2);        /* an emoji and "!" */
+    assert_int_equal(utf8_chars(""), 0);
+    assert_int_equal(utf8_chars("abc"), 3);
+    assert_int_equal(utf8_chars("\xc3\xa9t\xc3\xa9"), 3);        /* "été" */
+    assert_int_equal(utf8_chars("\xe6\x97\xa5\xe6\x9c\xac"), 2); /* two CJK characters */
+    assert_int_equal(utf8_chars("\xf0\x9f\x98\x80!"), 2);        /* an emoji and "!" */
 }
 
 /* ---- api_check_timezone -------------------------------------------------------------------- */

@@ -25,10 +25,7 @@
 #define NO_AUTO_CREATE "User not found (the app does not create users from events)"
 
 struct fixture {
-    char dir[64];
-    char data_dir[128];
-    int devnull;
-    struct store *s;
+    struct unit_store u;
     struct tenant_registry *tenants;
     struct engine *e;
 };
@@ -56,7 +53,7 @@ static int add_app(struct fixture *f, const char *id, const char *settings, cons
     k.role = STORE_ROLE_ADMIN;
     memset(k.hash, fill, sizeof(k.hash));
     k.created_at = a.created_at;
-    if (store_app_create(f->s, &a, &k, err, sizeof(err)) != 0) {
+    if (store_app_create(f->u.s, &a, &k, err, sizeof(err)) != 0) {
         fprintf(stderr, "store_app_create(%s): %s\n", id, err);
         return -1;
     }
@@ -67,14 +64,7 @@ static int add_app(struct fixture *f, const char *id, const char *settings, cons
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/reactor-engine-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->data_dir, sizeof(f->data_dir), "%s/data", f->dir);
-    f->devnull = open("/dev/null", O_WRONLY);
-    log_set_fd(f->devnull);
-    f->s = unit_store_open(f->data_dir);
-    if (!f->s)
+    if (unit_store_make(&f->u, "engine") < 0)
         return -1;
     f->tenants = tenant_registry_new(100, 60);
     if (add_app(f, "shop", "{}", "11111111-1111-4111-8111-111111111111", 1) < 0 ||
@@ -84,7 +74,7 @@ static int setup(void **state)
                 3) < 0)
         return -1;
     f->e = engine_new(f->tenants);
-    if (engine_load(f->e, f->s, NOW_MS, err, sizeof(err)) < 0) {
+    if (engine_load(f->e, f->u.s, NOW_MS, err, sizeof(err)) < 0) {
         fprintf(stderr, "engine_load: %s\n", err);
         return -1;
     }
@@ -97,10 +87,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     engine_free(f->e);
     tenant_registry_free(f->tenants);
-    store_close(f->s);
-    log_set_fd(2);
-    close(f->devnull);
-    unit_rmtree(f->dir);
+    unit_store_close(&f->u);
     free(f);
     return 0;
 }
@@ -136,27 +123,27 @@ static void release_outcomes(struct engine_outcome *out, size_t n)
 
 static void begin(struct fixture *f)
 {
-    if (store_batch_begin(f->s, err, sizeof(err)) != 0)
+    if (store_batch_begin(f->u.s, err, sizeof(err)) != 0)
         fail_msg("store_batch_begin: %s", err);
 }
 
 static void commit(struct fixture *f)
 {
-    if (store_batch_commit(f->s, err, sizeof(err)) != 0)
+    if (store_batch_commit(f->u.s, err, sizeof(err)) != 0)
         fail_msg("store_batch_commit: %s", err);
     engine_batch_end(f->e, true, 1000);
 }
 
 static void rollback(struct fixture *f)
 {
-    store_batch_rollback(f->s);
+    store_batch_rollback(f->u.s);
     engine_batch_end(f->e, false, 0);
 }
 
 static void apply(struct fixture *f, const char *app, struct event *evs, size_t n,
                   struct engine_outcome *out, int64_t now_ms)
 {
-    int rc = engine_apply(f->e, f->s, app, evs, n, out, now_ms, err, sizeof(err));
+    int rc = engine_apply(f->e, f->u.s, app, evs, n, out, now_ms, err, sizeof(err));
     if (rc != 0)
         fail_msg("engine_apply: %d %s", rc, err);
 }
@@ -174,13 +161,13 @@ static int claim(struct fixture *f, const char *app, const char *nonce, int64_t 
                  int64_t now_s)
 {
     err[0] = '\0';
-    return engine_claim_nonce(f->e, f->s, app, nonce, strlen(nonce), expires_s, now_s, err,
+    return engine_claim_nonce(f->e, f->u.s, app, nonce, strlen(nonce), expires_s, now_s, err,
                               sizeof(err));
 }
 
 static bool user_exists(struct fixture *f, const char *app, const char *user)
 {
-    int rc = store_user_exists(f->s, app, user, err, sizeof(err));
+    int rc = store_user_exists(f->u.s, app, user, err, sizeof(err));
     if (rc != 0 && rc != STORE_NOT_FOUND)
         fail_msg("store_user_exists: %d %s", rc, err);
     return rc == 0;
@@ -189,7 +176,7 @@ static bool user_exists(struct fixture *f, const char *app, const char *user)
 static bool event_exists(struct fixture *f, const char *app, const char *key)
 {
     struct store_event got;
-    int rc = store_event_get(f->s, app, key, &got, err, sizeof(err));
+    int rc = store_event_get(f->u.s, app, key, &got, err, sizeof(err));
     if (rc == 0)
         store_event_release(&got);
     else if (rc != STORE_NOT_FOUND)
@@ -309,7 +296,7 @@ static void events_are_written_processed(void **state)
     assert_null(out[1].stored.metadata);
 
     struct store_event got;
-    assert_int_equal(store_event_get(f->s, "shop", "client-key-1", &got, err, sizeof(err)), 0);
+    assert_int_equal(store_event_get(f->u.s, "shop", "client-key-1", &got, err, sizeof(err)), 0);
     assert_int_equal(got.status, STORE_EVENT_PROCESSED);
     assert_string_equal(got.user_id, "u-1");
     assert_string_equal(got.event_type, "level_up");
@@ -319,7 +306,7 @@ static void events_are_written_processed(void **state)
     assert_int_equal(got.processed_at, NOW_MS);
     assert_null(got.error);
     store_event_release(&got);
-    assert_int_equal(store_event_get(f->s, "shop", evs[1].key, &got, err, sizeof(err)), 0);
+    assert_int_equal(store_event_get(f->u.s, "shop", evs[1].key, &got, err, sizeof(err)), 0);
     assert_int_equal(got.status, STORE_EVENT_PROCESSED);
     assert_string_equal(got.user_id, "u-2");
     store_event_release(&got);
@@ -351,7 +338,7 @@ static void client_key_twice_in_one_batch(void **state)
     release_events(evs, 3);
 
     struct store_event got;
-    assert_int_equal(store_event_get(f->s, "shop", "repeat-key-1", &got, err, sizeof(err)), 0);
+    assert_int_equal(store_event_get(f->u.s, "shop", "repeat-key-1", &got, err, sizeof(err)), 0);
     assert_string_equal(got.user_id, "u-1");
     store_event_release(&got);
     /* the duplicate was not applied: its user was not created */
@@ -405,7 +392,7 @@ static void unknown_user_fails_without_auto_create(void **state)
     event_release(&ev);
 
     struct store_event got;
-    assert_int_equal(store_event_get(f->s, "strict", "strict-key-1", &got, err, sizeof(err)), 0);
+    assert_int_equal(store_event_get(f->u.s, "strict", "strict-key-1", &got, err, sizeof(err)), 0);
     assert_int_equal(got.status, STORE_EVENT_FAILED);
     assert_string_equal(got.error, NO_AUTO_CREATE);
     assert_int_equal(got.processed_at, NOW_MS);
@@ -418,7 +405,7 @@ static void unknown_user_fails_without_auto_create(void **state)
     struct store_user u;
     bool created;
     assert_int_equal(
-        store_user_upsert(f->s, "strict", "stranger", NULL, NOW_MS, &created, &u, err, sizeof(err)),
+        store_user_upsert(f->u.s, "strict", "stranger", NULL, NOW_MS, &created, &u, err, sizeof(err)),
         0);
     store_user_release(&u);
     ev = make_event("stranger", "level_up", "strict-key-2", true);
@@ -445,7 +432,7 @@ static void unknown_user_is_created(void **state)
     assert_true(user_exists(f, "shop", "newbie"));
     assert_false(user_exists(f, "game", "newbie"));
     struct store_user u;
-    assert_int_equal(store_user_get(f->s, "shop", "newbie", &u, err, sizeof(err)), 0);
+    assert_int_equal(store_user_get(f->u.s, "shop", "newbie", &u, err, sizeof(err)), 0);
     assert_string_equal(u.attributes, "{}");
     assert_int_equal(u.created_at, NOW_MS);
     store_user_release(&u);
@@ -497,7 +484,7 @@ static void rolled_back_batch_is_forgotten(void **state)
 static void store_failure_fails_the_whole_batch(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(sqlite3_exec(f->s->db,
+    assert_int_equal(sqlite3_exec(f->u.s->db,
                                   "CREATE TEMP TRIGGER boom BEFORE INSERT ON main.events "
                                   "WHEN NEW.user_id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); "
                                   "END",
@@ -510,7 +497,7 @@ static void store_failure_fails_the_whole_batch(void **state)
     memset(out, 0x5a, sizeof(out));
     begin(f);
     err[0] = '\0';
-    assert_int_equal(engine_apply(f->e, f->s, "shop", evs, 3, out, NOW_MS, err, sizeof(err)), -1);
+    assert_int_equal(engine_apply(f->e, f->u.s, "shop", evs, 3, out, NOW_MS, err, sizeof(err)), -1);
     assert_true(err[0] != '\0');
     for (int i = 0; i < 3; i++) {
         assert_false(out[i].duplicate);
@@ -522,7 +509,7 @@ static void store_failure_fails_the_whole_batch(void **state)
     assert_false(user_exists(f, "shop", "fine-1"));
     assert_false(user_exists(f, "shop", "boom"));
 
-    assert_int_equal(sqlite3_exec(f->s->db, "DROP TRIGGER temp.boom", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(f->u.s->db, "DROP TRIGGER temp.boom", NULL, NULL, NULL), SQLITE_OK);
     apply_batch(f, "shop", evs, 3, out, NOW_MS);
     for (int i = 0; i < 3; i++) {
         assert_false(out[i].duplicate);
@@ -542,7 +529,7 @@ static void unknown_app_is_refused(void **state)
     memset(&out, 0x5a, sizeof(out));
     begin(f);
     err[0] = '\0';
-    assert_int_equal(engine_apply(f->e, f->s, "ghost", &ev, 1, &out, NOW_MS, err, sizeof(err)), -1);
+    assert_int_equal(engine_apply(f->e, f->u.s, "ghost", &ev, 1, &out, NOW_MS, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "ghost"));
     assert_false(out.duplicate);
     assert_null(out.stored.app_id);
@@ -570,10 +557,10 @@ static void server_key_clash_gets_a_new_key(void **state)
     assert_string_equal(out.stored.idempotency_key, server.key); /* the event knows its key */
     assert_string_equal(out.stored.user_id, "u-2");
     struct store_event got;
-    assert_int_equal(store_event_get(f->s, "shop", server.key, &got, err, sizeof(err)), 0);
+    assert_int_equal(store_event_get(f->u.s, "shop", server.key, &got, err, sizeof(err)), 0);
     assert_string_equal(got.user_id, "u-2");
     store_event_release(&got);
-    assert_int_equal(store_event_get(f->s, "shop", key, &got, err, sizeof(err)), 0);
+    assert_int_equal(store_event_get(f->u.s, "shop", key, &got, err, sizeof(err)), 0);
     assert_string_equal(got.user_id, "u-1"); /* the client's event is untouched */
     store_event_release(&got);
     engine_outcome_release(&out);
@@ -616,12 +603,12 @@ static void load_rebuilds_nonces_after_restart(void **state)
     rollback(f);
 
     engine_free(f->e);
-    store_close(f->s);
-    f->s = unit_store_open(f->data_dir);
-    assert_non_null(f->s);
+    store_close(f->u.s);
+    f->u.s = unit_store_open(f->u.data_dir);
+    assert_non_null(f->u.s);
     f->e = engine_new(f->tenants);
     int64_t later = NOW_MS + 20000; /* short-1 has expired */
-    assert_int_equal(engine_load(f->e, f->s, later, err, sizeof(err)), 0);
+    assert_int_equal(engine_load(f->e, f->u.s, later, err, sizeof(err)), 0);
     assert_int_equal(metric(f->e, "reactor_engine_nonces"), 2);
     begin(f);
     assert_int_equal(claim(f, "shop", "live-1", NOW_S + 320, later / 1000), STORE_CONFLICT);

@@ -15,10 +15,7 @@
 #include "store/store.h"
 
 struct fixture {
-    char dir[64];
-    char data_dir[128];
-    int devnull;
-    struct store *s;
+    struct unit_store u;
 };
 
 static char err[256];
@@ -27,14 +24,7 @@ static char err[256];
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/reactor-events-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->data_dir, sizeof(f->data_dir), "%s/data", f->dir);
-    f->devnull = open("/dev/null", O_WRONLY);
-    log_set_fd(f->devnull); /* migrations log a line each */
-    f->s = unit_store_open(f->data_dir);
-    if (!f->s)
+    if (unit_store_make(&f->u, "events") < 0)
         return -1;
     *state = f;
     return 0;
@@ -43,10 +33,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_close(f->s);
-    log_set_fd(2);
-    close(f->devnull);
-    unit_rmtree(f->dir);
+    unit_store_close(&f->u);
     free(f);
     return 0;
 }
@@ -207,8 +194,8 @@ static void event_round_trips_every_column(void **state)
     e.status = STORE_EVENT_FAILED;
     e.error = (char *)"User not found";
     e.effects = (char *)"[{\"type\":\"points\",\"amount\":10}]";
-    insert(f->s, &e);
-    struct store_event got = get(f->s, "shop", "order-12345");
+    insert(f->u.s, &e);
+    struct store_event got = get(f->u.s, "shop", "order-12345");
     assert_same_event(&got, &e);
     store_event_release(&got);
     assert_null(got.app_id); /* release clears the row */
@@ -222,8 +209,8 @@ static void event_optional_columns_read_back_null(void **state)
     struct store_event e = event_row("shop", "plain-key", "u-1");
     e.processed_at = 0;
     e.status = STORE_EVENT_RECEIVED;
-    insert(f->s, &e);
-    struct store_event got = get(f->s, "shop", "plain-key");
+    insert(f->u.s, &e);
+    struct store_event got = get(f->u.s, "shop", "plain-key");
     assert_null(got.metadata);
     assert_null(got.error);
     assert_null(got.effects);
@@ -242,10 +229,10 @@ static void event_statuses_round_trip(void **state)
     for (int i = 0; i < 3; i++) {
         struct store_event e = event_row("shop", keys[i], "u");
         e.status = all[i];
-        insert(f->s, &e);
+        insert(f->u.s, &e);
     }
     for (int i = 0; i < 3; i++) {
-        struct store_event got = get(f->s, "shop", keys[i]);
+        struct store_event got = get(f->u.s, "shop", keys[i]);
         assert_int_equal(got.status, all[i]);
         store_event_release(&got);
     }
@@ -260,20 +247,20 @@ static void event_duplicate_key_conflicts(void **state)
     struct fixture *f = *state;
     struct store_event first = event_row("shop", "dup-key-1", "u-first");
     first.metadata = (char *)"{\"n\":1}";
-    insert(f->s, &first);
+    insert(f->u.s, &first);
     struct store_event second = event_row("shop", "dup-key-1", "u-second");
     second.event_type = (char *)"other";
     second.metadata = (char *)"{\"n\":2}";
     second.status = STORE_EVENT_FAILED;
     second.error = (char *)"nope";
-    assert_int_equal(store_event_insert(f->s, &second, err, sizeof(err)), STORE_CONFLICT);
-    struct store_event got = get(f->s, "shop", "dup-key-1");
+    assert_int_equal(store_event_insert(f->u.s, &second, err, sizeof(err)), STORE_CONFLICT);
+    struct store_event got = get(f->u.s, "shop", "dup-key-1");
     assert_same_event(&got, &first);
     store_event_release(&got);
     /* the store goes on working */
     struct store_event third = event_row("shop", "dup-key-2", "u-third");
-    insert(f->s, &third);
-    got = get(f->s, "shop", "dup-key-2");
+    insert(f->u.s, &third);
+    got = get(f->u.s, "shop", "dup-key-2");
     assert_string_equal(got.user_id, "u-third");
     store_event_release(&got);
 }
@@ -284,24 +271,24 @@ static void event_keys_are_per_app(void **state)
     struct fixture *f = *state;
     struct store_event a = event_row("shop", "shared-key", "u-shop");
     struct store_event b = event_row("game", "shared-key", "u-game");
-    insert(f->s, &a);
-    insert(f->s, &b);
-    struct store_event got = get(f->s, "shop", "shared-key");
+    insert(f->u.s, &a);
+    insert(f->u.s, &b);
+    struct store_event got = get(f->u.s, "shop", "shared-key");
     assert_string_equal(got.app_id, "shop");
     assert_string_equal(got.user_id, "u-shop");
     store_event_release(&got);
-    got = get(f->s, "game", "shared-key");
+    got = get(f->u.s, "game", "shared-key");
     assert_string_equal(got.app_id, "game");
     assert_string_equal(got.user_id, "u-game");
     store_event_release(&got);
 
     struct store_event c = event_row("shop", "only-shop", "u");
-    insert(f->s, &c);
-    assert_int_equal(store_event_get(f->s, "game", "only-shop", &got, err, sizeof(err)),
+    insert(f->u.s, &c);
+    assert_int_equal(store_event_get(f->u.s, "game", "only-shop", &got, err, sizeof(err)),
                      STORE_NOT_FOUND);
-    assert_int_equal(store_event_get(f->s, "shop", "no-such-key", &got, err, sizeof(err)),
+    assert_int_equal(store_event_get(f->u.s, "shop", "no-such-key", &got, err, sizeof(err)),
                      STORE_NOT_FOUND);
-    assert_int_equal(store_event_get(f->s, "shop", "ONLY-SHOP", &got, err, sizeof(err)),
+    assert_int_equal(store_event_get(f->u.s, "shop", "ONLY-SHOP", &got, err, sizeof(err)),
                      STORE_NOT_FOUND);
 }
 
@@ -310,25 +297,25 @@ static void event_keys_are_per_app(void **state)
 static void event_rows_follow_their_batch(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
     struct store_event e = event_row("shop", "rolled-back", "u");
-    insert(f->s, &e);
-    struct store_event got = get(f->s, "shop", "rolled-back");
+    insert(f->u.s, &e);
+    struct store_event got = get(f->u.s, "shop", "rolled-back");
     store_event_release(&got);
-    assert_int_equal(store_event_insert(f->s, &e, err, sizeof(err)), STORE_CONFLICT);
-    assert_true(store_batch_active(f->s));
-    store_batch_rollback(f->s);
-    assert_int_equal(store_event_get(f->s, "shop", "rolled-back", &got, err, sizeof(err)),
+    assert_int_equal(store_event_insert(f->u.s, &e, err, sizeof(err)), STORE_CONFLICT);
+    assert_true(store_batch_active(f->u.s));
+    store_batch_rollback(f->u.s);
+    assert_int_equal(store_event_get(f->u.s, "shop", "rolled-back", &got, err, sizeof(err)),
                      STORE_NOT_FOUND);
 
-    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
-    insert(f->s, &e);
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    insert(f->u.s, &e);
     struct store_event e2 = event_row("shop", "committed-2", "u");
-    insert(f->s, &e2);
-    assert_int_equal(store_batch_commit(f->s, err, sizeof(err)), 0);
-    got = get(f->s, "shop", "rolled-back");
+    insert(f->u.s, &e2);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    got = get(f->u.s, "shop", "rolled-back");
     store_event_release(&got);
-    got = get(f->s, "shop", "committed-2");
+    got = get(f->u.s, "shop", "committed-2");
     store_event_release(&got);
 }
 
@@ -339,17 +326,17 @@ static void event_survives_reopen(void **state)
     struct store_event e = event_row("shop", "durable-key", "u-1");
     e.metadata = (char *)"{\"a\":1}";
     e.effects = (char *)"[]";
-    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
-    insert(f->s, &e);
-    record(f->s, "shop", "durable-nonce", 5000);
-    assert_int_equal(store_batch_commit(f->s, err, sizeof(err)), 0);
-    store_close(f->s);
-    f->s = unit_store_open(f->data_dir);
-    assert_non_null(f->s);
-    struct store_event got = get(f->s, "shop", "durable-key");
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    insert(f->u.s, &e);
+    record(f->u.s, "shop", "durable-nonce", 5000);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    store_close(f->u.s);
+    f->u.s = unit_store_open(f->u.data_dir);
+    assert_non_null(f->u.s);
+    struct store_event got = get(f->u.s, "shop", "durable-key");
     assert_same_event(&got, &e);
     store_event_release(&got);
-    struct nonce_list l = live_nonces(f->s, 4000);
+    struct nonce_list l = live_nonces(f->u.s, 4000);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.nonce[0], "durable-nonce");
 }
@@ -359,17 +346,17 @@ static void event_survives_reopen(void **state)
 static void user_ensure_creates_once(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "shop", K1, 1);
-    assert_int_equal(store_user_exists(f->s, "shop", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
+    create_app(f->u.s, "shop", K1, 1);
+    assert_int_equal(store_user_exists(f->u.s, "shop", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
     bool created = false;
-    assert_int_equal(store_user_ensure(f->s, "shop", "u-1", 5000, &created, err, sizeof(err)), 0);
+    assert_int_equal(store_user_ensure(f->u.s, "shop", "u-1", 5000, &created, err, sizeof(err)), 0);
     assert_true(created);
-    assert_int_equal(store_user_exists(f->s, "shop", "u-1", err, sizeof(err)), 0);
+    assert_int_equal(store_user_exists(f->u.s, "shop", "u-1", err, sizeof(err)), 0);
     created = true;
-    assert_int_equal(store_user_ensure(f->s, "shop", "u-1", 9000, &created, err, sizeof(err)), 0);
+    assert_int_equal(store_user_ensure(f->u.s, "shop", "u-1", 9000, &created, err, sizeof(err)), 0);
     assert_false(created);
     struct store_user u;
-    assert_int_equal(store_user_get(f->s, "shop", "u-1", &u, err, sizeof(err)), 0);
+    assert_int_equal(store_user_get(f->u.s, "shop", "u-1", &u, err, sizeof(err)), 0);
     assert_string_equal(u.attributes, "{}");
     assert_int_equal(u.created_at, 5000);
     assert_int_equal(u.updated_at, 5000); /* ensuring again is not an update */
@@ -380,17 +367,17 @@ static void user_ensure_creates_once(void **state)
 static void user_ensure_keeps_existing_user(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "shop", K1, 1);
+    create_app(f->u.s, "shop", K1, 1);
     struct store_user u;
     bool created = false;
-    assert_int_equal(store_user_upsert(f->s, "shop", "vip", "{\"level\":3}", 1000, &created, &u,
+    assert_int_equal(store_user_upsert(f->u.s, "shop", "vip", "{\"level\":3}", 1000, &created, &u,
                                        err, sizeof(err)),
                      0);
     assert_true(created);
     store_user_release(&u);
-    assert_int_equal(store_user_ensure(f->s, "shop", "vip", 2000, &created, err, sizeof(err)), 0);
+    assert_int_equal(store_user_ensure(f->u.s, "shop", "vip", 2000, &created, err, sizeof(err)), 0);
     assert_false(created);
-    assert_int_equal(store_user_get(f->s, "shop", "vip", &u, err, sizeof(err)), 0);
+    assert_int_equal(store_user_get(f->u.s, "shop", "vip", &u, err, sizeof(err)), 0);
     assert_string_equal(u.attributes, "{\"level\":3}");
     assert_int_equal(u.created_at, 1000);
     assert_int_equal(u.updated_at, 1000);
@@ -400,33 +387,33 @@ static void user_ensure_keeps_existing_user(void **state)
 static void users_are_per_app(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "shop", K1, 1);
-    create_app(f->s, "game", K2, 2);
+    create_app(f->u.s, "shop", K1, 1);
+    create_app(f->u.s, "game", K2, 2);
     bool created = false;
-    assert_int_equal(store_user_ensure(f->s, "shop", "u-1", 1000, &created, err, sizeof(err)), 0);
+    assert_int_equal(store_user_ensure(f->u.s, "shop", "u-1", 1000, &created, err, sizeof(err)), 0);
     assert_true(created);
-    assert_int_equal(store_user_exists(f->s, "shop", "u-1", err, sizeof(err)), 0);
-    assert_int_equal(store_user_exists(f->s, "game", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(store_user_exists(f->s, "shop", "U-1", err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(store_user_exists(f->s, "shop", "u-", err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(store_user_ensure(f->s, "game", "u-1", 1000, &created, err, sizeof(err)), 0);
+    assert_int_equal(store_user_exists(f->u.s, "shop", "u-1", err, sizeof(err)), 0);
+    assert_int_equal(store_user_exists(f->u.s, "game", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_exists(f->u.s, "shop", "U-1", err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_exists(f->u.s, "shop", "u-", err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_ensure(f->u.s, "game", "u-1", 1000, &created, err, sizeof(err)), 0);
     assert_true(created); /* a different user: same id, other app */
-    assert_int_equal(store_user_exists(f->s, "game", "u-1", err, sizeof(err)), 0);
+    assert_int_equal(store_user_exists(f->u.s, "game", "u-1", err, sizeof(err)), 0);
 }
 
 /* A user created in a rolled-back batch does not exist. */
 static void user_ensure_follows_its_batch(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "shop", K1, 1);
+    create_app(f->u.s, "shop", K1, 1);
     bool created = false;
-    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
-    assert_int_equal(store_user_ensure(f->s, "shop", "u-1", 1000, &created, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_user_ensure(f->u.s, "shop", "u-1", 1000, &created, err, sizeof(err)), 0);
     assert_true(created);
-    assert_int_equal(store_user_exists(f->s, "shop", "u-1", err, sizeof(err)), 0);
-    store_batch_rollback(f->s);
-    assert_int_equal(store_user_exists(f->s, "shop", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(store_user_ensure(f->s, "shop", "u-1", 2000, &created, err, sizeof(err)), 0);
+    assert_int_equal(store_user_exists(f->u.s, "shop", "u-1", err, sizeof(err)), 0);
+    store_batch_rollback(f->u.s);
+    assert_int_equal(store_user_exists(f->u.s, "shop", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_ensure(f->u.s, "shop", "u-1", 2000, &created, err, sizeof(err)), 0);
     assert_true(created);
 }
 
@@ -436,9 +423,9 @@ static void user_ensure_for_unknown_app_fails(void **state)
     struct fixture *f = *state;
     bool created = false;
     err[0] = '\0';
-    assert_true(store_user_ensure(f->s, "ghost", "u-1", 1000, &created, err, sizeof(err)) < 0);
+    assert_true(store_user_ensure(f->u.s, "ghost", "u-1", 1000, &created, err, sizeof(err)) < 0);
     assert_true(err[0] != '\0');
-    assert_int_equal(store_user_exists(f->s, "ghost", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_exists(f->u.s, "ghost", "u-1", err, sizeof(err)), STORE_NOT_FOUND);
 }
 
 /* ---- nonces --------------------------------------------------------------------------------- */
@@ -446,12 +433,12 @@ static void user_ensure_for_unknown_app_fails(void **state)
 static void nonces_each_live_lists_only_unexpired(void **state)
 {
     struct fixture *f = *state;
-    record(f->s, "shop", "n-1", 100);
-    record(f->s, "shop", "n-2", 200);
-    record(f->s, "game", "n-1", 150);
-    record(f->s, "shop", "n-old", 99);
-    assert_int_equal(store_nonce_record(f->s, "shop", "abcdef", 3, 300, err, sizeof(err)), 0);
-    struct nonce_list l = live_nonces(f->s, 100);
+    record(f->u.s, "shop", "n-1", 100);
+    record(f->u.s, "shop", "n-2", 200);
+    record(f->u.s, "game", "n-1", 150);
+    record(f->u.s, "shop", "n-old", 99);
+    assert_int_equal(store_nonce_record(f->u.s, "shop", "abcdef", 3, 300, err, sizeof(err)), 0);
+    struct nonce_list l = live_nonces(f->u.s, 100);
     assert_int_equal(l.n, 4);
     int i = find_nonce(&l, "shop", "n-1");
     assert_true(i >= 0);
@@ -468,24 +455,24 @@ static void nonces_each_live_lists_only_unexpired(void **state)
     assert_int_equal(l.len[i], 3);
     assert_int_equal(find_nonce(&l, "shop", "n-old"), -1);
 
-    l = live_nonces(f->s, 151);
+    l = live_nonces(f->u.s, 151);
     assert_int_equal(l.n, 2);
     assert_true(find_nonce(&l, "shop", "n-2") >= 0);
     assert_true(find_nonce(&l, "shop", "abc") >= 0);
-    l = live_nonces(f->s, 301);
+    l = live_nonces(f->u.s, 301);
     assert_int_equal(l.n, 0);
 }
 
 static void nonces_follow_their_batch(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
-    record(f->s, "shop", "rolled-back", 100);
-    store_batch_rollback(f->s);
-    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
-    record(f->s, "shop", "committed", 100);
-    assert_int_equal(store_batch_commit(f->s, err, sizeof(err)), 0);
-    struct nonce_list l = live_nonces(f->s, 0);
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    record(f->u.s, "shop", "rolled-back", 100);
+    store_batch_rollback(f->u.s);
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    record(f->u.s, "shop", "committed", 100);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    struct nonce_list l = live_nonces(f->u.s, 0);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.nonce[0], "committed");
 }
@@ -498,23 +485,23 @@ static void nonces_expire_deletes_only_expired(void **state)
     char name[16];
     for (int i = 0; i < 5; i++) {
         snprintf(name, sizeof(name), "old-%d", i);
-        record(f->s, "shop", name, 10 + i);
+        record(f->u.s, "shop", name, 10 + i);
     }
-    record(f->s, "shop", "edge", 50);
-    record(f->s, "shop", "live-1", 100);
-    record(f->s, "game", "live-2", 101);
-    assert_int_equal(expire(f->s, 50, 2), 2);
-    assert_int_equal(live_nonces(f->s, 0).n, 6);
-    assert_int_equal(expire(f->s, 50, 100), 3);
-    assert_int_equal(expire(f->s, 50, 100), 0);
-    struct nonce_list l = live_nonces(f->s, 0);
+    record(f->u.s, "shop", "edge", 50);
+    record(f->u.s, "shop", "live-1", 100);
+    record(f->u.s, "game", "live-2", 101);
+    assert_int_equal(expire(f->u.s, 50, 2), 2);
+    assert_int_equal(live_nonces(f->u.s, 0).n, 6);
+    assert_int_equal(expire(f->u.s, 50, 100), 3);
+    assert_int_equal(expire(f->u.s, 50, 100), 0);
+    struct nonce_list l = live_nonces(f->u.s, 0);
     assert_int_equal(l.n, 3);
     assert_true(find_nonce(&l, "shop", "edge") >= 0); /* expires at 50: not before 50 */
     assert_true(find_nonce(&l, "shop", "live-1") >= 0);
     assert_true(find_nonce(&l, "game", "live-2") >= 0);
     /* `deleted` may be NULL */
-    assert_int_equal(store_nonces_expire(f->s, 51, 100, NULL, err, sizeof(err)), 0);
-    l = live_nonces(f->s, 0);
+    assert_int_equal(store_nonces_expire(f->u.s, 51, 100, NULL, err, sizeof(err)), 0);
+    l = live_nonces(f->u.s, 0);
     assert_int_equal(l.n, 2);
     assert_int_equal(find_nonce(&l, "shop", "edge"), -1);
 }
@@ -524,18 +511,18 @@ static void nonces_expire_deletes_only_expired(void **state)
 static void nonces_expire_looks_at_oldest_rows(void **state)
 {
     struct fixture *f = *state;
-    record(f->s, "shop", "ahead", 1000); /* signed with a timestamp ahead of the clock */
-    record(f->s, "shop", "old-1", 10);
-    record(f->s, "shop", "old-2", 11);
-    record(f->s, "shop", "old-3", 12);
-    assert_int_equal(expire(f->s, 50, 1), 0);
-    assert_int_equal(expire(f->s, 50, 3), 2);
-    struct nonce_list l = live_nonces(f->s, 0);
+    record(f->u.s, "shop", "ahead", 1000); /* signed with a timestamp ahead of the clock */
+    record(f->u.s, "shop", "old-1", 10);
+    record(f->u.s, "shop", "old-2", 11);
+    record(f->u.s, "shop", "old-3", 12);
+    assert_int_equal(expire(f->u.s, 50, 1), 0);
+    assert_int_equal(expire(f->u.s, 50, 3), 2);
+    struct nonce_list l = live_nonces(f->u.s, 0);
     assert_int_equal(l.n, 2);
     assert_true(find_nonce(&l, "shop", "ahead") >= 0);
     assert_true(find_nonce(&l, "shop", "old-3") >= 0);
-    assert_int_equal(expire(f->s, 50, 10), 1);
-    l = live_nonces(f->s, 0);
+    assert_int_equal(expire(f->u.s, 50, 10), 1);
+    l = live_nonces(f->u.s, 0);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.nonce[0], "ahead");
 }

@@ -14,32 +14,14 @@
 #include "store/store.h"
 
 struct fixture {
-    char dir[64];
-    char data_dir[128];
-    int devnull;
-    struct store *s;
+    struct unit_store u;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/reactor-tenants-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (unit_store_make(&f->u, "tenants") < 0)
         return -1;
-    snprintf(f->data_dir, sizeof(f->data_dir), "%s/data", f->dir);
-    f->devnull = open("/dev/null", O_WRONLY);
-    log_set_fd(f->devnull); /* migrations log a line each */
-    struct store_options opt = {f->data_dir, NULL};
-    char err[256] = "";
-    f->s = store_open(&opt, err, sizeof(err));
-    if (!f->s) {
-        fprintf(stderr, "store_open: %s\n", err);
-        return -1;
-    }
-    if (store_migrate(f->s, NULL, err, sizeof(err)) < 0) {
-        fprintf(stderr, "store_migrate: %s\n", err);
-        return -1;
-    }
     *state = f;
     return 0;
 }
@@ -47,10 +29,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    store_close(f->s);
-    log_set_fd(2);
-    close(f->devnull);
-    unit_rmtree(f->dir);
+    unit_store_close(&f->u);
     free(f);
     return 0;
 }
@@ -170,10 +149,10 @@ static void app_create_with_key_then_get(void **state)
     a.updated_at = 1700000000001;
     struct store_key k = key_row(K1, "shop", STORE_ROLE_ADMIN, 0xab, 1700000000000);
     k.name = (char *)"bootstrap";
-    assert_int_equal(store_app_create(f->s, &a, &k, err, sizeof(err)), 0);
+    assert_int_equal(store_app_create(f->u.s, &a, &k, err, sizeof(err)), 0);
 
     struct store_app got;
-    assert_int_equal(store_app_get(f->s, "shop", &got, err, sizeof(err)), 0);
+    assert_int_equal(store_app_get(f->u.s, "shop", &got, err, sizeof(err)), 0);
     assert_string_equal(got.id, "shop");
     assert_string_equal(got.name, "The Shop");
     assert_string_equal(got.settings, a.settings);
@@ -185,7 +164,7 @@ static void app_create_with_key_then_get(void **state)
     store_app_release(&got);
     assert_null(got.id); /* release clears the row */
 
-    struct key_list l = list_keys(f->s, "shop", false);
+    struct key_list l = list_keys(f->u.s, "shop", false);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.id[0], K1);
     assert_string_equal(l.app_id[0], "shop");
@@ -201,9 +180,9 @@ static void app_create_with_key_then_get(void **state)
 static void app_without_webhook_reads_back_null(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "plain", K1, 1);
+    create_app(f->u.s, "plain", K1, 1);
     struct store_app got;
-    assert_int_equal(store_app_get(f->s, "plain", &got, err, sizeof(err)), 0);
+    assert_int_equal(store_app_get(f->u.s, "plain", &got, err, sizeof(err)), 0);
     assert_null(got.webhook_url);
     assert_null(got.webhook_secret);
     assert_string_equal(got.settings, "{}");
@@ -214,25 +193,25 @@ static void app_without_webhook_reads_back_null(void **state)
 static void app_duplicate_id_conflicts_and_writes_nothing(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "dup", K1, 1);
+    create_app(f->u.s, "dup", K1, 1);
     struct store_app again = app_row("dup", "Second attempt");
     struct store_key k2 = key_row(K2, "dup", STORE_ROLE_ADMIN, 2, 2000);
-    assert_int_equal(store_app_create(f->s, &again, &k2, err, sizeof(err)), STORE_CONFLICT);
+    assert_int_equal(store_app_create(f->u.s, &again, &k2, err, sizeof(err)), STORE_CONFLICT);
 
     struct store_app got;
-    assert_int_equal(store_app_get(f->s, "dup", &got, err, sizeof(err)), 0);
+    assert_int_equal(store_app_get(f->u.s, "dup", &got, err, sizeof(err)), 0);
     assert_string_equal(got.name, "Some app"); /* the first one, untouched */
     store_app_release(&got);
-    struct key_list l = list_keys(f->s, "dup", true);
+    struct key_list l = list_keys(f->u.s, "dup", true);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.id[0], K1);
     assert_false(listed(&l, K2)); /* the second bootstrap key was not kept */
-    l = list_active(f->s);
+    l = list_active(f->u.s);
     assert_false(listed(&l, K2));
 
     /* The store is still usable after the rolled-back transaction. */
-    create_app(f->s, "after", K3, 3);
-    assert_int_equal(store_app_get(f->s, "after", &got, err, sizeof(err)), 0);
+    create_app(f->u.s, "after", K3, 3);
+    assert_int_equal(store_app_get(f->u.s, "after", &got, err, sizeof(err)), 0);
     store_app_release(&got);
 }
 
@@ -240,21 +219,21 @@ static void app_duplicate_id_conflicts_and_writes_nothing(void **state)
 static void batch_keeps_others_when_one_create_fails(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "dup", K1, 1);
-    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
-    create_app(f->s, "one", K2, 2);
+    create_app(f->u.s, "dup", K1, 1);
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    create_app(f->u.s, "one", K2, 2);
     struct store_app again = app_row("dup", "Second attempt");
     struct store_key k = key_row(K3, "dup", STORE_ROLE_ADMIN, 3, 2000);
-    assert_int_equal(store_app_create(f->s, &again, &k, err, sizeof(err)), STORE_CONFLICT);
-    create_app(f->s, "two", K4, 4);
-    assert_int_equal(store_batch_commit(f->s, err, sizeof(err)), 0);
+    assert_int_equal(store_app_create(f->u.s, &again, &k, err, sizeof(err)), STORE_CONFLICT);
+    create_app(f->u.s, "two", K4, 4);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
 
     struct store_app got;
-    assert_int_equal(store_app_get(f->s, "one", &got, err, sizeof(err)), 0);
+    assert_int_equal(store_app_get(f->u.s, "one", &got, err, sizeof(err)), 0);
     store_app_release(&got);
-    assert_int_equal(store_app_get(f->s, "two", &got, err, sizeof(err)), 0);
+    assert_int_equal(store_app_get(f->u.s, "two", &got, err, sizeof(err)), 0);
     store_app_release(&got);
-    struct key_list l = list_active(f->s);
+    struct key_list l = list_active(f->u.s);
     assert_true(listed(&l, K2));
     assert_false(listed(&l, K3));
     assert_true(listed(&l, K4));
@@ -264,21 +243,21 @@ static void batch_keeps_others_when_one_create_fails(void **state)
 static void batch_rollback_undoes_everything(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(store_batch_begin(f->s, err, sizeof(err)), 0);
-    create_app(f->s, "gone", K1, 1);
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    create_app(f->u.s, "gone", K1, 1);
     struct store_user u;
     bool created;
-    assert_int_equal(store_user_upsert(f->s, "gone", "u1", NULL, 1000, &created, &u, err,
+    assert_int_equal(store_user_upsert(f->u.s, "gone", "u1", NULL, 1000, &created, &u, err,
                                        sizeof(err)),
                      0);
     store_user_release(&u);
-    store_batch_rollback(f->s);
+    store_batch_rollback(f->u.s);
     struct store_app got;
-    assert_int_equal(store_app_get(f->s, "gone", &got, err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(store_user_get(f->s, "gone", "u1", &u, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_app_get(f->u.s, "gone", &got, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_get(f->u.s, "gone", "u1", &u, err, sizeof(err)), STORE_NOT_FOUND);
     /* and the store works afterwards, batched or not */
-    create_app(f->s, "after", K2, 2);
-    assert_int_equal(store_app_get(f->s, "after", &got, err, sizeof(err)), 0);
+    create_app(f->u.s, "after", K2, 2);
+    assert_int_equal(store_app_get(f->u.s, "after", &got, err, sizeof(err)), 0);
     store_app_release(&got);
 }
 
@@ -286,16 +265,16 @@ static void batch_rollback_undoes_everything(void **state)
 static void app_with_clashing_key_is_not_created(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "first", K1, 7);
+    create_app(f->u.s, "first", K1, 7);
     struct store_app b = app_row("second", "Second");
     struct store_key same_hash = key_row(K2, "second", STORE_ROLE_ADMIN, 7, 2000);
-    assert_true(store_app_create(f->s, &b, &same_hash, err, sizeof(err)) < 0);
+    assert_true(store_app_create(f->u.s, &b, &same_hash, err, sizeof(err)) < 0);
     struct store_app got;
-    assert_int_equal(store_app_get(f->s, "second", &got, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_app_get(f->u.s, "second", &got, err, sizeof(err)), STORE_NOT_FOUND);
     struct store_key same_id = key_row(K1, "second", STORE_ROLE_ADMIN, 8, 2000);
-    assert_true(store_app_create(f->s, &b, &same_id, err, sizeof(err)) < 0);
-    assert_int_equal(store_app_get(f->s, "second", &got, err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(list_keys(f->s, "second", true).n, 0);
+    assert_true(store_app_create(f->u.s, &b, &same_id, err, sizeof(err)) < 0);
+    assert_int_equal(store_app_get(f->u.s, "second", &got, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(list_keys(f->u.s, "second", true).n, 0);
 }
 
 /* A COMMIT that fails (disk full, I/O error; here a foreign key checked only at COMMIT) must
@@ -303,19 +282,19 @@ static void app_with_clashing_key_is_not_created(void **state)
 static void app_create_reports_a_failed_commit(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(sqlite3_exec(f->s->db, "PRAGMA defer_foreign_keys=ON", NULL, NULL, NULL),
+    assert_int_equal(sqlite3_exec(f->u.s->db, "PRAGMA defer_foreign_keys=ON", NULL, NULL, NULL),
                      SQLITE_OK);
     struct store_app a = app_row("orphan", "Orphan");
     struct store_key k = key_row(K1, "no-such-app", STORE_ROLE_ADMIN, 1, 1000);
     err[0] = '\0';
-    int rc = store_app_create(f->s, &a, &k, err, sizeof(err));
+    int rc = store_app_create(f->u.s, &a, &k, err, sizeof(err));
     assert_true(rc < 0);
     assert_true(err[0] != '\0');
     struct store_app got;
-    assert_int_equal(store_app_get(f->s, "orphan", &got, err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(list_active(f->s).n, 0);
+    assert_int_equal(store_app_get(f->u.s, "orphan", &got, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(list_active(f->u.s).n, 0);
     /* The connection is usable afterwards (no transaction left open). */
-    create_app(f->s, "fine", K2, 2);
+    create_app(f->u.s, "fine", K2, 2);
 }
 
 static void app_get_and_update_missing(void **state)
@@ -323,11 +302,11 @@ static void app_get_and_update_missing(void **state)
     struct fixture *f = *state;
     struct store_app got;
     memset(&got, 0, sizeof(got));
-    assert_int_equal(store_app_get(f->s, "ghost", &got, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_app_get(f->u.s, "ghost", &got, err, sizeof(err)), STORE_NOT_FOUND);
     assert_null(got.id); /* untouched */
     struct store_app a = app_row("ghost", "Ghost");
-    assert_int_equal(store_app_update(f->s, &a, err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(store_app_get(f->s, "ghost", &got, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_app_update(f->u.s, &a, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_app_get(f->u.s, "ghost", &got, err, sizeof(err)), STORE_NOT_FOUND);
 }
 
 static void app_update_replaces_mutable_fields(void **state)
@@ -337,7 +316,7 @@ static void app_update_replaces_mutable_fields(void **state)
     a.webhook_url = (char *)"http://old.example.com/";
     a.webhook_secret = (char *)"old-secret";
     struct store_key k = key_row(K1, "upd", STORE_ROLE_ADMIN, 1, 1000);
-    assert_int_equal(store_app_create(f->s, &a, &k, err, sizeof(err)), 0);
+    assert_int_equal(store_app_create(f->u.s, &a, &k, err, sizeof(err)), 0);
 
     struct store_app b = app_row("upd", "After");
     b.settings = (char *)"{\"x\":1}";
@@ -346,9 +325,9 @@ static void app_update_replaces_mutable_fields(void **state)
     b.webhook_secret = NULL;
     b.created_at = 99; /* not a mutable field */
     b.updated_at = 5000;
-    assert_int_equal(store_app_update(f->s, &b, err, sizeof(err)), 0);
+    assert_int_equal(store_app_update(f->u.s, &b, err, sizeof(err)), 0);
     struct store_app got;
-    assert_int_equal(store_app_get(f->s, "upd", &got, err, sizeof(err)), 0);
+    assert_int_equal(store_app_get(f->u.s, "upd", &got, err, sizeof(err)), 0);
     assert_string_equal(got.name, "After");
     assert_string_equal(got.settings, "{\"x\":1}");
     assert_string_equal(got.default_timezone, "Asia/Tokyo");
@@ -361,8 +340,8 @@ static void app_update_replaces_mutable_fields(void **state)
     b.webhook_url = (char *)"https://new.example.com/";
     b.webhook_secret = (char *)"new-secret";
     b.updated_at = 6000;
-    assert_int_equal(store_app_update(f->s, &b, err, sizeof(err)), 0);
-    assert_int_equal(store_app_get(f->s, "upd", &got, err, sizeof(err)), 0);
+    assert_int_equal(store_app_update(f->u.s, &b, err, sizeof(err)), 0);
+    assert_int_equal(store_app_get(f->u.s, "upd", &got, err, sizeof(err)), 0);
     assert_string_equal(got.webhook_url, "https://new.example.com/");
     assert_string_equal(got.webhook_secret, "new-secret");
     assert_int_equal(got.updated_at, 6000);
@@ -390,12 +369,12 @@ static void apps_each_lists_every_app(void **state)
     struct fixture *f = *state;
     struct app_list l;
     memset(&l, 0, sizeof(l));
-    assert_int_equal(store_apps_each(f->s, collect_app, &l, err, sizeof(err)), 0);
+    assert_int_equal(store_apps_each(f->u.s, collect_app, &l, err, sizeof(err)), 0);
     assert_int_equal(l.n, 0);
-    create_app(f->s, "charlie", K1, 1);
-    create_app(f->s, "alpha", K2, 2);
-    create_app(f->s, "bravo", K3, 3);
-    assert_int_equal(store_apps_each(f->s, collect_app, &l, err, sizeof(err)), 0);
+    create_app(f->u.s, "charlie", K1, 1);
+    create_app(f->u.s, "alpha", K2, 2);
+    create_app(f->u.s, "bravo", K3, 3);
+    assert_int_equal(store_apps_each(f->u.s, collect_app, &l, err, sizeof(err)), 0);
     assert_int_equal(l.n, 3);
     assert_string_equal(l.id[0], "alpha");
     assert_string_equal(l.id[1], "bravo");
@@ -408,16 +387,16 @@ static void apps_each_lists_every_app(void **state)
 static void keys_create_list_and_revoke(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "a", K1, 1); /* K1 ADMIN created at 1000 */
-    create_app(f->s, "b", K4, 4);
+    create_app(f->u.s, "a", K1, 1); /* K1 ADMIN created at 1000 */
+    create_app(f->u.s, "b", K4, 4);
     struct store_key k2 = key_row(K2, "a", STORE_ROLE_INGEST, 2, 2000);
     k2.name = (char *)"ingest key";
     struct store_key k3 = key_row(K3, "a", STORE_ROLE_READONLY, 3, 3000);
-    assert_int_equal(store_key_create(f->s, &k3, err, sizeof(err)), 0);
-    assert_int_equal(store_key_create(f->s, &k2, err, sizeof(err)), 0);
+    assert_int_equal(store_key_create(f->u.s, &k3, err, sizeof(err)), 0);
+    assert_int_equal(store_key_create(f->u.s, &k2, err, sizeof(err)), 0);
 
     /* Oldest first, whatever the insertion order; only this app's keys. */
-    struct key_list l = list_keys(f->s, "a", false);
+    struct key_list l = list_keys(f->u.s, "a", false);
     assert_int_equal(l.n, 3);
     assert_string_equal(l.id[0], K1);
     assert_string_equal(l.id[1], K2);
@@ -428,35 +407,35 @@ static void keys_create_list_and_revoke(void **state)
     assert_memory_equal(l.hash[1], k2.hash, 32);
 
     /* Another app cannot revoke it, and it stays active. */
-    assert_int_equal(store_key_revoke(f->s, "b", K2, 4000, err, sizeof(err)), STORE_NOT_FOUND);
-    l = list_keys(f->s, "a", false);
+    assert_int_equal(store_key_revoke(f->u.s, "b", K2, 4000, err, sizeof(err)), STORE_NOT_FOUND);
+    l = list_keys(f->u.s, "a", false);
     assert_true(listed(&l, K2));
 
-    assert_int_equal(store_key_revoke(f->s, "a", K2, 5000, err, sizeof(err)), 0);
+    assert_int_equal(store_key_revoke(f->u.s, "a", K2, 5000, err, sizeof(err)), 0);
     /* Twice: already revoked counts as not found, and the first time stands. */
-    assert_int_equal(store_key_revoke(f->s, "a", K2, 6000, err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(store_key_revoke(f->s, "a", "no-such-key", 6000, err, sizeof(err)),
+    assert_int_equal(store_key_revoke(f->u.s, "a", K2, 6000, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_key_revoke(f->u.s, "a", "no-such-key", 6000, err, sizeof(err)),
                      STORE_NOT_FOUND);
 
-    l = list_keys(f->s, "a", false);
+    l = list_keys(f->u.s, "a", false);
     assert_int_equal(l.n, 2);
     assert_string_equal(l.id[0], K1);
     assert_string_equal(l.id[1], K3);
 
-    l = list_keys(f->s, "a", true);
+    l = list_keys(f->u.s, "a", true);
     assert_int_equal(l.n, 3);
     assert_string_equal(l.id[1], K2);
     assert_int_equal(l.revoked_at[1], 5000);
     assert_int_equal(l.revoked_at[0], 0);
 
-    l = list_active(f->s);
+    l = list_active(f->u.s);
     assert_int_equal(l.n, 3);
     assert_true(listed(&l, K1));
     assert_true(listed(&l, K3));
     assert_true(listed(&l, K4));
     assert_false(listed(&l, K2));
 
-    l = list_keys(f->s, "b", true);
+    l = list_keys(f->u.s, "b", true);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.id[0], K4);
 }
@@ -464,40 +443,40 @@ static void keys_create_list_and_revoke(void **state)
 static void key_with_duplicate_hash_is_refused(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "a", K1, 9);
+    create_app(f->u.s, "a", K1, 9);
     struct store_key k = key_row(K2, "a", STORE_ROLE_ADMIN, 9, 2000);
-    assert_true(store_key_create(f->s, &k, err, sizeof(err)) < 0);
+    assert_true(store_key_create(f->u.s, &k, err, sizeof(err)) < 0);
     struct store_key same_id = key_row(K1, "a", STORE_ROLE_ADMIN, 10, 2000);
-    assert_true(store_key_create(f->s, &same_id, err, sizeof(err)) < 0);
-    assert_int_equal(list_keys(f->s, "a", true).n, 1);
+    assert_true(store_key_create(f->u.s, &same_id, err, sizeof(err)) < 0);
+    assert_int_equal(list_keys(f->u.s, "a", true).n, 1);
 }
 
 static void keys_touch_keeps_the_latest(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "a", K1, 1);
+    create_app(f->u.s, "a", K1, 1);
     struct store_key k2 = key_row(K2, "a", STORE_ROLE_INGEST, 2, 2000);
-    assert_int_equal(store_key_create(f->s, &k2, err, sizeof(err)), 0);
+    assert_int_equal(store_key_create(f->u.s, &k2, err, sizeof(err)), 0);
 
     struct store_key_use uses[] = {{K1, 5000}, {K2, 7000}};
-    assert_int_equal(store_keys_touch(f->s, uses, 2, err, sizeof(err)), 0);
-    struct key_list l = list_keys(f->s, "a", false);
+    assert_int_equal(store_keys_touch(f->u.s, uses, 2, err, sizeof(err)), 0);
+    struct key_list l = list_keys(f->u.s, "a", false);
     assert_int_equal(l.last_used_at[0], 5000);
     assert_int_equal(l.last_used_at[1], 7000);
 
     /* An older time (a late flush) does not move it back; a newer one does. */
     struct store_key_use older[] = {{K1, 3000}, {K2, 8000}};
-    assert_int_equal(store_keys_touch(f->s, older, 2, err, sizeof(err)), 0);
-    l = list_keys(f->s, "a", false);
+    assert_int_equal(store_keys_touch(f->u.s, older, 2, err, sizeof(err)), 0);
+    l = list_keys(f->u.s, "a", false);
     assert_int_equal(l.last_used_at[0], 5000);
     assert_int_equal(l.last_used_at[1], 8000);
 
     /* A key deleted meanwhile (unknown id) does not fail the batch. */
     struct store_key_use mixed[] = {{"gone", 9000}, {K1, 9500}};
-    assert_int_equal(store_keys_touch(f->s, mixed, 2, err, sizeof(err)), 0);
-    l = list_keys(f->s, "a", false);
+    assert_int_equal(store_keys_touch(f->u.s, mixed, 2, err, sizeof(err)), 0);
+    l = list_keys(f->u.s, "a", false);
     assert_int_equal(l.last_used_at[0], 9500);
-    assert_int_equal(store_keys_touch(f->s, NULL, 0, err, sizeof(err)), 0);
+    assert_int_equal(store_keys_touch(f->u.s, NULL, 0, err, sizeof(err)), 0);
 }
 
 /* ---- users --------------------------------------------------------------------------------- */
@@ -505,11 +484,11 @@ static void keys_touch_keeps_the_latest(void **state)
 static void user_upsert_created_then_updated(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "a", K1, 1);
+    create_app(f->u.s, "a", K1, 1);
     struct store_user u;
     bool created = false;
     assert_int_equal(
-        store_user_upsert(f->s, "a", "u1", "{\"level\":1}", 1000, &created, &u, err, sizeof(err)),
+        store_user_upsert(f->u.s, "a", "u1", "{\"level\":1}", 1000, &created, &u, err, sizeof(err)),
         0);
     assert_true(created);
     assert_string_equal(u.app_id, "a");
@@ -520,7 +499,7 @@ static void user_upsert_created_then_updated(void **state)
     store_user_release(&u);
 
     /* New attributes replace the old ones whole. */
-    assert_int_equal(store_user_upsert(f->s, "a", "u1", "{\"plan\":\"pro\"}", 2000, &created, &u,
+    assert_int_equal(store_user_upsert(f->u.s, "a", "u1", "{\"plan\":\"pro\"}", 2000, &created, &u,
                                        err, sizeof(err)),
                      0);
     assert_false(created);
@@ -530,21 +509,21 @@ static void user_upsert_created_then_updated(void **state)
     store_user_release(&u);
 
     /* NULL attributes keep them. */
-    assert_int_equal(store_user_upsert(f->s, "a", "u1", NULL, 3000, &created, &u, err, sizeof(err)),
+    assert_int_equal(store_user_upsert(f->u.s, "a", "u1", NULL, 3000, &created, &u, err, sizeof(err)),
                      0);
     assert_false(created);
     assert_string_equal(u.attributes, "{\"plan\":\"pro\"}");
     assert_int_equal(u.updated_at, 3000);
     store_user_release(&u);
 
-    assert_int_equal(store_user_get(f->s, "a", "u1", &u, err, sizeof(err)), 0);
+    assert_int_equal(store_user_get(f->u.s, "a", "u1", &u, err, sizeof(err)), 0);
     assert_string_equal(u.attributes, "{\"plan\":\"pro\"}");
     assert_int_equal(u.created_at, 1000);
     assert_int_equal(u.updated_at, 3000);
     store_user_release(&u);
 
     /* A new user without attributes gets {}. */
-    assert_int_equal(store_user_upsert(f->s, "a", "u2", NULL, 4000, &created, &u, err, sizeof(err)),
+    assert_int_equal(store_user_upsert(f->u.s, "a", "u2", NULL, 4000, &created, &u, err, sizeof(err)),
                      0);
     assert_true(created);
     assert_string_equal(u.attributes, "{}");
@@ -555,14 +534,14 @@ static void user_upsert_created_then_updated(void **state)
 static void user_update_in_same_millisecond_is_not_created(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "a", K1, 1);
+    create_app(f->u.s, "a", K1, 1);
     struct store_user u;
     bool created = false;
-    assert_int_equal(store_user_upsert(f->s, "a", "u1", NULL, 5000, &created, &u, err, sizeof(err)),
+    assert_int_equal(store_user_upsert(f->u.s, "a", "u1", NULL, 5000, &created, &u, err, sizeof(err)),
                      0);
     assert_true(created);
     store_user_release(&u);
-    assert_int_equal(store_user_upsert(f->s, "a", "u1", "{\"x\":1}", 5000, &created, &u, err,
+    assert_int_equal(store_user_upsert(f->u.s, "a", "u1", "{\"x\":1}", 5000, &created, &u, err,
                                        sizeof(err)),
                      0);
     assert_false(created);
@@ -573,38 +552,38 @@ static void user_update_in_same_millisecond_is_not_created(void **state)
 static void user_get_is_scoped_by_app(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "a", K1, 1);
-    create_app(f->s, "b", K2, 2);
+    create_app(f->u.s, "a", K1, 1);
+    create_app(f->u.s, "b", K2, 2);
     struct store_user u;
     bool created;
-    assert_int_equal(store_user_upsert(f->s, "a", "same", "{\"from\":\"a\"}", 1000, &created, &u,
+    assert_int_equal(store_user_upsert(f->u.s, "a", "same", "{\"from\":\"a\"}", 1000, &created, &u,
                                        err, sizeof(err)),
                      0);
     store_user_release(&u);
-    assert_int_equal(store_user_upsert(f->s, "b", "same", "{\"from\":\"b\"}", 1100, &created, &u,
+    assert_int_equal(store_user_upsert(f->u.s, "b", "same", "{\"from\":\"b\"}", 1100, &created, &u,
                                        err, sizeof(err)),
                      0);
     assert_true(created); /* a different user from a's */
     store_user_release(&u);
     assert_int_equal(
-        store_user_upsert(f->s, "a", "only-a", NULL, 1200, &created, &u, err, sizeof(err)), 0);
+        store_user_upsert(f->u.s, "a", "only-a", NULL, 1200, &created, &u, err, sizeof(err)), 0);
     store_user_release(&u);
 
-    assert_int_equal(store_user_get(f->s, "a", "same", &u, err, sizeof(err)), 0);
+    assert_int_equal(store_user_get(f->u.s, "a", "same", &u, err, sizeof(err)), 0);
     assert_string_equal(u.app_id, "a");
     assert_string_equal(u.attributes, "{\"from\":\"a\"}");
     assert_int_equal(u.created_at, 1000);
     store_user_release(&u);
-    assert_int_equal(store_user_get(f->s, "b", "same", &u, err, sizeof(err)), 0);
+    assert_int_equal(store_user_get(f->u.s, "b", "same", &u, err, sizeof(err)), 0);
     assert_string_equal(u.app_id, "b");
     assert_string_equal(u.attributes, "{\"from\":\"b\"}");
     assert_int_equal(u.created_at, 1100);
     store_user_release(&u);
 
     memset(&u, 0, sizeof(u));
-    assert_int_equal(store_user_get(f->s, "b", "only-a", &u, err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(store_user_get(f->s, "a", "nobody", &u, err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(store_user_get(f->s, "zzz", "same", &u, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_get(f->u.s, "b", "only-a", &u, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_get(f->u.s, "a", "nobody", &u, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(store_user_get(f->u.s, "zzz", "same", &u, err, sizeof(err)), STORE_NOT_FOUND);
     assert_null(u.user_id);
 }
 
@@ -612,32 +591,32 @@ static void user_get_is_scoped_by_app(void **state)
 static void rows_survive_reopen(void **state)
 {
     struct fixture *f = *state;
-    create_app(f->s, "keep", K1, 1);
+    create_app(f->u.s, "keep", K1, 1);
     struct store_key k2 = key_row(K2, "keep", STORE_ROLE_READONLY, 2, 2000);
-    assert_int_equal(store_key_create(f->s, &k2, err, sizeof(err)), 0);
-    assert_int_equal(store_key_revoke(f->s, "keep", K2, 2500, err, sizeof(err)), 0);
+    assert_int_equal(store_key_create(f->u.s, &k2, err, sizeof(err)), 0);
+    assert_int_equal(store_key_revoke(f->u.s, "keep", K2, 2500, err, sizeof(err)), 0);
     struct store_user u;
     bool created;
     assert_int_equal(
-        store_user_upsert(f->s, "keep", "u", "{\"k\":true}", 3000, &created, &u, err, sizeof(err)),
+        store_user_upsert(f->u.s, "keep", "u", "{\"k\":true}", 3000, &created, &u, err, sizeof(err)),
         0);
     store_user_release(&u);
-    store_close(f->s);
+    store_close(f->u.s);
 
-    struct store_options opt = {f->data_dir, NULL};
-    f->s = store_open(&opt, err, sizeof(err));
-    assert_non_null(f->s);
-    assert_int_equal(store_migrate(f->s, NULL, err, sizeof(err)), 0);
+    struct store_options opt = {f->u.data_dir, NULL};
+    f->u.s = store_open(&opt, err, sizeof(err));
+    assert_non_null(f->u.s);
+    assert_int_equal(store_migrate(f->u.s, NULL, err, sizeof(err)), 0);
     struct store_app a;
-    assert_int_equal(store_app_get(f->s, "keep", &a, err, sizeof(err)), 0);
+    assert_int_equal(store_app_get(f->u.s, "keep", &a, err, sizeof(err)), 0);
     store_app_release(&a);
-    struct key_list l = list_keys(f->s, "keep", true);
+    struct key_list l = list_keys(f->u.s, "keep", true);
     assert_int_equal(l.n, 2);
     assert_int_equal(l.revoked_at[1], 2500);
-    l = list_active(f->s);
+    l = list_active(f->u.s);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.id[0], K1);
-    assert_int_equal(store_user_get(f->s, "keep", "u", &u, err, sizeof(err)), 0);
+    assert_int_equal(store_user_get(f->u.s, "keep", "u", &u, err, sizeof(err)), 0);
     assert_string_equal(u.attributes, "{\"k\":true}");
     store_user_release(&u);
 }
