@@ -1,0 +1,77 @@
+/* Conditions: the small predicate language of rules and achievements, compiled once when a
+ * rule is saved and evaluated per event with no parsing and no allocation.
+ *
+ * Source form (JSON): a node is one of
+ *   {"all": [node, ...]}   every child holds (an empty list holds)
+ *   {"any": [node, ...]}   at least one child holds (an empty list does not)
+ *   {"not": node}
+ *   {"field": "<path>", "op": "<op>", "value": <JSON>}   a leaf ("value" absent for exists)
+ *   {"field": "<path>", "equals": <JSON>}                ForgeEngine's achievement shorthand
+ *                                                        for op "eq"
+ * nested at most COND_MAX_DEPTH deep, at most COND_MAX_NODES nodes in all. A node with any
+ * other shape, an unknown op, or a value of the wrong type for its op is refused at compile
+ * time with a message naming where (ForgeEngine matches every event when "all" is missing).
+ *
+ * Fields: "metadata.<path>" or a bare "<path>" (ForgeEngine: a bare name means metadata),
+ * "user.attributes.<path>", "event.type", "event.occurredAt". A path is dot-separated object
+ * keys ("score.total"); at most COND_MAX_PATH segments.
+ *
+ * Ops (ForgeEngine's semantics for the common ones: strict equality, numeric comparisons on
+ * numbers only):
+ *   eq, neq       strict JSON equality (1 and 1.0 are equal numbers; "1" and 1 are not);
+ *                 neq is the negation of eq (also when the field is missing)
+ *   gt gte lt lte both sides numbers (value must be a number), else false; on
+ *                 event.occurredAt the value is an ISO 8601 string or Unix ms
+ *   in, nin       value is an array; in = eq to some element; nin = not in
+ *   contains      field is a string holding value (a string) as a substring, or an array
+ *                 with an element eq to value
+ *   startsWith    field and value are strings, field starts with value
+ *   exists        value absent, true or false: the field is present (not null) == value
+ * A missing field makes every op false except neq, nin and exists:false. */
+#ifndef REACTOR_ENGINE_CONDITION_H
+#define REACTOR_ENGINE_CONDITION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define COND_MAX_DEPTH 8
+#define COND_MAX_NODES 256
+#define COND_MAX_PATH 8
+
+struct cond;
+
+/* What a condition reads. Borrowed for the call. `metadata` and `attributes` may be NULL
+ * (empty). */
+struct cond_ctx {
+    const json_t *metadata;
+    const json_t *attributes;
+    const char *event_type;
+    int64_t occurred_at;       /* Unix ms */
+};
+
+/* Compiles `v`. Returns the condition, or NULL with a message in err such as
+ * "all[1].op: unknown operator \"like\"" (the path is relative to v; the caller prefixes its
+ * field name). The result does not reference v. */
+struct cond *cond_compile(const json_t *v, char *err, size_t errlen);
+void cond_free(struct cond *c);
+bool cond_eval(const struct cond *c, const struct cond_ctx *ctx);
+
+/* A compiled field reference, also used by award amounts and multipliers that read a field of
+ * the event. */
+enum cond_source { COND_SRC_METADATA, COND_SRC_ATTRIBUTES, COND_SRC_EVENT_TYPE,
+                   COND_SRC_OCCURRED_AT };
+struct cond_path {
+    enum cond_source source;
+    unsigned n;                       /* segments (metadata and attributes) */
+    char *seg[COND_MAX_PATH];         /* owned */
+};
+/* Parses a field name as above. 0, or -1 with a message. */
+int cond_path_parse(const char *field, struct cond_path *out, char *err, size_t errlen);
+void cond_path_release(struct cond_path *p);
+/* The JSON value a path names in ctx, or NULL when missing. For COND_SRC_EVENT_TYPE and
+ * COND_SRC_OCCURRED_AT returns NULL: use cond_eval for those. */
+const json_t *cond_path_get(const struct cond_path *p, const struct cond_ctx *ctx);
+
+#endif

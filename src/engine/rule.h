@@ -1,0 +1,105 @@
+/* Rules: what an event is worth. A rule is saved as ForgeEngine's JSON body and compiled once
+ * into a struct rule the engine evaluates per event without parsing or allocating.
+ *
+ * Body (POST /rules; docs/rules.md has examples):
+ *   name (1..200 chars, required), description? (<= 2000 chars or null),
+ *   eventType (1..128 chars, required), priority (integer, default 100),
+ *   conditions (a condition, engine/condition.h; default {"all": []}),
+ *   xpAwards {track: amount} and currencyAwards {currency: amount} (default {}; names 1..64
+ *     chars), where amount is a non-negative integer, or
+ *     {"field": "<path>", "multiply"?: number >= 0, "max"?: integer >= 0}: the number at that
+ *     path of the event times multiply (default 1), clamped to [0, max] (no max: no upper
+ *     clamp), a missing or non-number field gives 0;
+ *   multiplierConfig? {field, map {value: multiplier >= 0}}: the event's field (a string, or a
+ *     number/bool matched by its JSON text) looks up a multiplier; no entry: 1;
+ *   timeBonusConfig? {fromHour 0..23, toHour 0..24, multiplier >= 0}: applies when the
+ *     occurredAt hour in the app's time zone h satisfies fromHour <= h < toHour (when
+ *     fromHour > toHour the window wraps midnight: h >= fromHour or h < toHour);
+ *   streakBonusConfig? {every integer >= 1, bonusMultiplier >= 0}: applies when the user's
+ *     daily streak, after this event, is a positive multiple of every;
+ *   isActive (bool, default true);
+ *   beyond ForgeEngine: caps? [{per: "day"|"week"|"month"|"season", max: integer >= 0}] (at
+ *     most 4), cooldownSeconds? (integer >= 0), validFrom?/validTo? (ISO 8601, validFrom <
+ *     validTo), seasonId? (string).
+ * Each award = round-half-away-from-zero(amount * every applicable multiplier).
+ *
+ * Threads: compiled rules are immutable; the engine thread owns them. */
+#ifndef REACTOR_ENGINE_RULE_H
+#define REACTOR_ENGINE_RULE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/condition.h"
+
+#define RULE_MAX_AWARDS 16   /* per kind (xp, currency) */
+#define RULE_MAX_CAPS 4
+#define RULE_NAME_MAX 200
+#define RULE_AWARD_NAME_MAX 64
+
+enum rule_cap_per { RULE_CAP_DAY, RULE_CAP_WEEK, RULE_CAP_MONTH, RULE_CAP_SEASON };
+
+struct rule_award {
+    char *name;                /* track or currency */
+    int64_t amount;            /* fixed amount, when !from_field */
+    bool from_field;
+    struct cond_path field;
+    double multiply;           /* 1 unless given */
+    bool has_max;
+    int64_t max;
+};
+
+struct rule_mult_entry {
+    char *key;                 /* the field value's string, or its JSON text */
+    double multiplier;
+};
+
+struct rule {
+    char *name;
+    char *event_type;
+    int64_t priority;
+    bool active;
+    struct cond *cond;
+    struct rule_award xp[RULE_MAX_AWARDS];
+    size_t n_xp;
+    struct rule_award currency[RULE_MAX_AWARDS];
+    size_t n_currency;
+    bool has_multiplier;       /* multiplierConfig */
+    struct cond_path mult_field;
+    struct rule_mult_entry *mult;
+    size_t n_mult;
+    bool has_time_bonus;       /* timeBonusConfig */
+    int from_hour, to_hour;
+    double time_multiplier;
+    bool has_streak_bonus;     /* streakBonusConfig */
+    int64_t streak_every;
+    double streak_multiplier;
+    struct { enum rule_cap_per per; int64_t max; } caps[RULE_MAX_CAPS];
+    size_t n_caps;
+    int64_t cooldown_ms;       /* 0 = none */
+    int64_t valid_from, valid_to; /* Unix ms; 0 = unbounded */
+    char *season_id;           /* NULL = any */
+};
+
+/* Validates and compiles a rule body. Returns the rule, or NULL with `*details` set to a new
+ * JSON object {field: message} naming every bad field (e.g. {"conditions": "all[0].op:
+ * unknown operator \"like\""}, {"xpAwards.Builder XP": "must be a non-negative integer or
+ * {field, multiply?, max?}"}). */
+struct rule *rule_compile(const json_t *body, json_t **details);
+void rule_free(struct rule *r);
+
+/* The multiplier that applies to every award of `r` for this event: the product of the
+ * multiplierConfig entry, the time bonus (local_hour: occurredAt's hour in the app's zone) and
+ * the streak bonus (streak: the user's daily streak after the event). */
+double rule_multiplier(const struct rule *r, const struct cond_ctx *ctx, int local_hour,
+                       int64_t streak);
+/* One award's amount before caps: base (fixed, or from the field, multiplied and clamped)
+ * times `multiplier`, rounded half away from zero, never negative. */
+int64_t rule_award_amount(const struct rule_award *a, const struct cond_ctx *ctx,
+                          double multiplier);
+/* Rounds half away from zero, saturating at the int64 range. */
+int64_t rule_round(double x);
+
+#endif
