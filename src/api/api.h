@@ -63,6 +63,12 @@ int api_apps_register(struct router *r, struct api *api);
 int api_keys_register(struct router *r, struct api *api);
 int api_users_register(struct router *r, struct api *api);
 int api_events_register(struct router *r, struct api *api);
+int api_definitions_register(struct router *r, struct api *api);
+int api_currency_register(struct router *r, struct api *api);
+
+/* A ledger row as the API shows it (currency.c): {id, userId, kind, track|currency, amount,
+ * balanceAfter, reason, source, metadata, createdAt, ruleId|achievementCode?}. */
+json_t *api_ledger_json(const char *user_id, const struct store_ledger *l);
 
 /* ---- authentication (auth.c) ------------------------------------------------------------- */
 

@@ -9,6 +9,8 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/mem.h"
+#include "engine/engine.h"
+#include "engine/game.h"
 
 #define APP_SETTINGS_MAX (64 * 1024)
 
@@ -27,6 +29,12 @@ static const char *check_settings(const json_t *v)
     const json_t *ac = json_object_get(v, "autoCreateUsers");
     if (ac && !json_is_boolean(ac))
         return "autoCreateUsers must be true or false";
+    /* The game settings (xpCurve, levels, streaks): checked as the engine will read them. */
+    static _Thread_local char why[256];
+    struct game_settings gs;
+    if (game_settings_parse(v, &gs, why, sizeof(why)) < 0)
+        return why;
+    game_settings_release(&gs);
     return NULL;
 }
 
@@ -206,6 +214,7 @@ static void patch_commit(struct api_call *c)
 {
     struct patch_ctx *x = c->ctx;
     tenant_app_put(c->api->tenants, &x->app);
+    engine_apps_forget(c->api->engine, x->app.id); /* settings or time zone may have changed */
 }
 
 static void patch_run(struct api_call *c, struct store *st)

@@ -205,7 +205,10 @@ void api_batch_end(void *arg)
         atomic_store(&api->holding, false);
     }
     atomic_store(&api->holding, false);
+    /* Users' game state is written once per batch, whatever number of events changed it. */
     bool ok = api->batch_open && !api->batch_failed &&
+              (!api->engine ||
+               engine_flush(api->engine, api->store, clock_now_ms(), err, sizeof(err)) == 0) &&
               store_batch_commit(api->store, err, sizeof(err)) == 0;
     if (api->engine)
         engine_batch_end(api->engine, ok, clock_mono_ns() - t0);

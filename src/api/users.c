@@ -9,6 +9,8 @@
 #include "core/json.h"
 #include "core/mem.h"
 #include "core/utf8.h"
+#include "engine/engine.h"
+#include "engine/game.h"
 
 #define USER_ID_MAX 128
 
@@ -49,6 +51,7 @@ static void upsert_run(struct api_call *c, struct store *st)
         api_call_internal(c, "user upsert failed", err);
         return;
     }
+    engine_user_attributes(c->api->engine, c->who.app_id, x->user_id, u.attributes);
     api_call_answer(c, 201, json_pack("{s:o}", "user", user_json(&u)));
     store_user_release(&u);
 }
@@ -74,10 +77,19 @@ static void upsert_user(struct http_request *req, void *arg)
     api_call_submit(c, upsert_run);
 }
 
-/* GET /users/:id and /users/:id/profile share the lookup; ctx says which shape to answer. */
+/* GET /users/:id, /users/:id/profile, /users/:id/achievements and /users/:id/ledger share
+ * the lookup; ctx says which shape to answer. */
+enum view { VIEW_USER, VIEW_PROFILE, VIEW_ACHIEVEMENTS, VIEW_LEDGER };
+
+#define LEDGER_LIMIT_DEFAULT 50
+#define LEDGER_LIMIT_MAX 200
+
 struct get_ctx {
     char *user_id;
-    bool profile;
+    enum view view;
+    int limit;             /* ledger page */
+    int64_t before;        /* ledger cursor: rows with seq below it */
+    const char *kind;      /* ledger: "xp", "currency" or NULL (static) */
 };
 
 static void get_ctx_free(void *p)
@@ -87,9 +99,121 @@ static void get_ctx_free(void *p)
     free(x);
 }
 
+static json_t *level_rows(const struct game_app *a, const struct game_user *g)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < g->n_xp; i++) {
+        struct level_curve curve;
+        struct level_info li;
+        game_settings_curve(&a->settings, g->xp[i].track, &curve);
+        level_of(&curve, g->xp[i].xp, &li);
+        json_array_append_new(rows, json_pack("{s:s, s:I, s:I, s:I}", "track", g->xp[i].track,
+                                              "totalXp", (json_int_t)g->xp[i].xp, "level",
+                                              (json_int_t)li.level, "nextLevelXp",
+                                              (json_int_t)li.next_level_xp));
+    }
+    return rows;
+}
+
+static json_t *streak_rows(const struct game_app *a, const struct game_user *g)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < g->n_streaks; i++) {
+        const struct game_streak *s = &g->streaks[i];
+        enum streak_mode mode = STREAK_DAILY;
+        for (size_t j = 0; j < a->settings.n_streaks; j++)
+            if (strcmp(a->settings.streaks[j].key, s->key) == 0)
+                mode = a->settings.streaks[j].cfg.mode;
+        char day[11];
+        streak_unit_date(mode, s->s.last_unit, day);
+        json_array_append_new(
+            rows, json_pack("{s:s, s:s, s:i, s:i, s:o, s:i}", "key", s->key, "mode",
+                            mode == STREAK_DAILY ? "daily" : "weekly", "current", s->s.current,
+                            "best", s->s.best, "lastDay", *day ? json_string(day) : json_null(),
+                            "freezesLeft", s->s.freezes_left));
+    }
+    return rows;
+}
+
+static json_t *currency_rows(const struct game_user *g)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < g->n_bal; i++)
+        json_array_append_new(rows, json_pack("{s:s, s:I}", "currency", g->bal[i].currency,
+                                              "balance", (json_int_t)g->bal[i].balance));
+    return rows;
+}
+
+static json_t *tier_json(const struct achievement *ach)
+{
+    return ach->tier ? json_incref(ach->tier) : json_null();
+}
+
+/* Unlocked achievements (hidden ones too: they show once unlocked), in definition order. */
+static json_t *unlocked_rows(const struct game_app *a, const struct game_user *g)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < a->n_achs; i++) {
+        const struct game_claim *cl = game_user_claim(g, a->achs[i].id);
+        if (!cl || cl->claims <= 0)
+            continue;
+        const struct achievement *ach = a->achs[i].ach;
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:o, s:o}", "code", ach->code, "name",
+                                              ach->name, "tier", tier_json(ach), "unlockedAt",
+                                              api_time(cl->unlocked_at)));
+    }
+    return rows;
+}
+
+/* Every achievement with this user's progress; hidden ones only once unlocked. */
+static json_t *progress_rows(const struct game_app *a, const struct game_user *g)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; i < a->n_achs; i++) {
+        const struct game_ach *ga = &a->achs[i];
+        const struct achievement *ach = ga->ach;
+        const struct game_claim *cl = game_user_claim(g, ga->id);
+        int64_t claims = cl ? cl->claims : 0;
+        if (ach->hidden && claims <= 0)
+            continue;
+        json_t *row = json_pack("{s:s, s:s, s:s, s:O, s:s, s:o, s:b, s:b}", "id", ga->id, "code",
+                                ach->code, "name", ach->name, "description",
+                                json_object_get(ga->doc, "description"), "kind",
+                                ach->kind == ACH_MILESTONE ? "MILESTONE" : "CONDITIONAL",
+                                "tier", tier_json(ach), "hidden", ach->hidden, "repeatable",
+                                ach->repeatable);
+        double progress = claims > 0 && !ach->repeatable ? 1.0 : 0.0;
+        if (ach->kind == ACH_MILESTONE) {
+            int64_t value = game_user_metric(a, g, ach);
+            progress = achievement_progress(ach, value);
+            json_object_set_new(row, "value", json_integer(value));
+            json_object_set_new(row, "target", json_integer(ach->target));
+        }
+        json_object_set_new(row, "progress", json_real(progress));
+        json_object_set_new(row, "claims", json_integer(claims));
+        json_object_set_new(row, "unlockedAt", api_time(cl ? cl->unlocked_at : 0));
+        json_array_append_new(rows, row);
+    }
+    return rows;
+}
+
+struct ledger_page {
+    json_t *rows;
+    const char *user_id;
+    int64_t last_seq;
+};
+
+static void ledger_row(const struct store_ledger *l, void *arg)
+{
+    struct ledger_page *p = arg;
+    json_array_append_new(p->rows, api_ledger_json(p->user_id, l));
+    p->last_seq = l->seq;
+}
+
 static void get_run(struct api_call *c, struct store *st)
 {
     struct get_ctx *x = c->ctx;
+    struct engine *e = c->api->engine;
     struct store_user u;
     char err[256];
     int rc = store_user_get(st, c->who.app_id, x->user_id, &u, err, sizeof(err));
@@ -101,16 +225,93 @@ static void get_run(struct api_call *c, struct store *st)
         api_call_internal(c, "user read failed", err);
         return;
     }
-    if (x->profile)
-        api_call_answer(c, 200,
-                        json_pack("{s:o, s:[], s:[], s:[], s:[]}", "user", user_json(&u), "levels",
-                                  "streaks", "currencies", "achievements"));
-    else
+    if (x->view == VIEW_USER) {
         api_call_answer(c, 200, json_pack("{s:o}", "user", user_json(&u)));
+        store_user_release(&u);
+        return;
+    }
+    if (x->view == VIEW_LEDGER) {
+        struct ledger_page p = { json_array(), x->user_id, 0 };
+        json_t *rows = p.rows;
+        if (store_ledger_page(st, c->who.app_id, x->user_id, x->before, x->limit, x->kind,
+                              ledger_row, &p, err, sizeof(err)) < 0) {
+            json_decref(rows);
+            store_user_release(&u);
+            api_call_internal(c, "ledger read failed", err);
+            return;
+        }
+        /* The cursor is the last row's sequence number: the next page starts below it. */
+        json_t *next = json_array_size(rows) == (size_t)x->limit && p.last_seq > 1
+                           ? json_sprintf("%lld", (long long)p.last_seq)
+                           : json_null();
+        api_call_answer(c, 200, json_pack("{s:o, s:o}", "rows", rows, "nextCursor", next));
+        store_user_release(&u);
+        return;
+    }
+    struct game_app *a = engine_app(e, st, c->who.app_id, err, sizeof(err));
+    struct game_user *g = NULL;
+    if (!a || (rc = engine_user(e, st, c->who.app_id, x->user_id, &g, err, sizeof(err))) < 0) {
+        store_user_release(&u);
+        api_call_internal(c, "reading the user's game state failed", err);
+        return;
+    }
+    if (x->view == VIEW_PROFILE)
+        api_call_answer(c, 200,
+                        json_pack("{s:o, s:o, s:o, s:o, s:o}", "user", user_json(&u), "levels",
+                                  level_rows(a, g), "streaks", streak_rows(a, g), "currencies",
+                                  currency_rows(g), "achievements", unlocked_rows(a, g)));
+    else
+        api_call_answer(c, 200, json_pack("{s:s, s:o}", "userId", x->user_id, "achievements",
+                                          progress_rows(a, g)));
     store_user_release(&u);
 }
 
-static void get_user_common(struct http_request *req, struct api *api, bool profile)
+/* ?limit=&cursor=&kind= of the ledger: 0, or -1 once answered 400. */
+static int ledger_query(struct http_request *req, struct get_ctx *x)
+{
+    struct buf v;
+    buf_init(&v);
+    json_t *details = json_object();
+    x->limit = LEDGER_LIMIT_DEFAULT;
+    x->before = INT64_MAX;
+    char *end;
+    int rc = http_request_query(req, "limit", &v);
+    if (rc > 0) {
+        long n = strtol(v.data, &end, 10);
+        if (*end || !*v.data || n < 1 || n > LEDGER_LIMIT_MAX)
+            json_object_set_new(details, "limit", json_string("must be an integer from 1 to 200"));
+        else
+            x->limit = (int)n;
+    }
+    buf_reset(&v);
+    if (rc >= 0 && (rc = http_request_query(req, "cursor", &v)) > 0) {
+        long long n = strtoll(v.data, &end, 10);
+        if (*end || !*v.data || n < 1)
+            json_object_set_new(details, "cursor", json_string("must be a nextCursor value"));
+        else
+            x->before = n;
+    }
+    buf_reset(&v);
+    if (rc >= 0 && (rc = http_request_query(req, "kind", &v)) > 0) {
+        if (strcmp(v.data, "xp") == 0)
+            x->kind = "xp";
+        else if (strcmp(v.data, "currency") == 0)
+            x->kind = "currency";
+        else
+            json_object_set_new(details, "kind", json_string("must be \"xp\" or \"currency\""));
+    }
+    buf_release(&v);
+    if (rc < 0)
+        json_object_set_new(details, "query", json_string("is malformed"));
+    if (json_object_size(details)) {
+        http_respond_error_details(req, 400, "validation_failed", "Validation failed", details);
+        return -1;
+    }
+    json_decref(details);
+    return 0;
+}
+
+static void get_user_common(struct http_request *req, struct api *api, enum view view)
 {
     struct principal who;
     if (api_authenticate(api, req, API_ROLE_ANY, &who) < 0)
@@ -122,7 +323,11 @@ static void get_user_common(struct http_request *req, struct api *api, bool prof
     }
     struct get_ctx *x = xcalloc(1, sizeof(*x));
     x->user_id = xstrdup(id);
-    x->profile = profile;
+    x->view = view;
+    if (view == VIEW_LEDGER && ledger_query(req, x) < 0) {
+        get_ctx_free(x);
+        return;
+    }
     struct api_call *c = api_call_new(api, req, &who);
     c->ctx = x;
     c->ctx_free = get_ctx_free;
@@ -131,19 +336,31 @@ static void get_user_common(struct http_request *req, struct api *api, bool prof
 
 static void get_user(struct http_request *req, void *arg)
 {
-    get_user_common(req, arg, false);
+    get_user_common(req, arg, VIEW_USER);
 }
 
 static void get_profile(struct http_request *req, void *arg)
 {
-    get_user_common(req, arg, true);
+    get_user_common(req, arg, VIEW_PROFILE);
+}
+
+static void get_achievements(struct http_request *req, void *arg)
+{
+    get_user_common(req, arg, VIEW_ACHIEVEMENTS);
+}
+
+static void get_ledger(struct http_request *req, void *arg)
+{
+    get_user_common(req, arg, VIEW_LEDGER);
 }
 
 int api_users_register(struct router *r, struct api *api)
 {
     if (router_add(r, HTTP_POST, "/users", upsert_user, api) < 0 ||
         router_add(r, HTTP_GET, "/users/:id", get_user, api) < 0 ||
-        router_add(r, HTTP_GET, "/users/:id/profile", get_profile, api) < 0)
+        router_add(r, HTTP_GET, "/users/:id/profile", get_profile, api) < 0 ||
+        router_add(r, HTTP_GET, "/users/:id/achievements", get_achievements, api) < 0 ||
+        router_add(r, HTTP_GET, "/users/:id/ledger", get_ledger, api) < 0)
         return -1;
     return 0;
 }

@@ -96,3 +96,14 @@ size_t json_dump_size(const json_t *j)
 {
     return json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
 }
+
+json_t *json_without_nulls(const json_t *obj)
+{
+    json_t *copy = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+        if (!json_is_null(v))
+            json_object_set(copy, k, v);
+    return copy;
+}

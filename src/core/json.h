@@ -33,6 +33,9 @@ json_t *json_parse_strict(const char *data, size_t len, const struct json_limits
 void json_dump_buf(const json_t *j, struct buf *out);
 /* The compact serialisation as a new string (free() it). */
 char *json_dump_new(const json_t *j);
+/* A new object with the members of `obj` that are not null (a shallow copy). */
+json_t *json_without_nulls(const json_t *obj);
+
 /* Bytes of the compact serialisation, computed without building it. */
 size_t json_dump_size(const json_t *j);
 

@@ -12,10 +12,12 @@
 #include <openssl/rand.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
 #include "core/uuid.h"
+#include "engine/game.h"
 #include "engine/nonces.h"
 #include "tenant/registry.h"
 
@@ -44,9 +46,18 @@ void engine_step(const struct engine_view *view, const struct event *ev,
 struct user {
     uint64_t hash;
     struct user *next;
+    struct game_user g;       /* attributes and game state, as the store has them once the
+                               * open batch commits */
+    bool journaled;           /* in the open batch's journal */
+    bool dirty;               /* g changed in the open batch: written before it commits */
     size_t key_len;
     char key[]; /* app id, '\0', user id, '\0' */
 };
+
+static const char *user_id_of(const struct user *u)
+{
+    return u->key + strlen(u->key) + 1;
+}
 
 struct users {
     struct user **slots;
@@ -95,6 +106,8 @@ static struct user *users_add(struct users *t, const char *app_id, const char *u
     size_t al = strlen(app_id), ul = strlen(user_id);
     struct user *u = xmalloc(sizeof(*u) + al + ul + 2);
     u->hash = user_hash(app_id, al, user_id, ul);
+    memset(&u->g, 0, sizeof(u->g));
+    u->journaled = u->dirty = false;
     u->key_len = al + ul + 2;
     memcpy(u->key, app_id, al + 1);
     memcpy(u->key + al + 1, user_id, ul + 1);
@@ -110,6 +123,7 @@ static void users_remove(struct users *t, struct user *gone)
         if (*p == gone) {
             *p = gone->next;
             t->n--;
+            game_user_release(&gone->g);
             free(gone);
             return;
         }
@@ -121,6 +135,7 @@ static void users_free(struct users *t)
     for (size_t i = 0; i < t->cap; i++)
         for (struct user *u = t->slots[i], *next; u; u = next) {
             next = u->next;
+            game_user_release(&u->g);
             free(u);
         }
     free(t->slots);
@@ -148,10 +163,19 @@ struct nonce_claim {
     int64_t expires;
 };
 
+/* The game model of the apps the engine has seen, loaded from the store on first use. */
+struct app_slot {
+    struct game_app *app;
+    struct app_slot *next;
+};
+
+#define APP_BUCKETS 256
+
 struct engine {
     struct tenant_registry *tenants;
     struct users users;
-    struct user **journal;        /* users added in the open batch */
+    struct app_slot *apps[APP_BUCKETS];
+    struct user **journal;        /* users loaded, added or changed in the open batch */
     size_t journal_n, journal_cap;
     uint64_t batch_events;        /* applied in the open batch */
     /* Counted when the batch commits: a batch that fails applied nothing. */
@@ -162,6 +186,7 @@ struct engine {
     engine_publish_fn *publish;
     void *publish_arg;
     struct engine_step_result step;
+    struct game_effects fx;       /* the current event's effects */
     size_t max_users;             /* user table limit */
     struct engine_metrics m;
 };
@@ -184,6 +209,8 @@ void engine_free(struct engine *e)
     if (!e)
         return;
     users_free(&e->users);
+    engine_apps_forget(e, NULL);
+    game_effects_release(&e->fx);
     free(e->journal);
     nonce_set_free(e->nonces);
     free(e->claims);
@@ -248,34 +275,331 @@ void engine_outcome_release(struct engine_outcome *o)
 
 static void journal_add(struct engine *e, struct user *u)
 {
+    if (u->journaled)
+        return;
     if (e->journal_n == e->journal_cap) {
         e->journal_cap = e->journal_cap ? e->journal_cap * 2 : 256;
         e->journal = xrealloc(e->journal, e->journal_cap * sizeof(*e->journal));
     }
     e->journal[e->journal_n++] = u;
+    u->journaled = true;
 }
 
-/* Whether the user exists, from memory or else the store (then remembered). */
-static int user_known(struct engine *e, struct store *st, const char *app_id, const char *user_id,
-                      bool *exists, char *err, size_t errlen)
+/* ---- apps ---------------------------------------------------------------------------------- */
+
+static size_t app_bucket(const char *app_id)
 {
-    if (users_find(&e->users, app_id, user_id)) {
-        *exists = true;
-        return 0;
+    return (size_t)(user_hash(app_id, strlen(app_id), "", 0) % APP_BUCKETS);
+}
+
+void engine_apps_forget(struct engine *e, const char *app_id)
+{
+    for (size_t b = 0; b < APP_BUCKETS; b++) {
+        if (app_id && b != app_bucket(app_id))
+            continue;
+        for (struct app_slot **p = &e->apps[b]; *p;) {
+            struct app_slot *x = *p;
+            if (app_id && strcmp(x->app->app_id, app_id) != 0) {
+                p = &x->next;
+                continue;
+            }
+            *p = x->next;
+            game_app_free(x->app);
+            free(x);
+        }
     }
-    int rc = store_user_exists(st, app_id, user_id, err, errlen);
-    if (rc < 0 && rc != STORE_NOT_FOUND)
+}
+
+struct defs_load {
+    struct game_app *app;
+    enum store_def_kind kind;
+    size_t bad;
+};
+
+static void def_loaded(const struct store_def *d, void *arg)
+{
+    struct defs_load *l = arg;
+    json_t *body = json_loads(d->body, 0, NULL);
+    json_t *details = NULL;
+    if (!json_is_object(body)) {
+        json_decref(body);
+        l->bad++;
+        return;
+    }
+    /* The document the API shows; compiled without its nulls (they mean "the default"). */
+    json_t *doc = engine_def_document(l->app->app_id, d->id, body, d->created_at,
+                                      d->updated_at);
+    json_decref(body);
+    body = json_without_nulls(doc);
+    if (l->kind == STORE_DEF_RULE) {
+        struct rule *r = rule_compile(body, &details);
+        if (r)
+            game_app_put_rule(l->app, d->id, r, json_incref(doc), d->created_at);
+    } else if (l->kind == STORE_DEF_ACHIEVEMENT) {
+        struct achievement *a = achievement_compile(body, &details);
+        if (a)
+            game_app_put_achievement(l->app, d->id, a, json_incref(doc));
+    } else {
+        struct engine_season se;
+        if (engine_season_parse(doc, &se) == 0)
+            game_app_put_season(l->app, d->id, se.starts_at, se.ends_at, se.active,
+                                json_incref(doc));
+        else
+            l->bad++;
+    }
+    if (details) {
+        l->bad++;
+        json_decref(details);
+    }
+    json_decref(body);
+    json_decref(doc);
+}
+
+static json_t *iso_json(int64_t ms)
+{
+    char iso[CLOCK_ISO_LEN];
+    clock_iso(ms, iso);
+    return json_string(iso);
+}
+
+json_t *engine_def_document(const char *app_id, const char *id, const json_t *body,
+                            int64_t created_at, int64_t updated_at)
+{
+    json_t *doc = json_pack("{s:s, s:s}", "id", id, "appId", app_id);
+    json_object_update(doc, (json_t *)body);
+    json_object_set_new(doc, "createdAt", iso_json(created_at));
+    json_object_set_new(doc, "updatedAt", iso_json(updated_at));
+    return doc;
+}
+
+int engine_season_parse(const json_t *doc, struct engine_season *out)
+{
+    const json_t *a = json_object_get(doc, "startsAt"), *b = json_object_get(doc, "endsAt");
+    if (!json_is_string(a) || !json_is_string(b) ||
+        clock_parse_iso(json_string_value(a), json_string_length(a), &out->starts_at) < 0 ||
+        clock_parse_iso(json_string_value(b), json_string_length(b), &out->ends_at) < 0)
         return -1;
-    *exists = rc == 0;
-    if (*exists)
-        journal_add(e, users_add(&e->users, app_id, user_id));
+    out->active = json_is_true(json_object_get(doc, "isActive"));
     return 0;
 }
 
-static int apply_one(struct engine *e, struct store *st, const char *app_id,
+struct game_app *engine_app(struct engine *e, struct store *st, const char *app_id, char *err,
+                            size_t errlen)
+{
+    size_t b = app_bucket(app_id);
+    for (struct app_slot *x = e->apps[b]; x; x = x->next)
+        if (strcmp(x->app->app_id, app_id) == 0)
+            return x->app;
+    struct store_app sa;
+    int rc = store_app_get(st, app_id, &sa, err, errlen);
+    if (rc < 0) {
+        if (rc == STORE_NOT_FOUND)
+            snprintf(err, errlen, "app %s is not in the store", app_id);
+        return NULL;
+    }
+    struct game_app *a = game_app_new(app_id, sa.default_timezone);
+    json_t *settings = json_loads(sa.settings ? sa.settings : "{}", 0, NULL);
+    char why[256];
+    if (game_settings_parse(settings, &a->settings, why, sizeof(why)) < 0) {
+        /* Settings are checked when saved; one saved by an older version is used with the
+         * defaults rather than stopping every event of the app. */
+        log_warn("app settings ignored", LOG_S("app", app_id), LOG_S("error", why));
+        json_t *none = json_object();
+        game_settings_parse(none, &a->settings, why, sizeof(why));
+        json_decref(none);
+    }
+    json_decref(settings);
+    store_app_release(&sa);
+    static const enum store_def_kind kinds[] = { STORE_DEF_SEASON, STORE_DEF_RULE,
+                                                 STORE_DEF_ACHIEVEMENT };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        struct defs_load l = { a, kinds[i], 0 };
+        if (store_defs_each(st, app_id, kinds[i], def_loaded, &l, err, errlen) < 0) {
+            game_app_free(a);
+            return NULL;
+        }
+        if (l.bad)
+            log_warn("stored definitions that do not compile were skipped",
+                     LOG_S("app", app_id), LOG_U("count", l.bad));
+    }
+    struct app_slot *x = xmalloc(sizeof(*x));
+    x->app = a;
+    x->next = e->apps[b];
+    e->apps[b] = x;
+    return a;
+}
+
+/* ---- users --------------------------------------------------------------------------------- */
+
+/* The user from memory, or else loaded from the store (and remembered): 0, STORE_NOT_FOUND
+ * when the user does not exist, or -1. */
+static int user_get(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                    struct user **out, char *err, size_t errlen)
+{
+    struct user *u = users_find(&e->users, app_id, user_id);
+    if (u) {
+        *out = u;
+        return 0;
+    }
+    char *attrs = NULL, *state = NULL;
+    int rc = store_user_load(st, app_id, user_id, &attrs, &state, err, errlen);
+    if (rc < 0)
+        return rc == STORE_NOT_FOUND ? STORE_NOT_FOUND : -1;
+    u = users_add(&e->users, app_id, user_id);
+    if (game_user_load(&u->g, attrs, state) < 0)
+        log_error("a user's stored game state does not parse; starting it empty",
+                  LOG_S("app", app_id), LOG_S("user", user_id));
+    free(attrs);
+    free(state);
+    /* Journaled although unchanged: a batch that fails may have loaded what it wrote. */
+    journal_add(e, u);
+    *out = u;
+    return 0;
+}
+
+int engine_user(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                struct game_user **out, char *err, size_t errlen)
+{
+    struct user *u;
+    int rc = user_get(e, st, app_id, user_id, &u, err, errlen);
+    if (rc == 0)
+        *out = &u->g;
+    return rc;
+}
+
+void engine_user_changed(struct engine *e, const char *app_id, const char *user_id)
+{
+    struct user *u = users_find(&e->users, app_id, user_id);
+    if (u) {
+        u->dirty = true;
+        journal_add(e, u);
+    }
+}
+
+void engine_user_attributes(struct engine *e, const char *app_id, const char *user_id,
+                            const char *attributes)
+{
+    struct user *u = users_find(&e->users, app_id, user_id);
+    if (!u)
+        return;
+    game_user_set_attributes(&u->g, json_loads(attributes ? attributes : "{}", 0, NULL));
+    journal_add(e, u);
+}
+
+int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < e->journal_n; i++) {
+        struct user *u = e->journal[i];
+        if (!u->dirty)
+            continue;
+        char *state = game_user_dump(&u->g);
+        int rc = store_user_state_put(st, u->key, user_id_of(u), state, now_ms, err, errlen);
+        free(state);
+        if (rc < 0)
+            return -1;
+        u->dirty = false;
+    }
+    return 0;
+}
+
+/* Writes the ledger rows of the XP and currency effects of an event (or spend). */
+static int write_ledger(struct store *st, const char *app_id, struct user *u,
+                        const struct game_effects *fx, const char *source, int64_t now_ms,
+                        char *err, size_t errlen)
+{
+    for (size_t i = 0; i < fx->n; i++) {
+        const struct game_effect *x = &fx->v[i];
+        if (x->type != FX_XP && x->type != FX_CURRENCY)
+            continue;
+        char id[UUID_LEN + 1];
+        if (uuid_v7(now_ms, id) < 0) {
+            snprintf(err, errlen, "no random bytes for a ledger id");
+            return -1;
+        }
+        struct store_ledger l = {
+            .seq = ++u->g.ledger_seq,
+            .id = id,
+            .kind = x->type == FX_XP ? "xp" : "currency",
+            .name = (char *)x->name,
+            .amount = x->amount,
+            .balance_after = x->total,
+            .reason = x->rule ? "rule" : "achievement",
+            .source = (char *)source,
+            .ref = x->rule ? x->rule->id : x->ach ? x->ach->ach->code : NULL,
+            .created_at = now_ms,
+        };
+        if (store_ledger_insert(st, app_id, user_id_of(u), &l, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int engine_spend(struct engine *e, struct store *st, const char *app_id,
+                 const struct engine_spend_req *req, int64_t now_ms, struct store_ledger *out,
+                 char **user_id, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    *user_id = NULL;
+    if (req->key) {
+        char *uid = NULL;
+        int64_t seq;
+        int rc = store_spend_key_get(st, app_id, req->key, &uid, &seq, err, errlen);
+        if (rc == 0) {
+            rc = store_ledger_get(st, app_id, uid, seq, out, err, errlen);
+            if (rc < 0) {
+                free(uid);
+                return -1; /* the row of a recorded key is there: any failure is the store's */
+            }
+            *user_id = uid;
+            return ENGINE_SPEND_REPLAYED;
+        }
+        if (rc != STORE_NOT_FOUND)
+            return -1;
+    }
+    struct user *u;
+    int rc = user_get(e, st, app_id, req->user_id, &u, err, errlen);
+    if (rc < 0)
+        return rc;
+    int64_t balance;
+    if (game_user_add_currency(&u->g, req->currency, -req->amount, &balance) < 0)
+        return ENGINE_SPEND_INSUFFICIENT;
+    u->dirty = true;
+    char id[UUID_LEN + 1];
+    if (uuid_v7(now_ms, id) < 0) {
+        snprintf(err, errlen, "no random bytes for a ledger id");
+        return -1;
+    }
+    struct store_ledger l = {
+        .seq = ++u->g.ledger_seq,
+        .id = id,
+        .kind = "currency",
+        .name = (char *)req->currency,
+        .amount = -req->amount,
+        .balance_after = balance,
+        .reason = (char *)req->reason,
+        .source = (char *)req->key,
+        .metadata = (char *)req->metadata,
+        .created_at = now_ms,
+    };
+    if (store_ledger_insert(st, app_id, req->user_id, &l, err, errlen) < 0 ||
+        (req->key &&
+         store_spend_key_put(st, app_id, req->key, req->user_id, l.seq, err, errlen) < 0))
+        return -1;
+    *out = l;
+    out->id = xstrdup(id);
+    out->name = xstrdup(req->currency);
+    out->reason = xstrdup(req->reason);
+    out->source = req->key ? xstrdup(req->key) : NULL;
+    out->metadata = req->metadata ? xstrdup(req->metadata) : NULL;
+    *user_id = xstrdup(req->user_id);
+    return 0;
+}
+
+static int apply_one(struct engine *e, struct store *st, const struct game_app *app,
                      bool auto_create, struct event *ev, struct engine_outcome *o,
                      int64_t now_ms, char *err, size_t errlen)
 {
+    const char *app_id = app->app_id;
     memset(o, 0, sizeof(*o));
     if (ev->key_given) {
         /* A key the client chose may repeat: the original stands and nothing is applied. */
@@ -288,11 +612,31 @@ static int apply_one(struct engine *e, struct store *st, const char *app_id,
         if (rc != STORE_NOT_FOUND)
             return -1;
     }
-    struct engine_view view = { .auto_create_users = auto_create };
-    if (user_known(e, st, app_id, ev->user_id, &view.user_exists, err, errlen) < 0)
+    struct user *u = NULL;
+    int rc = user_get(e, st, app_id, ev->user_id, &u, err, errlen);
+    if (rc < 0 && rc != STORE_NOT_FOUND)
         return -1;
+    struct engine_view view = { .user_exists = u != NULL, .auto_create_users = auto_create };
     struct engine_step_result *r = &e->step;
     engine_step(&view, ev, r);
+    if (r->create_user) {
+        bool created;
+        if (store_user_ensure(st, app_id, ev->user_id, now_ms, &created, err, errlen) < 0)
+            return -1;
+        u = users_add(&e->users, app_id, ev->user_id);
+        game_user_load(&u->g, NULL, NULL);
+        journal_add(e, u);
+        e->batch_users_created += created;
+    }
+    struct game_effects *fx = &e->fx;
+    fx->n = 0;
+    if (r->status == STORE_EVENT_PROCESSED) {
+        struct game_event gev = { ev->type, ev->meta, ev->occurred_at, now_ms };
+        game_apply(app, &u->g, &gev, fx);
+        u->dirty = true; /* at least the event count changed */
+        if (fx->n)
+            game_effects_json(fx, &r->effects);
+    }
     struct store_event *row = &o->stored;
     /* Borrowed (see engine_outcome): nothing is copied per event but its effects. */
     row->app_id = (char *)app_id;
@@ -306,14 +650,7 @@ static int apply_one(struct engine *e, struct store *st, const char *app_id,
     row->status = r->status;
     row->error = (char *)r->error; /* static text */
     row->effects = r->effects.len ? xstrdup(r->effects.data) : NULL;
-    if (r->create_user) {
-        bool created;
-        if (store_user_ensure(st, app_id, ev->user_id, now_ms, &created, err, errlen) < 0)
-            return -1;
-        journal_add(e, users_add(&e->users, app_id, ev->user_id));
-        e->batch_users_created += created;
-    }
-    int rc = store_event_insert(st, row, err, errlen);
+    rc = store_event_insert(st, row, err, errlen);
     /* Only a server-assigned key can conflict here (a chosen one was looked up above): a
      * client sent one like it as its own key. Draw another rather than merge the two. */
     for (int tries = 0; rc == STORE_CONFLICT && tries < 8; tries++) {
@@ -329,6 +666,8 @@ static int apply_one(struct engine *e, struct store *st, const char *app_id,
         snprintf(err, errlen, "no free idempotency key for an event of %s", app_id);
     if (rc < 0)
         return -1;
+    if (fx->n && write_ledger(st, app_id, u, fx, ev->key, now_ms, err, errlen) < 0)
+        return -1;
     if (r->status == STORE_EVENT_PROCESSED)
         e->batch_processed++;
     else
@@ -341,13 +680,17 @@ int engine_apply(struct engine *e, struct store *st, const char *app_id, struct 
                  size_t n, struct engine_outcome *out, int64_t now_ms, char *err, size_t errlen)
 {
     bool auto_create;
-    if (tenant_app_auto_create(e->tenants, app_id, &auto_create) < 0) {
+    const struct game_app *app = NULL;
+    if (tenant_app_auto_create(e->tenants, app_id, &auto_create) < 0)
         snprintf(err, errlen, "app %s is not in the registry", app_id);
+    else
+        app = engine_app(e, st, app_id, err, errlen);
+    if (!app) {
         memset(out, 0, n * sizeof(*out));
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (apply_one(e, st, app_id, auto_create, &events[i], &out[i], now_ms, err, errlen) < 0) {
+        if (apply_one(e, st, app, auto_create, &events[i], &out[i], now_ms, err, errlen) < 0) {
             for (size_t j = 0; j <= i; j++)
                 engine_outcome_release(&out[j]);
             for (size_t j = i + 1; j < n; j++)
@@ -361,8 +704,13 @@ int engine_apply(struct engine *e, struct store *st, const char *app_id, struct 
 void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
 {
     if (!committed) {
+        /* Memory follows the store back: every user the batch loaded or changed is
+         * forgotten (and read again when next needed), and so is every app's game model
+         * (definitions the batch changed; rare enough to reload them all). */
         for (size_t i = e->journal_n; i-- > 0;)
             users_remove(&e->users, e->journal[i]);
+        if (e->journal_n)
+            engine_apps_forget(e, NULL);
         for (size_t i = e->claims_n; i-- > 0;)
             nonce_set_forget(e->nonces, e->claims[i].h, e->claims[i].expires);
         if (e->batch_events)
@@ -382,6 +730,8 @@ void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
         metric_add(&e->m.batch_events_sum, e->batch_events);
         metric_add(&e->m.batch_count, 1);
     }
+    for (size_t i = 0; committed && i < e->journal_n; i++)
+        e->journal[i]->journaled = false;
     if (e->users.n > e->max_users) {
         /* Only a cache of what the store holds (the journal is empty between batches):
          * emptying it costs store reads as users come back, never correctness. */

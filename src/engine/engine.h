@@ -23,6 +23,8 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include <jansson.h>
+
 #include "engine/event.h"
 #include "store/store.h"
 
@@ -98,6 +100,65 @@ typedef void engine_publish_fn(void *arg, const char *app_id, const struct store
 void engine_on_publish(struct engine *e, engine_publish_fn *fn, void *arg);
 /* Runs the publish hook for one committed event (the answering code calls it after commit). */
 void engine_publish(struct engine *e, const char *app_id, const struct store_event *ev);
+
+/* ---- the game model ------------------------------------------------------------------------
+ * What the API's game routes (rules, achievements, seasons, spends, profiles) use, on the
+ * engine thread inside the open batch. Memory follows the store: a batch that fails to commit
+ * makes the engine forget every user and app model it touched (engine_batch_end). */
+
+struct game_app;
+struct game_user;
+
+/* The app's game model, loaded from the store on first use; NULL with a message when the
+ * store failed or the app does not exist. Callers may change it (definitions they just
+ * wrote); it stays valid until the batch ends. */
+struct game_app *engine_app(struct engine *e, struct store *st, const char *app_id, char *err,
+                            size_t errlen);
+/* Forgets one app's model (NULL: every app's), so that the next use reloads it: after its
+ * settings changed. */
+void engine_apps_forget(struct engine *e, const char *app_id);
+
+/* A definition as the API shows it: {id, appId, ...body, createdAt, updatedAt} (new). */
+json_t *engine_def_document(const char *app_id, const char *id, const json_t *body,
+                            int64_t created_at, int64_t updated_at);
+
+/* A season's window and flag from its document (startsAt, endsAt: ISO 8601; isActive). */
+struct engine_season {
+    int64_t starts_at, ends_at;
+    bool active;
+};
+int engine_season_parse(const json_t *doc, struct engine_season *out);
+
+/* The user's game state: 0, STORE_NOT_FOUND when the user does not exist, or -1. Valid until
+ * the batch ends. */
+int engine_user(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                struct game_user **out, char *err, size_t errlen);
+/* A user's state was changed by the caller: it is written before the batch commits. */
+void engine_user_changed(struct engine *e, const char *app_id, const char *user_id);
+/* POST /users changed a user's attributes (JSON object text): conditions see them at once. */
+void engine_user_attributes(struct engine *e, const char *app_id, const char *user_id,
+                            const char *attributes);
+/* Writes the state of every user changed in the open batch (before its commit). */
+int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen);
+
+/* POST /currency/spend. */
+struct engine_spend_req {
+    const char *user_id;
+    const char *currency;
+    int64_t amount;            /* > 0 */
+    const char *reason;
+    const char *metadata;      /* JSON object text or NULL */
+    const char *key;           /* idempotency key or NULL */
+};
+#define ENGINE_SPEND_REPLAYED 1          /* the key was used: *out is the original row */
+#define ENGINE_SPEND_INSUFFICIENT (-4)   /* nothing written */
+/* Takes `amount` from the user's balance and writes its ledger row (returned in *out, owned:
+ * store_ledger_release, with the user it belongs to in *user_id, to free). 0,
+ * ENGINE_SPEND_REPLAYED, ENGINE_SPEND_INSUFFICIENT, STORE_NOT_FOUND (no such user), or -1
+ * (the store failed: the batch must fail). */
+int engine_spend(struct engine *e, struct store *st, const char *app_id,
+                 const struct engine_spend_req *req, int64_t now_ms, struct store_ledger *out,
+                 char **user_id, char *err, size_t errlen);
 
 /* The partition of a user (see above), in [0, partitions). */
 unsigned engine_partition(const char *app_id, const char *user_id, unsigned partitions);

@@ -16,6 +16,7 @@ void event_release(struct event *e)
     free(e->type);
     free(e->key);
     free(e->metadata);
+    json_decref(e->meta);
     memset(e, 0, sizeof(*e));
 }
 
@@ -112,6 +113,7 @@ int event_parse(const json_t *v, const char *app_id, int64_t now_ms, struct even
     out->key = key ? xstrdup(key) : NULL;
     out->key_given = key != NULL;
     out->metadata = meta_text;
+    out->meta = meta_text ? json_incref((json_t *)meta) : NULL;
     out->occurred_at = occurred;
     out->received_at = now_ms;
     return 0;

@@ -24,6 +24,10 @@ struct event {
     char *type;
     char *key;          /* idempotency key; NULL until assigned when the client sent none */
     char *metadata;     /* compact JSON object text; NULL = none ({}) */
+    json_t *meta;       /* the same object as parsed (a reference; rules read it without
+                         * parsing again), NULL with metadata. jansson's reference counts
+                         * are atomic, so the event may be released on another thread than
+                         * the one that parsed it */
     int64_t occurred_at; /* Unix ms */
     int64_t received_at; /* Unix ms */
     bool key_given;     /* the client chose the key, so it may repeat */

@@ -65,6 +65,52 @@ const struct migration sqlite_migrations[] = {
       "  nonce      TEXT NOT NULL,\n"
       "  expires_at INTEGER NOT NULL\n"
       ") STRICT;\n" },
+    /* The game model (engine/): rules, achievements and seasons are JSON documents keyed by
+     * (app, kind, id), compiled by the engine when loaded. A user's game state (XP per track,
+     * balances, streaks, achievement claims, rule caps) is one JSON row written once per batch
+     * in which it changed; the ledger keeps a row per XP or currency change, numbered per user
+     * (seq) so a page of it is one range scan. Spends with an idempotency key point at their
+     * ledger row. */
+    { 4, "game_model",
+      "CREATE TABLE definitions (\n"
+      "  app_id     TEXT NOT NULL,\n"
+      "  kind       TEXT NOT NULL CHECK (kind IN ('rule', 'achievement', 'season')),\n"
+      "  id         TEXT NOT NULL,\n"
+      "  body       TEXT NOT NULL,\n"
+      "  created_at INTEGER NOT NULL,\n"
+      "  updated_at INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, kind, id)\n"
+      ") STRICT, WITHOUT ROWID;\n"
+      "CREATE TABLE game_users (\n"
+      "  app_id     TEXT NOT NULL,\n"
+      "  user_id    TEXT NOT NULL,\n"
+      "  state      TEXT NOT NULL,\n"
+      "  updated_at INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, user_id)\n"
+      ") STRICT, WITHOUT ROWID;\n"
+      "CREATE TABLE ledger (\n"
+      "  app_id        TEXT NOT NULL,\n"
+      "  user_id       TEXT NOT NULL,\n"
+      "  seq           INTEGER NOT NULL,\n"
+      "  id            TEXT NOT NULL,\n"
+      "  kind          TEXT NOT NULL CHECK (kind IN ('xp', 'currency')),\n"
+      "  name          TEXT NOT NULL,\n"
+      "  amount        INTEGER NOT NULL,\n"
+      "  balance_after INTEGER NOT NULL,\n"
+      "  reason        TEXT NOT NULL,\n"
+      "  source        TEXT,\n"
+      "  ref           TEXT,\n"
+      "  metadata      TEXT,\n"
+      "  created_at    INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, user_id, seq)\n"
+      ") STRICT, WITHOUT ROWID;\n"
+      "CREATE TABLE spend_keys (\n"
+      "  app_id          TEXT NOT NULL,\n"
+      "  idempotency_key TEXT NOT NULL,\n"
+      "  user_id         TEXT NOT NULL,\n"
+      "  seq             INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, idempotency_key)\n"
+      ") STRICT, WITHOUT ROWID;\n" },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

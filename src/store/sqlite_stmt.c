@@ -53,6 +53,35 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_EVENT_GET] = "SELECT app_id, idempotency_key, user_id, event_type, metadata, "
                      "occurred_at, received_at, processed_at, status, error, effects "
                      "FROM events WHERE app_id = ? AND idempotency_key = ?",
+    [ST_DEF_PUT] = "INSERT INTO definitions (app_id, kind, id, body, created_at, updated_at) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (app_id, kind, id) DO UPDATE "
+                   "SET body = excluded.body, updated_at = excluded.updated_at",
+    [ST_DEF_DELETE] = "DELETE FROM definitions WHERE app_id = ? AND kind = ? AND id = ?",
+    [ST_DEF_LIST] = "SELECT id, body, created_at, updated_at FROM definitions "
+                    "WHERE app_id = ? AND kind = ? ORDER BY created_at, id",
+    [ST_USER_LOAD] = "SELECT u.attributes, g.state FROM users u LEFT JOIN game_users g "
+                     "ON g.app_id = u.app_id AND g.user_id = u.user_id "
+                     "WHERE u.app_id = ?1 AND u.user_id = ?2",
+    [ST_STATE_PUT] = "INSERT INTO game_users (app_id, user_id, state, updated_at) "
+                     "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (app_id, user_id) DO UPDATE "
+                     "SET state = excluded.state, updated_at = excluded.updated_at",
+    [ST_LEDGER_INSERT] = "INSERT INTO ledger (app_id, user_id, seq, id, kind, name, amount, "
+                         "balance_after, reason, source, ref, metadata, created_at) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_LEDGER_PAGE] = "SELECT seq, id, kind, name, amount, balance_after, reason, source, "
+                       "ref, metadata, created_at FROM ledger WHERE app_id = ?1 AND "
+                       "user_id = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
+    [ST_LEDGER_PAGE_KIND] = "SELECT seq, id, kind, name, amount, balance_after, reason, "
+                            "source, ref, metadata, created_at FROM ledger WHERE app_id = ?1 "
+                            "AND user_id = ?2 AND seq < ?3 AND kind = ?5 "
+                            "ORDER BY seq DESC LIMIT ?4",
+    [ST_LEDGER_GET] = "SELECT seq, id, kind, name, amount, balance_after, reason, source, "
+                      "ref, metadata, created_at FROM ledger WHERE app_id = ?1 AND "
+                      "user_id = ?2 AND seq = ?3",
+    [ST_SPEND_KEY_PUT] = "INSERT INTO spend_keys (app_id, idempotency_key, user_id, seq) "
+                         "VALUES (?,?,?,?) ON CONFLICT (app_id, idempotency_key) DO NOTHING",
+    [ST_SPEND_KEY_GET] = "SELECT user_id, seq FROM spend_keys WHERE app_id = ? AND "
+                         "idempotency_key = ?",
 };
 
 int sqlite__fail(struct store *s, char *err, size_t errlen)

@@ -197,4 +197,76 @@ int store_event_insert(struct store *s, const struct store_event *e, char *err, 
 int store_event_get(struct store *s, const char *app_id, const char *key, struct store_event *out,
                     char *err, size_t errlen);
 
+/* ---- the game model ----------------------------------------------------------------------
+ * Definitions (rules, achievements, seasons) are JSON documents of an app, by kind and id.
+ * A user's game state is one JSON document (engine/game.h owns its shape), written once per
+ * batch in which it changed. The ledger has a row per XP or currency change of a user, with
+ * a per-user sequence number (seq, from 1) that orders it. */
+
+enum store_def_kind { STORE_DEF_RULE, STORE_DEF_ACHIEVEMENT, STORE_DEF_SEASON };
+
+struct store_def {
+    char *id;
+    char *body;             /* JSON object text */
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+void store_def_release(struct store_def *d);
+/* Inserts, or replaces the body and updated_at of, a definition (created_at is kept). */
+int store_def_put(struct store *s, const char *app_id, enum store_def_kind kind,
+                  const struct store_def *d, char *err, size_t errlen);
+/* STORE_NOT_FOUND when the app has no such definition. */
+int store_def_delete(struct store *s, const char *app_id, enum store_def_kind kind,
+                     const char *id, char *err, size_t errlen);
+/* Calls fn for every definition of one kind of an app, oldest first. The row is valid during
+ * the call only. */
+int store_defs_each(struct store *s, const char *app_id, enum store_def_kind kind,
+                    void (*fn)(const struct store_def *, void *), void *arg, char *err,
+                    size_t errlen);
+
+/* A user's attributes and game state: 0 with *attributes (JSON text) and *state (JSON text,
+ * or NULL when the user has none yet), both to free(); STORE_NOT_FOUND when the user does not
+ * exist. */
+int store_user_load(struct store *s, const char *app_id, const char *user_id,
+                    char **attributes, char **state, char *err, size_t errlen);
+int store_user_state_put(struct store *s, const char *app_id, const char *user_id,
+                         const char *state, int64_t now, char *err, size_t errlen);
+
+struct store_ledger {
+    int64_t seq;
+    char *id;               /* a UUID, what the API shows */
+    const char *kind;       /* "xp" or "currency" (static) */
+    char *name;             /* track or currency */
+    int64_t amount;         /* negative for a spend */
+    int64_t balance_after;  /* the track's total XP or the currency's balance after it */
+    char *reason;           /* "rule", "achievement", "spend"'s reason, ... */
+    char *source;           /* the event's idempotency key or the spend's; NULL = none */
+    char *ref;              /* the rule id or achievement code; NULL = none */
+    char *metadata;         /* JSON object text; NULL = none */
+    int64_t created_at;
+};
+
+/* Rows passed in are borrowed; rows read are owned (store_ledger_release). */
+void store_ledger_release(struct store_ledger *l);
+int store_ledger_insert(struct store *s, const char *app_id, const char *user_id,
+                        const struct store_ledger *l, char *err, size_t errlen);
+/* Up to `limit` rows of a user with seq < before_seq, newest first, of one kind ("xp",
+ * "currency") or both (NULL). fn gets each row, valid during the call. */
+int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
+                      int64_t before_seq, int limit, const char *kind,
+                      void (*fn)(const struct store_ledger *, void *), void *arg, char *err,
+                      size_t errlen);
+/* One row; STORE_NOT_FOUND when absent. */
+int store_ledger_get(struct store *s, const char *app_id, const char *user_id, int64_t seq,
+                     struct store_ledger *out, char *err, size_t errlen);
+
+/* Spend idempotency: records that key names the ledger row (user, seq); STORE_CONFLICT when
+ * the key is taken (nothing written). */
+int store_spend_key_put(struct store *s, const char *app_id, const char *key,
+                        const char *user_id, int64_t seq, char *err, size_t errlen);
+/* 0 with *user_id (free it) and *seq, or STORE_NOT_FOUND. */
+int store_spend_key_get(struct store *s, const char *app_id, const char *key, char **user_id,
+                        int64_t *seq, char *err, size_t errlen);
+
 #endif

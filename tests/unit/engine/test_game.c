@@ -1,0 +1,454 @@
+/* Unit tests for src/engine/game.c: the step that turns an event into effects (rules in
+ * priority order, caps across period boundaries, cooldowns, seasons, streaks in the user's
+ * zone, achievements and their rewards), the settings parser, and the user state's round trip
+ * through its stored JSON. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "engine/game.h"
+
+/* 2026-11-23T12:00:00Z, a Monday. */
+#define T0 1795435200000LL
+#define HOUR (3600 * 1000LL)
+#define DAY (24 * HOUR)
+
+static json_t *js(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    if (!j)
+        fail_msg("bad test JSON: %s: %s", e.text, text);
+    return j;
+}
+
+static struct game_app *app_with(const char *settings)
+{
+    struct game_app *a = game_app_new("demo", "UTC");
+    json_t *s = js(settings ? settings : "{}");
+    char err[256];
+    if (game_settings_parse(s, &a->settings, err, sizeof(err)) < 0)
+        fail_msg("settings refused: %s", err);
+    json_decref(s);
+    return a;
+}
+
+static void add_rule(struct game_app *a, const char *id, const char *body, int64_t created)
+{
+    json_t *b = js(body), *details = NULL;
+    struct rule *r = rule_compile(b, &details);
+    if (!r) {
+        char *d = json_dumps(details, 0);
+        fail_msg("rule refused: %s", d);
+    }
+    game_app_put_rule(a, id, r, b, created);
+}
+
+static void add_ach(struct game_app *a, const char *id, const char *body)
+{
+    json_t *b = js(body), *details = NULL;
+    struct achievement *x = achievement_compile(b, &details);
+    if (!x) {
+        char *d = json_dumps(details, 0);
+        fail_msg("achievement refused: %s", d);
+    }
+    game_app_put_achievement(a, id, x, b);
+}
+
+struct world {
+    struct game_app *app;
+    struct game_user user;
+    struct game_effects fx;
+};
+
+static void world_init(struct world *w, const char *settings)
+{
+    w->app = app_with(settings);
+    game_user_load(&w->user, NULL, NULL);
+    memset(&w->fx, 0, sizeof(w->fx));
+}
+
+static void world_free(struct world *w)
+{
+    game_app_free(w->app);
+    game_user_release(&w->user);
+    game_effects_release(&w->fx);
+}
+
+static void send(struct world *w, const char *type, const char *meta, int64_t at)
+{
+    json_t *m = meta ? js(meta) : NULL;
+    struct game_event ev = { type, m, at, at };
+    game_apply(w->app, &w->user, &ev, &w->fx);
+    json_decref(m);
+}
+
+/* The sum of XP effects on a track in the last step. */
+static int64_t xp_of(const struct world *w, const char *track)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < w->fx.n; i++)
+        if (w->fx.v[i].type == FX_XP && strcmp(w->fx.v[i].name, track) == 0)
+            sum += w->fx.v[i].amount;
+    return sum;
+}
+
+static size_t count_fx(const struct world *w, enum game_effect_type t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->fx.n; i++)
+        n += w->fx.v[i].type == t;
+    return n;
+}
+
+static void rules_apply_in_priority_order_and_only_their_type(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{\"streaks\": {\"default\": false}}");
+    add_rule(w.app, "b", "{\"name\": \"b\", \"eventType\": \"t\", \"priority\": 5, "
+                         "\"xpAwards\": {\"B\": 2}}", 2);
+    add_rule(w.app, "a", "{\"name\": \"a\", \"eventType\": \"t\", \"priority\": 1, "
+                         "\"xpAwards\": {\"A\": 1}}", 3);
+    add_rule(w.app, "c", "{\"name\": \"c\", \"eventType\": \"u\", \"xpAwards\": {\"C\": 1}}", 1);
+    send(&w, "t", NULL, T0);
+    assert_int_equal(w.fx.n, 2);
+    assert_string_equal(w.fx.v[0].name, "A");
+    assert_string_equal(w.fx.v[0].rule->id, "a");
+    assert_string_equal(w.fx.v[1].name, "B");
+    send(&w, "nothing", NULL, T0);
+    assert_int_equal(w.fx.n, 0);
+    world_free(&w);
+}
+
+static void caps_reset_at_each_period_boundary(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *per;
+        int64_t same, next; /* an instant in the same period as T0, one in the next */
+    } cases[] = {
+        { "day", T0 + 11 * HOUR, T0 + 12 * HOUR },            /* midnight UTC */
+        { "week", T0 + 6 * DAY + 11 * HOUR, T0 + 6 * DAY + 12 * HOUR }, /* Sunday -> Monday */
+        { "month", T0 + 7 * DAY + 11 * HOUR, T0 + 7 * DAY + 12 * HOUR }, /* Nov -> Dec */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct world w;
+        world_init(&w, "{}");
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 40}, "
+                 "\"caps\": [{\"per\": \"%s\", \"max\": 100}]}", cases[i].per);
+        add_rule(w.app, "r", body, 1);
+        send(&w, "t", NULL, T0);
+        assert_int_equal(xp_of(&w, "XP"), 40);
+        send(&w, "t", NULL, T0 + HOUR);
+        assert_int_equal(xp_of(&w, "XP"), 40);
+        send(&w, "t", NULL, cases[i].same);
+        assert_int_equal(xp_of(&w, "XP"), 20);
+        send(&w, "t", NULL, cases[i].same);
+        assert_int_equal(xp_of(&w, "XP"), 0);
+        send(&w, "t", NULL, cases[i].next);
+        assert_int_equal(xp_of(&w, "XP"), 40);
+        world_free(&w);
+    }
+}
+
+static void caps_count_in_the_users_zone(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{}");
+    game_user_set_attributes(&w.user, js("{\"timezone\": \"America/New_York\"}"));
+    add_rule(w.app, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 40}, "
+                         "\"caps\": [{\"per\": \"day\", \"max\": 40}]}", 1);
+    /* 2026-11-24T03:00Z is still the 23rd in New York (UTC-5): same day as T0. */
+    send(&w, "t", NULL, T0);
+    assert_int_equal(xp_of(&w, "XP"), 40);
+    send(&w, "t", NULL, T0 + 15 * HOUR);
+    assert_int_equal(xp_of(&w, "XP"), 0);
+    send(&w, "t", NULL, T0 + 17 * HOUR); /* 05:00Z = midnight in New York */
+    assert_int_equal(xp_of(&w, "XP"), 40);
+    world_free(&w);
+}
+
+static void season_caps_and_season_rules(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{}");
+    game_app_put_season(w.app, "s1", T0 - DAY, T0 + DAY, true, json_object());
+    game_app_put_season(w.app, "s2", T0 + DAY, T0 + 3 * DAY, true, json_object());
+    add_rule(w.app, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 10}, "
+                         "\"caps\": [{\"per\": \"season\", \"max\": 10}]}", 1);
+    add_rule(w.app, "only", "{\"name\": \"o\", \"eventType\": \"t\", \"seasonId\": \"s2\", "
+                            "\"xpAwards\": {\"S2\": 1}}", 2);
+    send(&w, "t", NULL, T0);
+    assert_int_equal(xp_of(&w, "XP"), 10);
+    assert_int_equal(xp_of(&w, "S2"), 0);
+    send(&w, "t", NULL, T0 + HOUR);
+    assert_int_equal(xp_of(&w, "XP"), 0);
+    send(&w, "t", NULL, T0 + DAY); /* s2 starts: a new period, and "only" applies */
+    assert_int_equal(xp_of(&w, "XP"), 10);
+    assert_int_equal(xp_of(&w, "S2"), 1);
+    send(&w, "t", NULL, T0 + 10 * DAY); /* no season: one shared period */
+    assert_int_equal(xp_of(&w, "XP"), 10);
+    send(&w, "t", NULL, T0 + 11 * DAY);
+    assert_int_equal(xp_of(&w, "XP"), 0);
+    world_free(&w);
+}
+
+static void cooldown_in_event_time_both_ways(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{}");
+    add_rule(w.app, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 1}, "
+                         "\"cooldownSeconds\": 3600}", 1);
+    send(&w, "t", NULL, T0);
+    assert_int_equal(xp_of(&w, "XP"), 1);
+    send(&w, "t", NULL, T0 + HOUR - 1);
+    assert_int_equal(xp_of(&w, "XP"), 0);
+    send(&w, "t", NULL, T0 - HOUR + 1); /* late, but within the hour before */
+    assert_int_equal(xp_of(&w, "XP"), 0);
+    send(&w, "t", NULL, T0 + HOUR);
+    assert_int_equal(xp_of(&w, "XP"), 1);
+    world_free(&w);
+}
+
+static void level_up_effects_follow_the_curve(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{\"xpCurve\": {\"XP\": 50}}");
+    add_rule(w.app, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 200}}", 1);
+    send(&w, "t", NULL, T0); /* 200 / 50 = 4 -> level 3 */
+    assert_int_equal(count_fx(&w, FX_LEVEL), 1);
+    for (size_t i = 0; i < w.fx.n; i++)
+        if (w.fx.v[i].type == FX_LEVEL) {
+            assert_int_equal(w.fx.v[i].from, 1);
+            assert_int_equal(w.fx.v[i].to, 3);
+        }
+    world_free(&w);
+}
+
+static void streaks_count_days_in_the_users_zone(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{}");
+    game_user_set_attributes(&w.user, js("{\"timezone\": \"Asia/Tokyo\"}"));
+    /* 14:50Z and 15:10Z are 23:50 and 00:10 in Tokyo: two days in a row. */
+    send(&w, "t", NULL, T0 + 2 * HOUR + 50 * 60000);
+    assert_int_equal(count_fx(&w, FX_STREAK), 1);
+    send(&w, "t", NULL, T0 + 3 * HOUR + 10 * 60000);
+    assert_int_equal(game_user_streak(&w.user, "daily")->s.current, 2);
+    /* In UTC both are the same day. */
+    struct world u;
+    world_init(&u, "{}");
+    send(&u, "t", NULL, T0 + 2 * HOUR + 50 * 60000);
+    send(&u, "t", NULL, T0 + 3 * HOUR + 10 * 60000);
+    assert_int_equal(game_user_streak(&u.user, "daily")->s.current, 1);
+    assert_int_equal(count_fx(&u, FX_STREAK), 0);
+    world_free(&w);
+    world_free(&u);
+}
+
+static void streak_keys_per_event_type(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{\"streaks\": {\"default\": false, \"keys\": [{\"key\": \"lessons\", "
+                   "\"eventType\": \"lesson\", \"mode\": \"weekly\"}]}}");
+    send(&w, "login", NULL, T0);
+    assert_null(game_user_streak(&w.user, "lessons"));
+    assert_null(game_user_streak(&w.user, "daily"));
+    send(&w, "lesson", NULL, T0);
+    send(&w, "lesson", NULL, T0 + 7 * DAY);
+    assert_int_equal(game_user_streak(&w.user, "lessons")->s.current, 2);
+    world_free(&w);
+}
+
+static void achievements_unlock_grant_and_cascade(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{}");
+    add_rule(w.app, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 60}}", 1);
+    add_ach(w.app, "a1", "{\"code\": \"a1\", \"name\": \"A1\", \"kind\": \"MILESTONE\", "
+                         "\"conditions\": {\"target\": 100}, "
+                         "\"rewardConfig\": {\"xpAwards\": {\"XP\": 100}}}");
+    add_ach(w.app, "a2", "{\"code\": \"a2\", \"name\": \"A2\", \"kind\": \"MILESTONE\", "
+                         "\"conditions\": {\"target\": 200, \"metric\": \"xp:XP\"}}");
+    send(&w, "t", NULL, T0);
+    assert_int_equal(count_fx(&w, FX_ACHIEVEMENT), 0);
+    send(&w, "t", NULL, T0); /* 120: a1 unlocks, its 100 XP makes 220: a2 unlocks */
+    assert_int_equal(count_fx(&w, FX_ACHIEVEMENT), 2);
+    assert_int_equal(game_user_xp(&w.user, "XP"), 220);
+    assert_int_equal(game_user_claim(&w.user, "a1")->claims, 1);
+    assert_int_equal(game_user_claim(&w.user, "a2")->unlocked_at, T0);
+    send(&w, "t", NULL, T0);
+    assert_int_equal(count_fx(&w, FX_ACHIEVEMENT), 0);
+    world_free(&w);
+}
+
+static void conditional_and_repeatable_achievements(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{}");
+    add_ach(w.app, "c", "{\"code\": \"c\", \"name\": \"C\", \"kind\": \"CONDITIONAL\", "
+                        "\"repeatable\": true, \"conditions\": {\"field\": \"win\", "
+                        "\"equals\": true, \"eventType\": \"game\"}, "
+                        "\"rewardConfig\": {\"currencyAwards\": {\"gems\": 2}}}");
+    send(&w, "game", "{\"win\": false}", T0);
+    send(&w, "other", "{\"win\": true}", T0);
+    assert_int_equal(count_fx(&w, FX_ACHIEVEMENT), 0);
+    send(&w, "game", "{\"win\": true}", T0);
+    send(&w, "game", "{\"win\": true}", T0);
+    assert_int_equal(game_user_claim(&w.user, "c")->claims, 2);
+    assert_int_equal(game_user_balance(&w.user, "gems"), 4);
+    world_free(&w);
+}
+
+static void spending_never_overdraws(void **state)
+{
+    (void)state;
+    struct game_user u;
+    game_user_load(&u, NULL, NULL);
+    int64_t after;
+    assert_int_equal(game_user_add_currency(&u, "coins", -1, &after), -1);
+    assert_int_equal(game_user_add_currency(&u, "coins", 10, &after), 0);
+    assert_int_equal(game_user_add_currency(&u, "coins", -11, &after), -1);
+    assert_int_equal(game_user_add_currency(&u, "coins", -10, &after), 0);
+    assert_int_equal(after, 0);
+    assert_int_equal(game_user_balance(&u, "coins"), 0);
+    game_user_release(&u);
+}
+
+static void state_round_trips_through_json(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{}");
+    add_rule(w.app, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP \\\"q\\\"\": 5}, "
+                         "\"currencyAwards\": {\"coins\": 3}, \"cooldownSeconds\": 1, "
+                         "\"caps\": [{\"per\": \"day\", \"max\": 100}]}", 1);
+    add_ach(w.app, "a", "{\"code\": \"a\", \"name\": \"A\", \"kind\": \"MILESTONE\", "
+                        "\"conditions\": {\"target\": 1, \"metric\": \"events:t\"}}");
+    send(&w, "t", NULL, T0);
+    send(&w, "t", NULL, T0 + DAY);
+    w.user.ledger_seq = 42;
+    char *text = game_user_dump(&w.user);
+    struct game_user back;
+    assert_int_equal(game_user_load(&back, "{\"timezone\": \"Europe/Paris\"}", text), 0);
+    char *again = game_user_dump(&back);
+    assert_string_equal(text, again);
+    assert_string_equal(back.tz, "Europe/Paris");
+    assert_int_equal(back.ledger_seq, 42);
+    assert_int_equal(game_user_xp(&back, "XP \"q\""), 10);
+    free(text);
+    free(again);
+    game_user_release(&back);
+    /* A state that does not parse starts empty, keeping the attributes. */
+    assert_int_equal(game_user_load(&back, "{\"plan\": \"pro\"}", "not json"), -1);
+    assert_int_equal(back.n_xp, 0);
+    assert_string_equal(json_string_value(json_object_get(back.attributes, "plan")), "pro");
+    game_user_release(&back);
+    world_free(&w);
+}
+
+static void settings_are_checked(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{\"xpCurve\": []}",
+        "{\"xpCurve\": {\"XP\": 0}}",
+        "{\"xpCurve\": {\"XP\": \"100\"}}",
+        "{\"levels\": {\"XP\": [10, 5]}}",
+        "{\"levels\": {\"XP\": []}}",
+        "{\"levels\": {\"XP\": [0]}}",
+        "{\"streaks\": 1}",
+        "{\"streaks\": {\"freezes\": -1}}",
+        "{\"streaks\": {\"graceHours\": 24}}",
+        "{\"streaks\": {\"freezePeriod\": \"year\"}}",
+        "{\"streaks\": {\"keys\": [{\"key\": \"\"}]}}",
+        "{\"streaks\": {\"keys\": [{\"key\": \"daily\"}]}}",
+        "{\"streaks\": {\"keys\": [{\"key\": \"k\", \"mode\": \"hourly\"}]}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *s = js(bad[i]);
+        struct game_settings gs;
+        char err[256] = "";
+        if (game_settings_parse(s, &gs, err, sizeof(err)) == 0)
+            fail_msg("accepted: %s", bad[i]);
+        assert_true(strlen(err) > 0);
+        json_decref(s);
+    }
+    json_t *s = js("{\"xpCurve\": {\"XP\": 2.5}, \"levels\": {\"Stars\": [5, 10]}, "
+                   "\"rateLimit\": {\"points\": 1, \"windowSeconds\": 1}}");
+    struct game_settings gs;
+    char err[256];
+    assert_int_equal(game_settings_parse(s, &gs, err, sizeof(err)), 0);
+    struct level_curve c;
+    game_settings_curve(&gs, "XP", &c);
+    assert_true(c.g == 2.5);
+    game_settings_curve(&gs, "Stars", &c);
+    assert_int_equal(c.n_thresholds, 2);
+    game_settings_curve(&gs, "Other", &c);
+    assert_true(c.g == 100);
+    assert_int_equal(gs.n_streaks, 1);
+    game_settings_release(&gs);
+    json_decref(s);
+}
+
+static void effects_json_names_every_effect(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{}");
+    add_rule(w.app, "r1", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 100}, "
+                          "\"currencyAwards\": {\"coins\": 1}}", 1);
+    add_ach(w.app, "a", "{\"code\": \"a\", \"name\": \"A\", \"kind\": \"MILESTONE\", "
+                        "\"tier\": 2, \"conditions\": {\"target\": 1, \"metric\": \"level:XP\"}}");
+    send(&w, "t", NULL, T0);
+    struct buf b;
+    buf_init(&b);
+    game_effects_json(&w.fx, &b);
+    json_t *arr = js(b.data);
+    assert_int_equal(json_array_size(arr), 5);
+    static const char *const types[] = { "streak.updated", "xp.awarded", "level.up",
+                                         "currency.changed", "achievement.unlocked" };
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(arr, i), "type")),
+                            types[i]);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 4), "tier")), 2);
+    json_decref(arr);
+    buf_release(&b);
+    world_free(&w);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rules_apply_in_priority_order_and_only_their_type),
+        cmocka_unit_test(caps_reset_at_each_period_boundary),
+        cmocka_unit_test(caps_count_in_the_users_zone),
+        cmocka_unit_test(season_caps_and_season_rules),
+        cmocka_unit_test(cooldown_in_event_time_both_ways),
+        cmocka_unit_test(level_up_effects_follow_the_curve),
+        cmocka_unit_test(streaks_count_days_in_the_users_zone),
+        cmocka_unit_test(streak_keys_per_event_type),
+        cmocka_unit_test(achievements_unlock_grant_and_cascade),
+        cmocka_unit_test(conditional_and_repeatable_achievements),
+        cmocka_unit_test(spending_never_overdraws),
+        cmocka_unit_test(state_round_trips_through_json),
+        cmocka_unit_test(settings_are_checked),
+        cmocka_unit_test(effects_json_names_every_effect),
+    };
+    return unit_run(__FILE__, tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+}
