@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/tz.h"
+
 uint64_t clock_mono_ns(void)
 {
     struct timespec ts;
@@ -31,18 +33,6 @@ void clock_iso(int64_t ms, char out[CLOCK_ISO_LEN])
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
     memcpy(out, tmp, CLOCK_ISO_LEN - 1);
     out[CLOCK_ISO_LEN - 1] = '\0';
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), after Howard Hinnant's
- * days_from_civil. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
 }
 
 static int digits(const char *s, size_t n, int *out)
@@ -98,7 +88,7 @@ int clock_parse_iso(const char *s, size_t len, int64_t *ms)
     } else {
         return -1;
     }
-    int64_t days = days_from_civil(y, mo, d);
+    int64_t days = tz_days_from_civil(y, mo, d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - (int64_t)offset_min * 60;
     *ms = secs * 1000 + milli;
     return 0;

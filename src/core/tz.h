@@ -27,15 +27,25 @@ struct tz_local {
     int32_t offset_s;         /* the zone's UTC offset at the instant, seconds */
 };
 
-/* True when `name` is a zone ICU knows (canonical or alias, e.g. "Europe/Paris", "UTC"). */
+/* Instants are clamped to local dates 0001-01-01T00:00:00.000 .. 9999-12-31T23:59:59.999
+ * (proleptic Gregorian), so every field, iso_year included, stays within years 1..9999 and a
+ * period key (engine/period.h) can always spell it. */
+
+/* True when `name` is a zone ICU knows (canonical or alias, e.g. "Europe/Paris", "UTC").
+ * ICU's own tz data decides, not the system's /usr/share/zoneinfo: a zone newer than ICU's
+ * data is refused. Case matters ("utc" is refused). */
 bool tz_valid(const char *name);
 
-/* The local calendar of Unix-ms `ms` in zone `name`. An unknown or NULL zone is UTC (callers
- * validate names when they are saved). Returns 0, or -1 when `name` was not known (the
- * result is then UTC's). */
+/* The local calendar of Unix-ms `ms` in zone `name`. NULL means UTC and returns 0. An unknown
+ * zone is UTC too (callers validate names when they are saved): returns 0, or -1 when `name`
+ * was not known (the result is then UTC's). */
 int tz_local(const char *name, int64_t ms, struct tz_local *out);
 
 /* Calendar fields of a UTC instant (pure arithmetic, no ICU). */
 void tz_utc(int64_t ms, struct tz_local *out);
+
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (month 1..12; a day past the end
+ * of the month runs on into the next one). Pure arithmetic, any year. */
+int64_t tz_days_from_civil(int64_t y, int m, int d);
 
 #endif

@@ -19,7 +19,8 @@ int period_parse(const char *name, enum period_kind *out);
 const char *period_name(enum period_kind k);
 /* Writes the key of the period of kind `k` holding `t` into out (NUL-terminated). */
 void period_key(enum period_kind k, const struct tz_local *t, char out[PERIOD_KEY_MAX]);
-/* True when `key` is a well-formed key of kind k (calendar-checked: no 2026-02-30, W54). */
+/* True when `key` is a well-formed key of kind k (calendar-checked: no 2026-02-30, W54, nor
+ * W53 in a 52-week year; years 0001..9999, the ones core/tz.h produces). */
 bool period_key_valid(enum period_kind k, const char *key);
 
 #endif
