@@ -8,13 +8,16 @@
  *   {"field": "<path>", "op": "<op>", "value": <JSON>}   a leaf ("value" absent for exists)
  *   {"field": "<path>", "equals": <JSON>}                ForgeEngine's achievement shorthand
  *                                                        for op "eq"
- * nested at most COND_MAX_DEPTH deep, at most COND_MAX_NODES nodes in all. A node with any
+ * nested at most COND_MAX_DEPTH deep (the root is at depth 1), at most COND_MAX_NODES nodes in
+ * all (combinators and leaves), an in/nin list at most COND_MAX_LIST values. A node with any
  * other shape, an unknown op, or a value of the wrong type for its op is refused at compile
  * time with a message naming where (ForgeEngine matches every event when "all" is missing).
  *
  * Fields: "metadata.<path>" or a bare "<path>" (ForgeEngine: a bare name means metadata),
  * "user.attributes.<path>", "event.type", "event.occurredAt". A path is dot-separated object
- * keys ("score.total"); at most COND_MAX_PATH segments.
+ * keys ("score.total"); at most COND_MAX_PATH segments, none empty. Any other "event.*" or
+ * "user.*" name, and a bare "metadata" or "user.attributes", is refused (a metadata key named
+ * "event" or "user" is reached as "metadata.event...").
  *
  * Ops (ForgeEngine's semantics for the common ones: strict equality, numeric comparisons on
  * numbers only):
@@ -27,7 +30,11 @@
  *                 with an element eq to value
  *   startsWith    field and value are strings, field starts with value
  *   exists        value absent, true or false: the field is present (not null) == value
- * A missing field makes every op false except neq, nin and exists:false. */
+ * A missing field makes every op false except neq, nin and exists:false. A JSON null is
+ * present for eq/neq/in/nin (eq null holds) but not for exists.
+ * Refused as meaningless: gt/gte/lt/lte on event.type, contains/startsWith on
+ * event.occurredAt, and an occurredAt value that is neither a number nor an ISO 8601 date-time.
+ * Composite values (arrays, objects) compare deeply, numbers inside them by value too. */
 #ifndef REACTOR_ENGINE_CONDITION_H
 #define REACTOR_ENGINE_CONDITION_H
 
@@ -39,6 +46,7 @@
 #define COND_MAX_DEPTH 8
 #define COND_MAX_NODES 256
 #define COND_MAX_PATH 8
+#define COND_MAX_LIST 1000
 
 struct cond;
 
@@ -66,8 +74,10 @@ struct cond_path {
     enum cond_source source;
     unsigned n;                       /* segments (metadata and attributes) */
     char *seg[COND_MAX_PATH];         /* owned */
+    size_t len[COND_MAX_PATH];        /* strlen of each seg */
 };
-/* Parses a field name as above. 0, or -1 with a message. */
+/* Parses a field name as above. 0, or -1 with a message (such as "empty key in path") and
+ * `out` zeroed; release `out` with cond_path_release. */
 int cond_path_parse(const char *field, struct cond_path *out, char *err, size_t errlen);
 void cond_path_release(struct cond_path *p);
 /* The JSON value a path names in ctx, or NULL when missing. For COND_SRC_EVENT_TYPE and

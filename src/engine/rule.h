@@ -6,22 +6,32 @@
  *   eventType (1..128 chars, required), priority (integer, default 100),
  *   conditions (a condition, engine/condition.h; default {"all": []}),
  *   xpAwards {track: amount} and currencyAwards {currency: amount} (default {}; names 1..64
- *     chars), where amount is a non-negative integer, or
+ *     chars without control characters; at most RULE_MAX_AWARDS each), where amount is an
+ *     integer 0..RULE_AMOUNT_MAX (a real such as 5.0 is refused), or
  *     {"field": "<path>", "multiply"?: number >= 0, "max"?: integer >= 0}: the number at that
  *     path of the event times multiply (default 1), clamped to [0, max] (no max: no upper
- *     clamp), a missing or non-number field gives 0;
+ *     clamp), a missing or non-number field gives 0; the path is a metadata or
+ *     user.attributes one; no other keys;
  *   multiplierConfig? {field, map {value: multiplier >= 0}}: the event's field (a string, or a
- *     number/bool matched by its JSON text) looks up a multiplier; no entry: 1;
+ *     number/bool matched by its JSON text) looks up a multiplier; no entry: 1; a number
+ *     matches a key that is a JSON number of the same value ("2" and "2.0" match 2 and 2.0);
+ *     at most RULE_MAX_MULT entries;
  *   timeBonusConfig? {fromHour 0..23, toHour 0..24, multiplier >= 0}: applies when the
  *     occurredAt hour in the app's time zone h satisfies fromHour <= h < toHour (when
  *     fromHour > toHour the window wraps midnight: h >= fromHour or h < toHour);
  *   streakBonusConfig? {every integer >= 1, bonusMultiplier >= 0}: applies when the user's
  *     daily streak, after this event, is a positive multiple of every;
  *   isActive (bool, default true);
+ * Every multiplier is a number 0..RULE_MULTIPLIER_MAX.
  *   beyond ForgeEngine: caps? [{per: "day"|"week"|"month"|"season", max: integer >= 0}] (at
- *     most 4), cooldownSeconds? (integer >= 0), validFrom?/validTo? (ISO 8601, validFrom <
- *     validTo), seasonId? (string).
- * Each award = round-half-away-from-zero(amount * every applicable multiplier).
+ *     most 4, one per period; max <= RULE_AMOUNT_MAX; "season" is allowed with or without
+ *     seasonId: the engine counts it in the season active at the event's time),
+ *     cooldownSeconds? (integer 0..1e9), validFrom?/validTo? (ISO 8601 after 1970-01-01,
+ *     validFrom < validTo), seasonId? (string of 1..128 chars).
+ * A null member is the same as an absent one; members not named here are ignored (the API
+ * may pass id and the like).
+ * Each award = round-half-away-from-zero(amount * every applicable multiplier), see
+ * rule_round.
  *
  * Threads: compiled rules are immutable; the engine thread owns them. */
 #ifndef REACTOR_ENGINE_RULE_H
@@ -38,6 +48,9 @@
 #define RULE_MAX_CAPS 4
 #define RULE_NAME_MAX 200
 #define RULE_AWARD_NAME_MAX 64
+#define RULE_MAX_MULT 256                  /* multiplierConfig.map entries */
+#define RULE_AMOUNT_MAX 1000000000000LL    /* fixed amounts, max, caps */
+#define RULE_MULTIPLIER_MAX 1e6
 
 enum rule_cap_per { RULE_CAP_DAY, RULE_CAP_WEEK, RULE_CAP_MONTH, RULE_CAP_SEASON };
 
@@ -53,6 +66,9 @@ struct rule_award {
 
 struct rule_mult_entry {
     char *key;                 /* the field value's string, or its JSON text */
+    size_t len;                /* strlen(key) */
+    bool is_number;            /* key is a JSON number: `number` is its value */
+    double number;
     double multiplier;
 };
 
@@ -83,23 +99,31 @@ struct rule {
     char *season_id;           /* NULL = any */
 };
 
-/* Validates and compiles a rule body. Returns the rule, or NULL with `*details` set to a new
- * JSON object {field: message} naming every bad field (e.g. {"conditions": "all[0].op:
- * unknown operator \"like\""}, {"xpAwards.Builder XP": "must be a non-negative integer or
- * {field, multiply?, max?}"}). */
+/* Validates and compiles a rule body. Returns the rule (free it with rule_free) and sets
+ * `*details` to NULL, or returns NULL with `*details` set to a new JSON object {field:
+ * message} naming every bad field (e.g. {"conditions": "all[0].op: unknown operator
+ * \"like\""}, {"xpAwards.Builder XP": "must be a non-negative integer or {field, multiply?,
+ * max?}"}; nested members are named with dots and indexes: "timeBonusConfig.fromHour",
+ * "caps[1].per"). A body that is not an object is {"body": "must be a JSON object"}. The rule
+ * does not reference `body`. */
 struct rule *rule_compile(const json_t *body, json_t **details);
 void rule_free(struct rule *r);
 
 /* The multiplier that applies to every award of `r` for this event: the product of the
  * multiplierConfig entry, the time bonus (local_hour: occurredAt's hour in the app's zone) and
- * the streak bonus (streak: the user's daily streak after the event). */
+ * the streak bonus (streak: the user's daily streak after the event). It does not look at
+ * isActive, the validity window, cooldown or caps: the engine does. */
 double rule_multiplier(const struct rule *r, const struct cond_ctx *ctx, int local_hour,
                        int64_t streak);
 /* One award's amount before caps: base (fixed, or from the field, multiplied and clamped)
- * times `multiplier`, rounded half away from zero, never negative. */
+ * times `multiplier`, rounded with rule_round, never negative. A field award without max may
+ * reach INT64_MAX: the engine adds amounts with saturation. */
 int64_t rule_award_amount(const struct rule_award *a, const struct cond_ctx *ctx,
                           double multiplier);
-/* Rounds half away from zero, saturating at the int64 range. */
+/* Rounds half away from zero, saturating at the int64 range; NaN is 0. A product that lands
+ * within four units in the last place below a half counts as the half (10 * 1.15 is
+ * 11.499999999999998 in binary, and gives 12 as it would on paper); that tolerance is capped
+ * at 2^-10, so it only matters when the product is exact to well under one unit. */
 int64_t rule_round(double x);
 
 #endif

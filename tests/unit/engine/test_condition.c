@@ -1,0 +1,705 @@
+/* Unit tests for src/engine/condition.c: what each operator and combinator answers for a fixed
+ * event, how fields name metadata, user attributes and the event itself, and the message of
+ * every condition the compiler refuses. */
+#include "unit.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "engine/condition.h"
+
+static const struct json_limits limits = {32, 100000};
+
+/* 2023-11-14T22:13:20.000Z */
+#define OCCURRED 1700000000000LL
+
+static const char *const metadata_text =
+    "{\"difficulty\": \"hard\", \"score\": 42, \"ratio\": 0.5, \"one\": 1, \"onef\": 1.0,"
+    " \"flag\": true, \"off\": false, \"nothing\": null, \"tags\": [\"a\", \"b\", 1],"
+    " \"nested\": {\"level\": {\"deep\": 7}}, \"name\": \"forge reactor\","
+    " \"obj\": {\"a\": 1, \"b\": [1, 2]}, \"empty\": \"\", \"str_num\": \"42\","
+    " \"big\": 9007199254740993}";
+static const char *const attributes_text = "{\"plan\": \"pro\", \"age\": 30, \"country\": \"FR\"}";
+
+static json_t *parse(const char *text)
+{
+    char err[200];
+    json_t *j = json_parse_strict(text, strlen(text), &limits, err, sizeof(err));
+    if (!j)
+        fail_msg("test JSON does not parse: %s: %s", err, text);
+    return j;
+}
+
+static struct cond *compile_ok(const char *text)
+{
+    json_t *j = parse(text);
+    char err[256] = "";
+    struct cond *c = cond_compile(j, err, sizeof(err));
+    json_decref(j); /* the condition must not need it */
+    if (!c)
+        fail_msg("refused: %s: %s", err, text);
+    return c;
+}
+
+static void expect_error_json(const json_t *j, const char *want, const char *text)
+{
+    char err[256] = "";
+    struct cond *c = cond_compile(j, err, sizeof(err));
+    if (c) {
+        cond_free(c);
+        fail_msg("accepted, want \"%s\": %s", want, text);
+    }
+    if (strcmp(err, want) != 0)
+        fail_msg("%s: got \"%s\", want \"%s\"", text, err, want);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+    json_t *j = parse(text);
+    expect_error_json(j, want, text);
+    json_decref(j);
+}
+
+struct eval_case {
+    const char *cond;
+    bool want;
+};
+
+static void run_cases(const struct cond_ctx *ctx, const struct eval_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct cond *c = compile_ok(cases[i].cond);
+        bool got = cond_eval(c, ctx);
+        cond_free(c);
+        if (got != cases[i].want)
+            fail_msg("%s: got %s, want %s", cases[i].cond, got ? "true" : "false",
+                     cases[i].want ? "true" : "false");
+    }
+}
+
+#define RUN(ctx, cases) run_cases(ctx, cases, sizeof(cases) / sizeof(cases[0]))
+
+/* The fixed event every evaluation case reads. */
+struct fixture {
+    json_t *metadata, *attributes;
+    struct cond_ctx ctx;
+};
+
+static void fixture_init(struct fixture *f)
+{
+    f->metadata = parse(metadata_text);
+    f->attributes = parse(attributes_text);
+    f->ctx.metadata = f->metadata;
+    f->ctx.attributes = f->attributes;
+    f->ctx.event_type = "level_up";
+    f->ctx.occurred_at = OCCURRED;
+}
+
+static void fixture_release(struct fixture *f)
+{
+    json_decref(f->metadata);
+    json_decref(f->attributes);
+}
+
+static void run_on_fixture(const struct eval_case *cases, size_t n)
+{
+    struct fixture f;
+    fixture_init(&f);
+    run_cases(&f.ctx, cases, n);
+    fixture_release(&f);
+}
+
+#define RUN_FIXTURE(cases) run_on_fixture(cases, sizeof(cases) / sizeof(cases[0]))
+
+static void eq_is_strict_json_equality(void **state)
+{
+    (void)state;
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"difficulty\", \"op\": \"eq\", \"value\": \"hard\"}", true},
+        {"{\"field\": \"difficulty\", \"op\": \"eq\", \"value\": \"har\"}", false},
+        {"{\"field\": \"difficulty\", \"op\": \"eq\", \"value\": \"hardy\"}", false},
+        {"{\"field\": \"score\", \"op\": \"eq\", \"value\": 42}", true},
+        {"{\"field\": \"score\", \"op\": \"eq\", \"value\": 42.0}", true},
+        {"{\"field\": \"score\", \"op\": \"eq\", \"value\": 41}", false},
+        {"{\"field\": \"one\", \"op\": \"eq\", \"value\": 1.0}", true},
+        {"{\"field\": \"onef\", \"op\": \"eq\", \"value\": 1}", true},
+        {"{\"field\": \"ratio\", \"op\": \"eq\", \"value\": 0.5}", true},
+        /* exact integers: 2^53 + 1 is not the double 2^53 */
+        {"{\"field\": \"big\", \"op\": \"eq\", \"value\": 9007199254740993}", true},
+        {"{\"field\": \"big\", \"op\": \"eq\", \"value\": 9007199254740992}", false},
+        {"{\"field\": \"big\", \"op\": \"eq\", \"value\": 9007199254740992.0}", false},
+        /* strict: a string is not a number, a number is not a bool */
+        {"{\"field\": \"str_num\", \"op\": \"eq\", \"value\": 42}", false},
+        {"{\"field\": \"score\", \"op\": \"eq\", \"value\": \"42\"}", false},
+        {"{\"field\": \"flag\", \"op\": \"eq\", \"value\": true}", true},
+        {"{\"field\": \"flag\", \"op\": \"eq\", \"value\": 1}", false},
+        {"{\"field\": \"off\", \"op\": \"eq\", \"value\": false}", true},
+        {"{\"field\": \"off\", \"op\": \"eq\", \"value\": null}", false},
+        {"{\"field\": \"nothing\", \"op\": \"eq\", \"value\": null}", true},
+        {"{\"field\": \"missing\", \"op\": \"eq\", \"value\": null}", false},
+        {"{\"field\": \"empty\", \"op\": \"eq\", \"value\": \"\"}", true},
+        /* composite values compare deeply, numbers by value */
+        {"{\"field\": \"tags\", \"op\": \"eq\", \"value\": [\"a\", \"b\", 1]}", true},
+        {"{\"field\": \"tags\", \"op\": \"eq\", \"value\": [\"a\", \"b\", 1.0]}", true},
+        {"{\"field\": \"tags\", \"op\": \"eq\", \"value\": [\"a\", \"b\"]}", false},
+        {"{\"field\": \"tags\", \"op\": \"eq\", \"value\": [\"b\", \"a\", 1]}", false},
+        {"{\"field\": \"obj\", \"op\": \"eq\", \"value\": {\"b\": [1, 2.0], \"a\": 1}}", true},
+        {"{\"field\": \"obj\", \"op\": \"eq\", \"value\": {\"a\": 1}}", false},
+        {"{\"field\": \"obj\", \"op\": \"eq\", \"value\": {\"a\": 1, \"c\": [1, 2]}}", false},
+        {"{\"field\": \"obj\", \"op\": \"eq\", \"value\": [1, 2]}", false},
+        {"{\"field\": \"tags\", \"op\": \"eq\", \"value\": \"a\"}", false},
+        {"{\"field\": \"nested.level.deep\", \"op\": \"eq\", \"value\": 7}", true},
+        {"{\"field\": \"nested.level\", \"op\": \"eq\", \"value\": {\"deep\": 7}}", true},
+        /* the shorthand */
+        {"{\"field\": \"difficulty\", \"equals\": \"hard\"}", true},
+        {"{\"field\": \"difficulty\", \"equals\": \"easy\"}", false},
+        {"{\"field\": \"score\", \"equals\": 42.0}", true},
+    };
+    RUN_FIXTURE(cases);
+}
+
+static void neq_is_the_negation_of_eq(void **state)
+{
+    (void)state;
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"difficulty\", \"op\": \"neq\", \"value\": \"easy\"}", true},
+        {"{\"field\": \"difficulty\", \"op\": \"neq\", \"value\": \"hard\"}", false},
+        {"{\"field\": \"score\", \"op\": \"neq\", \"value\": 42.0}", false},
+        {"{\"field\": \"score\", \"op\": \"neq\", \"value\": \"42\"}", true},
+        {"{\"field\": \"missing\", \"op\": \"neq\", \"value\": \"x\"}", true},
+        {"{\"field\": \"missing\", \"op\": \"neq\", \"value\": null}", true},
+        {"{\"field\": \"nothing\", \"op\": \"neq\", \"value\": null}", false},
+        {"{\"field\": \"tags\", \"op\": \"neq\", \"value\": [\"a\", \"b\", 1]}", false},
+    };
+    RUN_FIXTURE(cases);
+}
+
+static void numeric_comparisons_need_numbers(void **state)
+{
+    (void)state;
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"score\", \"op\": \"gt\", \"value\": 41}", true},
+        {"{\"field\": \"score\", \"op\": \"gt\", \"value\": 42}", false},
+        {"{\"field\": \"score\", \"op\": \"gt\", \"value\": 41.5}", true},
+        {"{\"field\": \"score\", \"op\": \"gte\", \"value\": 42}", true},
+        {"{\"field\": \"score\", \"op\": \"gte\", \"value\": 42.0}", true},
+        {"{\"field\": \"score\", \"op\": \"gte\", \"value\": 42.01}", false},
+        {"{\"field\": \"score\", \"op\": \"lt\", \"value\": 42.5}", true},
+        {"{\"field\": \"score\", \"op\": \"lt\", \"value\": 42}", false},
+        {"{\"field\": \"score\", \"op\": \"lte\", \"value\": 42}", true},
+        {"{\"field\": \"score\", \"op\": \"lte\", \"value\": 41}", false},
+        {"{\"field\": \"ratio\", \"op\": \"gt\", \"value\": 0.4}", true},
+        {"{\"field\": \"ratio\", \"op\": \"lt\", \"value\": 1}", true},
+        {"{\"field\": \"ratio\", \"op\": \"gt\", \"value\": -1}", true},
+        {"{\"field\": \"big\", \"op\": \"gt\", \"value\": 9007199254740992}", true},
+        /* numeric ops on anything but a number are false, also their "negation" */
+        {"{\"field\": \"difficulty\", \"op\": \"gt\", \"value\": 0}", false},
+        {"{\"field\": \"difficulty\", \"op\": \"lte\", \"value\": 0}", false},
+        {"{\"field\": \"str_num\", \"op\": \"gt\", \"value\": 0}", false},
+        {"{\"field\": \"str_num\", \"op\": \"lt\", \"value\": 100}", false},
+        {"{\"field\": \"flag\", \"op\": \"gte\", \"value\": 0}", false},
+        {"{\"field\": \"nothing\", \"op\": \"lte\", \"value\": 0}", false},
+        {"{\"field\": \"tags\", \"op\": \"gt\", \"value\": 0}", false},
+        {"{\"field\": \"missing\", \"op\": \"gt\", \"value\": 0}", false},
+        {"{\"field\": \"missing\", \"op\": \"lt\", \"value\": 0}", false},
+        {"{\"field\": \"user.attributes.age\", \"op\": \"gte\", \"value\": 30}", true},
+        {"{\"field\": \"user.attributes.age\", \"op\": \"gt\", \"value\": 30}", false},
+    };
+    RUN_FIXTURE(cases);
+}
+
+static void in_and_nin_lists(void **state)
+{
+    (void)state;
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"difficulty\", \"op\": \"in\", \"value\": [\"easy\", \"hard\"]}", true},
+        {"{\"field\": \"difficulty\", \"op\": \"in\", \"value\": [\"easy\", \"normal\"]}", false},
+        {"{\"field\": \"difficulty\", \"op\": \"in\", \"value\": []}", false},
+        {"{\"field\": \"score\", \"op\": \"in\", \"value\": [1, 42.0]}", true},
+        {"{\"field\": \"score\", \"op\": \"in\", \"value\": [\"42\"]}", false},
+        {"{\"field\": \"nothing\", \"op\": \"in\", \"value\": [null]}", true},
+        {"{\"field\": \"missing\", \"op\": \"in\", \"value\": [null]}", false},
+        {"{\"field\": \"tags\", \"op\": \"in\", \"value\": [[\"a\", \"b\", 1], 2]}", true},
+        {"{\"field\": \"flag\", \"op\": \"in\", \"value\": [1, true]}", true},
+        {"{\"field\": \"difficulty\", \"op\": \"nin\", \"value\": [\"easy\"]}", true},
+        {"{\"field\": \"difficulty\", \"op\": \"nin\", \"value\": [\"easy\", \"hard\"]}", false},
+        {"{\"field\": \"difficulty\", \"op\": \"nin\", \"value\": []}", true},
+        {"{\"field\": \"missing\", \"op\": \"nin\", \"value\": [\"x\"]}", true},
+        {"{\"field\": \"missing\", \"op\": \"nin\", \"value\": [null]}", true},
+        {"{\"field\": \"score\", \"op\": \"nin\", \"value\": [42]}", false},
+    };
+    RUN_FIXTURE(cases);
+}
+
+static void contains_substrings_and_elements(void **state)
+{
+    (void)state;
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"name\", \"op\": \"contains\", \"value\": \"react\"}", true},
+        {"{\"field\": \"name\", \"op\": \"contains\", \"value\": \"forge reactor\"}", true},
+        {"{\"field\": \"name\", \"op\": \"contains\", \"value\": \"forge reactors\"}", false},
+        {"{\"field\": \"name\", \"op\": \"contains\", \"value\": \"xyz\"}", false},
+        {"{\"field\": \"name\", \"op\": \"contains\", \"value\": \"\"}", true},
+        {"{\"field\": \"name\", \"op\": \"contains\", \"value\": 4}", false},
+        {"{\"field\": \"difficulty\", \"op\": \"contains\", \"value\": \"ar\"}", true},
+        {"{\"field\": \"tags\", \"op\": \"contains\", \"value\": \"a\"}", true},
+        {"{\"field\": \"tags\", \"op\": \"contains\", \"value\": \"c\"}", false},
+        {"{\"field\": \"tags\", \"op\": \"contains\", \"value\": 1.0}", true},
+        {"{\"field\": \"tags\", \"op\": \"contains\", \"value\": \"1\"}", false},
+        {"{\"field\": \"obj.b\", \"op\": \"contains\", \"value\": 2}", true},
+        {"{\"field\": \"score\", \"op\": \"contains\", \"value\": 4}", false},
+        {"{\"field\": \"obj\", \"op\": \"contains\", \"value\": \"a\"}", false},
+        {"{\"field\": \"missing\", \"op\": \"contains\", \"value\": \"a\"}", false},
+    };
+    RUN_FIXTURE(cases);
+}
+
+static void starts_with_strings_only(void **state)
+{
+    (void)state;
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"name\", \"op\": \"startsWith\", \"value\": \"forge\"}", true},
+        {"{\"field\": \"name\", \"op\": \"startsWith\", \"value\": \"forge reactor\"}", true},
+        {"{\"field\": \"name\", \"op\": \"startsWith\", \"value\": \"forge reactor!\"}", false},
+        {"{\"field\": \"name\", \"op\": \"startsWith\", \"value\": \"reactor\"}", false},
+        {"{\"field\": \"name\", \"op\": \"startsWith\", \"value\": \"\"}", true},
+        {"{\"field\": \"empty\", \"op\": \"startsWith\", \"value\": \"\"}", true},
+        {"{\"field\": \"str_num\", \"op\": \"startsWith\", \"value\": \"4\"}", true},
+        {"{\"field\": \"score\", \"op\": \"startsWith\", \"value\": \"4\"}", false},
+        {"{\"field\": \"tags\", \"op\": \"startsWith\", \"value\": \"a\"}", false},
+        {"{\"field\": \"missing\", \"op\": \"startsWith\", \"value\": \"\"}", false},
+        {"{\"field\": \"event.type\", \"op\": \"startsWith\", \"value\": \"level\"}", true},
+    };
+    RUN_FIXTURE(cases);
+}
+
+static void exists_true_and_false(void **state)
+{
+    (void)state;
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"difficulty\", \"op\": \"exists\"}", true},
+        {"{\"field\": \"difficulty\", \"op\": \"exists\", \"value\": true}", true},
+        {"{\"field\": \"difficulty\", \"op\": \"exists\", \"value\": false}", false},
+        {"{\"field\": \"off\", \"op\": \"exists\"}", true},
+        {"{\"field\": \"empty\", \"op\": \"exists\"}", true},
+        {"{\"field\": \"missing\", \"op\": \"exists\"}", false},
+        {"{\"field\": \"missing\", \"op\": \"exists\", \"value\": false}", true},
+        {"{\"field\": \"nothing\", \"op\": \"exists\"}", false},
+        {"{\"field\": \"nothing\", \"op\": \"exists\", \"value\": false}", true},
+        {"{\"field\": \"nested.level\", \"op\": \"exists\"}", true},
+        {"{\"field\": \"nested.level.deep.x\", \"op\": \"exists\"}", false},
+        {"{\"field\": \"nested.nope.deep\", \"op\": \"exists\"}", false},
+        /* paths go through objects only, not into arrays */
+        {"{\"field\": \"tags.0\", \"op\": \"exists\"}", false},
+        {"{\"field\": \"user.attributes.plan\", \"op\": \"exists\"}", true},
+        {"{\"field\": \"user.attributes.nope\", \"op\": \"exists\"}", false},
+        {"{\"field\": \"event.type\", \"op\": \"exists\"}", true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"exists\"}", true},
+    };
+    RUN_FIXTURE(cases);
+}
+
+/* Which object a field reads: bare and metadata.* read the metadata, user.attributes.* the
+ * user's attributes, event.* the event. */
+static void fields_name_metadata_attributes_and_event(void **state)
+{
+    (void)state;
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"metadata.difficulty\", \"op\": \"eq\", \"value\": \"hard\"}", true},
+        {"{\"field\": \"metadata.nested.level.deep\", \"op\": \"eq\", \"value\": 7}", true},
+        {"{\"field\": \"user.attributes.plan\", \"op\": \"eq\", \"value\": \"pro\"}", true},
+        {"{\"field\": \"plan\", \"op\": \"exists\"}", false},
+        {"{\"field\": \"user.attributes.difficulty\", \"op\": \"exists\"}", false},
+        {"{\"field\": \"event.type\", \"op\": \"eq\", \"value\": \"level_up\"}", true},
+        {"{\"field\": \"event.type\", \"op\": \"eq\", \"value\": \"level\"}", false},
+        {"{\"field\": \"event.type\", \"op\": \"in\", \"value\": [\"a\", \"level_up\"]}", true},
+        {"{\"field\": \"event.type\", \"op\": \"contains\", \"value\": \"l_u\"}", true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"eq\", \"value\": "
+         "\"2023-11-14T22:13:20Z\"}",
+         true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"eq\", \"value\": "
+         "\"2023-11-14T23:13:20.000+01:00\"}",
+         true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"eq\", \"value\": 1700000000000}", true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"eq\", \"value\": 1700000000000.0}", true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"neq\", \"value\": 1700000000001}", true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"gt\", \"value\": "
+         "\"2023-01-01T00:00:00Z\"}",
+         true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"lt\", \"value\": "
+         "\"2023-01-01T00:00:00Z\"}",
+         false},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"lt\", \"value\": "
+         "\"2023-11-14T22:13:20.001Z\"}",
+         true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"gte\", \"value\": 1700000000000}", true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"lte\", \"value\": 1699999999999}", false},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"in\", \"value\": "
+         "[1, \"2023-11-14T22:13:20Z\"]}",
+         true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"nin\", \"value\": [1, 2]}", true},
+    };
+    RUN_FIXTURE(cases);
+}
+
+/* No metadata, no attributes, no type: everything is missing. */
+static void missing_metadata_attributes_and_type(void **state)
+{
+    (void)state;
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"difficulty\", \"op\": \"exists\"}", false},
+        {"{\"field\": \"difficulty\", \"op\": \"eq\", \"value\": \"hard\"}", false},
+        {"{\"field\": \"difficulty\", \"op\": \"neq\", \"value\": \"hard\"}", true},
+        {"{\"field\": \"user.attributes.plan\", \"op\": \"nin\", \"value\": [\"pro\"]}", true},
+        {"{\"field\": \"user.attributes.plan\", \"op\": \"in\", \"value\": [\"pro\"]}", false},
+        {"{\"field\": \"event.type\", \"op\": \"exists\", \"value\": false}", true},
+        {"{\"field\": \"event.type\", \"op\": \"neq\", \"value\": \"x\"}", true},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"eq\", \"value\": 0}", true},
+    };
+    struct cond_ctx ctx = {NULL, NULL, NULL, 0};
+    RUN(&ctx, cases);
+}
+
+#define T "{\"field\": \"score\", \"op\": \"eq\", \"value\": 42}"
+#define F "{\"field\": \"score\", \"op\": \"eq\", \"value\": 0}"
+
+static void all_any_not(void **state)
+{
+    (void)state;
+    static const struct eval_case cases[] = {
+        {"{\"all\": []}", true},
+        {"{\"any\": []}", false},
+        {"{\"not\": {\"all\": []}}", false},
+        {"{\"not\": {\"any\": []}}", true},
+        {"{\"all\": [" T "]}", true},
+        {"{\"all\": [" T ", " T ", " T "]}", true},
+        {"{\"all\": [" T ", " F "]}", false},
+        {"{\"all\": [" F ", " T "]}", false},
+        {"{\"any\": [" F ", " T "]}", true},
+        {"{\"any\": [" T ", " F "]}", true},
+        {"{\"any\": [" F ", " F "]}", false},
+        {"{\"not\": " T "}", false},
+        {"{\"not\": " F "}", true},
+        {"{\"not\": {\"not\": " T "}}", true},
+        /* siblings after a nested subtree are found at the right place */
+        {"{\"all\": [{\"any\": [" F ", {\"all\": [" T ", " T "]}]}, " T "]}", true},
+        {"{\"all\": [{\"any\": [" F ", {\"all\": [" T ", " T "]}]}, " F "]}", false},
+        {"{\"any\": [{\"all\": [" T ", {\"not\": " T "}]}, {\"not\": " F "}]}", true},
+        {"{\"any\": [{\"all\": [" T ", {\"not\": " T "}]}, {\"all\": [" F "]}]}", false},
+        {"{\"all\": [{\"all\": []}, {\"any\": []}]}", false},
+        {"{\"all\": [{\"all\": []}, {\"not\": {\"any\": []}}]}", true},
+    };
+    RUN_FIXTURE(cases);
+}
+
+/* {"not": {"not": ... leaf}}: `nots` combinators above one leaf. */
+static json_t *nested_nots(int nots)
+{
+    json_t *j = parse(T);
+    for (int i = 0; i < nots; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "not", j);
+        j = o;
+    }
+    return j;
+}
+
+static void nesting_limit(void **state)
+{
+    (void)state;
+    /* the root is at depth 1: 7 nots and the leaf make 8 levels */
+    json_t *j = nested_nots(COND_MAX_DEPTH - 1);
+    char err[256];
+    struct cond *c = cond_compile(j, err, sizeof(err));
+    assert_non_null(c);
+    struct fixture f;
+    fixture_init(&f);
+    assert_false(cond_eval(c, &f.ctx)); /* an odd number of nots */
+    fixture_release(&f);
+    cond_free(c);
+    json_decref(j);
+
+    j = nested_nots(COND_MAX_DEPTH);
+    expect_error_json(j, "not.not.not.not.not.not.not.not: nesting deeper than 8", "9 levels");
+    json_decref(j);
+
+    /* through all/any too */
+    expect_error("{\"all\": [{\"any\": [{\"all\": [{\"any\": [{\"all\": [{\"any\": [{\"all\": "
+                 "[{\"any\": [" T "]}]}]}]}]}]}]}]}",
+                 "all[0].any[0].all[0].any[0].all[0].any[0].all[0].any[0]: nesting deeper than "
+                 "8");
+}
+
+/* {"all": [leaf x n]}: n + 1 nodes. */
+static json_t *wide(size_t n)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, parse(T));
+    json_t *j = json_object();
+    json_object_set_new(j, "all", list);
+    return j;
+}
+
+static void node_limit(void **state)
+{
+    (void)state;
+    json_t *j = wide(COND_MAX_NODES - 1);
+    char err[256];
+    struct cond *c = cond_compile(j, err, sizeof(err));
+    assert_non_null(c);
+    struct fixture f;
+    fixture_init(&f);
+    assert_true(cond_eval(c, &f.ctx));
+    fixture_release(&f);
+    cond_free(c);
+    json_decref(j);
+
+    j = wide(COND_MAX_NODES);
+    expect_error_json(j, "all[255]: more than 256 nodes", "257 nodes");
+    json_decref(j);
+}
+
+static void list_limit(void **state)
+{
+    (void)state;
+    json_t *list = json_array();
+    for (int i = 0; i < COND_MAX_LIST; i++)
+        json_array_append_new(list, json_integer(i));
+    json_t *j = json_pack("{s:s, s:s, s:o}", "field", "score", "op", "in", "value", list);
+    char err[256];
+    struct cond *c = cond_compile(j, err, sizeof(err));
+    assert_non_null(c);
+    struct fixture f;
+    fixture_init(&f);
+    assert_true(cond_eval(c, &f.ctx));
+    fixture_release(&f);
+    cond_free(c);
+    json_array_append_new(list, json_integer(COND_MAX_LIST));
+    expect_error_json(j, "value: more than 1000 values", "1001 values");
+    json_decref(j);
+}
+
+struct error_case {
+    const char *cond;
+    const char *message;
+};
+
+static void every_compile_error_names_where(void **state)
+{
+    (void)state;
+    static const struct error_case cases[] = {
+        {"5", "must be an object"},
+        {"[]", "must be an object"},
+        {"null", "must be an object"},
+        {"{}", "must have one of all, any, not or field"},
+        {"{\"all\": 5}", "all: must be an array"},
+        {"{\"any\": {}}", "any: must be an array"},
+        {"{\"all\": null}", "all: must be an array"},
+        {"{\"not\": 5}", "not: must be an object"},
+        {"{\"not\": []}", "not: must be an object"},
+        {"{\"all\": [], \"any\": []}", "all and any cannot be combined in one node"},
+        {"{\"any\": [], \"not\": {}}", "any and not cannot be combined in one node"},
+        {"{\"all\": [], \"field\": \"x\"}", "unknown key \"field\" beside all"},
+        {"{\"all\": [5]}", "all[0]: must be an object"},
+        {"{\"all\": [" T ", {\"field\": \"a\", \"op\": \"like\", \"value\": 1}]}",
+         "all[1].op: unknown operator \"like\""},
+        {"{\"any\": [{\"all\": [{\"not\": {\"field\": \"x\", \"op\": \"gt\", \"value\": "
+         "\"a\"}}]}]}",
+         "any[0].all[0].not.value: gt needs a number"},
+        {"{\"field\": \"\", \"op\": \"eq\", \"value\": 1}", "field: must be a non-empty string"},
+        {"{\"field\": 3, \"op\": \"eq\", \"value\": 1}", "field: must be a non-empty string"},
+        {"{\"field\": null, \"op\": \"eq\", \"value\": 1}", "field: must be a non-empty string"},
+        {"{\"op\": \"eq\", \"value\": 1}", "field: is required"},
+        {"{\"field\": \"a\"}", "op: is required"},
+        {"{\"field\": \"a\", \"op\": 1, \"value\": 1}", "op: must be a string"},
+        {"{\"field\": \"a\", \"op\": \"EQ\", \"value\": 1}", "op: unknown operator \"EQ\""},
+        {"{\"field\": \"a\", \"op\": \"eq\"}", "value: is required"},
+        {"{\"field\": \"a\", \"op\": \"contains\"}", "value: is required"},
+        {"{\"field\": \"a\", \"op\": \"eq\", \"value\": 1, \"extra\": 2}", "unknown key \"extra\""},
+        {"{\"foo\": 1}", "unknown key \"foo\""},
+        {"{\"field\": \"a\", \"equals\": 1, \"op\": \"eq\"}", "equals cannot be combined with op"},
+        {"{\"field\": \"a\", \"equals\": 1, \"value\": 1}", "equals cannot be combined with value"},
+        {"{\"field\": \"a\", \"op\": \"gt\", \"value\": \"5\"}", "value: gt needs a number"},
+        {"{\"field\": \"a\", \"op\": \"gte\", \"value\": null}", "value: gte needs a number"},
+        {"{\"field\": \"a\", \"op\": \"lt\", \"value\": [1]}", "value: lt needs a number"},
+        {"{\"field\": \"a\", \"op\": \"lte\", \"value\": true}", "value: lte needs a number"},
+        {"{\"field\": \"a\", \"op\": \"in\", \"value\": \"x\"}", "value: in needs an array"},
+        {"{\"field\": \"a\", \"op\": \"nin\", \"value\": 1}", "value: nin needs an array"},
+        {"{\"field\": \"a\", \"op\": \"startsWith\", \"value\": 1}",
+         "value: startsWith needs a string"},
+        {"{\"field\": \"a\", \"op\": \"exists\", \"value\": 1}",
+         "value: exists takes true or false"},
+        {"{\"field\": \"a\", \"op\": \"exists\", \"value\": null}",
+         "value: exists takes true or false"},
+        {"{\"field\": \"a..b\", \"op\": \"exists\"}", "field: empty key in path"},
+        {"{\"field\": \"a.\", \"op\": \"exists\"}", "field: empty key in path"},
+        {"{\"field\": \".a\", \"op\": \"exists\"}", "field: empty key in path"},
+        {"{\"field\": \"metadata.\", \"op\": \"exists\"}", "field: empty key in path"},
+        {"{\"field\": \"a.b.c.d.e.f.g.h.i\", \"op\": \"exists\"}",
+         "field: more than 8 keys in path"},
+        {"{\"field\": \"metadata.a.b.c.d.e.f.g.h.i\", \"op\": \"exists\"}",
+         "field: more than 8 keys in path"},
+        {"{\"field\": \"metadata\", \"op\": \"exists\"}",
+         "field: metadata needs a key after it, as in \"metadata.score\""},
+        {"{\"field\": \"user.attributes\", \"op\": \"exists\"}",
+         "field: user.attributes needs a key after it, as in \"user.attributes.score\""},
+        {"{\"field\": \"event.userId\", \"op\": \"exists\"}",
+         "field: the event's fields are event.type and event.occurredAt (a metadata key named "
+         "event is metadata.event)"},
+        {"{\"field\": \"user.level\", \"op\": \"exists\"}",
+         "field: the user's fields are user.attributes.<path> (a metadata key named user is "
+         "metadata.user)"},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"gt\", \"value\": \"yesterday\"}",
+         "value: must be an ISO 8601 date-time or Unix ms"},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"eq\", \"value\": true}",
+         "value: must be an ISO 8601 date-time or Unix ms"},
+        {"{\"field\": \"event.occurredAt\", \"equals\": \"2023-02-30T00:00:00Z\"}",
+         "equals: must be an ISO 8601 date-time or Unix ms"},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"in\", \"value\": [1, \"x\"]}",
+         "value[1]: must be an ISO 8601 date-time or Unix ms"},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"contains\", \"value\": \"2023\"}",
+         "op: contains does not apply to event.occurredAt"},
+        {"{\"field\": \"event.occurredAt\", \"op\": \"startsWith\", \"value\": \"2023\"}",
+         "op: startsWith does not apply to event.occurredAt"},
+        {"{\"field\": \"event.type\", \"op\": \"gt\", \"value\": 1}",
+         "op: gt does not apply to event.type"},
+        {"{\"not\": {\"field\": \"a\", \"equals\": 1, \"foo\": 2}}", "not: unknown key \"foo\""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_error(cases[i].cond, cases[i].message);
+}
+
+/* A message longer than the caller's buffer is cut, still terminated. */
+static void long_error_is_cut_and_terminated(void **state)
+{
+    (void)state;
+    json_t *j = parse("{\"all\": [{\"field\": \"a\", \"op\": \"like\", \"value\": 1}]}");
+    char err[8];
+    memset(err, 'x', sizeof(err));
+    assert_null(cond_compile(j, err, sizeof(err)));
+    assert_string_equal(err, "all[0].");
+    json_decref(j);
+}
+
+static void path_parse(void **state)
+{
+    (void)state;
+    struct cond_path p;
+    char err[200];
+    assert_int_equal(cond_path_parse("score.total", &p, err, sizeof(err)), 0);
+    assert_int_equal(p.source, COND_SRC_METADATA);
+    assert_int_equal(p.n, 2);
+    assert_string_equal(p.seg[0], "score");
+    assert_int_equal(p.len[0], 5);
+    assert_string_equal(p.seg[1], "total");
+    cond_path_release(&p);
+    assert_int_equal(p.n, 0);
+
+    assert_int_equal(cond_path_parse("metadata.a", &p, err, sizeof(err)), 0);
+    assert_int_equal(p.source, COND_SRC_METADATA);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.seg[0], "a");
+    cond_path_release(&p);
+
+    assert_int_equal(cond_path_parse("metadata.event.type", &p, err, sizeof(err)), 0);
+    assert_int_equal(p.source, COND_SRC_METADATA);
+    assert_int_equal(p.n, 2);
+    assert_string_equal(p.seg[0], "event");
+    cond_path_release(&p);
+
+    assert_int_equal(cond_path_parse("user.attributes.a.b.c.d.e.f.g.h", &p, err, sizeof(err)), 0);
+    assert_int_equal(p.source, COND_SRC_ATTRIBUTES);
+    assert_int_equal(p.n, COND_MAX_PATH);
+    assert_string_equal(p.seg[7], "h");
+    cond_path_release(&p);
+
+    assert_int_equal(cond_path_parse("event.type", &p, err, sizeof(err)), 0);
+    assert_int_equal(p.source, COND_SRC_EVENT_TYPE);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(cond_path_parse("event.occurredAt", &p, err, sizeof(err)), 0);
+    assert_int_equal(p.source, COND_SRC_OCCURRED_AT);
+
+    /* a refusal leaves nothing to release */
+    assert_int_equal(cond_path_parse("a.b.c.d.e.f.g.h.i", &p, err, sizeof(err)), -1);
+    assert_string_equal(err, "more than 8 keys in path");
+    assert_int_equal(p.n, 0);
+    assert_int_equal(cond_path_parse("", &p, err, sizeof(err)), -1);
+    assert_string_equal(err, "must be a non-empty string");
+}
+
+static void path_get(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f);
+    struct cond_path p;
+    char err[200];
+    assert_int_equal(cond_path_parse("nested.level.deep", &p, err, sizeof(err)), 0);
+    const json_t *v = cond_path_get(&p, &f.ctx);
+    assert_true(json_is_integer(v));
+    assert_int_equal(json_integer_value(v), 7);
+    cond_path_release(&p);
+
+    assert_int_equal(cond_path_parse("user.attributes.age", &p, err, sizeof(err)), 0);
+    assert_int_equal(json_integer_value(cond_path_get(&p, &f.ctx)), 30);
+    cond_path_release(&p);
+
+    assert_int_equal(cond_path_parse("score.x", &p, err, sizeof(err)), 0);
+    assert_null(cond_path_get(&p, &f.ctx));
+    cond_path_release(&p);
+
+    assert_int_equal(cond_path_parse("event.type", &p, err, sizeof(err)), 0);
+    assert_null(cond_path_get(&p, &f.ctx));
+
+    struct cond_ctx none = {NULL, NULL, NULL, 0};
+    assert_int_equal(cond_path_parse("score", &p, err, sizeof(err)), 0);
+    assert_null(cond_path_get(&p, &none));
+    cond_path_release(&p);
+    fixture_release(&f);
+}
+
+/* Evaluation only reads: the same condition answers the same on many events, and freeing a
+ * NULL condition is a no-op. */
+static void evaluation_only_reads(void **state)
+{
+    (void)state;
+    struct cond *c = compile_ok("{\"all\": [{\"field\": \"score\", \"op\": \"gte\", \"value\": "
+                                "10}, {\"field\": \"tags\", \"op\": \"contains\", \"value\": "
+                                "\"a\"}]}");
+    struct fixture f;
+    fixture_init(&f);
+    for (int i = 0; i < 100; i++) {
+        json_object_set_new(f.metadata, "score", json_integer(i));
+        assert_int_equal(cond_eval(c, &f.ctx), i >= 10);
+    }
+    fixture_release(&f);
+    cond_free(c);
+    cond_free(NULL);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(eq_is_strict_json_equality),
+    cmocka_unit_test(neq_is_the_negation_of_eq),
+    cmocka_unit_test(numeric_comparisons_need_numbers),
+    cmocka_unit_test(in_and_nin_lists),
+    cmocka_unit_test(contains_substrings_and_elements),
+    cmocka_unit_test(starts_with_strings_only),
+    cmocka_unit_test(exists_true_and_false),
+    cmocka_unit_test(fields_name_metadata_attributes_and_event),
+    cmocka_unit_test(missing_metadata_attributes_and_type),
+    cmocka_unit_test(all_any_not),
+    cmocka_unit_test(nesting_limit),
+    cmocka_unit_test(node_limit),
+    cmocka_unit_test(list_limit),
+    cmocka_unit_test(every_compile_error_names_where),
+    cmocka_unit_test(long_error_is_cut_and_terminated),
+    cmocka_unit_test(path_parse),
+    cmocka_unit_test(path_get),
+    cmocka_unit_test(evaluation_only_reads),
+};
+
+UNIT_MAIN(tests)
