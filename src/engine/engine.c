@@ -285,6 +285,14 @@ static void journal_add(struct engine *e, struct user *u)
     u->journaled = true;
 }
 
+/* The user's state changed in the open batch: written before it commits, forgotten if it
+ * does not. */
+static void mark_dirty(struct engine *e, struct user *u)
+{
+    u->dirty = true;
+    journal_add(e, u);
+}
+
 /* ---- apps ---------------------------------------------------------------------------------- */
 
 static size_t app_bucket(const char *app_id)
@@ -467,15 +475,6 @@ int engine_user(struct engine *e, struct store *st, const char *app_id, const ch
     return rc;
 }
 
-void engine_user_changed(struct engine *e, const char *app_id, const char *user_id)
-{
-    struct user *u = users_find(&e->users, app_id, user_id);
-    if (u) {
-        u->dirty = true;
-        journal_add(e, u);
-    }
-}
-
 void engine_user_attributes(struct engine *e, const char *app_id, const char *user_id,
                             const char *attributes)
 {
@@ -563,7 +562,7 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
     int64_t balance;
     if (game_user_add_currency(&u->g, req->currency, -req->amount, &balance) < 0)
         return ENGINE_SPEND_INSUFFICIENT;
-    u->dirty = true;
+    mark_dirty(e, u);
     char id[UUID_LEN + 1];
     if (uuid_v7(now_ms, id) < 0) {
         snprintf(err, errlen, "no random bytes for a ledger id");
@@ -633,7 +632,7 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     if (r->status == STORE_EVENT_PROCESSED) {
         struct game_event gev = { ev->type, ev->meta, ev->occurred_at, now_ms };
         game_apply(app, &u->g, &gev, fx);
-        u->dirty = true; /* at least the event count changed */
+        mark_dirty(e, u); /* at least the event count changed */
         if (fx->n)
             game_effects_json(fx, &r->effects);
     }

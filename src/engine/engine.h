@@ -133,8 +133,6 @@ int engine_season_parse(const json_t *doc, struct engine_season *out);
  * the batch ends. */
 int engine_user(struct engine *e, struct store *st, const char *app_id, const char *user_id,
                 struct game_user **out, char *err, size_t errlen);
-/* A user's state was changed by the caller: it is written before the batch commits. */
-void engine_user_changed(struct engine *e, const char *app_id, const char *user_id);
 /* POST /users changed a user's attributes (JSON object text): conditions see them at once. */
 void engine_user_attributes(struct engine *e, const char *app_id, const char *user_id,
                             const char *attributes);

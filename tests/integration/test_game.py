@@ -490,18 +490,20 @@ def test_ledger_pages_newest_first(api):
 # ---- persistence -----------------------------------------------------------------------------
 
 
-def test_game_state_and_definitions_survive_a_restart(reactor):
+def test_game_state_and_definitions_survive_a_restart(reactor, tmp_path):
     from tenants import Api
-    s = start(reactor)
-    api = Api(s)
-    g = Game(api)
+    data = tmp_path / "data"
+    s = start(reactor, data_dir=data)
+    g = Game(Api(s))
     g.rule(xpAwards={"Builder XP": 70}, currencyAwards={"coins": 5})
     g.achievement(code="two", kind="MILESTONE", conditions={"target": 2, "metric": "events:task_completed"})
     g.send(occurredAt=days_ago(1))
     g.send()
     before = g.profile()
     s.stop()
-    s.start()
+    s = start(reactor, data_dir=data)
+    g.api = Api(s)
+    g.events = EventClient(s, g.app["id"], g.admin)
     after = g.profile()
     assert after == before
     assert after["levels"][0]["totalXp"] == 140 and after["streaks"][0]["current"] == 2
