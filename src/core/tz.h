@@ -40,7 +40,7 @@ bool tz_valid(const char *name);
 
 /* The local calendar of Unix-ms `ms` in zone `name`. NULL means UTC and returns 0. An unknown
  * zone is UTC too (callers validate names when they are saved): returns 0, or -1 when `name`
- * was not known (the result is then UTC's). */
+ * was not known, or ICU failed on it (the result is then UTC's). */
 int tz_local(const char *name, int64_t ms, struct tz_local *out);
 
 /* Calendar fields of a UTC instant (pure arithmetic, no ICU). */
