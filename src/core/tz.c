@@ -3,10 +3,12 @@
  * ICU answers the one question that needs tz data: which UTC offset holds at an instant, and
  * over which span [from, to) that offset stays the same (from the zone's previous transition,
  * inclusive, to its next one). Each thread keeps, per zone name, an ICU calendar and the last
- * span it asked about; an instant inside that span is converted with arithmetic alone: local
- * = ms + offset, then the civil date of the local day. Events arrive roughly in time order,
- * so nearly every call lands in the cached span; one outside it costs one ICU lookup, which
- * moves the span.
+ * two spans it asked about; an instant inside one of them is converted with arithmetic alone:
+ * local = ms + offset, then the civil date of the local day. Events arrive roughly in time
+ * order, so nearly every call lands in a cached span; one outside both costs one ICU lookup
+ * (about 1.6 us, docs/benchmarks.md), whose span replaces the less recently used one. Two
+ * spans rather than one so that old events mixed into live ones (an import, a late batch) do
+ * not push the live span out each time.
  *
  * The per-thread table is open addressing over TZ_SLOTS slots, keyed by the name as given
  * (aliases get slots of their own). Names ICU does not know are cached too (with no calendar),
@@ -32,11 +34,15 @@
 #define TZ_MAX_MS 253402300799999LL
 #define DAY_MS    86400000LL
 
+struct span {
+    int64_t from_ms, to_ms; /* offset_ms holds for instants in [from_ms, to_ms); empty at first */
+    int32_t offset_ms;      /* raw + DST offset */
+};
+
 struct zone {
     char name[TZ_NAME_MAX + 1]; /* as looked up; "" marks a free slot */
     UCalendar *cal;             /* NULL: a name ICU does not know */
-    int64_t from_ms, to_ms;     /* offset_ms holds for instants in [from_ms, to_ms) */
-    int32_t offset_ms;          /* raw + DST offset over the span */
+    struct span spans[2];       /* the most recently used first */
 };
 
 struct tz_cache {
@@ -222,33 +228,50 @@ static struct zone *zone_get(const char *name, size_t len)
     struct zone *z = &c->slots[i];
     memcpy(z->name, name, len + 1);
     z->cal = cal;
-    z->from_ms = z->to_ms = 0; /* an empty span: the first conversion asks ICU */
-    z->offset_ms = 0;
+    memset(z->spans, 0, sizeof(z->spans)); /* empty: the first conversion asks ICU */
     c->n++;
     return z;
 }
 
-/* Moves z's span to the one holding `ms`: 0, or -1 when ICU fails (the span is then empty). */
-static int span_at(struct zone *z, int64_t ms)
+/* The span holding `ms`, from ICU: 0, or -1 when ICU fails. */
+static int span_at(UCalendar *cal, int64_t ms, struct span *out)
 {
     UErrorCode st = U_ZERO_ERROR;
-    ucal_setMillis(z->cal, (UDate)ms, &st);
-    int32_t raw = ucal_get(z->cal, UCAL_ZONE_OFFSET, &st);
-    int32_t dst = ucal_get(z->cal, UCAL_DST_OFFSET, &st);
+    ucal_setMillis(cal, (UDate)ms, &st);
+    int32_t raw = ucal_get(cal, UCAL_ZONE_OFFSET, &st);
+    int32_t dst = ucal_get(cal, UCAL_DST_OFFSET, &st);
     UDate prev = 0, next = 0;
     UBool has_prev =
-        ucal_getTimeZoneTransitionDate(z->cal, UCAL_TZ_TRANSITION_PREVIOUS_INCLUSIVE, &prev, &st);
-    UBool has_next = ucal_getTimeZoneTransitionDate(z->cal, UCAL_TZ_TRANSITION_NEXT, &next, &st);
-    z->from_ms = z->to_ms = 0;
+        ucal_getTimeZoneTransitionDate(cal, UCAL_TZ_TRANSITION_PREVIOUS_INCLUSIVE, &prev, &st);
+    UBool has_next = ucal_getTimeZoneTransitionDate(cal, UCAL_TZ_TRANSITION_NEXT, &next, &st);
     if (U_FAILURE(st))
         return -1;
-    z->offset_ms = raw + dst;
-    z->from_ms = has_prev ? (int64_t)prev : INT64_MIN;
-    z->to_ms = has_next ? (int64_t)next : INT64_MAX;
-    if (z->from_ms > ms || z->to_ms <= ms) { /* not what ICU promises; trust only this instant */
-        z->from_ms = ms;
-        z->to_ms = ms + 1;
+    out->offset_ms = raw + dst;
+    out->from_ms = has_prev ? (int64_t)prev : INT64_MIN;
+    out->to_ms = has_next ? (int64_t)next : INT64_MAX;
+    if (out->from_ms > ms || out->to_ms <= ms) { /* not what ICU promises: trust this instant */
+        out->from_ms = ms;
+        out->to_ms = ms + 1;
     }
+    return 0;
+}
+
+/* z's offset at `ms`, from a cached span or a new one: 0, or -1 when ICU fails. */
+static int offset_at(struct zone *z, int64_t ms, int32_t *offset_ms)
+{
+    struct span *s = z->spans;
+    if (ms >= s[0].from_ms && ms < s[0].to_ms) {
+        *offset_ms = s[0].offset_ms;
+        return 0;
+    }
+    struct span fresh;
+    if (ms >= s[1].from_ms && ms < s[1].to_ms)
+        fresh = s[1];
+    else if (span_at(z->cal, ms, &fresh) < 0)
+        return -1;
+    s[1] = s[0];
+    s[0] = fresh;
+    *offset_ms = fresh.offset_ms;
     return 0;
 }
 
@@ -265,10 +288,11 @@ int tz_local(const char *name, int64_t ms, struct tz_local *out)
         return -1;
     }
     ms = clamp_ms(ms);
-    if ((ms < z->from_ms || ms >= z->to_ms) && span_at(z, ms) < 0) {
+    int32_t offset_ms;
+    if (offset_at(z, ms, &offset_ms) < 0) {
         tz_utc(ms, out);
         return -1;
     }
-    fill(ms + z->offset_ms, z->offset_ms / 1000, out);
+    fill(ms + offset_ms, offset_ms / 1000, out);
     return 0;
 }

@@ -33,12 +33,14 @@ struct tz_local {
 
 /* True when `name` is a zone ICU knows (canonical or alias, e.g. "Europe/Paris", "UTC").
  * ICU's own tz data decides, not the system's /usr/share/zoneinfo: a zone newer than ICU's
- * data is refused. Case matters ("utc" is refused). */
+ * data is refused (Debian 12's ICU 72 carries tz data 2022e, which lacks e.g.
+ * America/Ciudad_Juarez and still has DST in Mexico; ICU reads newer zoneinfo64.res files from
+ * the directory named by ICU_TIMEZONE_FILES_DIR). Case matters ("utc" is refused). */
 bool tz_valid(const char *name);
 
 /* The local calendar of Unix-ms `ms` in zone `name`. NULL means UTC and returns 0. An unknown
  * zone is UTC too (callers validate names when they are saved): returns 0, or -1 when `name`
- * was not known (the result is then UTC's). */
+ * was not known, or ICU failed on it (the result is then UTC's). */
 int tz_local(const char *name, int64_t ms, struct tz_local *out);
 
 /* Calendar fields of a UTC instant (pure arithmetic, no ICU). */

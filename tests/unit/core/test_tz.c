@@ -478,6 +478,13 @@ static void local_matches_icu_at_random_instants(void **state)
             int64_t ms = MS_1900 + (int64_t)(rng() % (uint64_t)(MS_2100 - MS_1900));
             assert_matches_icu(odd_zones[z], cal, ms);
         }
+        /* a walk through 2026 with random instants in between: the walk's span stays cached
+         * beside the last random one */
+        for (int64_t i = 0; i < 20000; i++) {
+            int64_t ms = i % 2 ? parse("2026-01-01T00:00:00Z") + i * 1571 * 1000
+                               : MS_1900 + (int64_t)(rng() % (uint64_t)(MS_2100 - MS_1900));
+            assert_matches_icu(odd_zones[z], cal, ms);
+        }
         /* a walk forwards with odd steps: mostly inside the cached span */
         for (int64_t ms = parse("2019-12-30T00:00:00Z"); ms < parse("2027-01-05T00:00:00Z");
              ms += 37 * 60 * 1000 + 1234)
