@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "core/buf.h"
 #include "core/json.h"
+#include "core/tz.h"
 #include "core/utf8.h"
 
 json_t *api_body_object(struct http_request *req)
@@ -124,7 +125,9 @@ const char *api_check_timezone(const json_t *v)
     bool ok = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
     if (f)
         fclose(f);
-    return ok ? NULL : "is not a known IANA time zone";
+    /* Local times are computed with ICU (core/tz.h), whose zone data may be older than the
+     * system's: a zone it does not know would silently count as UTC, so it is refused. */
+    return ok && tz_valid(tz) ? NULL : "is not a known IANA time zone";
 }
 
 const char *api_check_http_url(const json_t *v)

@@ -746,7 +746,9 @@ static void award_xp(const struct game_app *a, struct game_user *u, const char *
     game_settings_curve(&a->settings, track, &curve);
     level_of(&curve, x->xp, &before);
     x->xp = sat_add(x->xp, amount);
-    level_of(&curve, x->xp, &after);
+    after = before;
+    if (x->xp >= before.next_level_xp) /* below it the level cannot have changed */
+        level_of(&curve, x->xp, &after);
     struct game_effect *e = fx_add(fx, FX_XP, x->track);
     e->amount = amount;
     e->total = x->xp;
