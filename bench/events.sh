@@ -3,6 +3,9 @@
 # 202, against one server on 127.0.0.1 with the SQLite default. In the same run, with the same
 # generator (reactor bench): GET /health, then single events, then batches.
 # Bounded: each phase lasts BENCH_SECONDS (default 10); the server is stopped at the end.
+# BENCH_RULES=1 first gives the app a realistic rule set (issue D): 5 rules on the event type
+# the generator sends (conditions on its metadata, XP and coins, a cap, a multiplier) and 3
+# achievements, so every event runs the game model and writes its ledger rows and state.
 #   bench/events.sh [reactor binary]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +45,30 @@ key=$(curl -sf "http://127.0.0.1:$port/apps" -H "Authorization: Bearer $token" \
     -d "{\"id\":\"$app\",\"name\":\"Bench\",\"webhookSecret\":\"$secret\",\"settings\":{\"rateLimit\":{\"points\":1000000000,\"windowSeconds\":1}}}" |
     sed -E 's/.*"bootstrapApiKey":"([^"]+)".*/\1/')
 
+if [ "${BENCH_RULES:-0}" = 1 ]; then
+    post() {
+        curl -sf "http://127.0.0.1:$port$1" -H "x-api-key: $key" \
+            -H 'Content-Type: application/json' -d "$2" >/dev/null
+    }
+    post /rules '{"name":"every event","eventType":"bench_event","xpAwards":{"XP":10}}'
+    post /rules '{"name":"even seq","eventType":"bench_event","priority":1,
+        "conditions":{"all":[{"field":"i","op":"gte","value":0},{"field":"connection","op":"lt","value":1000}]},
+        "currencyAwards":{"coins":1}}'
+    post /rules '{"name":"capped","eventType":"bench_event","xpAwards":{"Daily XP":5},
+        "caps":[{"per":"day","max":500}]}'
+    post /rules '{"name":"multiplied","eventType":"bench_event","xpAwards":{"XP":{"field":"i","max":5}},
+        "multiplierConfig":{"field":"connection","map":{"0":2,"1":3}}}'
+    post /rules '{"name":"never","eventType":"bench_event",
+        "conditions":{"any":[{"field":"seq","op":"lt","value":0},{"field":"missing","op":"exists"}]},
+        "xpAwards":{"XP":1000}}'
+    post /achievements '{"code":"xp-1000","name":"XP","kind":"MILESTONE","conditions":{"target":1000}}'
+    post /achievements '{"code":"ten","name":"Ten","kind":"MILESTONE","repeatable":true,
+        "conditions":{"target":10,"metric":"events:bench_event"},"rewardConfig":{"currencyAwards":{"gems":1}}}'
+    post /achievements '{"code":"first","name":"First","kind":"CONDITIONAL",
+        "conditions":{"field":"seq","op":"gte","value":0}}'
+    echo "rules: 5 rules and 3 achievements on bench_event"
+fi
+
 run() {
     "$bin" bench --url "http://127.0.0.1:$port" --app "$app" --key "$key" --secret "$secret" \
         --connections "$conns" --duration "$secs" --users "$users" --json "$@" | tail -1
@@ -51,6 +78,7 @@ health=$(run --mode health)
 echo "health: $health"
 events=$(run --mode events)
 echo "events: $events"
+[ -n "${BENCH_PERF:-}" ] && { perf record -q -g -o "$BENCH_PERF" -p "$pid" -- sleep "$secs" & }
 batched=$(run --mode batch --batch-size "$batch")
 echo "batch:  $batched"
 python3 - "$health" "$events" "$batched" <<'PY'
