@@ -66,6 +66,17 @@ struct cond *cond_compile(const json_t *v, char *err, size_t errlen);
 void cond_free(struct cond *c);
 bool cond_eval(const struct cond *c, const struct cond_ctx *ctx);
 
+/* The per-event memo (optional; it changes no result, only the time taken). Rules of one
+ * event read the same few fields over and over; between cond_memo_begin(ctx) and
+ * cond_memo_end() on one thread, every evaluation given that very ctx (cond_eval,
+ * cond_path_get, and rule.h's rule_multiplier and rule_award_amount) looks each distinct
+ * field up once and then answers from the memo. Any other ctx is evaluated without it.
+ * Until cond_memo_end, neither the ctx nor the JSON it points to may change (a change of one
+ * of the ctx's members is noticed and turns the memo off; a change inside the JSON is not).
+ * One memo per thread: a begin while one is open replaces it. No allocation. */
+void cond_memo_begin(const struct cond_ctx *ctx);
+void cond_memo_end(void);
+
 /* A compiled field reference, also used by award amounts and multipliers that read a field of
  * the event. */
 enum cond_source { COND_SRC_METADATA, COND_SRC_ATTRIBUTES, COND_SRC_EVENT_TYPE,
@@ -73,6 +84,9 @@ enum cond_source { COND_SRC_METADATA, COND_SRC_ATTRIBUTES, COND_SRC_EVENT_TYPE,
 struct cond_path {
     enum cond_source source;
     unsigned n;                       /* segments (metadata and attributes) */
+    uint32_t hash;                    /* of source and segments: the memo's key */
+    size_t text_len;
+    char *text;                       /* owned: the segments joined with '.' */
     char *seg[COND_MAX_PATH];         /* owned */
     size_t len[COND_MAX_PATH];        /* strlen of each seg */
 };
