@@ -470,7 +470,12 @@ void rule_free(struct rule *r)
 
 static bool key_is(const struct rule_mult_entry *e, const char *s, size_t len)
 {
-    return e->len == len && memcmp(e->key, s, len) == 0;
+    if (e->len != len)
+        return false;
+    for (size_t i = 0; i < len; i++) /* keys are short: no call to memcmp */
+        if (e->key[i] != s[i])
+            return false;
+    return true;
 }
 
 /* The multiplierConfig entry for the event's field, or 1. */
@@ -540,13 +545,15 @@ int64_t rule_award_amount(const struct rule_award *a, const struct cond_ctx *ctx
 {
     double base;
     if (!a->from_field) {
+        if (multiplier == 1) /* the common case: no bonus, nothing to round */
+            return a->amount;
         base = (double)a->amount;
     } else {
         const json_t *v = cond_path_get(&a->field, ctx);
         if (!json_is_number(v))
             return 0;
         base = json_number_value(v) * a->multiply;
-        if (!(base > 0)) /* also NaN (0 * a huge number cannot give one, but be sure) */
+        if (!(base > 0)) /* negative, or NaN */
             base = 0;
         if (a->has_max && base > (double)a->max)
             base = (double)a->max;
@@ -563,13 +570,16 @@ int64_t rule_round(double x)
         return INT64_MAX;
     if (x <= -9223372036854775808.0)
         return INT64_MIN;
-    double a = fabs(x);
+    double a = x < 0 ? -x : x;
     if (a >= 4503599627370496.0) /* 2^52: every double from here on is an integer */
         return (int64_t)x;
-    double whole = floor(a);
-    double frac = a - whole;
-    double tol = fmin(4 * DBL_EPSILON * a, 0x1p-10);
-    if (frac >= 0.5 - tol)
-        whole += 1;
-    return x < 0 ? -(int64_t)whole : (int64_t)whole;
+    int64_t whole = (int64_t)a; /* truncates: floor for a >= 0, without a call to libm */
+    double frac = a - (double)whole;
+    if (frac != 0) {
+        double tol = 4 * DBL_EPSILON * a;
+        if (tol > 0x1p-10)
+            tol = 0x1p-10;
+        whole += frac >= 0.5 - tol;
+    }
+    return x < 0 ? -whole : whole;
 }

@@ -443,7 +443,12 @@ static void multiplier_from_field(void **state)
         struct fixture f;
         fixture_init(&f, cases[i].metadata);
         double got = rule_multiplier(r, &f.ctx, 12, 0);
+        cond_memo_begin(&f.ctx);
+        double memo = rule_multiplier(r, &f.ctx, 12, 0);
+        cond_memo_end();
         fixture_release(&f);
+        if (memo != got)
+            fail_msg("%s: %g without the memo, %g with it", cases[i].metadata, got, memo);
         if (got != cases[i].want)
             fail_msg("%s: got %g, want %g", cases[i].metadata, got, cases[i].want);
     }
@@ -557,7 +562,13 @@ static void award_from_field(void **state)
         struct fixture f;
         fixture_init(&f, with_max[i].metadata);
         int64_t got = rule_award_amount(&r->xp[0], &f.ctx, with_max[i].multiplier);
+        cond_memo_begin(&f.ctx);
+        int64_t memo = rule_award_amount(&r->xp[0], &f.ctx, with_max[i].multiplier);
+        cond_memo_end();
         fixture_release(&f);
+        if (memo != got)
+            fail_msg("%s: %lld without the memo, %lld with it", with_max[i].metadata,
+                     (long long)got, (long long)memo);
         if (got != with_max[i].want)
             fail_msg("%s * %g: got %lld, want %lld", with_max[i].metadata, with_max[i].multiplier,
                      (long long)got, (long long)with_max[i].want);
