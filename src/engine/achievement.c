@@ -213,11 +213,14 @@ struct achievement *achievement_compile(const json_t *body, json_t **details)
     a->hidden = fields_bool(body, "hidden", false, d);
     a->repeatable = fields_bool(body, "repeatable", false, d);
 
-    const char *kind = fields_text(body, "kind", FIELDS_REQUIRED, 1, 32, d);
-    bool known = kind && (strcmp(kind, "MILESTONE") == 0 || strcmp(kind, "CONDITIONAL") == 0);
-    if (kind && !known)
+    const json_t *kind = member(body, "kind");
+    const char *k = json_string_value(kind);
+    bool known = k && (strcmp(k, "MILESTONE") == 0 || strcmp(k, "CONDITIONAL") == 0);
+    if (!kind)
+        fields_bad(d, "kind", "is required");
+    else if (!known)
         fields_bad(d, "kind", "must be MILESTONE or CONDITIONAL");
-    a->kind = known && strcmp(kind, "CONDITIONAL") == 0 ? ACH_CONDITIONAL : ACH_MILESTONE;
+    a->kind = known && strcmp(k, "CONDITIONAL") == 0 ? ACH_CONDITIONAL : ACH_MILESTONE;
 
     const json_t *cond = member(body, "conditions");
     if (!cond)

@@ -192,7 +192,8 @@ static void every_bad_field_is_named(void **state)
         {"{\"description\": 1}", "{\"description\": \"must be a string\"}"},
         {"{\"kind\": null}", "{\"kind\": \"is required\"}"},
         {"{\"kind\": \"milestone\"}", "{\"kind\": \"must be MILESTONE or CONDITIONAL\"}"},
-        {"{\"kind\": 1}", "{\"kind\": \"must be a string\"}"},
+        {"{\"kind\": 1}", "{\"kind\": \"must be MILESTONE or CONDITIONAL\"}"},
+        {"{\"kind\": \"\"}", "{\"kind\": \"must be MILESTONE or CONDITIONAL\"}"},
         {"{\"tier\": true}",
          "{\"tier\": \"must be an integer or a string of at most 64 characters without control "
          "characters\"}"},
