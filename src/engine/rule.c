@@ -20,13 +20,6 @@
 
 static const char *const award_shape = "must be a non-negative integer or {field, multiply?, max?}";
 
-/* A member that is present and not null, or NULL. */
-static const json_t *member(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    return v && !json_is_null(v) ? v : NULL;
-}
-
 /* The path of a field award or multiplier: 0, or -1 with a message. */
 static int path_compile(const json_t *v, bool event_fields, struct cond_path *out, char *msg,
                         size_t msglen)
@@ -85,12 +78,12 @@ static int award_compile(const json_t *v, struct rule_award *a, char *msg, size_
         return -1;
     }
     a->from_field = true;
-    const json_t *mul = member(v, "multiply");
+    const json_t *mul = fields_member(v, "multiply");
     if (mul && !fields_multiplier(mul, &a->multiply)) {
         snprintf(msg, msglen, "multiply: must be a number from 0 to %.0f", RULE_MULTIPLIER_MAX);
         return -1;
     }
-    const json_t *max = member(v, "max");
+    const json_t *max = fields_member(v, "max");
     if (max) {
         if (!fields_amount(max, &a->max)) {
             snprintf(msg, msglen, "max: must be an integer from 0 to %lld", RULE_AMOUNT_MAX);
@@ -110,17 +103,10 @@ static void award_release(struct rule_award *a)
 static void awards_compile(const json_t *body, const char *key, struct rule_award *out, size_t *n,
                            json_t *details)
 {
-    const json_t *map = member(body, key);
+    const json_t *map =
+        fields_collection(body, key, key, 0, false, RULE_MAX_AWARDS, "awards", details);
     if (!map)
         return;
-    if (!json_is_object(map)) {
-        fields_bad(details, key, "must be an object");
-        return;
-    }
-    if (json_object_size(map) > RULE_MAX_AWARDS) {
-        fields_bad(details, key, "must have at most %d awards", RULE_MAX_AWARDS);
-        return;
-    }
     const char *name;
     size_t len;
     json_t *v;
@@ -185,7 +171,7 @@ static bool number_text(const char *s, double *out)
 
 static void multiplier_compile(const json_t *body, struct rule *r, json_t *details)
 {
-    const json_t *cfg = member(body, "multiplierConfig");
+    const json_t *cfg = fields_member(body, "multiplierConfig");
     if (!cfg)
         return;
     if (!json_is_object(cfg)) {
@@ -202,19 +188,10 @@ static void multiplier_compile(const json_t *body, struct rule *r, json_t *detai
         fields_bad(details, "multiplierConfig.field", "%s", msg);
         ok = false;
     }
-    const json_t *map = json_object_get(cfg, "map");
-    if (!map) {
-        fields_bad(details, "multiplierConfig.map", "is required");
+    const json_t *map = fields_collection(cfg, "map", "multiplierConfig.map", FIELDS_REQUIRED,
+                                          false, RULE_MAX_MULT, "entries", details);
+    if (!map)
         return;
-    }
-    if (!json_is_object(map)) {
-        fields_bad(details, "multiplierConfig.map", "must be an object");
-        return;
-    }
-    if (json_object_size(map) > RULE_MAX_MULT) {
-        fields_bad(details, "multiplierConfig.map", "must have at most %d entries", RULE_MAX_MULT);
-        return;
-    }
     r->mult = xcalloc(json_object_size(map) + 1, sizeof(*r->mult));
     const char *key;
     size_t len;
@@ -244,7 +221,7 @@ static bool config_int(const json_t *cfg, const char *prefix, const char *key, i
 {
     char where[64];
     snprintf(where, sizeof(where), "%s%s%s", prefix, *prefix ? "." : "", key);
-    const json_t *v = member(cfg, key);
+    const json_t *v = fields_member(cfg, key);
     if (!v) {
         fields_bad(details, where, "is required");
         return false;
@@ -263,7 +240,7 @@ static bool config_multiplier(const json_t *cfg, const char *prefix, const char 
 {
     char where[64];
     snprintf(where, sizeof(where), "%s.%s", prefix, key);
-    const json_t *v = member(cfg, key);
+    const json_t *v = fields_member(cfg, key);
     if (!v) {
         fields_bad(details, where, "is required");
         return false;
@@ -278,7 +255,7 @@ static bool config_multiplier(const json_t *cfg, const char *prefix, const char 
 static void time_bonus_compile(const json_t *body, struct rule *r, json_t *details)
 {
     const char *k = "timeBonusConfig";
-    const json_t *cfg = member(body, k);
+    const json_t *cfg = fields_member(body, k);
     if (!cfg)
         return;
     if (!json_is_object(cfg)) {
@@ -297,7 +274,7 @@ static void time_bonus_compile(const json_t *body, struct rule *r, json_t *detai
 static void streak_bonus_compile(const json_t *body, struct rule *r, json_t *details)
 {
     const char *k = "streakBonusConfig";
-    const json_t *cfg = member(body, k);
+    const json_t *cfg = fields_member(body, k);
     if (!cfg)
         return;
     if (!json_is_object(cfg)) {
@@ -312,17 +289,10 @@ static void streak_bonus_compile(const json_t *body, struct rule *r, json_t *det
 static void caps_compile(const json_t *body, struct rule *r, json_t *details)
 {
     static const char *const pers[] = {"day", "week", "month", "season"};
-    const json_t *caps = member(body, "caps");
+    const json_t *caps =
+        fields_collection(body, "caps", "caps", 0, true, RULE_MAX_CAPS, "caps", details);
     if (!caps)
         return;
-    if (!json_is_array(caps)) {
-        fields_bad(details, "caps", "must be an array");
-        return;
-    }
-    if (json_array_size(caps) > RULE_MAX_CAPS) {
-        fields_bad(details, "caps", "must have at most %d caps", RULE_MAX_CAPS);
-        return;
-    }
     for (size_t i = 0; i < json_array_size(caps); i++) {
         const json_t *c = json_array_get(caps, i);
         char where[32];
@@ -333,7 +303,7 @@ static void caps_compile(const json_t *body, struct rule *r, json_t *details)
         }
         char per_where[48];
         snprintf(per_where, sizeof(per_where), "%s.per", where);
-        const json_t *per = member(c, "per");
+        const json_t *per = fields_member(c, "per");
         size_t p = 0;
         while (per && json_is_string(per) && p < 4 && strcmp(json_string_value(per), pers[p]))
             p++;
@@ -365,7 +335,7 @@ static void caps_compile(const json_t *body, struct rule *r, json_t *details)
 /* validFrom or validTo: Unix ms, 0 when absent or wrong (reported). */
 static int64_t instant(const json_t *body, const char *key, json_t *details)
 {
-    const json_t *v = member(body, key);
+    const json_t *v = fields_member(body, key);
     if (!v)
         return 0;
     int64_t ms;
@@ -398,14 +368,14 @@ struct rule *rule_compile(const json_t *body, json_t **details)
         r->event_type = xstrdup(type);
 
     r->priority = 100;
-    const json_t *v = member(body, "priority");
+    const json_t *v = fields_member(body, "priority");
     if (v && !json_is_integer(v))
         fields_bad(d, "priority", "must be an integer");
     else if (v)
         r->priority = json_integer_value(v);
 
     char err[256];
-    v = member(body, "conditions");
+    v = fields_member(body, "conditions");
     json_t *all = v ? NULL : json_pack("{s:[]}", "all");
     r->cond = cond_compile(v ? v : all, err, sizeof(err));
     json_decref(all);
@@ -420,7 +390,7 @@ struct rule *rule_compile(const json_t *body, json_t **details)
     r->active = fields_bool(body, "isActive", true, d);
     caps_compile(body, r, d);
 
-    v = member(body, "cooldownSeconds");
+    v = fields_member(body, "cooldownSeconds");
     if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
               json_integer_value(v) > RULE_COOLDOWN_MAX_S))
         fields_bad(d, "cooldownSeconds", "must be an integer from 0 to %lld", RULE_COOLDOWN_MAX_S);
