@@ -8,10 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
 #include "engine/condition.h"
-
-static const struct json_limits limits = {32, 100000};
 
 /* 2023-11-14T22:13:20.000Z */
 #define OCCURRED 1700000000000LL
@@ -24,18 +21,9 @@ static const char *const metadata_text =
     " \"big\": 9007199254740993}";
 static const char *const attributes_text = "{\"plan\": \"pro\", \"age\": 30, \"country\": \"FR\"}";
 
-static json_t *parse(const char *text)
-{
-    char err[200];
-    json_t *j = json_parse_strict(text, strlen(text), &limits, err, sizeof(err));
-    if (!j)
-        fail_msg("test JSON does not parse: %s: %s", err, text);
-    return j;
-}
-
 static struct cond *compile_ok(const char *text)
 {
-    json_t *j = parse(text);
+    json_t *j = unit_json(text);
     char err[256] = "";
     struct cond *c = cond_compile(j, err, sizeof(err));
     json_decref(j); /* the condition must not need it */
@@ -58,7 +46,7 @@ static void expect_error_json(const json_t *j, const char *want, const char *tex
 
 static void expect_error(const char *text, const char *want)
 {
-    json_t *j = parse(text);
+    json_t *j = unit_json(text);
     expect_error_json(j, want, text);
     json_decref(j);
 }
@@ -100,8 +88,8 @@ struct fixture {
 
 static void fixture_init(struct fixture *f)
 {
-    f->metadata = parse(metadata_text);
-    f->attributes = parse(attributes_text);
+    f->metadata = unit_json(metadata_text);
+    f->attributes = unit_json(attributes_text);
     f->ctx.metadata = f->metadata;
     f->ctx.attributes = f->attributes;
     f->ctx.event_type = "level_up";
@@ -408,7 +396,7 @@ static void all_any_not(void **state)
 /* {"not": {"not": ... leaf}}: `nots` combinators above one leaf. */
 static json_t *nested_nots(int nots)
 {
-    json_t *j = parse(T);
+    json_t *j = unit_json(T);
     for (int i = 0; i < nots; i++) {
         json_t *o = json_object();
         json_object_set_new(o, "not", j);
@@ -448,7 +436,7 @@ static json_t *wide(size_t n)
 {
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, parse(T));
+        json_array_append_new(list, unit_json(T));
     json_t *j = json_object();
     json_object_set_new(j, "all", list);
     return j;
@@ -587,7 +575,7 @@ static void every_compile_error_names_where(void **state)
 static void long_error_is_cut_and_terminated(void **state)
 {
     (void)state;
-    json_t *j = parse("{\"all\": [{\"field\": \"a\", \"op\": \"like\", \"value\": 1}]}");
+    json_t *j = unit_json("{\"all\": [{\"field\": \"a\", \"op\": \"like\", \"value\": 1}]}");
     char err[8];
     memset(err, 'x', sizeof(err));
     assert_null(cond_compile(j, err, sizeof(err)));
@@ -711,8 +699,8 @@ static void memo_follows_its_ctx(void **state)
     fixture_init(&f);
     struct cond *hard = compile_ok("{\"field\": \"difficulty\", \"equals\": \"hard\"}");
     struct cond *pro = compile_ok("{\"field\": \"user.attributes.plan\", \"equals\": \"pro\"}");
-    json_t *easy = parse("{\"difficulty\": \"easy\"}");
-    json_t *free_plan = parse("{\"plan\": \"free\"}");
+    json_t *easy = unit_json("{\"difficulty\": \"easy\"}");
+    json_t *free_plan = unit_json("{\"plan\": \"free\"}");
 
     cond_memo_begin(&f.ctx);
     assert_true(cond_eval(hard, &f.ctx));
