@@ -15,7 +15,6 @@
 #include "engine/condition.h"
 
 #include <assert.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -2,7 +2,6 @@
  * compiled into a struct rule whose evaluation reads the event and multiplies. */
 #include "engine/rule.h"
 
-#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
