@@ -22,13 +22,12 @@
  *   streakBonusConfig? {every integer >= 1, bonusMultiplier >= 0}: applies when the user's
  *     daily streak, after this event, is a positive multiple of every;
  *   isActive (bool, default true);
- * Every multiplier is a number 0..RULE_MULTIPLIER_MAX.
  *   beyond ForgeEngine: caps? [{per: "day"|"week"|"month"|"season", max: integer >= 0}] (at
  *     most 4, one per period; max <= RULE_AMOUNT_MAX; "season" is allowed with or without
  *     seasonId: the engine counts it in the season active at the event's time),
  *     cooldownSeconds? (integer 0..1e9), validFrom?/validTo? (ISO 8601 after 1970-01-01,
  *     validFrom < validTo), seasonId? (string of 1..128 chars).
- * A null member is the same as an absent one; members not named here are ignored (the API
+ * Every multiplier is a number 0..RULE_MULTIPLIER_MAX. A null member is the same as an absent one; members not named here are ignored (the API
  * may pass id and the like).
  * Each award = round-half-away-from-zero(amount * every applicable multiplier), see
  * rule_round.
