@@ -33,12 +33,6 @@ static const struct {
     {"currency:", ACH_METRIC_CURRENCY, RULE_AWARD_NAME_MAX},
 };
 
-static const json_t *member(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    return v && !json_is_null(v) ? v : NULL;
-}
-
 static void code_compile(const json_t *body, struct achievement *a, json_t *details)
 {
     const char *code = fields_text(body, "code", FIELDS_REQUIRED, 1, ACH_CODE_MAX, details);
@@ -57,7 +51,7 @@ static void code_compile(const json_t *body, struct achievement *a, json_t *deta
 
 static void tier_compile(const json_t *body, struct achievement *a, json_t *details)
 {
-    const json_t *tier = member(body, "tier");
+    const json_t *tier = fields_member(body, "tier");
     if (!tier)
         return;
     if (json_is_integer(tier)) {
@@ -88,7 +82,7 @@ static void milestone_compile(const json_t *cond, struct achievement *a, json_t 
             return;
         }
     }
-    const json_t *target = member(cond, "target");
+    const json_t *target = fields_member(cond, "target");
     if (!target)
         fields_bad(details, "conditions.target", "is required");
     else if (!json_is_integer(target) || json_integer_value(target) < 1)
@@ -96,7 +90,7 @@ static void milestone_compile(const json_t *cond, struct achievement *a, json_t 
     else
         a->target = json_integer_value(target);
 
-    const json_t *metric = member(cond, "metric");
+    const json_t *metric = fields_member(cond, "metric");
     a->metric = ACH_METRIC_XP;
     if (!metric)
         return;
@@ -135,7 +129,7 @@ static void conditional_compile(const json_t *cond, struct achievement *a, json_
 {
     json_t *copy = NULL;
     if (json_object_get(cond, "eventType")) {
-        const json_t *type = member(cond, "eventType");
+        const json_t *type = fields_member(cond, "eventType");
         char msg[80];
         if (type && !fields_check_text(type, 0, 1, ACH_EVENT_TYPE_MAX, msg, sizeof(msg)))
             fields_bad(details, "conditions.eventType", "%s", msg);
@@ -162,17 +156,10 @@ static void rewards_compile(const json_t *cfg, const char *key, struct ach_rewar
 {
     char where[RULE_AWARD_NAME_MAX * 4 + 64];
     snprintf(where, sizeof(where), "rewardConfig.%s", key);
-    const json_t *map = member(cfg, key);
+    const json_t *map =
+        fields_collection(cfg, key, where, 0, false, ACH_MAX_REWARDS, "awards", details);
     if (!map)
         return;
-    if (!json_is_object(map)) {
-        fields_bad(details, where, "must be an object");
-        return;
-    }
-    if (json_object_size(map) > ACH_MAX_REWARDS) {
-        fields_bad(details, where, "must have at most %d awards", ACH_MAX_REWARDS);
-        return;
-    }
     const char *name;
     size_t len;
     json_t *v;
@@ -213,13 +200,16 @@ struct achievement *achievement_compile(const json_t *body, json_t **details)
     a->hidden = fields_bool(body, "hidden", false, d);
     a->repeatable = fields_bool(body, "repeatable", false, d);
 
-    const char *kind = fields_text(body, "kind", FIELDS_REQUIRED, 1, 32, d);
-    bool known = kind && (strcmp(kind, "MILESTONE") == 0 || strcmp(kind, "CONDITIONAL") == 0);
-    if (kind && !known)
+    const json_t *kind = fields_member(body, "kind");
+    const char *k = json_string_value(kind);
+    bool known = k && (strcmp(k, "MILESTONE") == 0 || strcmp(k, "CONDITIONAL") == 0);
+    if (!kind)
+        fields_bad(d, "kind", "is required");
+    else if (!known)
         fields_bad(d, "kind", "must be MILESTONE or CONDITIONAL");
-    a->kind = known && strcmp(kind, "CONDITIONAL") == 0 ? ACH_CONDITIONAL : ACH_MILESTONE;
+    a->kind = known && strcmp(k, "CONDITIONAL") == 0 ? ACH_CONDITIONAL : ACH_MILESTONE;
 
-    const json_t *cond = member(body, "conditions");
+    const json_t *cond = fields_member(body, "conditions");
     if (!cond)
         fields_bad(d, "conditions", "is required");
     else if (!json_is_object(cond))
@@ -229,7 +219,7 @@ struct achievement *achievement_compile(const json_t *body, json_t **details)
     else if (known)
         conditional_compile(cond, a, d);
 
-    const json_t *reward = member(body, "rewardConfig");
+    const json_t *reward = fields_member(body, "rewardConfig");
     if (reward && !json_is_object(reward)) {
         fields_bad(d, "rewardConfig", "must be an object");
     } else if (reward) {

@@ -3,14 +3,19 @@
  *
  * A node's subtree is the `size` nodes starting at it, so a combinator's children follow it
  * one after the other and the next child starts `size` nodes after the previous one. A leaf
- * holds its field as path segments with their lengths and its value as a typed constant
- * (strings with their length, numbers as int64 and double, composite values as a private
- * copy), so evaluation reads the event's JSON through jansson's lookups and compares; it
- * never parses, formats or allocates. */
+ * holds its field as the path's text with the length of each key and its value as a typed
+ * constant (strings with their length, numbers as int64 and double, composite values as a
+ * private copy), so evaluation reads the event's JSON through jansson's lookups and compares;
+ * it never parses, formats or allocates. A node is 104 bytes with what a one-key leaf reads
+ * in the first 64, so the 50 rules of an event type stay within the first-level cache.
+ *
+ * Most of the time goes to jansson's lookups (hashing the key, comparing it), and the rules
+ * of one event read the same few fields again and again; the optional per-event memo below
+ * looks each one up once. */
 #include "engine/condition.h"
 
 #include <assert.h>
-#include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,38 +24,46 @@
 #include "core/clock.h"
 #include "core/mem.h"
 
+/* What a node does. A leaf's operator is chosen when it is compiled for the type of its
+ * value (eq on a string compares strings and nothing else); neq, nin and exists:false are
+ * the leaf of eq, in and exists with `neg` set. */
 enum node_op {
     N_ALL,
     N_ANY,
     N_NOT,
-    N_EQ,
-    N_NEQ,
-    N_GT,
-    N_GTE,
-    N_LT,
-    N_LTE,
+    N_EQ_STRING,  /* eq, the value a string */
+    N_EQ_NUMBER,  /* eq, the value a number */
+    N_EQ,         /* eq, any other value */
+    N_CMP,        /* gt, gte, lt, lte: `cmp` says which outcomes hold */
+    N_IN_STRINGS, /* in, every value a string */
     N_IN,
-    N_NIN,
     N_CONTAINS,
     N_STARTS_WITH,
     N_EXISTS,
 };
 
+/* cmp bits: the field below, equal to, above the value */
+#define CMP_BELOW 1
+#define CMP_EQUAL 2
+#define CMP_ABOVE 4
+
 static const struct {
     const char *name;
     enum node_op op;
+    bool neg;
+    uint8_t cmp;
 } op_names[] = {
-    {"eq", N_EQ},
-    {"neq", N_NEQ},
-    {"gt", N_GT},
-    {"gte", N_GTE},
-    {"lt", N_LT},
-    {"lte", N_LTE},
-    {"in", N_IN},
-    {"nin", N_NIN},
-    {"contains", N_CONTAINS},
-    {"startsWith", N_STARTS_WITH},
-    {"exists", N_EXISTS},
+    {"eq", N_EQ, false, 0},
+    {"neq", N_EQ, true, 0},
+    {"gt", N_CMP, false, CMP_ABOVE},
+    {"gte", N_CMP, false, CMP_ABOVE | CMP_EQUAL},
+    {"lt", N_CMP, false, CMP_BELOW},
+    {"lte", N_CMP, false, CMP_BELOW | CMP_EQUAL},
+    {"in", N_IN, false, 0},
+    {"nin", N_IN, true, 0},
+    {"contains", N_CONTAINS, false, 0},
+    {"startsWith", N_STARTS_WITH, false, 0},
+    {"exists", N_EXISTS, false, 0},
 };
 
 /* The types a constant and a field value can have. */
@@ -58,24 +71,39 @@ enum vtype { V_MISSING, V_NULL, V_TRUE, V_FALSE, V_NUMBER, V_STRING, V_ARRAY, V_
 
 /* A constant of a leaf, or a field's value during evaluation (then nothing is owned). */
 struct val {
-    enum vtype t;
+    uint8_t t;   /* enum vtype */
     bool is_int; /* V_NUMBER: `i` is exact (a JSON integer); `d` is always set */
-    int64_t i;
-    double d;
-    const char *s; /* V_STRING: owned by a constant */
-    size_t len;
-    json_t *j; /* V_ARRAY, V_OBJECT: a constant's own deep copy; a field's borrowed tree */
+    union {
+        struct {
+            int64_t i;
+            double d;
+        };
+        struct {
+            const char *s; /* V_STRING: a constant's own copy */
+            size_t len;
+        };
+        const json_t *j; /* V_ARRAY, V_OBJECT: a constant's own deep copy */
+    };
 };
 
+/* A node: what a one-key leaf reads comes first, within 64 bytes. */
 struct node {
-    enum node_op op;
-    unsigned size;         /* nodes in this subtree, itself included */
-    unsigned n_kids;       /* all, any: children; not: 1 */
-    struct cond_path path; /* leaves */
-    struct val k;          /* the value (exists: V_TRUE or V_FALSE) */
-    struct val *list;      /* in, nin: n_list constants */
-    size_t n_list;
+    uint8_t op;                     /* enum node_op */
+    bool neg;                       /* leaves: the answer is negated */
+    uint8_t cmp;                    /* N_CMP: the CMP_* outcomes that hold */
+    uint8_t source;                 /* enum cond_source (leaves) */
+    uint8_t nseg;                   /* path segments (metadata, attributes) */
+    uint32_t size;                  /* nodes in this subtree, itself included */
+    uint32_t n_kids;                /* all, any: children; not: 1 */
+    uint32_t hash;                  /* the path's (cond_path.hash) */
+    uint32_t n_list;                /* in, nin: constants in list */
+    size_t text_len;                /* the path: segments joined with '.' */
+    char *text;                     /* owned, NUL-padded (padded_dup) */
+    struct val k;                   /* the value of eq, gt.., contains, startsWith */
+    uint32_t seglen[COND_MAX_PATH]; /* the segments' lengths within text */
+    struct val *list;               /* in, nin */
 };
+_Static_assert(offsetof(struct node, seglen) <= 64, "a one-key leaf reads one cache line");
 
 struct cond {
     size_t n;
@@ -86,10 +114,15 @@ struct cond {
 
 static void val_of_json(const json_t *j, struct val *v)
 {
-    v->j = (json_t *)j; /* only read */
     switch (json_typeof(j)) {
-    case JSON_OBJECT: v->t = V_OBJECT; break;
-    case JSON_ARRAY: v->t = V_ARRAY; break;
+    case JSON_OBJECT:
+        v->t = V_OBJECT;
+        v->j = j;
+        break;
+    case JSON_ARRAY:
+        v->t = V_ARRAY;
+        v->j = j;
+        break;
     case JSON_STRING:
         v->t = V_STRING;
         v->s = json_string_value(j);
@@ -112,55 +145,200 @@ static void val_of_json(const json_t *j, struct val *v)
     }
 }
 
-/* The value at path p of root, or NULL. */
-static const json_t *walk(const json_t *root, const struct cond_path *p)
+/* memcmp for the short strings conditions compare (a call costs more than the loop). */
+static inline bool bytes_eq(const char *a, const char *b, size_t len)
 {
-    const json_t *cur = root;
+    if (len > 16)
+        return memcmp(a, b, len) == 0;
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+/* Path texts are allocated NUL-padded to a multiple of 8 bytes (padded_dup), so that equal
+ * lengths can be followed by a comparison of whole words. */
+static bool padded_eq(const char *a, const char *b, size_t len)
+{
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+static char *padded_dup(const char *s, size_t len)
+{
+    char *p = xcalloc((len + 8) & ~(size_t)7, 1);
+    memcpy(p, s, len);
+    return p;
+}
+
+/* A metadata or attributes path as both struct node and struct cond_path hold it. */
+struct path_ref {
+    uint8_t source;
+    unsigned n;
+    uint32_t hash;
+    const char *text; /* segments joined with '.' */
+    size_t text_len;
+    const size_t *len;     /* of each segment (struct cond_path), or */
+    const uint32_t *len32; /* (struct node) */
+};
+
+/* The value at the path, or NULL. */
+static const json_t *path_walk(const struct path_ref *p, const struct cond_ctx *ctx)
+{
+    const json_t *cur = p->source == COND_SRC_METADATA ? ctx->metadata : ctx->attributes;
+    const char *seg = p->text;
     for (unsigned i = 0; i < p->n && cur; i++) {
         if (!json_is_object(cur))
             return NULL;
-        cur = json_object_getn(cur, p->seg[i], p->len[i]);
+        size_t len = p->len ? p->len[i] : p->len32[i];
+        cur = json_object_getn(cur, seg, len);
+        seg += len + 1;
     }
     return cur;
 }
 
-const json_t *cond_path_get(const struct cond_path *p, const struct cond_ctx *ctx)
+/* ---- the per-event memo ----
+ *
+ * A small open-addressed table of the values of metadata and attribute paths, keyed by the
+ * path's hash (computed when it was parsed) and checked against the path's text kept in the
+ * slot. A slot belongs to the current event when its generation is the memo's: starting an
+ * event is one increment, not a clearing. */
+
+#define MEMO_SLOTS  64 /* a power of two */
+#define MEMO_PROBES 4  /* past them, a path is looked up without the memo */
+#define MEMO_TEXT   40 /* longer paths are not memoised; a multiple of 8 */
+
+struct memo_slot {
+    uint32_t gen; /* == memo.gen: filled for the current event */
+    uint32_t hash;
+    uint8_t source;
+    uint8_t text_len;
+    char text[MEMO_TEXT]; /* NUL-padded, compared 8 bytes at a time */
+    const json_t *j;      /* the value, NULL when missing */
+    struct val v;         /* the same, typed */
+};
+
+static _Thread_local struct {
+    const struct cond_ctx *ctx; /* the ctx memoised, or NULL */
+    struct cond_ctx seen;       /* its members at cond_memo_begin */
+    size_t type_len;            /* strlen(seen.event_type) */
+    uint32_t gen;
+    struct memo_slot slot[MEMO_SLOTS];
+} memo;
+
+void cond_memo_begin(const struct cond_ctx *ctx)
 {
-    switch (p->source) {
-    case COND_SRC_METADATA: return ctx->metadata ? walk(ctx->metadata, p) : NULL;
-    case COND_SRC_ATTRIBUTES: return ctx->attributes ? walk(ctx->attributes, p) : NULL;
-    case COND_SRC_EVENT_TYPE:
-    case COND_SRC_OCCURRED_AT: break;
+    if (++memo.gen == 0) { /* wrapped: every slot could look current */
+        memset(memo.slot, 0, sizeof(memo.slot));
+        memo.gen = 1;
+    }
+    memo.ctx = ctx;
+    memo.seen = *ctx;
+    memo.type_len = ctx->event_type ? strlen(ctx->event_type) : 0;
+}
+
+void cond_memo_end(void)
+{
+    memo.ctx = NULL;
+}
+
+static bool memo_on(const struct cond_ctx *ctx)
+{
+    return memo.ctx == ctx && ctx->metadata == memo.seen.metadata &&
+           ctx->attributes == memo.seen.attributes && ctx->event_type == memo.seen.event_type &&
+           ctx->occurred_at == memo.seen.occurred_at;
+}
+
+/* The memo's slot for path p (filled now if it was not), or NULL when p cannot have one. */
+static inline const struct memo_slot *memo_get(const struct path_ref *p, const struct cond_ctx *ctx)
+{
+    if (p->text_len > MEMO_TEXT)
+        return NULL;
+    size_t i = p->hash & (MEMO_SLOTS - 1);
+    for (int k = 0; k < MEMO_PROBES; k++, i = (i + 1) & (MEMO_SLOTS - 1)) {
+        struct memo_slot *s = &memo.slot[i];
+        if (s->gen != memo.gen) {
+            s->gen = memo.gen;
+            s->hash = p->hash;
+            s->source = p->source;
+            s->text_len = (uint8_t)p->text_len;
+            memset(s->text, 0, sizeof(s->text));
+            memcpy(s->text, p->text, p->text_len);
+            s->j = path_walk(p, ctx);
+            if (s->j)
+                val_of_json(s->j, &s->v);
+            else
+                s->v.t = V_MISSING;
+            return s;
+        }
+        if (s->hash == p->hash && s->source == p->source && s->text_len == p->text_len &&
+            padded_eq(s->text, p->text, p->text_len))
+            return s;
     }
     return NULL;
 }
 
-static void field_value(const struct cond_path *p, const struct cond_ctx *ctx, struct val *v)
+static struct path_ref public_ref(const struct cond_path *p)
 {
-    switch (p->source) {
+    struct path_ref r = {(uint8_t)p->source, p->n, p->hash, p->text, p->text_len, p->len, NULL};
+    return r;
+}
+
+const json_t *cond_path_get(const struct cond_path *p, const struct cond_ctx *ctx)
+{
+    if (p->source != COND_SRC_METADATA && p->source != COND_SRC_ATTRIBUTES)
+        return NULL;
+    struct path_ref r = public_ref(p);
+    if (memo_on(ctx)) {
+        const struct memo_slot *s = memo_get(&r, ctx);
+        if (s)
+            return s->j;
+    }
+    return path_walk(&r, ctx);
+}
+
+/* The value a leaf's field names: from the memo when `memo_ok`, else built in *scratch. */
+static const struct val *field_value(const struct node *n, const struct cond_ctx *ctx, bool memo_ok,
+                                     struct val *scratch)
+{
+    struct val *v = scratch;
+    switch ((enum cond_source)n->source) {
     case COND_SRC_EVENT_TYPE:
         if (ctx->event_type) {
             v->t = V_STRING;
             v->s = ctx->event_type;
-            v->len = strlen(ctx->event_type);
+            v->len = memo_ok ? memo.type_len : strlen(ctx->event_type);
         } else {
             v->t = V_MISSING;
         }
-        return;
+        return v;
     case COND_SRC_OCCURRED_AT:
         v->t = V_NUMBER;
         v->is_int = true;
         v->i = ctx->occurred_at;
         v->d = (double)ctx->occurred_at;
-        return;
+        return v;
     case COND_SRC_METADATA:
     case COND_SRC_ATTRIBUTES: break;
     }
-    const json_t *j = cond_path_get(p, ctx);
+    struct path_ref r = {n->source, n->nseg, n->hash, n->text, n->text_len, NULL, n->seglen};
+    if (memo_ok) {
+        const struct memo_slot *s = memo_get(&r, ctx);
+        if (s)
+            return &s->v;
+    }
+    const json_t *j = path_walk(&r, ctx);
     if (j)
         val_of_json(j, v);
     else
         v->t = V_MISSING;
+    return v;
 }
 
 /* An int64 and a double that hold the same number, exactly. */
@@ -198,8 +376,8 @@ static bool val_eq(const struct val *a, const struct val *b)
 {
     if (a->t != b->t)
         return false;
-    switch (a->t) {
-    case V_STRING: return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+    switch ((enum vtype)a->t) {
+    case V_STRING: return a->len == b->len && bytes_eq(a->s, b->s, a->len);
     case V_NUMBER: return num_eq(a, b);
     case V_ARRAY:
     case V_OBJECT: return json_deep_eq(a->j, b->j);
@@ -253,6 +431,18 @@ static bool in_list(const struct node *n, const struct val *v)
     return false;
 }
 
+static bool in_strings(const struct node *n, const struct val *v)
+{
+    if (v->t != V_STRING)
+        return false;
+    for (size_t i = 0; i < n->n_list; i++) {
+        const struct val *k = &n->list[i];
+        if (k->len == v->len && bytes_eq(k->s, v->s, v->len))
+            return true;
+    }
+    return false;
+}
+
 static bool contains(const struct val *v, const struct val *k)
 {
     if (v->t == V_STRING) {
@@ -272,32 +462,34 @@ static bool contains(const struct val *v, const struct val *k)
     return false;
 }
 
-static bool eval_leaf(const struct node *n, const struct cond_ctx *ctx)
+static bool eval_leaf(const struct node *n, const struct cond_ctx *ctx, bool memo_ok)
 {
-    struct val v;
-    field_value(&n->path, ctx, &v);
-    switch (n->op) {
-    case N_EQ: return val_eq(&v, &n->k);
-    case N_NEQ: return !val_eq(&v, &n->k);
-    case N_GT: return v.t == V_NUMBER && num_cmp(&v, &n->k) > 0;
-    case N_GTE: return v.t == V_NUMBER && num_cmp(&v, &n->k) >= 0;
-    case N_LT: return v.t == V_NUMBER && num_cmp(&v, &n->k) < 0;
-    case N_LTE: return v.t == V_NUMBER && num_cmp(&v, &n->k) <= 0;
-    case N_IN: return in_list(n, &v);
-    case N_NIN: return !in_list(n, &v);
-    case N_CONTAINS: return contains(&v, &n->k);
+    struct val scratch;
+    const struct val *v = field_value(n, ctx, memo_ok, &scratch);
+    const struct val *k = &n->k;
+    bool r = false;
+    switch ((enum node_op)n->op) {
+    case N_EQ_STRING:
+        r = v->t == V_STRING && v->len == k->len && bytes_eq(v->s, k->s, k->len);
+        break;
+    case N_EQ_NUMBER: r = v->t == V_NUMBER && num_eq(v, k); break;
+    case N_EQ: r = val_eq(v, k); break;
+    case N_CMP: r = v->t == V_NUMBER && (n->cmp & (1 << (num_cmp(v, k) + 1))); break;
+    case N_IN_STRINGS: r = in_strings(n, v); break;
+    case N_IN: r = in_list(n, v); break;
+    case N_CONTAINS: r = contains(v, k); break;
     case N_STARTS_WITH:
-        return v.t == V_STRING && v.len >= n->k.len && memcmp(v.s, n->k.s, n->k.len) == 0;
-    case N_EXISTS: return (v.t != V_MISSING && v.t != V_NULL) == (n->k.t == V_TRUE);
+        r = v->t == V_STRING && v->len >= k->len && bytes_eq(v->s, k->s, k->len);
+        break;
+    case N_EXISTS: r = v->t != V_MISSING && v->t != V_NULL; break;
     case N_ALL:
     case N_ANY:
-    case N_NOT: break;
+    case N_NOT: assert(!"not a leaf"); break;
     }
-    assert(!"not a leaf");
-    return false;
+    return r != n->neg;
 }
 
-static bool eval_node(const struct node *n, const struct cond_ctx *ctx)
+static bool eval_node(const struct node *n, const struct cond_ctx *ctx, bool memo_ok)
 {
     switch (n->op) {
     case N_ALL:
@@ -305,21 +497,21 @@ static bool eval_node(const struct node *n, const struct cond_ctx *ctx)
         bool any = n->op == N_ANY;
         const struct node *kid = n + 1;
         for (unsigned i = 0; i < n->n_kids; i++) {
-            if (eval_node(kid, ctx) == any)
+            if (eval_node(kid, ctx, memo_ok) == any)
                 return any;
             kid += kid->size;
         }
         return !any;
     }
-    case N_NOT: return !eval_node(n + 1, ctx);
-    default: return eval_leaf(n, ctx);
+    case N_NOT: return !eval_node(n + 1, ctx, memo_ok);
+    default: return eval_leaf(n, ctx, memo_ok);
     }
 }
 
 bool cond_eval(const struct cond *c, const struct cond_ctx *ctx)
 {
     assert(c && c->n > 0);
-    return eval_node(c->nodes, ctx);
+    return eval_node(c->nodes, ctx, memo_on(ctx));
 }
 
 /* ---- paths ---- */
@@ -328,7 +520,17 @@ void cond_path_release(struct cond_path *p)
 {
     for (unsigned i = 0; i < p->n; i++)
         free(p->seg[i]);
+    free(p->text);
     memset(p, 0, sizeof(*p));
+}
+
+/* FNV-1a over the source and each segment, a '.' before each: the memo's key. */
+static uint32_t path_hash(uint32_t h, const char *s, size_t len)
+{
+    h = (h ^ '.') * 16777619u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
 }
 
 static bool starts_with(const char *s, const char *prefix)
@@ -372,6 +574,10 @@ int cond_path_parse(const char *field, struct cond_path *out, char *err, size_t 
         return -1;
     }
     out->source = out->source == COND_SRC_ATTRIBUTES ? COND_SRC_ATTRIBUTES : COND_SRC_METADATA;
+    char source = (char)out->source;
+    out->hash = path_hash(2166136261u, &source, 1);
+    out->text = padded_dup(rest, strlen(rest));
+    out->text_len = strlen(rest);
     for (;;) {
         const char *dot = strchr(rest, '.');
         size_t len = dot ? (size_t)(dot - rest) : strlen(rest);
@@ -386,6 +592,7 @@ int cond_path_parse(const char *field, struct cond_path *out, char *err, size_t 
         out->seg[out->n] = xstrndup(rest, len);
         out->len[out->n] = len;
         out->n++;
+        out->hash = path_hash(out->hash, rest, len);
         if (!dot)
             return 0;
         rest = dot + 1;
@@ -428,13 +635,13 @@ static void val_release(struct val *v)
     if (v->t == V_STRING)
         free((char *)v->s);
     else if (v->t == V_ARRAY || v->t == V_OBJECT)
-        json_decref(v->j);
+        json_decref((json_t *)v->j);
     memset(v, 0, sizeof(*v));
 }
 
 static void node_release(struct node *n)
 {
-    cond_path_release(&n->path);
+    free(n->text);
     val_release(&n->k);
     for (size_t i = 0; i < n->n_list; i++)
         val_release(&n->list[i]);
@@ -458,18 +665,14 @@ static int val_compile(const json_t *j, bool time, struct val *out)
     }
     if (time && !json_is_number(j))
         return -1;
-    struct val v;
-    memset(&v, 0, sizeof(v));
-    val_of_json(j, &v);
-    *out = v;
-    if (v.t == V_STRING)
-        out->s = xstrndup(v.s, v.len);
-    else if (v.t == V_ARRAY || v.t == V_OBJECT)
+    val_of_json(j, out);
+    if (out->t == V_STRING) {
+        out->s = xstrndup(out->s, out->len);
+    } else if (out->t == V_ARRAY || out->t == V_OBJECT) {
         out->j = json_deep_copy(j);
-    else
-        out->j = NULL;
-    if ((v.t == V_ARRAY || v.t == V_OBJECT) && !out->j)
-        abort(); /* jansson is out of memory */
+        if (!out->j)
+            abort(); /* jansson is out of memory */
+    }
     return 0;
 }
 
@@ -511,6 +714,8 @@ static int compile_leaf(struct compiler *c, size_t at, const json_t *v, const ch
         return -1;
     }
     enum node_op o = N_EQ;
+    bool neg = false;
+    uint8_t cmp = 0;
     const char *opname = "eq";
     if (op) {
         if (!json_is_string(op)) {
@@ -526,24 +731,38 @@ static int compile_leaf(struct compiler *c, size_t at, const json_t *v, const ch
             return -1;
         }
         o = op_names[i].op;
+        neg = op_names[i].neg;
+        cmp = op_names[i].cmp;
     } else {
         value = equals;
     }
     struct node *n = &c->nodes[at];
-    n->op = o;
+    n->op = (uint8_t)o;
+    n->neg = neg;
+    n->cmp = cmp;
     char msg[160];
-    if (cond_path_parse(json_string_value(field), &n->path, msg, sizeof(msg)) < 0) {
+    struct cond_path path;
+    if (cond_path_parse(json_string_value(field), &path, msg, sizeof(msg)) < 0) {
         fail(c, where, "field", "%s", msg);
         return -1;
     }
+    n->source = (uint8_t)path.source;
+    n->nseg = (uint8_t)path.n;
+    n->hash = path.hash;
+    n->text_len = path.text_len;
+    n->text = path.text; /* taken over */
+    path.text = NULL;
+    for (unsigned i = 0; i < path.n; i++)
+        n->seglen[i] = (uint32_t)path.len[i]; /* a body is far below 4 GiB */
+    cond_path_release(&path);
     const char *vkey = equals ? "equals" : "value";
-    bool time = n->path.source == COND_SRC_OCCURRED_AT;
+    bool time = n->source == COND_SRC_OCCURRED_AT;
     if (o == N_EXISTS) {
         if (value && !json_is_boolean(value)) {
             fail(c, where, vkey, "exists takes true or false");
             return -1;
         }
-        n->k.t = !value || json_is_true(value) ? V_TRUE : V_FALSE;
+        n->neg = value && json_is_false(value);
         return 0;
     }
     if (!value) {
@@ -551,11 +770,8 @@ static int compile_leaf(struct compiler *c, size_t at, const json_t *v, const ch
         return -1;
     }
     switch (o) {
-    case N_GT:
-    case N_GTE:
-    case N_LT:
-    case N_LTE:
-        if (n->path.source == COND_SRC_EVENT_TYPE) {
+    case N_CMP:
+        if (n->source == COND_SRC_EVENT_TYPE) {
             fail(c, where, "op", "%s does not apply to event.type", opname);
             return -1;
         }
@@ -565,7 +781,6 @@ static int compile_leaf(struct compiler *c, size_t at, const json_t *v, const ch
         }
         break;
     case N_IN:
-    case N_NIN:
         if (!json_is_array(value)) {
             fail(c, where, vkey, "%s needs an array", opname);
             return -1;
@@ -575,6 +790,7 @@ static int compile_leaf(struct compiler *c, size_t at, const json_t *v, const ch
             return -1;
         }
         n->list = xcalloc(json_array_size(value) + 1, sizeof(*n->list));
+        bool strings = true;
         for (size_t i = 0; i < json_array_size(value); i++) {
             if (val_compile(json_array_get(value, i), time, &n->list[i]) < 0) {
                 char elem[32];
@@ -582,8 +798,11 @@ static int compile_leaf(struct compiler *c, size_t at, const json_t *v, const ch
                 fail(c, where, elem, "%s", time_values);
                 return -1;
             }
+            strings &= n->list[i].t == V_STRING;
             n->n_list++;
         }
+        if (strings)
+            n->op = N_IN_STRINGS;
         return 0;
     case N_CONTAINS:
     case N_STARTS_WITH:
@@ -602,6 +821,10 @@ static int compile_leaf(struct compiler *c, size_t at, const json_t *v, const ch
         fail(c, where, vkey, "%s", time_values);
         return -1;
     }
+    if (o == N_EQ && n->k.t == V_STRING)
+        n->op = N_EQ_STRING;
+    else if (o == N_EQ && n->k.t == V_NUMBER)
+        n->op = N_EQ_NUMBER;
     return 0;
 }
 
@@ -673,9 +896,9 @@ static int compile_node(struct compiler *c, const json_t *v, const char *where, 
             if (compile_node(c, json_array_get(body, i), here, depth + 1) < 0)
                 return -1;
         }
-        c->nodes[at].n_kids = (unsigned)n;
+        c->nodes[at].n_kids = (uint32_t)n;
     }
-    c->nodes[at].size = (unsigned)(c->n - at);
+    c->nodes[at].size = (uint32_t)(c->n - at);
     return 0;
 }
 

@@ -21,6 +21,32 @@ void fields_bad(json_t *details, const char *name, const char *fmt, ...)
     json_object_set_new(details, name, json_string(msg));
 }
 
+const json_t *fields_member(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+const json_t *fields_collection(const json_t *obj, const char *key, const char *name, int flags,
+                                bool array, size_t max, const char *noun, json_t *details)
+{
+    const json_t *v = fields_member(obj, key);
+    if (!v) {
+        if (flags & FIELDS_REQUIRED)
+            fields_bad(details, name, "is required");
+        return NULL;
+    }
+    if (array ? !json_is_array(v) : !json_is_object(v)) {
+        fields_bad(details, name, array ? "must be an array" : "must be an object");
+        return NULL;
+    }
+    if ((array ? json_array_size(v) : json_object_size(v)) > max) {
+        fields_bad(details, name, "must have at most %zu %s", max, noun);
+        return NULL;
+    }
+    return v;
+}
+
 bool fields_check_text(const json_t *v, int flags, size_t min, size_t max, char *msg, size_t msglen)
 {
     if (!json_is_string(v)) {

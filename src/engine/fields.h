@@ -20,6 +20,13 @@ void fields_bad(json_t *details, const char *name, const char *fmt, ...)
  * without control characters unless FIELDS_MULTILINE; else false with a message. */
 bool fields_check_text(const json_t *v, int flags, size_t min, size_t max, char *msg,
                        size_t msglen);
+/* Member `key` of obj, or NULL when it is absent or null. */
+const json_t *fields_member(const json_t *obj, const char *key);
+/* Member `key` of obj as an object (or, with `array`, an array) of at most `max` members,
+ * which `noun` names in the message; NULL when absent or null (reported with
+ * FIELDS_REQUIRED) or wrong (reported). Reports go under `name`. */
+const json_t *fields_collection(const json_t *obj, const char *key, const char *name, int flags,
+                                bool array, size_t max, const char *noun, json_t *details);
 /* Member `key` of obj as a string of min..max characters (code points), without control
  * characters unless FIELDS_MULTILINE. NULL when absent or null, or when wrong (reported). */
 const char *fields_text(const json_t *obj, const char *key, int flags, size_t min, size_t max,

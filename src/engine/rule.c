@@ -2,7 +2,6 @@
  * compiled into a struct rule whose evaluation reads the event and multiplies. */
 #include "engine/rule.h"
 
-#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,13 +18,6 @@
 #define RULE_COOLDOWN_MAX_S  1000000000LL
 
 static const char *const award_shape = "must be a non-negative integer or {field, multiply?, max?}";
-
-/* A member that is present and not null, or NULL. */
-static const json_t *member(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    return v && !json_is_null(v) ? v : NULL;
-}
 
 /* The path of a field award or multiplier: 0, or -1 with a message. */
 static int path_compile(const json_t *v, bool event_fields, struct cond_path *out, char *msg,
@@ -85,12 +77,12 @@ static int award_compile(const json_t *v, struct rule_award *a, char *msg, size_
         return -1;
     }
     a->from_field = true;
-    const json_t *mul = member(v, "multiply");
+    const json_t *mul = fields_member(v, "multiply");
     if (mul && !fields_multiplier(mul, &a->multiply)) {
         snprintf(msg, msglen, "multiply: must be a number from 0 to %.0f", RULE_MULTIPLIER_MAX);
         return -1;
     }
-    const json_t *max = member(v, "max");
+    const json_t *max = fields_member(v, "max");
     if (max) {
         if (!fields_amount(max, &a->max)) {
             snprintf(msg, msglen, "max: must be an integer from 0 to %lld", RULE_AMOUNT_MAX);
@@ -110,17 +102,10 @@ static void award_release(struct rule_award *a)
 static void awards_compile(const json_t *body, const char *key, struct rule_award *out, size_t *n,
                            json_t *details)
 {
-    const json_t *map = member(body, key);
+    const json_t *map =
+        fields_collection(body, key, key, 0, false, RULE_MAX_AWARDS, "awards", details);
     if (!map)
         return;
-    if (!json_is_object(map)) {
-        fields_bad(details, key, "must be an object");
-        return;
-    }
-    if (json_object_size(map) > RULE_MAX_AWARDS) {
-        fields_bad(details, key, "must have at most %d awards", RULE_MAX_AWARDS);
-        return;
-    }
     const char *name;
     size_t len;
     json_t *v;
@@ -185,7 +170,7 @@ static bool number_text(const char *s, double *out)
 
 static void multiplier_compile(const json_t *body, struct rule *r, json_t *details)
 {
-    const json_t *cfg = member(body, "multiplierConfig");
+    const json_t *cfg = fields_member(body, "multiplierConfig");
     if (!cfg)
         return;
     if (!json_is_object(cfg)) {
@@ -202,19 +187,10 @@ static void multiplier_compile(const json_t *body, struct rule *r, json_t *detai
         fields_bad(details, "multiplierConfig.field", "%s", msg);
         ok = false;
     }
-    const json_t *map = json_object_get(cfg, "map");
-    if (!map) {
-        fields_bad(details, "multiplierConfig.map", "is required");
+    const json_t *map = fields_collection(cfg, "map", "multiplierConfig.map", FIELDS_REQUIRED,
+                                          false, RULE_MAX_MULT, "entries", details);
+    if (!map)
         return;
-    }
-    if (!json_is_object(map)) {
-        fields_bad(details, "multiplierConfig.map", "must be an object");
-        return;
-    }
-    if (json_object_size(map) > RULE_MAX_MULT) {
-        fields_bad(details, "multiplierConfig.map", "must have at most %d entries", RULE_MAX_MULT);
-        return;
-    }
     r->mult = xcalloc(json_object_size(map) + 1, sizeof(*r->mult));
     const char *key;
     size_t len;
@@ -244,7 +220,7 @@ static bool config_int(const json_t *cfg, const char *prefix, const char *key, i
 {
     char where[64];
     snprintf(where, sizeof(where), "%s%s%s", prefix, *prefix ? "." : "", key);
-    const json_t *v = member(cfg, key);
+    const json_t *v = fields_member(cfg, key);
     if (!v) {
         fields_bad(details, where, "is required");
         return false;
@@ -263,7 +239,7 @@ static bool config_multiplier(const json_t *cfg, const char *prefix, const char 
 {
     char where[64];
     snprintf(where, sizeof(where), "%s.%s", prefix, key);
-    const json_t *v = member(cfg, key);
+    const json_t *v = fields_member(cfg, key);
     if (!v) {
         fields_bad(details, where, "is required");
         return false;
@@ -278,7 +254,7 @@ static bool config_multiplier(const json_t *cfg, const char *prefix, const char 
 static void time_bonus_compile(const json_t *body, struct rule *r, json_t *details)
 {
     const char *k = "timeBonusConfig";
-    const json_t *cfg = member(body, k);
+    const json_t *cfg = fields_member(body, k);
     if (!cfg)
         return;
     if (!json_is_object(cfg)) {
@@ -297,7 +273,7 @@ static void time_bonus_compile(const json_t *body, struct rule *r, json_t *detai
 static void streak_bonus_compile(const json_t *body, struct rule *r, json_t *details)
 {
     const char *k = "streakBonusConfig";
-    const json_t *cfg = member(body, k);
+    const json_t *cfg = fields_member(body, k);
     if (!cfg)
         return;
     if (!json_is_object(cfg)) {
@@ -312,17 +288,10 @@ static void streak_bonus_compile(const json_t *body, struct rule *r, json_t *det
 static void caps_compile(const json_t *body, struct rule *r, json_t *details)
 {
     static const char *const pers[] = {"day", "week", "month", "season"};
-    const json_t *caps = member(body, "caps");
+    const json_t *caps =
+        fields_collection(body, "caps", "caps", 0, true, RULE_MAX_CAPS, "caps", details);
     if (!caps)
         return;
-    if (!json_is_array(caps)) {
-        fields_bad(details, "caps", "must be an array");
-        return;
-    }
-    if (json_array_size(caps) > RULE_MAX_CAPS) {
-        fields_bad(details, "caps", "must have at most %d caps", RULE_MAX_CAPS);
-        return;
-    }
     for (size_t i = 0; i < json_array_size(caps); i++) {
         const json_t *c = json_array_get(caps, i);
         char where[32];
@@ -333,7 +302,7 @@ static void caps_compile(const json_t *body, struct rule *r, json_t *details)
         }
         char per_where[48];
         snprintf(per_where, sizeof(per_where), "%s.per", where);
-        const json_t *per = member(c, "per");
+        const json_t *per = fields_member(c, "per");
         size_t p = 0;
         while (per && json_is_string(per) && p < 4 && strcmp(json_string_value(per), pers[p]))
             p++;
@@ -365,7 +334,7 @@ static void caps_compile(const json_t *body, struct rule *r, json_t *details)
 /* validFrom or validTo: Unix ms, 0 when absent or wrong (reported). */
 static int64_t instant(const json_t *body, const char *key, json_t *details)
 {
-    const json_t *v = member(body, key);
+    const json_t *v = fields_member(body, key);
     if (!v)
         return 0;
     int64_t ms;
@@ -398,14 +367,14 @@ struct rule *rule_compile(const json_t *body, json_t **details)
         r->event_type = xstrdup(type);
 
     r->priority = 100;
-    const json_t *v = member(body, "priority");
+    const json_t *v = fields_member(body, "priority");
     if (v && !json_is_integer(v))
         fields_bad(d, "priority", "must be an integer");
     else if (v)
         r->priority = json_integer_value(v);
 
     char err[256];
-    v = member(body, "conditions");
+    v = fields_member(body, "conditions");
     json_t *all = v ? NULL : json_pack("{s:[]}", "all");
     r->cond = cond_compile(v ? v : all, err, sizeof(err));
     json_decref(all);
@@ -420,7 +389,7 @@ struct rule *rule_compile(const json_t *body, json_t **details)
     r->active = fields_bool(body, "isActive", true, d);
     caps_compile(body, r, d);
 
-    v = member(body, "cooldownSeconds");
+    v = fields_member(body, "cooldownSeconds");
     if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
               json_integer_value(v) > RULE_COOLDOWN_MAX_S))
         fields_bad(d, "cooldownSeconds", "must be an integer from 0 to %lld", RULE_COOLDOWN_MAX_S);
@@ -470,7 +439,12 @@ void rule_free(struct rule *r)
 
 static bool key_is(const struct rule_mult_entry *e, const char *s, size_t len)
 {
-    return e->len == len && memcmp(e->key, s, len) == 0;
+    if (e->len != len)
+        return false;
+    for (size_t i = 0; i < len; i++) /* keys are short: no call to memcmp */
+        if (e->key[i] != s[i])
+            return false;
+    return true;
 }
 
 /* The multiplierConfig entry for the event's field, or 1. */
@@ -540,13 +514,15 @@ int64_t rule_award_amount(const struct rule_award *a, const struct cond_ctx *ctx
 {
     double base;
     if (!a->from_field) {
+        if (multiplier == 1) /* the common case: no bonus, nothing to round */
+            return a->amount;
         base = (double)a->amount;
     } else {
         const json_t *v = cond_path_get(&a->field, ctx);
         if (!json_is_number(v))
             return 0;
         base = json_number_value(v) * a->multiply;
-        if (!(base > 0)) /* also NaN (0 * a huge number cannot give one, but be sure) */
+        if (!(base > 0)) /* negative, or NaN */
             base = 0;
         if (a->has_max && base > (double)a->max)
             base = (double)a->max;
@@ -563,13 +539,16 @@ int64_t rule_round(double x)
         return INT64_MAX;
     if (x <= -9223372036854775808.0)
         return INT64_MIN;
-    double a = fabs(x);
+    double a = x < 0 ? -x : x;
     if (a >= 4503599627370496.0) /* 2^52: every double from here on is an integer */
         return (int64_t)x;
-    double whole = floor(a);
-    double frac = a - whole;
-    double tol = fmin(4 * DBL_EPSILON * a, 0x1p-10);
-    if (frac >= 0.5 - tol)
-        whole += 1;
-    return x < 0 ? -(int64_t)whole : (int64_t)whole;
+    int64_t whole = (int64_t)a; /* truncates: floor for a >= 0, without a call to libm */
+    double frac = a - (double)whole;
+    if (frac != 0) {
+        double tol = 4 * DBL_EPSILON * a;
+        if (tol > 0x1p-10)
+            tol = 0x1p-10;
+        whole += frac >= 0.5 - tol;
+    }
+    return x < 0 ? -whole : whole;
 }

@@ -22,13 +22,12 @@
  *   streakBonusConfig? {every integer >= 1, bonusMultiplier >= 0}: applies when the user's
  *     daily streak, after this event, is a positive multiple of every;
  *   isActive (bool, default true);
- * Every multiplier is a number 0..RULE_MULTIPLIER_MAX.
  *   beyond ForgeEngine: caps? [{per: "day"|"week"|"month"|"season", max: integer >= 0}] (at
  *     most 4, one per period; max <= RULE_AMOUNT_MAX; "season" is allowed with or without
  *     seasonId: the engine counts it in the season active at the event's time),
  *     cooldownSeconds? (integer 0..1e9), validFrom?/validTo? (ISO 8601 after 1970-01-01,
  *     validFrom < validTo), seasonId? (string of 1..128 chars).
- * A null member is the same as an absent one; members not named here are ignored (the API
+ * Every multiplier is a number 0..RULE_MULTIPLIER_MAX. A null member is the same as an absent one; members not named here are ignored (the API
  * may pass id and the like).
  * Each award = round-half-away-from-zero(amount * every applicable multiplier), see
  * rule_round.
@@ -58,10 +57,10 @@ struct rule_award {
     char *name;                /* track or currency */
     int64_t amount;            /* fixed amount, when !from_field */
     bool from_field;
-    struct cond_path field;
-    double multiply;           /* 1 unless given */
     bool has_max;
+    double multiply;           /* 1 unless given */
     int64_t max;
+    struct cond_path field;    /* last: only field awards read it */
 };
 
 struct rule_mult_entry {
@@ -72,31 +71,33 @@ struct rule_mult_entry {
     double multiplier;
 };
 
+/* The members the engine reads for every event come first, so that skipping a rule or
+ * finding it has no bonus touches one or two cache lines. */
 struct rule {
+    bool active;
+    bool has_multiplier;       /* multiplierConfig */
+    bool has_time_bonus;       /* timeBonusConfig */
+    bool has_streak_bonus;     /* streakBonusConfig */
+    int from_hour, to_hour;
+    struct cond *cond;
+    size_t n_xp;
+    size_t n_currency;
+    int64_t valid_from, valid_to; /* Unix ms; 0 = unbounded */
+    int64_t cooldown_ms;       /* 0 = none */
+    char *season_id;           /* NULL = any */
+    double time_multiplier;
+    int64_t streak_every;
+    double streak_multiplier;
+    size_t n_caps;
+    struct { enum rule_cap_per per; int64_t max; } caps[RULE_MAX_CAPS];
     char *name;
     char *event_type;
     int64_t priority;
-    bool active;
-    struct cond *cond;
-    struct rule_award xp[RULE_MAX_AWARDS];
-    size_t n_xp;
-    struct rule_award currency[RULE_MAX_AWARDS];
-    size_t n_currency;
-    bool has_multiplier;       /* multiplierConfig */
-    struct cond_path mult_field;
     struct rule_mult_entry *mult;
     size_t n_mult;
-    bool has_time_bonus;       /* timeBonusConfig */
-    int from_hour, to_hour;
-    double time_multiplier;
-    bool has_streak_bonus;     /* streakBonusConfig */
-    int64_t streak_every;
-    double streak_multiplier;
-    struct { enum rule_cap_per per; int64_t max; } caps[RULE_MAX_CAPS];
-    size_t n_caps;
-    int64_t cooldown_ms;       /* 0 = none */
-    int64_t valid_from, valid_to; /* Unix ms; 0 = unbounded */
-    char *season_id;           /* NULL = any */
+    struct cond_path mult_field;
+    struct rule_award xp[RULE_MAX_AWARDS];
+    struct rule_award currency[RULE_MAX_AWARDS];
 };
 
 /* Validates and compiles a rule body. Returns the rule (free it with rule_free) and sets

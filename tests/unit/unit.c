@@ -1,6 +1,7 @@
 /* unit_run: runs all cases of a cmocka group, or the one named on the command line. */
 #include "unit.h"
 
+#include "core/json.h"
 #include "core/log.h"
 #include "store/store.h"
 
@@ -23,6 +24,16 @@ int unit_run(const char *group, const struct CMUnitTest *tests, size_t n, int ar
         return 1;
     }
     return _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+}
+
+json_t *unit_json(const char *text)
+{
+    static const struct json_limits limits = {32, 100000};
+    char err[200];
+    json_t *j = json_parse_strict(text, strlen(text), &limits, err, sizeof(err));
+    if (!j)
+        fail_msg("test JSON does not parse: %s: %s", err, text);
+    return j;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -9,10 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 int unit_run(const char *group, const struct CMUnitTest *tests, size_t n, int argc, char **argv);
 /* Removes a directory tree (a test's temporary data dir). */
 void unit_rmtree(const char *dir);
+
+/* Parses JSON a test writes inline, strictly (core/json.h), or fails the test. Returns a new
+ * reference. */
+json_t *unit_json(const char *text);
 
 struct store;
 /* Opens and migrates a store in data_dir; NULL (with the reason on stderr) on failure. */

@@ -8,10 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
 #include "engine/condition.h"
-
-static const struct json_limits limits = {32, 100000};
 
 /* 2023-11-14T22:13:20.000Z */
 #define OCCURRED 1700000000000LL
@@ -24,18 +21,9 @@ static const char *const metadata_text =
     " \"big\": 9007199254740993}";
 static const char *const attributes_text = "{\"plan\": \"pro\", \"age\": 30, \"country\": \"FR\"}";
 
-static json_t *parse(const char *text)
-{
-    char err[200];
-    json_t *j = json_parse_strict(text, strlen(text), &limits, err, sizeof(err));
-    if (!j)
-        fail_msg("test JSON does not parse: %s: %s", err, text);
-    return j;
-}
-
 static struct cond *compile_ok(const char *text)
 {
-    json_t *j = parse(text);
+    json_t *j = unit_json(text);
     char err[256] = "";
     struct cond *c = cond_compile(j, err, sizeof(err));
     json_decref(j); /* the condition must not need it */
@@ -58,7 +46,7 @@ static void expect_error_json(const json_t *j, const char *want, const char *tex
 
 static void expect_error(const char *text, const char *want)
 {
-    json_t *j = parse(text);
+    json_t *j = unit_json(text);
     expect_error_json(j, want, text);
     json_decref(j);
 }
@@ -68,15 +56,25 @@ struct eval_case {
     bool want;
 };
 
+/* Each case is evaluated without the per-event memo, then twice with it (filling it, then
+ * answering from it): the same answer every time. */
 static void run_cases(const struct cond_ctx *ctx, const struct eval_case *cases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         struct cond *c = compile_ok(cases[i].cond);
         bool got = cond_eval(c, ctx);
+        cond_memo_begin(ctx);
+        bool memo_first = cond_eval(c, ctx);
+        bool memo_again = cond_eval(c, ctx);
+        cond_memo_end();
         cond_free(c);
         if (got != cases[i].want)
             fail_msg("%s: got %s, want %s", cases[i].cond, got ? "true" : "false",
                      cases[i].want ? "true" : "false");
+        if (memo_first != got || memo_again != got)
+            fail_msg("%s: %s without the memo, %s and %s with it", cases[i].cond,
+                     got ? "true" : "false", memo_first ? "true" : "false",
+                     memo_again ? "true" : "false");
     }
 }
 
@@ -90,8 +88,8 @@ struct fixture {
 
 static void fixture_init(struct fixture *f)
 {
-    f->metadata = parse(metadata_text);
-    f->attributes = parse(attributes_text);
+    f->metadata = unit_json(metadata_text);
+    f->attributes = unit_json(attributes_text);
     f->ctx.metadata = f->metadata;
     f->ctx.attributes = f->attributes;
     f->ctx.event_type = "level_up";
@@ -398,7 +396,7 @@ static void all_any_not(void **state)
 /* {"not": {"not": ... leaf}}: `nots` combinators above one leaf. */
 static json_t *nested_nots(int nots)
 {
-    json_t *j = parse(T);
+    json_t *j = unit_json(T);
     for (int i = 0; i < nots; i++) {
         json_t *o = json_object();
         json_object_set_new(o, "not", j);
@@ -438,7 +436,7 @@ static json_t *wide(size_t n)
 {
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, parse(T));
+        json_array_append_new(list, unit_json(T));
     json_t *j = json_object();
     json_object_set_new(j, "all", list);
     return j;
@@ -577,7 +575,7 @@ static void every_compile_error_names_where(void **state)
 static void long_error_is_cut_and_terminated(void **state)
 {
     (void)state;
-    json_t *j = parse("{\"all\": [{\"field\": \"a\", \"op\": \"like\", \"value\": 1}]}");
+    json_t *j = unit_json("{\"all\": [{\"field\": \"a\", \"op\": \"like\", \"value\": 1}]}");
     char err[8];
     memset(err, 'x', sizeof(err));
     assert_null(cond_compile(j, err, sizeof(err)));
@@ -596,8 +594,20 @@ static void path_parse(void **state)
     assert_string_equal(p.seg[0], "score");
     assert_int_equal(p.len[0], 5);
     assert_string_equal(p.seg[1], "total");
+    assert_string_equal(p.text, "score.total");
+    assert_int_equal(p.text_len, 11);
+    /* the same path written either way has the same key; another source another */
+    struct cond_path q;
+    assert_int_equal(cond_path_parse("metadata.score.total", &q, err, sizeof(err)), 0);
+    assert_int_equal(q.hash, p.hash);
+    assert_string_equal(q.text, "score.total");
+    cond_path_release(&q);
+    assert_int_equal(cond_path_parse("user.attributes.score.total", &q, err, sizeof(err)), 0);
+    assert_int_not_equal(q.hash, p.hash);
+    cond_path_release(&q);
     cond_path_release(&p);
     assert_int_equal(p.n, 0);
+    assert_null(p.text);
 
     assert_int_equal(cond_path_parse("metadata.a", &p, err, sizeof(err)), 0);
     assert_int_equal(p.source, COND_SRC_METADATA);
@@ -681,6 +691,121 @@ static void evaluation_only_reads(void **state)
     cond_free(NULL);
 }
 
+/* The memo answers for the ctx it was begun with, and only while that ctx is unchanged. */
+static void memo_follows_its_ctx(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f);
+    struct cond *hard = compile_ok("{\"field\": \"difficulty\", \"equals\": \"hard\"}");
+    struct cond *pro = compile_ok("{\"field\": \"user.attributes.plan\", \"equals\": \"pro\"}");
+    json_t *easy = unit_json("{\"difficulty\": \"easy\"}");
+    json_t *free_plan = unit_json("{\"plan\": \"free\"}");
+
+    cond_memo_begin(&f.ctx);
+    assert_true(cond_eval(hard, &f.ctx));
+    assert_true(cond_eval(pro, &f.ctx));
+    /* another ctx is evaluated without the memo */
+    struct cond_ctx other = f.ctx;
+    other.metadata = easy;
+    assert_false(cond_eval(hard, &other));
+    /* the memo's own ctx, changed: the memo is off */
+    f.ctx.metadata = easy;
+    assert_false(cond_eval(hard, &f.ctx));
+    f.ctx.metadata = f.metadata;
+    f.ctx.attributes = free_plan;
+    assert_false(cond_eval(pro, &f.ctx));
+    f.ctx.attributes = f.attributes;
+    f.ctx.event_type = "other";
+    assert_true(cond_eval(hard, &f.ctx));
+    cond_memo_end();
+
+    /* a new event: nothing of the last one is remembered */
+    f.ctx.metadata = easy;
+    cond_memo_begin(&f.ctx);
+    assert_false(cond_eval(hard, &f.ctx));
+    cond_memo_end();
+    f.ctx.metadata = f.metadata;
+    cond_memo_begin(&f.ctx);
+    assert_true(cond_eval(hard, &f.ctx));
+    cond_memo_end();
+
+    /* after the end, a change inside the JSON is seen */
+    json_object_set_new(f.metadata, "difficulty", json_string("easy"));
+    assert_false(cond_eval(hard, &f.ctx));
+
+    json_decref(easy);
+    json_decref(free_plan);
+    cond_free(hard);
+    cond_free(pro);
+    fixture_release(&f);
+}
+
+/* More distinct fields than the memo has slots, and paths too long for a slot: the answers
+ * are still right. */
+static void memo_overflow_and_long_paths(void **state)
+{
+    (void)state;
+    json_t *meta = json_object();
+    json_t *all = json_array();
+    for (int i = 0; i < 200; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "field%d", i);
+        if (i % 2 == 0)
+            json_object_set_new(meta, key, json_integer(i));
+        json_array_append_new(
+            all, json_pack("{s:s, s:s, s:b}", "field", key, "op", "exists", "value", i % 2 == 0));
+    }
+    const char *long_key = "a_key_that_is_much_longer_than_any_memo_slot_could_hold";
+    json_object_set_new(meta, long_key, json_pack("{s:i}", "inner", 5));
+    char long_path[128];
+    snprintf(long_path, sizeof(long_path), "%s.inner", long_key);
+    json_array_append_new(all,
+                          json_pack("{s:s, s:s, s:i}", "field", long_path, "op", "eq", "value", 5));
+    json_t *j = json_pack("{s:o}", "all", all);
+    char err[256];
+    struct cond *c = cond_compile(j, err, sizeof(err));
+    assert_non_null(c);
+    struct cond_ctx ctx = {meta, NULL, "t", 0};
+    assert_true(cond_eval(c, &ctx));
+    for (int round = 0; round < 3; round++) {
+        cond_memo_begin(&ctx);
+        assert_true(cond_eval(c, &ctx));
+        assert_true(cond_eval(c, &ctx));
+        cond_memo_end();
+    }
+    /* one field wrong: found false with and without the memo */
+    json_object_set_new(meta, "field199", json_true());
+    assert_false(cond_eval(c, &ctx));
+    cond_memo_begin(&ctx);
+    assert_false(cond_eval(c, &ctx));
+    cond_memo_end();
+    cond_free(c);
+    json_decref(j);
+    json_decref(meta);
+}
+
+/* cond_path_get answers from the memo for its ctx too, missing fields included. */
+static void path_get_with_memo(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f);
+    struct cond_path p, q;
+    char err[200];
+    assert_int_equal(cond_path_parse("metadata.nested.level.deep", &p, err, sizeof(err)), 0);
+    assert_int_equal(cond_path_parse("nested.level.none", &q, err, sizeof(err)), 0);
+    cond_memo_begin(&f.ctx);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(json_integer_value(cond_path_get(&p, &f.ctx)), 7);
+        assert_null(cond_path_get(&q, &f.ctx));
+    }
+    cond_memo_end();
+    cond_path_release(&p);
+    cond_path_release(&q);
+    fixture_release(&f);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(eq_is_strict_json_equality),
     cmocka_unit_test(neq_is_the_negation_of_eq),
@@ -700,6 +825,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(path_parse),
     cmocka_unit_test(path_get),
     cmocka_unit_test(evaluation_only_reads),
+    cmocka_unit_test(memo_follows_its_ctx),
+    cmocka_unit_test(memo_overflow_and_long_paths),
+    cmocka_unit_test(path_get_with_memo),
 };
 
 UNIT_MAIN(tests)

@@ -10,10 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
 #include "engine/rule.h"
-
-static const struct json_limits limits = {32, 100000};
 
 /* 2023-11-14T22:13:20.000Z */
 #define OCCURRED 1700000000000LL
@@ -26,20 +23,11 @@ static const struct json_limits limits = {32, 100000};
             fail_msg("%s: got %.17g, want %.17g", #got, got_, want_);                              \
     } while (0)
 
-static json_t *parse(const char *text)
-{
-    char err[200];
-    json_t *j = json_parse_strict(text, strlen(text), &limits, err, sizeof(err));
-    if (!j)
-        fail_msg("test JSON does not parse: %s: %s", err, text);
-    return j;
-}
-
 /* A valid minimal body with the members of `extra` (a JSON object's text) added or replaced. */
 static json_t *body_with(const char *extra)
 {
-    json_t *b = parse("{\"name\": \"Quiz\", \"eventType\": \"quiz_done\"}");
-    json_t *e = parse(extra);
+    json_t *b = unit_json("{\"name\": \"Quiz\", \"eventType\": \"quiz_done\"}");
+    json_t *e = unit_json(extra);
     json_object_update(b, e);
     json_decref(e);
     return b;
@@ -68,7 +56,7 @@ static void expect_details_json(const json_t *body, const char *want, const char
         rule_free(r);
         fail_msg("accepted, want %s: %s", want, what);
     }
-    json_t *w = parse(want);
+    json_t *w = unit_json(want);
     if (!json_equal(details, w)) {
         char *d = json_dumps(details, JSON_COMPACT);
         fail_msg("%s:\n got %s\nwant %s", what, d, want);
@@ -92,8 +80,8 @@ struct fixture {
 
 static void fixture_init(struct fixture *f, const char *metadata)
 {
-    f->metadata = parse(metadata);
-    f->attributes = parse("{\"plan\": \"pro\", \"bonus\": 7}");
+    f->metadata = unit_json(metadata);
+    f->attributes = unit_json("{\"plan\": \"pro\", \"bonus\": 7}");
     f->ctx.metadata = f->metadata;
     f->ctx.attributes = f->attributes;
     f->ctx.event_type = "quiz_done";
@@ -382,10 +370,10 @@ static void every_bad_field_is_named(void **state)
 static void body_must_be_an_object(void **state)
 {
     (void)state;
-    json_t *b = parse("[1]");
+    json_t *b = unit_json("[1]");
     expect_details_json(b, "{\"body\": \"must be a JSON object\"}", "an array");
     json_decref(b);
-    b = parse("{}");
+    b = unit_json("{}");
     expect_details_json(b, "{\"name\": \"is required\", \"eventType\": \"is required\"}", "{}");
     json_decref(b);
 }
@@ -443,7 +431,12 @@ static void multiplier_from_field(void **state)
         struct fixture f;
         fixture_init(&f, cases[i].metadata);
         double got = rule_multiplier(r, &f.ctx, 12, 0);
+        cond_memo_begin(&f.ctx);
+        double memo = rule_multiplier(r, &f.ctx, 12, 0);
+        cond_memo_end();
         fixture_release(&f);
+        if (memo != got)
+            fail_msg("%s: %g without the memo, %g with it", cases[i].metadata, got, memo);
         if (got != cases[i].want)
             fail_msg("%s: got %g, want %g", cases[i].metadata, got, cases[i].want);
     }
@@ -557,7 +550,13 @@ static void award_from_field(void **state)
         struct fixture f;
         fixture_init(&f, with_max[i].metadata);
         int64_t got = rule_award_amount(&r->xp[0], &f.ctx, with_max[i].multiplier);
+        cond_memo_begin(&f.ctx);
+        int64_t memo = rule_award_amount(&r->xp[0], &f.ctx, with_max[i].multiplier);
+        cond_memo_end();
         fixture_release(&f);
+        if (memo != got)
+            fail_msg("%s: %lld without the memo, %lld with it", with_max[i].metadata,
+                     (long long)got, (long long)memo);
         if (got != with_max[i].want)
             fail_msg("%s * %g: got %lld, want %lld", with_max[i].metadata, with_max[i].multiplier,
                      (long long)got, (long long)with_max[i].want);
