@@ -863,6 +863,8 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
     const struct game_streak *daily = game_user_streak(u, GAME_STREAK_DEFAULT);
     int64_t streak = daily ? daily->s.current : 0;
     int app_hour = -1;
+    /* The rules read the same few fields over and over: each is looked up once per event. */
+    cond_memo_begin(&ctx);
     for (size_t i = first; i < first + n; i++) {
         const struct game_rule *gr = &a->rules[i];
         const struct rule *r = gr->rule;
@@ -901,12 +903,14 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
                 cd->last_ms = ev->occurred_at;
         }
     }
+    cond_memo_end();
 }
 
 static void apply_achievements(const struct game_app *a, struct game_user *u,
                                const struct game_event *ev, struct game_effects *fx)
 {
     struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at };
+    cond_memo_begin(&ctx);
     for (int pass = 0; pass < GAME_ACH_PASSES; pass++) {
         bool changed = false;
         for (size_t i = 0; i < a->n_achs; i++) {
@@ -951,6 +955,7 @@ static void apply_achievements(const struct game_app *a, struct game_user *u,
         if (!changed)
             break;
     }
+    cond_memo_end();
 }
 
 void game_apply(const struct game_app *a, struct game_user *u, const struct game_event *ev,
