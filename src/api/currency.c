@@ -7,8 +7,8 @@
 
 #include "api/api.h"
 #include "core/json.h"
-#include "core/mem.h"
 #include "core/clock.h"
+#include "core/mem.h"
 #include "engine/engine.h"
 #include "engine/event.h"
 
@@ -91,6 +91,9 @@ static void spend_run(struct api_call *c, struct store *st)
         return;
     case STORE_NOT_FOUND:
         api_call_error(c, 404, "not_found", "User not found");
+        return;
+    case ENGINE_STATE_UNREADABLE:
+        api_call_internal(c, "spend refused", err);
         return;
     default:
         api_call_fail_batch(c, "spend failed", err);

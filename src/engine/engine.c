@@ -49,6 +49,8 @@ struct user {
     struct game_user g;       /* attributes and game state, as the store has them once the
                                * open batch commits */
     bool journaled;           /* in the open batch's journal */
+    bool unreadable;          /* the stored state did not parse: g is empty and must never be
+                               * written over it; the user's events fail until it is mended */
     bool dirty;               /* g changed in the open batch: written before it commits */
     size_t key_len;
     char key[]; /* app id, '\0', user id, '\0' */
@@ -107,7 +109,7 @@ static struct user *users_add(struct users *t, const char *app_id, const char *u
     struct user *u = xmalloc(sizeof(*u) + al + ul + 2);
     u->hash = user_hash(app_id, al, user_id, ul);
     memset(&u->g, 0, sizeof(u->g));
-    u->journaled = u->dirty = false;
+    u->journaled = u->dirty = u->unreadable = false;
     u->key_len = al + ul + 2;
     memcpy(u->key, app_id, al + 1);
     memcpy(u->key + al + 1, user_id, ul + 1);
@@ -454,9 +456,11 @@ static int user_get(struct engine *e, struct store *st, const char *app_id, cons
     if (rc < 0)
         return rc == STORE_NOT_FOUND ? STORE_NOT_FOUND : -1;
     u = users_add(&e->users, app_id, user_id);
-    if (game_user_load(&u->g, attrs, state) < 0)
-        log_error("a user's stored game state does not parse; starting it empty",
-                  LOG_S("app", app_id), LOG_S("user", user_id));
+    if (game_user_load(&u->g, attrs, state) < 0) {
+        u->unreadable = true;
+        log_error("a user's stored game state does not parse; the user's events fail until "
+                  "it is mended", LOG_S("app", app_id), LOG_S("user", user_id));
+    }
     free(attrs);
     free(state);
     /* Journaled although unchanged: a batch that fails may have loaded what it wrote. */
@@ -470,6 +474,11 @@ int engine_user(struct engine *e, struct store *st, const char *app_id, const ch
 {
     struct user *u;
     int rc = user_get(e, st, app_id, user_id, &u, err, errlen);
+    if (rc == 0 && u->unreadable) {
+        snprintf(err, errlen, "the stored game state of %s in %s does not parse", user_id,
+                 app_id);
+        return ENGINE_STATE_UNREADABLE;
+    }
     if (rc == 0)
         *out = &u->g;
     return rc;
@@ -559,6 +568,11 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
     int rc = user_get(e, st, app_id, req->user_id, &u, err, errlen);
     if (rc < 0)
         return rc;
+    if (u->unreadable) {
+        snprintf(err, errlen, "the stored game state of %s in %s does not parse", req->user_id,
+                 app_id);
+        return ENGINE_STATE_UNREADABLE;
+    }
     int64_t balance;
     if (game_user_add_currency(&u->g, req->currency, -req->amount, &balance) < 0)
         return ENGINE_SPEND_INSUFFICIENT;
@@ -629,6 +643,10 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     }
     struct game_effects *fx = &e->fx;
     fx->n = 0;
+    if (r->status == STORE_EVENT_PROCESSED && u->unreadable) {
+        r->status = STORE_EVENT_FAILED;
+        r->error = "The user's stored game state is unreadable";
+    }
     if (r->status == STORE_EVENT_PROCESSED) {
         struct game_event gev = { ev->type, ev->meta, ev->occurred_at, now_ms };
         game_apply(app, &u->g, &gev, fx);

@@ -129,8 +129,12 @@ struct engine_season {
 };
 int engine_season_parse(const json_t *doc, struct engine_season *out);
 
-/* The user's game state: 0, STORE_NOT_FOUND when the user does not exist, or -1. Valid until
- * the batch ends. */
+/* A user whose stored game state does not parse (a bug or damage, logged): reads and spends
+ * answer an error, events fail with a reason, and nothing is written over the stored state. */
+#define ENGINE_STATE_UNREADABLE (-5)
+
+/* The user's game state: 0, STORE_NOT_FOUND when the user does not exist,
+ * ENGINE_STATE_UNREADABLE, or -1. Valid until the batch ends. */
 int engine_user(struct engine *e, struct store *st, const char *app_id, const char *user_id,
                 struct game_user **out, char *err, size_t errlen);
 /* POST /users changed a user's attributes (JSON object text): conditions see them at once. */
@@ -152,8 +156,8 @@ struct engine_spend_req {
 #define ENGINE_SPEND_INSUFFICIENT (-4)   /* nothing written */
 /* Takes `amount` from the user's balance and writes its ledger row (returned in *out, owned:
  * store_ledger_release, with the user it belongs to in *user_id, to free). 0,
- * ENGINE_SPEND_REPLAYED, ENGINE_SPEND_INSUFFICIENT, STORE_NOT_FOUND (no such user), or -1
- * (the store failed: the batch must fail). */
+ * ENGINE_SPEND_REPLAYED, ENGINE_SPEND_INSUFFICIENT, STORE_NOT_FOUND (no such user),
+ * ENGINE_STATE_UNREADABLE (nothing written), or -1 (the store failed: the batch must fail). */
 int engine_spend(struct engine *e, struct store *st, const char *app_id,
                  const struct engine_spend_req *req, int64_t now_ms, struct store_ledger *out,
                  char **user_id, char *err, size_t errlen);

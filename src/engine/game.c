@@ -767,12 +767,12 @@ static void award_currency(struct game_user *u, const char *currency, int64_t am
                            const struct game_rule *rule, const struct game_ach *ach,
                            struct game_effects *fx)
 {
-    int64_t balance;
-    game_user_add_currency(u, currency, amount, &balance);
-    struct game_balance *b = FIND(u, bal, currency);
+    struct game_balance *b = GET(u, bal, currency);
+    b->balance = sat_add(b->balance, amount);
+    b->earned = sat_add(b->earned, amount);
     struct game_effect *e = fx_add(fx, FX_CURRENCY, b->currency);
     e->amount = amount;
-    e->total = balance;
+    e->total = b->balance;
     e->rule = rule;
     e->ach = ach;
 }
@@ -821,7 +821,7 @@ static int64_t cap_take(const struct game_app *a, struct game_user *u,
     snprintf(target, sizeof(target), "%c:%s", kind, name);
     struct game_cap *caps[RULE_MAX_CAPS];
     for (size_t i = 0; i < r->n_caps; i++) {
-        char period[TZ_NAME_MAX + 256];
+        char period[64]; /* "YYYY-MM-DD", or "season:" and a season id (a UUID) */
         cap_period(a, r, i, t, occurred_at, period, sizeof(period));
         struct game_cap *c = cap_find(u, gr->id, (int)i, target);
         if (!c) {

@@ -36,6 +36,25 @@ json_t *unit_json(const char *text)
     return j;
 }
 
+json_t *unit_json_with(const char *base, const char *extra)
+{
+    json_t *b = unit_json(base), *e = unit_json(extra);
+    json_object_update(b, e);
+    json_decref(e);
+    return b;
+}
+
+void unit_assert_details(json_t *details, const char *want, const char *what)
+{
+    json_t *w = unit_json(want);
+    if (!json_equal(details, w)) {
+        char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
+        fail_msg("%s:\n got %s\nwant %s", what, d ? d : "nothing", want);
+    }
+    json_decref(w);
+    json_decref(details);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;

@@ -18,6 +18,10 @@ void unit_rmtree(const char *dir);
 /* Parses JSON a test writes inline, strictly (core/json.h), or fails the test. Returns a new
  * reference. */
 json_t *unit_json(const char *text);
+/* unit_json(base) with the members of unit_json(extra) added or replaced. */
+json_t *unit_json_with(const char *base, const char *extra);
+/* Fails unless `details` (a refusal's {field: message}, consumed) equals unit_json(want). */
+void unit_assert_details(json_t *details, const char *want, const char *what);
 
 struct store;
 /* Opens and migrates a store in data_dir; NULL (with the reason on stderr) on failure. */

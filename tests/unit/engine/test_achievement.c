@@ -13,12 +13,8 @@
 /* A valid milestone body with the members of `extra` added or replaced. */
 static json_t *body_with(const char *extra)
 {
-    json_t *b = unit_json("{\"code\": \"first_100\", \"name\": \"First hundred\", \"kind\": "
-                          "\"MILESTONE\", \"conditions\": {\"target\": 100}}");
-    json_t *e = unit_json(extra);
-    json_object_update(b, e);
-    json_decref(e);
-    return b;
+    return unit_json_with("{\"code\": \"first_100\", \"name\": \"First hundred\", \"kind\": "
+                          "\"MILESTONE\", \"conditions\": {\"target\": 100}}", extra);
 }
 
 static struct achievement *compile_ok(const char *extra)
@@ -43,13 +39,7 @@ static void expect_details_json(const json_t *body, const char *want, const char
         achievement_free(a);
         fail_msg("accepted, want %s: %s", want, what);
     }
-    json_t *w = unit_json(want);
-    if (!json_equal(details, w)) {
-        char *d = json_dumps(details, JSON_COMPACT);
-        fail_msg("%s:\n got %s\nwant %s", what, d, want);
-    }
-    json_decref(w);
-    json_decref(details);
+    unit_assert_details(details, want, what);
 }
 
 static void expect_details(const char *extra, const char *want)

@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "engine/engine.h"
+#include "engine/game.h"
 #include "store/sqlite_int.h" /* the connection, to make an insert fail */
 #include "store/store.h"
 #include "tenant/registry.h"
@@ -129,6 +130,9 @@ static void begin(struct fixture *f)
 
 static void commit(struct fixture *f)
 {
+    /* As the engine thread's batch end does: users' state, then the commit. */
+    if (engine_flush(f->e, f->u.s, NOW_MS, err, sizeof(err)) != 0)
+        fail_msg("engine_flush: %s", err);
     if (store_batch_commit(f->u.s, err, sizeof(err)) != 0)
         fail_msg("store_batch_commit: %s", err);
     engine_batch_end(f->e, true, 1000);
@@ -757,7 +761,80 @@ static void user_table_is_bounded(void **state)
     release_events(evs, 4);
 }
 
+
+/* The daily streak of a user as the engine holds it (0 when none). */
+static int32_t streak_of(struct fixture *f, const char *app, const char *user)
+{
+    struct game_user *g;
+    if (engine_user(f->e, f->u.s, app, user, &g, err, sizeof(err)) != 0)
+        fail_msg("engine_user: %s", err);
+    const struct game_streak *s = game_user_streak(g, "daily");
+    return s ? s->s.current : 0;
+}
+
+/* Users' game state is written with the batch and read back by an engine that starts from the
+ * store; a batch that does not commit leaves the state as it was, in memory too. */
+static void game_state_is_written_once_committed(void **state)
+{
+    struct fixture *f = *state;
+    struct event ev = make_event("gs-user", "login", "gs-key-0001", true);
+    struct engine_outcome out;
+    apply_batch(f, "shop", &ev, 1, &out, NOW_MS);
+    engine_outcome_release(&out);
+    event_release(&ev);
+    assert_int_equal(streak_of(f, "shop", "gs-user"), 1);
+
+    /* The next day, rolled back: still 1. */
+    ev = make_event("gs-user", "login", "gs-key-0002", true);
+    ev.occurred_at += 86400000;
+    begin(f);
+    apply(f, "shop", &ev, 1, &out, NOW_MS);
+    engine_outcome_release(&out);
+    assert_int_equal(streak_of(f, "shop", "gs-user"), 2);
+    rollback(f);
+    assert_int_equal(streak_of(f, "shop", "gs-user"), 1);
+
+    /* Committed this time, then read by a new engine. */
+    apply_batch(f, "shop", &ev, 1, &out, NOW_MS);
+    engine_outcome_release(&out);
+    event_release(&ev);
+    engine_free(f->e);
+    f->e = engine_new(f->tenants);
+    assert_int_equal(streak_of(f, "shop", "gs-user"), 2);
+}
+
+/* A stored state that does not parse is never written over: the user's events fail with a
+ * reason and reads refuse, until it is mended. */
+static void unreadable_state_is_never_overwritten(void **state)
+{
+    struct fixture *f = *state;
+    bool created;
+    begin(f);
+    assert_int_equal(store_user_ensure(f->u.s, "shop", "broken", NOW_MS, &created, err,
+                                       sizeof(err)), 0);
+    assert_int_equal(store_user_state_put(f->u.s, "shop", "broken", "{not json", NOW_MS, err,
+                                          sizeof(err)), 0);
+    commit(f);
+    struct event ev = make_event("broken", "login", "broken-key-1", true);
+    struct engine_outcome out;
+    apply_batch(f, "shop", &ev, 1, &out, NOW_MS);
+    assert_int_equal(out.stored.status, STORE_EVENT_FAILED);
+    assert_string_equal(out.stored.error, "The user's stored game state is unreadable");
+    engine_outcome_release(&out);
+    event_release(&ev);
+    struct game_user *g;
+    assert_int_equal(engine_user(f->e, f->u.s, "shop", "broken", &g, err, sizeof(err)),
+                     ENGINE_STATE_UNREADABLE);
+    char *attrs = NULL, *text = NULL;
+    assert_int_equal(store_user_load(f->u.s, "shop", "broken", &attrs, &text, err, sizeof(err)), 0);
+    assert_string_equal(text, "{not json");
+    free(attrs);
+    free(text);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
+    cmocka_unit_test_setup_teardown(unreadable_state_is_never_overwritten, setup, teardown),
     cmocka_unit_test_setup_teardown(user_table_is_bounded, setup, teardown),
     cmocka_unit_test_setup_teardown(metrics_count_only_committed_events, setup, teardown),
     cmocka_unit_test(step_known_user_is_processed),

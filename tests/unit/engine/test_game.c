@@ -17,19 +17,10 @@
 #define HOUR (3600 * 1000LL)
 #define DAY (24 * HOUR)
 
-static json_t *js(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    if (!j)
-        fail_msg("bad test JSON: %s: %s", e.text, text);
-    return j;
-}
-
 static struct game_app *app_with(const char *settings)
 {
     struct game_app *a = game_app_new("demo", "UTC");
-    json_t *s = js(settings ? settings : "{}");
+    json_t *s = unit_json(settings ? settings : "{}");
     char err[256];
     if (game_settings_parse(s, &a->settings, err, sizeof(err)) < 0)
         fail_msg("settings refused: %s", err);
@@ -39,7 +30,7 @@ static struct game_app *app_with(const char *settings)
 
 static void add_rule(struct game_app *a, const char *id, const char *body, int64_t created)
 {
-    json_t *b = js(body), *details = NULL;
+    json_t *b = unit_json(body), *details = NULL;
     struct rule *r = rule_compile(b, &details);
     if (!r) {
         char *d = json_dumps(details, 0);
@@ -50,7 +41,7 @@ static void add_rule(struct game_app *a, const char *id, const char *body, int64
 
 static void add_ach(struct game_app *a, const char *id, const char *body)
 {
-    json_t *b = js(body), *details = NULL;
+    json_t *b = unit_json(body), *details = NULL;
     struct achievement *x = achievement_compile(b, &details);
     if (!x) {
         char *d = json_dumps(details, 0);
@@ -81,7 +72,7 @@ static void world_free(struct world *w)
 
 static void send(struct world *w, const char *type, const char *meta, int64_t at)
 {
-    json_t *m = meta ? js(meta) : NULL;
+    json_t *m = meta ? unit_json(meta) : NULL;
     struct game_event ev = { type, m, at, at };
     game_apply(w->app, &w->user, &ev, &w->fx);
     json_decref(m);
@@ -163,7 +154,7 @@ static void caps_count_in_the_users_zone(void **state)
     (void)state;
     struct world w;
     world_init(&w, "{}");
-    game_user_set_attributes(&w.user, js("{\"timezone\": \"America/New_York\"}"));
+    game_user_set_attributes(&w.user, unit_json("{\"timezone\": \"America/New_York\"}"));
     add_rule(w.app, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 40}, "
                          "\"caps\": [{\"per\": \"day\", \"max\": 40}]}", 1);
     /* 2026-11-24T03:00Z is still the 23rd in New York (UTC-5): same day as T0. */
@@ -241,7 +232,7 @@ static void streaks_count_days_in_the_users_zone(void **state)
     (void)state;
     struct world w;
     world_init(&w, "{}");
-    game_user_set_attributes(&w.user, js("{\"timezone\": \"Asia/Tokyo\"}"));
+    game_user_set_attributes(&w.user, unit_json("{\"timezone\": \"Asia/Tokyo\"}"));
     /* 14:50Z and 15:10Z are 23:50 and 00:10 in Tokyo: two days in a row. */
     send(&w, "t", NULL, T0 + 2 * HOUR + 50 * 60000);
     assert_int_equal(count_fx(&w, FX_STREAK), 1);
@@ -381,7 +372,7 @@ static void settings_are_checked(void **state)
         "{\"streaks\": {\"keys\": [{\"key\": \"k\", \"mode\": \"hourly\"}]}}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        json_t *s = js(bad[i]);
+        json_t *s = unit_json(bad[i]);
         struct game_settings gs;
         char err[256] = "";
         if (game_settings_parse(s, &gs, err, sizeof(err)) == 0)
@@ -389,7 +380,7 @@ static void settings_are_checked(void **state)
         assert_true(strlen(err) > 0);
         json_decref(s);
     }
-    json_t *s = js("{\"xpCurve\": {\"XP\": 2.5}, \"levels\": {\"Stars\": [5, 10]}, "
+    json_t *s = unit_json("{\"xpCurve\": {\"XP\": 2.5}, \"levels\": {\"Stars\": [5, 10]}, "
                    "\"rateLimit\": {\"points\": 1, \"windowSeconds\": 1}}");
     struct game_settings gs;
     char err[256];
@@ -419,7 +410,7 @@ static void effects_json_names_every_effect(void **state)
     struct buf b;
     buf_init(&b);
     game_effects_json(&w.fx, &b);
-    json_t *arr = js(b.data);
+    json_t *arr = unit_json(b.data);
     assert_int_equal(json_array_size(arr), 5);
     static const char *const types[] = { "streak.updated", "xp.awarded", "level.up",
                                          "currency.changed", "achievement.unlocked" };
