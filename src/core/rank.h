@@ -1,0 +1,53 @@
+/* An order-statistic index of members by score, for leaderboards: a skip list with span
+ * counts (as in Redis's sorted sets) and a hash table of member names. Insert or move,
+ * remove, the rank of a member, the entries at a rank, and the rank of any position are each
+ * O(log n); a range of k entries is O(log n + k).
+ *
+ * Order (total and deterministic): score descending, then `at` ascending (when the member
+ * reached its score: earlier first), then the member name in byte order (a proper prefix
+ * first). Ranks here are 0-based.
+ *
+ * Not thread-safe: callers lock. Entries returned point into the index and stay valid until
+ * the index next changes. */
+#ifndef REACTOR_CORE_RANK_H
+#define REACTOR_CORE_RANK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rank_index;
+
+struct rank_entry {
+    const char *member; /* NUL-terminated (see above for how long it lives) */
+    size_t member_len;
+    int64_t score;
+    int64_t at;
+};
+
+/* `seed` drives the node levels: the same seed and operations give the same structure. */
+struct rank_index *rank_new(uint64_t seed);
+void rank_free(struct rank_index *x);
+
+size_t rank_size(const struct rank_index *x);
+/* Memory the index holds, bytes (nodes, names, hash table). */
+size_t rank_bytes(const struct rank_index *x);
+
+/* Inserts `member` at (score, at), or moves it there if present. */
+void rank_set(struct rank_index *x, const char *member, size_t len, int64_t score, int64_t at);
+/* Removes `member`: false when it was not there. */
+bool rank_remove(struct rank_index *x, const char *member, size_t len);
+/* The member's entry and 0-based rank: false when absent. `rank` may be NULL. */
+bool rank_get(const struct rank_index *x, const char *member, size_t len,
+              struct rank_entry *out, size_t *rank);
+/* Up to `max` entries in order from 0-based rank `start`: how many were written. */
+size_t rank_range(const struct rank_index *x, size_t start, struct rank_entry *out, size_t max);
+/* How many entries come strictly before the position (score, at, member) in the order, the
+ * member being in the index or not: where a page after that position starts (cursors). */
+size_t rank_before(const struct rank_index *x, int64_t score, int64_t at, const char *member,
+                   size_t len);
+/* Fills an empty index with n entries given in any order (members distinct): the same result
+ * as n rank_set calls, faster (start-up rebuilds). */
+void rank_load(struct rank_index *x, const struct rank_entry *entries, size_t n);
+
+#endif
