@@ -1,0 +1,577 @@
+/* The rank index: a skip list with spans and a hash of member names (rank_int.h has the
+ * design and the invariants, rank.h the API). */
+#include "core/rank.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/rank_int.h"
+
+#define RANK_MIN_BUCKETS 16
+
+/* Where a search starts or stops: a position in the order, given by its key. */
+struct key {
+    int64_t score;
+    int64_t at;
+    const char *member;
+    size_t len;
+};
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* 1 + the number of leading pairs of zero bits: P(h > k) = 4^-k, as Redis's p = 1/4. */
+static int random_height(struct rank_index *x)
+{
+    uint64_t r = splitmix64(&x->rng);
+    int h = 1;
+    while ((r & 3) == 0 && h < RANK_MAX_LEVEL) {
+        h++;
+        r >>= 2;
+    }
+    return h;
+}
+
+static uint64_t fmix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Eight bytes at a time, keyed by the seed: cheap for UUID-sized names. Not a defence against
+ * an attacker who knows the seed (callers with hostile names should seed randomly). */
+static uint64_t name_hash(const struct rank_index *x, const char *s, size_t len)
+{
+    uint64_t h = x->hash_key ^ ((uint64_t)len * 0x9e3779b97f4a7c15ull);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ fmix64(w)) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    for (size_t j = 0; i + j < len; j++)
+        w |= (uint64_t)(unsigned char)s[i + j] << (8 * j);
+    return fmix64(h ^ w ^ (w >> 32));
+}
+
+static char *node_name(const struct rank_node *nd)
+{
+    return (char *)&nd->level[nd->height];
+}
+
+static size_t node_size(int height, size_t len)
+{
+    return offsetof(struct rank_node, level) + (size_t)height * sizeof(struct rank_level) + len + 1;
+}
+
+/* The node whose level array is lv (never the head's). */
+static struct rank_node *level_node(struct rank_level *lv)
+{
+    return (struct rank_node *)((char *)lv - offsetof(struct rank_node, level));
+}
+
+static int names_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t m = alen < blen ? alen : blen;
+    int c = m ? memcmp(a, b, m) : 0;
+    if (c)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* < 0 when the node comes before the key in the order, 0 when it is the key. */
+static int node_cmp(const struct rank_node *nd, const struct key *k)
+{
+    if (nd->score != k->score)
+        return nd->score > k->score ? -1 : 1;
+    if (nd->at != k->at)
+        return nd->at < k->at ? -1 : 1;
+    return names_cmp(node_name(nd), nd->len, k->member, k->len);
+}
+
+static struct key node_key(const struct rank_node *nd)
+{
+    return (struct key){nd->score, nd->at, node_name(nd), nd->len};
+}
+
+/* ---- hash ---------------------------------------------------------------------------- */
+
+static struct rank_node **chain_of(const struct rank_index *x, const char *member, size_t len)
+{
+    return &x->buckets[name_hash(x, member, len) & (x->nbuckets - 1)];
+}
+
+static struct rank_node *find(const struct rank_index *x, const char *member, size_t len)
+{
+    for (struct rank_node *nd = *chain_of(x, member, len); nd; nd = nd->chain)
+        if (nd->len == len && (len == 0 || memcmp(node_name(nd), member, len) == 0))
+            return nd;
+    return NULL;
+}
+
+static void rehash(struct rank_index *x, size_t nbuckets)
+{
+    assert(nbuckets >= RANK_MIN_BUCKETS && (nbuckets & (nbuckets - 1)) == 0);
+    struct rank_node **old = x->buckets;
+    size_t nold = x->nbuckets;
+    x->buckets = xcalloc(nbuckets, sizeof(*x->buckets));
+    x->nbuckets = nbuckets;
+    x->bytes = x->bytes - nold * sizeof(*old) + nbuckets * sizeof(*old);
+    for (size_t i = 0; i < nold; i++) {
+        struct rank_node *nd = old[i];
+        while (nd) {
+            struct rank_node *next = nd->chain;
+            struct rank_node **c = chain_of(x, node_name(nd), nd->len);
+            nd->chain = *c;
+            *c = nd;
+            nd = next;
+        }
+    }
+    free(old);
+}
+
+/* Links a node that is not in the table (x->n already counts it). */
+static void hash_add(struct rank_index *x, struct rank_node *nd)
+{
+    if (x->n > x->nbuckets)
+        rehash(x, x->nbuckets * 2);
+    struct rank_node **c = chain_of(x, node_name(nd), nd->len);
+    nd->chain = *c;
+    *c = nd;
+}
+
+/* Unlinks a node that is in the table (x->n no longer counts it). */
+static void hash_remove(struct rank_index *x, struct rank_node *nd)
+{
+    struct rank_node **c = chain_of(x, node_name(nd), nd->len);
+    while (*c != nd) {
+        assert(*c);
+        c = &(*c)->chain;
+    }
+    *c = nd->chain;
+    if (x->nbuckets > RANK_MIN_BUCKETS && x->n < x->nbuckets / 4)
+        rehash(x, x->nbuckets / 2);
+}
+
+/* ---- skip list ----------------------------------------------------------------------- */
+
+/* Fills path[i] with the level array after which the key would go at level i, and before[i]
+ * with that position's rank (0 for the head), for every level in use. */
+static void search(struct rank_index *x, const struct key *k, struct rank_level **path,
+                   size_t *before)
+{
+    struct rank_level *lv = x->head;
+    size_t r = 0;
+    for (int i = x->level - 1; i >= 0; i--) {
+        struct rank_node *f;
+        while ((f = lv[i].forward) && node_cmp(f, k) < 0) {
+            r += lv[i].span;
+            lv = f->level;
+        }
+        path[i] = lv;
+        before[i] = r;
+    }
+}
+
+/* Links nd (not in the list) at its key's place; x->n does not count it yet. */
+static void list_insert(struct rank_index *x, struct rank_node *nd)
+{
+    struct rank_level *path[RANK_MAX_LEVEL];
+    size_t before[RANK_MAX_LEVEL];
+    struct key k = node_key(nd);
+    search(x, &k, path, before);
+    assert(!path[0][0].forward || node_cmp(path[0][0].forward, &k) > 0);
+    int h = nd->height;
+    for (int i = x->level; i < h; i++) {
+        path[i] = x->head;
+        before[i] = 0;
+        x->head[i].span = x->n;
+    }
+    if (h > x->level)
+        x->level = h;
+    for (int i = 0; i < h; i++) {
+        struct rank_level *p = &path[i][i];
+        nd->level[i].forward = p->forward;
+        nd->level[i].span = p->span - (before[0] - before[i]);
+        p->forward = nd;
+        p->span = before[0] - before[i] + 1;
+    }
+    for (int i = h; i < x->level; i++)
+        path[i][i].span++;
+    x->n++;
+}
+
+/* Unlinks nd, given the search path to it. */
+static void list_unlink(struct rank_index *x, struct rank_node *nd, struct rank_level **path)
+{
+    assert(path[0][0].forward == nd);
+    for (int i = 0; i < x->level; i++) {
+        struct rank_level *p = &path[i][i];
+        if (p->forward == nd) {
+            p->span += nd->level[i].span - 1;
+            p->forward = nd->level[i].forward;
+        } else {
+            p->span--;
+        }
+    }
+    while (x->level > 1 && !x->head[x->level - 1].forward) {
+        x->head[x->level - 1].span = 0;
+        x->level--;
+    }
+    x->n--;
+}
+
+/* How many nodes come strictly before the key. */
+static size_t count_before(const struct rank_index *x, const struct key *k)
+{
+    const struct rank_level *lv = x->head;
+    size_t r = 0;
+    for (int i = x->level - 1; i >= 0; i--) {
+        struct rank_node *f;
+        while ((f = lv[i].forward) && node_cmp(f, k) < 0) {
+            r += lv[i].span;
+            lv = f->level;
+        }
+    }
+    return r;
+}
+
+static struct rank_node *node_new(struct rank_index *x, const char *member, size_t len,
+                                  int64_t score, int64_t at)
+{
+    assert(len < UINT32_MAX);
+    int h = random_height(x);
+    size_t size = node_size(h, len);
+    struct rank_node *nd = xmalloc(size);
+    nd->score = score;
+    nd->at = at;
+    nd->chain = NULL;
+    nd->len = (uint32_t)len;
+    nd->height = (uint8_t)h;
+    char *name = node_name(nd);
+    if (len)
+        memcpy(name, member, len);
+    name[len] = '\0';
+    x->bytes += size;
+    return nd;
+}
+
+static void node_free(struct rank_index *x, struct rank_node *nd)
+{
+    x->bytes -= node_size(nd->height, nd->len);
+    free(nd);
+}
+
+static void fill_entry(const struct rank_node *nd, struct rank_entry *e)
+{
+    e->member = node_name(nd);
+    e->member_len = nd->len;
+    e->score = nd->score;
+    e->at = nd->at;
+}
+
+/* ---- API ----------------------------------------------------------------------------- */
+
+struct rank_index *rank_new(uint64_t seed)
+{
+    struct rank_index *x = xcalloc(1, sizeof(*x));
+    x->level = 1;
+    x->rng = seed;
+    uint64_t s = seed ^ 0x6a09e667f3bcc908ull;
+    x->hash_key = splitmix64(&s);
+    x->nbuckets = RANK_MIN_BUCKETS;
+    x->buckets = xcalloc(x->nbuckets, sizeof(*x->buckets));
+    x->bytes = sizeof(*x) + x->nbuckets * sizeof(*x->buckets);
+    return x;
+}
+
+void rank_free(struct rank_index *x)
+{
+    if (!x)
+        return;
+    struct rank_node *nd = x->head[0].forward;
+    while (nd) {
+        struct rank_node *next = nd->level[0].forward;
+        free(nd);
+        nd = next;
+    }
+    free(x->buckets);
+    free(x);
+}
+
+size_t rank_size(const struct rank_index *x)
+{
+    return x->n;
+}
+
+size_t rank_bytes(const struct rank_index *x)
+{
+    return x->bytes;
+}
+
+void rank_set(struct rank_index *x, const char *member, size_t len, int64_t score, int64_t at)
+{
+    struct rank_node *nd = find(x, member, len);
+    if (!nd) {
+        nd = node_new(x, member, len, score, at);
+        list_insert(x, nd);
+        hash_add(x, nd);
+        return;
+    }
+    if (nd->score == score && nd->at == at)
+        return;
+    struct rank_level *path[RANK_MAX_LEVEL];
+    size_t before[RANK_MAX_LEVEL];
+    struct key old = node_key(nd);
+    search(x, &old, path, before);
+    /* Its neighbours stay on either side of the new key: only the key changes (as Redis's
+     * zslUpdateScore). Otherwise the node moves, keeping its height and its hash chain. */
+    struct key k = {score, at, node_name(nd), nd->len};
+    struct rank_node *next = nd->level[0].forward;
+    if ((path[0] == x->head || node_cmp(level_node(path[0]), &k) < 0) &&
+        (!next || node_cmp(next, &k) > 0)) {
+        nd->score = score;
+        nd->at = at;
+        return;
+    }
+    list_unlink(x, nd, path);
+    nd->score = score;
+    nd->at = at;
+    list_insert(x, nd);
+}
+
+bool rank_remove(struct rank_index *x, const char *member, size_t len)
+{
+    struct rank_node *nd = find(x, member, len);
+    if (!nd)
+        return false;
+    struct rank_level *path[RANK_MAX_LEVEL];
+    size_t before[RANK_MAX_LEVEL];
+    struct key k = node_key(nd);
+    search(x, &k, path, before);
+    list_unlink(x, nd, path);
+    hash_remove(x, nd);
+    node_free(x, nd);
+    return true;
+}
+
+bool rank_get(const struct rank_index *x, const char *member, size_t len, struct rank_entry *out,
+              size_t *rank)
+{
+    struct rank_node *nd = find(x, member, len);
+    if (!nd)
+        return false;
+    if (out)
+        fill_entry(nd, out);
+    if (rank) {
+        struct key k = node_key(nd);
+        *rank = count_before(x, &k);
+    }
+    return true;
+}
+
+size_t rank_range(const struct rank_index *x, size_t start, struct rank_entry *out, size_t max)
+{
+    if (start >= x->n || max == 0)
+        return 0;
+    /* Down the spans to 1-based rank start + 1. */
+    const struct rank_level *lv = x->head;
+    struct rank_node *nd = NULL;
+    size_t r = 0;
+    for (int i = x->level - 1; i >= 0; i--) {
+        while (lv[i].forward && r + lv[i].span <= start + 1) {
+            r += lv[i].span;
+            nd = lv[i].forward;
+            lv = nd->level;
+        }
+        if (r == start + 1)
+            break;
+    }
+    assert(nd && r == start + 1);
+    size_t k = 0;
+    for (; nd && k < max; nd = nd->level[0].forward)
+        fill_entry(nd, &out[k++]);
+    return k;
+}
+
+size_t rank_before(const struct rank_index *x, int64_t score, int64_t at, const char *member,
+                   size_t len)
+{
+    struct key k = {score, at, member, len};
+    return count_before(x, &k);
+}
+
+/* ---- bulk load ----------------------------------------------------------------------- */
+
+struct load_item {
+    int64_t score;
+    int64_t at;
+    struct rank_node *nd;
+};
+
+static int load_cmp(const void *pa, const void *pb)
+{
+    const struct load_item *a = pa, *b = pb;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    if (a->at != b->at)
+        return a->at < b->at ? -1 : 1;
+    return names_cmp(node_name(a->nd), a->nd->len, node_name(b->nd), b->nd->len);
+}
+
+void rank_load(struct rank_index *x, const struct rank_entry *entries, size_t n)
+{
+    if (x->n) {
+        for (size_t i = 0; i < n; i++)
+            rank_set(x, entries[i].member, entries[i].member_len, entries[i].score, entries[i].at);
+        return;
+    }
+    if (n == 0)
+        return;
+    size_t nb = x->nbuckets;
+    while (nb < n)
+        nb *= 2;
+    if (nb != x->nbuckets)
+        rehash(x, nb);
+    struct load_item *items = xmalloc(n * sizeof(*items));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct rank_entry *e = &entries[i];
+        struct rank_node *nd = find(x, e->member, e->member_len);
+        if (nd) {
+            /* A repeated member: the later entry wins, as with rank_set. */
+            nd->score = e->score;
+            nd->at = e->at;
+            continue;
+        }
+        nd = node_new(x, e->member, e->member_len, e->score, e->at);
+        x->n++;
+        hash_add(x, nd);
+        items[m++] = (struct load_item){0, 0, nd};
+    }
+    for (size_t i = 0; i < m; i++) {
+        items[i].score = items[i].nd->score;
+        items[i].at = items[i].nd->at;
+    }
+    qsort(items, m, sizeof(*items), load_cmp);
+
+    /* Level by level in one pass: last[i] is the last level array linked at level i. */
+    struct rank_level *last[RANK_MAX_LEVEL];
+    size_t last_rank[RANK_MAX_LEVEL];
+    for (int i = 0; i < RANK_MAX_LEVEL; i++) {
+        last[i] = x->head;
+        last_rank[i] = 0;
+    }
+    int level = 1;
+    for (size_t j = 0; j < m; j++) {
+        struct rank_node *nd = items[j].nd;
+        for (int i = 0; i < nd->height; i++) {
+            last[i][i].forward = nd;
+            last[i][i].span = j + 1 - last_rank[i];
+            last[i] = nd->level;
+            last_rank[i] = j + 1;
+        }
+        if (nd->height > level)
+            level = nd->height;
+    }
+    for (int i = 0; i < level; i++) {
+        last[i][i].forward = NULL;
+        last[i][i].span = m - last_rank[i];
+    }
+    x->level = level;
+    assert(x->n == m);
+    free(items);
+}
+
+/* ---- checks -------------------------------------------------------------------------- */
+
+const char *rank__check(const struct rank_index *x)
+{
+    if (x->level < 1 || x->level > RANK_MAX_LEVEL)
+        return "level out of range";
+    size_t bytes = sizeof(*x) + x->nbuckets * sizeof(*x->buckets);
+    size_t n = 0;
+    int top = 1;
+    const struct rank_node *prev = NULL;
+    for (const struct rank_node *nd = x->head[0].forward; nd; nd = nd->level[0].forward) {
+        n++;
+        if (nd->height < 1 || nd->height > x->level)
+            return "a node's height is out of range";
+        if (nd->height > top)
+            top = nd->height;
+        if (node_name(nd)[nd->len] != '\0')
+            return "a name is not NUL-terminated";
+        struct key k = node_key(nd);
+        if (prev && node_cmp(prev, &k) >= 0)
+            return "level 0 is not in strictly increasing order";
+        if (find(x, node_name(nd), nd->len) != nd)
+            return "a node is not found by its name";
+        bytes += node_size(nd->height, nd->len);
+        prev = nd;
+    }
+    if (n != x->n)
+        return "level 0 does not hold n nodes";
+    if (x->n && top != x->level)
+        return "the level is not the largest height";
+    if (!x->n && x->level != 1)
+        return "an empty index has a level above 1";
+    for (int i = x->level; i < RANK_MAX_LEVEL; i++)
+        if (x->head[i].forward || x->head[i].span)
+            return "a head level above the level is in use";
+    /* Ranks by walking level 0, then every level's spans against them. */
+    for (int i = 0; i < x->level; i++) {
+        const struct rank_level *lv = x->head;
+        size_t r = 0;
+        const struct rank_node *walk = x->head[0].forward;
+        size_t walk_rank = 1;
+        while (lv[i].forward) {
+            const struct rank_node *f = lv[i].forward;
+            if (f->height <= i)
+                return "a node is linked above its height";
+            while (walk && walk != f) {
+                if (walk->height > i)
+                    return "a level skips a node of that height";
+                walk = walk->level[0].forward;
+                walk_rank++;
+            }
+            if (!walk)
+                return "a level is out of level-0 order";
+            if (lv[i].span != walk_rank - r)
+                return "a span is not the rank difference";
+            r = walk_rank;
+            lv = f->level;
+            walk = walk->level[0].forward;
+            walk_rank++;
+        }
+        if (lv[i].span != x->n - r)
+            return "a NULL pointer's span is not n minus its node's rank";
+        for (; walk; walk = walk->level[0].forward)
+            if (walk->height > i)
+                return "a level ends before a node of that height";
+    }
+    size_t chained = 0;
+    for (size_t b = 0; b < x->nbuckets; b++)
+        for (const struct rank_node *nd = x->buckets[b]; nd; nd = nd->chain) {
+            if ((name_hash(x, node_name(nd), nd->len) & (x->nbuckets - 1)) != b)
+                return "a node is in the wrong hash chain";
+            chained++;
+        }
+    if (chained != x->n)
+        return "the hash chains do not hold n nodes";
+    if (bytes != x->bytes)
+        return "the byte count is off";
+    return NULL;
+}

@@ -1,0 +1,72 @@
+/* Private to the rank index (rank.c) and its tests: the structures and their invariants.
+ *
+ * The order lives in a skip list with span counts, as in Redis's zskiplist. Every node has a
+ * height h (1..RANK_MAX_LEVEL, P(h > k) = 4^-k, drawn from a PRNG seeded by rank_new's seed)
+ * and one forward pointer per level. Each forward pointer carries its span: how many level-0
+ * steps it jumps. Summing spans along a search path gives a rank, and following spans down
+ * from the top finds the node at a rank, so both are O(log n) expected. Level 0 is the whole
+ * list in order; the levels above it are express lanes.
+ *
+ * A hash table of the member names (separate chaining through the nodes, a power-of-two
+ * bucket array that doubles above one entry per bucket and halves below a quarter) finds a
+ * member's node in O(1) expected, so its key (score, at, member) is known before the list is
+ * searched.
+ *
+ * Memory per entry is what this design is about: one allocation per member holding the
+ * fixed header, the h levels, then the name and its NUL. There is no backward pointer:
+ * nothing walks the list backwards (ranges go forward from a rank found through the spans,
+ * and a move finds its neighbours on the search path it needs anyway), so it would be 8
+ * bytes per entry for nothing. The list head is an array of levels in the index itself, and
+ * search paths remember level arrays rather than nodes, so the head needs no node.
+ *
+ * Invariants (rank__check verifies them all):
+ *   - level 0 holds the n nodes in strictly increasing order (rank.h's order);
+ *   - at every level i < x->level, the nodes of height > i appear in level-0 order, the span
+ *     of a pointer is the difference of the ranks it links (the head is rank 0, nodes 1..n),
+ *     and the span of a NULL pointer is n minus the rank of the node that holds it;
+ *   - x->level is the largest height present (1 when empty); head levels at or above it are
+ *     NULL with span 0;
+ *   - every node is in exactly one hash chain, the one its name hashes to; n nodes in all;
+ *   - x->bytes is the sum of what the index allocated. */
+#ifndef REACTOR_CORE_RANK_INT_H
+#define REACTOR_CORE_RANK_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rank.h"
+
+#define RANK_MAX_LEVEL 32 /* enough for 4^32 entries */
+
+struct rank_node;
+
+struct rank_level {
+    struct rank_node *forward; /* the next node of height > this level, or NULL */
+    size_t span;               /* level-0 steps to forward (see the invariants for NULL) */
+};
+
+struct rank_node {
+    int64_t score;
+    int64_t at;
+    struct rank_node *chain;   /* next node in the same hash bucket */
+    uint32_t len;              /* of the name, which follows level[height - 1] */
+    uint8_t height;            /* 1..RANK_MAX_LEVEL */
+    struct rank_level level[]; /* height of them, then len name bytes and a NUL */
+};
+
+struct rank_index {
+    struct rank_level head[RANK_MAX_LEVEL]; /* the list head, rank 0 */
+    int level;                              /* highest level in use + 1, at least 1 */
+    size_t n;                               /* entries */
+    struct rank_node **buckets;             /* hash chains, nbuckets of them */
+    size_t nbuckets;                        /* a power of two, at least RANK_MIN_BUCKETS */
+    uint64_t hash_key;                      /* keys the name hash, derived from the seed */
+    uint64_t rng;                           /* splitmix64 state for node heights */
+    size_t bytes;                           /* what rank_bytes reports */
+};
+
+/* NULL when every invariant above holds, else a sentence naming the first that does not.
+ * O(n log n); for tests. */
+const char *rank__check(const struct rank_index *x);
+
+#endif
