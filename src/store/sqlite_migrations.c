@@ -111,6 +111,60 @@ const struct migration sqlite_migrations[] = {
       "  seq             INTEGER NOT NULL,\n"
       "  PRIMARY KEY (app_id, idempotency_key)\n"
       ") STRICT, WITHOUT ROWID;\n" },
+    /* Leaderboards and leagues (engine/boards.h): a board is one (app, metric, period) with a
+     * small integer id, so that a score row is short and a board's rows are one range; scores
+     * are added to once per batch per (board, user), and `at` is when the user reached the
+     * score. updated_at tells start-up which boards are recent enough to load. A league keeps
+     * its body as JSON beside the columns its queries need; a user is in at most one league
+     * per season (season_key '' for leagues without one). Results are written when a league
+     * is settled at its season's end. */
+    { 5, "leaderboards_and_leagues",
+      "CREATE TABLE boards (\n"
+      "  id         INTEGER PRIMARY KEY,\n"
+      "  app_id     TEXT NOT NULL,\n"
+      "  metric     TEXT NOT NULL,\n"
+      "  period     TEXT NOT NULL,\n"
+      "  updated_at INTEGER NOT NULL,\n"
+      "  UNIQUE (app_id, metric, period)\n"
+      ") STRICT;\n"
+      "CREATE TABLE board_scores (\n"
+      "  board   INTEGER NOT NULL,\n"
+      "  user_id TEXT NOT NULL,\n"
+      "  score   INTEGER NOT NULL,\n"
+      "  at      INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (board, user_id)\n"
+      ") STRICT, WITHOUT ROWID;\n"
+      "CREATE TABLE leagues (\n"
+      "  app_id     TEXT NOT NULL,\n"
+      "  id         TEXT NOT NULL,\n"
+      "  body       TEXT NOT NULL,\n"
+      "  tier       INTEGER NOT NULL,\n"
+      "  season_key TEXT NOT NULL,\n"
+      "  created_at INTEGER NOT NULL,\n"
+      "  updated_at INTEGER NOT NULL,\n"
+      "  settled_at INTEGER,\n"
+      "  PRIMARY KEY (app_id, id)\n"
+      ") STRICT, WITHOUT ROWID;\n"
+      "CREATE INDEX leagues_by_tier ON leagues (app_id, season_key, tier);\n"
+      "CREATE TABLE league_members (\n"
+      "  app_id     TEXT NOT NULL,\n"
+      "  league_id  TEXT NOT NULL,\n"
+      "  user_id    TEXT NOT NULL,\n"
+      "  season_key TEXT NOT NULL,\n"
+      "  joined_at  INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, league_id, user_id),\n"
+      "  UNIQUE (app_id, season_key, user_id)\n"
+      ") STRICT, WITHOUT ROWID;\n"
+      "CREATE TABLE league_results (\n"
+      "  app_id     TEXT NOT NULL,\n"
+      "  league_id  TEXT NOT NULL,\n"
+      "  user_id    TEXT NOT NULL,\n"
+      "  rank       INTEGER NOT NULL,\n"
+      "  score      INTEGER NOT NULL,\n"
+      "  outcome    TEXT NOT NULL CHECK (outcome IN ('promoted', 'stayed', 'demoted')),\n"
+      "  tier_after INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, league_id, user_id)\n"
+      ") STRICT, WITHOUT ROWID;\n" },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

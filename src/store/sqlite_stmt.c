@@ -82,6 +82,43 @@ static const char *const stmt_sql[ST__COUNT] = {
                          "VALUES (?,?,?,?) ON CONFLICT (app_id, idempotency_key) DO NOTHING",
     [ST_SPEND_KEY_GET] = "SELECT user_id, seq FROM spend_keys WHERE app_id = ? AND "
                          "idempotency_key = ?",
+    [ST_BOARD_CREATE] = "INSERT INTO boards (app_id, metric, period, updated_at) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+    [ST_BOARD_TOUCH] = "UPDATE boards SET updated_at = max(updated_at, ?2) WHERE id = ?1",
+    [ST_BOARD_ALL] = "SELECT id, app_id, metric, period, updated_at FROM boards",
+    [ST_BOARD_ADD] = "INSERT INTO board_scores (board, user_id, score, at) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT DO UPDATE SET score = score + excluded.score, "
+                     "at = excluded.at",
+    [ST_BOARD_SCORES] = "SELECT user_id, score, at FROM board_scores WHERE board = ?",
+    [ST_LEAGUE_PUT] = "INSERT INTO leagues (app_id, id, body, tier, season_key, created_at, "
+                      "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                      "body = excluded.body, tier = excluded.tier, "
+                      "season_key = excluded.season_key, updated_at = excluded.updated_at",
+    [ST_LEAGUE_GET] = "SELECT id, body, tier, season_key, created_at, updated_at, settled_at, "
+                      "(SELECT count(*) FROM league_members m WHERE m.app_id = l.app_id AND "
+                      "m.league_id = l.id) FROM leagues l WHERE app_id = ? AND id = ?",
+    [ST_LEAGUE_DELETE] = "DELETE FROM leagues WHERE app_id = ? AND id = ?",
+    [ST_LEAGUE_DELETE_MEMBERS] = "DELETE FROM league_members WHERE app_id = ? AND league_id = ?",
+    [ST_LEAGUE_DELETE_RESULTS] = "DELETE FROM league_results WHERE app_id = ? AND league_id = ?",
+    [ST_LEAGUE_LIST] = "SELECT id, body, tier, season_key, created_at, updated_at, settled_at, "
+                       "(SELECT count(*) FROM league_members m WHERE m.app_id = l.app_id AND "
+                       "m.league_id = l.id) FROM leagues l WHERE app_id = ?1 AND "
+                       "(?2 < 0 OR tier = ?2) AND (?3 IS NULL OR season_key = ?3) "
+                       "ORDER BY created_at, id",
+    [ST_MEMBER_ADD] = "INSERT INTO league_members (app_id, league_id, user_id, season_key, "
+                      "joined_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    [ST_MEMBER_REMOVE] = "DELETE FROM league_members WHERE app_id = ? AND league_id = ? AND "
+                         "user_id = ?",
+    [ST_MEMBER_OF] = "SELECT league_id FROM league_members WHERE app_id = ? AND season_key = ? "
+                     "AND user_id = ?",
+    [ST_MEMBER_LIST] = "SELECT user_id, joined_at FROM league_members WHERE app_id = ? AND "
+                       "league_id = ? ORDER BY joined_at, user_id",
+    [ST_RESULT_PUT] = "INSERT INTO league_results (app_id, league_id, user_id, rank, score, "
+                      "outcome, tier_after) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_RESULT_LIST] = "SELECT user_id, rank, score, outcome, tier_after FROM league_results "
+                       "WHERE app_id = ? AND league_id = ? ORDER BY rank",
+    [ST_LEAGUE_SETTLE] = "UPDATE leagues SET settled_at = ?3 WHERE app_id = ?1 AND id = ?2 AND "
+                         "settled_at IS NULL",
 };
 
 int sqlite__fail(struct store *s, char *err, size_t errlen)

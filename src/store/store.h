@@ -269,4 +269,99 @@ int store_spend_key_put(struct store *s, const char *app_id, const char *key,
 int store_spend_key_get(struct store *s, const char *app_id, const char *key, char **user_id,
                         int64_t *seq, char *err, size_t errlen);
 
+/* ---- leaderboards ------------------------------------------------------------------------
+ * A board is one (app, metric, period), named in the store by a small integer id. Scores are
+ * only ever added to (once per batch per (board, user)), so a board need not be in memory
+ * for an event to count on it. */
+
+struct store_board {
+    int64_t id;
+    const char *app_id, *metric, *period; /* valid during the callback */
+    int64_t updated_at;
+};
+
+/* Creates the board (app, metric, period) and returns its id: STORE_CONFLICT when it exists
+ * (nothing written). */
+int store_board_create(struct store *s, const char *app_id, const char *metric,
+                       const char *period, int64_t now, int64_t *id, char *err, size_t errlen);
+/* Records that the board changed at `now` (start-up loads recently changed boards). */
+int store_board_touch(struct store *s, int64_t id, int64_t now, char *err, size_t errlen);
+/* Calls fn for every board of every app. */
+int store_boards_each(struct store *s, void (*fn)(const struct store_board *, void *),
+                      void *arg, char *err, size_t errlen);
+/* Adds delta to the user's score on the board (a missing row counts as 0) and sets the time
+ * the user reached it. */
+int store_board_add(struct store *s, int64_t board, const char *user_id, int64_t delta,
+                    int64_t at, char *err, size_t errlen);
+/* Calls fn for every score of a board (user id valid during the call). */
+int store_board_scores_each(struct store *s, int64_t board,
+                            void (*fn)(const char *user_id, size_t len, int64_t score,
+                                       int64_t at, void *arg),
+                            void *arg, char *err, size_t errlen);
+
+/* ---- leagues ------------------------------------------------------------------------------
+ * A league's body is its JSON document (name, tier, seasonId, slots...); tier and season key
+ * ("" when the league has no season) are columns for the queries below. A user is in at most
+ * one league per season key. */
+
+struct store_league {
+    char *id;
+    char *body;             /* JSON object text */
+    int64_t tier;
+    char *season_key;
+    int64_t created_at, updated_at;
+    int64_t settled_at;     /* 0: not settled */
+    int64_t members;        /* read only: how many members it has */
+};
+
+struct store_league_result {
+    const char *user_id;
+    int64_t rank;           /* 1-based */
+    int64_t score;
+    const char *outcome;    /* "promoted", "stayed", "demoted" */
+    int64_t tier_after;
+};
+
+void store_league_release(struct store_league *l);
+/* Inserts the league, or replaces its body, tier, season key and updated_at. */
+int store_league_put(struct store *s, const char *app_id, const struct store_league *l,
+                     char *err, size_t errlen);
+/* STORE_NOT_FOUND when absent. */
+int store_league_get(struct store *s, const char *app_id, const char *id,
+                     struct store_league *out, char *err, size_t errlen);
+/* Deletes the league with its members and results: STORE_NOT_FOUND when absent. */
+int store_league_delete(struct store *s, const char *app_id, const char *id, char *err,
+                        size_t errlen);
+/* The app's leagues, oldest first; only those of `tier` (>= 0) and `season_key` (non-NULL)
+ * when given. The row is valid during the call. */
+int store_leagues_each(struct store *s, const char *app_id, int64_t tier,
+                       const char *season_key,
+                       void (*fn)(const struct store_league *, void *), void *arg, char *err,
+                       size_t errlen);
+/* STORE_CONFLICT when the user is in a league of that season key already. */
+int store_league_member_add(struct store *s, const char *app_id, const char *league_id,
+                            const char *user_id, const char *season_key, int64_t now,
+                            char *err, size_t errlen);
+/* STORE_NOT_FOUND when the user is not a member. */
+int store_league_member_remove(struct store *s, const char *app_id, const char *league_id,
+                               const char *user_id, char *err, size_t errlen);
+/* The league the user is in for a season key: 0 and *league_id (free it), or
+ * STORE_NOT_FOUND. */
+int store_league_of_user(struct store *s, const char *app_id, const char *season_key,
+                         const char *user_id, char **league_id, char *err, size_t errlen);
+/* The members, in the order they joined. */
+int store_league_members_each(struct store *s, const char *app_id, const char *league_id,
+                              void (*fn)(const char *user_id, int64_t joined_at, void *arg),
+                              void *arg, char *err, size_t errlen);
+/* Records a member's result (settling). */
+int store_league_result_put(struct store *s, const char *app_id, const char *league_id,
+                            const struct store_league_result *r, char *err, size_t errlen);
+/* The results by rank. */
+int store_league_results_each(struct store *s, const char *app_id, const char *league_id,
+                              void (*fn)(const struct store_league_result *, void *),
+                              void *arg, char *err, size_t errlen);
+/* Marks the league settled at `now`: STORE_CONFLICT when it was already. */
+int store_league_settle(struct store *s, const char *app_id, const char *league_id,
+                        int64_t now, char *err, size_t errlen);
+
 #endif

@@ -1,0 +1,94 @@
+/* Leaderboards in SQLite: boards and their scores (see store.h). */
+#include <string.h>
+
+#include "store/sqlite_int.h"
+#include "store/store.h"
+
+int store_board_create(struct store *s, const char *app_id, const char *metric,
+                       const char *period, int64_t now, int64_t *id, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_CREATE, err, errlen);
+    if (!st)
+        return -1;
+    sqlite__bind_text(st, 1, app_id);
+    sqlite__bind_text(st, 2, metric);
+    sqlite__bind_text(st, 3, period);
+    sqlite3_bind_int64(st, 4, now);
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st);
+        ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_CONFLICT : sqlite__fail(s, err, errlen);
+    }
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_board_touch(struct store *s, int64_t id, int64_t now, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_TOUCH, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    return sqlite__step_done(s, st, err, errlen);
+}
+
+int store_boards_each(struct store *s, void (*fn)(const struct store_board *, void *),
+                      void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_ALL, err, errlen);
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_board b = {
+            .id = sqlite3_column_int64(st, 0),
+            .app_id = (const char *)sqlite3_column_text(st, 1),
+            .metric = (const char *)sqlite3_column_text(st, 2),
+            .period = (const char *)sqlite3_column_text(st, 3),
+            .updated_at = sqlite3_column_int64(st, 4),
+        };
+        if (b.app_id && b.metric && b.period)
+            fn(&b, arg);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_board_add(struct store *s, int64_t board, const char *user_id, int64_t delta,
+                    int64_t at, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_ADD, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, board);
+    sqlite__bind_text(st, 2, user_id);
+    sqlite3_bind_int64(st, 3, delta);
+    sqlite3_bind_int64(st, 4, at);
+    return sqlite__step_done(s, st, err, errlen);
+}
+
+int store_board_scores_each(struct store *s, int64_t board,
+                            void (*fn)(const char *user_id, size_t len, int64_t score,
+                                       int64_t at, void *arg),
+                            void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_SCORES, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, board);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *u = (const char *)sqlite3_column_text(st, 0);
+        if (u)
+            fn(u, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_int64(st, 1),
+               sqlite3_column_int64(st, 2), arg);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+    return ret;
+}
