@@ -295,6 +295,7 @@ static int cmd_serve(const struct config *cfg)
 
     engine = engine_new(tenants);
     engine_set_user_cache_limit(engine, (size_t)cfg->engine_user_cache);
+    engine_set_board_retention(engine, cfg->leaderboard_retention);
     if (engine_load(engine, store, clock_now_ms(), err, sizeof(err)) < 0) {
         log_error("cannot load the engine's state", LOG_S("error", err));
         goto out;

@@ -44,6 +44,7 @@ struct config {
     int engine_batch;          /* events and store operations committed together at most */
     int engine_batch_wait_us;  /* a batch that is not full waits this long for more */
     int engine_user_cache;     /* users the engine remembers at most */
+    int leaderboard_retention; /* seconds a period board stays in memory unused */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

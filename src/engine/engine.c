@@ -17,6 +17,7 @@
 #include "core/mem.h"
 #include "core/metrics.h"
 #include "core/uuid.h"
+#include "engine/boards.h"
 #include "engine/game.h"
 #include "engine/nonces.h"
 #include "tenant/registry.h"
@@ -190,6 +191,7 @@ struct engine {
     struct engine_step_result step;
     struct game_effects fx;       /* the current event's effects */
     size_t max_users;             /* user table limit */
+    struct boards *boards;        /* leaderboards (read by I/O threads under their lock) */
     struct engine_metrics m;
 };
 
@@ -203,6 +205,7 @@ struct engine *engine_new(struct tenant_registry *tenants)
     if (RAND_bytes((unsigned char *)k, sizeof(k)) != 1)
         log_warn("no random key for the nonce set; using a fixed one");
     e->nonces = nonce_set_new(k[0], k[1]);
+    e->boards = boards_new(BOARDS_RETENTION_DEFAULT_S * 1000);
     return e;
 }
 
@@ -215,6 +218,7 @@ void engine_free(struct engine *e)
     game_effects_release(&e->fx);
     free(e->journal);
     nonce_set_free(e->nonces);
+    boards_free(e->boards);
     free(e->claims);
     buf_release(&e->step.effects);
     free(e);
@@ -223,6 +227,17 @@ void engine_free(struct engine *e)
 void engine_set_user_cache_limit(struct engine *e, size_t max_users)
 {
     e->max_users = max_users ? max_users : 1;
+}
+
+void engine_set_board_retention(struct engine *e, int64_t seconds)
+{
+    boards_free(e->boards);
+    e->boards = boards_new(seconds * 1000);
+}
+
+struct boards *engine_boards(struct engine *e)
+{
+    return e->boards;
 }
 
 struct load_ctx {
@@ -244,6 +259,15 @@ int engine_load(struct engine *e, struct store *st, int64_t now_ms, char *err, s
     struct load_ctx c = { e, now_ms / 1000, 0 };
     if (store_nonces_each_live(st, c.now_s, load_nonce, &c, err, errlen) < 0)
         return -1;
+    uint64_t t0 = clock_mono_ns();
+    if (boards_load(e->boards, st, now_ms, err, errlen) < 0)
+        return -1;
+    struct boards_stats bs;
+    boards_stats(e->boards, &bs);
+    if (bs.boards)
+        log_info("leaderboards loaded", LOG_U("boards", bs.boards), LOG_U("in_memory", bs.loaded),
+                 LOG_U("entries", bs.entries), LOG_U("bytes", bs.bytes),
+                 LOG_U("ms", (clock_mono_ns() - t0) / 1000000));
     atomic_store_explicit(&e->m.nonces, nonce_set_size(e->nonces), memory_order_relaxed);
     atomic_store_explicit(&e->m.nonce_bytes, nonce_set_bytes(e->nonces), memory_order_relaxed);
     if (c.n)
@@ -496,6 +520,8 @@ void engine_user_attributes(struct engine *e, const char *app_id, const char *us
 
 int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen)
 {
+    if (boards_flush(e->boards, st, now_ms, err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < e->journal_n; i++) {
         struct user *u = e->journal[i];
         if (!u->dirty)
@@ -683,7 +709,9 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
         snprintf(err, errlen, "no free idempotency key for an event of %s", app_id);
     if (rc < 0)
         return -1;
-    if (fx->n && write_ledger(st, app_id, u, fx, ev->key, now_ms, err, errlen) < 0)
+    if (fx->n && (write_ledger(st, app_id, u, fx, ev->key, now_ms, err, errlen) < 0 ||
+                  boards_count(e->boards, st, app, ev->user_id, ev->occurred_at, fx, now_ms,
+                               err, errlen) < 0))
         return -1;
     if (r->status == STORE_EVENT_PROCESSED)
         e->batch_processed++;
@@ -720,6 +748,7 @@ int engine_apply(struct engine *e, struct store *st, const char *app_id, struct 
 
 void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
 {
+    boards_batch_end(e->boards, committed, clock_now_ms());
     if (!committed) {
         /* Memory follows the store back: every user the batch loaded or changed is
          * forgotten (and read again when next needed), and so is every app's game model
@@ -867,6 +896,21 @@ void engine_collect_metrics(struct buf *out, void *arg)
     metrics_single(out, "reactor_engine_batches_failed_total", "counter",
                    "Store batches holding events that failed to commit (answered 503).",
                    metric_get(&e->m.batches_failed));
+    struct boards_stats bs;
+    boards_stats(e->boards, &bs);
+    metrics_single(out, "reactor_leaderboards", "gauge",
+                   "Leaderboards (app, metric, period) in the store.", bs.boards);
+    metrics_single(out, "reactor_leaderboards_in_memory", "gauge",
+                   "Leaderboards held in memory.", bs.loaded);
+    metrics_single(out, "reactor_leaderboard_entries", "gauge",
+                   "Entries of the leaderboards held in memory.", bs.entries);
+    metrics_single(out, "reactor_leaderboard_bytes", "gauge",
+                   "Memory of the leaderboards held in memory, bytes.", bs.bytes);
+    metrics_single(out, "reactor_leaderboard_evictions_total", "counter",
+                   "Leaderboards that left memory unused for the retention window.",
+                   bs.evictions);
+    metrics_single(out, "reactor_leaderboard_loads_total", "counter",
+                   "Leaderboards read back into memory from the store.", bs.loads);
     struct metrics_hist_sum sum;
     memset(&sum, 0, sizeof(sum));
     metrics_hist_accumulate(&sum, &e->m.commit);

@@ -73,8 +73,14 @@ void engine_free(struct engine *e);
 #define ENGINE_USER_CACHE_DEFAULT 1000000
 void engine_set_user_cache_limit(struct engine *e, size_t max_users);
 
+/* How long a leaderboard other than "all" stays in memory unwritten and unread (default
+ * BOARDS_RETENTION_DEFAULT_S). Before engine_load. */
+void engine_set_board_retention(struct engine *e, int64_t seconds);
+/* The leaderboards (engine/boards.h): I/O threads read them under their lock. */
+struct boards *engine_boards(struct engine *e);
+
 /* Start-up, before the engine thread runs: loads what the engine keeps in memory from the
- * store (the live signature nonces). */
+ * store (the live signature nonces, the leaderboards). */
 int engine_load(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen);
 
 /* Claims a request's signature nonce for app `app_id` until `expires_s`, inside the open

@@ -153,6 +153,34 @@ static struct game_curve *curve_get(struct game_settings *s, const char *track)
     return c;
 }
 
+/* settings.leaderboards (engine/boards.h). */
+static int parse_boards(const json_t *v, struct game_settings *out, char *err, size_t errlen)
+{
+    if (!v)
+        return 0;
+    if (!json_is_object(v))
+        return bad(err, errlen, "%s must be an object {timezone?, currencies?}", "leaderboards");
+    const char *key;
+    const json_t *x;
+    json_object_foreach((json_t *)v, key, x) {
+        if (strcmp(key, "timezone") == 0) {
+            if (!json_is_string(x) || json_string_length(x) > TZ_NAME_MAX ||
+                !tz_valid(json_string_value(x)))
+                return bad(err, errlen, "%s must be a known IANA time zone",
+                           "leaderboards.timezone");
+            strcpy(out->board_tz, json_string_value(x));
+        } else if (strcmp(key, "currencies") == 0) {
+            if (!json_is_boolean(x))
+                return bad(err, errlen, "%s must be true or false", "leaderboards.currencies");
+            out->board_currencies = json_is_true(x);
+        } else {
+            return bad(err, errlen, "leaderboards.%s is not a setting (timezone, currencies)",
+                       key);
+        }
+    }
+    return 0;
+}
+
 int game_settings_parse(const json_t *settings, struct game_settings *out, char *err,
                         size_t errlen)
 {
@@ -196,7 +224,8 @@ int game_settings_parse(const json_t *settings, struct game_settings *out, char 
             c->thresholds[i] = json_integer_value(t);
         }
     }
-    if (parse_streaks(json_object_get(settings, "streaks"), out, err, errlen) < 0) {
+    if (parse_streaks(json_object_get(settings, "streaks"), out, err, errlen) < 0 ||
+        parse_boards(json_object_get(settings, "leaderboards"), out, err, errlen) < 0) {
         game_settings_release(out);
         return -1;
     }

@@ -43,7 +43,8 @@
  *   xpCurve {track: g > 0}                   the level curve per track (default 100)
  *   levels {track: [t1 < t2 < ...]}          explicit thresholds (integers >= 1, at most 1000)
  *   streaks {default?: true, freezes?: 0..366, freezePeriod?: "week"|"month" (month),
- *            graceHours?: 0..23, keys?: [{key, eventType?, mode?: "daily"|"weekly"}]} */
+ *            graceHours?: 0..23, keys?: [{key, eventType?, mode?: "daily"|"weekly"}]}
+ *   leaderboards {timezone?: zone (UTC), currencies?: bool (false)}   see engine/boards.h */
 
 struct game_streak_def {
     char *key;
@@ -63,6 +64,8 @@ struct game_settings {
     size_t n_curves;
     struct game_streak_def *streaks;
     size_t n_streaks;
+    char board_tz[TZ_NAME_MAX + 1]; /* leaderboards.timezone: period keys of boards ("" UTC) */
+    bool board_currencies;          /* leaderboards.currencies: currency awards have boards */
 };
 
 /* Parses the game part of an app's settings. 0, or -1 with a message naming the field. */

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "core/mem.h"
+#include "core/tz.h"
 
 struct app_entry {
     char id[TENANT_APP_ID_MAX + 1];
@@ -27,6 +28,7 @@ struct app_entry {
     char *secret;             /* webhook secret, NULL = none */
     size_t secret_len;
     bool auto_create_users;
+    char board_tz[TZ_NAME_MAX + 1]; /* settings.leaderboards.timezone, "" = UTC */
     struct app_entry *next;   /* chain */
 };
 
@@ -179,6 +181,11 @@ void tenant_app_put(struct tenant_registry *r, const struct store_app *app)
             window = json_integer_value(w);
     }
     bool auto_create = !json_is_false(settings ? json_object_get(settings, "autoCreateUsers") : NULL);
+    json_t *lb = settings ? json_object_get(settings, "leaderboards") : NULL;
+    json_t *tz = json_is_object(lb) ? json_object_get(lb, "timezone") : NULL;
+    char board_tz[TZ_NAME_MAX + 1] = "";
+    if (json_is_string(tz) && json_string_length(tz) <= TZ_NAME_MAX)
+        strcpy(board_tz, json_string_value(tz));
     json_decref(settings);
     size_t secret_len = app->webhook_secret ? strlen(app->webhook_secret) : 0;
     if (secret_len > TENANT_SECRET_MAX)
@@ -190,6 +197,7 @@ void tenant_app_put(struct tenant_registry *r, const struct store_app *app)
     a->points = points;
     a->window_s = window;
     a->auto_create_users = auto_create;
+    memcpy(a->board_tz, board_tz, sizeof(board_tz));
     char *old = a->secret;
     size_t old_len = a->secret_len;
     a->secret = secret;
@@ -207,6 +215,17 @@ int tenant_app_auto_create(struct tenant_registry *r, const char *app_id, bool *
     struct app_entry *a = app_find(r, app_id);
     if (a)
         *out = a->auto_create_users;
+    pthread_rwlock_unlock(&r->lock);
+    return a ? 0 : -1;
+}
+
+int tenant_app_board_tz(struct tenant_registry *r, const char *app_id,
+                        char out[TZ_NAME_MAX + 1])
+{
+    pthread_rwlock_rdlock(&r->lock);
+    struct app_entry *a = app_find(r, app_id);
+    if (a)
+        memcpy(out, a->board_tz, TZ_NAME_MAX + 1);
     pthread_rwlock_unlock(&r->lock);
     return a ? 0 : -1;
 }

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/tz.h"
 #include "store/store.h"
 
 #define TENANT_APP_ID_MAX 64
@@ -57,6 +58,8 @@ int tenant_app_ingest(struct tenant_registry *r, const char *app_id, struct tena
 /* Only settings.autoCreateUsers (what the engine needs per request, without copying the
  * secret): 0 and *out, or -1 when the app is unknown. */
 int tenant_app_auto_create(struct tenant_registry *r, const char *app_id, bool *out);
+/* settings.leaderboards.timezone ("" for UTC) into out: 0, or -1 when the app is unknown. */
+int tenant_app_board_tz(struct tenant_registry *r, const char *app_id, char out[TZ_NAME_MAX + 1]);
 
 /* Adds an active key (its app should have been put first). */
 void tenant_key_put(struct tenant_registry *r, const struct store_key *key);

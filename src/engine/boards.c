@@ -1,0 +1,639 @@
+/* Leaderboards in memory (see boards.h).
+ *
+ * The directory: every board the store has, by (app, metric, period), in a chained hash table
+ * that only the engine thread changes, under the write lock. A board's index is NULL while the
+ * board is only in the store.
+ *
+ * A batch's changes: a table of (board, user) -> (delta, at), so that a user who scores many
+ * times in a batch writes one row per board. It is written by boards_flush and applied to
+ * memory by boards_batch_end after the commit, under the write lock (readers wait for the
+ * length of the apply, a few microseconds per change). Boards the batch created are listed so
+ * that a failed batch removes them again. */
+#include "engine/boards.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/hex.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/tz.h"
+#include "engine/game.h"
+#include "engine/period.h"
+
+#define TOUCH_EVERY_MS (10 * 60 * 1000) /* how stale boards.updated_at may get */
+#define EVICT_CHECK_MS (60 * 1000)      /* how often boards are checked for eviction */
+
+struct board {
+    uint64_t hash;
+    struct board *next;         /* directory chain */
+    int64_t id;                 /* the store's */
+    struct rank_index *index;   /* NULL: only in the store */
+    int64_t written_ms;         /* last batch that changed it (engine thread) */
+    _Atomic int64_t read_ms;    /* last read (any thread, relaxed) */
+    int64_t stored_ms;          /* updated_at as the store has it */
+    int64_t touch_ms;           /* updated_at the open batch writes (0: none) */
+    bool created;               /* created by the open batch */
+    bool all;                   /* period "all": never evicted */
+    size_t key_len;
+    char key[];                 /* app '\0' metric '\0' period '\0' */
+};
+
+struct change {
+    struct board *board;        /* NULL: a free slot */
+    uint64_t hash;
+    int64_t delta, at;
+    char *user;                 /* owned */
+    size_t user_len;
+};
+
+struct boards {
+    pthread_rwlock_t lock;      /* readers vs the engine thread's changes */
+    struct board **slots;       /* directory; cap a power of two */
+    size_t cap, n;
+    int64_t retention_ms;
+    int64_t evict_checked_ms;
+    struct change *changes;     /* the open batch's, open addressing; cap a power of two */
+    size_t changes_cap, changes_n;
+    struct board **created;     /* boards the open batch created or touches */
+    size_t created_n, created_cap;
+    struct board **touched;     /* boards the open batch changed */
+    size_t touched_n, touched_cap;
+    _Atomic uint64_t loaded, entries, bytes, evictions, loads; /* stats */
+};
+
+static uint64_t fnv(uint64_t h, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    return h;
+}
+
+static uint64_t board_hash(const char *app, const char *metric, const char *period)
+{
+    uint64_t h = 1469598103934665603u;
+    h = fnv(h, app, strlen(app) + 1);
+    h = fnv(h, metric, strlen(metric) + 1);
+    h = fnv(h, period, strlen(period) + 1);
+    return h ^ (h >> 31);
+}
+
+static size_t key_write(char *out, const char *app, const char *metric, const char *period)
+{
+    size_t a = strlen(app) + 1, m = strlen(metric) + 1, p = strlen(period) + 1;
+    if (out) {
+        memcpy(out, app, a);
+        memcpy(out + a, metric, m);
+        memcpy(out + a + m, period, p);
+    }
+    return a + m + p;
+}
+
+static struct board *dir_find(const struct boards *b, const char *app, const char *metric,
+                              const char *period)
+{
+    if (!b->n)
+        return NULL;
+    uint64_t h = board_hash(app, metric, period);
+    size_t a = strlen(app) + 1, m = strlen(metric) + 1, p = strlen(period) + 1;
+    for (struct board *x = b->slots[h & (b->cap - 1)]; x; x = x->next)
+        if (x->hash == h && x->key_len == a + m + p && memcmp(x->key, app, a) == 0 &&
+            memcmp(x->key + a, metric, m) == 0 && memcmp(x->key + a + m, period, p) == 0)
+            return x;
+    return NULL;
+}
+
+/* Under the write lock (or before the engine thread runs). */
+static struct board *dir_add(struct boards *b, int64_t id, const char *app, const char *metric,
+                             const char *period, int64_t updated_at)
+{
+    if (b->n + 1 > b->cap / 2 || !b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct board **slots = xcalloc(cap, sizeof(*slots));
+        for (size_t i = 0; i < b->cap; i++)
+            for (struct board *x = b->slots[i], *next; x; x = next) {
+                next = x->next;
+                x->next = slots[x->hash & (cap - 1)];
+                slots[x->hash & (cap - 1)] = x;
+            }
+        free(b->slots);
+        b->slots = slots;
+        b->cap = cap;
+    }
+    size_t len = key_write(NULL, app, metric, period);
+    struct board *x = xcalloc(1, sizeof(*x) + len);
+    x->hash = board_hash(app, metric, period);
+    x->id = id;
+    x->stored_ms = updated_at;
+    x->all = strcmp(period, "all") == 0;
+    x->key_len = len;
+    key_write(x->key, app, metric, period);
+    x->next = b->slots[x->hash & (b->cap - 1)];
+    b->slots[x->hash & (b->cap - 1)] = x;
+    b->n++;
+    return x;
+}
+
+static void board_unload(struct boards *b, struct board *x)
+{
+    if (!x->index)
+        return;
+    atomic_fetch_sub_explicit(&b->entries, rank_size(x->index), memory_order_relaxed);
+    atomic_fetch_sub_explicit(&b->bytes, rank_bytes(x->index), memory_order_relaxed);
+    atomic_fetch_sub_explicit(&b->loaded, 1, memory_order_relaxed);
+    rank_free(x->index);
+    x->index = NULL;
+}
+
+/* Under the write lock. */
+static void dir_remove(struct boards *b, struct board *gone)
+{
+    for (struct board **p = &b->slots[gone->hash & (b->cap - 1)]; *p; p = &(*p)->next) {
+        if (*p == gone) {
+            *p = gone->next;
+            b->n--;
+            board_unload(b, gone);
+            free(gone);
+            return;
+        }
+    }
+}
+
+struct boards *boards_new(int64_t retention_ms)
+{
+    struct boards *b = xcalloc(1, sizeof(*b));
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    /* Reads are many and short; a batch's apply must not wait behind a stream of them. */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&b->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    b->retention_ms = retention_ms > 0 ? retention_ms : BOARDS_RETENTION_DEFAULT_S * 1000;
+    return b;
+}
+
+static void changes_clear(struct boards *b)
+{
+    for (size_t i = 0; i < b->changes_cap && b->changes_n; i++) {
+        if (b->changes[i].board) {
+            free(b->changes[i].user);
+            b->changes[i].board = NULL;
+            b->changes_n--;
+        }
+    }
+    b->created_n = 0;
+    for (size_t i = 0; i < b->touched_n; i++)
+        b->touched[i]->touch_ms = 0;
+    b->touched_n = 0;
+}
+
+void boards_free(struct boards *b)
+{
+    if (!b)
+        return;
+    changes_clear(b);
+    for (size_t i = 0; i < b->cap; i++)
+        for (struct board *x = b->slots[i], *next; x; x = next) {
+            next = x->next;
+            if (x->index)
+                rank_free(x->index);
+            free(x);
+        }
+    free(b->slots);
+    free(b->changes);
+    free(b->created);
+    free(b->touched);
+    pthread_rwlock_destroy(&b->lock);
+    free(b);
+}
+
+/* ---- loading ------------------------------------------------------------------------------ */
+
+struct load_ctx {
+    struct rank_entry *v;
+    size_t n, cap;
+};
+
+static void score_loaded(const char *user, size_t len, int64_t score, int64_t at, void *arg)
+{
+    struct load_ctx *c = arg;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 1024;
+        c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
+    }
+    char *copy = xmalloc(len + 1);
+    memcpy(copy, user, len);
+    copy[len] = '\0';
+    c->v[c->n++] = (struct rank_entry){ copy, len, score, at };
+}
+
+/* Reads a board's scores into a new index (not yet visible to readers). */
+static struct rank_index *read_index(struct store *st, const struct board *x, char *err,
+                                     size_t errlen)
+{
+    struct load_ctx c = { NULL, 0, 0 };
+    int rc = store_board_scores_each(st, x->id, score_loaded, &c, err, errlen);
+    struct rank_index *idx = NULL;
+    if (rc == 0) {
+        idx = rank_new(x->hash);
+        rank_load(idx, c.v, c.n);
+    }
+    for (size_t i = 0; i < c.n; i++)
+        free((char *)c.v[i].member);
+    free(c.v);
+    return idx;
+}
+
+static void index_attach(struct boards *b, struct board *x, struct rank_index *idx)
+{
+    x->index = idx;
+    atomic_fetch_add_explicit(&b->entries, rank_size(idx), memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->bytes, rank_bytes(idx), memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->loaded, 1, memory_order_relaxed);
+}
+
+struct dir_ctx {
+    struct boards *b;
+};
+
+static void board_listed(const struct store_board *sb, void *arg)
+{
+    struct dir_ctx *c = arg;
+    dir_add(c->b, sb->id, sb->app_id, sb->metric, sb->period, sb->updated_at);
+}
+
+int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
+{
+    struct dir_ctx c = { b };
+    if (store_boards_each(st, board_listed, &c, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < b->cap; i++)
+        for (struct board *x = b->slots[i]; x; x = x->next) {
+            if (!x->all && x->stored_ms < now_ms - b->retention_ms)
+                continue;
+            struct rank_index *idx = read_index(st, x, err, errlen);
+            if (!idx)
+                return -1;
+            index_attach(b, x, idx);
+            x->written_ms = x->stored_ms;
+            atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
+        }
+    return 0;
+}
+
+int boards_load_one(struct boards *b, struct store *st, const char *app_id, const char *metric,
+                    const char *period, int64_t now_ms, char *err, size_t errlen)
+{
+    struct board *x = dir_find(b, app_id, metric, period);
+    if (!x)
+        return STORE_NOT_FOUND;
+    atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
+    if (x->index)
+        return 0;
+    /* Built outside the lock: readers see the board only once it is whole. The batch's own
+     * pending changes to it (if any) are applied at its end like any other. */
+    struct rank_index *idx = read_index(st, x, err, errlen);
+    if (!idx)
+        return -1;
+    pthread_rwlock_wrlock(&b->lock);
+    index_attach(b, x, idx);
+    pthread_rwlock_unlock(&b->lock);
+    atomic_fetch_add_explicit(&b->loads, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* ---- a batch ------------------------------------------------------------------------------ */
+
+static void push(struct board ***v, size_t *n, size_t *cap, struct board *x)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *v = xrealloc(*v, *cap * sizeof(**v));
+    }
+    (*v)[(*n)++] = x;
+}
+
+static struct change *change_slot(struct boards *b, struct board *x, const char *user,
+                                  size_t len)
+{
+    if ((b->changes_n + 1) * 2 > b->changes_cap) {
+        size_t cap = b->changes_cap ? b->changes_cap * 2 : 1024;
+        struct change *v = xcalloc(cap, sizeof(*v));
+        for (size_t i = 0; i < b->changes_cap; i++) {
+            struct change *c = &b->changes[i];
+            if (!c->board)
+                continue;
+            size_t j = c->hash & (cap - 1);
+            while (v[j].board)
+                j = (j + 1) & (cap - 1);
+            v[j] = *c;
+        }
+        free(b->changes);
+        b->changes = v;
+        b->changes_cap = cap;
+    }
+    uint64_t h = fnv(x->hash, user, len);
+    size_t j = h & (b->changes_cap - 1);
+    for (;; j = (j + 1) & (b->changes_cap - 1)) {
+        struct change *c = &b->changes[j];
+        if (!c->board) {
+            c->board = x;
+            c->hash = h;
+            c->delta = 0;
+            c->user = xmalloc(len + 1);
+            memcpy(c->user, user, len + 1);
+            c->user_len = len;
+            b->changes_n++;
+            return c;
+        }
+        if (c->hash == h && c->board == x && c->user_len == len && memcmp(c->user, user, len) == 0)
+            return c;
+    }
+}
+
+int boards_add(struct boards *b, struct store *st, const char *app_id, const char *metric,
+               const char *period, const char *user_id, int64_t delta, int64_t now_ms,
+               char *err, size_t errlen)
+{
+    struct board *x = dir_find(b, app_id, metric, period);
+    if (!x) {
+        int64_t id;
+        int rc = store_board_create(st, app_id, metric, period, now_ms, &id, err, errlen);
+        if (rc == STORE_CONFLICT)
+            snprintf(err, errlen, "board %s/%s/%s is in the store but not in memory", app_id,
+                     metric, period);
+        if (rc < 0)
+            return -1;
+        pthread_rwlock_wrlock(&b->lock);
+        x = dir_add(b, id, app_id, metric, period, now_ms);
+        index_attach(b, x, rank_new(x->hash)); /* new: nobody has a score on it yet */
+        pthread_rwlock_unlock(&b->lock);
+        x->created = true;
+        x->written_ms = now_ms;
+        atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
+        push(&b->created, &b->created_n, &b->created_cap, x);
+    }
+    if (!x->touch_ms) {
+        x->touch_ms = now_ms;
+        push(&b->touched, &b->touched_n, &b->touched_cap, x);
+    }
+    struct change *c = change_slot(b, x, user_id, strlen(user_id));
+    c->delta += delta;
+    c->at = now_ms;
+    return 0;
+}
+
+int boards_count(struct boards *b, struct store *st, const struct game_app *app,
+                 const char *user_id, int64_t occurred_at, const struct game_effects *fx,
+                 int64_t now_ms, char *err, size_t errlen)
+{
+    char periods[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
+    size_t np = 0;
+    for (size_t i = 0; i < fx->n; i++) {
+        const struct game_effect *e = &fx->v[i];
+        if (e->amount <= 0)
+            continue;
+        char metric[BOARDS_METRIC_MAX + 16];
+        if (e->type == FX_XP)
+            snprintf(metric, sizeof(metric), "%s", e->name);
+        else if (e->type == FX_CURRENCY && app->settings.board_currencies)
+            snprintf(metric, sizeof(metric), "currency:%s", e->name);
+        else
+            continue;
+        if (!np)
+            np = boards_periods(app, occurred_at, periods, BOARDS_MAX_PERIODS);
+        for (size_t p = 0; p < np; p++)
+            if (boards_add(b, st, app->app_id, metric, periods[p], user_id, e->amount, now_ms,
+                           err, errlen) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < b->changes_cap && b->changes_n; i++) {
+        const struct change *c = &b->changes[i];
+        if (c->board && store_board_add(st, c->board->id, c->user, c->delta, c->at, err,
+                                        errlen) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < b->touched_n; i++) {
+        struct board *x = b->touched[i];
+        if (!x->created && x->stored_ms < now_ms - TOUCH_EVERY_MS &&
+            store_board_touch(st, x->id, now_ms, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void apply_change(struct boards *b, const struct change *c)
+{
+    struct rank_index *idx = c->board->index;
+    if (!idx)
+        return; /* only in the store, which has the change */
+    struct rank_entry cur;
+    int64_t score = c->delta;
+    if (rank_get(idx, c->user, c->user_len, &cur, NULL))
+        score += cur.score;
+    size_t before = rank_bytes(idx), n = rank_size(idx);
+    rank_set(idx, c->user, c->user_len, score, c->at);
+    atomic_fetch_add_explicit(&b->bytes, rank_bytes(idx) - before, memory_order_relaxed);
+    atomic_fetch_add_explicit(&b->entries, rank_size(idx) - n, memory_order_relaxed);
+}
+
+static void evict(struct boards *b, int64_t now_ms)
+{
+    b->evict_checked_ms = now_ms;
+    int64_t horizon = now_ms - b->retention_ms;
+    bool locked = false;
+    size_t n = 0;
+    for (size_t i = 0; i < b->cap; i++)
+        for (struct board *x = b->slots[i]; x; x = x->next) {
+            if (!x->index || x->all || x->written_ms >= horizon ||
+                atomic_load_explicit(&x->read_ms, memory_order_relaxed) >= horizon)
+                continue;
+            if (!locked) {
+                pthread_rwlock_wrlock(&b->lock);
+                locked = true;
+            }
+            board_unload(b, x);
+            n++;
+        }
+    if (locked)
+        pthread_rwlock_unlock(&b->lock);
+    if (n) {
+        atomic_fetch_add_explicit(&b->evictions, n, memory_order_relaxed);
+        log_info("leaderboards left memory", LOG_U("count", n));
+    }
+}
+
+void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
+{
+    if (!committed) {
+        /* The boards the batch created go: drop them from the touched list first. */
+        size_t keep = 0;
+        for (size_t i = 0; i < b->touched_n; i++)
+            if (!b->touched[i]->created)
+                b->touched[keep++] = b->touched[i];
+        b->touched_n = keep;
+    }
+    if (b->changes_n || b->created_n) {
+        pthread_rwlock_wrlock(&b->lock);
+        if (committed) {
+            for (size_t i = 0; i < b->changes_cap; i++)
+                if (b->changes[i].board)
+                    apply_change(b, &b->changes[i]);
+        } else {
+            for (size_t i = b->created_n; i-- > 0;)
+                dir_remove(b, b->created[i]);
+        }
+        pthread_rwlock_unlock(&b->lock);
+    }
+    for (size_t i = 0; committed && i < b->touched_n; i++) {
+        struct board *x = b->touched[i];
+        x->created = false;
+        x->written_ms = x->touch_ms;
+        if (x->stored_ms < now_ms - TOUCH_EVERY_MS)
+            x->stored_ms = x->touch_ms;
+    }
+    changes_clear(b);
+    if (now_ms - b->evict_checked_ms >= EVICT_CHECK_MS ||
+        now_ms - b->evict_checked_ms >= b->retention_ms / 4)
+        evict(b, now_ms);
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+void boards_read_lock(struct boards *b)
+{
+    pthread_rwlock_rdlock(&b->lock);
+}
+
+void boards_read_unlock(struct boards *b)
+{
+    pthread_rwlock_unlock(&b->lock);
+}
+
+enum board_state boards_find(struct boards *b, const char *app_id, const char *metric,
+                             const char *period, int64_t now_ms,
+                             const struct rank_index **index)
+{
+    struct board *x = dir_find(b, app_id, metric, period);
+    *index = NULL;
+    if (!x)
+        return BOARD_NONE;
+    /* Written only when it moves by a second: readers on several threads do not fight over
+     * the cache line for every request. */
+    if (now_ms - atomic_load_explicit(&x->read_ms, memory_order_relaxed) >= 1000)
+        atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
+    if (!x->index)
+        return BOARD_STORED;
+    *index = x->index;
+    return BOARD_LOADED;
+}
+
+/* ---- periods ------------------------------------------------------------------------------ */
+
+void boards_today(const char *tz, int64_t now_ms, char out[BOARDS_PERIOD_MAX])
+{
+    struct tz_local t;
+    tz_local(tz && *tz ? tz : NULL, now_ms, &t);
+    period_key(PERIOD_DAY, &t, out);
+}
+
+size_t boards_periods(const struct game_app *app, int64_t ms, char (*keys)[BOARDS_PERIOD_MAX],
+                      size_t max)
+{
+    size_t n = 0;
+    if (n < max)
+        strcpy(keys[n++], "all");
+    struct tz_local t;
+    tz_local(app->settings.board_tz[0] ? app->settings.board_tz : NULL, ms, &t);
+    static const enum period_kind kinds[] = { PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH };
+    for (size_t i = 0; i < 3 && n < max; i++)
+        period_key(kinds[i], &t, keys[n++]);
+    for (size_t i = 0; i < app->n_seasons && n < max; i++) {
+        const struct game_season *s = &app->seasons[i];
+        if (s->active && s->starts_at <= ms && ms < s->ends_at)
+            snprintf(keys[n++], BOARDS_PERIOD_MAX, "season:%s", s->id);
+    }
+    return n;
+}
+
+bool boards_period_valid(const char *period)
+{
+    if (strcmp(period, "all") == 0)
+        return true;
+    if (strncmp(period, "season:", 7) == 0) {
+        size_t len = strlen(period + 7);
+        return len > 0 && len + 8 <= BOARDS_PERIOD_MAX;
+    }
+    static const enum period_kind kinds[] = { PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH };
+    for (size_t i = 0; i < 3; i++)
+        if (period_key_valid(kinds[i], period))
+            return true;
+    return false;
+}
+
+void boards_cursor_write(struct buf *out, const struct rank_entry *e)
+{
+    buf_printf(out, "%" PRId64 ".%" PRId64 ".", e->score, e->at);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < e->member_len; i++) {
+        buf_putc(out, digits[(unsigned char)e->member[i] >> 4]);
+        buf_putc(out, digits[(unsigned char)e->member[i] & 15]);
+    }
+}
+
+/* A decimal int64 ending at '.': 0 and *out, *rest after the '.', or -1. */
+static int int_field(const char *s, int64_t *out, const char **rest)
+{
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p < '0' || *p > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end != '.')
+        return -1;
+    for (const char *q = p; q < end; q++)
+        if (*q < '0' || *q > '9')
+            return -1;
+    *out = v;
+    *rest = end + 1;
+    return 0;
+}
+
+int boards_cursor_parse(const char *s, int64_t *score, int64_t *at, char *member, size_t *len)
+{
+    if (int_field(s, score, &s) < 0 || int_field(s, at, &s) < 0)
+        return -1;
+    size_t n = strlen(s);
+    if (n == 0 || n % 2 || n / 2 > BOARDS_MEMBER_MAX ||
+        hex_decode(s, n / 2, (unsigned char *)member) < 0)
+        return -1;
+    *len = n / 2;
+    member[*len] = '\0';
+    return memchr(member, '\0', *len) ? -1 : 0;
+}
+
+void boards_stats(struct boards *b, struct boards_stats *out)
+{
+    pthread_rwlock_rdlock(&b->lock);
+    out->boards = b->n;
+    pthread_rwlock_unlock(&b->lock);
+    out->loaded = atomic_load_explicit(&b->loaded, memory_order_relaxed);
+    out->entries = atomic_load_explicit(&b->entries, memory_order_relaxed);
+    out->bytes = atomic_load_explicit(&b->bytes, memory_order_relaxed);
+    out->evictions = atomic_load_explicit(&b->evictions, memory_order_relaxed);
+    out->loads = atomic_load_explicit(&b->loads, memory_order_relaxed);
+}

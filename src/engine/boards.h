@@ -1,0 +1,110 @@
+/* Leaderboards in memory: one board per (app, metric, period), each an order-statistic index
+ * (core/rank.h) of the app's users by score.
+ *
+ * What counts: every XP award (metric = the track's name) and, when the app's settings ask for
+ * it (leaderboards.currencies), every currency award ("currency:<name>"; spends do not lower
+ * it). An award counts on the board of every period its event falls in: "all", the day
+ * "YYYY-MM-DD", the ISO week "YYYY-Www" and the month "YYYY-MM" of its occurredAt in the
+ * app's leaderboard zone (leaderboards.timezone, default UTC), and "season:<id>" for each
+ * active season whose window holds occurredAt. A score is the sum of the awards on that
+ * board; `at` is when the user reached it (the processing time of the batch).
+ *
+ * Writes follow the store: the engine adds awards during a batch (boards_add), the batch
+ * writes one row per (board, user) it changed (boards_flush: scores are only ever added to,
+ * so a board need not be in memory to count), and only once the batch has committed does
+ * memory change (boards_batch_end). A board that is neither written nor read for the
+ * retention window leaves memory (except "all" boards); it stays in the store, and a read
+ * loads it back (boards_load_one). Start-up loads every "all" board and every board changed
+ * within the retention window.
+ *
+ * Threads: the engine thread writes (everything marked "engine thread"); any thread reads
+ * under boards_read_lock. The engine thread, as the only writer, reads without the lock. */
+#ifndef REACTOR_ENGINE_BOARDS_H
+#define REACTOR_ENGINE_BOARDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rank.h"
+#include "store/store.h"
+
+struct game_app;
+struct game_effects;
+struct boards;
+
+#define BOARDS_PERIOD_MAX 128 /* "season:<id>" and NUL; season ids are at most 100 bytes */
+#define BOARDS_METRIC_MAX 300 /* bytes of a metric name ("currency:" and 64 characters) */
+#define BOARDS_MAX_PERIODS 16 /* all, day, week, month and up to 12 overlapping seasons */
+#define BOARDS_RETENTION_DEFAULT_S (2 * 24 * 3600)
+
+struct boards *boards_new(int64_t retention_ms);
+void boards_free(struct boards *b);
+
+/* Start-up, before the engine thread runs: the directory of every board, and the scores of
+ * "all" boards and of boards changed within the retention window. */
+int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen);
+
+/* ---- the engine thread, inside a batch ---------------------------------------------------- */
+
+/* Counts an event's effects on the boards they belong to (see above). -1 when the store
+ * failed (the batch must fail). */
+int boards_count(struct boards *b, struct store *st, const struct game_app *app,
+                 const char *user_id, int64_t occurred_at, const struct game_effects *fx,
+                 int64_t now_ms, char *err, size_t errlen);
+/* Adds delta to user's score on (app, metric, period), creating the board if needed. */
+int boards_add(struct boards *b, struct store *st, const char *app_id, const char *metric,
+               const char *period, const char *user_id, int64_t delta, int64_t now_ms,
+               char *err, size_t errlen);
+/* Writes every score the open batch changed (before its commit). */
+int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen);
+/* The batch ended: `committed` applies its changes to memory, otherwise they are dropped
+ * (with the boards it created). Then boards past the retention window leave memory. */
+void boards_batch_end(struct boards *b, bool committed, int64_t now_ms);
+
+/* Loads a board that is not in memory back from the store: 0 (also when it was loaded
+ * already), STORE_NOT_FOUND when there is no such board, -1. */
+int boards_load_one(struct boards *b, struct store *st, const char *app_id, const char *metric,
+                    const char *period, int64_t now_ms, char *err, size_t errlen);
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+void boards_read_lock(struct boards *b);
+void boards_read_unlock(struct boards *b);
+
+enum board_state {
+    BOARD_NONE,    /* no such board: nobody has a score on it */
+    BOARD_LOADED,  /* in memory: *index is it */
+    BOARD_STORED,  /* only in the store: boards_load_one on the engine thread */
+};
+/* The board's index (under the read lock, or on the engine thread). Marks it read at now_ms. */
+enum board_state boards_find(struct boards *b, const char *app_id, const char *metric,
+                             const char *period, int64_t now_ms,
+                             const struct rank_index **index);
+
+/* The period keys an instant falls in for an app (see above): "all", day, week, month, then
+ * its seasons. Returns how many were written (at most max). Pure. */
+size_t boards_periods(const struct game_app *app, int64_t ms, char (*keys)[BOARDS_PERIOD_MAX],
+                      size_t max);
+/* Today's day key in zone tz ("" or NULL: UTC): the default period of a read. */
+void boards_today(const char *tz, int64_t now_ms, char out[BOARDS_PERIOD_MAX]);
+/* True when `period` is a key some board could have: "all", a valid day, week or month key,
+ * or "season:<id>". */
+bool boards_period_valid(const char *period);
+
+/* A cursor names a position in a board (the last row of a page), so that the next page starts
+ * right after it even if scores moved: "<score>.<at>.<member as lowercase hex>". */
+#define BOARDS_MEMBER_MAX 512 /* bytes of a member a cursor may name */
+struct buf;
+void boards_cursor_write(struct buf *out, const struct rank_entry *e);
+/* Parses a cursor (NUL-terminated): 0, or -1 when it is not one. member gets the name and a
+ * NUL (BOARDS_MEMBER_MAX + 1 bytes). */
+int boards_cursor_parse(const char *s, int64_t *score, int64_t *at, char *member, size_t *len);
+
+/* Boards and entries held in memory, and their bytes (metrics). Any thread. */
+struct boards_stats {
+    uint64_t boards, loaded, entries, bytes, evictions, loads;
+};
+void boards_stats(struct boards *b, struct boards_stats *out);
+
+#endif
