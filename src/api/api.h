@@ -65,6 +65,16 @@ int api_users_register(struct router *r, struct api *api);
 int api_events_register(struct router *r, struct api *api);
 int api_definitions_register(struct router *r, struct api *api);
 int api_currency_register(struct router *r, struct api *api);
+int api_leaderboards_register(struct router *r, struct api *api);
+int api_leagues_register(struct router *r, struct api *api);
+
+/* A league's board (leagues.c), on the engine thread: its members ranked by their scores on
+ * (metric, period), members without one at 0. *out is the caller's (rank_free). 0,
+ * STORE_NOT_FOUND when the app has no such league, or -1. */
+struct rank_index;
+int api_league_board(struct api *api, struct store *st, const char *app_id,
+                     const char *league_id, const char *metric, const char *period,
+                     int64_t now_ms, struct rank_index **out, char *err, size_t errlen);
 
 /* A ledger row as the API shows it (currency.c): {id, userId, kind, track|currency, amount,
  * balanceAfter, reason, source, metadata, createdAt, ruleId|achievementCode?}. */

@@ -77,7 +77,8 @@ int api_register(struct router *r, struct api *api)
     if (api_system_register(r, api) < 0 || api_apps_register(r, api) < 0 ||
         api_keys_register(r, api) < 0 || api_users_register(r, api) < 0 ||
         api_events_register(r, api) < 0 || api_definitions_register(r, api) < 0 ||
-        api_currency_register(r, api) < 0)
+        api_currency_register(r, api) < 0 || api_leaderboards_register(r, api) < 0 ||
+        api_leagues_register(r, api) < 0)
         return -1;
     return 0;
 }
