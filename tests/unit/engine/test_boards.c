@@ -1,0 +1,335 @@
+/* Unit tests for src/engine/boards.c against a real SQLite store, batch by batch as the engine
+ * thread runs them: memory changes only once a batch commits, a failed batch leaves neither
+ * rows nor boards behind, a user's changes in a batch make one row per board, start-up loads
+ * recent boards and leaves old ones in the store, eviction and reloading give the same board,
+ * and the period keys of an instant. Also league outcomes (src/engine/league.c). */
+#include "unit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rank.h"
+#include "engine/boards.h"
+#include "engine/game.h"
+#include "engine/league.h"
+#include "store/store.h"
+
+#define NOW_MS 1764000000000LL /* 2025-11-24T16:00:00Z, a Monday */
+#define HOUR_MS (3600 * 1000LL)
+#define DAY_MS (24 * HOUR_MS)
+
+static char err[256];
+
+struct fixture {
+    struct unit_store u;
+    struct boards *b;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (unit_store_make(&f->u, "boards") < 0)
+        return -1;
+    f->b = boards_new(DAY_MS);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    boards_free(f->b);
+    unit_store_close(&f->u);
+    free(f);
+    return 0;
+}
+
+/* One batch: adds (user, delta) pairs to (app, metric, period), then commits or rolls back. */
+static void batch(struct fixture *f, const char *period, const char *const *users,
+                  const int64_t *deltas, size_t n, int64_t now, bool commit)
+{
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", period, users[i], deltas[i], now,
+                                    err, sizeof(err)),
+                         0);
+    assert_int_equal(boards_flush(f->b, f->u.s, now, err, sizeof(err)), 0);
+    if (commit)
+        assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    else
+        store_batch_rollback(f->u.s);
+    boards_batch_end(f->b, commit, now);
+}
+
+/* The board as "user:score" joined by spaces, from memory. */
+static void board_text(struct boards *b, const char *period, char *out, size_t len)
+{
+    const struct rank_index *x;
+    out[0] = '\0';
+    enum board_state s = boards_find(b, "app", "xp", period, NOW_MS, &x);
+    if (s != BOARD_LOADED) {
+        snprintf(out, len, s == BOARD_NONE ? "(none)" : "(stored)");
+        return;
+    }
+    struct rank_entry e[64];
+    size_t n = rank_range(x, 0, e, 64), used = 0;
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s%s:%lld", i ? " " : "", e[i].member,
+                                 (long long)e[i].score);
+}
+
+struct rows {
+    char text[512];
+    size_t n;
+};
+
+static void row_seen(const char *user, size_t len, int64_t score, int64_t at, void *arg)
+{
+    (void)len;
+    (void)at;
+    struct rows *r = arg;
+    size_t used = strlen(r->text);
+    snprintf(r->text + used, sizeof(r->text) - used, "%s%s:%lld", r->n++ ? " " : "", user,
+             (long long)score);
+}
+
+static void batch_changes_memory_only_once_committed(void **state)
+{
+    struct fixture *f = *state;
+    const char *users[] = { "ann", "bob", "ann" };
+    const int64_t deltas[] = { 10, 30, 25 };
+    char text[256];
+    batch(f, "all", users, deltas, 3, NOW_MS, true);
+    board_text(f->b, "all", text, sizeof(text));
+    assert_string_equal(text, "ann:35 bob:30");
+    /* One row per (board, user) for the batch, summed. */
+    struct rows r = { "", 0 };
+    assert_int_equal(store_board_scores_each(f->u.s, 1, row_seen, &r, err, sizeof(err)), 0);
+    assert_string_equal(r.text, "ann:35 bob:30");
+
+    const char *more[] = { "bob" };
+    const int64_t ten[] = { 10 };
+    batch(f, "all", more, ten, 1, NOW_MS + 1, false);
+    board_text(f->b, "all", text, sizeof(text));
+    assert_string_equal(text, "ann:35 bob:30");
+    batch(f, "all", more, ten, 1, NOW_MS + 2, true);
+    board_text(f->b, "all", text, sizeof(text));
+    assert_string_equal(text, "bob:40 ann:35");
+}
+
+static void failed_batch_forgets_the_boards_it_created(void **state)
+{
+    struct fixture *f = *state;
+    const char *users[] = { "ann" };
+    const int64_t deltas[] = { 5 };
+    batch(f, "2025-11-24", users, deltas, 1, NOW_MS, false);
+    char text[256];
+    board_text(f->b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "(none)");
+    struct boards_stats st;
+    boards_stats(f->b, &st);
+    assert_int_equal(st.boards, 0);
+    assert_int_equal(st.entries, 0);
+    /* The board can be created again: the store has no trace of the first try. */
+    batch(f, "2025-11-24", users, deltas, 1, NOW_MS, true);
+    board_text(f->b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "ann:5");
+    boards_stats(f->b, &st);
+    assert_int_equal(st.boards, 1);
+    assert_int_equal(st.entries, 1);
+}
+
+static void start_up_loads_recent_boards_and_reads_bring_old_ones_back(void **state)
+{
+    struct fixture *f = *state;
+    const char *users[] = { "ann", "bob" };
+    const int64_t deltas[] = { 7, 9 };
+    batch(f, "all", users, deltas, 2, NOW_MS - 10 * DAY_MS, true);
+    batch(f, "2025-11-14", users, deltas, 2, NOW_MS - 10 * DAY_MS, true);
+    batch(f, "2025-11-24", users, deltas, 2, NOW_MS, true);
+
+    struct boards *b = boards_new(DAY_MS);
+    assert_int_equal(boards_load(b, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    char text[256];
+    board_text(b, "all", text, sizeof(text)); /* "all" loads whatever its age */
+    assert_string_equal(text, "bob:9 ann:7");
+    board_text(b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "bob:9 ann:7");
+    board_text(b, "2025-11-14", text, sizeof(text));
+    assert_string_equal(text, "(stored)");
+    /* An award to a board only in the store counts there, without loading it. */
+    boards_free(f->b);
+    f->b = b;
+    const char *ann[] = { "ann" };
+    const int64_t five[] = { 5 };
+    batch(f, "2025-11-14", ann, five, 1, NOW_MS, true);
+    board_text(b, "2025-11-14", text, sizeof(text));
+    assert_string_equal(text, "(stored)");
+    assert_int_equal(boards_load_one(b, f->u.s, "app", "xp", "2025-11-14", NOW_MS, err,
+                                     sizeof(err)),
+                     0);
+    board_text(b, "2025-11-14", text, sizeof(text));
+    assert_string_equal(text, "ann:12 bob:9");
+    assert_int_equal(boards_load_one(b, f->u.s, "app", "xp", "1999-01-01", NOW_MS, err,
+                                     sizeof(err)),
+                     STORE_NOT_FOUND);
+}
+
+static void unused_boards_leave_memory_but_all_time_ones_stay(void **state)
+{
+    struct fixture *f = *state;
+    const char *users[] = { "ann" };
+    const int64_t deltas[] = { 3 };
+    batch(f, "all", users, deltas, 1, NOW_MS, true);
+    batch(f, "2025-11-24", users, deltas, 1, NOW_MS, true);
+    /* A batch past the window (retention: a day) evicts what nobody used meanwhile. */
+    batch(f, "2025-11-26", users, deltas, 1, NOW_MS + 2 * DAY_MS, true);
+    char text[256];
+    board_text(f->b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "(stored)");
+    board_text(f->b, "all", text, sizeof(text));
+    assert_string_equal(text, "ann:3");
+    struct boards_stats st;
+    boards_stats(f->b, &st);
+    assert_int_equal(st.evictions, 1);
+    assert_int_equal(st.loaded, 2);
+    assert_int_equal(st.entries, 2);
+}
+
+static void many_users_and_batches_match_the_store(void **state)
+{
+    struct fixture *f = *state;
+    char names[200][8];
+    const char *users[200];
+    int64_t deltas[200], want[200];
+    memset(want, 0, sizeof(want));
+    unsigned seed = 7;
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 200; i++) {
+            seed = seed * 1103515245u + 12345u;
+            int u = (int)((seed >> 8) % 200);
+            snprintf(names[i], sizeof(names[i]), "u%03d", u);
+            users[i] = names[i];
+            deltas[i] = (int64_t)((seed >> 4) % 50) + 1;
+            if (round % 5 != 3)
+                want[u] += deltas[i];
+        }
+        batch(f, "all", users, deltas, 200, NOW_MS + round, round % 5 != 3);
+    }
+    struct boards *b = boards_new(DAY_MS);
+    assert_int_equal(boards_load(b, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    const struct rank_index *mem, *stored;
+    assert_int_equal(boards_find(f->b, "app", "xp", "all", NOW_MS, &mem), BOARD_LOADED);
+    assert_int_equal(boards_find(b, "app", "xp", "all", NOW_MS, &stored), BOARD_LOADED);
+    assert_int_equal(rank_size(mem), rank_size(stored));
+    for (int u = 0; u < 200; u++) {
+        char name[8];
+        snprintf(name, sizeof(name), "u%03d", u);
+        struct rank_entry a, c;
+        size_t ra, rc;
+        bool in = rank_get(mem, name, strlen(name), &a, &ra);
+        assert_int_equal(in, want[u] > 0);
+        assert_int_equal(rank_get(stored, name, strlen(name), &c, &rc), in);
+        if (in) {
+            assert_int_equal(a.score, want[u]);
+            assert_int_equal(c.score, want[u]);
+            assert_int_equal(a.at, c.at);
+            assert_int_equal(ra, rc);
+        }
+    }
+    boards_free(b);
+}
+
+static void period_keys_of_an_instant(void **state)
+{
+    (void)state;
+    struct game_app *a = game_app_new("app", "UTC");
+    char keys[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
+    /* 2025-11-30T23:30Z: Sunday of ISO week 48, last day of November. */
+    int64_t t = NOW_MS + 6 * DAY_MS + 7 * HOUR_MS + HOUR_MS / 2;
+    size_t n = boards_periods(a, t, keys, BOARDS_MAX_PERIODS);
+    assert_int_equal(n, 4);
+    assert_string_equal(keys[0], "all");
+    assert_string_equal(keys[1], "2025-11-30");
+    assert_string_equal(keys[2], "2025-W48");
+    assert_string_equal(keys[3], "2025-11");
+    /* In Tokyo it is already Monday, December 1st: another day, week and month. */
+    strcpy(a->settings.board_tz, "Asia/Tokyo");
+    game_app_put_season(a, "s1", NOW_MS, NOW_MS + 30 * DAY_MS, true, json_object());
+    game_app_put_season(a, "off", NOW_MS, NOW_MS + 30 * DAY_MS, false, json_object());
+    game_app_put_season(a, "past", NOW_MS - 30 * DAY_MS, NOW_MS, true, json_object());
+    n = boards_periods(a, t, keys, BOARDS_MAX_PERIODS);
+    assert_int_equal(n, 5);
+    assert_string_equal(keys[1], "2025-12-01");
+    assert_string_equal(keys[2], "2025-W49");
+    assert_string_equal(keys[3], "2025-12");
+    assert_string_equal(keys[4], "season:s1");
+    assert_int_equal(boards_periods(a, t, keys, 2), 2);
+    game_app_free(a);
+
+    char today[BOARDS_PERIOD_MAX];
+    boards_today(NULL, t, today);
+    assert_string_equal(today, "2025-11-30");
+    boards_today("Asia/Tokyo", t, today);
+    assert_string_equal(today, "2025-12-01");
+}
+
+static void period_keys_that_are_valid(void **state)
+{
+    (void)state;
+    const char *good[] = { "all", "2025-11-24", "2026-W53", "2025-12", "season:abc",
+                           "2024-02-29" };
+    const char *bad[] = { "", "ALL", "2025-11-31", "2025-W53", "2025-13", "season:", "2025",
+                          "2025-1-1", "2023-02-29", "today" };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_true(boards_period_valid(good[i]));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(boards_period_valid(bad[i]));
+    char longest[BOARDS_PERIOD_MAX + 8];
+    memset(longest, 'x', sizeof(longest) - 1);
+    memcpy(longest, "season:", 7);
+    longest[BOARDS_PERIOD_MAX] = '\0';
+    assert_false(boards_period_valid(longest));
+    longest[BOARDS_PERIOD_MAX - 1] = '\0';
+    assert_true(boards_period_valid(longest));
+}
+
+static void league_outcomes(void **state)
+{
+    (void)state;
+    int64_t after;
+    /* 10 members, tier 3, 2 up and 3 down. */
+    const char *want[10] = { "promoted", "promoted", "stayed", "stayed", "stayed",
+                             "stayed", "stayed", "demoted", "demoted", "demoted" };
+    for (size_t r = 0; r < 10; r++) {
+        enum league_outcome o = league_outcome(r, 10, 3, 2, 3, &after);
+        assert_string_equal(league_outcome_name(o), want[r]);
+        assert_int_equal(after, o == LEAGUE_PROMOTED ? 4 : o == LEAGUE_DEMOTED ? 2 : 3);
+    }
+    /* Overlapping slots: promotion wins. */
+    assert_int_equal(league_outcome(0, 2, 3, 1, 2, &after), LEAGUE_PROMOTED);
+    assert_int_equal(league_outcome(1, 2, 3, 1, 2, &after), LEAGUE_DEMOTED);
+    /* Nobody goes below tier 1 or above the top tier; no slots, no moves. */
+    assert_int_equal(league_outcome(9, 10, LEAGUE_TIER_MIN, 2, 3, &after), LEAGUE_STAYED);
+    assert_int_equal(after, LEAGUE_TIER_MIN);
+    assert_int_equal(league_outcome(0, 10, LEAGUE_TIER_MAX, 2, 3, &after), LEAGUE_STAYED);
+    assert_int_equal(after, LEAGUE_TIER_MAX);
+    assert_int_equal(league_outcome(0, 10, 3, 0, 0, &after), LEAGUE_STAYED);
+    assert_int_equal(league_outcome(9, 10, 3, 0, 0, &after), LEAGUE_STAYED);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(batch_changes_memory_only_once_committed, setup, teardown),
+    cmocka_unit_test_setup_teardown(failed_batch_forgets_the_boards_it_created, setup, teardown),
+    cmocka_unit_test_setup_teardown(start_up_loads_recent_boards_and_reads_bring_old_ones_back,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(unused_boards_leave_memory_but_all_time_ones_stay, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(many_users_and_batches_match_the_store, setup, teardown),
+    cmocka_unit_test(period_keys_of_an_instant),
+    cmocka_unit_test(period_keys_that_are_valid),
+    cmocka_unit_test(league_outcomes),
+};
+
+UNIT_MAIN(tests)
