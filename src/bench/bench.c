@@ -1,6 +1,7 @@
 /* The load generator (see bench.h). */
 #include "bench/bench.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <http_parser.h>
 #include <netdb.h>
@@ -17,13 +18,20 @@
 #include "core/mem.h"
 #include "core/secret.h"
 
-enum mode { MODE_HEALTH, MODE_EVENTS, MODE_BATCH };
+enum mode { MODE_HEALTH, MODE_EVENTS, MODE_BATCH, MODE_GET };
+
+#define MAX_PATHS      64   /* --path given at most this many times */
+#define MAX_PATH_LEN   4096
+#define MAX_USER_SLOTS 8    /* {USER} at most this many times in one path */
+#define USER_MARK      "{USER}"
 
 struct options {
     char host[256];
     int port;
     const char *app, *key, *secret;
     enum mode mode;
+    const char *paths[MAX_PATHS]; /* get mode; borrowed from argv */
+    int npaths;
     int connections;
     int duration;   /* seconds */
     int users;
@@ -36,6 +44,14 @@ struct bench;
 
 #define MAX_PIPELINE 64
 
+/* One GET request of get (and health) mode, built once: the whole request with each {USER}
+ * of its path cut out, and where the user ids go. */
+struct get_request {
+    struct buf text;
+    size_t cuts[MAX_USER_SLOTS]; /* offsets into text, ascending */
+    unsigned ncuts;
+};
+
 struct bconn {
     uv_tcp_t tcp;
     uv_connect_t connect;
@@ -44,6 +60,7 @@ struct bconn {
     struct bench *b;
     unsigned id;
     uint64_t seq;
+    unsigned next_get;       /* get mode: index of the next path, round robin */
     struct buf req;          /* the requests being written; owned until the write completes */
     uint64_t sent_ns[MAX_PIPELINE]; /* ring: send times of the requests in flight, oldest first */
     unsigned head, inflight;
@@ -68,6 +85,9 @@ struct bench {
     char nonce_prefix[17];
     uint64_t user_rng;
     struct hmac_key *signer; /* the app secret, scheduled once */
+    struct get_request *gets; /* health and get modes: one per path */
+    int ngets;
+    bool gets_users;          /* some path holds {USER} */
 };
 
 static const http_parser_settings parser_settings;
@@ -83,15 +103,66 @@ static uint64_t next_rand(struct bench *b)
     return b->user_rng = x;
 }
 
+/* User ids are "bench-user-<n>", n uniform in [0, --users): events create them, and get
+ * mode asks for the same ones through {USER}. */
+#define USER_PREFIX "bench-user-"
+
+static uint64_t next_user(struct bench *b)
+{
+    return next_rand(b) % (uint64_t)b->o.users;
+}
+
 static void append_event(struct bench *b, struct bconn *c, struct buf *body, unsigned i)
 {
     buf_puts(body, "{\"appId\":");
     buf_append_json_string(body, b->o.app, strlen(b->o.app));
     buf_printf(body,
-               ",\"userId\":\"bench-user-%llu\",\"eventType\":\"bench_event\","
+               ",\"userId\":\"" USER_PREFIX "%llu\",\"eventType\":\"bench_event\","
                "\"metadata\":{\"connection\":%u,\"seq\":%llu,\"i\":%u}}",
-               (unsigned long long)(next_rand(b) % (uint64_t)b->o.users), c->id,
-               (unsigned long long)c->seq, i);
+               (unsigned long long)next_user(b), c->id, (unsigned long long)c->seq, i);
+}
+
+/* Builds g from path: "GET <path> HTTP/1.1", Host, and x-api-key when key is not NULL.
+ * The path was checked by parse_options (starts with '/', visible ASCII, at most
+ * MAX_USER_SLOTS marks). */
+static void get_request_init(struct get_request *g, const char *host, const char *path,
+                             const char *key)
+{
+    buf_init(&g->text);
+    g->ncuts = 0;
+    buf_puts(&g->text, "GET ");
+    for (const char *p = path, *m; *p; p = m + strlen(USER_MARK)) {
+        m = strstr(p, USER_MARK);
+        if (!m) {
+            buf_puts(&g->text, p);
+            break;
+        }
+        assert(g->ncuts < MAX_USER_SLOTS);
+        buf_append(&g->text, p, (size_t)(m - p));
+        g->cuts[g->ncuts++] = g->text.len;
+    }
+    buf_printf(&g->text, " HTTP/1.1\r\nHost: %s\r\n", host);
+    if (key)
+        buf_printf(&g->text, "x-api-key: %s\r\n", key);
+    buf_puts(&g->text, "\r\n");
+}
+
+/* Appends g to r with one user id drawn for all of its {USER} marks. */
+static void append_get(struct bench *b, const struct get_request *g, struct buf *r)
+{
+    if (g->ncuts == 0) {
+        buf_append(r, g->text.data, g->text.len);
+        return;
+    }
+    char user[40];
+    int ulen = snprintf(user, sizeof(user), USER_PREFIX "%llu", (unsigned long long)next_user(b));
+    size_t from = 0;
+    for (unsigned i = 0; i < g->ncuts; i++) {
+        buf_append(r, g->text.data + from, g->cuts[i] - from);
+        buf_append(r, user, (size_t)ulen);
+        from = g->cuts[i];
+    }
+    buf_append(r, g->text.data + from, g->text.len - from);
 }
 
 /* Appends one request to c->req. */
@@ -99,8 +170,9 @@ static void build_request(struct bench *b, struct bconn *c)
 {
     struct buf *r = &c->req;
     c->seq++;
-    if (b->o.mode == MODE_HEALTH) {
-        buf_printf(r, "GET /health HTTP/1.1\r\nHost: %s\r\n\r\n", b->o.host);
+    if (b->o.mode == MODE_HEALTH || b->o.mode == MODE_GET) {
+        append_get(b, &b->gets[c->next_get], r);
+        c->next_get = (c->next_get + 1) % (unsigned)b->ngets;
         return;
     }
     struct buf body = BUF_INIT;
@@ -355,16 +427,69 @@ static void usage(void)
     fprintf(stderr,
             "Usage: reactor bench [options]\n"
             "  --url URL          server, http://host:port (default http://127.0.0.1:3000)\n"
-            "  --mode MODE        health, events or batch (default health)\n"
+            "  --mode MODE        health, events, batch or get (default health)\n"
             "  --app ID --key KEY --secret SECRET\n"
-            "                     app id, API key and webhook secret (events and batch)\n"
+            "                     app id, API key and webhook secret (events and batch);\n"
+            "                     get mode sends --key, if given, as x-api-key\n"
+            "  --path PATH        get mode: the path and query to GET; up to %d of them,\n"
+            "                     taken in turn on each connection. {USER} in a path becomes\n"
+            "                     a user id as events mode names them (" USER_PREFIX "<n>,\n"
+            "                     n < --users), drawn for each request\n"
             "  --connections N    keep-alive connections (default 64)\n"
             "  --duration S       seconds to run (default 10)\n"
-            "  --users N          distinct user ids in events (default 10000)\n"
+            "  --users N          distinct user ids in events and {USER} (default 10000)\n"
             "  --batch-size N     events per batch request (default 100)\n"
             "  --pipeline N       requests in flight per connection, HTTP/1.1 pipelining\n"
             "                     (default 1: send the next request when the answer came)\n"
-            "  --json             end with one JSON line of results\n");
+            "  --json             end with one JSON line of results\n"
+            "A request succeeds when answered 200 in health mode and any 2xx in the others;\n"
+            "every other answer counts as an error.\n",
+            MAX_PATHS);
+}
+
+/* A path is sent as given, so it must be one request-target: it starts with '/', has only
+ * visible ASCII (spaces and non-ASCII percent-encoded) and at most MAX_USER_SLOTS {USER}. */
+static int check_path(const char *path)
+{
+    size_t len = strlen(path);
+    if (path[0] != '/') {
+        fprintf(stderr, "reactor bench: --path must start with '/' (got \"%s\")\n", path);
+        return -1;
+    }
+    if (len > MAX_PATH_LEN) {
+        fprintf(stderr, "reactor bench: --path is longer than %d bytes\n", MAX_PATH_LEN);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)path[i];
+        if (ch <= 0x20 || ch >= 0x7f) {
+            fprintf(stderr,
+                    "reactor bench: --path may hold only visible ASCII characters; "
+                    "percent-encode spaces and others (byte %zu of \"%s\")\n",
+                    i, path);
+            return -1;
+        }
+    }
+    unsigned marks = 0;
+    for (const char *m = strstr(path, USER_MARK); m; m = strstr(m + strlen(USER_MARK), USER_MARK))
+        marks++;
+    if (marks > MAX_USER_SLOTS) {
+        fprintf(stderr, "reactor bench: --path may hold {USER} at most %d times\n", MAX_USER_SLOTS);
+        return -1;
+    }
+    return 0;
+}
+
+/* A key goes into a header line as given: visible ASCII only. */
+static int check_key(const char *key)
+{
+    for (const char *p = key; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+            fprintf(stderr, "reactor bench: --key may hold only visible ASCII characters\n");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -398,9 +523,16 @@ static int parse_options(int argc, char **argv, struct options *o)
             rc = parse_url(v, o);
         else if (!strcmp(a, "--app"))
             o->app = v;
-        else if (!strcmp(a, "--key"))
+        else if (!strcmp(a, "--key")) {
             o->key = v;
-        else if (!strcmp(a, "--secret"))
+            rc = check_key(v);
+        } else if (!strcmp(a, "--path")) {
+            if (o->npaths == MAX_PATHS) {
+                fprintf(stderr, "reactor bench: --path may be given at most %d times\n", MAX_PATHS);
+                rc = -1;
+            } else if ((rc = check_path(v)) == 0)
+                o->paths[o->npaths++] = v;
+        } else if (!strcmp(a, "--secret"))
             o->secret = v;
         else if (!strcmp(a, "--mode")) {
             if (!strcmp(v, "health"))
@@ -409,8 +541,10 @@ static int parse_options(int argc, char **argv, struct options *o)
                 o->mode = MODE_EVENTS;
             else if (!strcmp(v, "batch"))
                 o->mode = MODE_BATCH;
+            else if (!strcmp(v, "get"))
+                o->mode = MODE_GET;
             else {
-                fprintf(stderr, "reactor bench: --mode must be health, events or batch\n");
+                fprintf(stderr, "reactor bench: --mode must be health, events, batch or get\n");
                 rc = -1;
             }
         } else if (!strcmp(a, "--connections"))
@@ -430,8 +564,17 @@ static int parse_options(int argc, char **argv, struct options *o)
         if (rc < 0)
             return -1;
     }
-    if (o->mode != MODE_HEALTH && (!o->app || !o->key || !o->secret)) {
+    if ((o->mode == MODE_EVENTS || o->mode == MODE_BATCH) && (!o->app || !o->key || !o->secret)) {
         fprintf(stderr, "reactor bench: --mode events and batch need --app, --key and --secret\n");
+        return -1;
+    }
+    if (o->mode == MODE_GET && o->npaths == 0) {
+        fprintf(stderr, "reactor bench: --mode get needs at least one --path (e.g. --path "
+                        "/health)\n");
+        return -1;
+    }
+    if (o->mode != MODE_GET && o->npaths > 0) {
+        fprintf(stderr, "reactor bench: --path is only for --mode get\n");
         return -1;
     }
     return 0;
@@ -456,7 +599,21 @@ static int resolve(struct bench *b)
 
 /* ---- the run ----------------------------------------------------------------------------- */
 
-static const char *const mode_names[] = { "health", "events", "batch" };
+static const char *const mode_names[] = { "health", "events", "batch", "get" };
+
+/* Health mode is get mode on /health without a key (counting only 200 as done). */
+static void build_gets(struct bench *b)
+{
+    static const char *const health[] = { "/health" };
+    bool get = b->o.mode == MODE_GET;
+    const char *const *paths = get ? b->o.paths : health;
+    b->ngets = get ? b->o.npaths : 1;
+    b->gets = xcalloc((size_t)b->ngets, sizeof(*b->gets));
+    for (int i = 0; i < b->ngets; i++) {
+        get_request_init(&b->gets[i], b->o.host, paths[i], get ? b->o.key : NULL);
+        b->gets_users |= b->gets[i].ncuts > 0;
+    }
+}
 
 int bench_main(int argc, char **argv)
 {
@@ -474,6 +631,8 @@ int bench_main(int argc, char **argv)
         goto out;
     if (b->o.secret)
         b->signer = hmac_key_new(b->o.secret, strlen(b->o.secret));
+    if (b->o.mode == MODE_HEALTH || b->o.mode == MODE_GET)
+        build_gets(b);
     b->user_rng = 0x9e3779b97f4a7c15u ^ (uint64_t)time(NULL);
     latency_init(&b->lat);
     b->loop = uv_default_loop();
@@ -484,7 +643,14 @@ int bench_main(int argc, char **argv)
     uv_timer_start(&b->end, on_end, (uint64_t)b->o.duration * 1000, 0);
     fprintf(stderr, "reactor bench: mode=%s url=http://%s:%d connections=%d duration=%ds",
             mode_names[b->o.mode], b->o.host, b->o.port, b->o.connections, b->o.duration);
-    if (b->o.mode != MODE_HEALTH)
+    if (b->o.mode == MODE_GET) {
+        fprintf(stderr, " paths=%d (%s%s)", b->o.npaths, b->o.paths[0],
+                b->o.npaths > 1 ? ", ..." : "");
+        if (b->o.key)
+            fprintf(stderr, " key=yes");
+    }
+    if (b->o.mode == MODE_EVENTS || b->o.mode == MODE_BATCH ||
+        (b->o.mode == MODE_GET && b->gets_users))
         fprintf(stderr, " users=%d", b->o.users);
     if (b->o.mode == MODE_BATCH)
         fprintf(stderr, " batch-size=%d", b->o.batch_size);
@@ -495,6 +661,8 @@ int bench_main(int argc, char **argv)
     for (int i = 0; i < b->o.connections; i++) {
         b->conns[i].b = b;
         b->conns[i].id = (unsigned)i;
+        if (b->ngets > 0)
+            b->conns[i].next_get = (unsigned)i % (unsigned)b->ngets; /* spread the paths */
         buf_init(&b->conns[i].req);
         uv_timer_init(b->loop, &b->conns[i].retry);
         b->conns[i].retry.data = &b->conns[i];
@@ -512,7 +680,7 @@ int bench_main(int argc, char **argv)
     uint64_t errors = b->non_2xx + b->conn_errors;
     printf("requests: %llu in %.2f s, %.0f/s\n", (unsigned long long)(b->ok + b->non_2xx), secs,
            rps);
-    if (b->o.mode != MODE_HEALTH)
+    if (b->o.mode == MODE_EVENTS || b->o.mode == MODE_BATCH)
         printf("events accepted: %llu, %.0f/s\n", (unsigned long long)b->events, eps);
     printf("latency: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\n", p50, p90, p99, max);
     printf("errors: %llu (non-2xx answers %llu, connection errors %llu)\n",
@@ -526,7 +694,7 @@ int bench_main(int argc, char **argv)
                "\"non_2xx\":%llu,\"connection_errors\":%llu}\n",
                mode_names[b->o.mode], b->o.connections, b->o.pipeline, secs,
                (unsigned long long)(b->ok + b->non_2xx), rps,
-               b->o.mode == MODE_HEALTH ? rps : eps, p50, p90, p99, max,
+               b->o.mode == MODE_HEALTH || b->o.mode == MODE_GET ? rps : eps, p50, p90, p99, max,
                (unsigned long long)errors, (unsigned long long)b->non_2xx,
                (unsigned long long)b->conn_errors);
     fflush(stdout);
@@ -536,6 +704,9 @@ out:
         for (int i = 0; i < b->o.connections; i++)
             buf_release(&b->conns[i].req);
     }
+    for (int i = 0; i < b->ngets; i++)
+        buf_release(&b->gets[i].text);
+    free(b->gets);
     hmac_key_free(b->signer);
     free(b->conns);
     free(b);

@@ -3,7 +3,9 @@
  * and latency percentiles.
  *
  * Modes: health (GET /health), events (POST /events, one signed event per request), batch
- * (POST /events/batch, --batch-size signed events per request). Signed requests follow
+ * (POST /events/batch, --batch-size signed events per request), get (GET of the --path
+ * given, in turn, with {USER} replaced by a user id as events mode names them, and --key as
+ * x-api-key; any 2xx answer succeeds). Signed requests follow
  * ForgeEngine's scheme: x-signature = hex HMAC-SHA256(secret, "<ts>.<nonce>.<body>"), with a
  * fresh nonce for every request. One libuv loop on the calling thread; our HTTP parser. */
 #ifndef REACTOR_BENCH_BENCH_H

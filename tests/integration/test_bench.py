@@ -2,12 +2,15 @@
 and batch modes against a small Python peer that checks every request the way ForgeEngine
 checks events (HMAC-SHA256 over "<ts>.<nonce>.<raw body>" with the app's secret, a nonce
 never reused, the app id and key) — so the signatures the generator makes are proven right
-independently of the server — and in events and batch modes against the real server too."""
+independently of the server — and in events and batch modes against the real server too.
+Get mode (GET of given paths, {USER} filled in per request) runs against the real server on
+public and keyed routes, and against a recording peer that shows what was sent."""
 
 import hashlib
 import hmac
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -163,6 +166,168 @@ def test_a_wrong_secret_is_visible_as_errors(verifier):
     r = last_json(p)
     assert r["errors"] == r["requests"] > 0, r
     assert r["events_per_sec"] == 0
+
+
+# ---- get mode --------------------------------------------------------------------------------
+
+
+def test_get_mode_on_health_reports_like_health_mode(server):
+    p = run_bench("--url", f"http://127.0.0.1:{server.port}", "--mode", "get", "--path",
+                  "/health", "--connections", "4", "--duration", "1", "--json")
+    assert p.returncode == 0, p.stderr
+    r = last_json(p)
+    assert r["mode"] == "get"
+    assert r["errors"] == 0, r
+    assert r["requests"] > 100, r
+    assert r["requests_per_sec"] == r["events_per_sec"]
+    assert 0.9 <= r["duration_s"] <= 2.0, r
+    assert 0 < r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] <= r["max_ms"], r
+    assert "requests:" in p.stdout and "latency:" in p.stdout and "errors: 0" in p.stdout
+    assert "events accepted" not in p.stdout
+
+
+def test_get_mode_on_a_keyed_route_with_user_ids_as_events_name_them(reactor):
+    """GET /users/{USER} and /users/{USER}/profile with an ADMIN key: every user id the
+    generator draws exists (they were created under events mode's names), so all answer
+    200; with more --users than exist, some answer 404 and are counted as errors."""
+    from tenants import Api, server_flags
+
+    s = reactor(flags=server_flags())
+    api = Api(s)
+    _, admin = api.create_app()
+    for n in range(5):
+        api.create_user(admin, f"bench-user-{n}")
+    url = f"http://127.0.0.1:{s.port}"
+    p = run_bench("--url", url, "--mode", "get", "--path", "/users/{USER}", "--path",
+                  "/users/{USER}/profile", "--key", admin, "--users", "5", "--connections", "4",
+                  "--duration", "1", "--json")
+    assert p.returncode == 0, p.stderr
+    r = last_json(p)
+    assert r["errors"] == 0, r
+    assert r["requests"] > 50, r
+
+    p = run_bench("--url", url, "--mode", "get", "--path", "/users/{USER}", "--key", admin,
+                  "--users", "10", "--connections", "2", "--duration", "1", "--json")
+    assert p.returncode == 0, p.stderr
+    r = last_json(p)
+    # Half the ids do not exist: about half the answers are 404.
+    assert r["requests"] > 50, r
+    assert 0.2 * r["requests"] < r["non_2xx"] < 0.8 * r["requests"], r
+    assert r["errors"] == r["non_2xx"] and r["connection_errors"] == 0, r
+
+
+@pytest.mark.parametrize("path,key", [("/no-such-route", None),
+                                      ("/users/bench-user-0", "fge_" + "00" * 24),
+                                      ("/users/bench-user-0", None)])
+def test_get_mode_counts_non_2xx_as_errors(reactor, path, key):
+    from tenants import Api, server_flags
+
+    s = reactor(flags=server_flags())
+    api = Api(s)
+    _, admin = api.create_app()
+    api.create_user(admin, "bench-user-0")
+    assert api.get("/users/bench-user-0", admin).status_code == 200
+    p = run_bench("--url", f"http://127.0.0.1:{s.port}", "--mode", "get", "--path", path,
+                  *(["--key", key] if key else []), "--connections", "2", "--duration", "1",
+                  "--json")
+    assert p.returncode == 0, p.stderr  # errors are reported, not fatal
+    r = last_json(p)
+    assert r["requests"] > 10, r
+    assert r["errors"] == r["non_2xx"] == r["requests"], r
+    assert f"errors: {r['errors']}" in p.stdout
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers 200 to every GET and records (path, x-api-key) per connection."""
+    protocol_version = "HTTP/1.1"
+    lock = threading.Lock()
+    seen = {}  # client port -> [(path, key)]
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        with Recorder.lock:
+            Recorder.seen.setdefault(self.client_address[1], []).append(
+                (self.path, self.headers.get("x-api-key"), self.headers.get("Host")))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+@pytest.fixture
+def recorder():
+    Recorder.seen = {}
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_get_mode_sends_paths_in_turn_with_users_filled_in(recorder):
+    paths = ["/a?x=1", "/b/{USER}", "/c/{USER}/d/{USER}?e=%20f"]
+    port = recorder.server_address[1]
+    p = run_bench("--url", f"http://127.0.0.1:{port}", "--mode", "get",
+                  *[a for path in paths for a in ("--path", path)], "--key", KEY,
+                  "--users", "7", "--connections", "2", "--duration", "1", "--json")
+    assert p.returncode == 0, p.stderr
+    r = last_json(p)
+    assert r["errors"] == 0 and r["requests"] > 20, r
+    with Recorder.lock:
+        conns = {k: list(v) for k, v in Recorder.seen.items()}
+    assert len(conns) == 2, conns.keys()
+    users = set()
+    patterns = [re.compile(r"^/a\?x=1$"), re.compile(r"^/b/(bench-user-\d+)$"),
+                re.compile(r"^/c/(bench-user-\d+)/d/(bench-user-\d+)\?e=%20f$")]
+    starts = set()
+    for seen in conns.values():
+        assert len(seen) > 6
+        first = next(i for i, pat in enumerate(patterns) if pat.match(seen[0][0]))
+        starts.add(first)
+        for i, (path, key, host) in enumerate(seen):
+            assert key == KEY and host == "127.0.0.1", (path, key, host)
+            m = patterns[(first + i) % 3].match(path)  # round robin on each connection
+            assert m, (i, path)
+            if m.groups():
+                assert len(set(m.groups())) == 1, path  # one user per request
+                users.add(m.group(1))
+    assert len(starts) == 2  # the connections start at different paths
+    assert 1 < len(users) <= 7, users
+    assert all(int(u.rsplit("-", 1)[1]) < 7 for u in users), users
+
+
+def test_get_mode_without_key_sends_none(recorder):
+    p = run_bench("--url", f"http://127.0.0.1:{recorder.server_address[1]}", "--mode", "get",
+                  "--path", "/x", "--connections", "1", "--duration", "1", "--json")
+    assert p.returncode == 0, p.stderr
+    with Recorder.lock:
+        seen = [e for v in Recorder.seen.values() for e in v]
+    assert seen and all(e[:2] == ("/x", None) for e in seen), seen[:3]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--mode", "get"], "--mode get needs at least one --path"),
+    (["--mode", "get", "--path", "health"], "--path must start with '/'"),
+    (["--mode", "get", "--path", ""], "--path must start with '/'"),
+    (["--mode", "get", "--path", "/a b"], "visible ASCII"),
+    (["--mode", "get", "--path", "/a\r\nX-Injected: 1"], "visible ASCII"),
+    (["--mode", "get", "--path", "/" + "x" * 5000], "longer than"),
+    (["--mode", "get", "--path", "/{USER}" * 9], "{USER} at most"),
+    (["--mode", "get", "--path", "/x", "--key", "a b"], "--key may hold only"),
+    (["--mode", "get", *["--path", "/x"] * 65], "at most 64 times"),
+    (["--mode", "health", "--path", "/x"], "--path is only for --mode get"),
+    (["--path", "/x", "--mode", "events", "--app", "a", "--key", "k", "--secret", "s"],
+     "--path is only for --mode get"),
+    (["--mode", "get", "--path"], "--path needs a value"),
+])
+def test_bad_get_options_exit_2_with_a_clear_message(args, message):
+    p = run_bench(*args, timeout=10)
+    assert p.returncode == 2, (args, p.returncode, p.stderr)
+    assert message in p.stderr, p.stderr
+    assert p.stdout == "", p.stdout  # nothing was run
 
 
 @pytest.mark.parametrize("args", [
