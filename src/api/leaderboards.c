@@ -61,7 +61,9 @@ static void put_context(struct buf *o, const struct lb_query *q, size_t total)
 {
     buf_puts(o, "\"metric\":");
     buf_append_json_string(o, q->metric, strlen(q->metric));
-    buf_printf(o, ",\"scope\":\"%s\",\"periodKey\":", scope_names[q->scope]);
+    buf_puts(o, ",\"scope\":\"");
+    buf_puts(o, scope_names[q->scope]);
+    buf_puts(o, "\",\"periodKey\":");
     buf_append_json_string(o, q->period, strlen(q->period));
     if (q->scope == LB_LEAGUE) {
         buf_puts(o, ",\"leagueId\":");
@@ -322,6 +324,7 @@ static void serve(struct http_request *req, struct api *api, enum lb_view view)
         const struct rank_index *x;
         struct buf out;
         buf_init(&out);
+        buf_grow(&out, 256 + (q->view == LB_AROUND ? 2 * q->limit + 1 : q->limit) * 96);
         const char *message = NULL;
         boards_read_lock(b);
         enum board_state state = boards_find(b, q->app_id, q->metric, q->period,

@@ -266,6 +266,14 @@ def test_league_crud_and_members(api):
     assert r.status_code == 200 and r.json()["league"]["name"] == "Silver"
     r = api.patch(path, b.admin, {"promotionSlots": 4})
     assert r.status_code == 400 and "promotionSlots" in r.json()["details"]
+    # PUT replaces the whole body: what it leaves out takes its default again.
+    r = api.call("PUT", path, b.admin, {"name": "Gold", "tier": 2, "maxMembers": 4})
+    assert r.status_code == 200, r.text
+    put = r.json()["league"]
+    assert (put["name"], put["tier"], put["groupingKey"], put["promotionSlots"]) == ("Gold", 2, None, 4)
+    assert put["createdAt"] == lg["createdAt"] and put["memberCount"] == 2
+    assert api.call("PUT", path, b.admin, {"name": "Gold"}).status_code == 400
+    assert api.call("PUT", "/leagues/nope", b.admin, {"name": "x", "tier": 1}).status_code == 404
     assert api.delete(path + "/members/m2", b.admin).status_code == 204
     assert api.delete(path + "/members/m2", b.admin).status_code == 404
     readonly, _ = api.create_key(b.admin, "READONLY")
