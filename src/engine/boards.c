@@ -28,6 +28,8 @@
 #include "engine/period.h"
 
 #define TOUCH_EVERY_MS (10 * 60 * 1000) /* how stale boards.updated_at may get */
+#define FOLD_ROWS 100000                /* the score log is folded past this many rows... */
+#define FOLD_EVERY_MS (60 * 1000)       /* ...or when it holds rows this old */
 #define EVICT_CHECK_MS (60 * 1000)      /* how often boards are checked for eviction */
 
 struct board {
@@ -65,6 +67,10 @@ struct boards {
     size_t created_n, created_cap;
     struct board **touched;     /* boards the open batch changed */
     size_t touched_n, touched_cap;
+    int64_t log_rows;           /* rows in the store's score log, as committed */
+    int64_t batch_log_rows;     /* the same inside the open batch */
+    int64_t folded_ms;          /* when the log was last folded (committed) */
+    bool batch_folded;          /* the open batch folded the log */
     _Atomic uint64_t loaded, entries, bytes, evictions, loads; /* stats */
 };
 
@@ -268,8 +274,29 @@ static void board_listed(const struct store_board *sb, void *arg)
     dir_add(c->b, sb->id, sb->app_id, sb->metric, sb->period, sb->updated_at);
 }
 
+/* Folds the score log inside the open batch. */
+static int fold(struct boards *b, struct store *st, char *err, size_t errlen)
+{
+    if (store_board_fold(st, NULL, err, errlen) < 0)
+        return -1;
+    b->batch_log_rows = 0;
+    b->batch_folded = true;
+    return 0;
+}
+
 int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
 {
+    /* Scores are read from board_scores: the log's changes are folded in first. */
+    int64_t rows = 0;
+    if (store_batch_begin(st, err, errlen) < 0)
+        return -1;
+    if (store_board_fold(st, &rows, err, errlen) < 0 || store_batch_commit(st, err, errlen) < 0) {
+        store_batch_rollback(st);
+        return -1;
+    }
+    if (rows)
+        log_info("leaderboard score log folded", LOG_U("rows", (uint64_t)rows));
+    b->folded_ms = now_ms;
     struct dir_ctx c = { b };
     if (store_boards_each(st, board_listed, &c, err, errlen) < 0)
         return -1;
@@ -297,7 +324,10 @@ int boards_load_one(struct boards *b, struct store *st, const char *app_id, cons
     if (x->index)
         return 0;
     /* Built outside the lock: readers see the board only once it is whole. The batch's own
-     * pending changes to it (if any) are applied at its end like any other. */
+     * pending changes to it (if any) are applied at its end like any other; the committed
+     * ones still in the log are folded in first. */
+    if ((b->batch_log_rows || b->log_rows) && fold(b, st, err, errlen) < 0)
+        return -1;
     struct rank_index *idx = read_index(st, x, err, errlen);
     if (!idx)
         return -1;
@@ -420,8 +450,17 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
 {
     for (size_t i = 0; i < b->changes_cap && b->changes_n; i++) {
         const struct change *c = &b->changes[i];
-        if (c->board && store_board_add(st, c->board->id, c->user, c->delta, c->at, err,
-                                        errlen) < 0)
+        if (!c->board)
+            continue;
+        if (store_board_log(st, c->board->id, c->user, c->delta, c->at, err, errlen) < 0)
+            return -1;
+        b->batch_log_rows++;
+    }
+    if (!b->folded_ms)
+        b->folded_ms = now_ms; /* the log's age counts from the first batch that used it */
+    if (b->batch_log_rows >= FOLD_ROWS ||
+        (b->batch_log_rows && now_ms - b->folded_ms >= FOLD_EVERY_MS)) {
+        if (fold(b, st, err, errlen) < 0)
             return -1;
     }
     for (size_t i = 0; i < b->touched_n; i++) {
@@ -476,6 +515,13 @@ static void evict(struct boards *b, int64_t now_ms)
 
 void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
 {
+    if (committed) {
+        b->log_rows = b->batch_log_rows;
+        if (b->batch_folded)
+            b->folded_ms = now_ms;
+    }
+    b->batch_log_rows = b->log_rows;
+    b->batch_folded = false;
     if (!committed) {
         /* The boards the batch created go: drop them from the touched list first. */
         size_t keep = 0;

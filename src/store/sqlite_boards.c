@@ -59,16 +59,48 @@ int store_boards_each(struct store *s, void (*fn)(const struct store_board *, vo
     return ret;
 }
 
-int store_board_add(struct store *s, int64_t board, const char *user_id, int64_t delta,
+int store_board_log(struct store *s, int64_t board, const char *user_id, int64_t delta,
                     int64_t at, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_ADD, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_LOG, err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, board);
     sqlite__bind_text(st, 2, user_id);
     sqlite3_bind_int64(st, 3, delta);
     sqlite3_bind_int64(st, 4, at);
+    return sqlite__step_done(s, st, err, errlen);
+}
+
+int store_board_log_rows(struct store *s, int64_t *rows, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_LOG_ROWS, err, errlen);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st), ret = 0;
+    if (rc == SQLITE_ROW)
+        *rows = sqlite3_column_int64(st, 0);
+    else
+        ret = sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+    return ret;
+}
+
+int store_board_fold(struct store *s, int64_t *rows, char *err, size_t errlen)
+{
+    int64_t n = 0;
+    if (store_board_log_rows(s, &n, err, errlen) < 0)
+        return -1;
+    if (rows)
+        *rows = n;
+    if (n == 0)
+        return 0;
+    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_FOLD, err, errlen);
+    if (!st || sqlite__step_done(s, st, err, errlen) < 0)
+        return -1;
+    st = sqlite__stmt(s, ST_BOARD_LOG_CLEAR, err, errlen);
+    if (!st)
+        return -1;
     return sqlite__step_done(s, st, err, errlen);
 }
 

@@ -165,6 +165,17 @@ const struct migration sqlite_migrations[] = {
       "  tier_after INTEGER NOT NULL,\n"
       "  PRIMARY KEY (app_id, league_id, user_id)\n"
       ") STRICT, WITHOUT ROWID;\n" },
+    /* Score changes are appended to a log in commit order (its pages fill one after another)
+     * and folded into board_scores now and then, many changes per row: a batch no longer
+     * rewrites a random page of board_scores per (board, user) it touched. */
+    { 6, "board_log",
+      "CREATE TABLE board_log (\n"
+      "  seq     INTEGER PRIMARY KEY,\n"
+      "  board   INTEGER NOT NULL,\n"
+      "  user_id TEXT NOT NULL,\n"
+      "  delta   INTEGER NOT NULL,\n"
+      "  at      INTEGER NOT NULL\n"
+      ") STRICT;\n" },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

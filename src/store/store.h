@@ -271,7 +271,8 @@ int store_spend_key_get(struct store *s, const char *app_id, const char *key, ch
 
 /* ---- leaderboards ------------------------------------------------------------------------
  * A board is one (app, metric, period), named in the store by a small integer id. Scores are
- * only ever added to (once per batch per (board, user)), so a board need not be in memory
+ * only ever added to: a batch appends its changes to a log (one row per (board, user) it
+ * changed), which is folded into the scores from time to time; a board need not be in memory
  * for an event to count on it. */
 
 struct store_board {
@@ -289,11 +290,18 @@ int store_board_touch(struct store *s, int64_t id, int64_t now, char *err, size_
 /* Calls fn for every board of every app. */
 int store_boards_each(struct store *s, void (*fn)(const struct store_board *, void *),
                       void *arg, char *err, size_t errlen);
-/* Adds delta to the user's score on the board (a missing row counts as 0) and sets the time
- * the user reached it. */
-int store_board_add(struct store *s, int64_t board, const char *user_id, int64_t delta,
+/* Appends a change of the user's score on the board to the score log (the score counts from
+ * the commit on; board_scores has it once the log is folded). */
+int store_board_log(struct store *s, int64_t board, const char *user_id, int64_t delta,
                     int64_t at, char *err, size_t errlen);
-/* Calls fn for every score of a board (user id valid during the call). */
+/* Folds the whole log into board_scores (each (board, user) adds the sum of its changes and
+ * takes the time of its last) and empties it; *rows (may be NULL) gets how many it held.
+ * Inside a batch only: its steps must commit together. */
+int store_board_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
+/* Rows in the log. */
+int store_board_log_rows(struct store *s, int64_t *rows, char *err, size_t errlen);
+/* Calls fn for every score of a board in board_scores (user id valid during the call): fold
+ * the log first to see every change. */
 int store_board_scores_each(struct store *s, int64_t board,
                             void (*fn)(const char *user_id, size_t len, int64_t score,
                                        int64_t at, void *arg),

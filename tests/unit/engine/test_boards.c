@@ -103,10 +103,21 @@ static void batch_changes_memory_only_once_committed(void **state)
     batch(f, "all", users, deltas, 3, NOW_MS, true);
     board_text(f->b, "all", text, sizeof(text));
     assert_string_equal(text, "ann:35 bob:30");
-    /* One row per (board, user) for the batch, summed. */
+    /* One log row per (board, user) for the batch, summed once folded. */
+    int64_t rows;
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 2);
     struct rows r = { "", 0 };
     assert_int_equal(store_board_scores_each(f->u.s, 1, row_seen, &r, err, sizeof(err)), 0);
+    assert_string_equal(r.text, "");
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_board_fold(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 2);
+    assert_int_equal(store_board_scores_each(f->u.s, 1, row_seen, &r, err, sizeof(err)), 0);
     assert_string_equal(r.text, "ann:35 bob:30");
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 0);
 
     const char *more[] = { "bob" };
     const int64_t ten[] = { 10 };
@@ -241,6 +252,48 @@ static void many_users_and_batches_match_the_store(void **state)
     boards_free(b);
 }
 
+static void the_score_log_is_folded_after_a_minute_and_on_reload(void **state)
+{
+    struct fixture *f = *state;
+    const char *users[] = { "ann", "bob" };
+    const int64_t deltas[] = { 4, 6 };
+    int64_t rows;
+    batch(f, "all", users, deltas, 2, NOW_MS, true);
+    batch(f, "all", users, deltas, 2, NOW_MS + 30000, true);
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 4);
+    /* A failed batch's fold is undone with it: the rows are still there to fold. */
+    batch(f, "all", users, deltas, 2, NOW_MS + 61000, false);
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 4);
+    batch(f, "all", users, deltas, 2, NOW_MS + 62000, true);
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 0);
+    struct rows r = { "", 0 };
+    assert_int_equal(store_board_scores_each(f->u.s, 1, row_seen, &r, err, sizeof(err)), 0);
+    assert_string_equal(r.text, "ann:12 bob:18");
+    /* Rows logged since are folded when a board is read back from the store. */
+    batch(f, "2025-11-24", users, deltas, 2, NOW_MS + 63000, true);
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 2);
+    struct boards *b = boards_new(DAY_MS);
+    assert_int_equal(boards_load(b, f->u.s, NOW_MS + 3 * DAY_MS, err, sizeof(err)), 0);
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 0);
+    char text[256];
+    board_text(b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "(stored)");
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(boards_load_one(b, f->u.s, "app", "xp", "2025-11-24", NOW_MS + 3 * DAY_MS,
+                                     err, sizeof(err)),
+                     0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(b, true, NOW_MS + 3 * DAY_MS);
+    board_text(b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "bob:6 ann:4");
+    boards_free(b);
+}
+
 static void period_keys_of_an_instant(void **state)
 {
     (void)state;
@@ -327,6 +380,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(unused_boards_leave_memory_but_all_time_ones_stay, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(many_users_and_batches_match_the_store, setup, teardown),
+    cmocka_unit_test_setup_teardown(the_score_log_is_folded_after_a_minute_and_on_reload, setup,
+                                    teardown),
     cmocka_unit_test(period_keys_of_an_instant),
     cmocka_unit_test(period_keys_that_are_valid),
     cmocka_unit_test(league_outcomes),
