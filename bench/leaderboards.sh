@@ -149,6 +149,12 @@ wait_for /ready "$ready_limit"
 t1=$(date +%s%N)
 echo "start-up to /ready with $members members: $(awk -v ns=$((t1 - t0)) 'BEGIN {printf "%.3f s", ns / 1e9}') (target < 3 s at 1,000,000)"
 echo "server RSS after load: $(rss)"
+metrics=$(curl -sf --noproxy '*' --max-time 10 "http://$host:$port/metrics")
+entries=$(awk '$1 == "reactor_leaderboard_entries" {print $2}' <<<"$metrics")
+bytes=$(awk '$1 == "reactor_leaderboard_bytes" {print $2}' <<<"$metrics")
+if [ -n "$entries" ] && [ "${entries:-0}" -gt 0 ]; then
+    echo "leaderboard memory: $bytes bytes for $entries entries, $((bytes / entries)) bytes per entry (index and names)"
+fi
 
 # ---- reads ----------------------------------------------------------------------------------
 run() {
