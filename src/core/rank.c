@@ -10,6 +10,13 @@
 #include "core/rank_int.h"
 
 #define RANK_MIN_BUCKETS 16
+#define LOAD_AHEAD       8 /* see rank_load */
+
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
 
 /* Where a search starts or stops: a position in the order, given by its key. */
 struct key {
@@ -516,80 +523,125 @@ size_t rank_before(const struct rank_index *x, int64_t score, int64_t at, const 
 struct load_item {
     int64_t score;
     int64_t at;
-    struct rank_node *nd;
+    const char *member;
+    size_t len;
 };
 
-static int load_cmp(const void *pa, const void *pb)
+static inline bool item_before(const struct load_item *a, const struct load_item *b)
 {
-    const struct load_item *a = pa, *b = pb;
     if (a->score != b->score)
-        return a->score > b->score ? -1 : 1;
+        return a->score > b->score;
     if (a->at != b->at)
-        return a->at < b->at ? -1 : 1;
-    return names_cmp(node_name(a->nd), a->nd->len, node_name(b->nd), b->nd->len);
+        return a->at < b->at;
+    return names_cmp(a->member, a->len, b->member, b->len) < 0;
 }
 
+/* A merge sort with the comparison inlined: twice as fast as qsort here. tmp holds n / 2. */
+static void load_sort(struct load_item *a, struct load_item *tmp, size_t n)
+{
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++) {
+            struct load_item v = a[i];
+            size_t j = i;
+            for (; j > 0 && item_before(&v, &a[j - 1]); j--)
+                a[j] = a[j - 1];
+            a[j] = v;
+        }
+        return;
+    }
+    size_t h = n / 2;
+    load_sort(a, tmp, h);
+    load_sort(a + h, tmp, n - h);
+    if (!item_before(&a[h], &a[h - 1]))
+        return;
+    /* The left half moves out; the output never overtakes the right half's reads. */
+    memcpy(tmp, a, h * sizeof(*a));
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n)
+        a[k++] = item_before(&a[j], &tmp[i]) ? a[j++] : tmp[i++];
+    while (i < h)
+        a[k++] = tmp[i++];
+}
+
+static void set_each(struct rank_index *x, const struct rank_entry *entries, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        rank_set(x, entries[i].member, entries[i].member_len, entries[i].score, entries[i].at);
+}
+
+/* Sorts the entries, then makes the nodes in order, linking every level as it goes: the
+ * list is built in one pass, and nodes next to each other in the order are next to each
+ * other in memory (which helps ranges and the last steps of searches until members move).
+ * A member given twice (against the rule) sends it all back to rank_set, where the later
+ * entry wins; so does an index that is not empty. */
 void rank_load(struct rank_index *x, const struct rank_entry *entries, size_t n)
 {
     if (x->n) {
-        for (size_t i = 0; i < n; i++)
-            rank_set(x, entries[i].member, entries[i].member_len, entries[i].score, entries[i].at);
+        set_each(x, entries, n);
         return;
     }
     if (n == 0)
         return;
+    struct load_item *items = xmalloc(n * sizeof(*items));
+    for (size_t j = 0; j < n; j++)
+        items[j] = (struct load_item){entries[j].score, entries[j].at, entries[j].member,
+                                      entries[j].member_len};
+    struct load_item *tmp = xmalloc((n / 2 + 1) * sizeof(*tmp));
+    load_sort(items, tmp, n);
+    free(tmp);
     size_t nb = x->nbuckets;
     while (nb < n)
         nb *= 2;
     if (nb != x->nbuckets)
         rehash(x, nb);
-    struct load_item *items = xmalloc(n * sizeof(*items));
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct rank_entry *e = &entries[i];
-        struct rank_node *nd = find(x, e->member, e->member_len);
-        if (nd) {
-            /* A repeated member: the later entry wins, as with rank_set. */
-            nd->score = e->score;
-            nd->at = e->at;
-            continue;
-        }
-        nd = node_new(x, e->member, e->member_len, e->score, e->at);
-        x->n++;
-        hash_add(x, nd);
-        items[m++] = (struct load_item){0, 0, nd};
-    }
-    for (size_t i = 0; i < m; i++) {
-        items[i].score = items[i].nd->score;
-        items[i].at = items[i].nd->at;
-    }
-    qsort(items, m, sizeof(*items), load_cmp);
 
-    /* Level by level in one pass: last[i] is the last level array linked at level i. */
-    struct rank_level *last[RANK_MAX_LEVEL];
+    struct rank_level *last[RANK_MAX_LEVEL]; /* the last level array linked at each level */
     size_t last_rank[RANK_MAX_LEVEL];
     for (int i = 0; i < RANK_MAX_LEVEL; i++) {
         last[i] = x->head;
         last_rank[i] = 0;
     }
+    /* The names' hashes run LOAD_AHEAD items ahead, so that their buckets are fetched by the
+     * time they are filled, and the names' bytes twice as far ahead. */
+    uint64_t ahead[LOAD_AHEAD];
+    for (size_t j = 0; j < LOAD_AHEAD && j < n; j++) {
+        ahead[j] = name_hash(x, items[j].member, items[j].len);
+        PREFETCH(bucket_of(x, ahead[j]));
+    }
     int level = 1;
-    for (size_t j = 0; j < m; j++) {
-        struct rank_node *nd = items[j].nd;
+    for (size_t j = 0; j < n; j++) {
+        const struct load_item *e = &items[j];
+        struct rank_node **c = bucket_of(x, ahead[j % LOAD_AHEAD]);
+        if (j + LOAD_AHEAD < n) {
+            const struct load_item *f = &items[j + LOAD_AHEAD];
+            ahead[j % LOAD_AHEAD] = name_hash(x, f->member, f->len);
+            PREFETCH(bucket_of(x, ahead[j % LOAD_AHEAD]));
+        }
+        if (j + 2 * LOAD_AHEAD < n)
+            PREFETCH(items[j + 2 * LOAD_AHEAD].member);
+        if (find_in(*c, e->member, e->len)) {
+            clear(x);
+            free(items);
+            set_each(x, entries, n);
+            return;
+        }
+        struct rank_node *nd = node_new(x, e->member, e->len, e->score, e->at);
+        x->n++;
+        nd->chain = *c;
+        *c = nd;
         for (int i = 0; i < nd->height; i++) {
             level_point(&last[i][i], nd);
             last[i][i].span = j + 1 - last_rank[i];
             last[i] = nd->level;
             last_rank[i] = j + 1;
+            nd->level[i].forward = NULL;
         }
         if (nd->height > level)
             level = nd->height;
     }
-    for (int i = 0; i < level; i++) {
-        last[i][i].forward = NULL;
-        last[i][i].span = m - last_rank[i];
-    }
     x->level = level;
-    assert(x->n == m);
+    for (int i = 0; i < level; i++)
+        last[i][i].span = n - last_rank[i]; /* to the end: their forward is NULL */
     free(items);
 }
 

@@ -18,7 +18,9 @@
  *     only when it moves to it (or when score and at tie and the names decide), not to find
  *     out that it should stop; this costs 16 bytes per level, about 21 per entry;
  *   - a move walks the path to its old key and the path to its new one in step, one
- *     comparison each in turn, so that the two searches' misses overlap.
+ *     comparison each in turn, so that the two searches' misses overlap;
+ *   - rank_load makes the nodes in order, so that neighbours in the order are neighbours in
+ *     memory: ranges and the last steps of searches stay cheap until members move.
  *
  * The rest is about memory per entry: one allocation per member holds the fixed header, the
  * h levels, then the name and its NUL. There is no backward pointer: nothing walks the list
