@@ -3,9 +3,13 @@
  * draws), times spread over a 30-day season. Measures the bulk load, then each operation
  * averaged over `ops` random calls: moving a member to a new score, a member's rank, the top
  * 100, a member's neighbourhood (rank, then the 11 entries around it), a cursor's position,
- * inserting new members and removing them; then the memory per entry, as the index counts it
- * and as the process's resident set grew. Bounded: a fixed number of operations.
- *   build/bench_rank [members] [ops]     (defaults 1000000, 200000) */
+ * inserting new members and removing them; and the memory per entry after the load, as the
+ * index counts it and as the process's resident set grew. Bounded: a fixed number of
+ * operations. With `set`, the index is built by one rank_set per member instead: slower, and
+ * without the load's layout (neighbours in the order next to each other in memory), which
+ * moves wear away on a live index, so the operations then show the cost without it.
+ *   build/bench_rank [members] [ops] [load|set]     (defaults 1000000, 200000, load) */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +76,7 @@ int main(int argc, char **argv)
         n = 1000000;
     if (ops < 1 || ops > 100000000)
         ops = 200000;
+    bool by_set = argc > 3 && strcmp(argv[3], "set") == 0;
     char *ids = malloc((size_t)n * (ID_LEN + 1));
     struct rank_entry *in = malloc((size_t)n * sizeof(*in));
     char(*fresh)[ID_LEN + 1] = malloc((size_t)ops * sizeof(*fresh));
@@ -88,15 +93,23 @@ int main(int argc, char **argv)
 
     struct rank_index *x = rank_new(0x5eed);
     double t0 = now_s();
-    rank_load(x, in, (size_t)n);
+    if (by_set) {
+        for (long i = 0; i < n; i++)
+            rank_set(x, in[i].member, in[i].member_len, in[i].score, in[i].at);
+    } else {
+        rank_load(x, in, (size_t)n);
+    }
     double dt = now_s() - t0;
     size_t rss1 = rss_bytes();
-    printf("%-12s %9ld entries %6.1f ms total, %.0f ns/entry\n", "load", n, dt * 1e3,
-           dt * 1e9 / (double)n);
+    printf("%-12s %9ld entries %6.1f ms total, %.0f ns/entry\n", by_set ? "set-build" : "load", n,
+           dt * 1e3, dt * 1e9 / (double)n);
     if (rank_size(x) != (size_t)n) {
         fprintf(stderr, "loaded %zu of %ld (repeated ids?)\n", rank_size(x), n);
         return 1;
     }
+    printf("%-12s %9ld entries %6.1f bytes/entry (index's count), %.1f bytes/entry (RSS "
+           "growth)\n",
+           "memory", n, (double)rank_bytes(x) / (double)n, (double)(rss1 - rss0) / (double)n);
 
     size_t sink = 0;
     int64_t later = T0 + SEASON_MS;
@@ -148,10 +161,6 @@ int main(int argc, char **argv)
         sink += rank_remove(x, fresh[i], ID_LEN);
     report("remove", ops, now_s() - t0);
 
-    printf("%-12s %9zu entries %6.1f bytes/entry (index's count), %.1f bytes/entry (RSS "
-           "growth at load)\n",
-           "memory", rank_size(x), (double)rank_bytes(x) / (double)rank_size(x),
-           (double)(rss1 - rss0) / (double)n);
     rank_free(x);
     free(fresh);
     free(in);
