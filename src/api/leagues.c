@@ -197,7 +197,7 @@ int api_league_board(struct api *api, struct store *st, const char *app_id,
     boards_find(b, app_id, metric, period, now_ms, &m.board);
     rc = store_league_members_each(st, app_id, league_id, member_score, &m, err, errlen);
     if (rc == 0) {
-        *out = rank_new(0);
+        *out = rank_new(0); /* at most LEAGUE_MEMBERS_MAX members, chosen by an admin */
         rank_load(*out, m.v, m.n);
     }
     for (size_t i = 0; i < m.n; i++)

@@ -25,12 +25,15 @@ struct rank_entry {
     int64_t at;
 };
 
-/* `seed` drives the node levels: the same seed and operations give the same structure. */
+/* `seed` drives the node levels and keys the hash of member names: the same seed and
+ * operations give the same structure. Members named by clients need a secret random seed,
+ * or crafted names could all land in one hash chain. */
 struct rank_index *rank_new(uint64_t seed);
 void rank_free(struct rank_index *x);
 
 size_t rank_size(const struct rank_index *x);
-/* Memory the index holds, bytes (nodes, names, hash table). */
+/* Memory the index asked for, bytes (nodes, names, hash table; malloc's own overhead, about
+ * a tenth more, is not counted). */
 size_t rank_bytes(const struct rank_index *x);
 
 /* Inserts `member` at (score, at), or moves it there if present. */
@@ -46,8 +49,10 @@ size_t rank_range(const struct rank_index *x, size_t start, struct rank_entry *o
  * member being in the index or not: where a page after that position starts (cursors). */
 size_t rank_before(const struct rank_index *x, int64_t score, int64_t at, const char *member,
                    size_t len);
-/* Fills an empty index with n entries given in any order (members distinct): the same result
- * as n rank_set calls, faster (start-up rebuilds). */
+/* Fills an index with n entries given in any order: the same result as n rank_set calls, in
+ * order (a member given twice ends where its last entry puts it), and much faster when the
+ * index is empty and the members distinct (start-up rebuilds; otherwise it is those calls).
+ * Member names are at most UINT32_MAX - 1 bytes (callers bound them far lower). */
 void rank_load(struct rank_index *x, const struct rank_entry *entries, size_t n);
 
 #endif

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+
+#include <openssl/rand.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,7 @@ struct change {
 
 struct boards {
     pthread_rwlock_t lock;      /* readers vs the engine thread's changes */
+    uint64_t seed;              /* secret: keys every index's hash of user ids */
     struct board **slots;       /* directory; cap a power of two */
     size_t cap, n;
     int64_t retention_ms;
@@ -181,6 +184,8 @@ struct boards *boards_new(int64_t retention_ms)
     pthread_rwlock_init(&b->lock, &attr);
     pthread_rwlockattr_destroy(&attr);
     b->retention_ms = retention_ms > 0 ? retention_ms : BOARDS_RETENTION_DEFAULT_S * 1000;
+    if (RAND_bytes((unsigned char *)&b->seed, sizeof(b->seed)) != 1)
+        log_warn("no random seed for the leaderboards' hash tables; using a fixed one");
     return b;
 }
 
@@ -240,14 +245,14 @@ static void score_loaded(const char *user, size_t len, int64_t score, int64_t at
 }
 
 /* Reads a board's scores into a new index (not yet visible to readers). */
-static struct rank_index *read_index(struct store *st, const struct board *x, char *err,
-                                     size_t errlen)
+static struct rank_index *read_index(struct store *st, uint64_t seed, const struct board *x,
+                                     char *err, size_t errlen)
 {
     struct load_ctx c = { NULL, 0, 0 };
     int rc = store_board_scores_each(st, x->id, score_loaded, &c, err, errlen);
     struct rank_index *idx = NULL;
     if (rc == 0) {
-        idx = rank_new(x->hash);
+        idx = rank_new(seed ^ x->hash);
         rank_load(idx, c.v, c.n);
     }
     for (size_t i = 0; i < c.n; i++)
@@ -304,7 +309,7 @@ int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, s
         for (struct board *x = b->slots[i]; x; x = x->next) {
             if (!x->all && x->stored_ms < now_ms - b->retention_ms)
                 continue;
-            struct rank_index *idx = read_index(st, x, err, errlen);
+            struct rank_index *idx = read_index(st, b->seed, x, err, errlen);
             if (!idx)
                 return -1;
             index_attach(b, x, idx);
@@ -328,7 +333,7 @@ int boards_load_one(struct boards *b, struct store *st, const char *app_id, cons
      * ones still in the log are folded in first. */
     if ((b->batch_log_rows || b->log_rows) && fold(b, st, err, errlen) < 0)
         return -1;
-    struct rank_index *idx = read_index(st, x, err, errlen);
+    struct rank_index *idx = read_index(st, b->seed, x, err, errlen);
     if (!idx)
         return -1;
     pthread_rwlock_wrlock(&b->lock);
@@ -402,7 +407,7 @@ int boards_add(struct boards *b, struct store *st, const char *app_id, const cha
             return -1;
         pthread_rwlock_wrlock(&b->lock);
         x = dir_add(b, id, app_id, metric, period, now_ms);
-        index_attach(b, x, rank_new(x->hash)); /* new: nobody has a score on it yet */
+        index_attach(b, x, rank_new(b->seed ^ x->hash)); /* new: nobody has a score yet */
         pthread_rwlock_unlock(&b->lock);
         x->created = true;
         x->written_ms = now_ms;
