@@ -425,8 +425,12 @@ void rank_set(struct rank_index *x, const char *member, size_t len, int64_t scor
     struct cursor a, b;
     cursor_start(&a, x, &old, path, before);
     cursor_start(&b, x, &k, to, to_before);
-    while (cursor_step(&a) | cursor_step(&b))
-        ;
+    /* Both step each round (no short circuit): that is what overlaps their misses. */
+    for (;;) {
+        bool more_a = cursor_step(&a), more_b = cursor_step(&b);
+        if (!more_a && !more_b)
+            break;
+    }
     assert(path[0][0].forward == nd);
     /* Its neighbours stay on either side of the new key: only the key changes (as Redis's
      * zslUpdateScore). Otherwise the node moves, keeping its height and its hash chain. */

@@ -32,6 +32,7 @@
 #define TOUCH_EVERY_MS (10 * 60 * 1000) /* how stale boards.updated_at may get */
 #define FOLD_ROWS 100000                /* the score log is folded past this many rows... */
 #define FOLD_EVERY_MS (60 * 1000)       /* ...or when it holds rows this old */
+#define APPLY_CHUNK 256                 /* changes applied per hold of the write lock */
 #define EVICT_CHECK_MS (60 * 1000)      /* how often boards are checked for eviction */
 
 struct board {
@@ -42,7 +43,8 @@ struct board {
     int64_t written_ms;         /* last batch that changed it (engine thread) */
     _Atomic int64_t read_ms;    /* last read (any thread, relaxed) */
     int64_t stored_ms;          /* updated_at as the store has it */
-    int64_t touch_ms;           /* updated_at the open batch writes (0: none) */
+    int64_t touch_ms;           /* when the open batch changed it (0: it did not) */
+    bool touch_stored;          /* the open batch wrote updated_at = touch_ms */
     bool created;               /* created by the open batch */
     bool all;                   /* period "all": never evicted */
     size_t key_len;
@@ -76,6 +78,13 @@ struct boards {
     bool batch_folded;          /* the open batch folded the log */
     _Atomic uint64_t loaded, entries, bytes, evictions, loads; /* stats */
 };
+
+/* Scores stop at BOARDS_SCORE_MAX (awards are never negative). The store's fold does the
+ * same, so memory and store agree however large the awards. */
+static int64_t score_add(int64_t a, int64_t b)
+{
+    return b > BOARDS_SCORE_MAX - a ? BOARDS_SCORE_MAX : a + b;
+}
 
 static uint64_t fnv(uint64_t h, const char *s, size_t len)
 {
@@ -199,8 +208,10 @@ static void changes_clear(struct boards *b)
         }
     }
     b->created_n = 0;
-    for (size_t i = 0; i < b->touched_n; i++)
+    for (size_t i = 0; i < b->touched_n; i++) {
         b->touched[i]->touch_ms = 0;
+        b->touched[i]->touch_stored = false;
+    }
     b->touched_n = 0;
 }
 
@@ -282,7 +293,7 @@ static void board_listed(const struct store_board *sb, void *arg)
 /* Folds the score log inside the open batch. */
 static int fold(struct boards *b, struct store *st, char *err, size_t errlen)
 {
-    if (store_board_fold(st, NULL, err, errlen) < 0)
+    if (store_board_fold(st, BOARDS_SCORE_MAX, NULL, err, errlen) < 0)
         return -1;
     b->batch_log_rows = 0;
     b->batch_folded = true;
@@ -295,7 +306,7 @@ int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, s
     int64_t rows = 0;
     if (store_batch_begin(st, err, errlen) < 0)
         return -1;
-    if (store_board_fold(st, &rows, err, errlen) < 0 || store_batch_commit(st, err, errlen) < 0) {
+    if (store_board_fold(st, BOARDS_SCORE_MAX, &rows, err, errlen) < 0 || store_batch_commit(st, err, errlen) < 0) {
         store_batch_rollback(st);
         return -1;
     }
@@ -373,7 +384,7 @@ static struct change *change_slot(struct boards *b, struct board *x, const char 
         b->changes = v;
         b->changes_cap = cap;
     }
-    uint64_t h = fnv(x->hash, user, len);
+    uint64_t h = fnv(x->hash ^ b->seed, user, len); /* user ids come from clients */
     size_t j = h & (b->changes_cap - 1);
     for (;; j = (j + 1) & (b->changes_cap - 1)) {
         struct change *c = &b->changes[j];
@@ -396,6 +407,10 @@ int boards_add(struct boards *b, struct store *st, const char *app_id, const cha
                const char *period, const char *user_id, int64_t delta, int64_t now_ms,
                char *err, size_t errlen)
 {
+    if (delta <= 0)
+        return 0;
+    if (delta > BOARDS_SCORE_MAX)
+        delta = BOARDS_SCORE_MAX;
     struct board *x = dir_find(b, app_id, metric, period);
     if (!x) {
         int64_t id;
@@ -419,7 +434,7 @@ int boards_add(struct boards *b, struct store *st, const char *app_id, const cha
         push(&b->touched, &b->touched_n, &b->touched_cap, x);
     }
     struct change *c = change_slot(b, x, user_id, strlen(user_id));
-    c->delta += delta;
+    c->delta = score_add(c->delta, delta);
     c->at = now_ms;
     return 0;
 }
@@ -441,8 +456,17 @@ int boards_count(struct boards *b, struct store *st, const struct game_app *app,
             snprintf(metric, sizeof(metric), "currency:%s", e->name);
         else
             continue;
-        if (!np)
+        if (!np) {
             np = boards_periods(app, occurred_at, periods, BOARDS_MAX_PERIODS);
+            /* An event older than the back-fill window counts on "all" and its seasons only:
+             * back-dated events cannot make boards without end. */
+            if (occurred_at < now_ms - BOARDS_BACKFILL_MS) {
+                size_t keep = 1;
+                for (size_t p = 4; p < np; p++)
+                    memcpy(periods[keep++], periods[p], BOARDS_PERIOD_MAX);
+                np = keep;
+            }
+        }
         for (size_t p = 0; p < np; p++)
             if (boards_add(b, st, app->app_id, metric, periods[p], user_id, e->amount, now_ms,
                            err, errlen) < 0)
@@ -470,9 +494,11 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
     }
     for (size_t i = 0; i < b->touched_n; i++) {
         struct board *x = b->touched[i];
-        if (!x->created && x->stored_ms < now_ms - TOUCH_EVERY_MS &&
-            store_board_touch(st, x->id, now_ms, err, errlen) < 0)
+        if (x->created || x->stored_ms >= now_ms - TOUCH_EVERY_MS)
+            continue;
+        if (store_board_touch(st, x->id, x->touch_ms, err, errlen) < 0)
             return -1;
+        x->touch_stored = true;
     }
     return 0;
 }
@@ -485,7 +511,7 @@ static void apply_change(struct boards *b, const struct change *c)
     struct rank_entry cur;
     int64_t score = c->delta;
     if (rank_get(idx, c->user, c->user_len, &cur, NULL))
-        score += cur.score;
+        score = score_add(cur.score, c->delta);
     size_t before = rank_bytes(idx), n = rank_size(idx);
     rank_set(idx, c->user, c->user_len, score, c->at);
     atomic_fetch_add_explicit(&b->bytes, rank_bytes(idx) - before, memory_order_relaxed);
@@ -496,22 +522,23 @@ static void evict(struct boards *b, int64_t now_ms)
 {
     b->evict_checked_ms = now_ms;
     int64_t horizon = now_ms - b->retention_ms;
-    bool locked = false;
     size_t n = 0;
     for (size_t i = 0; i < b->cap; i++)
         for (struct board *x = b->slots[i]; x; x = x->next) {
             if (!x->index || x->all || x->written_ms >= horizon ||
                 atomic_load_explicit(&x->read_ms, memory_order_relaxed) >= horizon)
                 continue;
-            if (!locked) {
-                pthread_rwlock_wrlock(&b->lock);
-                locked = true;
-            }
-            board_unload(b, x);
+            /* Detached under the lock, freed after it: readers wait for the pointer only. */
+            struct rank_index *idx = x->index;
+            pthread_rwlock_wrlock(&b->lock);
+            x->index = NULL;
+            pthread_rwlock_unlock(&b->lock);
+            atomic_fetch_sub_explicit(&b->entries, rank_size(idx), memory_order_relaxed);
+            atomic_fetch_sub_explicit(&b->bytes, rank_bytes(idx), memory_order_relaxed);
+            atomic_fetch_sub_explicit(&b->loaded, 1, memory_order_relaxed);
+            rank_free(idx);
             n++;
         }
-    if (locked)
-        pthread_rwlock_unlock(&b->lock);
     if (n) {
         atomic_fetch_add_explicit(&b->evictions, n, memory_order_relaxed);
         log_info("leaderboards left memory", LOG_U("count", n));
@@ -535,23 +562,32 @@ void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
                 b->touched[keep++] = b->touched[i];
         b->touched_n = keep;
     }
-    if (b->changes_n || b->created_n) {
+    if (committed && b->changes_n) {
+        /* Every change is committed: readers may see part of the batch, so the lock is let
+         * go now and then and readers (I/O threads) never wait long. */
+        size_t done = 0;
         pthread_rwlock_wrlock(&b->lock);
-        if (committed) {
-            for (size_t i = 0; i < b->changes_cap; i++)
-                if (b->changes[i].board)
-                    apply_change(b, &b->changes[i]);
-        } else {
-            for (size_t i = b->created_n; i-- > 0;)
-                dir_remove(b, b->created[i]);
+        for (size_t i = 0; i < b->changes_cap; i++) {
+            if (!b->changes[i].board)
+                continue;
+            apply_change(b, &b->changes[i]);
+            if (++done % APPLY_CHUNK == 0) {
+                pthread_rwlock_unlock(&b->lock);
+                pthread_rwlock_wrlock(&b->lock);
+            }
         }
+        pthread_rwlock_unlock(&b->lock);
+    } else if (!committed && b->created_n) {
+        pthread_rwlock_wrlock(&b->lock);
+        for (size_t i = b->created_n; i-- > 0;)
+            dir_remove(b, b->created[i]);
         pthread_rwlock_unlock(&b->lock);
     }
     for (size_t i = 0; committed && i < b->touched_n; i++) {
         struct board *x = b->touched[i];
         x->created = false;
         x->written_ms = x->touch_ms;
-        if (x->stored_ms < now_ms - TOUCH_EVERY_MS)
+        if (x->touch_stored)
             x->stored_ms = x->touch_ms;
     }
     changes_clear(b);

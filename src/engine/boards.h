@@ -6,8 +6,10 @@
  * it). An award counts on the board of every period its event falls in: "all", the day
  * "YYYY-MM-DD", the ISO week "YYYY-Www" and the month "YYYY-MM" of its occurredAt in the
  * app's leaderboard zone (leaderboards.timezone, default UTC), and "season:<id>" for each
- * active season whose window holds occurredAt. A score is the sum of the awards on that
- * board; `at` is when the user reached it (the processing time of the batch).
+ * active season whose window holds occurredAt (the first 12 that overlap). An event older than
+ * BOARDS_BACKFILL_MS counts on "all" and its seasons only, so back-dated events cannot create
+ * boards without end. A score is the sum of the awards on that board, up to
+ * BOARDS_SCORE_MAX; `at` is when the user reached it (the processing time of the batch).
  *
  * Writes follow the store: the engine adds awards during a batch (boards_add), the batch
  * writes one row per (board, user) it changed (boards_flush: scores are only ever added to,
@@ -36,6 +38,8 @@ struct boards;
 #define BOARDS_PERIOD_MAX 128 /* "season:<id>" and NUL; season ids are at most 100 bytes */
 #define BOARDS_METRIC_MAX 300 /* bytes of a metric name ("currency:" and 64 characters) */
 #define BOARDS_MAX_PERIODS 16 /* all, day, week, month and up to 12 overlapping seasons */
+#define BOARDS_SCORE_MAX 9000000000000000000LL /* scores stop here (the store's too) */
+#define BOARDS_BACKFILL_MS (35LL * 24 * 3600 * 1000) /* older events: "all" and seasons only */
 #define BOARDS_RETENTION_DEFAULT_S (2 * 24 * 3600)
 
 struct boards *boards_new(int64_t retention_ms);

@@ -1,6 +1,8 @@
 /* Leaderboards in SQLite: boards and their scores (see store.h). */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -86,7 +88,65 @@ int store_board_log_rows(struct store *s, int64_t *rows, char *err, size_t errle
     return ret;
 }
 
-int store_board_fold(struct store *s, int64_t *rows, char *err, size_t errlen)
+static int64_t capped_add(int64_t a, int64_t b, int64_t cap)
+{
+    return b > cap - a ? cap : a + b;
+}
+
+/* Upserts one (board, user)'s folded change. */
+static int fold_one(struct store *s, int64_t board, const char *user, int64_t delta, int64_t at,
+                    int64_t cap, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_FOLD, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, board);
+    sqlite__bind_text(st, 2, user);
+    sqlite3_bind_int64(st, 3, delta);
+    sqlite3_bind_int64(st, 4, at);
+    sqlite3_bind_int64(st, 5, cap);
+    return sqlite__step_done(s, st, err, errlen);
+}
+
+/* The log read in (board, user) order and summed in C: exact, and capped without overflow
+ * (SQLite's sum() fails on overflow, which would stop every later fold). */
+static int fold_all(struct store *s, int64_t cap, char *err, size_t errlen)
+{
+    sqlite3_stmt *scan = sqlite__stmt(s, ST_BOARD_LOG_SCAN, err, errlen);
+    if (!scan)
+        return -1;
+    int64_t board = 0, delta = 0, at = 0;
+    char *user = NULL;
+    int rc, ret = 0;
+    while (ret == 0 && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
+        int64_t b = sqlite3_column_int64(scan, 0);
+        const char *u = (const char *)sqlite3_column_text(scan, 1);
+        if (!u)
+            continue;
+        if (user && (b != board || strcmp(u, user) != 0)) {
+            ret = fold_one(s, board, user, delta, at, cap, err, errlen);
+            free(user);
+            user = NULL;
+        }
+        if (!user) {
+            board = b;
+            user = xstrdup(u);
+            delta = 0;
+        }
+        int64_t d = sqlite3_column_int64(scan, 2);
+        delta = capped_add(delta, d < 0 ? 0 : d, cap);
+        at = sqlite3_column_int64(scan, 3);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = sqlite__fail(s, err, errlen);
+    sqlite3_reset(scan);
+    if (ret == 0 && user)
+        ret = fold_one(s, board, user, delta, at, cap, err, errlen);
+    free(user);
+    return ret;
+}
+
+int store_board_fold(struct store *s, int64_t cap, int64_t *rows, char *err, size_t errlen)
 {
     int64_t n = 0;
     if (store_board_log_rows(s, &n, err, errlen) < 0)
@@ -95,13 +155,17 @@ int store_board_fold(struct store *s, int64_t *rows, char *err, size_t errlen)
         *rows = n;
     if (n == 0)
         return 0;
-    sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_FOLD, err, errlen);
-    if (!st || sqlite__step_done(s, st, err, errlen) < 0)
+    /* A savepoint: a step that fails undoes the others, so no change is ever folded twice. */
+    if (sqlite__exec(s, "SAVEPOINT board_fold", err, errlen) < 0)
         return -1;
-    st = sqlite__stmt(s, ST_BOARD_LOG_CLEAR, err, errlen);
-    if (!st)
+    sqlite3_stmt *st;
+    if (fold_all(s, cap, err, errlen) < 0 ||
+        !(st = sqlite__stmt(s, ST_BOARD_LOG_CLEAR, err, errlen)) ||
+        sqlite__step_done(s, st, err, errlen) < 0) {
+        sqlite__exec(s, "ROLLBACK TO board_fold; RELEASE board_fold", NULL, 0);
         return -1;
-    return sqlite__step_done(s, st, err, errlen);
+    }
+    return sqlite__exec(s, "RELEASE board_fold", err, errlen);
 }
 
 int store_board_scores_each(struct store *s, int64_t board,

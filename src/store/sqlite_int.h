@@ -45,6 +45,7 @@ enum stmt_id {
     ST_BOARD_TOUCH,
     ST_BOARD_ALL,
     ST_BOARD_LOG,
+    ST_BOARD_LOG_SCAN,
     ST_BOARD_FOLD,
     ST_BOARD_LOG_CLEAR,
     ST_BOARD_LOG_ROWS,

@@ -87,13 +87,11 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_BOARD_TOUCH] = "UPDATE boards SET updated_at = max(updated_at, ?2) WHERE id = ?1",
     [ST_BOARD_ALL] = "SELECT id, app_id, metric, period, updated_at FROM boards",
     [ST_BOARD_LOG] = "INSERT INTO board_log (board, user_id, delta, at) VALUES (?, ?, ?, ?)",
-    /* "WHERE true" keeps the upsert's ON from reading as a join's (SQLite's documented
-     * ambiguity). */
-    [ST_BOARD_FOLD] = "INSERT INTO board_scores (board, user_id, score, at) "
-                      "SELECT board, user_id, sum(delta), max(at) FROM board_log WHERE true "
-                      "GROUP BY board, user_id "
-                      "ON CONFLICT DO UPDATE SET score = score + excluded.score, "
-                      "at = max(at, excluded.at)",
+    [ST_BOARD_LOG_SCAN] = "SELECT board, user_id, delta, at FROM board_log "
+                          "ORDER BY board, user_id, seq",
+    [ST_BOARD_FOLD] = "INSERT INTO board_scores (board, user_id, score, at) VALUES (?1, ?2, ?3, ?4) "
+                      "ON CONFLICT DO UPDATE SET score = CASE WHEN excluded.score > ?5 - score "
+                      "THEN ?5 ELSE score + excluded.score END, at = max(at, excluded.at)",
     [ST_BOARD_LOG_CLEAR] = "DELETE FROM board_log",
     [ST_BOARD_LOG_ROWS] = "SELECT count(*) FROM board_log",
     [ST_BOARD_SCORES] = "SELECT user_id, score, at FROM board_scores WHERE board = ?",

@@ -294,10 +294,10 @@ int store_boards_each(struct store *s, void (*fn)(const struct store_board *, vo
  * the commit on; board_scores has it once the log is folded). */
 int store_board_log(struct store *s, int64_t board, const char *user_id, int64_t delta,
                     int64_t at, char *err, size_t errlen);
-/* Folds the whole log into board_scores (each (board, user) adds the sum of its changes and
- * takes the time of its last) and empties it; *rows (may be NULL) gets how many it held.
- * Inside a batch only: its steps must commit together. */
-int store_board_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
+/* Folds the whole log into board_scores (each (board, user) adds the sum of its changes,
+ * stopping at `cap`, and takes the time of its last) and empties it, all or nothing; *rows
+ * (may be NULL) gets how many it held. Inside a batch only. Changes are >= 0. */
+int store_board_fold(struct store *s, int64_t cap, int64_t *rows, char *err, size_t errlen);
 /* Rows in the log. */
 int store_board_log_rows(struct store *s, int64_t *rows, char *err, size_t errlen);
 /* Calls fn for every score of a board in board_scores (user id valid during the call): fold

@@ -93,6 +93,31 @@ def test_scores_add_up_per_period(api):
     assert b.top(periodKey="2001-01-01")["rows"] == []
 
 
+def test_events_older_than_the_backfill_window_count_on_all_time_only(api):
+    b = Board(api)
+    old = now_utc() - datetime.timedelta(days=40)
+    b.score("u1", 7, occurredAt=iso(old))
+    assert rows(b.top()) == [("u1", 7, 1)]
+    for period in (old.strftime("%Y-%m-%d"), old.strftime("%G-W%V")):
+        assert b.top(periodKey=period)["rows"] == []
+
+
+def test_huge_awards_stop_at_the_cap(api):
+    b = Board(api)
+    r = api.post("/rules", b.admin, {"name": "huge", "eventType": "huge",
+                                     "xpAwards": {"Builder XP": {"field": "points"}}})
+    assert r.status_code == 201, r.text
+    for _ in range(3):  # each as large as an integer gets: the sums must not wrap
+        body = b.events.event("big", "huge", metadata={"points": 1e30})
+        r = b.events.post(body, wait="true")
+        assert r.status_code == 202 and r.json()["event"]["status"] == "PROCESSED", r.text
+    b.score("small", 5)
+    assert rows(b.top()) == [("big", 9000000000000000000, 1), ("small", 5, 2)]
+    # The store agrees (and its fold did not fail): another write still commits.
+    b.score("small", 5)
+    assert rows(b.top())[1] == ("small", 10, 2)
+
+
 def test_ties_go_to_who_got_there_first_then_user_id(api):
     b = Board(api)
     b.score("late", 10)

@@ -111,7 +111,7 @@ static void batch_changes_memory_only_once_committed(void **state)
     assert_int_equal(store_board_scores_each(f->u.s, 1, row_seen, &r, err, sizeof(err)), 0);
     assert_string_equal(r.text, "");
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
-    assert_int_equal(store_board_fold(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_board_fold(f->u.s, BOARDS_SCORE_MAX, &rows, err, sizeof(err)), 0);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
     assert_int_equal(rows, 2);
     assert_int_equal(store_board_scores_each(f->u.s, 1, row_seen, &r, err, sizeof(err)), 0);
@@ -294,6 +294,27 @@ static void the_score_log_is_folded_after_a_minute_and_on_reload(void **state)
     boards_free(b);
 }
 
+static void scores_stop_at_the_cap_in_memory_and_in_the_store(void **state)
+{
+    struct fixture *f = *state;
+    const char *users[] = { "ann", "ann", "bob", "cid" };
+    const int64_t deltas[] = { INT64_MAX, INT64_MAX, BOARDS_SCORE_MAX - 5, 0 };
+    batch(f, "all", users, deltas, 4, NOW_MS, true);
+    const char *more[] = { "bob", "ann" };
+    const int64_t ten[] = { 10, 1 };
+    batch(f, "all", more, ten, 2, NOW_MS + 1, true);
+    char text[256], want[256];
+    snprintf(want, sizeof(want), "ann:%lld bob:%lld", (long long)BOARDS_SCORE_MAX,
+             (long long)BOARDS_SCORE_MAX);
+    board_text(f->b, "all", text, sizeof(text)); /* cid's 0 is no award */
+    assert_string_equal(text, want);
+    struct boards *b = boards_new(DAY_MS);
+    assert_int_equal(boards_load(b, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    board_text(b, "all", text, sizeof(text));
+    assert_string_equal(text, want);
+    boards_free(b);
+}
+
 static void period_keys_of_an_instant(void **state)
 {
     (void)state;
@@ -381,6 +402,8 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test_setup_teardown(many_users_and_batches_match_the_store, setup, teardown),
     cmocka_unit_test_setup_teardown(the_score_log_is_folded_after_a_minute_and_on_reload, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(scores_stop_at_the_cap_in_memory_and_in_the_store, setup,
                                     teardown),
     cmocka_unit_test(period_keys_of_an_instant),
     cmocka_unit_test(period_keys_that_are_valid),
