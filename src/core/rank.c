@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/mem.h"
 #include "core/rank_int.h"
@@ -321,13 +322,90 @@ static size_t count_before(const struct rank_index *x, const struct key *k)
     return r;
 }
 
+/* ---- node memory --------------------------------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_OFF 1
+#endif
+#endif
+#ifndef POOL_OFF
+#define POOL_OFF 0
+#endif
+
+#define CHUNK_MIN (16u << 10)
+#define CHUNK_HUGE (2u << 20)
+
+static size_t pool_class(size_t size)
+{
+    return (size + 15) / 16 - 1;
+}
+
+static void *pool_alloc(struct rank_pool *p, size_t size)
+{
+    size_t rounded = (size + 15) & ~(size_t)15;
+    if (POOL_OFF || rounded > RANK_POOL_MAX_NODE)
+        return xmalloc(size);
+    void **head = &p->free_lists[pool_class(size)];
+    if (*head) {
+        void *m = *head;
+        *head = *(void **)m;
+        return m;
+    }
+    if ((size_t)(p->end - p->free_at) < rounded) {
+        size_t cs = p->next_chunk ? p->next_chunk : CHUNK_MIN;
+        struct rank_chunk *c;
+        if (cs >= CHUNK_HUGE) {
+            c = aligned_alloc(CHUNK_HUGE, cs);
+            if (!c)
+                c = xmalloc(cs);
+            else
+                madvise(c, cs, MADV_HUGEPAGE); /* advice: fine if it is not taken */
+        } else {
+            c = xmalloc(cs);
+        }
+        c->next = p->chunks;
+        c->size = cs;
+        p->chunks = c;
+        p->free_at = (char *)c + ((sizeof(*c) + 15) & ~(size_t)15);
+        p->end = (char *)c + cs;
+        p->next_chunk = cs < CHUNK_HUGE ? cs * 2 : CHUNK_HUGE;
+    }
+    void *m = p->free_at;
+    p->free_at += rounded;
+    return m;
+}
+
+static void pool_free(struct rank_pool *p, void *m, size_t size)
+{
+    if (POOL_OFF || ((size + 15) & ~(size_t)15) > RANK_POOL_MAX_NODE) {
+        free(m);
+        return;
+    }
+    void **head = &p->free_lists[pool_class(size)];
+    *(void **)m = *head;
+    *head = m;
+}
+
+/* Gives back every chunk (the nodes in them are gone). */
+static void pool_release(struct rank_pool *p)
+{
+    for (struct rank_chunk *c = p->chunks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    memset(p, 0, sizeof(*p));
+}
+
 static struct rank_node *node_new(struct rank_index *x, const char *member, size_t len,
                                   int64_t score, int64_t at)
 {
     assert(len < UINT32_MAX);
     int h = random_height(x);
     size_t size = node_size(h, len);
-    struct rank_node *nd = xmalloc(size);
+    struct rank_node *nd = pool_alloc(&x->pool, size);
     nd->score = score;
     nd->at = at;
     nd->chain = NULL;
@@ -343,8 +421,9 @@ static struct rank_node *node_new(struct rank_index *x, const char *member, size
 
 static void node_free(struct rank_index *x, struct rank_node *nd)
 {
-    x->bytes -= node_size(nd->height, nd->len);
-    free(nd);
+    size_t size = node_size(nd->height, nd->len);
+    x->bytes -= size;
+    pool_free(&x->pool, nd, size);
 }
 
 static void fill_entry(const struct rank_node *nd, struct rank_entry *e)
@@ -361,9 +440,10 @@ static void clear(struct rank_index *x)
     struct rank_node *nd = x->head[0].forward;
     while (nd) {
         struct rank_node *next = nd->level[0].forward;
-        free(nd);
+        pool_free(&x->pool, nd, node_size(nd->height, nd->len)); /* the big ones */
         nd = next;
     }
+    pool_release(&x->pool);
     memset(x->head, 0, sizeof(x->head));
     x->level = 1;
     x->n = 0;

@@ -67,7 +67,28 @@ struct rank_node {
     struct rank_level level[]; /* height of them, then len name bytes and a NUL */
 };
 
+/* Nodes are carved from chunks the index owns (growing from 16 KiB to 2 MiB, the big ones
+ * advised to use huge pages: at a million entries nearly every step of a search is a TLB
+ * miss otherwise), and a freed node goes on a free list of its size class (16-byte steps up
+ * to RANK_POOL_MAX_NODE; bigger nodes come from malloc). Under AddressSanitizer every node
+ * comes from malloc, so that it checks each one. */
+#define RANK_POOL_MAX_NODE 1024
+#define RANK_POOL_CLASSES (RANK_POOL_MAX_NODE / 16)
+
+struct rank_chunk {
+    struct rank_chunk *next;
+    size_t size;                /* bytes, this header included */
+};
+
+struct rank_pool {
+    struct rank_chunk *chunks;  /* newest first */
+    char *free_at, *end;        /* the unused tail of the newest chunk */
+    void *free_lists[RANK_POOL_CLASSES]; /* freed nodes by size class, linked by their first word */
+    size_t next_chunk;          /* size of the next chunk */
+};
+
 struct rank_index {
+    struct rank_pool pool;                  /* where the nodes live */
     struct rank_level head[RANK_MAX_LEVEL]; /* the list head, rank 0 */
     int level;                              /* highest level in use + 1, at least 1 */
     size_t n;                               /* entries */
