@@ -55,6 +55,32 @@ def free_port():
         return s.getsockname()[1]
 
 
+def listens_on(pid, port):
+    """True when process `pid` holds a TCP socket listening on 127.0.0.1:`port` (read from
+    /proc): so that a start-up check answered by another process on a reused port does not
+    count as ours being up."""
+    inodes = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:["):-1])
+    with open(f"/proc/{pid}/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.split(":")[1], 16) == port and inode in inodes:
+                return True
+    return False
+
+
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "WARNING: ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
 
@@ -332,9 +358,10 @@ class Server:
                 raise ServerExited(f"reactor exited with {rc} while starting\n{self.report()}")
             try:
                 r = requests.get(self.url("/health"), timeout=1)
-                if r.status_code == 200:
+                if r.status_code == 200 and listens_on(self.proc.pid, self.port):
                     return
-                last = f"status {r.status_code}"
+                last = (f"status {r.status_code}" if r.status_code != 200 else
+                        f"another process answered on port {self.port}")
             except requests.RequestException as e:
                 last = repr(e)
             time.sleep(0.02)
