@@ -228,6 +228,13 @@ static void list_one(const struct store_league *l, void *arg)
     json_array_append_new(a[0], league_doc(a[1], l));
 }
 
+/* 400 validation_failed with details (consumed), as api_validate answers. */
+static void validation_failed(struct api_call *c, json_t *details)
+{
+    api_call_answer(c, 400, json_pack("{s:s, s:s, s:o}", "error", "Validation failed", "code",
+                                      "validation_failed", "details", details));
+}
+
 /* The user must exist in the app: 0, or -1 once answered. */
 static int check_user(struct api_call *c, struct store *st, const char *user_id)
 {
@@ -256,9 +263,7 @@ static int check_season(struct api_call *c, struct store *st, const char *season
         return -1;
     }
     if (!game_app_season(a, season)) {
-        api_call_answer(c, 400, json_pack("{s:s, s:s, s:{s:s}}", "error", "Validation failed",
-                                          "code", "validation_failed", "details", "seasonId",
-                                          "is not a season of this app"));
+        validation_failed(c, json_pack("{s:s}", "seasonId", "is not a season of this app"));
         return -1;
     }
     return 0;
@@ -543,8 +548,7 @@ static void league_run(struct api_call *c, struct store *st)
         }
         json_decref(old);
         if (details) {
-            api_call_answer(c, 400, json_pack("{s:s, s:s, s:o}", "error", "Validation failed",
-                                              "code", "validation_failed", "details", details));
+            validation_failed(c, details);
         } else if (int_or(norm, "maxMembers", 50) < l.members) {
             api_call_error(c, 409, "conflict", "The league has more members than maxMembers");
         } else if (save(c, st, l.id, norm, l.created_at, now) == 0) {

@@ -158,15 +158,18 @@ static struct board *dir_add(struct boards *b, int64_t id, const char *app, cons
     return x;
 }
 
-static void board_unload(struct boards *b, struct board *x)
+/* Takes the board's index out of memory's accounts and returns it (NULL when it had none);
+ * the caller frees it, outside the write lock if it can. Under the write lock. */
+static struct rank_index *index_detach(struct boards *b, struct board *x)
 {
-    if (!x->index)
-        return;
-    atomic_fetch_sub_explicit(&b->entries, rank_size(x->index), memory_order_relaxed);
-    atomic_fetch_sub_explicit(&b->bytes, rank_bytes(x->index), memory_order_relaxed);
-    atomic_fetch_sub_explicit(&b->loaded, 1, memory_order_relaxed);
-    rank_free(x->index);
+    struct rank_index *idx = x->index;
+    if (!idx)
+        return NULL;
     x->index = NULL;
+    atomic_fetch_sub_explicit(&b->entries, rank_size(idx), memory_order_relaxed);
+    atomic_fetch_sub_explicit(&b->bytes, rank_bytes(idx), memory_order_relaxed);
+    atomic_fetch_sub_explicit(&b->loaded, 1, memory_order_relaxed);
+    return idx;
 }
 
 /* Under the write lock. */
@@ -176,7 +179,7 @@ static void dir_remove(struct boards *b, struct board *gone)
         if (*p == gone) {
             *p = gone->next;
             b->n--;
-            board_unload(b, gone);
+            rank_free(index_detach(b, gone));
             free(gone);
             return;
         }
@@ -240,6 +243,7 @@ void boards_free(struct boards *b)
 struct load_ctx {
     struct rank_entry *v;
     size_t n, cap;
+    struct buf names;           /* every name and its NUL, one after another */
 };
 
 static void score_loaded(const char *user, size_t len, int64_t score, int64_t at, void *arg)
@@ -249,25 +253,26 @@ static void score_loaded(const char *user, size_t len, int64_t score, int64_t at
         c->cap = c->cap ? c->cap * 2 : 1024;
         c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
     }
-    char *copy = xmalloc(len + 1);
-    memcpy(copy, user, len);
-    copy[len] = '\0';
-    c->v[c->n++] = (struct rank_entry){ copy, len, score, at };
+    /* The name's offset for now: the buffer may move until every row is in. */
+    c->v[c->n++] = (struct rank_entry){ (const char *)(uintptr_t)c->names.len, len, score, at };
+    buf_append(&c->names, user, len);
+    buf_putc(&c->names, '\0');
 }
 
 /* Reads a board's scores into a new index (not yet visible to readers). */
 static struct rank_index *read_index(struct store *st, uint64_t seed, const struct board *x,
                                      char *err, size_t errlen)
 {
-    struct load_ctx c = { NULL, 0, 0 };
+    struct load_ctx c = { NULL, 0, 0, BUF_INIT };
     int rc = store_board_scores_each(st, x->id, score_loaded, &c, err, errlen);
     struct rank_index *idx = NULL;
     if (rc == 0) {
+        for (size_t i = 0; i < c.n; i++)
+            c.v[i].member = c.names.data + (uintptr_t)c.v[i].member;
         idx = rank_new(seed ^ x->hash);
         rank_load(idx, c.v, c.n);
     }
-    for (size_t i = 0; i < c.n; i++)
-        free((char *)c.v[i].member);
+    buf_release(&c.names);
     free(c.v);
     return idx;
 }
@@ -529,13 +534,9 @@ static void evict(struct boards *b, int64_t now_ms)
                 atomic_load_explicit(&x->read_ms, memory_order_relaxed) >= horizon)
                 continue;
             /* Detached under the lock, freed after it: readers wait for the pointer only. */
-            struct rank_index *idx = x->index;
             pthread_rwlock_wrlock(&b->lock);
-            x->index = NULL;
+            struct rank_index *idx = index_detach(b, x);
             pthread_rwlock_unlock(&b->lock);
-            atomic_fetch_sub_explicit(&b->entries, rank_size(idx), memory_order_relaxed);
-            atomic_fetch_sub_explicit(&b->bytes, rank_bytes(idx), memory_order_relaxed);
-            atomic_fetch_sub_explicit(&b->loaded, 1, memory_order_relaxed);
             rank_free(idx);
             n++;
         }
