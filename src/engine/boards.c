@@ -47,6 +47,7 @@ struct board {
     bool touch_stored;          /* the open batch wrote updated_at = touch_ms */
     bool created;               /* created by the open batch */
     bool all;                   /* period "all": never evicted */
+    bool cold;                  /* loaded back by a read and not written since */
     size_t key_len;
     char key[];                 /* app '\0' metric '\0' period '\0' */
 };
@@ -66,6 +67,7 @@ struct boards {
     size_t cap, n;
     int64_t retention_ms;
     int64_t evict_checked_ms;
+    size_t cold_budget;         /* bytes cold boards may hold before the least read go */
     struct change *changes;     /* the open batch's, open addressing; cap a power of two */
     size_t changes_cap, changes_n;
     struct board **created;     /* boards the open batch created or touches */
@@ -196,6 +198,7 @@ struct boards *boards_new(int64_t retention_ms)
     pthread_rwlock_init(&b->lock, &attr);
     pthread_rwlockattr_destroy(&attr);
     b->retention_ms = retention_ms > 0 ? retention_ms : BOARDS_RETENTION_DEFAULT_S * 1000;
+    b->cold_budget = BOARDS_COLD_BUDGET_DEFAULT;
     if (RAND_bytes((unsigned char *)&b->seed, sizeof(b->seed)) != 1)
         log_warn("no random seed for the leaderboards' hash tables; using a fixed one");
     return b;
@@ -335,6 +338,52 @@ int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, s
     return 0;
 }
 
+static void evict_one(struct boards *b, struct board *x)
+{
+    /* Detached under the lock, freed after it: readers wait for the pointer only. */
+    pthread_rwlock_wrlock(&b->lock);
+    struct rank_index *idx = index_detach(b, x);
+    pthread_rwlock_unlock(&b->lock);
+    x->cold = false;
+    rank_free(idx);
+    atomic_fetch_add_explicit(&b->evictions, 1, memory_order_relaxed);
+}
+
+/* Reads may load any stored board back, old days included; the boards they loaded and no batch
+ * wrote since share a budget, and past it the least recently read go first (never `keep`, the
+ * one being read now). Loads are rare, so a scan of the directory per load is fine. */
+static void cold_trim(struct boards *b, const struct board *keep)
+{
+    for (;;) {
+        size_t bytes = 0;
+        struct board *oldest = NULL;
+        int64_t oldest_ms = INT64_MAX;
+        for (size_t i = 0; i < b->cap; i++)
+            for (struct board *x = b->slots[i]; x; x = x->next) {
+                if (!x->cold || !x->index)
+                    continue;
+                bytes += rank_bytes(x->index);
+                int64_t r = atomic_load_explicit(&x->read_ms, memory_order_relaxed);
+                if (x != keep && r < oldest_ms) {
+                    oldest_ms = r;
+                    oldest = x;
+                }
+            }
+        if (bytes <= b->cold_budget || !oldest)
+            return;
+        evict_one(b, oldest);
+        const char *metric = oldest->key + strlen(oldest->key) + 1;
+        log_info("a leaderboard loaded by reads left memory (read memory budget)",
+                 LOG_S("app", oldest->key), LOG_S("metric", metric),
+                 LOG_S("period", metric + strlen(metric) + 1));
+    }
+}
+
+void boards_set_cold_budget(struct boards *b, size_t bytes)
+{
+    b->cold_budget = bytes;
+}
+
 int boards_load_one(struct boards *b, struct store *st, const char *app_id, const char *metric,
                     const char *period, int64_t now_ms, char *err, size_t errlen)
 {
@@ -355,7 +404,9 @@ int boards_load_one(struct boards *b, struct store *st, const char *app_id, cons
     pthread_rwlock_wrlock(&b->lock);
     index_attach(b, x, idx);
     pthread_rwlock_unlock(&b->lock);
+    x->cold = true;
     atomic_fetch_add_explicit(&b->loads, 1, memory_order_relaxed);
+    cold_trim(b, x);
     return 0;
 }
 
@@ -533,15 +584,10 @@ static void evict(struct boards *b, int64_t now_ms)
             if (!x->index || x->all || x->written_ms >= horizon ||
                 atomic_load_explicit(&x->read_ms, memory_order_relaxed) >= horizon)
                 continue;
-            /* Detached under the lock, freed after it: readers wait for the pointer only. */
-            pthread_rwlock_wrlock(&b->lock);
-            struct rank_index *idx = index_detach(b, x);
-            pthread_rwlock_unlock(&b->lock);
-            rank_free(idx);
+            evict_one(b, x);
             n++;
         }
     if (n) {
-        atomic_fetch_add_explicit(&b->evictions, n, memory_order_relaxed);
         log_info("leaderboards left memory", LOG_U("count", n));
     }
 }
@@ -587,6 +633,7 @@ void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
     for (size_t i = 0; committed && i < b->touched_n; i++) {
         struct board *x = b->touched[i];
         x->created = false;
+        x->cold = false;
         x->written_ms = x->touch_ms;
         if (x->touch_stored)
             x->stored_ms = x->touch_ms;

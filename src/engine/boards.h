@@ -41,9 +41,16 @@ struct boards;
 #define BOARDS_SCORE_MAX 9000000000000000000LL /* scores stop here (the store's too) */
 #define BOARDS_BACKFILL_MS (35LL * 24 * 3600 * 1000) /* older events: "all" and seasons only */
 #define BOARDS_RETENTION_DEFAULT_S (2 * 24 * 3600)
+#define BOARDS_COLD_BUDGET_DEFAULT ((size_t)256 << 20)
 
 struct boards *boards_new(int64_t retention_ms);
 void boards_free(struct boards *b);
+
+/* The memory that boards loaded back by reads (and not written since) may hold together
+ * (default BOARDS_COLD_BUDGET_DEFAULT): past it, the least recently read of them leave memory
+ * first. Reads can name any stored period, old days included, so without it they could fill
+ * memory with boards nobody writes. Before the engine thread runs. */
+void boards_set_cold_budget(struct boards *b, size_t bytes);
 
 /* Start-up, before the engine thread runs: the directory of every board, and the scores of
  * "all" boards and of boards changed within the retention window. */

@@ -235,6 +235,11 @@ void engine_set_board_retention(struct engine *e, int64_t seconds)
     e->boards = boards_new(seconds * 1000);
 }
 
+void engine_set_board_read_memory(struct engine *e, size_t bytes)
+{
+    boards_set_cold_budget(e->boards, bytes);
+}
+
 struct boards *engine_boards(struct engine *e)
 {
     return e->boards;

@@ -76,6 +76,9 @@ void engine_set_user_cache_limit(struct engine *e, size_t max_users);
 /* How long a leaderboard other than "all" stays in memory unwritten and unread (default
  * BOARDS_RETENTION_DEFAULT_S). Before engine_load. */
 void engine_set_board_retention(struct engine *e, int64_t seconds);
+/* Memory for boards loaded back by reads (boards_set_cold_budget). After
+ * engine_set_board_retention, before engine_load. */
+void engine_set_board_read_memory(struct engine *e, size_t bytes);
 /* The leaderboards (engine/boards.h): I/O threads read them under their lock. */
 struct boards *engine_boards(struct engine *e);
 

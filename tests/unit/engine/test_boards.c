@@ -208,6 +208,56 @@ static void unused_boards_leave_memory_but_all_time_ones_stay(void **state)
     assert_int_equal(st.entries, 2);
 }
 
+/* Loads a day's board back at `ms` and checks what the three days' boards show then. */
+static void load_and_expect(struct fixture *f, const char *const days[3], size_t day, int64_t ms,
+                            const char *const expect[3])
+{
+    assert_int_equal(boards_load_one(f->b, f->u.s, "app", "xp", days[day], ms, err, sizeof(err)),
+                     0);
+    for (size_t i = 0; i < 3 && expect; i++) {
+        char text[256];
+        board_text(f->b, days[i], text, sizeof(text));
+        assert_string_equal(text, expect[i]);
+    }
+}
+
+/* Boards that reads load back share a memory budget; past it the least recently read go,
+ * never the one being read, and a board a batch writes no longer counts as loaded by reads. */
+static void boards_loaded_by_reads_stay_within_their_budget(void **state)
+{
+    struct fixture *f = *state;
+    const char *users[] = { "ann", "bob" };
+    const int64_t deltas[] = { 7, 9 };
+    const char *const days[] = { "2025-10-01", "2025-10-02", "2025-10-03" };
+    for (size_t i = 0; i < 3; i++)
+        batch(f, days[i], users, deltas, 2, NOW_MS - 10 * DAY_MS, true);
+
+    struct boards *b = boards_new(DAY_MS);
+    assert_int_equal(boards_load(b, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    boards_free(f->b);
+    f->b = b;
+    load_and_expect(f, days, 0, NOW_MS, NULL);
+    struct boards_stats st;
+    boards_stats(b, &st);
+    size_t one = st.bytes;
+    assert_true(one > 0);
+    boards_set_cold_budget(b, 2 * one);
+    load_and_expect(f, days, 1, NOW_MS + 1000, NULL);
+    const char *const first_went[] = { "(stored)", "bob:9 ann:7", "bob:9 ann:7" };
+    load_and_expect(f, days, 2, NOW_MS + 2000, first_went);
+    boards_stats(b, &st);
+    assert_int_equal(st.evictions, 1);
+
+    /* Once written, the second day is no longer the budget's: loading the first back makes
+     * the third go, though the second was read before it. */
+    const char *ann[] = { "ann" };
+    const int64_t five[] = { 5 };
+    batch(f, days[1], ann, five, 1, NOW_MS + 3000, true);
+    boards_set_cold_budget(b, one);
+    const char *const third_went[] = { "bob:9 ann:7", "ann:12 bob:9", "(stored)" };
+    load_and_expect(f, days, 0, NOW_MS + 4000, third_went);
+}
+
 static void many_users_and_batches_match_the_store(void **state)
 {
     struct fixture *f = *state;
@@ -399,6 +449,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(start_up_loads_recent_boards_and_reads_bring_old_ones_back,
                                     setup, teardown),
     cmocka_unit_test_setup_teardown(unused_boards_leave_memory_but_all_time_ones_stay, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(boards_loaded_by_reads_stay_within_their_budget, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(many_users_and_batches_match_the_store, setup, teardown),
     cmocka_unit_test_setup_teardown(the_score_log_is_folded_after_a_minute_and_on_reload, setup,
