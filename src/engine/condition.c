@@ -327,6 +327,13 @@ static const struct val *field_value(const struct node *n, const struct cond_ctx
     case COND_SRC_METADATA:
     case COND_SRC_ATTRIBUTES: break;
     }
+    if (memo_ok && n->text_len <= MEMO_TEXT) {
+        /* The common case, a path already memoised in its first slot, without the probe. */
+        const struct memo_slot *s = &memo.slot[n->hash & (MEMO_SLOTS - 1)];
+        if (s->gen == memo.gen && s->hash == n->hash && s->source == n->source &&
+            s->text_len == n->text_len && padded_eq(s->text, n->text, n->text_len))
+            return &s->v;
+    }
     struct path_ref r = {n->source, n->nseg, n->hash, n->text, n->text_len, NULL, n->seglen};
     if (memo_ok) {
         const struct memo_slot *s = memo_get(&r, ctx);
@@ -497,7 +504,9 @@ static bool eval_node(const struct node *n, const struct cond_ctx *ctx, bool mem
         bool any = n->op == N_ANY;
         const struct node *kid = n + 1;
         for (unsigned i = 0; i < n->n_kids; i++) {
-            if (eval_node(kid, ctx, memo_ok) == any)
+            /* Leaves, most children, are evaluated here rather than in a call of their own. */
+            bool r = kid->op > N_NOT ? eval_leaf(kid, ctx, memo_ok) : eval_node(kid, ctx, memo_ok);
+            if (r == any)
                 return any;
             kid += kid->size;
         }

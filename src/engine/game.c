@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ static void *named_find(const void *arr, size_t n, size_t size, const char *name
 {
     for (size_t i = 0; i < n; i++) {
         char *const *p = (char *const *)((const char *)arr + i * size);
-        if (strcmp(*p, name) == 0)
+        if ((*p)[0] == name[0] && strcmp(*p, name) == 0)
             return (void *)p;
     }
     return NULL;
@@ -229,6 +230,8 @@ int game_settings_parse(const json_t *settings, struct game_settings *out, char 
         game_settings_release(out);
         return -1;
     }
+    static _Atomic uint64_t stamps;
+    out->stamp = atomic_fetch_add_explicit(&stamps, 1, memory_order_relaxed) + 1;
     return 0;
 bad_levels:
     game_settings_release(out);
@@ -328,13 +331,26 @@ static int rule_order(const void *pa, const void *pb)
     return strcmp(a->id, b->id);
 }
 
+/* Marks where each event type's run of rules ends, so an event finds its rules with one
+ * binary search and no scan. */
+static void rules_index(struct game_app *a)
+{
+    for (size_t i = a->n_rules; i-- > 0;)
+        a->rules[i].run_end =
+            i + 1 < a->n_rules &&
+                    strcmp(a->rules[i].rule->event_type, a->rules[i + 1].rule->event_type) == 0
+                ? a->rules[i + 1].run_end
+                : i + 1;
+}
+
 void game_app_put_rule(struct game_app *a, const char *id, struct rule *r, json_t *doc,
                        int64_t created_at)
 {
     game_app_remove(a, GAME_RULE, id);
     a->rules = xrealloc(a->rules, (a->n_rules + 1) * sizeof(*a->rules));
-    a->rules[a->n_rules++] = (struct game_rule){ xstrdup(id), r, doc, created_at };
+    a->rules[a->n_rules++] = (struct game_rule){ xstrdup(id), r, doc, created_at, 0 };
     qsort(a->rules, a->n_rules, sizeof(*a->rules), rule_order);
+    rules_index(a);
 }
 
 void game_app_put_achievement(struct game_app *a, const char *id, struct achievement *ach,
@@ -378,6 +394,7 @@ int game_app_remove(struct game_app *a, enum game_def kind, const char *id)
                 rule_release(&a->rules[i]);
                 memmove(&a->rules[i], &a->rules[i + 1], (a->n_rules - i - 1) * sizeof(*a->rules));
                 a->n_rules--;
+                rules_index(a);
                 return 0;
             }
         }
@@ -462,11 +479,10 @@ static size_t rules_of(const struct game_app *a, const char *type, size_t *first
         else
             hi = mid;
     }
-    size_t end = lo;
-    while (end < a->n_rules && strcmp(a->rules[end].rule->event_type, type) == 0)
-        end++;
     *first = lo;
-    return end - lo;
+    if (lo == a->n_rules || strcmp(a->rules[lo].rule->event_type, type) != 0)
+        return 0;
+    return a->rules[lo].run_end - lo;
 }
 
 /* ---- a user's state ------------------------------------------------------------------------ */
@@ -765,28 +781,41 @@ static struct game_effect *fx_add(struct game_effects *fx, enum game_effect_type
     return e;
 }
 
+/* The level of x under the app's curve. A user's level only goes up with XP, so what was
+ * computed for some XP holds until nextLevelXp as long as the curve is the same (the stamp of
+ * the settings it came from): most awards need no square root. */
+static void xp_level(const struct game_app *a, struct game_xp *x)
+{
+    if (x->lv_stamp == a->settings.stamp && x->xp >= x->lv_from && x->xp < x->lv_next)
+        return;
+    struct level_curve curve;
+    struct level_info li;
+    game_settings_curve(&a->settings, x->track, &curve);
+    level_of(&curve, x->xp, &li);
+    x->lv = li.level;
+    x->lv_next = li.next_level_xp;
+    x->lv_from = x->xp;
+    x->lv_stamp = a->settings.stamp;
+}
+
 static void award_xp(const struct game_app *a, struct game_user *u, const char *track,
                      int64_t amount, const struct game_rule *rule, const struct game_ach *ach,
                      struct game_effects *fx)
 {
     struct game_xp *x = GET(u, xp, track);
-    struct level_curve curve;
-    struct level_info before, after;
-    game_settings_curve(&a->settings, track, &curve);
-    level_of(&curve, x->xp, &before);
+    xp_level(a, x);
+    int64_t before = x->lv;
     x->xp = sat_add(x->xp, amount);
-    after = before;
-    if (x->xp >= before.next_level_xp) /* below it the level cannot have changed */
-        level_of(&curve, x->xp, &after);
+    xp_level(a, x);
     struct game_effect *e = fx_add(fx, FX_XP, x->track);
     e->amount = amount;
     e->total = x->xp;
     e->rule = rule;
     e->ach = ach;
-    if (after.level != before.level) {
+    if (x->lv != before) {
         e = fx_add(fx, FX_LEVEL, x->track);
-        e->from = before.level;
-        e->to = after.level;
+        e->from = before;
+        e->to = x->lv;
         e->rule = rule;
         e->ach = ach;
     }

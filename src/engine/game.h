@@ -66,6 +66,7 @@ struct game_settings {
     size_t n_streaks;
     char board_tz[TZ_NAME_MAX + 1]; /* leaderboards.timezone: period keys of boards ("" UTC) */
     bool board_currencies;          /* leaderboards.currencies: currency awards have boards */
+    uint64_t stamp;                 /* unique per parse (never 0): caches derived from these */
 };
 
 /* Parses the game part of an app's settings. 0, or -1 with a message naming the field. */
@@ -83,6 +84,7 @@ struct game_rule {
     struct rule *rule;
     json_t *doc;               /* what the API shows (body, id, appId, createdAt, updatedAt) */
     int64_t created_at;
+    size_t run_end;            /* the end of its event type's run in game_app.rules */
 };
 
 struct game_ach {
@@ -131,7 +133,13 @@ const struct game_season *game_app_current_season(const struct game_app *a, int6
 
 /* ---- a user's state ------------------------------------------------------------------------ */
 
-struct game_xp { char *track; int64_t xp; };
+struct game_xp {
+    char *track;
+    int64_t xp;
+    /* the level at xp, valid while lv_from <= xp < lv_next under settings lv_stamp */
+    int64_t lv, lv_from, lv_next;
+    uint64_t lv_stamp;
+};
 struct game_balance { char *currency; int64_t balance, earned; };
 struct game_streak { char *key; struct streak_state s; };
 struct game_count { char *type; int64_t n; };

@@ -227,6 +227,49 @@ static void level_up_effects_follow_the_curve(void **state)
     world_free(&w);
 }
 
+/* The level a step remembers for a track is the curve's of that moment: after the app's
+ * curve changes, the next award levels by the new one. Also many rules of one event type
+ * among others' (each event type's run of rules). */
+static void levels_follow_a_changed_curve(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{\"xpCurve\": {\"XP\": 100}}");
+    add_rule(w.app, "a", "{\"name\": \"a\", \"eventType\": \"s\", \"xpAwards\": {\"XP\": 10}}", 1);
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "t%d", i);
+        add_rule(w.app, id, "{\"name\": \"t\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 30}}",
+                 2 + i);
+    }
+    add_rule(w.app, "z", "{\"name\": \"z\", \"eventType\": \"u\", \"xpAwards\": {\"XP\": 1}}", 9);
+    send(&w, "t", NULL, T0); /* 90 XP: level 1 of 100 */
+    assert_int_equal(xp_of(&w, "XP"), 90);
+    assert_int_equal(count_fx(&w, FX_LEVEL), 0);
+
+    /* Under g = 10, 90 XP is level 4 already (3^2 * 10 <= 90): 100 XP is no level up. */
+    json_t *s = unit_json("{\"xpCurve\": {\"XP\": 10}}");
+    char err[256];
+    game_settings_release(&w.app->settings);
+    assert_int_equal(game_settings_parse(s, &w.app->settings, err, sizeof(err)), 0);
+    json_decref(s);
+    send(&w, "s", NULL, T0 + 1);
+    assert_int_equal(count_fx(&w, FX_LEVEL), 0);
+    /* Two of the three rules of "t" left: 160 XP is level 5. */
+    assert_int_equal(game_app_remove(w.app, GAME_RULE, "t1"), 0);
+    send(&w, "t", NULL, T0 + 2);
+    assert_int_equal(xp_of(&w, "XP"), 60);
+    assert_int_equal(count_fx(&w, FX_LEVEL), 1);
+    for (size_t i = 0; i < w.fx.n; i++)
+        if (w.fx.v[i].type == FX_LEVEL) {
+            assert_int_equal(w.fx.v[i].from, 4);
+            assert_int_equal(w.fx.v[i].to, 5);
+        }
+    send(&w, "u", NULL, T0 + 3);
+    assert_int_equal(xp_of(&w, "XP"), 1);
+    world_free(&w);
+}
+
 static void streaks_count_days_in_the_users_zone(void **state)
 {
     (void)state;
@@ -432,6 +475,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(season_caps_and_season_rules),
         cmocka_unit_test(cooldown_in_event_time_both_ways),
         cmocka_unit_test(level_up_effects_follow_the_curve),
+    cmocka_unit_test(levels_follow_a_changed_curve),
         cmocka_unit_test(streaks_count_days_in_the_users_zone),
         cmocka_unit_test(streak_keys_per_event_type),
         cmocka_unit_test(achievements_unlock_grant_and_cascade),
