@@ -308,6 +308,7 @@ static int cmd_serve(const struct config *cfg)
     api.store = store;
     api.operator_token = token;
     api.open_signup = cfg->open_signup;
+    api.audit_retention_days = cfg->audit_retention_days;
     api.store_ok_window_ms = 3 * (int64_t)cfg->ready_interval_ms + 1000;
     atomic_store(&api.store_ok_ms, store_ping(store) == 0 ? clock_now_ms() : 0);
     if (api_register(router, &api) < 0) {

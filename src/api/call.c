@@ -23,6 +23,7 @@ struct api_call *api_call_new(struct api *api, struct http_request *req,
     c->thread = req->thread;
     if (who)
         c->who = *who;
+    memcpy(c->request_id, req->id, sizeof(c->request_id));
     c->status = 500;
     buf_init(&c->raw);
     return c;
@@ -205,6 +206,7 @@ void api_batch_end(void *arg)
         atomic_store(&api->holding, false);
     }
     atomic_store(&api->holding, false);
+    api_audit_prune(api, clock_now_ms()); /* at most once an hour, in this batch */
     /* Users' game state is written once per batch, whatever number of events changed it. */
     bool ok = api->batch_open && !api->batch_failed &&
               (!api->engine ||

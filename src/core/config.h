@@ -45,6 +45,7 @@ struct config {
     int engine_batch_wait_us;  /* a batch that is not full waits this long for more */
     int engine_user_cache;     /* users the engine remembers at most */
     int leaderboard_retention; /* seconds a period board stays in memory unused */
+    int audit_retention_days;  /* days audit rows are kept; 0 = forever */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

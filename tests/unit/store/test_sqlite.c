@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "store/migrations.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -168,7 +169,7 @@ static void migrate_applies_all_then_nothing(void **state)
     store_close(s);
 
     char n[32];
-    snprintf(n, sizeof(n), "%d", store_latest_version());
+    snprintf(n, sizeof(n), "%d", sqlite_migrations_count); /* one row per migration */
     char got[32];
     query_text(f->db, "SELECT COUNT(*) FROM schema_migrations", got, sizeof(got));
     assert_string_equal(got, n);
