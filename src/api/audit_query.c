@@ -128,10 +128,11 @@ static void parse_time(const struct buf *v, const char *name, int64_t *out, json
 
 static void parse_limit(struct audit_query *q, const struct buf *v, json_t *details)
 {
-    char *end;
-    long n = strtol(v->data, &end, 10);
-    if (*end || !v->len || v->data[0] == '-' || v->data[0] == '+' || n < 1 ||
-        n > AUDIT_LIMIT_MAX)
+    bool digits = v->len >= 1 && v->len <= 4;
+    for (size_t i = 0; digits && i < v->len; i++)
+        digits = v->data[i] >= '0' && v->data[i] <= '9';
+    long n = digits ? strtol(v->data, NULL, 10) : 0;
+    if (n < 1 || n > AUDIT_LIMIT_MAX)
         detail(details, "limit", "must be an integer from 1 to 1000");
     else
         q->limit = (int)n;
