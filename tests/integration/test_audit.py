@@ -106,6 +106,9 @@ def test_definitions_are_audited(api):
                                      "endsAt": "2026-02-01T00:00:00Z"})
     assert r.status_code == 201, r.text
     assert only(api, admin, "season.create")["after"]["name"] == "S1"
+    admin_id = ids_of(api, (app, admin))
+    rows = entries(api, admin, limit=1000)
+    assert {x["actor"] for x in rows if x["action"] != "app.create"} == {admin_id}
     # Reads write nothing.
     before = len(entries(api, admin, limit=1000))
     api.get("/rules", admin)
@@ -143,6 +146,7 @@ def test_users_and_spends_are_audited(api):
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert len(entries(api, admin, action="currency.spend")) == 1
     assert entries(api, admin, resource="event") == []
+    assert {x["actor"] for x in entries(api, admin, resource="user")} == {ids_of(api, (app, admin))}
 
 
 def test_leagues_are_audited(api):
