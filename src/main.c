@@ -402,6 +402,7 @@ out:
     worker_free(store_worker);
     syncer_free(api.syncer);
     free(api.batch);
+    free(api.after);
     engine_free(engine);
     http_server_free(server);
     tenant_registry_free(tenants);

@@ -49,6 +49,11 @@ struct api {
     uint64_t batch_opened_ns;         /* when (monotonic) */
     atomic_bool holding;              /* the open batch waits for the syncer to go idle */
     bool batch_failed;                /* the batch cannot commit: answer the rest 503 */
+    struct {                          /* api_after_commit's callbacks for the open batch */
+        void (*fn)(void *arg, bool committed);
+        void *arg;
+    } *after;
+    size_t after_n, after_cap;
     int audit_retention_days;         /* AUDIT_RETENTION_DAYS; 0 = keep forever */
     int64_t audit_pruned_ms;          /* last prune (engine thread) */
     bool audit_prune_more;            /* the last prune stopped at its limit */
@@ -179,6 +184,11 @@ void api_batch_end(void *api);
  * it failed — also when SQLite rolled its transaction back under an earlier task, which this
  * detects and records — and then the task must write nothing (it would commit on its own). */
 bool api_batch_usable(struct api *api);
+/* For a task on the engine thread that read the store inside the open batch: runs fn(arg,
+ * committed) once the batch has ended, so what was read is shown only if the batch's writes
+ * it may have seen were committed (committed false: they were rolled back). At once, with
+ * false, when the batch is already unusable. */
+void api_after_commit(struct api *api, void (*fn)(void *arg, bool committed), void *arg);
 /* The syncer's sync function (core/syncer.h, arg = struct api): store_sync, timed. */
 int api_sync(void *api, char *err, unsigned errlen);
 /* The syncer's idle hook: wakes the engine thread to commit the batch it held open. */

@@ -167,6 +167,17 @@ static void export_row(const struct store_audit *r, void *arg)
 
 static void export_deliver(void *arg);
 
+/* On the engine thread, once the batch the page was read in has ended: the page may hold
+ * rows written earlier in that batch, so it is sent only if the batch committed. */
+static void export_read_done(void *arg, bool committed)
+{
+    struct export *x = arg;
+    if (!committed)
+        x->failed = true;
+    if (http_server_post(x->api->server, x->thread, export_deliver, x) < 0)
+        export_deliver(x); /* the I/O threads are gone: this only frees (see call.c) */
+}
+
 /* On the engine thread: the next page. */
 static void export_read(void *arg)
 {
@@ -180,8 +191,7 @@ static void export_read(void *arg)
         x->failed = true;
     }
     x->done = n < STREAM_PAGE;
-    if (http_server_post(x->api->server, x->thread, export_deliver, x) < 0)
-        export_deliver(x); /* the I/O threads are gone: this only frees (see call.c) */
+    api_after_commit(x->api, export_read_done, x);
 }
 
 static void export_finish(struct export *x, bool complete)

@@ -115,6 +115,20 @@ static void call_run(void *arg)
     api_batch_usable(api);
 }
 
+void api_after_commit(struct api *api, void (*fn)(void *arg, bool committed), void *arg)
+{
+    if (!api_batch_usable(api)) {
+        fn(arg, false);
+        return;
+    }
+    if (api->after_n == api->after_cap) {
+        api->after_cap = api->after_cap ? api->after_cap * 2 : 8;
+        api->after = xrealloc(api->after, api->after_cap * sizeof(*api->after));
+    }
+    api->after[api->after_n].fn = fn;
+    api->after[api->after_n++].arg = arg;
+}
+
 bool api_batch_usable(struct api *api)
 {
     if (!api->batch_open || api->batch_failed)
@@ -222,6 +236,9 @@ void api_batch_end(void *arg)
         atomic_store(&api->store_ok_ms, 0); /* not ready until a probe succeeds again */
     }
     api->batch_open = false;
+    for (size_t i = 0; i < api->after_n; i++) /* reads that must not show uncommitted rows */
+        api->after[i].fn(api->after[i].arg, ok);
+    api->after_n = 0;
     if (api->batch_n == 0)
         return;
     for (size_t i = 0; i < api->batch_n; i++) {
