@@ -309,6 +309,7 @@ static int cmd_serve(const struct config *cfg)
     api.store = store;
     api.operator_token = token;
     api.open_signup = cfg->open_signup;
+    api.audit_retention_days = cfg->audit_retention_days;
     api.store_ok_window_ms = 3 * (int64_t)cfg->ready_interval_ms + 1000;
     atomic_store(&api.store_ok_ms, store_ping(store) == 0 ? clock_now_ms() : 0);
     if (api_register(router, &api) < 0) {
@@ -402,6 +403,7 @@ out:
     worker_free(store_worker);
     syncer_free(api.syncer);
     free(api.batch);
+    free(api.after);
     engine_free(engine);
     http_server_free(server);
     tenant_registry_free(tenants);

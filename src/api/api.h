@@ -49,6 +49,14 @@ struct api {
     uint64_t batch_opened_ns;         /* when (monotonic) */
     atomic_bool holding;              /* the open batch waits for the syncer to go idle */
     bool batch_failed;                /* the batch cannot commit: answer the rest 503 */
+    struct {                          /* api_after_commit's callbacks for the open batch */
+        void (*fn)(void *arg, bool committed);
+        void *arg;
+    } *after;
+    size_t after_n, after_cap;
+    int audit_retention_days;         /* AUDIT_RETENTION_DAYS; 0 = keep forever */
+    int64_t audit_pruned_ms;          /* last prune (engine thread) */
+    bool audit_prune_more;            /* the last prune stopped at its limit */
 };
 
 /* Adds every route. Returns 0, or -1 if a route could not be added (a bug). */
@@ -95,6 +103,9 @@ int api_authenticate(struct api *api, struct http_request *req, unsigned roles,
 /* Checks "Authorization: Bearer <operator token>" (unless open signup); answers 401 and
  * returns -1 on failure. */
 int api_authenticate_operator(struct api *api, struct http_request *req);
+/* True when "Authorization: Bearer <token>" holds the operator token (open signup or not);
+ * answers nothing. */
+bool api_operator_token_valid(struct api *api, struct http_request *req);
 
 /* ---- validation (validate.c) ------------------------------------------------------------- */
 
@@ -145,6 +156,7 @@ struct api_call {
     const char *header_name;    /* one extra response header (static strings), or NULL */
     const char *header_value;
     unsigned retry_after;       /* seconds, for a Retry-After header; 0 = none */
+    char request_id[HTTP_REQUEST_ID_MAX + 1]; /* the request's, for the audit trail */
     /* Runs on the engine thread once the batch holding this call has committed, before the
      * answer is sent: where memory (the tenant registry) follows what the store now holds.
      * Not run when the commit fails. */
@@ -172,6 +184,11 @@ void api_batch_end(void *api);
  * it failed — also when SQLite rolled its transaction back under an earlier task, which this
  * detects and records — and then the task must write nothing (it would commit on its own). */
 bool api_batch_usable(struct api *api);
+/* For a task on the engine thread that read the store inside the open batch: runs fn(arg,
+ * committed) once the batch has ended, so what was read is shown only if the batch's writes
+ * it may have seen were committed (committed false: they were rolled back). At once, with
+ * false, when the batch is already unusable. */
+void api_after_commit(struct api *api, void (*fn)(void *arg, bool committed), void *arg);
 /* The syncer's sync function (core/syncer.h, arg = struct api): store_sync, timed. */
 int api_sync(void *api, char *err, unsigned errlen);
 /* The syncer's idle hook: wakes the engine thread to commit the batch it held open. */
@@ -198,6 +215,24 @@ void api_call_fail_batch(struct api_call *call, const char *what, const char *er
 json_t *api_time(int64_t ms);
 /* json_decref as a ctx_free. */
 void api_json_free(void *json);
+
+/* ---- the audit trail (audit.c) ------------------------------------------------------------ */
+
+/* For fn: records the call's change in the open batch, as one row of the audit trail: the
+ * app (`app_id`, or the caller's when NULL), now, the actor (the call's key id, or the
+ * operator when it has none), `action` on (`type`, `id`), `before` and `after` (borrowed,
+ * serialised; NULL = not applicable) and the request id. Call it after the change's own
+ * writes succeeded and before memory (the registry, the engine) follows them. 0, or -1 once
+ * the batch is failed: the change is rolled back with the row, every call of the batch is
+ * answered 503, and the caller must return without answering success. */
+int api_audit(struct api_call *c, const char *app_id, const char *action, const char *type,
+              const char *id, const json_t *before, const json_t *after);
+/* GET /audit. */
+int api_audit_register(struct router *r, struct api *api);
+/* Retention, on the engine thread after a batch: deletes audit rows older than
+ * `retention_days` (0 = keep them all), at most once an hour unless a previous call left
+ * some. */
+void api_audit_prune(struct api *api, int64_t now_ms);
 
 /* ---- keys (keys.c) ----------------------------------------------------------------------- */
 

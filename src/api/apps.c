@@ -115,9 +115,18 @@ static void create_run(struct api_call *c, struct store *st)
         api_call_internal(c, "app create failed", err);
         return;
     }
+    json_t *app = app_json(&x->app);
+    json_t *after = json_pack("{s:O, s:{s:s, s:s, s:s}}", "app", app, "bootstrapKey", "id",
+                              x->key.id, "name", x->key.name, "role",
+                              store_role_name(x->key.role));
+    rc = api_audit(c, x->app.id, "app.create", "app", x->app.id, NULL, after);
+    json_decref(after);
+    if (rc < 0) {
+        json_decref(app);
+        return;
+    }
     c->on_commit = create_commit;
-    api_call_answer(c, 201, json_pack("{s:o, s:s}", "app", app_json(&x->app), "bootstrapApiKey",
-                                      x->secret));
+    api_call_answer(c, 201, json_pack("{s:o, s:s}", "app", app, "bootstrapApiKey", x->secret));
 }
 
 static void create_app(struct http_request *req, void *arg)
@@ -225,6 +234,7 @@ static void patch_run(struct api_call *c, struct store *st)
     char err[256];
     if (load_app(c, st, &a) < 0)
         return;
+    json_t *before = app_json(&a);
     const json_t *v;
     if ((v = json_object_get(body, "name"))) {
         free(a.name);
@@ -249,6 +259,7 @@ static void patch_run(struct api_call *c, struct store *st)
     a.updated_at = clock_now_ms();
     int rc = store_app_update(st, &a, err, sizeof(err));
     if (rc < 0) {
+        json_decref(before);
         store_app_release(&a);
         if (rc == STORE_NOT_FOUND)
             api_call_error(c, 404, "not_found", "App not found");
@@ -256,7 +267,15 @@ static void patch_run(struct api_call *c, struct store *st)
             api_call_internal(c, "app update failed", err);
         return;
     }
-    api_call_answer(c, 200, json_pack("{s:o}", "app", app_json(&a)));
+    json_t *after = app_json(&a);
+    rc = api_audit(c, NULL, "app.update", "app", a.id, before, after);
+    json_decref(before);
+    if (rc < 0) {
+        json_decref(after);
+        store_app_release(&a);
+        return;
+    }
+    api_call_answer(c, 200, json_pack("{s:o}", "app", after));
     x->app = a; /* the registry follows once committed */
     c->on_commit = patch_commit;
 }

@@ -41,6 +41,19 @@ int api_authenticate(struct api *api, struct http_request *req, unsigned roles,
     return 0;
 }
 
+bool api_operator_token_valid(struct api *api, struct http_request *req)
+{
+    size_t len;
+    const char *auth = http_request_header(req, "authorization", &len);
+    if (!auth || len < 7 || strncasecmp(auth, "Bearer ", 7) != 0)
+        return false;
+    /* Compare digests so neither content nor length leaks through timing. */
+    unsigned char a[32], b[32];
+    tenant_hash_key(auth + 7, len - 7, a);
+    tenant_hash_key(api->operator_token, strlen(api->operator_token), b);
+    return CRYPTO_memcmp(a, b, 32) == 0;
+}
+
 int api_authenticate_operator(struct api *api, struct http_request *req)
 {
     if (api->open_signup)
@@ -51,14 +64,7 @@ int api_authenticate_operator(struct api *api, struct http_request *req)
         http_respond_error(req, 401, "unauthorized", "Missing operator token");
         return -1;
     }
-    const char *token = auth + 7;
-    size_t tlen = len - 7;
-    size_t want = strlen(api->operator_token);
-    /* Compare digests so neither content nor length leaks through timing. */
-    unsigned char a[32], b[32];
-    tenant_hash_key(token, tlen, a);
-    tenant_hash_key(api->operator_token, want, b);
-    if (CRYPTO_memcmp(a, b, 32) != 0) {
+    if (!api_operator_token_valid(api, req)) {
         http_respond_error(req, 401, "unauthorized", "Invalid operator token");
         return -1;
     }

@@ -23,6 +23,7 @@ struct api_call *api_call_new(struct api *api, struct http_request *req,
     c->thread = req->thread;
     if (who)
         c->who = *who;
+    memcpy(c->request_id, req->id, sizeof(c->request_id));
     c->status = 500;
     buf_init(&c->raw);
     return c;
@@ -112,6 +113,20 @@ static void call_run(void *arg)
     }
     fn(c, api->store);
     api_batch_usable(api);
+}
+
+void api_after_commit(struct api *api, void (*fn)(void *arg, bool committed), void *arg)
+{
+    if (!api_batch_usable(api)) {
+        fn(arg, false);
+        return;
+    }
+    if (api->after_n == api->after_cap) {
+        api->after_cap = api->after_cap ? api->after_cap * 2 : 8;
+        api->after = xrealloc(api->after, api->after_cap * sizeof(*api->after));
+    }
+    api->after[api->after_n].fn = fn;
+    api->after[api->after_n++].arg = arg;
 }
 
 bool api_batch_usable(struct api *api)
@@ -205,6 +220,7 @@ void api_batch_end(void *arg)
         atomic_store(&api->holding, false);
     }
     atomic_store(&api->holding, false);
+    api_audit_prune(api, clock_now_ms()); /* at most once an hour, in this batch */
     /* Users' game state is written once per batch, whatever number of events changed it. */
     bool ok = api->batch_open && !api->batch_failed &&
               (!api->engine ||
@@ -220,6 +236,9 @@ void api_batch_end(void *arg)
         atomic_store(&api->store_ok_ms, 0); /* not ready until a probe succeeds again */
     }
     api->batch_open = false;
+    for (size_t i = 0; i < api->after_n; i++) /* reads that must not show uncommitted rows */
+        api->after[i].fn(api->after[i].arg, ok);
+    api->after_n = 0;
     if (api->batch_n == 0)
         return;
     for (size_t i = 0; i < api->batch_n; i++) {

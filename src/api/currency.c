@@ -73,6 +73,20 @@ static void spend_run(struct api_call *c, struct store *st)
     int rc = engine_spend(c->api->engine, st, c->who.app_id, &req, clock_now_ms(), &l, &user_id,
                           err, sizeof(err));
     free(meta_text);
+    if (rc == 0) {
+        /* A replay changes nothing: only the first spend is audited. */
+        json_t *before = json_pack("{s:s, s:I}", "currency", l.name, "balance",
+                                   (json_int_t)(l.balance_after - l.amount));
+        json_t *after = api_ledger_json(user_id, &l);
+        int arc = api_audit(c, NULL, "currency.spend", "user", user_id, before, after);
+        json_decref(before);
+        json_decref(after);
+        if (arc < 0) {
+            store_ledger_release(&l);
+            free(user_id);
+            return;
+        }
+    }
     switch (rc) {
     case 0:
     case ENGINE_SPEND_REPLAYED:

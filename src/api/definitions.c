@@ -296,6 +296,15 @@ static void install(struct game_app *a, struct def_ctx *x, const char *id, json_
     }
 }
 
+/* The change's audit row: action "<kind>.<verb>", the documents as the API shows them. */
+static int audit(struct api_call *c, const struct def_ctx *x, const char *verb, const char *id,
+                 const json_t *before, const json_t *after)
+{
+    char action[32];
+    snprintf(action, sizeof(action), "%s.%s", x->kind->one, verb);
+    return api_audit(c, NULL, action, x->kind->one, id, before, after);
+}
+
 static void def_run(struct api_call *c, struct store *st)
 {
     struct def_ctx *x = c->ctx;
@@ -328,6 +337,8 @@ static void def_run(struct api_call *c, struct store *st)
             api_call_fail_batch(c, "deleting a definition failed", err);
             return;
         }
+        if (audit(c, x, "delete", x->id, old, NULL) < 0)
+            return;
         game_app_remove(a, k->game, x->id);
         api_call_answer(c, 204, NULL);
         return;
@@ -362,9 +373,10 @@ static void def_run(struct api_call *c, struct store *st)
                            .updated_at = now };
     int rc = store_def_put(st, c->who.app_id, k->store, &d, err, sizeof(err));
     free(d.body);
-    if (rc < 0) {
+    if (rc < 0 || audit(c, x, old ? "update" : "create", id, old, doc) < 0) {
         json_decref(doc);
-        api_call_fail_batch(c, "saving a definition failed", err);
+        if (rc < 0)
+            api_call_fail_batch(c, "saving a definition failed", err);
         return;
     }
     install(a, x, id, json_incref(doc), created);

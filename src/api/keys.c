@@ -88,10 +88,14 @@ static void create_run(struct api_call *c, struct store *st)
         api_call_internal(c, "key create failed", err);
         return;
     }
-    c->on_commit = create_commit;
     json_t *info = json_pack("{s:s, s:s, s:s, s:o}", "id", x->key.id, "name", x->key.name, "role",
                              store_role_name(x->key.role), "createdAt",
                              api_time(x->key.created_at));
+    if (api_audit(c, NULL, "key.create", "key", x->key.id, NULL, info) < 0) {
+        json_decref(info);
+        return;
+    }
+    c->on_commit = create_commit;
     api_call_answer(c, 201, json_pack("{s:s, s:o}", "key", x->secret, "apiKey", info));
 }
 
@@ -181,7 +185,8 @@ static void revoke_run(struct api_call *c, struct store *st)
 {
     const char *key_id = c->ctx;
     char err[256];
-    int rc = store_key_revoke(st, c->who.app_id, key_id, clock_now_ms(), err, sizeof(err));
+    int64_t now = clock_now_ms();
+    int rc = store_key_revoke(st, c->who.app_id, key_id, now, err, sizeof(err));
     if (rc == STORE_NOT_FOUND) {
         api_call_error(c, 404, "not_found", "API key not found");
         return;
@@ -190,6 +195,13 @@ static void revoke_run(struct api_call *c, struct store *st)
         api_call_internal(c, "key revoke failed", err);
         return;
     }
+    json_t *before = json_pack("{s:s, s:n}", "id", key_id, "revokedAt");
+    json_t *after = json_pack("{s:s, s:o}", "id", key_id, "revokedAt", api_time(now));
+    rc = api_audit(c, NULL, "key.revoke", "key", key_id, before, after);
+    json_decref(before);
+    json_decref(after);
+    if (rc < 0)
+        return;
     c->on_commit = revoke_commit;
     api_call_answer(c, 204, NULL);
 }

@@ -368,6 +368,28 @@ static void answer_league(struct api_call *c, struct store *st, const char *id, 
         api_call_answer(c, status, json_pack("{s:o}", "league", doc));
 }
 
+/* The league change's audit row, with the league as stored now as `after` (and `extra`'s
+ * members, consumed, added to it). 0, or -1 once the batch is failed. */
+static int audit_league(struct api_call *c, struct store *st, const char *action,
+                        const char *id, const json_t *before, json_t *extra)
+{
+    char err[256];
+    struct store_league l;
+    if (store_league_get(st, c->who.app_id, id, &l, err, sizeof(err)) < 0) {
+        json_decref(extra);
+        api_call_fail_batch(c, "reading a league for the audit trail failed", err);
+        return -1;
+    }
+    json_t *after = league_doc(c->who.app_id, &l);
+    store_league_release(&l);
+    if (extra)
+        json_object_update(after, extra);
+    json_decref(extra);
+    int rc = api_audit(c, NULL, action, "league", id, before, after);
+    json_decref(after);
+    return rc;
+}
+
 static void settle(struct api_call *c, struct store *st, const struct store_league *l,
                    int64_t now)
 {
@@ -403,6 +425,21 @@ static void settle(struct api_call *c, struct store *st, const struct store_leag
             api_call_fail_batch(c, "settling a league failed", err);
             return;
         }
+        /* The moves (each member's outcome and tier after) are the results, recorded with
+         * the settlement. */
+        json_t *moves = json_array(), *before = league_doc(app, l);
+        rc = store_league_results_each(st, app, l->id, result_json, moves, err, sizeof(err));
+        if (rc < 0) {
+            json_decref(moves);
+            json_decref(before);
+            api_call_fail_batch(c, "reading a league's results failed", err);
+            return;
+        }
+        rc = audit_league(c, st, "league.settle", l->id, before, json_pack("{s:o}", "results",
+                                                                            moves));
+        json_decref(before);
+        if (rc < 0)
+            return;
     }
     struct store_league now_l;
     json_t *results = json_array();
@@ -451,7 +488,8 @@ static void league_run(struct api_call *c, struct store *st)
             api_call_internal(c, "no random bytes for an id", "RAND_bytes failed");
             return;
         }
-        if (save(c, st, id, x->body, now, now) == 0)
+        if (save(c, st, id, x->body, now, now) == 0 &&
+            audit_league(c, st, "league.create", id, NULL, NULL) == 0)
             answer_league(c, st, id, 201, false, false);
         return;
     }
@@ -494,12 +532,15 @@ static void league_run(struct api_call *c, struct store *st)
             json_decref(in_body);
             rc = save(c, st, id, body, now, now);
             json_decref(body);
-            if (rc < 0)
+            if (rc < 0 || audit_league(c, st, "league.create", id, NULL, NULL) < 0)
                 return;
             p.found = (struct store_league){ .id = xstrdup(id), .body = xstrdup("{}"),
                                              .tier = x->tier, .season_key = xstrdup(key) };
         }
         rc = join(c, st, &p.found, x->user_id, now);
+        if (rc == 0)
+            rc = audit_league(c, st, "league.assign", p.found.id, NULL,
+                              json_pack("{s:s}", "assignedUserId", x->user_id));
         if (rc == 0)
             answer_league(c, st, p.found.id, 201, created, true);
         store_league_release(&p.found);
@@ -547,25 +588,33 @@ static void league_run(struct api_call *c, struct store *st)
             json_object_set_new(details, "seasonId", json_string("cannot change"));
         }
         json_decref(old);
+        json_t *before = league_doc(app, &l);
         if (details) {
             validation_failed(c, details);
         } else if (int_or(norm, "maxMembers", 50) < l.members) {
             api_call_error(c, 409, "conflict", "The league has more members than maxMembers");
-        } else if (save(c, st, l.id, norm, l.created_at, now) == 0) {
+        } else if (save(c, st, l.id, norm, l.created_at, now) == 0 &&
+                   audit_league(c, st, "league.update", l.id, before, NULL) == 0) {
             answer_league(c, st, l.id, 200, false, false);
         }
+        json_decref(before);
         json_decref(norm);
         break;
     }
-    case OP_DELETE:
+    case OP_DELETE: {
+        json_t *before = league_doc(app, &l);
         rc = store_league_delete(st, app, l.id, err, sizeof(err));
         if (rc < 0)
             api_call_fail_batch(c, "deleting a league failed", err);
-        else
+        else if (api_audit(c, NULL, "league.delete", "league", l.id, before, NULL) == 0)
             api_call_answer(c, 204, NULL);
+        json_decref(before);
         break;
+    }
     case OP_JOIN:
-        if (check_user(c, st, x->user_id) == 0 && join(c, st, &l, x->user_id, now) == 0)
+        if (check_user(c, st, x->user_id) == 0 && join(c, st, &l, x->user_id, now) == 0 &&
+            audit_league(c, st, "league.join", l.id, NULL,
+                         json_pack("{s:s}", "joinedUserId", x->user_id)) == 0)
             api_call_answer(c, 201, json_pack("{s:{s:s, s:s, s:o}}", "member", "userId",
                                               x->user_id, "leagueId", l.id, "joinedAt",
                                               api_time(now)));
@@ -576,7 +625,8 @@ static void league_run(struct api_call *c, struct store *st)
             api_call_error(c, 404, "not_found", "Member not found");
         else if (rc < 0)
             api_call_fail_batch(c, "removing a league member failed", err);
-        else
+        else if (audit_league(c, st, "league.leave", l.id, NULL,
+                              json_pack("{s:s}", "leftUserId", x->user_id)) == 0)
             api_call_answer(c, 204, NULL);
         break;
     case OP_SETTLE:

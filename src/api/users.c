@@ -46,13 +46,32 @@ static void upsert_run(struct api_call *c, struct store *st)
     struct store_user u;
     bool created;
     char err[256];
+    /* The user as it was, for the audit trail. */
+    json_t *before = NULL;
+    int rc = store_user_get(st, c->who.app_id, x->user_id, &u, err, sizeof(err));
+    if (rc == 0) {
+        before = user_json(&u);
+        store_user_release(&u);
+    } else if (rc != STORE_NOT_FOUND) {
+        api_call_internal(c, "user read failed", err);
+        return;
+    }
     if (store_user_upsert(st, c->who.app_id, x->user_id, x->attributes, clock_now_ms(), &created,
                           &u, err, sizeof(err)) < 0) {
+        json_decref(before);
         api_call_internal(c, "user upsert failed", err);
         return;
     }
+    json_t *after = user_json(&u);
+    rc = api_audit(c, NULL, "user.upsert", "user", x->user_id, before, after);
+    json_decref(before);
+    if (rc < 0) {
+        json_decref(after);
+        store_user_release(&u);
+        return;
+    }
     engine_user_attributes(c->api->engine, c->who.app_id, x->user_id, u.attributes);
-    api_call_answer(c, 201, json_pack("{s:o}", "user", user_json(&u)));
+    api_call_answer(c, 201, json_pack("{s:o}", "user", after));
     store_user_release(&u);
 }
 

@@ -135,6 +135,9 @@ static const struct option options[] = {
     { "REACTOR_ENGINE_BATCH_WAIT_US", "--engine-batch-wait-us", OPT_INT, OFF(engine_batch_wait_us),
       "0", 0, 1000000, false, NULL,
       "microseconds a batch that is not full waits for more work (0: take what is waiting)" },
+    { "REACTOR_AUDIT_RETENTION_DAYS", "--audit-retention-days", OPT_INT,
+      OFF(audit_retention_days), "365", 0, 100000, false, NULL,
+      "days audit trail rows are kept (0 = forever); older ones are deleted hourly" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -46,6 +46,7 @@ struct config {
     int engine_user_cache;     /* users the engine remembers at most */
     int leaderboard_retention; /* seconds a period board stays in memory unused */
     int leaderboard_read_memory_mb; /* MiB for boards loaded back by reads */
+    int audit_retention_days;  /* days audit rows are kept; 0 = forever */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

@@ -404,25 +404,50 @@ static void parse(struct http_conn *c, const char *data, size_t len)
         fail_request(c, 400, "bad_request", "Malformed HTTP request");
 }
 
-/* Moves answered requests at the head of the queue into `out`. */
+/* True while a streamed response's producer still holds the request. */
+static bool stream_open(const struct http_request *r)
+{
+    return r->stream_more && !r->stream_ended;
+}
+
+/* The connection lets go of a request its handler still holds. A stream's producer waiting
+ * for `more` is told now, so it can end the stream (which frees the request). */
+static void orphan(struct http_request *r)
+{
+    r->conn = NULL;
+    if (r->stream_more && !r->stream_busy) {
+        r->stream_busy = true;
+        r->stream_more(r, r->stream_arg);
+    }
+}
+
+/* Moves answered requests at the head of the queue into `out`; a streamed response stays at
+ * the head, its pieces moved as they come, until it ends. */
 static void collect(struct http_conn *c)
 {
     while (c->head && c->head->responded) {
         struct http_request *r = c->head;
+        bool close = r->close_after || !r->keep_alive ||
+                     (c->closing && !c->cur && !r->next);
+        if (!r->stream_started) {
+            r->stream_started = true;
+            buf_append(&c->out, r->resp.data, r->resp.len);
+            if (close)
+                buf_puts(&c->out, "Connection: close\r\n");
+            else if (r->http_minor == 0)
+                buf_puts(&c->out, "Connection: keep-alive\r\n");
+            buf_append(&c->out, "\r\n", 2);
+        }
+        if (!r->head_only && r->method != HTTP_HEAD) /* no body after HEAD, even for errors */
+            buf_append(&c->out, r->resp_body.data, r->resp_body.len);
+        buf_reset(&r->resp_body);
+        if (stream_open(r))
+            return;
         c->head = r->next;
         if (!c->head)
             c->tail = NULL;
         c->n_queued--;
-        bool close = r->close_after || !r->keep_alive ||
-                     (c->closing && !c->cur && !c->head);
-        buf_append(&c->out, r->resp.data, r->resp.len);
-        if (close)
-            buf_puts(&c->out, "Connection: close\r\n");
-        else if (r->http_minor == 0)
-            buf_puts(&c->out, "Connection: keep-alive\r\n");
-        buf_append(&c->out, "\r\n", 2);
-        if (!r->head_only && r->method != HTTP_HEAD) /* no body after HEAD, even for errors */
-            buf_append(&c->out, r->resp_body.data, r->resp_body.len);
+        close = r->close_after || !r->keep_alive || (c->closing && !c->cur && !c->head);
 
         uint64_t ns = clock_mono_ns() - r->start_ns;
         http_stats_record(c->worker->stats, r->route ? (int)r->route->id : -1, r->status, ns);
@@ -440,11 +465,10 @@ static void collect(struct http_conn *c)
             /* Nothing after a closing response is answered. */
             while (c->head) {
                 struct http_request *n = c->head->next;
-                if (c->head->responded) {
+                if (c->head->responded && !stream_open(c->head))
                     http__request_free(c->head);
-                } else {
-                    c->head->conn = NULL; /* orphan: the handler still holds it */
-                }
+                else
+                    orphan(c->head); /* the handler still holds it */
                 c->head = n;
             }
             c->tail = NULL;
@@ -492,6 +516,18 @@ static void step(struct http_conn *c)
         write_out(c);
         if (c->closed)
             return;
+        struct http_request *h = c->head;
+        if (h && h->stream_started && stream_open(h) && !h->stream_busy && c->out.len == 0 &&
+            !c->write_pending) {
+            /* Everything streamed so far is with the transport: ask for the next piece. What
+             * `more` writes at once is collected by this loop, not by a nested step. */
+            h->stream_busy = true;
+            bool was = c->in_feed;
+            c->in_feed = true;
+            h->stream_more(h, h->stream_arg);
+            c->in_feed = was;
+            continue;
+        }
         if (c->paused && !c->closing && !c->write_pending &&
             c->n_queued < c->worker->shared->limits.max_pipelined) {
             c->paused = false;
@@ -629,10 +665,10 @@ void http_conn_release(struct http_conn *c)
     c->cur = NULL;
     while (c->head) {
         struct http_request *n = c->head->next;
-        if (c->head->responded || !c->head->deferred)
+        if ((c->head->responded && !stream_open(c->head)) || !c->head->deferred)
             http__request_free(c->head);
         else
-            c->head->conn = NULL;
+            orphan(c->head);
         c->head = n;
     }
     c->tail = NULL;

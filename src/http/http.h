@@ -73,6 +73,13 @@ struct http_request {
     bool deferred;
     bool responded;
     bool continue_owed;             /* Expect: 100-continue, not answered yet */
+    /* A streamed response (http_respond_stream), private too. */
+    void (*stream_more)(struct http_request *req, void *arg); /* NULL: not streamed */
+    void *stream_arg;
+    bool stream_chunked;            /* chunked transfer coding (HTTP/1.1) */
+    bool stream_started;            /* status and headers moved to the connection */
+    bool stream_busy;               /* more was called; no write or end since */
+    bool stream_ended;              /* http_stream_end was called */
 };
 
 /* The header's value, or NULL. `name` is matched case-insensitively; `len` may be NULL. */
@@ -102,6 +109,28 @@ void http_respond_error(struct http_request *req, int status, const char *code,
 /* Answers {"error": message, "code": code, "details": details}; takes ownership of details. */
 void http_respond_error_details(struct http_request *req, int status, const char *code,
                                 const char *message, json_t *details);
+
+/* ---- streamed responses -------------------------------------------------------------------
+ * A body produced in pieces, sent with chunked transfer coding (an HTTP/1.0 client gets the
+ * bare bytes and the connection closes after them). http_respond_stream answers with the
+ * status and headers; from then on `more(req, arg)` is called on the request's I/O thread
+ * each time everything written so far has been handed to the socket, starting once the
+ * headers have: the producer answers each call, then or later (after work on another thread
+ * posted back), with one http_stream_write or with http_stream_end. So a slow client holds
+ * the producer back: it is never more than one piece ahead of the socket.
+ * If the client goes away, the request is orphaned: a pending or later `more` call sees
+ * http_request_orphaned() true, http_stream_write returns -1, and the producer must end the
+ * stream (which frees the request). `more` must not be NULL. */
+typedef void http_stream_fn(struct http_request *req, void *arg);
+void http_respond_stream(struct http_request *req, int status, const char *content_type,
+                         http_stream_fn *more, void *arg);
+/* Sends data[0..len) as the next piece (len 0 sends nothing and asks for more). 0, or -1
+ * when the client is gone (nothing sent: end the stream). */
+int http_stream_write(struct http_request *req, const void *data, size_t len);
+/* Ends the body and gives the request back: it must not be used after this. `complete` false
+ * cuts the body off (no final chunk; the connection closes), so the client can tell it is
+ * truncated. */
+void http_stream_end(struct http_request *req, bool complete);
 
 const char *http_status_text(int status);
 

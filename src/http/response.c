@@ -95,18 +95,9 @@ static const char *date_header(struct http_worker *w)
     return w->date;
 }
 
-void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
-                  size_t len)
+/* The status line and Content-Type of a response. */
+static void head_begin(struct http_request *req, int status, const char *content_type)
 {
-    if (req->responded)
-        return; /* a second answer is a handler bug; the first one stands */
-    req->responded = true;
-    req->status = status;
-    struct http_conn *c = req->conn;
-    if (!c) {
-        http__request_free(req); /* orphan: nobody to answer */
-        return;
-    }
     struct buf *b = &req->resp;
     buf_grow(b, 160 + req->extra_headers.len);
     buf_puts(b, "HTTP/1.1 ");
@@ -119,19 +110,104 @@ void http_respond(struct http_request *req, int status, const char *content_type
         buf_puts(b, content_type);
         buf_append(b, "\r\n", 2);
     }
-    if (status >= 200 && status != 204 && status != 304) { /* RFC 9110 8.6 */
-        buf_puts(b, "Content-Length: ");
-        buf_append_u64(b, len);
-        buf_append(b, "\r\n", 2);
-    } else {
-        len = 0; /* and no body */
-    }
+}
+
+/* The headers every response ends with (the connection adds Connection and the blank line). */
+static void head_end(struct http_request *req, struct http_conn *c)
+{
+    struct buf *b = &req->resp;
     buf_puts(b, "x-request-id: ");
     buf_puts(b, req->id);
     buf_append(b, "\r\n", 2);
     buf_puts(b, date_header(c->worker));
     buf_append(b, req->extra_headers.data, req->extra_headers.len);
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
+                  size_t len)
+{
+    if (req->responded)
+        return; /* a second answer is a handler bug; the first one stands */
+    req->responded = true;
+    req->status = status;
+    struct http_conn *c = req->conn;
+    if (!c) {
+        http__request_free(req); /* orphan: nobody to answer */
+        return;
+    }
+    head_begin(req, status, content_type);
+    if (status >= 200 && status != 204 && status != 304) { /* RFC 9110 8.6 */
+        buf_puts(&req->resp, "Content-Length: ");
+        buf_append_u64(&req->resp, len);
+        buf_append(&req->resp, "\r\n", 2);
+    } else {
+        len = 0; /* and no body */
+    }
+    head_end(req, c);
     buf_append(&req->resp_body, body, len);
+    http__conn_flush(c);
+}
+
+void http_respond_stream(struct http_request *req, int status, const char *content_type,
+                         http_stream_fn *more, void *arg)
+{
+    if (req->responded)
+        return;
+    req->responded = true;
+    req->deferred = true; /* the producer holds it until http_stream_end */
+    req->status = status;
+    req->stream_more = more;
+    req->stream_arg = arg;
+    struct http_conn *c = req->conn;
+    if (!c) {
+        /* Orphaned already: let the producer see it and end. */
+        req->stream_busy = true;
+        more(req, arg);
+        return;
+    }
+    head_begin(req, status, content_type);
+    req->stream_chunked = req->http_minor >= 1;
+    if (req->stream_chunked)
+        buf_puts(&req->resp, "Transfer-Encoding: chunked\r\n");
+    else
+        req->close_after = true; /* the end of the body is the end of the connection */
+    head_end(req, c);
+    http__conn_flush(c);
+}
+
+int http_stream_write(struct http_request *req, const void *data, size_t len)
+{
+    struct http_conn *c = req->conn;
+    if (!c)
+        return -1;
+    req->stream_busy = false;
+    if (len && !req->head_only && req->method != HTTP_HEAD) {
+        if (req->stream_chunked) {
+            char size[24];
+            int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+            buf_append(&req->resp_body, size, (size_t)n);
+        }
+        buf_append(&req->resp_body, data, len);
+        if (req->stream_chunked)
+            buf_append(&req->resp_body, "\r\n", 2);
+    }
+    http__conn_flush(c);
+    return 0;
+}
+
+void http_stream_end(struct http_request *req, bool complete)
+{
+    struct http_conn *c = req->conn;
+    if (!c) {
+        http__request_free(req);
+        return;
+    }
+    req->stream_busy = false;
+    req->stream_ended = true;
+    if (!complete)
+        req->close_after = true;
+    else if (req->stream_chunked && !req->head_only && req->method != HTTP_HEAD)
+        buf_puts(&req->resp_body, "0\r\n\r\n");
     http__conn_flush(c);
 }
 

@@ -63,6 +63,8 @@ enum stmt_id {
     ST_RESULT_PUT,
     ST_RESULT_LIST,
     ST_LEAGUE_SETTLE,
+    ST_AUDIT_INSERT,
+    ST_AUDIT_PRUNE,
     ST__COUNT
 };
 

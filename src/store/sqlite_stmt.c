@@ -124,6 +124,12 @@ static const char *const stmt_sql[ST__COUNT] = {
                        "WHERE app_id = ? AND league_id = ? ORDER BY rank",
     [ST_LEAGUE_SETTLE] = "UPDATE leagues SET settled_at = ?3 WHERE app_id = ?1 AND id = ?2 AND "
                          "settled_at IS NULL",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit (app_id, at, actor, action, resource_type, "
+                        "resource_id, before, after, request_id) VALUES (?,?,?,?,?,?,?,?,?)",
+    /* The oldest rows first, a bounded number per call, so one call never holds the writer
+     * long. */
+    [ST_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 "
+                       "ORDER BY at LIMIT ?2)",
 };
 
 int sqlite__fail(struct store *s, char *err, size_t errlen)

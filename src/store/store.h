@@ -372,4 +372,62 @@ int store_league_results_each(struct store *s, const char *app_id, const char *l
 int store_league_settle(struct store *s, const char *app_id, const char *league_id,
                         int64_t now, char *err, size_t errlen);
 
+/* ---- the audit trail ----------------------------------------------------------------------
+ * One row per change: who (actor), what (action, resource), when, the resource before and
+ * after as JSON text, and the request that made it. A row is written by the same task as the
+ * change it records, inside the same batch, so the two commit or roll back together: a caller
+ * whose audit write fails must fail the batch (api_call_fail_batch), never answer success.
+ * Events are not audited here: the events table is their log. Rows are ordered by id (the
+ * order they were written); "newest first" means highest id first. */
+
+#define STORE_AUDIT_ACTOR_SYSTEM "system"     /* scheduled and internal work */
+#define STORE_AUDIT_ACTOR_OPERATOR "operator" /* the operator token (POST /apps) */
+
+struct store_audit {
+    int64_t id;                /* set by the store on reads; ignored by store_audit_write */
+    const char *app_id;
+    int64_t at;                /* Unix ms */
+    const char *actor;         /* an API key id, STORE_AUDIT_ACTOR_OPERATOR or _SYSTEM */
+    const char *action;        /* "<resource>.<verb>": "app.create", "key.revoke", ... */
+    const char *resource_type; /* "app", "key", "rule", "user", "league", ... */
+    const char *resource_id;
+    const char *before;        /* JSON text; NULL = not applicable (a creation) */
+    const char *after;         /* JSON text; NULL = not applicable (a deletion) */
+    const char *request_id;    /* NULL for system actions */
+};
+
+/* Appends one row; every string is borrowed. Call it on the store's thread, inside the batch
+ * (or the transaction) of the change it records. 0, or -1 with a message. Example, a season's
+ * results recorded by the scheduler:
+ *     struct store_audit row = { .app_id = app, .at = now, .actor = STORE_AUDIT_ACTOR_SYSTEM,
+ *                                .action = "season.results", .resource_type = "season",
+ *                                .resource_id = season_id, .after = results_json };
+ *     if (store_audit_write(st, &row, err, sizeof(err)) < 0) ...fail the batch... */
+int store_audit_write(struct store *s, const struct store_audit *row, char *err,
+                      size_t errlen);
+
+/* What GET /audit selects. NULL strings and 0 times match everything. */
+struct store_audit_filter {
+    const char *app_id;        /* NULL = every app (the operator) */
+    const char *actor;
+    const char *action;        /* exact, or a prefix when action_prefix */
+    bool action_prefix;        /* "league." matches "league.create", "league.settle"... */
+    const char *resource_type;
+    const char *resource_id;   /* only with resource_type */
+    int64_t from_ms;           /* at >= from_ms */
+    int64_t to_ms;             /* at < to_ms; 0 = no bound */
+    int64_t before_id;         /* id < before_id (the cursor); 0 = from the newest */
+};
+
+/* Calls fn for up to `limit` rows matching f, newest first. The row is valid during the call
+ * only. *n (may be NULL) receives how many were passed to fn. */
+int store_audit_page(struct store *s, const struct store_audit_filter *f, int limit,
+                     void (*fn)(const struct store_audit *, void *), void *arg, int *n,
+                     char *err, size_t errlen);
+
+/* Deletes up to `limit` of the oldest rows written before `before_ms`; *deleted (may be NULL)
+ * says how many (fewer than limit: nothing older is left). */
+int store_audit_prune(struct store *s, int64_t before_ms, int limit, int64_t *deleted,
+                      char *err, size_t errlen);
+
 #endif

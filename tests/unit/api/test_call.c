@@ -58,10 +58,41 @@ static void a_transaction_rolled_back_underneath_is_detected(void **state)
     f->api.batch_open = false;
 }
 
+static void remember(void *arg, bool committed)
+{
+    *(int *)arg = committed ? 1 : 0;
+}
+
+/* A read made inside a batch is released only once the batch has ended, saying whether what
+ * it may have seen was committed. */
+static void reads_wait_for_the_batch_to_end(void **state)
+{
+    struct fixture *f = *state;
+    int r = -1;
+    api_batch_begin(&f->api);
+    api_after_commit(&f->api, remember, &r);
+    assert_int_equal(r, -1);
+    api_batch_end(&f->api);
+    assert_int_equal(r, 1);
+
+    r = -1;
+    api_batch_begin(&f->api);
+    api_after_commit(&f->api, remember, &r);
+    f->api.batch_failed = true; /* a task failed the batch: it is rolled back */
+    api_batch_end(&f->api);
+    assert_int_equal(r, 0);
+
+    r = -1;
+    api_after_commit(&f->api, remember, &r); /* no usable batch: told at once */
+    assert_int_equal(r, 0);
+    free(f->api.after);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(usable_while_the_transaction_lives, setup, teardown),
     cmocka_unit_test_setup_teardown(a_transaction_rolled_back_underneath_is_detected, setup,
                                     teardown),
+    cmocka_unit_test_setup_teardown(reads_wait_for_the_batch_to_end, setup, teardown),
 };
 
 UNIT_MAIN(tests)

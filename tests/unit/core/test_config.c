@@ -38,6 +38,8 @@ static const char *const env_names[] = {
     "REACTOR_ENGINE_BATCH_WAIT_US",
     "REACTOR_ENGINE_USER_CACHE",
     "REACTOR_LEADERBOARD_RETENTION_SECONDS",
+    "REACTOR_LEADERBOARD_READ_MEMORY_MB",
+    "REACTOR_AUDIT_RETENTION_DAYS",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 

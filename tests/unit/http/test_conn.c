@@ -87,6 +87,9 @@ struct fixture {
     bool answered[MAX_DEFERRED];
     size_t n_deferred;
     bool released;
+    struct http_request *stream;  /* the /stream request while its producer holds it */
+    int n_more;                   /* calls of its `more` */
+    bool stream_orphan_seen;
     int devnull;
     int route_hello, route_users;
 };
@@ -138,6 +141,27 @@ static void h_json(struct http_request *req, void *arg)
     http_respond_json(req, 200, j);
 }
 
+/* A streamed response: the test writes its pieces; a `more` that finds the client gone ends
+ * the stream, as producers must. */
+static void stream_more(struct http_request *req, void *arg)
+{
+    struct fixture *f = arg;
+    assert_ptr_equal(req, f->stream);
+    f->n_more++;
+    if (http_request_orphaned(req)) {
+        f->stream_orphan_seen = true;
+        f->stream = NULL;
+        http_stream_end(req, false);
+    }
+}
+
+static void h_stream(struct http_request *req, void *arg)
+{
+    struct fixture *f = arg;
+    f->stream = req;
+    http_respond_stream(req, 200, "application/x-ndjson", stream_more, f);
+}
+
 static void h_forget(struct http_request *req, void *arg)
 {
     (void)req;
@@ -159,7 +183,8 @@ static int setup(void **state)
     router_add(f->router, HTTP_GET, "/multi", h_hello, f);
     router_add(f->router, HTTP_PUT, "/multi", h_hello, f);
     router_add(f->router, HTTP_DELETE, "/gone", h_gone, f);
-    assert_int_equal(router_count(f->router), 9);
+    router_add(f->router, HTTP_GET, "/stream", h_stream, f);
+    assert_int_equal(router_count(f->router), 10);
 
     f->shared.router = f->router;
     f->shared.limits.max_header_bytes = 1024;
@@ -1051,6 +1076,93 @@ static void deferred_request_orphaned_on_release(void **state)
     assert_int_equal(f->fake.sink.len, 0);
 }
 
+/* ---- streamed responses ------------------------------------------------------------------ */
+
+static void stream_sends_chunks_one_piece_ahead_of_the_socket(void **state)
+{
+    struct fixture *f = *state;
+    f->fake.slow = true; /* every write waits for complete_write */
+    feed(f, "GET /stream HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    assert_non_null(f->stream);
+    assert_int_equal(f->n_more, 0); /* the headers are not out yet */
+    complete_write(f);
+    assert_int_equal(f->n_more, 1);
+    assert_int_equal(http_stream_write(f->stream, "{\"a\":1}\n", 8), 0);
+    complete_write(f); /* nothing more is asked for before the piece has left */
+    assert_int_equal(f->n_more, 2);
+    assert_int_equal(http_stream_write(f->stream, "", 0), 0); /* an empty piece: asks again */
+    assert_int_equal(f->n_more, 3);
+    assert_int_equal(http_stream_write(f->stream, "{\"b\":2}\n", 8), 0);
+    assert_int_equal(f->n_more, 3);
+    complete_write(f);
+    assert_int_equal(f->n_more, 4);
+    http_stream_end(f->stream, true);
+    f->stream = NULL;
+    complete_write(f);
+    complete_write(f); /* /hello, answered behind the stream */
+    const char *out = f->fake.sink.data;
+    const char *body = strstr(out, "\r\n\r\n");
+    assert_non_null(body);
+    assert_non_null(strstr(out, "Transfer-Encoding: chunked\r\n"));
+    assert_null(strstr(out, "Content-Length: 8"));
+    const char *want = "8\r\n{\"a\":1}\n\r\n8\r\n{\"b\":2}\n\r\n0\r\n\r\nHTTP/1.1 200 OK";
+    assert_true(strncmp(body + 4, want, strlen(want)) == 0);
+    assert_non_null(strstr(body, "\r\n\r\nhello"));
+    assert_int_equal(f->fake.n_close, 0);
+}
+
+static void stream_cut_short_closes_without_final_chunk(void **state)
+{
+    struct fixture *f = *state;
+    feed(f, "GET /stream HTTP/1.1\r\n\r\n");
+    assert_int_equal(f->n_more, 1);
+    http_stream_write(f->stream, "part", 4);
+    http_stream_end(f->stream, false);
+    f->stream = NULL;
+    assert_non_null(strstr(f->fake.sink.data, "4\r\npart\r\n"));
+    assert_null(strstr(f->fake.sink.data, "0\r\n\r\n"));
+    assert_int_equal(f->fake.n_close, 1);
+}
+
+static void stream_to_http10_client_is_bare_and_closes(void **state)
+{
+    struct fixture *f = *state;
+    feed(f, "GET /stream HTTP/1.0\r\n\r\n");
+    http_stream_write(f->stream, "raw", 3);
+    http_stream_end(f->stream, true);
+    f->stream = NULL;
+    assert_null(strstr(f->fake.sink.data, "chunked"));
+    const char *body = strstr(f->fake.sink.data, "\r\n\r\n");
+    assert_string_equal(body + 4, "raw");
+    assert_int_equal(f->fake.n_close, 1);
+}
+
+static void stream_producer_waiting_is_told_when_client_goes(void **state)
+{
+    struct fixture *f = *state;
+    f->fake.slow = true;
+    feed(f, "GET /stream HTTP/1.1\r\n\r\n");
+    complete_write(f);
+    http_stream_write(f->stream, "x", 1); /* waiting for the socket */
+    http_conn_release(&f->conn);
+    f->released = true;
+    assert_true(f->stream_orphan_seen); /* and it ended the stream: ASan checks the freeing */
+    assert_null(f->stream);
+}
+
+static void stream_producer_busy_finds_client_gone(void **state)
+{
+    struct fixture *f = *state;
+    feed(f, "GET /stream HTTP/1.1\r\n\r\n");
+    assert_int_equal(f->n_more, 1); /* the producer works on the next piece */
+    http_conn_release(&f->conn);
+    f->released = true;
+    assert_false(f->stream_orphan_seen); /* not asked twice */
+    assert_int_equal(http_stream_write(f->stream, "late", 4), -1);
+    http_stream_end(f->stream, true); /* frees the orphan */
+    f->stream = NULL;
+}
+
 static void reject_answers_and_closes(void **state)
 {
     struct fixture *f = *state;
@@ -1179,6 +1291,13 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(eof_with_deferred_still_answers, setup, teardown),
     cmocka_unit_test_setup_teardown(eof_mid_request_closes, setup, teardown),
     cmocka_unit_test_setup_teardown(deferred_request_orphaned_on_release, setup, teardown),
+    cmocka_unit_test_setup_teardown(stream_sends_chunks_one_piece_ahead_of_the_socket, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(stream_cut_short_closes_without_final_chunk, setup, teardown),
+    cmocka_unit_test_setup_teardown(stream_to_http10_client_is_bare_and_closes, setup, teardown),
+    cmocka_unit_test_setup_teardown(stream_producer_waiting_is_told_when_client_goes, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(stream_producer_busy_finds_client_gone, setup, teardown),
     cmocka_unit_test_setup_teardown(reject_answers_and_closes, setup, teardown),
     cmocka_unit_test_setup_teardown(json_wrong_content_type_400, setup, teardown),
     cmocka_unit_test_setup_teardown(json_empty_body_400, setup, teardown),

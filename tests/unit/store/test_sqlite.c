@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "store/migrations.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -149,7 +150,7 @@ static void migrate_applies_all_then_nothing(void **state)
 
     assert_true(store_latest_version() >= 1);
     assert_int_equal(store_migrate(s, &applied, err, sizeof(err)), 0);
-    assert_int_equal(applied, store_latest_version());
+    assert_int_equal(applied, sqlite_migrations_count);
     assert_int_equal(store_schema_version(s, &version, err, sizeof(err)), 0);
     assert_int_equal(version, store_latest_version());
 
@@ -168,7 +169,7 @@ static void migrate_applies_all_then_nothing(void **state)
     store_close(s);
 
     char n[32];
-    snprintf(n, sizeof(n), "%d", store_latest_version());
+    snprintf(n, sizeof(n), "%d", sqlite_migrations_count); /* one row per migration */
     char got[32];
     query_text(f->db, "SELECT COUNT(*) FROM schema_migrations", got, sizeof(got));
     assert_string_equal(got, n);
