@@ -148,6 +148,8 @@ struct api_call {
     struct http_request *req;   /* touched on its I/O thread only */
     unsigned thread;
     struct principal who;
+    const char *actor;          /* the audit trail's actor when no key made the call (static);
+                                 * NULL: the operator */
     void *ctx;                  /* the handler's data */
     void (*ctx_free)(void *);
     int status;                 /* the answer, set on the engine thread */

@@ -156,6 +156,8 @@ static void create_app(struct http_request *req, void *arg)
         return;
     }
     struct api_call *c = api_call_new(api, req, NULL);
+    if (!api_operator_token_valid(api, req)) /* open signup let it in without the token */
+        c->actor = STORE_AUDIT_ACTOR_SIGNUP;
     c->ctx = x;
     c->ctx_free = create_ctx_free;
     api_call_submit(c, create_run);

@@ -34,7 +34,7 @@ int api_audit(struct api_call *c, const char *app_id, const char *action, const 
     struct store_audit row = {
         .app_id = app_id ? app_id : c->who.app_id,
         .at = clock_now_ms(),
-        .actor = c->who.key_id[0] ? c->who.key_id : STORE_AUDIT_ACTOR_OPERATOR,
+        .actor = c->who.key_id[0] ? c->who.key_id : c->actor ? c->actor : STORE_AUDIT_ACTOR_OPERATOR,
         .action = action,
         .resource_type = type,
         .resource_id = id,

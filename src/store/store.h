@@ -382,6 +382,7 @@ int store_league_settle(struct store *s, const char *app_id, const char *league_
 
 #define STORE_AUDIT_ACTOR_SYSTEM "system"     /* scheduled and internal work */
 #define STORE_AUDIT_ACTOR_OPERATOR "operator" /* the operator token (POST /apps) */
+#define STORE_AUDIT_ACTOR_SIGNUP "signup"     /* POST /apps without the token (open signup) */
 
 struct store_audit {
     int64_t id;                /* set by the store on reads; ignored by store_audit_write */

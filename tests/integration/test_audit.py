@@ -451,3 +451,17 @@ def test_retention_prunes_old_rows(reactor):
     assert len(entries(a, admin, action="recent.write")) == 5
     assert len(entries(a, admin, action="user.upsert")) == 2
     s.wait_log(lambda o: o.get("msg") == "audit trail pruned" and o.get("rows") == 20)
+
+
+def test_open_signup_apps_name_their_actor(reactor):
+    """With open signup, an app made without the operator token is the signup's, not the
+    operator's; the token still counts as the operator's."""
+    from tenants import Api
+    s = start(reactor, env={"REACTOR_OPEN_SIGNUP": "1"})
+    a = Api(s)
+    r = a.call("POST", "/apps", None, body={"id": unique("signup"), "name": "Self-served"})
+    assert r.status_code == 201, r.text
+    admin = r.json()["bootstrapApiKey"]
+    assert only(a, admin, "app.create")["actor"] == "signup"
+    _, admin2 = a.create_app()
+    assert only(a, admin2, "app.create")["actor"] == "operator"
