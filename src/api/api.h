@@ -49,6 +49,13 @@ struct api {
     uint64_t batch_opened_ns;         /* when (monotonic) */
     atomic_bool holding;              /* the open batch waits for the syncer to go idle */
     bool batch_failed;                /* the batch cannot commit: answer the rest 503 */
+    struct api_after *after;          /* run when the open batch ends (api_batch_after) */
+    size_t after_n, after_cap;
+};
+
+struct api_after {
+    void (*fn)(void *arg, bool committed);
+    void *arg;
 };
 
 /* Adds every route. Returns 0, or -1 if a route could not be added (a bug). */
@@ -67,6 +74,7 @@ int api_definitions_register(struct router *r, struct api *api);
 int api_currency_register(struct router *r, struct api *api);
 int api_leaderboards_register(struct router *r, struct api *api);
 int api_leagues_register(struct router *r, struct api *api);
+int api_jobs_register(struct router *r, struct api *api);
 
 /* A league's board (leagues.c), on the engine thread: its members ranked by their scores on
  * (metric, period), members without one at 0. *out is the caller's (rank_free). 0,
@@ -123,6 +131,15 @@ int api_validate(struct http_request *req, const json_t *body, const struct api_
 /* api_body_object then api_validate: the validated body, or NULL once answered. */
 json_t *api_body_validated(struct http_request *req, const struct api_field *fields, size_t n);
 #define API_BODY(req, fields) api_body_validated((req), (fields), sizeof(fields) / sizeof((fields)[0]))
+/* ?limit= (1..200, else `def`) and ?cursor= (an integer >= 1, else `*before` is kept) of a
+ * page: what is wrong goes into `details`. Returns http_request_query's last result (< 0: the
+ * query is malformed). */
+#define API_PAGE_MAX 200
+int api_page_query(struct http_request *req, int def, int *limit, int64_t *before,
+                   json_t *details);
+/* The end of a query's parsing: rc < 0 (malformed) or anything in `details` (consumed)
+ * answers 400 with the details and returns -1; else 0. */
+int api_query_finish(struct http_request *req, int rc, json_t *details);
 /* Checks for use in api_field.check. */
 const char *api_check_timezone(const json_t *v);
 const char *api_check_http_url(const json_t *v);
@@ -172,6 +189,10 @@ void api_batch_end(void *api);
  * it failed — also when SQLite rolled its transaction back under an earlier task, which this
  * detects and records — and then the task must write nothing (it would commit on its own). */
 bool api_batch_usable(struct api *api);
+/* For a task on the engine thread that is not an API call (the job queue): runs fn(arg,
+ * committed) on the engine thread once the open batch has committed (true) or rolled back
+ * (false), before the batch's calls are answered. */
+void api_batch_after(struct api *api, void (*fn)(void *arg, bool committed), void *arg);
 /* The syncer's sync function (core/syncer.h, arg = struct api): store_sync, timed. */
 int api_sync(void *api, char *err, unsigned errlen);
 /* The syncer's idle hook: wakes the engine thread to commit the batch it held open. */

@@ -45,6 +45,16 @@ struct config {
     int engine_batch_wait_us;  /* a batch that is not full waits this long for more */
     int engine_user_cache;     /* users the engine remembers at most */
     int leaderboard_retention; /* seconds a period board stays in memory unused */
+    int job_workers;           /* webhook delivery threads */
+    int job_concurrency;       /* requests in flight per job thread */
+    int job_max_attempts;      /* before a job is dead */
+    int job_backoff_ms;        /* first retry delay */
+    int job_backoff_max_ms;    /* retry delay cap */
+    int job_timeout_ms;        /* one attempt */
+    int job_poll_ms;           /* queue check interval */
+    int job_shutdown_ms;       /* running jobs' grace at shutdown */
+    int job_retention_days;    /* succeeded jobs and delivery records */
+    bool webhook_deny_private; /* refuse private address ranges */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

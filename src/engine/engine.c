@@ -188,6 +188,8 @@ struct engine {
     size_t claims_n, claims_cap;
     engine_publish_fn *publish;
     void *publish_arg;
+    engine_outbox_fn *outbox;     /* webhook jobs of an event's effects, in its batch */
+    void *outbox_arg;
     struct engine_step_result step;
     struct game_effects fx;       /* the current event's effects */
     size_t max_users;             /* user table limit */
@@ -713,6 +715,9 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
                   boards_count(e->boards, st, app, ev->user_id, ev->occurred_at, fx, now_ms,
                                err, errlen) < 0))
         return -1;
+    if (e->outbox && row->effects &&
+        e->outbox(e->outbox_arg, st, app_id, row, now_ms, err, errlen) < 0)
+        return -1;
     if (r->status == STORE_EVENT_PROCESSED)
         e->batch_processed++;
     else
@@ -798,6 +803,12 @@ void engine_on_publish(struct engine *e, engine_publish_fn *fn, void *arg)
 {
     e->publish = fn;
     e->publish_arg = arg;
+}
+
+void engine_on_outbox(struct engine *e, engine_outbox_fn *fn, void *arg)
+{
+    e->outbox = fn;
+    e->outbox_arg = arg;
 }
 
 void engine_publish(struct engine *e, const char *app_id, const struct store_event *ev)

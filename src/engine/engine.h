@@ -107,6 +107,15 @@ void engine_on_publish(struct engine *e, engine_publish_fn *fn, void *arg);
 /* Runs the publish hook for one committed event (the answering code calls it after commit). */
 void engine_publish(struct engine *e, const char *app_id, const struct store_event *ev);
 
+/* The outbox: called inside the open batch for every event applied with effects, after its
+ * row is written, so what it writes (webhook jobs) commits or rolls back with the event.
+ * Returns 0, or -1 with a message when the store failed (the batch must roll back). Set
+ * before the engine thread starts. */
+typedef int engine_outbox_fn(void *arg, struct store *st, const char *app_id,
+                             const struct store_event *ev, int64_t now_ms, char *err,
+                             size_t errlen);
+void engine_on_outbox(struct engine *e, engine_outbox_fn *fn, void *arg);
+
 /* ---- the game model ------------------------------------------------------------------------
  * What the API's game routes (rules, achievements, seasons, spends, profiles) use, on the
  * engine thread inside the open batch. Memory follows the store: a batch that fails to commit
