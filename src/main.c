@@ -25,6 +25,7 @@
 #include "http/conn.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
+#include "jobs/scheduler.h"
 #include "store/store.h"
 #include "tenant/registry.h"
 
@@ -262,6 +263,7 @@ static int cmd_serve(const struct config *cfg)
     struct worker *store_worker = NULL;
     struct engine *engine = NULL;
     struct jobs *jobs = NULL;
+    struct scheduler *sched = NULL;
     char *token = NULL;
     struct api api;
     memset(&api, 0, sizeof(api));
@@ -358,6 +360,19 @@ static int cmd_serve(const struct config *cfg)
         goto out;
     }
     engine_on_outbox(engine, jobs_outbox, jobs);
+    struct scheduler_config sc = {
+        .enabled = cfg->scheduler,
+        .tick_ms = cfg->scheduler_tick_ms,
+        .catchup = cfg->schedule_catchup,
+        .job_retention_days = cfg->job_retention_days,
+        .job_cleanup = cfg->schedule_job_cleanup,
+        .board_eviction = cfg->schedule_board_eviction,
+    };
+    sched = scheduler_new(&sc, &api, err, sizeof(err));
+    if (!sched) {
+        log_error("cannot set up the scheduler", LOG_S("error", err));
+        goto out;
+    }
     metrics_register(http_server_collect_metrics, server);
     /* From here on the store and the engine belong to the engine thread. */
     struct worker_batch batch = {
@@ -373,6 +388,7 @@ static int cmd_serve(const struct config *cfg)
     metrics_register(api_collect_metrics, &api);
     metrics_register(engine_collect_metrics, engine);
     metrics_register(jobs_collect_metrics, jobs);
+    metrics_register(scheduler_collect_metrics, sched);
 
     struct serve_state s;
     memset(&s, 0, sizeof(s));
@@ -398,7 +414,7 @@ static int cmd_serve(const struct config *cfg)
     s.nonce_expiry.data = &s;
     uv_timer_start(&s.nonce_expiry, on_nonce_expiry, 250, 250);
 
-    if (jobs_start(jobs) < 0 || http_server_start(server) < 0) {
+    if (jobs_start(jobs) < 0 || scheduler_start(sched) < 0 || http_server_start(server) < 0) {
         log_error("cannot start I/O threads");
         stop_main_loop(&s);
         uv_run(s.loop, UV_RUN_DEFAULT);
@@ -410,6 +426,7 @@ static int cmd_serve(const struct config *cfg)
     uv_run(s.loop, UV_RUN_DEFAULT);
 
     /* Running jobs finish or go back to the queue (the engine thread records which). */
+    scheduler_stop(sched);
     jobs_stop(jobs);
     /* Store work still queued finishes and is answered while the I/O threads run. */
     worker_submit(store_worker, flush_key_uses, &api);
@@ -420,9 +437,11 @@ static int cmd_serve(const struct config *cfg)
     ret = 0;
 out:
     metrics_clear();
-    jobs_stop(jobs); /* a start-up failure after the job threads started */
+    scheduler_stop(sched); /* a start-up failure after the threads started */
+    jobs_stop(jobs);
     worker_free(store_worker);
     jobs_free(jobs);
+    scheduler_free(sched);
     syncer_free(api.syncer);
     free(api.batch);
     free(api.after);

@@ -55,6 +55,11 @@ struct config {
     int job_shutdown_ms;       /* running jobs' grace at shutdown */
     int job_retention_days;    /* succeeded jobs and delivery records */
     bool webhook_deny_private; /* refuse private address ranges */
+    bool scheduler;            /* this node runs the schedules */
+    int scheduler_tick_ms;     /* due-slot check interval */
+    int schedule_catchup;      /* missed slots run at most, per schedule */
+    char *schedule_job_cleanup;    /* schedules (jobs/cron.h syntax, or "off") */
+    char *schedule_board_eviction;
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

@@ -5,13 +5,12 @@ attempts are listed by GET /webhooks/deliveries. The receiver is a real HTTP ser
 test that checks every signature."""
 
 import re
-import time
 
 import pytest
 
 from events_helpers import SECRET, EventClient, metrics
 from tenants import Api, error_of, start, unique
-from webhook_receiver import Receiver
+from webhook_receiver import Receiver, poll
 
 FAST = ["--job-backoff-ms", "100", "--job-backoff-max-ms", "300", "--job-poll-ms", "50",
         "--job-timeout-ms", "1000", "--job-max-attempts", "3"]
@@ -28,16 +27,6 @@ def receiver():
 @pytest.fixture
 def api(reactor):
     return Api(start(reactor, FAST))
-
-
-def poll(fn, pred, timeout=10.0):
-    """fn() until pred(value) holds (every 20 ms); returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if pred(v) or time.monotonic() >= deadline:
-            return v
-        time.sleep(0.02)
 
 
 class Hooked:

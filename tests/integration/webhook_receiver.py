@@ -9,6 +9,16 @@ import threading
 import time
 
 
+def poll(fn, pred, timeout=10.0):
+    """fn() until pred(value) holds (every 20 ms) or the timeout passes; the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if pred(v) or time.monotonic() >= deadline:
+            return v
+        time.sleep(0.02)
+
+
 class Receiver:
     """Records every POST as a dict {body, json, headers, verified, at}. `plan` is a list of
     actions taken in order by successive requests, each a status code or ("sleep", seconds,
