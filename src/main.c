@@ -367,6 +367,7 @@ static int cmd_serve(const struct config *cfg)
         .job_retention_days = cfg->job_retention_days,
         .job_cleanup = cfg->schedule_job_cleanup,
         .board_eviction = cfg->schedule_board_eviction,
+        .season_end = cfg->schedule_season_end,
     };
     sched = scheduler_new(&sc, &api, err, sizeof(err));
     if (!sched) {

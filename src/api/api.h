@@ -84,6 +84,14 @@ int api_league_board(struct api *api, struct store *st, const char *app_id,
                      const char *league_id, const char *metric, const char *period,
                      int64_t now_ms, struct rank_index **out, char *err, size_t errlen);
 
+/* Settles a league (leagues.c), on the engine thread inside the open batch: ranks its members
+ * on its board, writes each one's result (promoted, stayed, demoted, the tier after) and marks
+ * it settled at `now` — the one place league moves are made (POST /leagues/:id/settle and the
+ * season-end schedule). The league must not be settled yet. 0, or -1 when the store failed
+ * (the batch must roll back). */
+int api_league_settle(struct api *api, struct store *st, const char *app_id,
+                      const struct store_league *l, int64_t now, char *err, size_t errlen);
+
 /* A ledger row as the API shows it (currency.c): {id, userId, kind, track|currency, amount,
  * balanceAfter, reason, source, metadata, createdAt, ruleId|achievementCode?}. */
 json_t *api_ledger_json(const char *user_id, const struct store_ledger *l);

@@ -167,6 +167,9 @@ static const struct option options[] = {
     { "REACTOR_SCHEDULE_BOARD_EVICTION", "--schedule-board-eviction", OPT_STRING,
       OFF(schedule_board_eviction), "@every 1m", 0, 0, false, check_nonempty,
       "when idle period leaderboards are taken out of memory (cron, @every, or off)" },
+    { "REACTOR_SCHEDULE_SEASON_END", "--schedule-season-end", OPT_STRING,
+      OFF(schedule_season_end), "@every 1m", 0, 0, false, check_nonempty,
+      "when ended seasons are looked for and closed (cron, @every, or off)" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -60,6 +60,7 @@ struct config {
     int schedule_catchup;      /* missed slots run at most, per schedule */
     char *schedule_job_cleanup;    /* schedules (jobs/cron.h syntax, or "off") */
     char *schedule_board_eviction;
+    char *schedule_season_end;
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

@@ -16,6 +16,7 @@
 #include "core/worker.h"
 #include "engine/boards.h"
 #include "engine/engine.h"
+#include "engine/game.h"
 #include "jobs/cron.h"
 #include "store/store.h"
 
@@ -39,7 +40,7 @@ struct schedule {
     metric_u64 runs;          /* engine thread */
 };
 
-enum { SC_JOB_CLEANUP, SC_BOARD_EVICTION, SC__COUNT };
+enum { SC_JOB_CLEANUP, SC_BOARD_EVICTION, SC_SEASON_END, SC__COUNT };
 
 struct scheduler {
     struct scheduler_config cfg;
@@ -79,6 +80,105 @@ static int board_eviction(struct scheduler *s, struct schedule *sc, int64_t slot
     if (s->api->engine)
         boards_evict(engine_boards(s->api->engine), now);
     return 0;
+}
+
+/* Season end: every season whose endsAt has passed is closed once. The record is the
+ * schedule_runs row ("season-end:<app>:<season>", endsAt), written in the batch that closes
+ * it. Closing settles the season's leagues that are not settled yet (api_league_settle: the
+ * one place league moves are made). */
+
+struct ids {
+    char **v;
+    size_t n, cap;
+};
+
+static void ids_push(struct ids *x, const char *s)
+{
+    if (x->n == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 16;
+        x->v = xrealloc(x->v, x->cap * sizeof(*x->v));
+    }
+    x->v[x->n++] = xstrdup(s);
+}
+
+static void ids_release(struct ids *x)
+{
+    for (size_t i = 0; i < x->n; i++)
+        free(x->v[i]);
+    free(x->v);
+}
+
+static void app_id_of(const struct store_app *a, void *arg)
+{
+    ids_push(arg, a->id);
+}
+
+static void unsettled_league(const struct store_league *l, void *arg)
+{
+    if (!l->settled_at)
+        ids_push(arg, l->id);
+}
+
+/* Closes one season of an app: 0, or -1 when the store failed. */
+static int close_season(struct scheduler *s, const char *app, const char *season, int64_t now,
+                        char *err, size_t errlen)
+{
+    struct store *st = s->api->store;
+    struct ids leagues = { 0 };
+    int ret = store_leagues_each(st, app, -1, season, unsettled_league, &leagues, err, errlen);
+    for (size_t i = 0; ret == 0 && i < leagues.n; i++) {
+        struct store_league l;
+        int rc = store_league_get(st, app, leagues.v[i], &l, err, errlen);
+        if (rc == STORE_NOT_FOUND)
+            continue;
+        if (rc < 0 || api_league_settle(s->api, st, app, &l, now, err, errlen) < 0)
+            ret = -1;
+        store_league_release(&l);
+    }
+    if (ret == 0)
+        log_info("season closed", LOG_S("app", app), LOG_S("season", season),
+                 LOG_U("leagues_settled", leagues.n));
+    ids_release(&leagues);
+    return ret;
+}
+
+static int season_end(struct scheduler *s, struct schedule *sc, int64_t slot, int64_t now,
+                      char *err, size_t errlen)
+{
+    (void)sc;
+    (void)slot;
+    struct store *st = s->api->store;
+    struct ids apps = { 0 };
+    int ret = store_apps_each(st, app_id_of, &apps, err, errlen);
+    for (size_t i = 0; ret == 0 && s->api->engine && i < apps.n; i++) {
+        struct game_app *ga = engine_app(s->api->engine, st, apps.v[i], err, errlen);
+        if (!ga) {
+            ret = -1;
+            break;
+        }
+        /* Copied: settling may reload the app's model. */
+        struct ids ended = { 0 };
+        int64_t *ends = xcalloc(ga->n_seasons + 1, sizeof(*ends));
+        for (size_t k = 0; k < ga->n_seasons; k++) {
+            if (ga->seasons[k].ends_at <= now) {
+                ends[ended.n] = ga->seasons[k].ends_at;
+                ids_push(&ended, ga->seasons[k].id);
+            }
+        }
+        for (size_t k = 0; ret == 0 && k < ended.n; k++) {
+            char name[256];
+            snprintf(name, sizeof(name), "season-end:%s:%s", apps.v[i], ended.v[k]);
+            int rc = store_schedule_run(st, name, ends[k], now, err, errlen);
+            if (rc == STORE_CONFLICT)
+                continue; /* closed before */
+            if (rc < 0 || close_season(s, apps.v[i], ended.v[k], now, err, errlen) < 0)
+                ret = -1;
+        }
+        free(ends);
+        ids_release(&ended);
+    }
+    ids_release(&apps);
+    return ret;
 }
 
 /* ---- the tick (engine thread) -------------------------------------------------------------- */
@@ -195,6 +295,7 @@ struct scheduler *scheduler_new(const struct scheduler_config *cfg, struct api *
     } defs[SC__COUNT] = {
         [SC_JOB_CLEANUP] = { "job-cleanup", cfg->job_cleanup, job_cleanup },
         [SC_BOARD_EVICTION] = { "board-eviction", cfg->board_eviction, board_eviction },
+        [SC_SEASON_END] = { "season-end", cfg->season_end, season_end },
     };
     for (int i = 0; i < SC__COUNT; i++) {
         struct schedule *sc = &s->sc[i];

@@ -12,7 +12,8 @@
  *   job-cleanup     deletes succeeded jobs and webhook delivery records older than the
  *                   retention (REACTOR_JOB_RETENTION_DAYS)
  *   board-eviction  takes idle period leaderboards out of memory (engine/boards.h)
- *   season-end      closes seasons whose endsAt has passed (jobs/season.h)
+ *   season-end      closes every season whose endsAt has passed, once: settles the season's
+ *                   leagues (promotion and demotion, api_league_settle)
  *
  * Leadership: only the leader schedules. With one node it is the node itself unless
  * REACTOR_SCHEDULER=false (a node that only serves); the PostgreSQL backend will make
@@ -37,6 +38,7 @@ struct scheduler_config {
     int job_retention_days;
     const char *job_cleanup;    /* schedules (cron.h syntax) */
     const char *board_eviction;
+    const char *season_end;
 };
 
 struct scheduler;

@@ -113,3 +113,51 @@ def test_job_cleanup_deletes_old_jobs_and_deliveries(reactor):
         assert api2.get("/webhooks/deliveries", admin).json()["deliveries"] == []
     finally:
         rec.close()
+
+
+def iso_ms(ms):
+    t = time.gmtime(ms // 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ms % 1000:03d}Z"
+
+
+def test_season_end_settles_the_seasons_leagues_once(reactor):
+    flags = ["--schedule-season-end", "@every 1s", "--scheduler-tick-ms", "50"]
+    s = reactor(flags=server_flags(flags))
+    api = Api(s)
+    app, admin = api.create_app(unique("season"), webhookSecret=SECRET)
+    now = int(time.time() * 1000)
+    r = api.post("/seasons", admin, {"name": "Short", "startsAt": iso_ms(now - 60000),
+                                     "endsAt": iso_ms(now + 2500), "isActive": True})
+    assert r.status_code == 201, r.text
+    season = r.json()["season"]["id"]
+    assert api.post("/rules", admin, {"name": "r", "eventType": "done",
+                                      "xpAwards": {"XP": 10}}).status_code == 201
+    r = api.post("/leagues", admin, {"name": "Silver", "tier": 2, "seasonId": season,
+                                     "metric": "XP", "promotionSlots": 1, "demotionSlots": 1})
+    assert r.status_code == 201, r.text
+    lg = r.json()["league"]["id"]
+    ev = EventClient(s, app["id"], admin)
+    for user, n in (("a", 3), ("b", 2), ("c", 1)):
+        for _ in range(n):
+            assert ev.post(ev.event(user, "done"), wait="true").status_code == 202
+        assert api.post(f"/leagues/{lg}/members", admin, {"userId": user}).status_code == 201
+    assert api.get(f"/leagues/{lg}", admin).json()["league"]["settledAt"] is None
+    deadline = time.monotonic() + 8
+    while True:
+        doc = api.get(f"/leagues/{lg}", admin).json()["league"]
+        if doc["settledAt"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert doc["settledAt"] is not None, doc
+    assert [(x["userId"], x["score"], x["outcome"], x["tierAfter"]) for x in doc["results"]] == [
+        ("a", 30, "promoted", 3), ("b", 20, "stayed", 2), ("c", 10, "demoted", 1)]
+    s.stop(signal.SIGTERM)
+    # closed once: a restart does not close it again
+    s2 = reactor(flags=server_flags(flags), data_dir=s.data_dir)
+    time.sleep(1.2)
+    s2.stop(signal.SIGTERM)
+    closed = [ln for ln in s.logs() + s2.logs() if ln.get("msg") == "season closed"]
+    assert len(closed) == 1 and closed[0]["leagues_settled"] == 1
+    assert f"season-end:{app['id']}:{season}" in [
+        r[0] for r in sqlite3.connect(f"file:{s.data_dir}/reactor.db?mode=ro", uri=True)
+        .execute("SELECT schedule FROM schedule_runs")]
