@@ -399,9 +399,17 @@ static void claimed(void *arg, bool committed)
     if (committed) {
         j->outstanding += b->n;
         metric_add(&j->claimed, (uint64_t)b->n);
+        bool stopping = atomic_load(&j->no_claims);
         for (struct attempt *a = b->list, *n; a; a = n) {
             n = a->next;
-            dispatch(j, a);
+            a->next = NULL;
+            if (!stopping) {
+                dispatch(j, a);
+                continue;
+            }
+            /* Claimed while the runner stopped: back to the queue, unrun. */
+            fail(a, OUT_RETURN, "the process stopped");
+            push_results(j, a);
         }
     } else {
         list_free(b->list);
