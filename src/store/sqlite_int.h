@@ -64,6 +64,8 @@ enum stmt_id {
     ST_RESULT_LIST,
     ST_LEAGUE_SETTLE,
     ST_JOB_INSERT,
+    ST_JOB_OPEN_OF_KEY,
+    ST_JOB_PROMOTE,
     ST_JOB_READY,
     ST_JOB_CLAIM,
     ST_JOB_FINISH,

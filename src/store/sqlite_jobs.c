@@ -43,6 +43,20 @@ void store_job_release(struct store_job *j)
 int store_job_insert(struct store *s, const struct store_job *j, int64_t *id, char *err,
                      size_t errlen)
 {
+    int64_t run_at = j->run_at;
+    if (j->order_key) {
+        /* Behind an open job of its key: waiting, out of the claim scan, until promoted. */
+        sqlite3_stmt *q = sqlite__stmt(s, ST_JOB_OPEN_OF_KEY, err, errlen);
+        if (!q)
+            return -1;
+        sqlite__bind_text(q, 1, j->order_key);
+        int rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (rc == SQLITE_ROW)
+            run_at = STORE_JOB_WAITING;
+        else if (rc != SQLITE_DONE)
+            return sqlite__fail(s, err, errlen);
+    }
     sqlite3_stmt *st = sqlite__stmt(s, ST_JOB_INSERT, err, errlen);
     if (!st)
         return -1;
@@ -51,7 +65,7 @@ int store_job_insert(struct store *s, const struct store_job *j, int64_t *id, ch
     sqlite__bind_text(st, 3, j->order_key);
     sqlite__bind_text(st, 4, j->payload);
     sqlite3_bind_int(st, 5, j->max_attempts);
-    sqlite3_bind_int64(st, 6, j->run_at);
+    sqlite3_bind_int64(st, 6, run_at);
     sqlite3_bind_int64(st, 7, j->created_at);
     sqlite3_bind_int64(st, 8, j->created_at);
     if (sqlite__step_done(s, st, err, errlen) < 0)
@@ -148,7 +162,16 @@ int store_job_finish(struct store *s, int64_t id, enum store_job_state state, in
     sqlite3_bind_int64(st, 5, now);
     if (sqlite__step_done(s, st, err, errlen) < 0)
         return -1;
-    return sqlite3_changes(s->db) == 1 ? 0 : STORE_NOT_FOUND;
+    if (sqlite3_changes(s->db) != 1)
+        return STORE_NOT_FOUND;
+    if (state != STORE_JOB_SUCCEEDED && state != STORE_JOB_DEAD)
+        return 0;
+    st = sqlite__stmt(s, ST_JOB_PROMOTE, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    return sqlite__step_done(s, st, err, errlen);
 }
 
 int store_job_return(struct store *s, int64_t id, int64_t now, char *err, size_t errlen)

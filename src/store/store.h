@@ -414,8 +414,14 @@ const char *store_job_state_name(enum store_job_state st);
 int store_job_state_parse(const char *name, enum store_job_state *out);
 void store_job_release(struct store_job *j);
 
+/* run_at of a job waiting behind an older open job of its order key: it is out of the claim
+ * scan (so a long backlog of one key costs nothing per claim) until the older one succeeds or
+ * dies, which makes the next one due. */
+#define STORE_JOB_WAITING INT64_MAX
+
 /* Inserts a queued job (kind, app_id, order_key, payload, max_attempts, run_at, created_at
- * are read from j); *id (may be NULL) receives its id. */
+ * are read from j; run_at becomes STORE_JOB_WAITING behind an open job of the same key);
+ * *id (may be NULL) receives its id. */
 int store_job_insert(struct store *s, const struct store_job *j, int64_t *id, char *err,
                      size_t errlen);
 /* Claims up to `limit` ready jobs (run_at <= now), oldest due first: each becomes running with
@@ -425,7 +431,8 @@ int store_jobs_claim(struct store *s, int64_t now, int64_t lease_until, int limi
                      void (*fn)(const struct store_job *, void *), void *arg, int *n,
                      char *err, size_t errlen);
 /* Records the end of a running job's attempt: `state` (SUCCEEDED, FAILED with the retry time
- * in run_at, DEAD), the error (NULL = none). STORE_NOT_FOUND when the job is not running. */
+ * in run_at, DEAD), the error (NULL = none); SUCCEEDED and DEAD make the next job of its order
+ * key due at `now`. STORE_NOT_FOUND when the job is not running. */
 int store_job_finish(struct store *s, int64_t id, enum store_job_state state, int64_t run_at,
                      const char *error, int64_t now, char *err, size_t errlen);
 /* Puts a running job back in the queue without counting its attempt (graceful shutdown). */

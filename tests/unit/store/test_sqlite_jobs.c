@@ -66,6 +66,10 @@ static void claims_due_jobs_one_per_order_key(void **state)
     int64_t b1 = add(s, "app", "app\nu2", 100);
     int64_t later = add(s, "app", NULL, 5000);
     int64_t free1 = add(s, "app", NULL, 100);
+    struct store_job w;
+    assert_int_equal(store_job_get(s, "app", a2, &w, err, sizeof(err)), 0);
+    assert_true(w.run_at == STORE_JOB_WAITING); /* behind a1 */
+    store_job_release(&w);
     struct claimed c = claim(s, 1000, 10);
     assert_int_equal(c.n, 3); /* a1, b1, free1: a2 waits for a1, `later` is not due */
     int64_t want[] = { a1, b1, free1 };
@@ -84,6 +88,9 @@ static void claims_due_jobs_one_per_order_key(void **state)
     assert_int_equal(c.attempts[0], 2);
     assert_int_equal(store_job_finish(s, a1, STORE_JOB_SUCCEEDED, 1600, NULL, 1600, err,
                                       sizeof(err)), 0);
+    assert_int_equal(store_job_get(s, "app", a2, &w, err, sizeof(err)), 0);
+    assert_int_equal(w.run_at, 1600); /* due when a1 succeeded */
+    store_job_release(&w);
     c = claim(s, 1600, 10);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.ids[0], a2);
