@@ -538,10 +538,11 @@ int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, 
     return 0;
 }
 
-/* Writes the ledger rows of the XP and currency effects of an event (or spend). */
+/* Writes the ledger rows of the XP and currency effects of an event or a grant (`reason`
+ * given: else "rule" or "achievement" by the effect's source). */
 static int write_ledger(struct store *st, const char *app_id, struct user *u,
-                        const struct game_effects *fx, const char *source, int64_t now_ms,
-                        char *err, size_t errlen)
+                        const struct game_effects *fx, const char *source, const char *reason,
+                        int64_t now_ms, char *err, size_t errlen)
 {
     for (size_t i = 0; i < fx->n; i++) {
         const struct game_effect *x = &fx->v[i];
@@ -559,7 +560,7 @@ static int write_ledger(struct store *st, const char *app_id, struct user *u,
             .name = (char *)x->name,
             .amount = x->amount,
             .balance_after = x->total,
-            .reason = x->rule ? "rule" : "achievement",
+            .reason = (char *)(reason ? reason : x->rule ? "rule" : "achievement"),
             .source = (char *)source,
             .ref = x->rule ? x->rule->id : x->ach ? x->ach->ach->code : NULL,
             .created_at = now_ms,
@@ -634,6 +635,49 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
     out->metadata = req->metadata ? xstrdup(req->metadata) : NULL;
     *user_id = xstrdup(req->user_id);
     return 0;
+}
+
+int engine_grant(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                 const json_t *xp, const json_t *currency, const char *reason,
+                 const char *source, int64_t now_ms, char *err, size_t errlen)
+{
+    const struct game_app *app = engine_app(e, st, app_id, err, errlen);
+    if (!app)
+        return -1;
+    struct user *u;
+    int rc = user_get(e, st, app_id, user_id, &u, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (u->unreadable) {
+        snprintf(err, errlen, "the stored game state of %s in %s does not parse", user_id,
+                 app_id);
+        return ENGINE_STATE_UNREADABLE;
+    }
+    struct game_effects *fx = &e->fx;
+    fx->n = 0;
+    game_grant(app, &u->g, xp, currency, fx);
+    if (!fx->n)
+        return 0;
+    mark_dirty(e, u);
+    if (write_ledger(st, app_id, u, fx, source, reason, now_ms, err, errlen) < 0 ||
+        boards_count(e->boards, st, app, user_id, now_ms, fx, now_ms, err, errlen) < 0)
+        return -1;
+    if (!e->outbox)
+        return 0;
+    /* The grant's effects go to the app's webhooks like an event's. */
+    struct buf fxj = BUF_INIT;
+    game_effects_json(fx, &fxj);
+    struct store_event ev = {
+        .app_id = (char *)app_id,
+        .idempotency_key = (char *)source,
+        .user_id = (char *)user_id,
+        .occurred_at = now_ms,
+        .status = STORE_EVENT_PROCESSED,
+        .effects = fxj.data,
+    };
+    rc = e->outbox(e->outbox_arg, st, app_id, &ev, now_ms, err, errlen);
+    buf_release(&fxj);
+    return rc < 0 ? -1 : 0;
 }
 
 static int apply_one(struct engine *e, struct store *st, const struct game_app *app,
@@ -711,7 +755,7 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
         snprintf(err, errlen, "no free idempotency key for an event of %s", app_id);
     if (rc < 0)
         return -1;
-    if (fx->n && (write_ledger(st, app_id, u, fx, ev->key, now_ms, err, errlen) < 0 ||
+    if (fx->n && (write_ledger(st, app_id, u, fx, ev->key, NULL, now_ms, err, errlen) < 0 ||
                   boards_count(e->boards, st, app, ev->user_id, ev->occurred_at, fx, now_ms,
                                err, errlen) < 0))
         return -1;

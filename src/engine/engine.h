@@ -177,6 +177,15 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
                  const struct engine_spend_req *req, int64_t now_ms, struct store_ledger *out,
                  char **user_id, char *err, size_t errlen);
 
+/* Grants awards to a user outside an event (a season prize, engine thread, open batch):
+ * xp {track: n} and currency {currency: n} (either NULL) are added as a rule's would be, with
+ * ledger rows of `reason` and `source`, leaderboard counts and webhook jobs. 0,
+ * STORE_NOT_FOUND (no such user), ENGINE_STATE_UNREADABLE (nothing written), or -1 (the
+ * store failed: the batch must fail). */
+int engine_grant(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                 const json_t *xp, const json_t *currency, const char *reason,
+                 const char *source, int64_t now_ms, char *err, size_t errlen);
+
 /* The partition of a user (see above), in [0, partitions). */
 unsigned engine_partition(const char *app_id, const char *user_id, unsigned partitions);
 

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/metrics.h"
+#include "core/rank.h"
 #include "core/worker.h"
 #include "engine/boards.h"
 #include "engine/engine.h"
@@ -119,13 +120,83 @@ static void unsettled_league(const struct store_league *l, void *arg)
         ids_push(arg, l->id);
 }
 
+/* Grants the season's rewardConfig.prizes to the top of its board (rewardConfig.metric,
+ * default "Builder XP", period "season:<id>"): the member at 1-based position r gets every
+ * prize with fromRank <= r <= toRank (ties keep the board's order). 0, or -1 when the store
+ * failed. */
+static int grant_prizes(struct scheduler *s, const char *app, const char *season,
+                        const json_t *reward, int64_t now, char *err, size_t errlen)
+{
+    const json_t *prizes = json_object_get(reward, "prizes");
+    if (!json_is_array(prizes) || !json_array_size(prizes))
+        return 0;
+    const char *metric = json_string_value(json_object_get(reward, "metric"));
+    if (!metric)
+        metric = "Builder XP";
+    int64_t last = 0;
+    size_t i;
+    const json_t *p;
+    json_array_foreach(prizes, i, p)
+    {
+        const json_t *to = json_object_get(p, "toRank");
+        int64_t r = json_integer_value(to ? to : json_object_get(p, "fromRank"));
+        last = r > last ? r : last;
+    }
+    char period[BOARDS_PERIOD_MAX];
+    snprintf(period, sizeof(period), "season:%s", season);
+    struct store *st = s->api->store;
+    struct boards *b = engine_boards(s->api->engine);
+    int rc = boards_load_one(b, st, app, metric, period, now, err, errlen);
+    if (rc < 0 && rc != STORE_NOT_FOUND)
+        return -1;
+    const struct rank_index *idx = NULL;
+    if (boards_find(b, app, metric, period, now, &idx) != BOARD_LOADED)
+        return 0; /* nobody scored */
+    /* The winners first: granting changes boards (applied at the batch's end, but copy). */
+    struct ids winners = { 0 };
+    size_t n = rank_size(idx);
+    for (size_t k = 0; k < n && (int64_t)k < last; k++) {
+        struct rank_entry e;
+        rank_range(idx, k, &e, 1);
+        ids_push(&winners, e.member);
+    }
+    int ret = 0;
+    for (size_t k = 0; ret == 0 && k < winners.n; k++) {
+        int64_t rank = (int64_t)k + 1;
+        json_array_foreach(prizes, i, p)
+        {
+            const json_t *to = json_object_get(p, "toRank");
+            int64_t from = json_integer_value(json_object_get(p, "fromRank"));
+            if (rank < from || rank > (to ? json_integer_value(to) : from))
+                continue;
+            rc = engine_grant(s->api->engine, st, app, winners.v[k],
+                              json_object_get(p, "xpAwards"), json_object_get(p, "currencyAwards"),
+                              "season", period, now, err, errlen);
+            if (rc == -1) {
+                ret = -1;
+                break;
+            }
+            if (rc < 0)
+                log_warn("a season prize was not granted", LOG_S("app", app),
+                         LOG_S("user", winners.v[k]), LOG_S("error", err));
+        }
+    }
+    if (ret == 0 && winners.n)
+        log_info("season prizes granted", LOG_S("app", app), LOG_S("season", season),
+                 LOG_U("winners", winners.n));
+    ids_release(&winners);
+    return ret;
+}
+
 /* Closes one season of an app: 0, or -1 when the store failed. */
-static int close_season(struct scheduler *s, const char *app, const char *season, int64_t now,
-                        char *err, size_t errlen)
+static int close_season(struct scheduler *s, const char *app, const char *season,
+                        const json_t *reward, int64_t now, char *err, size_t errlen)
 {
     struct store *st = s->api->store;
     struct ids leagues = { 0 };
-    int ret = store_leagues_each(st, app, -1, season, unsettled_league, &leagues, err, errlen);
+    int ret = grant_prizes(s, app, season, reward, now, err, errlen);
+    if (ret == 0)
+        ret = store_leagues_each(st, app, -1, season, unsettled_league, &leagues, err, errlen);
     for (size_t i = 0; ret == 0 && i < leagues.n; i++) {
         struct store_league l;
         int rc = store_league_get(st, app, leagues.v[i], &l, err, errlen);
@@ -159,9 +230,11 @@ static int season_end(struct scheduler *s, struct schedule *sc, int64_t slot, in
         /* Copied: settling may reload the app's model. */
         struct ids ended = { 0 };
         int64_t *ends = xcalloc(ga->n_seasons + 1, sizeof(*ends));
+        json_t **rewards = xcalloc(ga->n_seasons + 1, sizeof(*rewards));
         for (size_t k = 0; k < ga->n_seasons; k++) {
             if (ga->seasons[k].ends_at <= now) {
                 ends[ended.n] = ga->seasons[k].ends_at;
+                rewards[ended.n] = json_incref(json_object_get(ga->seasons[k].doc, "rewardConfig"));
                 ids_push(&ended, ga->seasons[k].id);
             }
         }
@@ -171,9 +244,13 @@ static int season_end(struct scheduler *s, struct schedule *sc, int64_t slot, in
             int rc = store_schedule_run(st, name, ends[k], now, err, errlen);
             if (rc == STORE_CONFLICT)
                 continue; /* closed before */
-            if (rc < 0 || close_season(s, apps.v[i], ended.v[k], now, err, errlen) < 0)
+            if (rc < 0 ||
+                close_season(s, apps.v[i], ended.v[k], rewards[k], now, err, errlen) < 0)
                 ret = -1;
         }
+        for (size_t k = 0; k < ended.n; k++)
+            json_decref(rewards[k]);
+        free(rewards);
         free(ends);
         ids_release(&ended);
     }

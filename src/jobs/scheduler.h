@@ -12,8 +12,9 @@
  *   job-cleanup     deletes succeeded jobs and webhook delivery records older than the
  *                   retention (REACTOR_JOB_RETENTION_DAYS)
  *   board-eviction  takes idle period leaderboards out of memory (engine/boards.h)
- *   season-end      closes every season whose endsAt has passed, once: settles the season's
- *                   leagues (promotion and demotion, api_league_settle)
+ *   season-end      closes every season whose endsAt has passed, once: grants its
+ *                   rewardConfig.prizes to the top of its board (engine_grant) and settles
+ *                   its leagues (promotion and demotion, api_league_settle)
  *
  * Leadership: only the leader schedules. With one node it is the node itself unless
  * REACTOR_SCHEDULER=false (a node that only serves); the PostgreSQL backend will make
