@@ -31,6 +31,7 @@
 #endif
 
 #define COUNT_INTERVAL_MS 5000 /* how often the job gauges are counted from the store */
+#define IDLE_TICK_MS 5000      /* the pump ticks at least this often with nothing known due */
 #define URL_MAX 2100           /* the API takes URLs of up to 2048 characters */
 
 enum outcome { OUT_OK, OUT_RETRY, OUT_DEAD, OUT_RETURN };
@@ -84,6 +85,10 @@ struct jobs {
     atomic_bool tick_pending;
     atomic_bool no_claims;    /* stopping: nothing new is claimed */
     atomic_int in_pool;       /* handed to the pool, outcome not yet back */
+    /* When a job may next be due (Unix ms): lowered by the engine thread when it queues jobs
+     * or schedules a retry, read by the pump, which ticks only then (or every IDLE_TICK_MS),
+     * so an idle queue costs the engine thread almost nothing. */
+    _Atomic int64_t wake_at;
     pthread_mutex_t lock;     /* guards results, pump_stop */
     pthread_cond_t wake;
     struct attempt *results;  /* outcomes waiting to be recorded */
@@ -391,11 +396,20 @@ static void claim_one(const struct store_job *sj, void *arg)
     b->n++;
 }
 
+/* Engine thread: a job may be due at `at`. */
+static void wake_at(struct jobs *j, int64_t at)
+{
+    if (at < atomic_load(&j->wake_at))
+        atomic_store(&j->wake_at, at);
+}
+
 static void claimed(void *arg, bool committed)
 {
     struct batch_list *b = arg;
     struct jobs *j = b->j;
     j->claiming -= b->n;
+    if (!committed)
+        wake_at(j, 0); /* what it claimed is due still */
     if (committed) {
         j->outstanding += b->n;
         metric_add(&j->claimed, (uint64_t)b->n);
@@ -423,6 +437,7 @@ static void recorded(void *arg, bool committed)
     struct jobs *j = b->j;
     if (!committed) {
         push_results(j, b->list); /* recorded again by a later tick */
+        wake_at(j, 0);
         free(b);
         return;
     }
@@ -459,6 +474,7 @@ static int record(struct jobs *j, struct store *st, struct attempt *a, int64_t n
         a->final = STORE_JOB_FAILED;
         run_at = now + jobs_backoff_ms(a->attempts, j->cfg.backoff_ms, j->cfg.backoff_max_ms,
                                        rnd);
+        wake_at(j, run_at);
     }
     rc = store_job_finish(st, a->id, a->final, run_at, a->out == OUT_OK ? NULL : a->error, now,
                           err, errlen);
@@ -497,6 +513,9 @@ static void tick_run(struct jobs *j, bool claim)
     if (!api_batch_usable(api))
         return; /* outcomes stay where they are: the next tick records them */
     int64_t now = clock_now_ms();
+    /* Due times known from here on lower it again (retries recorded, jobs queued later). */
+    if (claim)
+        atomic_store(&j->wake_at, now + IDLE_TICK_MS);
     pthread_mutex_lock(&j->lock);
     struct attempt *done = j->results;
     j->results = NULL;
@@ -526,6 +545,8 @@ static void tick_run(struct jobs *j, bool claim)
             log_error("cannot claim jobs", LOG_S("error", err));
             api->batch_failed = true;
         }
+        if (b->n == room)
+            wake_at(j, now); /* there may be more */
         j->claiming += b->n;
         api_batch_after(api, claimed, b);
     }
@@ -567,7 +588,8 @@ static void *pump_run(void *arg)
     pthread_mutex_lock(&j->lock);
     while (!j->pump_stop) {
         pthread_mutex_unlock(&j->lock);
-        jobs_kick(j);
+        if (clock_now_ms() >= atomic_load(&j->wake_at))
+            jobs_kick(j);
         pthread_mutex_lock(&j->lock);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -712,6 +734,7 @@ int jobs_outbox(void *jobs, struct store *st, const char *app_id, const struct s
                 int64_t now_ms, char *err, size_t errlen)
 {
     struct jobs *j = jobs;
+    wake_at(j, now_ms);
     return webhook_outbox(j->api->tenants, st, app_id, ev, j->cfg.max_attempts, now_ms, err,
                           errlen);
 }

@@ -331,15 +331,39 @@ static void task(void *arg)
     }
 }
 
+/* The earliest next slot of any schedule after `now` (the ticking thread's estimate). */
+static int64_t next_due(const struct scheduler *s, int64_t now)
+{
+    int64_t next = now + 3600 * 1000LL;
+    for (int i = 0; i < SC__COUNT; i++) {
+        if (!s->sc[i].enabled)
+            continue;
+        int64_t t = cron_next(&s->sc[i].cron, now);
+        if (t >= 0 && t < next)
+            next = t;
+    }
+    return next;
+}
+
 static void *tick_run(void *arg)
 {
     struct scheduler *s = arg;
+    int64_t due = 0; /* at once: slots missed while down */
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         pthread_mutex_unlock(&s->lock);
-        if (!atomic_exchange(&s->pending, true) &&
-            worker_submit(s->api->store_worker, task, s) < 0)
-            atomic_store(&s->pending, false);
+        /* A task only when a slot may be due (the task finds which), and at least hourly. */
+        int64_t now = clock_now_ms();
+        if (now >= due) {
+            if (atomic_exchange(&s->pending, true))
+                due = now; /* one is queued still: look again next tick */
+            else if (worker_submit(s->api->store_worker, task, s) < 0) {
+                atomic_store(&s->pending, false);
+                due = now;
+            } else {
+                due = next_due(s, now);
+            }
+        }
         pthread_mutex_lock(&s->lock);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
