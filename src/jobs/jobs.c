@@ -576,7 +576,7 @@ void jobs_kick(struct jobs *j)
 {
     if (atomic_exchange(&j->tick_pending, true))
         return;
-    if (worker_submit(j->api->store_worker, tick, j) < 0)
+    if (worker_submit_reserved(j->api->store_worker, tick, j) < 0)
         atomic_store(&j->tick_pending, false); /* full: the pump tries again */
 }
 
@@ -701,7 +701,7 @@ void jobs_stop(struct jobs *j)
                  LOG_I("jobs", returned));
     /* The outcomes are recorded by the engine thread before it stops. */
     for (int tries = 0; j->api->store_worker && tries < 200; tries++) {
-        if (worker_submit(j->api->store_worker, final_tick, j) == 0)
+        if (worker_submit_reserved(j->api->store_worker, final_tick, j) == 0)
             break;
         if (worker_stopping(j->api->store_worker))
             break;

@@ -357,7 +357,7 @@ static void *tick_run(void *arg)
         if (now >= due) {
             if (atomic_exchange(&s->pending, true))
                 due = now; /* one is queued still: look again next tick */
-            else if (worker_submit(s->api->store_worker, task, s) < 0) {
+            else if (worker_submit_reserved(s->api->store_worker, task, s) < 0) {
                 atomic_store(&s->pending, false);
                 due = now;
             } else {
