@@ -24,6 +24,8 @@
 #include "engine/engine.h"
 #include "http/conn.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
+#include "jobs/scheduler.h"
 #include "store/store.h"
 #include "tenant/registry.h"
 
@@ -260,6 +262,8 @@ static int cmd_serve(const struct config *cfg)
     struct tenant_registry *tenants = NULL;
     struct worker *store_worker = NULL;
     struct engine *engine = NULL;
+    struct jobs *jobs = NULL;
+    struct scheduler *sched = NULL;
     char *token = NULL;
     struct api api;
     memset(&api, 0, sizeof(api));
@@ -341,6 +345,37 @@ static int cmd_serve(const struct config *cfg)
         goto out;
     }
     api.server = server;
+    struct jobs_config jc = {
+        .workers = cfg->job_workers,
+        .concurrency = cfg->job_concurrency,
+        .max_attempts = cfg->job_max_attempts,
+        .backoff_ms = cfg->job_backoff_ms,
+        .backoff_max_ms = cfg->job_backoff_max_ms,
+        .timeout_ms = cfg->job_timeout_ms,
+        .poll_ms = cfg->job_poll_ms,
+        .shutdown_ms = cfg->job_shutdown_ms,
+        .deny_private = cfg->webhook_deny_private,
+    };
+    jobs = jobs_new(&jc, &api, err, sizeof(err));
+    if (!jobs) {
+        log_error("cannot set up the job queue", LOG_S("error", err));
+        goto out;
+    }
+    engine_on_outbox(engine, jobs_outbox, jobs);
+    struct scheduler_config sc = {
+        .enabled = cfg->scheduler,
+        .tick_ms = cfg->scheduler_tick_ms,
+        .catchup = cfg->schedule_catchup,
+        .job_retention_days = cfg->job_retention_days,
+        .job_cleanup = cfg->schedule_job_cleanup,
+        .board_eviction = cfg->schedule_board_eviction,
+        .season_end = cfg->schedule_season_end,
+    };
+    sched = scheduler_new(&sc, &api, err, sizeof(err));
+    if (!sched) {
+        log_error("cannot set up the scheduler", LOG_S("error", err));
+        goto out;
+    }
     metrics_register(http_server_collect_metrics, server);
     /* From here on the store and the engine belong to the engine thread. */
     struct worker_batch batch = {
@@ -355,6 +390,8 @@ static int cmd_serve(const struct config *cfg)
     api.store_worker = store_worker;
     metrics_register(api_collect_metrics, &api);
     metrics_register(engine_collect_metrics, engine);
+    metrics_register(jobs_collect_metrics, jobs);
+    metrics_register(scheduler_collect_metrics, sched);
 
     struct serve_state s;
     memset(&s, 0, sizeof(s));
@@ -380,7 +417,7 @@ static int cmd_serve(const struct config *cfg)
     s.nonce_expiry.data = &s;
     uv_timer_start(&s.nonce_expiry, on_nonce_expiry, 250, 250);
 
-    if (http_server_start(server) < 0) {
+    if (jobs_start(jobs) < 0 || scheduler_start(sched) < 0 || http_server_start(server) < 0) {
         log_error("cannot start I/O threads");
         stop_main_loop(&s);
         uv_run(s.loop, UV_RUN_DEFAULT);
@@ -391,6 +428,9 @@ static int cmd_serve(const struct config *cfg)
 
     uv_run(s.loop, UV_RUN_DEFAULT);
 
+    /* Running jobs finish or go back to the queue (the engine thread records which). */
+    scheduler_stop(sched);
+    jobs_stop(jobs);
     /* Store work still queued finishes and is answered while the I/O threads run. */
     worker_submit(store_worker, flush_key_uses, &api);
     worker_stop(store_worker);
@@ -400,7 +440,11 @@ static int cmd_serve(const struct config *cfg)
     ret = 0;
 out:
     metrics_clear();
+    scheduler_stop(sched); /* a start-up failure after the threads started */
+    jobs_stop(jobs);
     worker_free(store_worker);
+    jobs_free(jobs);
+    scheduler_free(sched);
     syncer_free(api.syncer);
     free(api.batch);
     free(api.after);

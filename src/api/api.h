@@ -49,14 +49,16 @@ struct api {
     uint64_t batch_opened_ns;         /* when (monotonic) */
     atomic_bool holding;              /* the open batch waits for the syncer to go idle */
     bool batch_failed;                /* the batch cannot commit: answer the rest 503 */
-    struct {                          /* api_after_commit's callbacks for the open batch */
-        void (*fn)(void *arg, bool committed);
-        void *arg;
-    } *after;
+    struct api_after *after;          /* run when the open batch ends (api_batch_after) */
     size_t after_n, after_cap;
     int audit_retention_days;         /* AUDIT_RETENTION_DAYS; 0 = keep forever */
     int64_t audit_pruned_ms;          /* last prune (engine thread) */
     bool audit_prune_more;            /* the last prune stopped at its limit */
+};
+
+struct api_after {
+    void (*fn)(void *arg, bool committed);
+    void *arg;
 };
 
 /* Adds every route. Returns 0, or -1 if a route could not be added (a bug). */
@@ -75,6 +77,7 @@ int api_definitions_register(struct router *r, struct api *api);
 int api_currency_register(struct router *r, struct api *api);
 int api_leaderboards_register(struct router *r, struct api *api);
 int api_leagues_register(struct router *r, struct api *api);
+int api_jobs_register(struct router *r, struct api *api);
 
 /* A league's board (leagues.c), on the engine thread: its members ranked by their scores on
  * (metric, period), members without one at 0. *out is the caller's (rank_free). 0,
@@ -83,6 +86,16 @@ struct rank_index;
 int api_league_board(struct api *api, struct store *st, const char *app_id,
                      const char *league_id, const char *metric, const char *period,
                      int64_t now_ms, struct rank_index **out, char *err, size_t errlen);
+
+/* Settles a league (leagues.c), on the engine thread inside the open batch: ranks its members
+ * on its board, writes each one's result (promoted, stayed, demoted, the tier after) and marks
+ * it settled at `now` — the one place league moves are made (POST /leagues/:id/settle and the
+ * season-end schedule). The league must not be settled yet. 0, or -1 when the store failed
+ * (the batch must roll back). */
+struct api_actor;
+int api_league_settle(struct api *api, struct store *st, const char *app_id,
+                      const struct store_league *l, const struct api_actor *who, int64_t now,
+                      char *err, size_t errlen);
 
 /* A ledger row as the API shows it (currency.c): {id, userId, kind, track|currency, amount,
  * balanceAfter, reason, source, metadata, createdAt, ruleId|achievementCode?}. */
@@ -134,6 +147,15 @@ int api_validate(struct http_request *req, const json_t *body, const struct api_
 /* api_body_object then api_validate: the validated body, or NULL once answered. */
 json_t *api_body_validated(struct http_request *req, const struct api_field *fields, size_t n);
 #define API_BODY(req, fields) api_body_validated((req), (fields), sizeof(fields) / sizeof((fields)[0]))
+/* ?limit= (1..200, else `def`) and ?cursor= (an integer >= 1, else `*before` is kept) of a
+ * page: what is wrong goes into `details`. Returns http_request_query's last result (< 0: the
+ * query is malformed). */
+#define API_PAGE_MAX 200
+int api_page_query(struct http_request *req, int def, int *limit, int64_t *before,
+                   json_t *details);
+/* The end of a query's parsing: rc < 0 (malformed) or anything in `details` (consumed)
+ * answers 400 with the details and returns -1; else 0. */
+int api_query_finish(struct http_request *req, int rc, json_t *details);
 /* Checks for use in api_field.check. */
 const char *api_check_timezone(const json_t *v);
 const char *api_check_http_url(const json_t *v);
@@ -191,6 +213,10 @@ bool api_batch_usable(struct api *api);
  * it may have seen were committed (committed false: they were rolled back). At once, with
  * false, when the batch is already unusable. */
 void api_after_commit(struct api *api, void (*fn)(void *arg, bool committed), void *arg);
+/* For a task on the engine thread that is not an API call (the job queue): runs fn(arg,
+ * committed) on the engine thread once the open batch has committed (true) or rolled back
+ * (false), before the batch's calls are answered. */
+void api_batch_after(struct api *api, void (*fn)(void *arg, bool committed), void *arg);
 /* The syncer's sync function (core/syncer.h, arg = struct api): store_sync, timed. */
 int api_sync(void *api, char *err, unsigned errlen);
 /* The syncer's idle hook: wakes the engine thread to commit the batch it held open. */
@@ -220,6 +246,19 @@ void api_json_free(void *json);
 
 /* ---- the audit trail (audit.c) ------------------------------------------------------------ */
 
+/* Who made a change, as the audit trail records it: an API key id, STORE_AUDIT_ACTOR_* */
+struct api_actor {
+    const char *actor;
+    const char *request_id;   /* NULL: none (the system's own work) */
+};
+#define API_ACTOR_SYSTEM ((struct api_actor){ STORE_AUDIT_ACTOR_SYSTEM, NULL })
+/* The actor of an API call: its key, else the call's own actor, else the operator. */
+struct api_actor api_call_actor(const struct api_call *c);
+/* Writes an audit row in the open batch (see api_audit). 0, or -1 when the store failed: the
+ * batch must roll back. For work that is not an API call (the scheduler). */
+int api_audit_write(struct store *st, const struct api_actor *who, const char *app_id,
+                    const char *action, const char *type, const char *id, const json_t *before,
+                    const json_t *after, char *err, size_t errlen);
 /* For fn: records the call's change in the open batch, as one row of the audit trail: the
  * app (`app_id`, or the caller's when NULL), now, the actor (the call's key id, or the
  * operator when it has none), `action` on (`type`, `id`), `before` and `after` (borrowed,

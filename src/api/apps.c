@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "engine/engine.h"
 #include "engine/game.h"
+#include "jobs/webhook.h"
 
 #define APP_SETTINGS_MAX (64 * 1024)
 
@@ -51,6 +52,7 @@ static const struct api_field create_fields[] = {
     { "defaultTimezone", API_STRING, 0, 0, 0, api_check_timezone },
     { "webhookUrl", API_STRING, API_NULLABLE, 0, 0, api_check_http_url },
     { "webhookSecret", API_STRING, API_NULLABLE, 8, 256, check_secret_bytes },
+    { "webhookEvents", API_ARRAY, API_NULLABLE, 0, 0, webhook_events_check },
 };
 
 static const struct api_field update_fields[] = {
@@ -59,17 +61,26 @@ static const struct api_field update_fields[] = {
     { "defaultTimezone", API_STRING, 0, 0, 0, api_check_timezone },
     { "webhookUrl", API_STRING, API_NULLABLE, 0, 0, api_check_http_url },
     { "webhookSecret", API_STRING, API_NULLABLE, 8, 256, check_secret_bytes },
+    { "webhookEvents", API_ARRAY, API_NULLABLE, 0, 0, webhook_events_check },
 };
 
 static json_t *app_json(const struct store_app *a)
 {
     json_t *settings = json_loads(a->settings ? a->settings : "{}", 0, NULL);
-    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:b, s:o, s:o}", "id", a->id, "name", a->name,
-                     "settings", settings ? settings : json_object(), "defaultTimezone",
-                     a->default_timezone, "webhookUrl",
+    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:b, s:o, s:o}", "id", a->id, "name",
+                     a->name, "settings", settings ? settings : json_object(),
+                     "defaultTimezone", a->default_timezone, "webhookUrl",
                      a->webhook_url ? json_string(a->webhook_url) : json_null(),
+                     "webhookEvents", webhook_events_json(a->webhook_events),
                      "hasWebhookSecret", a->webhook_secret != NULL, "createdAt",
                      api_time(a->created_at), "updatedAt", api_time(a->updated_at));
+}
+
+/* webhookEvents as stored: NULL (absent or null: the default set) or the array's text. */
+static char *events_text(const json_t *body)
+{
+    const json_t *v = json_object_get(body, "webhookEvents");
+    return json_is_array(v) ? json_dump_new(v) : NULL;
 }
 
 static char *opt_string(const json_t *body, const char *name)
@@ -148,6 +159,7 @@ static void create_app(struct http_request *req, void *arg)
         a->default_timezone = xstrdup("UTC");
     a->webhook_url = opt_string(body, "webhookUrl");
     a->webhook_secret = opt_string(body, "webhookSecret");
+    a->webhook_events = events_text(body);
     a->created_at = a->updated_at = clock_now_ms();
     json_decref(body);
     if (api_key_generate(a->id, "bootstrap", STORE_ROLE_ADMIN, x->secret, &x->key) < 0) {
@@ -257,6 +269,10 @@ static void patch_run(struct api_call *c, struct store *st)
     if ((v = json_object_get(body, "webhookSecret"))) {
         free(a.webhook_secret);
         a.webhook_secret = json_is_null(v) ? NULL : xstrdup(json_string_value(v));
+    }
+    if (json_object_get(body, "webhookEvents")) {
+        free(a.webhook_events);
+        a.webhook_events = events_text(body);
     }
     a.updated_at = clock_now_ms();
     int rc = store_app_update(st, &a, err, sizeof(err));

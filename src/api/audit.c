@@ -27,26 +27,44 @@
 #define PRUNE_LIMIT 10000 /* rows per prune call: bounds the time it holds the writer */
 #define DAY_MS (86400 * (int64_t)1000)
 
-int api_audit(struct api_call *c, const char *app_id, const char *action, const char *type,
-              const char *id, const json_t *before, const json_t *after)
+int api_audit_write(struct store *st, const struct api_actor *who, const char *app_id,
+                    const char *action, const char *type, const char *id, const json_t *before,
+                    const json_t *after, char *err, size_t errlen)
 {
     char *b = before ? json_dump_new(before) : NULL, *a = after ? json_dump_new(after) : NULL;
     struct store_audit row = {
-        .app_id = app_id ? app_id : c->who.app_id,
+        .app_id = app_id,
         .at = clock_now_ms(),
-        .actor = c->who.key_id[0] ? c->who.key_id : c->actor ? c->actor : STORE_AUDIT_ACTOR_OPERATOR,
+        .actor = who->actor,
         .action = action,
         .resource_type = type,
         .resource_id = id,
         .before = b,
         .after = a,
-        .request_id = c->request_id[0] ? c->request_id : NULL,
+        .request_id = who->request_id,
     };
-    char err[256];
-    int rc = store_audit_write(c->api->store, &row, err, sizeof(err));
+    int rc = store_audit_write(st, &row, err, errlen);
     free(b);
     free(a);
-    if (rc < 0) {
+    return rc < 0 ? -1 : 0;
+}
+
+struct api_actor api_call_actor(const struct api_call *c)
+{
+    struct api_actor who = {
+        c->who.key_id[0] ? c->who.key_id : c->actor ? c->actor : STORE_AUDIT_ACTOR_OPERATOR,
+        c->request_id[0] ? c->request_id : NULL,
+    };
+    return who;
+}
+
+int api_audit(struct api_call *c, const char *app_id, const char *action, const char *type,
+              const char *id, const json_t *before, const json_t *after)
+{
+    struct api_actor who = api_call_actor(c);
+    char err[256];
+    if (api_audit_write(c->api->store, &who, app_id ? app_id : c->who.app_id, action, type, id,
+                        before, after, err, sizeof(err)) < 0) {
         api_call_fail_batch(c, "writing the audit trail failed", err);
         return -1;
     }

@@ -121,12 +121,7 @@ void api_after_commit(struct api *api, void (*fn)(void *arg, bool committed), vo
         fn(arg, false);
         return;
     }
-    if (api->after_n == api->after_cap) {
-        api->after_cap = api->after_cap ? api->after_cap * 2 : 8;
-        api->after = xrealloc(api->after, api->after_cap * sizeof(*api->after));
-    }
-    api->after[api->after_n].fn = fn;
-    api->after[api->after_n++].arg = arg;
+    api_batch_after(api, fn, arg);
 }
 
 bool api_batch_usable(struct api *api)
@@ -236,7 +231,7 @@ void api_batch_end(void *arg)
         atomic_store(&api->store_ok_ms, 0); /* not ready until a probe succeeds again */
     }
     api->batch_open = false;
-    for (size_t i = 0; i < api->after_n; i++) /* reads that must not show uncommitted rows */
+    for (size_t i = 0; i < api->after_n; i++)
         api->after[i].fn(api->after[i].arg, ok);
     api->after_n = 0;
     if (api->batch_n == 0)
@@ -272,6 +267,15 @@ void api_batch_end(void *arg)
         }
         batch_durable(d);
     }
+}
+
+void api_batch_after(struct api *api, void (*fn)(void *arg, bool committed), void *arg)
+{
+    if (api->after_n == api->after_cap) {
+        api->after_cap = api->after_cap ? api->after_cap * 2 : 8;
+        api->after = xrealloc(api->after, api->after_cap * sizeof(*api->after));
+    }
+    api->after[api->after_n++] = (struct api_after){ fn, arg };
 }
 
 void api_call_submit(struct api_call *c, api_call_fn *fn)

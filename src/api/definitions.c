@@ -84,6 +84,33 @@ static bool valid_awards(const json_t *v)
     return true;
 }
 
+/* A season's rewardConfig.metric and .prizes (jobs/scheduler.c grants them at its end). */
+static bool valid_prizes(const json_t *rc)
+{
+    const json_t *metric = json_object_get(rc, "metric"), *prizes = json_object_get(rc, "prizes");
+    if (metric && (!json_is_string(metric) || utf8_chars(json_string_value(metric)) < 1 ||
+                   utf8_chars(json_string_value(metric)) > 64))
+        return false;
+    if (!prizes)
+        return true;
+    if (!json_is_array(prizes) || json_array_size(prizes) > 20)
+        return false;
+    size_t i;
+    const json_t *p;
+    json_array_foreach(prizes, i, p)
+    {
+        const json_t *from = json_object_get(p, "fromRank"), *to = json_object_get(p, "toRank");
+        const json_t *xp = json_object_get(p, "xpAwards"), *cur = json_object_get(p, "currencyAwards");
+        if (!json_is_object(p) || !json_is_integer(from) || json_integer_value(from) < 1 ||
+            json_integer_value(from) > 1000 ||
+            (to && (!json_is_integer(to) || json_integer_value(to) < json_integer_value(from) ||
+                    json_integer_value(to) > 1000)) ||
+            (xp && !valid_awards(xp)) || (cur && !valid_awards(cur)))
+            return false;
+    }
+    return true;
+}
+
 /* Seasons: {name, startsAt, endsAt, resetXpOnStart=false, rewardConfig?, isActive=false},
  * endsAt after startsAt (ForgeEngine accepts the reverse). */
 static int compile_season(const json_t *body, struct compiled *out, json_t **details)
@@ -113,6 +140,10 @@ static int compile_season(const json_t *body, struct compiled *out, json_t **det
             (cur && !valid_awards(cur)))
             detail(details, "rewardConfig",
                    "must be an object; its xpAwards and currencyAwards {name: integer >= 0}");
+        else if (!valid_prizes(v))
+            detail(details, "rewardConfig",
+                   "metric must be a string of 1 to 64 characters; prizes a list of at most 20 "
+                   "{fromRank: 1..1000, toRank?: fromRank..1000, xpAwards?, currencyAwards?}");
     }
     if (*details)
         return -1;

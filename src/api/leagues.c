@@ -390,56 +390,63 @@ static int audit_league(struct api_call *c, struct store *st, const char *action
     return rc;
 }
 
+int api_league_settle(struct api *api, struct store *st, const char *app,
+                      const struct store_league *l, const struct api_actor *who, int64_t now,
+                      char *err, size_t errlen)
+{
+    json_t *body = body_of(l);
+    char period[BOARDS_PERIOD_MAX];
+    league_period(body, period);
+    struct rank_index *board = NULL;
+    int rc = api_league_board(api, st, app, l->id, str_or(body, "metric", DEFAULT_METRIC),
+                              period, now, &board, err, errlen);
+    int64_t up = int_or(body, "promotionSlots", 5), down = int_or(body, "demotionSlots", 5);
+    json_decref(body);
+    if (rc < 0)
+        return -1;
+    size_t n = rank_size(board);
+    struct rank_entry e;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rank_range(board, i, &e, 1);
+        int64_t after;
+        enum league_outcome o = league_outcome(i, n, l->tier, up, down, &after);
+        struct store_league_result r = { e.member, (int64_t)i + 1, e.score,
+                                         league_outcome_name(o), after };
+        rc = store_league_result_put(st, app, l->id, &r, err, errlen);
+    }
+    rank_free(board);
+    if (rc == 0)
+        rc = store_league_settle(st, app, l->id, now, err, errlen);
+    if (rc < 0)
+        return -1;
+    /* The audit row: the league before, and after it the league as settled with the moves
+     * (each member's rank, outcome and tier after). */
+    struct store_league now_l;
+    if (store_league_get(st, app, l->id, &now_l, err, errlen) < 0)
+        return -1;
+    json_t *before = league_doc(app, l), *after = league_doc(app, &now_l);
+    store_league_release(&now_l);
+    json_t *moves = json_array();
+    rc = store_league_results_each(st, app, l->id, result_json, moves, err, errlen);
+    json_object_set_new(after, "results", moves);
+    if (rc == 0)
+        rc = api_audit_write(st, who, app, "league.settle", "league", l->id, before, after, err,
+                             errlen);
+    json_decref(before);
+    json_decref(after);
+    return rc < 0 ? -1 : 0;
+}
+
 static void settle(struct api_call *c, struct store *st, const struct store_league *l,
                    int64_t now)
 {
     char err[256];
     const char *app = c->who.app_id;
-    if (!l->settled_at) {
-        json_t *body = body_of(l);
-        char period[BOARDS_PERIOD_MAX];
-        league_period(body, period);
-        struct rank_index *board = NULL;
-        int rc = api_league_board(c->api, st, app, l->id, str_or(body, "metric", DEFAULT_METRIC),
-                                  period, now, &board, err, sizeof(err));
-        int64_t up = int_or(body, "promotionSlots", 5), down = int_or(body, "demotionSlots", 5);
-        json_decref(body);
-        if (rc < 0) {
-            api_call_internal(c, "ranking a league failed", err);
-            return;
-        }
-        size_t n = rank_size(board);
-        struct rank_entry e;
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            rank_range(board, i, &e, 1);
-            int64_t after;
-            enum league_outcome o = league_outcome(i, n, l->tier, up, down, &after);
-            struct store_league_result r = { e.member, (int64_t)i + 1, e.score,
-                                             league_outcome_name(o), after };
-            rc = store_league_result_put(st, app, l->id, &r, err, sizeof(err));
-        }
-        rank_free(board);
-        if (rc == 0)
-            rc = store_league_settle(st, app, l->id, now, err, sizeof(err));
-        if (rc < 0) {
-            api_call_fail_batch(c, "settling a league failed", err);
-            return;
-        }
-        /* The moves (each member's outcome and tier after) are the results, recorded with
-         * the settlement. */
-        json_t *moves = json_array(), *before = league_doc(app, l);
-        rc = store_league_results_each(st, app, l->id, result_json, moves, err, sizeof(err));
-        if (rc < 0) {
-            json_decref(moves);
-            json_decref(before);
-            api_call_fail_batch(c, "reading a league's results failed", err);
-            return;
-        }
-        rc = audit_league(c, st, "league.settle", l->id, before, json_pack("{s:o}", "results",
-                                                                            moves));
-        json_decref(before);
-        if (rc < 0)
-            return;
+    struct api_actor who = api_call_actor(c);
+    /* A failed ranking wrote nothing; a failed write may have written part: the batch goes. */
+    if (!l->settled_at && api_league_settle(c->api, st, app, l, &who, now, err, sizeof(err)) < 0) {
+        api_call_fail_batch(c, "settling a league failed", err);
+        return;
     }
     struct store_league now_l;
     json_t *results = json_array();

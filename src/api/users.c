@@ -101,7 +101,6 @@ static void upsert_user(struct http_request *req, void *arg)
 enum view { VIEW_USER, VIEW_PROFILE, VIEW_ACHIEVEMENTS, VIEW_LEDGER };
 
 #define LEDGER_LIMIT_DEFAULT 50
-#define LEDGER_LIMIT_MAX 200
 
 struct get_ctx {
     char *user_id;
@@ -291,26 +290,8 @@ static int ledger_query(struct http_request *req, struct get_ctx *x)
     struct buf v;
     buf_init(&v);
     json_t *details = json_object();
-    x->limit = LEDGER_LIMIT_DEFAULT;
     x->before = INT64_MAX;
-    char *end;
-    int rc = http_request_query(req, "limit", &v);
-    if (rc > 0) {
-        long n = strtol(v.data, &end, 10);
-        if (*end || !*v.data || n < 1 || n > LEDGER_LIMIT_MAX)
-            json_object_set_new(details, "limit", json_string("must be an integer from 1 to 200"));
-        else
-            x->limit = (int)n;
-    }
-    buf_reset(&v);
-    if (rc >= 0 && (rc = http_request_query(req, "cursor", &v)) > 0) {
-        long long n = strtoll(v.data, &end, 10);
-        if (*end || !*v.data || n < 1)
-            json_object_set_new(details, "cursor", json_string("must be a nextCursor value"));
-        else
-            x->before = n;
-    }
-    buf_reset(&v);
+    int rc = api_page_query(req, LEDGER_LIMIT_DEFAULT, &x->limit, &x->before, details);
     if (rc >= 0 && (rc = http_request_query(req, "kind", &v)) > 0) {
         if (strcmp(v.data, "xp") == 0)
             x->kind = "xp";
@@ -320,14 +301,7 @@ static int ledger_query(struct http_request *req, struct get_ctx *x)
             json_object_set_new(details, "kind", json_string("must be \"xp\" or \"currency\""));
     }
     buf_release(&v);
-    if (rc < 0)
-        json_object_set_new(details, "query", json_string("is malformed"));
-    if (json_object_size(details)) {
-        http_respond_error_details(req, 400, "validation_failed", "Validation failed", details);
-        return -1;
-    }
-    json_decref(details);
-    return 0;
+    return api_query_finish(req, rc, details);
 }
 
 static void get_user_common(struct http_request *req, struct api *api, enum view view)

@@ -1,5 +1,6 @@
 /* Request body validation: one declarative way for every route (see api.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -171,4 +172,42 @@ const char *api_check_user_id(const json_t *v)
 const char *api_check_small_object(const json_t *v)
 {
     return json_dump_size(v) > 16 * 1024 ? "must be at most 16 KiB as JSON" : NULL;
+}
+
+int api_page_query(struct http_request *req, int def, int *limit, int64_t *before,
+                   json_t *details)
+{
+    struct buf v = BUF_INIT;
+    char *end;
+    *limit = def;
+    int rc = http_request_query(req, "limit", &v);
+    if (rc > 0) {
+        long n = strtol(v.data, &end, 10);
+        if (*end || !*v.data || n < 1 || n > API_PAGE_MAX)
+            json_object_set_new(details, "limit", json_string("must be an integer from 1 to 200"));
+        else
+            *limit = (int)n;
+    }
+    buf_reset(&v);
+    if (rc >= 0 && (rc = http_request_query(req, "cursor", &v)) > 0) {
+        long long n = strtoll(v.data, &end, 10);
+        if (*end || !*v.data || n < 1)
+            json_object_set_new(details, "cursor", json_string("must be a nextCursor value"));
+        else
+            *before = n;
+    }
+    buf_release(&v);
+    return rc;
+}
+
+int api_query_finish(struct http_request *req, int rc, json_t *details)
+{
+    if (rc < 0)
+        json_object_set_new(details, "query", json_string("is malformed"));
+    if (json_object_size(details)) {
+        http_respond_error_details(req, 400, "validation_failed", "Validation failed", details);
+        return -1;
+    }
+    json_decref(details);
+    return 0;
 }

@@ -47,6 +47,22 @@ struct config {
     int leaderboard_retention; /* seconds a period board stays in memory unused */
     int leaderboard_read_memory_mb; /* MiB for boards loaded back by reads */
     int audit_retention_days;  /* days audit rows are kept; 0 = forever */
+    int job_workers;           /* webhook delivery threads */
+    int job_concurrency;       /* requests in flight per job thread */
+    int job_max_attempts;      /* before a job is dead */
+    int job_backoff_ms;        /* first retry delay */
+    int job_backoff_max_ms;    /* retry delay cap */
+    int job_timeout_ms;        /* one attempt */
+    int job_poll_ms;           /* queue check interval */
+    int job_shutdown_ms;       /* running jobs' grace at shutdown */
+    int job_retention_days;    /* succeeded jobs and delivery records */
+    bool webhook_deny_private; /* refuse private address ranges */
+    bool scheduler;            /* this node runs the schedules */
+    int scheduler_tick_ms;     /* due-slot check interval */
+    int schedule_catchup;      /* missed slots run at most, per schedule */
+    char *schedule_job_cleanup;    /* schedules (jobs/cron.h syntax, or "off") */
+    char *schedule_board_eviction;
+    char *schedule_season_end;
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

@@ -14,15 +14,16 @@
 struct task {
     worker_fn *fn;
     void *arg;
-    size_t weight;
+    size_t weight;            /* 0: a reserved task (worker_submit_reserved) */
 };
 
 struct worker {
     pthread_t tid;
     pthread_mutex_t lock;   /* guards everything below */
     pthread_cond_t wake;
-    struct task *ring;      /* cap slots: every task weighs at least 1 */
+    struct task *ring;      /* cap + WORKER_RESERVED slots: every other task weighs >= 1 */
     size_t cap, head, len;
+    size_t reserved;        /* reserved tasks waiting, <= WORKER_RESERVED */
     size_t weight;          /* of the waiting tasks, <= cap */
     bool stopping;
     bool started;
@@ -34,7 +35,7 @@ static void *run(void *arg)
 {
     struct worker *w = arg;
     /* A batch holds at most `max` tasks (each weighs >= 1) and never more than the queue. */
-    size_t most = w->batch.max < w->cap ? w->batch.max : w->cap;
+    size_t most = (w->batch.max < w->cap ? w->batch.max : w->cap) + WORKER_RESERVED;
     struct task *taken = xcalloc(most, sizeof(*taken));
     pthread_mutex_lock(&w->lock);
     for (;;) {
@@ -59,7 +60,8 @@ static void *run(void *arg)
             taken[n] = w->ring[w->head];
             weight += taken[n++].weight;
             w->weight -= w->ring[w->head].weight;
-            w->head = (w->head + 1) % w->cap;
+            w->reserved -= w->ring[w->head].weight == 0;
+            w->head = (w->head + 1) % (w->cap + WORKER_RESERVED);
             w->len--;
         }
         pthread_mutex_unlock(&w->lock);
@@ -91,7 +93,7 @@ struct worker *worker_new(const char *name, size_t capacity, const struct worker
         w->batch = *batch;
     if (w->batch.max == 0)
         w->batch.max = 1;
-    w->ring = xcalloc(w->cap, sizeof(*w->ring));
+    w->ring = xcalloc(w->cap + WORKER_RESERVED, sizeof(*w->ring));
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     strncpy(w->name, name, sizeof(w->name) - 1);
@@ -121,12 +123,27 @@ int worker_submit_weighted(struct worker *w, worker_fn *fn, void *arg, size_t we
         pthread_mutex_unlock(&w->lock);
         return -1;
     }
-    w->ring[(w->head + w->len) % w->cap] = (struct task){ fn, arg, weight };
+    w->ring[(w->head + w->len) % (w->cap + WORKER_RESERVED)] = (struct task){ fn, arg, weight };
     w->len++;
     w->weight += weight;
     /* The thread waits for any task, or (wait_us) for a full batch: wake it when either. */
     if (!w->batch.wait_us || w->len == 1 || w->weight >= w->batch.max || w->weight >= w->cap)
         pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+int worker_submit_reserved(struct worker *w, worker_fn *fn, void *arg)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->stopping || w->reserved == WORKER_RESERVED) {
+        pthread_mutex_unlock(&w->lock);
+        return -1;
+    }
+    w->ring[(w->head + w->len) % (w->cap + WORKER_RESERVED)] = (struct task){ fn, arg, 0 };
+    w->len++;
+    w->reserved++;
+    pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     return 0;
 }

@@ -38,6 +38,12 @@ int worker_submit(struct worker *w, worker_fn *fn, void *arg);
  * waiting weight would pass the capacity. A weight over the capacity counts as the capacity,
  * so such a task is accepted into an empty queue. */
 int worker_submit_weighted(struct worker *w, worker_fn *fn, void *arg, size_t weight);
+/* Background work (the job queue's ticks, the scheduler) that must neither take the room of
+ * requests nor be refused because requests filled the queue: up to WORKER_RESERVED such tasks
+ * wait beside the `capacity` (in order with the others, weighing nothing in batches). -1 when
+ * that many wait already or the worker stopped. Thread-safe. */
+#define WORKER_RESERVED 8
+int worker_submit_reserved(struct worker *w, worker_fn *fn, void *arg);
 /* Weight waiting now. Thread-safe. */
 size_t worker_depth(struct worker *w);
 /* True once worker_stop was called (any thread). */

@@ -33,6 +33,7 @@
 #define FOLD_ROWS 100000                /* the score log is folded past this many rows... */
 #define FOLD_EVERY_MS (60 * 1000)       /* ...or when it holds rows this old */
 #define APPLY_CHUNK 256                 /* changes applied per hold of the write lock */
+static void evict(struct boards *b, int64_t now_ms);
 #define EVICT_CHECK_MS (60 * 1000)      /* how often boards are checked for eviction */
 
 struct board {
@@ -572,6 +573,11 @@ static void apply_change(struct boards *b, const struct change *c)
     rank_set(idx, c->user, c->user_len, score, c->at);
     atomic_fetch_add_explicit(&b->bytes, rank_bytes(idx) - before, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->entries, rank_size(idx) - n, memory_order_relaxed);
+}
+
+void boards_evict(struct boards *b, int64_t now_ms)
+{
+    evict(b, now_ms);
 }
 
 static void evict(struct boards *b, int64_t now_ms)

@@ -112,6 +112,11 @@ void boards_cursor_write(struct buf *out, const struct rank_entry *e);
  * NUL (BOARDS_MEMBER_MAX + 1 bytes). */
 int boards_cursor_parse(const char *s, int64_t *score, int64_t *at, char *member, size_t *len);
 
+/* Takes out of memory the boards other than "all" nobody wrote or read for the retention
+ * window (engine thread, between batches' changes). Batches check this every minute; the
+ * scheduler calls it too, so an idle engine lets go of them as well. */
+void boards_evict(struct boards *b, int64_t now_ms);
+
 /* Boards and entries held in memory, and their bytes (metrics). Any thread. */
 struct boards_stats {
     uint64_t boards, loaded, entries, bytes, evictions, loads;

@@ -188,6 +188,8 @@ struct engine {
     size_t claims_n, claims_cap;
     engine_publish_fn *publish;
     void *publish_arg;
+    engine_outbox_fn *outbox;     /* webhook jobs of an event's effects, in its batch */
+    void *outbox_arg;
     struct engine_step_result step;
     struct game_effects fx;       /* the current event's effects */
     size_t max_users;             /* user table limit */
@@ -541,10 +543,11 @@ int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, 
     return 0;
 }
 
-/* Writes the ledger rows of the XP and currency effects of an event (or spend). */
+/* Writes the ledger rows of the XP and currency effects of an event or a grant (`reason`
+ * given: else "rule" or "achievement" by the effect's source). */
 static int write_ledger(struct store *st, const char *app_id, struct user *u,
-                        const struct game_effects *fx, const char *source, int64_t now_ms,
-                        char *err, size_t errlen)
+                        const struct game_effects *fx, const char *source, const char *reason,
+                        int64_t now_ms, char *err, size_t errlen)
 {
     for (size_t i = 0; i < fx->n; i++) {
         const struct game_effect *x = &fx->v[i];
@@ -562,7 +565,7 @@ static int write_ledger(struct store *st, const char *app_id, struct user *u,
             .name = (char *)x->name,
             .amount = x->amount,
             .balance_after = x->total,
-            .reason = x->rule ? "rule" : "achievement",
+            .reason = (char *)(reason ? reason : x->rule ? "rule" : "achievement"),
             .source = (char *)source,
             .ref = x->rule ? x->rule->id : x->ach ? x->ach->ach->code : NULL,
             .created_at = now_ms,
@@ -637,6 +640,49 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
     out->metadata = req->metadata ? xstrdup(req->metadata) : NULL;
     *user_id = xstrdup(req->user_id);
     return 0;
+}
+
+int engine_grant(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                 const json_t *xp, const json_t *currency, const char *reason,
+                 const char *source, int64_t now_ms, char *err, size_t errlen)
+{
+    const struct game_app *app = engine_app(e, st, app_id, err, errlen);
+    if (!app)
+        return -1;
+    struct user *u;
+    int rc = user_get(e, st, app_id, user_id, &u, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (u->unreadable) {
+        snprintf(err, errlen, "the stored game state of %s in %s does not parse", user_id,
+                 app_id);
+        return ENGINE_STATE_UNREADABLE;
+    }
+    struct game_effects *fx = &e->fx;
+    fx->n = 0;
+    game_grant(app, &u->g, xp, currency, fx);
+    if (!fx->n)
+        return 0;
+    mark_dirty(e, u);
+    if (write_ledger(st, app_id, u, fx, source, reason, now_ms, err, errlen) < 0 ||
+        boards_count(e->boards, st, app, user_id, now_ms, fx, now_ms, err, errlen) < 0)
+        return -1;
+    if (!e->outbox)
+        return 0;
+    /* The grant's effects go to the app's webhooks like an event's. */
+    struct buf fxj = BUF_INIT;
+    game_effects_json(fx, &fxj);
+    struct store_event ev = {
+        .app_id = (char *)app_id,
+        .idempotency_key = (char *)source,
+        .user_id = (char *)user_id,
+        .occurred_at = now_ms,
+        .status = STORE_EVENT_PROCESSED,
+        .effects = fxj.data,
+    };
+    rc = e->outbox(e->outbox_arg, st, app_id, &ev, now_ms, err, errlen);
+    buf_release(&fxj);
+    return rc < 0 ? -1 : 0;
 }
 
 static int apply_one(struct engine *e, struct store *st, const struct game_app *app,
@@ -714,9 +760,12 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
         snprintf(err, errlen, "no free idempotency key for an event of %s", app_id);
     if (rc < 0)
         return -1;
-    if (fx->n && (write_ledger(st, app_id, u, fx, ev->key, now_ms, err, errlen) < 0 ||
+    if (fx->n && (write_ledger(st, app_id, u, fx, ev->key, NULL, now_ms, err, errlen) < 0 ||
                   boards_count(e->boards, st, app, ev->user_id, ev->occurred_at, fx, now_ms,
                                err, errlen) < 0))
+        return -1;
+    if (e->outbox && row->effects &&
+        e->outbox(e->outbox_arg, st, app_id, row, now_ms, err, errlen) < 0)
         return -1;
     if (r->status == STORE_EVENT_PROCESSED)
         e->batch_processed++;
@@ -803,6 +852,12 @@ void engine_on_publish(struct engine *e, engine_publish_fn *fn, void *arg)
 {
     e->publish = fn;
     e->publish_arg = arg;
+}
+
+void engine_on_outbox(struct engine *e, engine_outbox_fn *fn, void *arg)
+{
+    e->outbox = fn;
+    e->outbox_arg = arg;
 }
 
 void engine_publish(struct engine *e, const char *app_id, const struct store_event *ev)

@@ -110,6 +110,15 @@ void engine_on_publish(struct engine *e, engine_publish_fn *fn, void *arg);
 /* Runs the publish hook for one committed event (the answering code calls it after commit). */
 void engine_publish(struct engine *e, const char *app_id, const struct store_event *ev);
 
+/* The outbox: called inside the open batch for every event applied with effects, after its
+ * row is written, so what it writes (webhook jobs) commits or rolls back with the event.
+ * Returns 0, or -1 with a message when the store failed (the batch must roll back). Set
+ * before the engine thread starts. */
+typedef int engine_outbox_fn(void *arg, struct store *st, const char *app_id,
+                             const struct store_event *ev, int64_t now_ms, char *err,
+                             size_t errlen);
+void engine_on_outbox(struct engine *e, engine_outbox_fn *fn, void *arg);
+
 /* ---- the game model ------------------------------------------------------------------------
  * What the API's game routes (rules, achievements, seasons, spends, profiles) use, on the
  * engine thread inside the open batch. Memory follows the store: a batch that fails to commit
@@ -170,6 +179,15 @@ struct engine_spend_req {
 int engine_spend(struct engine *e, struct store *st, const char *app_id,
                  const struct engine_spend_req *req, int64_t now_ms, struct store_ledger *out,
                  char **user_id, char *err, size_t errlen);
+
+/* Grants awards to a user outside an event (a season prize, engine thread, open batch):
+ * xp {track: n} and currency {currency: n} (either NULL) are added as a rule's would be, with
+ * ledger rows of `reason` and `source`, leaderboard counts and webhook jobs. 0,
+ * STORE_NOT_FOUND (no such user), ENGINE_STATE_UNREADABLE (nothing written), or -1 (the
+ * store failed: the batch must fail). */
+int engine_grant(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                 const json_t *xp, const json_t *currency, const char *reason,
+                 const char *source, int64_t now_ms, char *err, size_t errlen);
 
 /* The partition of a user (see above), in [0, partitions). */
 unsigned engine_partition(const char *app_id, const char *user_id, unsigned partitions);

@@ -835,6 +835,19 @@ static void award_currency(struct game_user *u, const char *currency, int64_t am
     e->ach = ach;
 }
 
+void game_grant(const struct game_app *a, struct game_user *u, const json_t *xp,
+                const json_t *currency, struct game_effects *fx)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)xp, k, v)
+        if (json_is_integer(v) && json_integer_value(v) > 0)
+            award_xp(a, u, k, json_integer_value(v), NULL, NULL, fx);
+    json_object_foreach((json_t *)currency, k, v)
+        if (json_is_integer(v) && json_integer_value(v) > 0)
+            award_currency(u, k, json_integer_value(v), NULL, NULL, fx);
+}
+
 /* The period a cap of rule r counts in, for an event at local time t. */
 static void cap_period(const struct game_app *a, const struct rule *r, size_t i,
                        const struct tz_local *t, int64_t occurred_at, char *out, size_t len)

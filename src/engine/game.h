@@ -215,6 +215,12 @@ void game_apply(const struct game_app *a, struct game_user *u, const struct game
 int game_user_add_currency(struct game_user *u, const char *currency, int64_t amount,
                            int64_t *balance_after);
 
+/* Grants awards outside an event (a season prize): xp {track: amount >= 0} and currency
+ * {currency: amount >= 0} objects (either may be NULL), added like a rule's (levels, balances),
+ * their effects appended to fx with no rule or achievement as source. */
+void game_grant(const struct game_app *a, struct game_user *u, const json_t *xp,
+                const json_t *currency, struct game_effects *fx);
+
 /* Writes fx as the event's effects JSON array into out (appended). */
 void game_effects_json(const struct game_effects *fx, struct buf *out);
 

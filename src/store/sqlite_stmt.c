@@ -7,13 +7,15 @@
 
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_APP_INSERT] = "INSERT INTO apps (id, name, settings, default_timezone, webhook_url, "
-                      "webhook_secret, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?)",
+                      "webhook_secret, created_at, updated_at, webhook_events) "
+                      "VALUES (?,?,?,?,?,?,?,?,?)",
     [ST_APP_GET] = "SELECT id, name, settings, default_timezone, webhook_url, webhook_secret, "
-                   "created_at, updated_at FROM apps WHERE id = ?",
+                   "created_at, updated_at, webhook_events FROM apps WHERE id = ?",
     [ST_APP_UPDATE] = "UPDATE apps SET name = ?, settings = ?, default_timezone = ?, "
-                      "webhook_url = ?, webhook_secret = ?, updated_at = ? WHERE id = ?",
+                      "webhook_url = ?, webhook_secret = ?, updated_at = ?, webhook_events = ? "
+                      "WHERE id = ?",
     [ST_APP_ALL] = "SELECT id, name, settings, default_timezone, webhook_url, webhook_secret, "
-                   "created_at, updated_at FROM apps ORDER BY id",
+                   "created_at, updated_at, webhook_events FROM apps ORDER BY id",
     [ST_KEY_INSERT] = "INSERT INTO api_keys (id, app_id, name, role, key_hash, created_at) "
                       "VALUES (?,?,?,?,?,?)",
     [ST_KEY_LIST] = "SELECT id, app_id, name, role, key_hash, created_at, last_used_at, "
@@ -130,6 +132,57 @@ static const char *const stmt_sql[ST__COUNT] = {
      * long. */
     [ST_AUDIT_PRUNE] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 "
                        "ORDER BY at LIMIT ?2)",
+    [ST_JOB_INSERT] = "INSERT INTO jobs (kind, app_id, order_key, payload, state, attempts, "
+                      "max_attempts, run_at, created_at, updated_at) "
+                      "VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)",
+    [ST_JOB_OPEN_OF_KEY] = "SELECT 1 FROM jobs WHERE order_key = ? AND state IN ('queued', "
+                           "'failed', 'running') LIMIT 1",
+    /* The next job of the finished one's order key becomes due. */
+    [ST_JOB_PROMOTE] = "UPDATE jobs SET run_at = ?2 WHERE id = (SELECT n.id FROM jobs n, jobs f "
+                       "WHERE f.id = ?1 AND n.order_key = f.order_key AND n.id > ?1 AND "
+                       "n.state IN ('queued', 'failed', 'running') ORDER BY n.id LIMIT 1) "
+                       "AND state = 'queued' AND run_at > ?2",
+    /* Ready: due, and no older open job with the same order key (per-user order). */
+    [ST_JOB_READY] = "SELECT id, kind, app_id, order_key, payload, attempts, max_attempts, "
+                     "run_at, created_at FROM jobs j WHERE state IN ('queued', 'failed') AND "
+                     "run_at <= ?1 AND (order_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs p "
+                     "WHERE p.order_key = j.order_key AND p.id < j.id AND p.state IN "
+                     "('queued', 'failed', 'running'))) ORDER BY run_at, id LIMIT ?2",
+    [ST_JOB_CLAIM] = "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
+                     "claimed_at = ?2, lease_until = ?3, updated_at = ?2 WHERE id = ?1 AND "
+                     "state IN ('queued', 'failed')",
+    [ST_JOB_FINISH] = "UPDATE jobs SET state = ?2, run_at = ?3, last_error = ?4, "
+                      "updated_at = ?5, lease_until = NULL WHERE id = ?1 AND state = 'running'",
+    [ST_JOB_RETURN] = "UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0), "
+                      "updated_at = ?2, lease_until = NULL WHERE id = ?1 AND state = 'running'",
+    [ST_JOB_RECOVER] = "UPDATE jobs SET state = 'queued', updated_at = ?1, lease_until = NULL, "
+                       "last_error = 'the process stopped while the job ran' "
+                       "WHERE state = 'running'",
+    [ST_JOB_PAGE] = "SELECT id, kind, app_id, order_key, payload, state, attempts, "
+                    "max_attempts, run_at, claimed_at, last_error, created_at, updated_at "
+                    "FROM jobs WHERE app_id = ?1 AND (?2 IS NULL OR state = ?2) AND "
+                    "(?3 IS NULL OR kind = ?3) AND (?4 <= 0 OR id < ?4) ORDER BY id DESC "
+                    "LIMIT ?5",
+    [ST_JOB_GET] = "SELECT id, kind, app_id, order_key, payload, state, attempts, "
+                   "max_attempts, run_at, claimed_at, last_error, created_at, updated_at "
+                   "FROM jobs WHERE app_id = ? AND id = ?",
+    [ST_JOB_RETRY] = "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?3, "
+                     "updated_at = ?3 WHERE app_id = ?1 AND id = ?2 AND state = 'dead'",
+    [ST_JOB_COUNTS] = "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state",
+    [ST_JOB_PURGE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE "
+                     "state = 'succeeded' AND updated_at < ? ORDER BY updated_at LIMIT ?)",
+    [ST_DELIVERY_INSERT] = "INSERT INTO webhook_deliveries (app_id, job_id, webhook_id, "
+                           "delivery_id, event_type, url, attempt, status_code, latency_ms, "
+                           "error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_DELIVERY_PAGE] = "SELECT seq, job_id, webhook_id, delivery_id, event_type, url, "
+                         "attempt, status_code, latency_ms, error, at FROM webhook_deliveries "
+                         "WHERE app_id = ?1 AND (?2 <= 0 OR seq < ?2) ORDER BY seq DESC "
+                         "LIMIT ?3",
+    [ST_DELIVERY_PURGE] = "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM "
+                          "webhook_deliveries WHERE at < ? ORDER BY seq LIMIT ?)",
+    [ST_SCHEDULE_RUN] = "INSERT INTO schedule_runs (schedule, slot, ran_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT DO NOTHING",
+    [ST_SCHEDULE_LAST] = "SELECT max(slot) FROM schedule_runs WHERE schedule = ?",
 };
 
 int sqlite__fail(struct store *s, char *err, size_t errlen)

@@ -33,6 +33,7 @@ void store_app_release(struct store_app *a)
     free(a->default_timezone);
     free(a->webhook_url);
     free(a->webhook_secret);
+    free(a->webhook_events);
     memset(a, 0, sizeof(*a));
 }
 
@@ -64,6 +65,7 @@ static void read_app(sqlite3_stmt *st, struct store_app *a)
     a->webhook_secret = sqlite__col_text(st, 5);
     a->created_at = sqlite3_column_int64(st, 6);
     a->updated_at = sqlite3_column_int64(st, 7);
+    a->webhook_events = sqlite__col_text(st, 8);
 }
 
 static int insert_key(struct store *s, const struct store_key *k, char *err, size_t errlen)
@@ -101,6 +103,7 @@ int store_app_create(struct store *s, const struct store_app *a, const struct st
     sqlite__bind_text(st, 6, a->webhook_secret);
     sqlite3_bind_int64(st, 7, a->created_at);
     sqlite3_bind_int64(st, 8, a->updated_at);
+    sqlite__bind_text(st, 9, a->webhook_events);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -149,7 +152,8 @@ int store_app_update(struct store *s, const struct store_app *a, char *err, size
     sqlite__bind_text(st, 4, a->webhook_url);
     sqlite__bind_text(st, 5, a->webhook_secret);
     sqlite3_bind_int64(st, 6, a->updated_at);
-    sqlite__bind_text(st, 7, a->id);
+    sqlite__bind_text(st, 7, a->webhook_events);
+    sqlite__bind_text(st, 8, a->id);
     if (sqlite__step_done(s, st, err, errlen) < 0)
         return -1;
     return sqlite3_changes(s->db) == 1 ? 0 : STORE_NOT_FOUND;

@@ -75,6 +75,8 @@ struct store_app {
     char *default_timezone; /* IANA zone */
     char *webhook_url;      /* NULL = none */
     char *webhook_secret;   /* NULL = none; never leaves the server */
+    char *webhook_events;   /* JSON array of effect types sent to the webhook; NULL = the
+                             * default set (jobs/webhook.h) */
     int64_t created_at;
     int64_t updated_at;
 };
@@ -430,5 +432,124 @@ int store_audit_page(struct store *s, const struct store_audit_filter *f, int li
  * says how many (fewer than limit: nothing older is left). */
 int store_audit_prune(struct store *s, int64_t before_ms, int limit, int64_t *deleted,
                       char *err, size_t errlen);
+/* ---- jobs, webhook deliveries, schedule runs ----------------------------------------------
+ * A durable queue (jobs/jobs.h owns the life cycle). States: queued (waiting for run_at),
+ * running (claimed; attempts counts it), failed (an attempt failed, retried at run_at),
+ * succeeded, dead (out of attempts, or refused for good). Jobs with the same order_key run
+ * one at a time in id order: a job is ready only when no older job of its key is open
+ * (queued, failed or running). app_id "" marks a system job.
+ *
+ * Claiming: SQLite has one writer (the engine thread), so reading the ready jobs and marking
+ * them running inside its transaction is atomic. A backend with several writers claims with
+ * one UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING, and takes over
+ * jobs whose lease_until has passed (another node died holding them). */
+
+enum store_job_state {
+    STORE_JOB_QUEUED,
+    STORE_JOB_RUNNING,
+    STORE_JOB_SUCCEEDED,
+    STORE_JOB_FAILED,
+    STORE_JOB_DEAD,
+    STORE_JOB__COUNT
+};
+
+struct store_job {
+    int64_t id;
+    char *kind;
+    char *app_id;
+    char *order_key;        /* NULL = no ordering */
+    char *payload;          /* JSON text */
+    enum store_job_state state;
+    int attempts, max_attempts;
+    int64_t run_at;
+    int64_t claimed_at;     /* 0 = never */
+    char *last_error;       /* NULL = none */
+    int64_t created_at, updated_at;
+};
+
+const char *store_job_state_name(enum store_job_state st);
+/* 0 and the state, or -1 for an unknown name. */
+int store_job_state_parse(const char *name, enum store_job_state *out);
+void store_job_release(struct store_job *j);
+
+/* run_at of a job waiting behind an older open job of its order key: it is out of the claim
+ * scan (so a long backlog of one key costs nothing per claim) until the older one succeeds or
+ * dies, which makes the next one due. */
+#define STORE_JOB_WAITING INT64_MAX
+
+/* Inserts a queued job (kind, app_id, order_key, payload, max_attempts, run_at, created_at
+ * are read from j; run_at becomes STORE_JOB_WAITING behind an open job of the same key);
+ * *id (may be NULL) receives its id. */
+int store_job_insert(struct store *s, const struct store_job *j, int64_t *id, char *err,
+                     size_t errlen);
+/* Claims up to `limit` ready jobs (run_at <= now), oldest due first: each becomes running with
+ * one more attempt, claimed at `now` until `lease_until`. fn gets each claimed row (valid
+ * during the call). *n (may be NULL) receives how many. */
+int store_jobs_claim(struct store *s, int64_t now, int64_t lease_until, int limit,
+                     void (*fn)(const struct store_job *, void *), void *arg, int *n,
+                     char *err, size_t errlen);
+/* Records the end of a running job's attempt: `state` (SUCCEEDED, FAILED with the retry time
+ * in run_at, DEAD), the error (NULL = none); SUCCEEDED and DEAD make the next job of its order
+ * key due at `now`. STORE_NOT_FOUND when the job is not running. */
+int store_job_finish(struct store *s, int64_t id, enum store_job_state state, int64_t run_at,
+                     const char *error, int64_t now, char *err, size_t errlen);
+/* Puts a running job back in the queue without counting its attempt (graceful shutdown). */
+int store_job_return(struct store *s, int64_t id, int64_t now, char *err, size_t errlen);
+/* Start-up: every job left running by a process that died is queued again (its attempt
+ * stays counted, so a job that kills the process cannot loop forever). */
+int store_jobs_recover(struct store *s, int64_t now, int *n, char *err, size_t errlen);
+/* An app's jobs, newest first, with id < before (0 = from the newest), of one state
+ * (negative = any) and kind (NULL = any). */
+int store_jobs_page(struct store *s, const char *app_id, int state, const char *kind,
+                    int64_t before, int limit, void (*fn)(const struct store_job *, void *),
+                    void *arg, char *err, size_t errlen);
+/* One job of an app (owned: store_job_release); STORE_NOT_FOUND when absent. */
+int store_job_get(struct store *s, const char *app_id, int64_t id, struct store_job *out,
+                  char *err, size_t errlen);
+/* Queues a dead job again with its attempts reset: STORE_NOT_FOUND when the app has no such
+ * job, STORE_CONFLICT when it is not dead. */
+int store_job_retry(struct store *s, const char *app_id, int64_t id, int64_t now, char *err,
+                    size_t errlen);
+/* Jobs by kind and state, whole store. */
+int store_jobs_count(struct store *s,
+                     void (*fn)(const char *kind, enum store_job_state st, int64_t n, void *arg),
+                     void *arg, char *err, size_t errlen);
+/* Deletes up to `limit` jobs that succeeded before `before`; *deleted may be NULL. */
+int store_jobs_purge(struct store *s, int64_t before, int limit, int *deleted, char *err,
+                     size_t errlen);
+
+/* One webhook attempt. */
+struct store_delivery {
+    int64_t seq;            /* read only */
+    const char *app_id;
+    int64_t job_id;
+    const char *webhook_id;  /* the webhook's id: the same for every attempt */
+    const char *delivery_id; /* this attempt's */
+    const char *event_type;
+    const char *url;
+    int attempt;
+    int status_code;        /* 0: no HTTP answer */
+    int64_t latency_ms;
+    const char *error;      /* NULL when it succeeded */
+    int64_t at;
+};
+
+int store_delivery_insert(struct store *s, const struct store_delivery *d, char *err,
+                          size_t errlen);
+/* An app's attempts, newest first, seq < before (0 = from the newest). Rows are valid during
+ * the call. */
+int store_deliveries_page(struct store *s, const char *app_id, int64_t before, int limit,
+                          void (*fn)(const struct store_delivery *, void *), void *arg,
+                          char *err, size_t errlen);
+int store_deliveries_purge(struct store *s, int64_t before, int limit, int *deleted,
+                           char *err, size_t errlen);
+
+/* Records that `schedule` ran its slot (a time, Unix ms): 0, or STORE_CONFLICT when that slot
+ * ran before (nothing written). */
+int store_schedule_run(struct store *s, const char *schedule, int64_t slot, int64_t now,
+                       char *err, size_t errlen);
+/* The newest slot recorded for the schedule: 0 and *slot, or STORE_NOT_FOUND. */
+int store_schedule_last(struct store *s, const char *schedule, int64_t *slot, char *err,
+                        size_t errlen);
 
 #endif

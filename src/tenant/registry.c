@@ -19,6 +19,7 @@
 
 #include "core/mem.h"
 #include "core/tz.h"
+#include "jobs/webhook.h"
 
 struct app_entry {
     char id[TENANT_APP_ID_MAX + 1];
@@ -29,6 +30,8 @@ struct app_entry {
     size_t secret_len;
     bool auto_create_users;
     char board_tz[TZ_NAME_MAX + 1]; /* settings.leaderboards.timezone, "" = UTC */
+    char *webhook_url;        /* NULL = none */
+    unsigned webhook_events;  /* jobs/webhook.h bits */
     struct app_entry *next;   /* chain */
 };
 
@@ -105,6 +108,7 @@ void tenant_registry_free(struct tenant_registry *r)
             if (a->secret)
                 OPENSSL_cleanse(a->secret, a->secret_len);
             free(a->secret);
+            free(a->webhook_url);
             free(a);
         }
     }
@@ -191,6 +195,8 @@ void tenant_app_put(struct tenant_registry *r, const struct store_app *app)
     if (secret_len > TENANT_SECRET_MAX)
         secret_len = 0; /* the API refuses such secrets; never sign with a truncated one */
     char *secret = secret_len ? xstrdup(app->webhook_secret) : NULL;
+    char *url = app->webhook_url ? xstrdup(app->webhook_url) : NULL;
+    unsigned events = webhook_events_mask(app->webhook_events);
 
     pthread_rwlock_wrlock(&r->lock);
     struct app_entry *a = app_get_or_add(r, app->id);
@@ -202,11 +208,32 @@ void tenant_app_put(struct tenant_registry *r, const struct store_app *app)
     size_t old_len = a->secret_len;
     a->secret = secret;
     a->secret_len = secret_len;
+    char *old_url = a->webhook_url;
+    a->webhook_url = url;
+    a->webhook_events = events;
     pthread_rwlock_unlock(&r->lock);
+    free(old_url);
     if (old) {
         OPENSSL_cleanse(old, old_len);
         free(old);
     }
+}
+
+int tenant_app_webhook(struct tenant_registry *r, const char *app_id, unsigned *events,
+                       char *url, size_t url_len)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    struct app_entry *a = app_find(r, app_id);
+    if (a) {
+        *events = a->webhook_events;
+        url[0] = '\0';
+        if (a->webhook_url && strlen(a->webhook_url) < url_len)
+            strcpy(url, a->webhook_url);
+        else if (a->webhook_url && url_len)
+            url[0] = '+'; /* present but longer than the buffer: callers asking "is there one?" */
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return a ? 0 : -1;
 }
 
 int tenant_app_auto_create(struct tenant_registry *r, const char *app_id, bool *out)

@@ -55,6 +55,11 @@ struct tenant_ingest {
 };
 /* 0 and the app's ingest view, or -1 when the app is unknown. */
 int tenant_app_ingest(struct tenant_registry *r, const char *app_id, struct tenant_ingest *out);
+/* The app's webhook: 0 with *events (jobs/webhook.h bits) and its URL in url (url_len bytes;
+ * "" = no URL; a URL that does not fit is given as "+" so a small buffer still tells whether
+ * there is one), or -1 when the app is unknown. */
+int tenant_app_webhook(struct tenant_registry *r, const char *app_id, unsigned *events,
+                       char *url, size_t url_len);
 /* Only settings.autoCreateUsers (what the engine needs per request, without copying the
  * secret): 0 and *out, or -1 when the app is unknown. */
 int tenant_app_auto_create(struct tenant_registry *r, const char *app_id, bool *out);

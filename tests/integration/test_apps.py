@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 from tenants import ISO_RE, KEY_RE, OPERATOR_TOKEN, Api, api, error_of, start, unique  # noqa: F401
 
-APP_FIELDS = {"id", "name", "settings", "defaultTimezone", "webhookUrl", "hasWebhookSecret",
-              "createdAt", "updatedAt"}
+APP_FIELDS = {"id", "name", "settings", "defaultTimezone", "webhookUrl", "webhookEvents",
+              "hasWebhookSecret", "createdAt", "updatedAt"}
 
 
 def iso_ms(s):

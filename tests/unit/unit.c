@@ -111,3 +111,22 @@ void unit_store_close(struct unit_store *u)
     u->devnull = -1;
     unit_rmtree(u->dir);
 }
+
+int unit_store_setup(void **state)
+{
+    struct unit_store *u = calloc(1, sizeof(*u));
+    if (!u || unit_store_make(u, "store") < 0) {
+        free(u);
+        return -1;
+    }
+    *state = u;
+    return 0;
+}
+
+int unit_store_teardown(void **state)
+{
+    struct unit_store *u = *state;
+    unit_store_close(u);
+    free(u);
+    return 0;
+}

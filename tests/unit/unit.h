@@ -38,6 +38,9 @@ struct unit_store {
 /* 0, or -1 with the reason on stderr. */
 int unit_store_make(struct unit_store *u, const char *tag);
 void unit_store_close(struct unit_store *u);
+/* cmocka setup and teardown that put a new struct unit_store (tag "store") in *state. */
+int unit_store_setup(void **state);
+int unit_store_teardown(void **state);
 
 #define UNIT_MAIN(tests)                                                                   \
     int main(int argc, char **argv)                                                        \

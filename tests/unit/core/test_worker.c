@@ -164,6 +164,41 @@ static void full_queue_is_refused(void **state)
     gate_destroy(&g);
 }
 
+/* Background tasks wait beside a full queue (up to WORKER_RESERVED), in order with the
+ * others, and never take a request's room. */
+static void reserved_tasks_pass_a_full_queue(void **state)
+{
+    (void)state;
+    struct gate g;
+    gate_init(&g);
+    struct record rec;
+    memset(&rec, 0, sizeof(rec));
+    pthread_mutex_init(&rec.lock, NULL);
+    struct mark marks[2 + WORKER_RESERVED];
+    struct worker *w = worker_new("test", 1, NULL);
+    assert_int_equal(worker_submit(w, gate_task, &g), 0);
+    gate_wait_started(&g);
+    marks[0] = (struct mark){ &rec, 0 };
+    assert_int_equal(worker_submit(w, record_task, &marks[0]), 0);
+    assert_int_equal(worker_submit(w, record_task, &marks[0]), -1); /* full */
+    for (int i = 1; i <= WORKER_RESERVED; i++) {
+        marks[i] = (struct mark){ &rec, i };
+        assert_int_equal(worker_submit_reserved(w, record_task, &marks[i]), 0);
+    }
+    assert_int_equal(worker_submit_reserved(w, record_task, &marks[1]), -1);
+    assert_int_equal(worker_depth(w), 1); /* reserved ones weigh nothing */
+    assert_int_equal(worker_submit(w, record_task, &marks[0]), -1);
+    gate_release(&g);
+    worker_stop(w);
+    assert_int_equal(rec.n, 1 + WORKER_RESERVED);
+    for (size_t i = 0; i < rec.n; i++)
+        assert_int_equal(rec.order[i], (int)i);
+    assert_int_equal(worker_submit_reserved(w, record_task, &marks[1]), -1); /* stopped */
+    worker_free(w);
+    pthread_mutex_destroy(&rec.lock);
+    gate_destroy(&g);
+}
+
 /* Once a full queue drains, it accepts again. */
 static void queue_accepts_again_after_draining(void **state)
 {
@@ -618,6 +653,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(tasks_run_in_order_on_another_thread),
     cmocka_unit_test(small_queue_reused_many_times),
     cmocka_unit_test(full_queue_is_refused),
+    cmocka_unit_test(reserved_tasks_pass_a_full_queue),
     cmocka_unit_test(queue_accepts_again_after_draining),
     cmocka_unit_test(stop_runs_queued_tasks_then_joins),
     cmocka_unit_test(submit_after_stop_is_refused),
