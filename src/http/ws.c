@@ -16,7 +16,7 @@
 #include "http/conn.h"
 #include "realtime/proto.h"
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define CLOSE_GRACE_MS 5000   /* a closing peer that does not read is dropped after this */
 
 struct joined {

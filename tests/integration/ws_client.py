@@ -12,7 +12,15 @@ import time
 
 from conftest import HOST, IO_TIMEOUT
 
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def accept_of(key):
+    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+
+
+# RFC 6455 section 1.3's example.
+assert accept_of("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 
 class HandshakeRefused(Exception):
@@ -78,8 +86,7 @@ class WS:
             body = self._read_exact(n)
             self.sock.close()
             raise HandshakeRefused(status, body.decode())
-        want = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-        assert headers_in["sec-websocket-accept"] == want
+        assert headers_in["sec-websocket-accept"] == accept_of(key)
         assert "content-length" not in headers_in
 
     # -- bytes --
