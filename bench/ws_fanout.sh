@@ -42,6 +42,8 @@ key=$(curl -sf "localhost:$port/apps" -H "Authorization: Bearer $token" \
     sed -E 's/.*"bootstrapApiKey":"([^"]+)".*/\1/')
 curl -sf "localhost:$port/rules" -H "x-api-key: $key" -H 'Content-Type: application/json' \
     -d '{"name":"score","eventType":"score","xpAwards":{"xp":{"field":"points","max":100000000}}}' >/dev/null
+curl -sf "localhost:$port/rules" -H "x-api-key: $key" -H 'Content-Type: application/json' \
+    -d '{"name":"tick","eventType":"tick","xpAwards":{"activity":1}}' >/dev/null
 echo "reactor: $("$bin" version | head -1), 2 I/O threads, SQLite with fsync on commit"
 node bench/ws/load.js --mode reactor --port "$port" --pid "$spid" --conns "$n" --key "$key" \
     --app wsbench --secret "$secret" --rate "$rate" --seconds "$secs"
