@@ -21,7 +21,11 @@ ulimit -n "$(ulimit -Hn)"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo "cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "open files limit: $(ulimit -n); connections: $n; events: $rate/s for $secs s"
-[ -d bench/ws/node_modules/ws ] || (cd bench/ws && npm install --no-audit --no-fund >/dev/null)
+command -v node >/dev/null || { echo "ws_fanout: needs node (scripts/deps.sh --bench)" >&2; exit 1; }
+if [ ! -d bench/ws/node_modules/ws ]; then
+    command -v npm >/dev/null || { echo "ws_fanout: needs npm to fetch the ws package" >&2; exit 1; }
+    (cd bench/ws && npm install --no-audit --no-fund >/dev/null)
+fi
 
 data=$(mktemp -d)
 cleanup() {
