@@ -28,14 +28,21 @@ struct ws_conn {
     struct rt_link link;          /* first: the hub's sweep hands it back */
     struct rt_hub *hub;
     struct http_conn *http;       /* set by start */
-    wslay_event_context_ptr ctx;
+    wslay_frame_context_ptr fctx; /* frame parser and writer */
     unsigned thread;
     const char *in;               /* bytes being fed to wslay */
     size_t in_len;
-    struct buf out;               /* frames for the transport */
+    struct buf sendq;             /* framed bytes not handed to the transport yet */
+    struct buf msg;               /* the data message being received (fragments joined) */
+    struct buf ctl;               /* the control frame being received */
+    uint64_t frame_left;          /* payload bytes of the current frame still to come */
+    uint8_t frame_op;             /* opcode of the current frame */
+    uint8_t msg_op;               /* opcode of the message being assembled; 0 = none */
+    bool in_frame;
     size_t pending;               /* bytes the transport holds, not yet written */
     bool write_pending;
-    bool started, closed, closing;/* closing: a close frame is queued; nothing more is */
+    bool started, closed;
+    bool closing;                 /* our close frame is queued: nothing more is */
     int64_t closing_since;
     int64_t last_ping_ms;
     bool ping_outstanding;
@@ -52,17 +59,14 @@ struct ws_conn {
     char client_id[48];
 };
 
-/* ---- wslay callbacks ------------------------------------------------------------------------ */
+/* ---- framing (wslay's frame API) ------------------------------------------------------------ */
 
-static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                       void *user)
+static ssize_t recv_cb(uint8_t *buf, size_t len, int flags, void *user)
 {
     (void)flags;
     struct ws_conn *c = user;
-    if (c->in_len == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
+    if (c->in_len == 0)
+        return -1; /* wslay_frame_recv answers WSLAY_ERR_WANT_READ */
     size_t n = len < c->in_len ? len : c->in_len;
     memcpy(buf, c->in, n);
     c->in += n;
@@ -70,16 +74,12 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     return (ssize_t)n;
 }
 
-static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-                       void *user)
+/* Frames go to sendq whole; the send queue limit is checked before queueing a push. */
+static ssize_t send_cb(const uint8_t *data, size_t len, int flags, void *user)
 {
     (void)flags;
     struct ws_conn *c = user;
-    if (c->write_pending || c->closed) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    buf_append(&c->out, data, len);
+    buf_append(&c->sendq, data, len);
     return (ssize_t)len;
 }
 
@@ -93,19 +93,22 @@ static void close_transport(struct ws_conn *c)
     c->http->t->close(c->http);
 }
 
-/* Writes what wslay has queued, as far as the transport takes it; closes once the closing
- * handshake is done. */
+static void send_frame(struct ws_conn *c, uint8_t opcode, const void *data, size_t len)
+{
+    struct wslay_frame_iocb io = { .fin = 1, .opcode = opcode, .payload_length = len,
+                                   .data = data, .data_length = len };
+    ssize_t r = wslay_frame_send(c->fctx, &io);
+    /* send_cb takes everything, so one call writes the whole frame. */
+    if (r < 0 || (size_t)r != len)
+        close_transport(c);
+}
+
+/* Hands sendq to the transport as far as it takes it; closes once our close frame is out. */
 static void flush(struct ws_conn *c)
 {
-    while (c->started && !c->closed && !c->write_pending) {
-        if (wslay_event_want_write(c->ctx) && wslay_event_send(c->ctx) != 0) {
-            close_transport(c);
-            return;
-        }
-        if (c->out.len == 0)
-            break;
-        size_t n = c->out.len;
-        int rc = c->http->t->write(c->http, &c->out);
+    while (c->started && !c->closed && !c->write_pending && c->sendq.len) {
+        size_t n = c->sendq.len;
+        int rc = c->http->t->write(c->http, &c->sendq);
         if (rc < 0) {
             close_transport(c);
             return;
@@ -114,32 +117,37 @@ static void flush(struct ws_conn *c)
             c->write_pending = true;
             c->pending = n;
         }
-        buf_release(&c->out); /* idle connections hold no write buffer */
+        buf_release(&c->sendq); /* idle connections hold no write buffer */
     }
-    if (c->started && !c->closed && !c->write_pending && c->out.len == 0 &&
-        !wslay_event_want_write(c->ctx) && wslay_event_get_close_sent(c->ctx))
+    if (c->started && !c->closed && !c->write_pending && c->sendq.len == 0 && c->closing)
         close_transport(c);
 }
 
 static void queue_text(struct ws_conn *c, const char *data, size_t len)
 {
-    struct wslay_event_msg msg = { WSLAY_TEXT_FRAME, (const uint8_t *)data, len };
-    wslay_event_queue_msg(c->ctx, &msg);
+    if (!c->closing)
+        send_frame(c, WSLAY_TEXT_FRAME, data, len);
 }
 
 static void close_with(struct ws_conn *c, uint16_t code, const char *reason)
 {
     if (c->closing || c->closed)
         return;
+    unsigned char p[125];
+    size_t n = strlen(reason);
+    if (n > sizeof(p) - 2)
+        n = sizeof(p) - 2;
+    p[0] = (unsigned char)(code >> 8);
+    p[1] = (unsigned char)(code & 0xff);
+    memcpy(p + 2, reason, n);
+    send_frame(c, WSLAY_CONNECTION_CLOSE, p, n + 2);
     c->closing = true;
     c->closing_since = clock_now_ms();
-    wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason, strlen(reason));
 }
 
 static size_t queued_bytes(struct ws_conn *c)
 {
-    return wslay_event_get_queued_msg_length(c->ctx) + c->out.len +
-           (c->write_pending ? c->pending : 0);
+    return c->sendq.len + (c->write_pending ? c->pending : 0);
 }
 
 /* ---- commands ------------------------------------------------------------------------------- */
@@ -326,22 +334,11 @@ static void cmd_refresh(struct ws_conn *c, const struct rt_cmd *cmd)
     reply_ok(c, cmd, r);
 }
 
-static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-                   void *user)
+static void on_command(struct ws_conn *c, const char *data, size_t len)
 {
-    (void)ctx;
-    struct ws_conn *c = user;
-    c->ping_outstanding = false; /* anything from the peer shows it is alive */
-    if (c->closing || arg->opcode == WSLAY_PONG || arg->opcode == WSLAY_PING ||
-        arg->opcode == WSLAY_CONNECTION_CLOSE)
-        return;
-    if (arg->opcode != WSLAY_TEXT_FRAME) {
-        close_with(c, 1003, "only text frames carry commands");
-        return;
-    }
     struct rt_cmd cmd;
     char err[200];
-    if (rt_cmd_parse((const char *)arg->msg, arg->msg_length, &cmd, err, sizeof(err)) < 0) {
+    if (rt_cmd_parse(data, len, &cmd, err, sizeof(err)) < 0) {
         reply_error(c, &cmd, 400, err);
         rt_cmd_release(&cmd);
         return;
@@ -362,11 +359,76 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     rt_cmd_release(&cmd);
 }
 
-static const struct wslay_event_callbacks callbacks = {
-    .recv_callback = recv_cb,
-    .send_callback = send_cb,
-    .on_msg_recv_callback = on_msg,
-};
+/* A frame's header has arrived: checks it (RFC 6455 section 5). 0, or -1 once closed. */
+static int frame_begin(struct ws_conn *c, const struct wslay_frame_iocb *io)
+{
+    uint8_t op = io->opcode;
+    bool control = op >= 8;
+    if (!io->mask || io->rsv) {
+        close_with(c, 1002, io->rsv ? "no extension was negotiated" : "client frames are masked");
+        return -1;
+    }
+    if (control) {
+        if (!io->fin || io->payload_length > 125 ||
+            (op != WSLAY_CONNECTION_CLOSE && op != WSLAY_PING && op != WSLAY_PONG)) {
+            close_with(c, 1002, "bad control frame");
+            return -1;
+        }
+        buf_reset(&c->ctl);
+    } else if (op == WSLAY_CONTINUATION_FRAME ? c->msg_op == 0
+                                              : (c->msg_op != 0 ||
+                                                 (op != WSLAY_TEXT_FRAME &&
+                                                  op != WSLAY_BINARY_FRAME))) {
+        close_with(c, 1002, "unexpected frame");
+        return -1;
+    } else if (op == WSLAY_BINARY_FRAME) {
+        close_with(c, 1003, "only text frames carry commands");
+        return -1;
+    } else if (c->msg.len + io->payload_length > rt_hub_config(c->hub)->max_message_bytes) {
+        close_with(c, 1009, "message too big");
+        return -1;
+    } else if (op != WSLAY_CONTINUATION_FRAME) {
+        c->msg_op = op;
+    }
+    c->frame_op = op;
+    c->frame_left = io->payload_length;
+    c->in_frame = true;
+    return 0;
+}
+
+/* A whole frame has arrived. */
+static void frame_end(struct ws_conn *c, bool fin)
+{
+    c->in_frame = false;
+    switch (c->frame_op) {
+    case WSLAY_PING:
+        if (!c->closing)
+            send_frame(c, WSLAY_PONG, c->ctl.data, c->ctl.len);
+        break;
+    case WSLAY_PONG:
+        break;
+    case WSLAY_CONNECTION_CLOSE:
+        if (!c->closing) {
+            /* Echo the peer's code (RFC 6455 5.5.1), then close once it is written. */
+            uint16_t code = c->ctl.len >= 2 ? (uint16_t)((unsigned char)c->ctl.data[0] << 8 |
+                                                         (unsigned char)c->ctl.data[1])
+                                            : 1000;
+            close_with(c, code, "");
+        }
+        break;
+    default:
+        if (fin) {
+            struct buf m = c->msg;
+            buf_init(&c->msg);
+            c->msg_op = 0;
+            if (!c->closing)
+                on_command(c, m.data, m.len);
+            buf_release(&m);
+        }
+        break;
+    }
+    buf_release(&c->ctl);
+}
 
 /* ---- the session as the HTTP connection sees it --------------------------------------------- */
 
@@ -388,13 +450,29 @@ static void s_feed(void *session, const char *data, size_t len)
         return;
     c->in = data;
     c->in_len = len;
-    if (wslay_event_recv(c->ctx) != 0) {
-        close_transport(c);
-        return;
+    c->ping_outstanding = false; /* anything from the peer shows it is alive */
+    while (!c->closed) {
+        struct wslay_frame_iocb io;
+        memset(&io, 0, sizeof(io));
+        ssize_t r = wslay_frame_recv(c->fctx, &io);
+        if (r == WSLAY_ERR_WANT_READ)
+            break;
+        if (r < 0) {
+            close_with(c, 1002, "malformed frame");
+            break;
+        }
+        if (!c->in_frame && frame_begin(c, &io) < 0)
+            break;
+        if (io.data_length) {
+            buf_append(c->frame_op >= 8 ? &c->ctl : &c->msg, io.data, io.data_length);
+            c->frame_left -= io.data_length;
+        }
+        if (c->frame_left == 0)
+            frame_end(c, io.fin);
+        if (c->closing)
+            break; /* nothing after our close frame is read */
     }
     c->in_len = 0;
-    if (wslay_event_get_close_received(c->ctx))
-        c->closing = true;
     flush(c);
 }
 
@@ -437,8 +515,10 @@ static void s_release(void *session)
         rt_hub_detach(c->hub, c->thread, &c->link);
     rt_hub_leave(c->hub, c->ip);
     set_grants(c, NULL);
-    wslay_event_context_free(c->ctx);
-    buf_release(&c->out);
+    wslay_frame_context_free(c->fctx);
+    buf_release(&c->sendq);
+    buf_release(&c->msg);
+    buf_release(&c->ctl);
     free(c->user_id);
     free(c);
 }
@@ -495,8 +575,7 @@ void ws_sweep(struct rt_link *link, int64_t now_ms)
     }
     c->last_ping_ms = now_ms;
     c->ping_outstanding = true;
-    struct wslay_event_msg msg = { WSLAY_PING, NULL, 0 };
-    wslay_event_queue_msg(c->ctx, &msg);
+    send_frame(c, WSLAY_PING, NULL, 0);
     flush(c);
 }
 
@@ -561,15 +640,17 @@ void ws_accept(struct http_request *req, struct rt_hub *hub, const char *app_id,
     c->hub = hub;
     c->thread = req->thread;
     c->link.prev = c->link.next = &c->link;
-    buf_init(&c->out);
+    buf_init(&c->sendq);
+    buf_init(&c->msg);
+    buf_init(&c->ctl);
     snprintf(c->app_id, sizeof(c->app_id), "%s", app_id);
     if (claims) {
         c->user_id = xstrdup(claims->sub);
         c->exp_s = claims->exp;
         set_grants(c, claims);
     }
-    wslay_event_context_server_init(&c->ctx, &callbacks, c);
-    wslay_event_config_set_max_recv_msg_length(c->ctx, rt_hub_config(hub)->max_message_bytes);
+    static const struct wslay_frame_callbacks callbacks = { send_cb, recv_cb, NULL };
+    wslay_frame_context_init(&c->fctx, &callbacks, c);
 
     unsigned char sha[SHA_DIGEST_LENGTH];
     char accept[40];

@@ -5,6 +5,7 @@ ws_client.WS, a small RFC 6455 client over a plain socket."""
 
 import base64
 import json
+import struct
 import subprocess
 import threading
 import time
@@ -456,3 +457,39 @@ def test_metrics_count_the_gateway_and_pass_promtool(rt):
     assert m["reactor_ws_messages_pushed_total"] >= 1
     assert m["reactor_ws_pushed_bytes_total"] > 100
     ws.close()
+
+
+# ---- framing and keepalive -------------------------------------------------------------------
+
+def test_fragments_control_frames_and_protocol_errors(rt):
+    g = Game(rt)
+    ws = g.ws("lee")
+    cmd = json.dumps({"id": 1, "op": "ping"}).encode()
+    ws.send_frame(0x1, cmd[:5], fin=False)
+    ws.send_frame(0x9, b"hello")                 # a ping between the fragments
+    ws.send_frame(0x0, cmd[5:], fin=True)
+    op, payload = ws.recv_frame_raw()
+    assert (op, payload) == (0xA, b"hello")       # pong with the ping's payload
+    assert ws.recv()["id"] == 1
+    ws.send_frame(0x1, cmd, mask=False)           # clients must mask
+    assert ws.expect_close()[0] == 1002
+    ws2 = g.ws("lee")
+    ws2.send_frame(0x0, b"x")                     # continuation of nothing
+    assert ws2.expect_close()[0] == 1002
+    ws3 = g.ws("lee")
+    ws3.send_frame(0x8, struct.pack("!H", 1000) + b"bye")
+    assert ws3.expect_close() == (1000, "")       # the peer's code echoed, then closed
+
+
+def test_pings_keep_live_peers_and_drop_silent_ones(reactor):
+    s = start(reactor, ["--ws-ping-interval", "1"])
+    g = Game(Api(s))
+    live, silent = g.ws("a"), g.ws("b")
+    deadline = time.monotonic() + 3.5
+    while time.monotonic() < deadline:            # recv answers pings
+        assert live.no_push(0.2)
+    with pytest.raises(ConnectionError):          # EOF or reset, not a timeout
+        while True:                               # silent never answered: dropped
+            silent.recv_frame_raw()
+    assert live.call("ping")["ok"] is True
+    live.close()

@@ -113,18 +113,21 @@ class WS:
     def send_frame(self, opcode, payload, **kw):
         self.sock.sendall(frame(opcode, payload, **kw))
 
+    def recv_frame_raw(self):
+        """(opcode, payload) of the next frame, whatever it is."""
+        b0, b1 = self._read_exact(2)
+        assert b1 & 0x80 == 0, "server frames are not masked"
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self._read_exact(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self._read_exact(8))[0]
+        return b0 & 0x0F, self._read_exact(n)
+
     def recv_frame(self):
         """(opcode, payload) of the next frame; answers pings."""
         while True:
-            b0, b1 = self._read_exact(2)
-            assert b1 & 0x80 == 0, "server frames are not masked"
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", self._read_exact(2))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", self._read_exact(8))[0]
-            payload = self._read_exact(n)
-            op = b0 & 0x0F
+            op, payload = self.recv_frame_raw()
             if op == 0x9:
                 self.send_frame(0xA, payload)
                 continue
