@@ -1,4 +1,4 @@
-/* WebSocket sessions: the handshake, wslay's event API over the HTTP transport, and the
+/* WebSocket sessions: the handshake, wslay's frame API over the HTTP transport, and the
  * real-time protocol's commands (see ws.h). */
 #include "http/ws.h"
 

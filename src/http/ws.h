@@ -6,7 +6,7 @@
  * (http_request_upgrade). From then on the session lives on the I/O thread that accepted the
  * connection: it reads commands, answers them, and queues the hub's pushes.
  *
- * Back-pressure: what a session has not written yet (wslay's queue plus the bytes the
+ * Back-pressure: what a session has not written yet (its send queue plus the bytes the
  * transport holds) is bounded by the hub's send_queue_bytes. A push that would pass it closes
  * the connection with 4008 "slow consumer" and nothing more is queued. Other close codes:
  * 4001 "token expired" (unless refreshed in time), 1001 on shutdown, 1003 for binary frames,
