@@ -17,7 +17,9 @@ build_pkgs=(build-essential cmake pkg-config tzdata
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3 python3-pytest python3-requests
     prometheus)
 
-bench_pkgs=(wrk curl)
+# nodejs: bench/ws_fanout.sh's load tool and baseline server (npm fetches the `ws` package;
+# on stock Debian 12 npm is the `npm` package).
+bench_pkgs=(wrk curl nodejs)
 
 pkgs=("${build_pkgs[@]}")
 case "${1:-}" in

@@ -21,11 +21,14 @@
 #include "core/clock.h"
 #include "core/syncer.h"
 #include "core/worker.h"
+#include "engine/boards.h"
 #include "engine/engine.h"
 #include "http/conn.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "jobs/scheduler.h"
+#include "http/ws.h"
+#include "realtime/hub.h"
 #include "store/store.h"
 #include "tenant/registry.h"
 
@@ -108,6 +111,7 @@ struct serve_state {
     uv_timer_t key_flush;    /* last-use times of API keys to the store */
     uv_timer_t nonce_expiry; /* forgets nonces outside the signature window */
     uv_timer_t drain_check;
+    uv_timer_t realtime;     /* leaderboard pushes, presence expiry, keepalive */
     uint64_t drain_deadline; /* uv_now() ms */
     bool shutting_down;
     bool forced;
@@ -216,6 +220,13 @@ static void stop_main_loop(struct serve_state *s)
     uv_close((uv_handle_t *)&s->key_flush, NULL);
     uv_close((uv_handle_t *)&s->nonce_expiry, NULL);
     uv_close((uv_handle_t *)&s->drain_check, NULL);
+    uv_close((uv_handle_t *)&s->realtime, NULL);
+}
+
+static void on_realtime_tick(uv_timer_t *t)
+{
+    struct serve_state *s = t->data;
+    rt_hub_tick(s->api->hub, clock_now_ms());
 }
 
 static void check_drained(uv_timer_t *t)
@@ -264,7 +275,8 @@ static int cmd_serve(const struct config *cfg)
     struct engine *engine = NULL;
     struct jobs *jobs = NULL;
     struct scheduler *sched = NULL;
-    char *token = NULL;
+    struct rt_hub *hub = NULL;
+    char *token = NULL, *token_secret = NULL;
     struct api api;
     memset(&api, 0, sizeof(api));
     struct http_shared shared;
@@ -305,7 +317,31 @@ static int cmd_serve(const struct config *cfg)
         log_error("cannot load the engine's state", LOG_S("error", err));
         goto out;
     }
+    /* Client tokens are signed with keys derived from this secret; it never leaves the data
+     * directory, and deleting it invalidates every token. */
+    token_secret = secret_file(cfg->data_dir, "token_secret", &created, err, sizeof(err));
+    if (!token_secret) {
+        log_error("cannot set up the client token secret", LOG_S("error", err));
+        goto out;
+    }
+    struct rt_hub_config rc = {
+        .threads = (unsigned)cfg->threads,
+        .history_size = (size_t)cfg->ws_history_size,
+        .history_ttl_ms = (int64_t)cfg->ws_history_ttl * 1000,
+        .max_connections = (unsigned)cfg->ws_max_connections,
+        .max_connections_per_ip = (unsigned)cfg->ws_max_connections_per_ip,
+        .max_subscriptions = (unsigned)cfg->ws_max_subscriptions,
+        .max_message_bytes = (size_t)cfg->ws_max_message_bytes,
+        .send_queue_bytes = (size_t)cfg->ws_send_queue_bytes,
+        .ping_interval_ms = (unsigned)cfg->ws_ping_interval * 1000u,
+        .board_top = 10,
+        .presence_ttl_default_s = cfg->presence_ttl,
+    };
+    hub = rt_hub_new(&rc, token_secret, strlen(token_secret), engine_boards(engine));
+    engine_on_publish(engine, rt_hub_publish_event, hub);
+    boards_on_change(engine_boards(engine), rt_hub_board_changed, hub);
     router = router_new();
+    api.hub = hub;
     api.engine = engine;
     api.signature_tolerance_s = cfg->signature_tolerance;
     api.shared = &shared;
@@ -376,7 +412,9 @@ static int cmd_serve(const struct config *cfg)
         log_error("cannot set up the scheduler", LOG_S("error", err));
         goto out;
     }
+    rt_hub_set_server(hub, server, ws_deliver, ws_sweep);
     metrics_register(http_server_collect_metrics, server);
+    metrics_register(rt_hub_collect_metrics, hub);
     /* From here on the store and the engine belong to the engine thread. */
     struct worker_batch batch = {
         .max = (size_t)cfg->engine_batch,
@@ -416,6 +454,10 @@ static int cmd_serve(const struct config *cfg)
     uv_timer_init(s.loop, &s.nonce_expiry);
     s.nonce_expiry.data = &s;
     uv_timer_start(&s.nonce_expiry, on_nonce_expiry, 250, 250);
+    uv_timer_init(s.loop, &s.realtime);
+    s.realtime.data = &s;
+    uv_timer_start(&s.realtime, on_realtime_tick, (uint64_t)cfg->ws_leaderboard_interval_ms,
+                   (uint64_t)cfg->ws_leaderboard_interval_ms);
 
     if (jobs_start(jobs) < 0 || scheduler_start(sched) < 0 || http_server_start(server) < 0) {
         log_error("cannot start I/O threads");
@@ -450,10 +492,12 @@ out:
     free(api.after);
     engine_free(engine);
     http_server_free(server);
+    rt_hub_free(hub);
     tenant_registry_free(tenants);
     router_free(router);
     store_close(store);
     free(token);
+    free(token_secret);
     uv_loop_close(uv_default_loop());
     return ret;
 }

@@ -24,6 +24,7 @@ struct engine;
 struct syncer;
 struct http_server;
 struct http_shared;
+struct rt_hub;
 struct sig_verifier;
 struct worker;
 
@@ -35,6 +36,7 @@ struct api {
     struct store *store;              /* only touched on store_worker */
     struct engine *engine;            /* only touched on store_worker (but metrics) */
     struct syncer *syncer;            /* makes committed batches durable, then answers */
+    struct rt_hub *hub;               /* the real-time gateway (realtime/hub.h) */
     struct metrics_hist sync_time;    /* written by the syncer thread only */
     int signature_tolerance_s;        /* SIGNATURE_TOLERANCE_SECONDS */
     const char *operator_token;       /* for POST /apps */
@@ -78,6 +80,7 @@ int api_currency_register(struct router *r, struct api *api);
 int api_leaderboards_register(struct router *r, struct api *api);
 int api_leagues_register(struct router *r, struct api *api);
 int api_jobs_register(struct router *r, struct api *api);
+int api_realtime_register(struct router *r, struct api *api);
 
 /* A league's board (leagues.c), on the engine thread: its members ranked by their scores on
  * (metric, period), members without one at 0. *out is the caller's (rank_free). 0,

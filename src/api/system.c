@@ -79,7 +79,7 @@ int api_register(struct router *r, struct api *api)
         api_events_register(r, api) < 0 || api_definitions_register(r, api) < 0 ||
         api_currency_register(r, api) < 0 || api_leaderboards_register(r, api) < 0 ||
         api_leagues_register(r, api) < 0 || api_audit_register(r, api) < 0 ||
-        api_jobs_register(r, api) < 0)
+        api_jobs_register(r, api) < 0 || api_realtime_register(r, api) < 0)
         return -1;
     return 0;
 }

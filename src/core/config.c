@@ -176,6 +176,32 @@ static const struct option options[] = {
     { "REACTOR_SCHEDULE_SEASON_END", "--schedule-season-end", OPT_STRING,
       OFF(schedule_season_end), "@every 1m", 0, 0, false, check_nonempty,
       "when ended seasons are looked for and closed (cron, @every, or off)" },
+    /* The real-time gateway (GET /ws). */
+    { "REACTOR_WS_MAX_CONNECTIONS", "--ws-max-connections", OPT_INT, OFF(ws_max_connections),
+      "100000", 1, 10000000, false, NULL, "WebSocket connections, whole process (503 beyond)" },
+    { "REACTOR_WS_MAX_CONNECTIONS_PER_IP", "--ws-max-connections-per-ip", OPT_INT,
+      OFF(ws_max_connections_per_ip), "1000", 1, 10000000, false, NULL,
+      "WebSocket connections from one address (429 beyond)" },
+    { "REACTOR_WS_MAX_SUBSCRIPTIONS", "--ws-max-subscriptions", OPT_INT, OFF(ws_max_subscriptions),
+      "100", 1, 100000, false, NULL, "channels one connection may subscribe to (and rooms it may "
+      "join)" },
+    { "REACTOR_WS_MAX_MESSAGE_BYTES", "--ws-max-message-bytes", OPT_INT,
+      OFF(ws_max_message_bytes), "65536", 128, 16777216, false, NULL,
+      "bytes of one client message or frame (closed with 1009 beyond)" },
+    { "REACTOR_WS_SEND_QUEUE_BYTES", "--ws-send-queue-bytes", OPT_INT, OFF(ws_send_queue_bytes),
+      "262144", 1024, 1073741824, false, NULL,
+      "bytes a connection may have waiting to be sent before it is closed as a slow consumer" },
+    { "REACTOR_WS_PING_INTERVAL", "--ws-ping-interval", OPT_INT, OFF(ws_ping_interval), "25", 1,
+      3600, false, NULL, "seconds between pings; a peer silent for two intervals is dropped" },
+    { "REACTOR_WS_HISTORY_SIZE", "--ws-history-size", OPT_INT, OFF(ws_history_size), "100", 0,
+      100000, false, NULL, "messages each channel keeps for recovery" },
+    { "REACTOR_WS_HISTORY_TTL", "--ws-history-ttl", OPT_INT, OFF(ws_history_ttl), "300", 1,
+      86400, false, NULL, "seconds a channel keeps a message for recovery" },
+    { "REACTOR_WS_LEADERBOARD_INTERVAL_MS", "--ws-leaderboard-interval-ms", OPT_INT,
+      OFF(ws_leaderboard_interval_ms), "250", 10, 60000, false, NULL,
+      "a leaderboard channel gets at most one push per interval (milliseconds)" },
+    { "REACTOR_PRESENCE_TTL", "--presence-ttl", OPT_INT, OFF(presence_ttl), "60", 1, 3600, false,
+      NULL, "seconds an HTTP presence heartbeat lasts when it names no ttlSeconds" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

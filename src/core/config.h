@@ -63,6 +63,16 @@ struct config {
     char *schedule_job_cleanup;    /* schedules (jobs/cron.h syntax, or "off") */
     char *schedule_board_eviction;
     char *schedule_season_end;
+    int ws_max_connections;    /* WebSocket connections, whole process */
+    int ws_max_connections_per_ip;
+    int ws_max_subscriptions;  /* per connection */
+    int ws_max_message_bytes;  /* a client's message */
+    int ws_send_queue_bytes;   /* per connection, before "slow consumer" */
+    int ws_ping_interval;      /* seconds */
+    int ws_history_size;       /* messages per channel */
+    int ws_history_ttl;        /* seconds */
+    int ws_leaderboard_interval_ms;
+    int presence_ttl;          /* seconds, default of an HTTP heartbeat */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

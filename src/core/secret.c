@@ -33,9 +33,15 @@ char *secret_operator_token(const char *data_dir, const char *configured, bool *
     *created = false;
     if (configured && *configured)
         return xstrdup(configured);
+    return secret_file(data_dir, "operator_token", created, err, errlen);
+}
 
+char *secret_file(const char *data_dir, const char *name, bool *created, char *err,
+                  size_t errlen)
+{
+    *created = false;
     struct buf path = BUF_INIT;
-    buf_printf(&path, "%s/operator_token", data_dir);
+    buf_printf(&path, "%s/%s", data_dir, name);
     char *token = NULL;
     int fd = open(path.data, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {

@@ -15,4 +15,10 @@ int secret_random_hex(char *out, size_t n);
 char *secret_operator_token(const char *data_dir, const char *configured, bool *created, char *err,
                             size_t errlen);
 
+/* A secret kept in <data_dir>/<name>: read, or created with mode 0600 (*created set true).
+ * What the operator token and the client-token secret use. Returns a new string, or NULL with
+ * a message. */
+char *secret_file(const char *data_dir, const char *name, bool *created, char *err,
+                  size_t errlen);
+
 #endif

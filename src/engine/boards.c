@@ -80,6 +80,8 @@ struct boards {
     int64_t folded_ms;          /* when the log was last folded (committed) */
     bool batch_folded;          /* the open batch folded the log */
     _Atomic uint64_t loaded, entries, bytes, evictions, loads; /* stats */
+    boards_changed_fn *on_change; /* told of each board a committed batch changed */
+    void *on_change_arg;
 };
 
 /* Scores stop at BOARDS_SCORE_MAX (awards are never negative). The store's fold does the
@@ -638,6 +640,10 @@ void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
     }
     for (size_t i = 0; committed && i < b->touched_n; i++) {
         struct board *x = b->touched[i];
+        if (b->on_change) {
+            const char *metric = x->key + strlen(x->key) + 1;
+            b->on_change(b->on_change_arg, x->key, metric, metric + strlen(metric) + 1);
+        }
         x->created = false;
         x->cold = false;
         x->written_ms = x->touch_ms;
@@ -648,6 +654,12 @@ void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
     if (now_ms - b->evict_checked_ms >= EVICT_CHECK_MS ||
         now_ms - b->evict_checked_ms >= b->retention_ms / 4)
         evict(b, now_ms);
+}
+
+void boards_on_change(struct boards *b, boards_changed_fn *fn, void *arg)
+{
+    b->on_change = fn;
+    b->on_change_arg = arg;
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */

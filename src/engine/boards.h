@@ -73,6 +73,12 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
  * (with the boards it created). Then boards past the retention window leave memory. */
 void boards_batch_end(struct boards *b, bool committed, int64_t now_ms);
 
+/* Called by boards_batch_end, after a commit, for every board the batch changed (engine
+ * thread; memory already holds the change): where the real-time hub learns what to push. Set
+ * before the engine thread runs. */
+typedef void boards_changed_fn(void *arg, const char *app_id, const char *metric,
+                               const char *period);
+void boards_on_change(struct boards *b, boards_changed_fn *fn, void *arg);
 /* Loads a board that is not in memory back from the store: 0 (also when it was loaded
  * already), STORE_NOT_FOUND when there is no such board, -1. */
 int boards_load_one(struct boards *b, struct store *st, const char *app_id, const char *metric,

@@ -62,6 +62,8 @@ static struct http_request *request_new(struct http_conn *c)
 
 void http__request_free(struct http_request *r)
 {
+    if (r->upgrade)
+        r->upgrade->release(r->upgrade_session);
     buf_release(&r->body);
     buf_release(&r->head);
     buf_release(&r->resp);
@@ -389,7 +391,7 @@ static void parse(struct http_conn *c, const char *data, size_t len)
     size_t n = http_parser_execute(&c->parser, &settings, data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if (e == HPE_PAUSED) {
-        if (!c->closing && n < len)
+        if ((!c->closing || c->upgrading) && n < len)
             buf_append(&c->backlog, data + n, len - n);
         return;
     }
@@ -427,6 +429,21 @@ static void collect(struct http_conn *c)
 {
     while (c->head && c->head->responded) {
         struct http_request *r = c->head;
+        if (r->upgrade && r->status == 101 && c->upgrading) {
+            /* The session takes over once this is written; nothing after it is HTTP. */
+            c->head = r->next;
+            if (!c->head)
+                c->tail = NULL;
+            c->n_queued--;
+            c->up = r->upgrade;
+            c->up_session = r->upgrade_session;
+            r->upgrade = NULL;
+            c->closing = true;
+            buf_append(&c->out, r->resp.data, r->resp.len);
+            buf_append(&c->out, "\r\n", 2);
+            http__request_free(r);
+            break;
+        }
         bool close = r->close_after || !r->keep_alive ||
                      (c->closing && !c->cur && !r->next);
         if (!r->stream_started) {
@@ -503,8 +520,27 @@ static void write_out(struct http_conn *c)
 
 /* Brings everything up to date after any event: answers out, parsing resumed, reading and
  * timers adjusted, close when done. */
+static void start_upgraded(struct http_conn *c)
+{
+    c->up_started = true;
+    c->timer = HTTP_TIMER_NONE;
+    c->timer_dirty = false;
+    c->t->set_timer(c, HTTP_TIMER_NONE);
+    c->reading = true;
+    c->t->set_reading(c, true);
+    c->up->start(c->up_session, c);
+    if (c->backlog.len && !c->closed) {
+        struct buf pending = c->backlog;
+        buf_init(&c->backlog);
+        c->up->feed(c->up_session, pending.data, pending.len);
+        buf_release(&pending);
+    }
+}
+
 static void step(struct http_conn *c)
 {
+    if (c->up_started)
+        return;
     for (;;) {
         if (c->closed)
             return;
@@ -516,6 +552,11 @@ static void step(struct http_conn *c)
         write_out(c);
         if (c->closed)
             return;
+        if (c->up) {
+            if (c->out.len == 0 && !c->write_pending)
+                start_upgraded(c);
+            return;
+        }
         struct http_request *h = c->head;
         if (h && h->stream_started && stream_open(h) && !h->stream_busy && c->out.len == 0 &&
             !c->write_pending) {
@@ -591,6 +632,10 @@ void http_conn_start(struct http_conn *c)
 
 void http_conn_feed(struct http_conn *c, const char *data, size_t len)
 {
+    if (c->up_started) {
+        c->up->feed(c->up_session, data, len);
+        return;
+    }
     if (c->closed || (c->closing && !c->cur))
         return;
     if (c->paused) {
@@ -605,13 +650,17 @@ void http_conn_feed(struct http_conn *c, const char *data, size_t len)
 
 void http_conn_write_done(struct http_conn *c)
 {
+    if (c->up_started) {
+        c->up->write_done(c->up_session);
+        return;
+    }
     c->write_pending = false;
     step(c);
 }
 
 void http_conn_timeout(struct http_conn *c)
 {
-    if (c->closed)
+    if (c->closed || c->up_started)
         return;
     switch (c->timer) {
     case HTTP_TIMER_HEADER:
@@ -629,12 +678,20 @@ void http_conn_timeout(struct http_conn *c)
 
 void http_conn_drain(struct http_conn *c)
 {
+    if (c->up_started) {
+        c->up->drain(c->up_session);
+        return;
+    }
     c->closing = true;
     step(c);
 }
 
 void http_conn_eof(struct http_conn *c)
 {
+    if (c->up_started) {
+        c->up->eof(c->up_session);
+        return;
+    }
     /* A half-received request can never complete; answered ones may still be written. */
     if (c->cur) {
         http__request_free(c->cur);
@@ -658,8 +715,17 @@ void http__conn_flush(struct http_conn *c)
     step(c);
 }
 
+int http_conn_peer(struct http_conn *c, char *out, size_t len)
+{
+    return c->t->peer ? c->t->peer(c, out, len) : -1;
+}
+
 void http_conn_release(struct http_conn *c)
 {
+    if (c->up) {
+        c->up->release(c->up_session);
+        c->up = NULL;
+    }
     if (c->cur)
         http__request_free(c->cur);
     c->cur = NULL;

@@ -73,6 +73,21 @@ struct http_transport {
     void (*set_timer)(struct http_conn *c, enum http_timer t);
     /* Close the connection; the transport calls http_conn_release() once it is gone. */
     void (*close)(struct http_conn *c);
+    /* The peer's address as text into out (NUL-terminated): 0, or -1 when unknown. Optional. */
+    int (*peer)(struct http_conn *c, char *out, size_t len);
+};
+
+/* A protocol that takes the connection over after a 101 answer (http_request_upgrade): from
+ * start() on, received bytes, write completions, EOF and drain go to it instead of HTTP, and
+ * it writes and closes through the transport (c->t) itself. release() is called once, when
+ * the connection is gone, whether or not start() was. */
+struct http_upgrade {
+    void (*start)(void *session, struct http_conn *c);
+    void (*feed)(void *session, const char *data, size_t len);
+    void (*write_done)(void *session);
+    void (*eof)(void *session);
+    void (*drain)(void *session);
+    void (*release)(void *session);
 };
 
 struct http_conn {
@@ -103,6 +118,10 @@ struct http_conn {
     bool closed;                  /* transport close requested */
     bool linger;                  /* closing after an error while the client may still be
                                    * sending: the transport should drain before closing */
+    bool upgrading;               /* a handler accepted an upgrade: keep what follows it */
+    bool up_started;              /* `up` owns the connection */
+    const struct http_upgrade *up; /* set once the 101 answer is collected */
+    void *up_session;
 };
 
 void http_worker_init(struct http_worker *w, const struct http_shared *shared, unsigned index,
@@ -126,6 +145,9 @@ void http_conn_eof(struct http_conn *c);
 void http_conn_release(struct http_conn *c);
 /* Answers a request and closes: used by the transport when it must refuse a connection. */
 void http_conn_reject(struct http_conn *c, int status, const char *code, const char *message);
+
+/* The peer's address (see http_transport.peer): 0, or -1 when unknown. */
+int http_conn_peer(struct http_conn *c, char *out, size_t len);
 
 /* Internal, for response.c. */
 void http__conn_flush(struct http_conn *c);

@@ -80,6 +80,8 @@ struct http_request {
     bool stream_started;            /* status and headers moved to the connection */
     bool stream_busy;               /* more was called; no write or end since */
     bool stream_ended;              /* http_stream_end was called */
+    const struct http_upgrade *upgrade; /* http_request_upgrade, until the 101 is collected */
+    void *upgrade_session;
 };
 
 /* The header's value, or NULL. `name` is matched case-insensitively; `len` may be NULL. */
@@ -96,6 +98,15 @@ json_t *http_request_json(struct http_request *req);
 /* The handler will respond later, on this request's I/O thread. */
 void http_request_defer(struct http_request *req);
 bool http_request_orphaned(const struct http_request *req);
+
+/* The handler accepts a protocol upgrade: it responds 101 next (with its Upgrade and
+ * Connection headers), and once that answer is written `session` takes the connection over
+ * (conn.h, struct http_upgrade). If the connection goes away first, or the answer is not a
+ * 101, up->release(session) is called. Bytes the client sent after the request are kept for
+ * the session. */
+struct http_upgrade;
+void http_request_upgrade(struct http_request *req, const struct http_upgrade *up,
+                          void *session);
 
 /* Adds a response header (before responding). `name` and `value` must not contain CR or LF. */
 void http_response_header(struct http_request *req, const char *name, const char *value);

@@ -75,6 +75,15 @@ bool http_request_orphaned(const struct http_request *req)
     return req->conn == NULL;
 }
 
+void http_request_upgrade(struct http_request *req, const struct http_upgrade *up,
+                          void *session)
+{
+    req->upgrade = up;
+    req->upgrade_session = session;
+    if (req->conn)
+        req->conn->upgrading = true;
+}
+
 void http_response_header(struct http_request *req, const char *name, const char *value)
 {
     buf_puts(&req->extra_headers, name);

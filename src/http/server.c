@@ -259,11 +259,26 @@ static void t_set_timer(struct http_conn *conn, enum http_timer which)
     uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
+static int t_peer(struct http_conn *conn, char *out, size_t len)
+{
+    struct client *c = conn->transport_arg;
+    struct sockaddr_storage ss;
+    int sl = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return uv_ip4_name((struct sockaddr_in *)&ss, out, len) < 0 ? -1 : 0;
+    if (ss.ss_family == AF_INET6)
+        return uv_ip6_name((struct sockaddr_in6 *)&ss, out, len) < 0 ? -1 : 0;
+    return -1;
+}
+
 static const struct http_transport transport = {
     .write = t_write,
     .set_reading = t_set_reading,
     .set_timer = t_set_timer,
     .close = t_close,
+    .peer = t_peer,
 };
 
 /* ---- accepting --------------------------------------------------------------------------- */
