@@ -28,13 +28,32 @@ static const struct api_field spend_fields[] = {
 
 struct spend_ctx {
     json_t *body;
+    struct store_ledger spent; /* a new spend's row, published once durable */
+    char *user_id;
 };
 
 static void spend_ctx_free(void *p)
 {
     struct spend_ctx *x = p;
     json_decref(x->body);
+    if (x->user_id)
+        store_ledger_release(&x->spent);
+    free(x->user_id);
     free(x);
+}
+
+/* Once the spend is on disk (syncer thread): its currency.changed reaches the user's channel
+ * like an event's effects. */
+static void spend_durable(struct api_call *c)
+{
+    struct spend_ctx *x = c->ctx;
+    if (!x->user_id)
+        return;
+    struct buf fx;
+    struct store_event ev;
+    engine_spend_event(c->who.app_id, x->user_id, &x->spent, &fx, &ev);
+    engine_publish(c->api->engine, c->who.app_id, &ev);
+    buf_release(&fx);
 }
 
 json_t *api_ledger_json(const char *user_id, const struct store_ledger *l)
@@ -97,6 +116,12 @@ static void spend_run(struct api_call *c, struct store *st)
         }
         api_call_answer(c, 201,
                         json_pack("{s:o}", "transaction", api_ledger_json(user_id, &l)));
+        if (rc == 0) { /* kept for spend_durable */
+            x->spent = l;
+            x->user_id = user_id;
+            c->on_durable = spend_durable;
+            return;
+        }
         store_ledger_release(&l);
         free(user_id);
         return;

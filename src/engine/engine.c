@@ -632,6 +632,16 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
         (req->key &&
          store_spend_key_put(st, app_id, req->key, req->user_id, l.seq, err, errlen) < 0))
         return -1;
+    if (e->outbox) {
+        /* Its webhooks commit with it, as an event's do. */
+        struct buf fx = BUF_INIT;
+        struct store_event ev;
+        engine_spend_event(app_id, req->user_id, &l, &fx, &ev);
+        int queued = e->outbox(e->outbox_arg, st, app_id, &ev, now_ms, err, errlen);
+        buf_release(&fx);
+        if (queued < 0)
+            return -1;
+    }
     *out = l;
     out->id = xstrdup(id);
     out->name = xstrdup(req->currency);
@@ -640,6 +650,32 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
     out->metadata = req->metadata ? xstrdup(req->metadata) : NULL;
     *user_id = xstrdup(req->user_id);
     return 0;
+}
+
+void engine_spend_event(const char *app_id, const char *user_id, const struct store_ledger *l,
+                        struct buf *effects, struct store_event *out)
+{
+    buf_init(effects);
+    buf_puts(effects, "[{\"type\":\"currency.changed\",\"currency\":");
+    buf_append_json_string(effects, l->name, strlen(l->name));
+    buf_printf(effects, ",\"amount\":%lld,\"balance\":%lld,\"reason\":", (long long)l->amount,
+               (long long)l->balance_after);
+    buf_append_json_string(effects, l->reason, strlen(l->reason));
+    buf_puts(effects, ",\"transactionId\":");
+    buf_append_json_string(effects, l->id, strlen(l->id));
+    buf_puts(effects, "}]");
+    *out = (struct store_event){
+        .app_id = (char *)app_id,
+        .idempotency_key = l->id,
+        .user_id = (char *)user_id,
+        .event_type = "currency.spend",
+        .metadata = l->metadata,
+        .occurred_at = l->created_at,
+        .received_at = l->created_at,
+        .processed_at = l->created_at,
+        .status = STORE_EVENT_PROCESSED,
+        .effects = effects->data,
+    };
 }
 
 int engine_grant(struct engine *e, struct store *st, const char *app_id, const char *user_id,

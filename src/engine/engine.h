@@ -189,6 +189,13 @@ int engine_grant(struct engine *e, struct store *st, const char *app_id, const c
                  const json_t *xp, const json_t *currency, const char *reason,
                  const char *source, int64_t now_ms, char *err, size_t errlen);
 
+/* A spend as the publish and outbox hooks see it: an event row of type "currency.spend" (its key
+ * the transaction id, occurredAt its time) whose one effect is the currency.changed of the
+ * spend ({currency, amount < 0, balance, reason, transactionId}). Borrows from user_id and
+ * l; `effects` holds the effect's text (release it). */
+void engine_spend_event(const char *app_id, const char *user_id, const struct store_ledger *l,
+                        struct buf *effects, struct store_event *out);
+
 /* The partition of a user (see above), in [0, partitions). */
 unsigned engine_partition(const char *app_id, const char *user_id, unsigned partitions);
 

@@ -189,6 +189,24 @@ def test_effects_reach_the_users_channel_after_commit(rt):
     other.close()
 
 
+def test_a_spend_reaches_the_users_channel(rt):
+    """POST /currency/spend is applied by the engine like an event: its currency.changed is
+    pushed to the user's channel once it is durable."""
+    g = Game(rt)
+    g.score("carol", 10)  # 1 coin
+    ws = g.ws("carol")
+    ws.call("subscribe", channel="user:carol")
+    r = rt.post("/currency/spend", g.admin, {"userId": "carol", "currency": "coins",
+                                             "amount": 1, "reason": "sticker"})
+    assert r.status_code == 201, r.text
+    m = ws.push()
+    assert m["type"] == "currency.changed" and m["channel"] == "user:carol"
+    assert m["data"] == {"type": "currency.changed", "currency": "coins", "amount": -1,
+                         "balance": 0, "reason": "sticker",
+                         "transactionId": r.json()["transaction"]["id"]}
+    ws.close()
+
+
 def test_the_app_channel_is_for_api_keys_and_carries_every_event(rt):
     g = Game(rt)
     ws = g.ws()

@@ -99,6 +99,30 @@ def test_webhook_events_choose_what_is_sent(api, receiver):
     assert r.status_code == 200 and "level.up" in r.json()["app"]["webhookEvents"]
 
 
+def test_a_spend_is_posted_as_currency_changed(api, receiver):
+    """POST /currency/spend goes through the engine like an event: its currency.changed is a
+    webhook too, committed with the spend (a refused spend sends nothing)."""
+    h = Hooked(api, receiver, webhookEvents=["currency.changed"])
+    r = api.post("/rules", h.admin, {"name": "coins", "eventType": "paid",
+                                     "currencyAwards": {"coins": 50}})
+    assert r.status_code == 201, r.text
+    assert h.events.post(h.events.event("u1", "paid"), wait="true").status_code == 202
+    r = api.post("/currency/spend", h.admin, {"userId": "u1", "currency": "coins", "amount": 20,
+                                              "reason": "hat"})
+    assert r.status_code == 201, r.text
+    tx = r.json()["transaction"]
+    r = api.post("/currency/spend", h.admin, {"userId": "u1", "currency": "coins",
+                                              "amount": 1000, "reason": "castle"})
+    assert r.status_code == 409
+    got = receiver.wait_count(2)
+    assert all(x["verified"] for x in got)
+    assert [x["json"]["data"]["amount"] for x in got] == [50, -20]
+    spent = got[1]["json"]
+    assert spent["type"] == "currency.changed" and spent["userId"] == "u1"
+    assert spent["data"] == {"currency": "coins", "amount": -20, "balance": 30,
+                             "reason": "hat", "transactionId": tx["id"]}
+
+
 @pytest.mark.parametrize("events", [["nope"], ["level.up", "level.up"], "level.up", [1]])
 def test_bad_webhook_events_are_refused(api, events):
     r = api.post("/apps", body={"id": unique(), "name": "x", "webhookEvents": events},
