@@ -1,5 +1,6 @@
 /* Jobs and webhook deliveries of the caller's app (ADMIN): GET /jobs, POST /jobs/:id/retry,
  * GET /webhooks/deliveries. Pages are newest first; nextCursor continues below the last row. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,22 +156,39 @@ static void retry_run(struct api_call *c, struct store *st)
 {
     struct page_ctx *x = c->ctx;
     char err[256];
-    int rc = store_job_retry(st, c->who.app_id, x->retry_id, clock_now_ms(), err, sizeof(err));
+    struct store_job was, j;
+    int rc = store_job_get(st, c->who.app_id, x->retry_id, &was, err, sizeof(err));
     if (rc == STORE_NOT_FOUND) {
         api_call_error(c, 404, "not_found", "Job not found");
         return;
     }
-    if (rc == STORE_CONFLICT) {
-        api_call_error(c, 409, "conflict", "Only a dead job can be retried");
-        return;
-    }
-    struct store_job j;
-    if (rc < 0 || (rc = store_job_get(st, c->who.app_id, x->retry_id, &j, err, sizeof(err))) < 0) {
+    if (rc < 0) {
         api_call_internal(c, "job retry failed", err);
         return;
     }
-    api_call_answer(c, 200, json_pack("{s:o}", "job", job_json(&j)));
+    rc = store_job_retry(st, c->who.app_id, x->retry_id, clock_now_ms(), err, sizeof(err));
+    if (rc == STORE_CONFLICT) {
+        store_job_release(&was);
+        api_call_error(c, 409, "conflict", "Only a dead job can be retried");
+        return;
+    }
+    if (rc < 0 || store_job_get(st, c->who.app_id, x->retry_id, &j, err, sizeof(err)) < 0) {
+        store_job_release(&was);
+        api_call_fail_batch(c, "job retry failed", err);
+        return;
+    }
+    json_t *before = job_json(&was), *after = job_json(&j);
+    store_job_release(&was);
     store_job_release(&j);
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)x->retry_id);
+    rc = api_audit(c, NULL, "job.retry", "job", id, before, after);
+    json_decref(before);
+    if (rc < 0) {
+        json_decref(after);
+        return;
+    }
+    api_call_answer(c, 200, json_pack("{s:o}", "job", after));
 }
 
 static void retry_job(struct http_request *req, void *arg)

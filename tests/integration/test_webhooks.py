@@ -181,6 +181,11 @@ def test_dead_after_max_attempts_then_retried_by_hand(api, receiver):
     r = api.post(f"/jobs/{jid}/retry", h.admin)
     assert r.status_code == 200, r.text
     assert r.json()["job"]["state"] == "queued" and r.json()["job"]["attempts"] == 0
+    # The retry is in the audit trail, by the key that asked for it.
+    rows = api.get("/audit?action=job.retry", h.admin).json()["entries"]
+    assert len(rows) == 1 and rows[0]["resourceId"] == str(jid)
+    assert rows[0]["before"]["state"] == "dead" and rows[0]["after"]["state"] == "queued"
+    assert rows[0]["actor"] != "system"
     receiver.wait_for(lambda rs: len(rs) == 4 and rs[3]["status"] == 200)
     assert poll(lambda: h.jobs("?state=succeeded"), bool)[0]["id"] == jid
     r = api.post(f"/jobs/{jid}/retry", h.admin)
