@@ -406,6 +406,8 @@ static int cmd_serve(const struct config *cfg)
         .job_cleanup = cfg->schedule_job_cleanup,
         .board_eviction = cfg->schedule_board_eviction,
         .season_end = cfg->schedule_season_end,
+        .event_retention_days = cfg->event_retention_days,
+        .event_retention = cfg->schedule_event_retention,
     };
     sched = scheduler_new(&sc, &api, err, sizeof(err));
     if (!sched) {

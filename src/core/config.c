@@ -176,6 +176,12 @@ static const struct option options[] = {
     { "REACTOR_SCHEDULE_SEASON_END", "--schedule-season-end", OPT_STRING,
       OFF(schedule_season_end), "@every 1m", 0, 0, false, check_nonempty,
       "when ended seasons are looked for and closed (cron, @every, or off)" },
+    { "REACTOR_EVENT_RETENTION_DAYS", "--event-retention-days", OPT_INT,
+      OFF(event_retention_days), "0", 0, 36500, false, NULL,
+      "days events (and their idempotency keys) are kept (0 = forever)" },
+    { "REACTOR_SCHEDULE_EVENT_RETENTION", "--schedule-event-retention", OPT_STRING,
+      OFF(schedule_event_retention), "@every 1m", 0, 0, false, check_nonempty,
+      "when events older than the retention are deleted (cron, @every, or off)" },
     /* The real-time gateway (GET /ws). */
     { "REACTOR_WS_MAX_CONNECTIONS", "--ws-max-connections", OPT_INT, OFF(ws_max_connections),
       "100000", 1, 10000000, false, NULL, "WebSocket connections, whole process (503 beyond)" },

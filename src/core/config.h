@@ -63,6 +63,8 @@ struct config {
     char *schedule_job_cleanup;    /* schedules (jobs/cron.h syntax, or "off") */
     char *schedule_board_eviction;
     char *schedule_season_end;
+    int event_retention_days;  /* 0 = forever */
+    char *schedule_event_retention;
     int ws_max_connections;    /* WebSocket connections, whole process */
     int ws_max_connections_per_ip;
     int ws_max_subscriptions;  /* per connection */

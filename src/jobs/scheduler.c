@@ -41,7 +41,9 @@ struct schedule {
     metric_u64 runs;          /* engine thread */
 };
 
-enum { SC_JOB_CLEANUP, SC_BOARD_EVICTION, SC_SEASON_END, SC__COUNT };
+enum { SC_JOB_CLEANUP, SC_BOARD_EVICTION, SC_SEASON_END, SC_EVENT_RETENTION, SC__COUNT };
+
+#define EVENTS_EXPIRE_CHUNK 50000 /* events deleted per run at most: bounds the batch */
 
 struct scheduler {
     struct scheduler_config cfg;
@@ -68,6 +70,22 @@ static int job_cleanup(struct scheduler *s, struct schedule *sc, int64_t slot, i
         return -1;
     if (jobs || deliveries)
         log_info("old jobs deleted", LOG_I("jobs", jobs), LOG_I("deliveries", deliveries));
+    return 0;
+}
+
+static int event_retention(struct scheduler *s, struct schedule *sc, int64_t slot, int64_t now,
+                           char *err, size_t errlen)
+{
+    (void)sc;
+    (void)slot;
+    if (s->cfg.event_retention_days <= 0)
+        return 0;
+    int deleted = 0;
+    if (store_events_expire(s->api->store, now - (int64_t)s->cfg.event_retention_days * DAY_MS,
+                            EVENTS_EXPIRE_CHUNK, &deleted, err, errlen) < 0)
+        return -1;
+    if (deleted)
+        log_info("old events deleted", LOG_I("events", deleted));
     return 0;
 }
 
@@ -398,6 +416,7 @@ struct scheduler *scheduler_new(const struct scheduler_config *cfg, struct api *
         [SC_JOB_CLEANUP] = { "job-cleanup", cfg->job_cleanup, job_cleanup },
         [SC_BOARD_EVICTION] = { "board-eviction", cfg->board_eviction, board_eviction },
         [SC_SEASON_END] = { "season-end", cfg->season_end, season_end },
+        [SC_EVENT_RETENTION] = { "event-retention", cfg->event_retention, event_retention },
     };
     for (int i = 0; i < SC__COUNT; i++) {
         struct schedule *sc = &s->sc[i];

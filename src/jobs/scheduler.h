@@ -12,6 +12,9 @@
  *   job-cleanup     deletes succeeded jobs and webhook delivery records older than the
  *                   retention (REACTOR_JOB_RETENTION_DAYS)
  *   board-eviction  takes idle period leaderboards out of memory (engine/boards.h)
+ *   event-retention deletes events (and so their idempotency keys) received more than
+ *                   REACTOR_EVENT_RETENTION_DAYS ago, at most EVENTS_EXPIRE_CHUNK a run;
+ *                   nothing when the retention is 0 (the default: kept forever)
  *   season-end      closes every season whose endsAt has passed, once: grants its
  *                   rewardConfig.prizes to the top of its board (engine_grant) and settles
  *                   its leagues (promotion and demotion, api_league_settle)
@@ -40,6 +43,8 @@ struct scheduler_config {
     const char *job_cleanup;    /* schedules (cron.h syntax) */
     const char *board_eviction;
     const char *season_end;
+    int event_retention_days;   /* 0: events are kept forever */
+    const char *event_retention;
 };
 
 struct scheduler;

@@ -245,6 +245,10 @@ const struct migration sqlite_migrations[] = {
       "CREATE INDEX audit_action ON audit (app_id, action, id);\n"
       "CREATE INDEX audit_resource ON audit (app_id, resource_type, resource_id, id);\n"
       "CREATE INDEX audit_at ON audit (at);\n" },
+    /* Event retention (the event-retention schedule) deletes the oldest events by the time
+     * they were received; the index grows at its end, as events arrive in time order. */
+    { 10, "events_by_received_at",
+      "CREATE INDEX events_received ON events (received_at);\n" },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

@@ -169,6 +169,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_JOB_RETRY] = "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?3, "
                      "updated_at = ?3 WHERE app_id = ?1 AND id = ?2 AND state = 'dead'",
     [ST_JOB_COUNTS] = "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state",
+    [ST_EVENTS_EXPIRE] = "DELETE FROM events WHERE (app_id, idempotency_key) IN (SELECT app_id, "
+                         "idempotency_key FROM events WHERE received_at < ? "
+                         "ORDER BY received_at LIMIT ?)",
     [ST_JOB_PURGE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE "
                      "state = 'succeeded' AND updated_at < ? ORDER BY updated_at LIMIT ?)",
     [ST_DELIVERY_INSERT] = "INSERT INTO webhook_deliveries (app_id, job_id, webhook_id, "

@@ -188,6 +188,10 @@ int store_nonces_each_live(struct store *s, int64_t now_s,
                            void (*fn)(const char *app_id, const char *nonce, size_t nonce_len,
                                       int64_t expires_s, void *arg),
                            void *arg, char *err, size_t errlen);
+/* Deletes up to `limit` of the events received before `before_ms`, oldest first (event
+ * retention): their idempotency keys are forgotten with them. *deleted may be NULL. */
+int store_events_expire(struct store *s, int64_t before_ms, int limit, int *deleted, char *err,
+                        size_t errlen);
 /* Forgets the nonces that expired before `before_s` among the `limit` oldest recorded;
  * `*deleted` (may be NULL) says how many. */
 int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *deleted, char *err,

@@ -116,6 +116,41 @@ def test_job_cleanup_deletes_old_jobs_and_deliveries(reactor):
         rec.close()
 
 
+def test_event_retention_forgets_old_events_and_their_keys(reactor):
+    """With REACTOR_EVENT_RETENTION_DAYS, events received longer ago are deleted (and their
+    idempotency keys with them); by default (0) nothing is."""
+    s = reactor(flags=server_flags(["--schedule-event-retention", "off"]))
+    api = Api(s)
+    app, admin = api.create_app(unique("keep"), webhookSecret=SECRET)
+    ev = EventClient(s, app["id"], admin)
+    for key in ("old-event-0001", "old-event-0002", "new-event-0001"):
+        body = ev.event("u1", "done", idempotencyKey=key)
+        assert ev.post(body, wait="true").status_code == 202
+    s.stop(signal.SIGTERM)
+    db = sqlite3.connect(f"{s.data_dir}/reactor.db")
+    db.execute("UPDATE events SET received_at = received_at - 3 * 86400000 "
+               "WHERE idempotency_key LIKE 'old-event-%'")
+    db.commit()
+    db.close()
+    # The default keeps everything, whatever its age.
+    s2 = reactor(flags=server_flags(["--scheduler-tick-ms", "50", "--schedule-event-retention",
+                                     "@every 1s"]), data_dir=s.data_dir)
+    time.sleep(1.5)
+    assert EventClient(s2, app["id"], admin).get("old-event-0001").status_code == 200
+    s2.stop(signal.SIGTERM)
+    s3 = reactor(flags=server_flags(["--scheduler-tick-ms", "50", "--schedule-event-retention",
+                                     "@every 1s", "--event-retention-days", "2"]),
+                 data_dir=s.data_dir)
+    ev3 = EventClient(s3, app["id"], admin)
+    deadline = time.monotonic() + 5
+    while ev3.get("old-event-0001").status_code != 404:
+        assert time.monotonic() < deadline, "old event not deleted"
+        time.sleep(0.05)
+    assert ev3.get("old-event-0002").status_code == 404
+    assert ev3.get("new-event-0001").status_code == 200
+    s3.wait_log(lambda o: o.get("msg") == "old events deleted" and o.get("events") == 2)
+
+
 def iso_ms(ms):
     t = time.gmtime(ms // 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ms % 1000:03d}Z"
