@@ -118,16 +118,5 @@ out:
 int store_audit_prune(struct store *s, int64_t before_ms, int limit, int64_t *deleted,
                       char *err, size_t errlen)
 {
-    if (deleted)
-        *deleted = 0;
-    sqlite3_stmt *st = sqlite__stmt(s, ST_AUDIT_PRUNE, err, errlen);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, before_ms);
-    sqlite3_bind_int(st, 2, limit);
-    if (sqlite__step_done(s, st, err, errlen) < 0)
-        return -1;
-    if (deleted)
-        *deleted = sqlite3_changes64(s->db);
-    return 0;
+    return sqlite__delete_older(s, ST_AUDIT_PRUNE, before_ms, limit, deleted, err, errlen);
 }

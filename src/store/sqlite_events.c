@@ -164,14 +164,9 @@ int store_event_get(struct store *s, const char *app_id, const char *key, struct
 int store_events_expire(struct store *s, int64_t before_ms, int limit, int *deleted, char *err,
                         size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_EVENTS_EXPIRE, err, errlen);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, before_ms);
-    sqlite3_bind_int(st, 2, limit);
-    if (sqlite__step_done(s, st, err, errlen) < 0)
-        return -1;
+    int64_t n;
+    int rc = sqlite__delete_older(s, ST_EVENTS_EXPIRE, before_ms, limit, &n, err, errlen);
     if (deleted)
-        *deleted = sqlite3_changes(s->db);
-    return 0;
+        *deleted = (int)n;
+    return rc;
 }

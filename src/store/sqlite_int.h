@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum stmt_id {
     ST_APP_INSERT,
@@ -107,6 +108,10 @@ static inline void sqlite__bind_text(sqlite3_stmt *st, int i, const char *v)
 
 /* Steps a statement that returns no rows and resets it: 0, or -1 with the error. */
 int sqlite__step_done(struct store *s, sqlite3_stmt *st, char *err, size_t errlen);
+/* Runs a retention statement `id` (parameters: a time bound, a row limit) and counts the rows
+ * it deleted into *deleted (may be NULL). */
+int sqlite__delete_older(struct store *s, enum stmt_id id, int64_t before, int limit,
+                         int64_t *deleted, char *err, size_t errlen);
 /* A copy of a text column (free() it), or NULL for SQL NULL. */
 char *sqlite__col_text(sqlite3_stmt *st, int i);
 

@@ -294,16 +294,11 @@ int store_jobs_count(struct store *s,
 static int purge(struct store *s, enum stmt_id id, int64_t before, int limit, int *deleted,
                  char *err, size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, id, err, errlen);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, before);
-    sqlite3_bind_int(st, 2, limit);
-    if (sqlite__step_done(s, st, err, errlen) < 0)
-        return -1;
+    int64_t n;
+    int rc = sqlite__delete_older(s, id, before, limit, &n, err, errlen);
     if (deleted)
-        *deleted = sqlite3_changes(s->db);
-    return 0;
+        *deleted = (int)n;
+    return rc;
 }
 
 int store_jobs_purge(struct store *s, int64_t before, int limit, int *deleted, char *err,

@@ -225,3 +225,20 @@ int sqlite__step_done(struct store *s, sqlite3_stmt *st, char *err, size_t errle
     sqlite3_reset(st);
     return ret;
 }
+
+int sqlite__delete_older(struct store *s, enum stmt_id id, int64_t before, int limit,
+                         int64_t *deleted, char *err, size_t errlen)
+{
+    if (deleted)
+        *deleted = 0;
+    sqlite3_stmt *st = sqlite__stmt(s, id, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int(st, 2, limit);
+    if (sqlite__step_done(s, st, err, errlen) < 0)
+        return -1;
+    if (deleted)
+        *deleted = sqlite3_changes64(s->db);
+    return 0;
+}
