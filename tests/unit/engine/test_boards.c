@@ -241,21 +241,23 @@ static void boards_loaded_by_reads_stay_within_their_budget(void **state)
     boards_stats(b, &st);
     size_t one = st.bytes;
     assert_true(one > 0);
-    boards_set_cold_budget(b, 2 * one);
-    load_and_expect(f, days, 1, NOW_MS + 1000, NULL);
-    const char *const first_went[] = { "(stored)", "bob:9 ann:7", "bob:9 ann:7" };
-    load_and_expect(f, days, 2, NOW_MS + 2000, first_went);
+    /* Room for one board, not two (a board's bytes vary a little with its nodes' heights). */
+    boards_set_cold_budget(b, one + one / 2);
+    const char *const second_only[] = { "(stored)", "bob:9 ann:7", "(stored)" };
+    load_and_expect(f, days, 1, NOW_MS + 1000, second_only);
+    const char *const third_only[] = { "(stored)", "(stored)", "bob:9 ann:7" };
+    load_and_expect(f, days, 2, NOW_MS + 2000, third_only);
     boards_stats(b, &st);
-    assert_int_equal(st.evictions, 1);
+    assert_int_equal(st.evictions, 2);
 
-    /* Once written, the second day is no longer the budget's: loading the first back makes
-     * the third go, though the second was read before it. */
+    /* Once written, the second day is no longer the budget's: loading the first back keeps
+     * both in memory. */
+    load_and_expect(f, days, 1, NOW_MS + 3000, second_only);
     const char *ann[] = { "ann" };
     const int64_t five[] = { 5 };
-    batch(f, days[1], ann, five, 1, NOW_MS + 3000, true);
-    boards_set_cold_budget(b, one);
-    const char *const third_went[] = { "bob:9 ann:7", "ann:12 bob:9", "(stored)" };
-    load_and_expect(f, days, 0, NOW_MS + 4000, third_went);
+    batch(f, days[1], ann, five, 1, NOW_MS + 4000, true);
+    const char *const first_and_written[] = { "bob:9 ann:7", "ann:12 bob:9", "(stored)" };
+    load_and_expect(f, days, 0, NOW_MS + 5000, first_and_written);
 }
 
 static void many_users_and_batches_match_the_store(void **state)
