@@ -176,6 +176,9 @@ static const struct option options[] = {
     { "REACTOR_SCHEDULE_SEASON_END", "--schedule-season-end", OPT_STRING,
       OFF(schedule_season_end), "@every 1m", 0, 0, false, check_nonempty,
       "when ended seasons are looked for and closed (cron, @every, or off)" },
+    { "REACTOR_SEASON_RESULTS_MAX", "--season-results-max", OPT_INT, OFF(season_results_max),
+      "1000", 1, 1000000, false, NULL,
+      "a closed season's results keep its board's top this many (and every prize winner)" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

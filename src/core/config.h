@@ -63,6 +63,7 @@ struct config {
     char *schedule_job_cleanup;    /* schedules (jobs/cron.h syntax, or "off") */
     char *schedule_board_eviction;
     char *schedule_season_end;
+    int season_results_max;    /* rows of a closed season's results (plus prize winners) */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

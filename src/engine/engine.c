@@ -463,6 +463,17 @@ struct game_app *engine_app(struct engine *e, struct store *st, const char *app_
             log_warn("stored definitions that do not compile were skipped",
                      LOG_S("app", app_id), LOG_U("count", l.bad));
     }
+    /* A season the scheduler closed takes no more events (its results are final). */
+    for (size_t i = 0; i < a->n_seasons; i++) {
+        char run[256];
+        snprintf(run, sizeof(run), ENGINE_SEASON_END_RUN, app_id, a->seasons[i].id);
+        rc = store_schedule_ran(st, run, NULL, NULL, err, errlen);
+        if (rc < 0 && rc != STORE_NOT_FOUND) {
+            game_app_free(a);
+            return NULL;
+        }
+        a->seasons[i].closed = rc == 0;
+    }
     struct app_slot *x = xmalloc(sizeof(*x));
     x->app = a;
     x->next = e->apps[b];

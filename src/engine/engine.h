@@ -127,6 +127,10 @@ void engine_on_outbox(struct engine *e, engine_outbox_fn *fn, void *arg);
 struct game_app;
 struct game_user;
 
+/* The schedule_runs name that records a season's close ("season-end:<app>:<season>"): the
+ * engine counts no event on the board of a closed season. */
+#define ENGINE_SEASON_END_RUN "season-end:%s:%s"
+
 /* The app's game model, loaded from the store on first use; NULL with a message when the
  * store failed or the app does not exist. Callers may change it (definitions they just
  * wrote); it stays valid until the batch ends. */

@@ -376,13 +376,13 @@ void game_app_put_season(struct game_app *a, const char *id, int64_t starts_at,
         if (strcmp(a->seasons[i].id, id) == 0) {
             json_decref(a->seasons[i].doc);
             a->seasons[i] = (struct game_season){ a->seasons[i].id, starts_at, ends_at, active,
-                                                  doc };
+                                                  doc, a->seasons[i].closed };
             return;
         }
     }
     a->seasons = xrealloc(a->seasons, (a->n_seasons + 1) * sizeof(*a->seasons));
     a->seasons[a->n_seasons++] =
-        (struct game_season){ xstrdup(id), starts_at, ends_at, active, doc };
+        (struct game_season){ xstrdup(id), starts_at, ends_at, active, doc, false };
 }
 
 int game_app_remove(struct game_app *a, enum game_def kind, const char *id)

@@ -98,6 +98,7 @@ struct game_season {
     int64_t starts_at, ends_at; /* Unix ms */
     bool active;
     json_t *doc;
+    bool closed; /* the scheduler closed it: its board takes no more events */
 };
 
 struct game_app {

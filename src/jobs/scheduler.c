@@ -84,9 +84,8 @@ static int board_eviction(struct scheduler *s, struct schedule *sc, int64_t slot
 }
 
 /* Season end: every season whose endsAt has passed is closed once. The record is the
- * schedule_runs row ("season-end:<app>:<season>", endsAt), written in the batch that closes
- * it. Closing settles the season's leagues that are not settled yet (api_league_settle: the
- * one place league moves are made). */
+ * schedule_runs row ("season-end:<app>:<season>", endsAt: ENGINE_SEASON_END_RUN), written in
+ * the batch that closes it (close_season). */
 
 struct ids {
     char **v;
@@ -120,86 +119,137 @@ static void unsettled_league(const struct store_league *l, void *arg)
         ids_push(arg, l->id);
 }
 
-/* Grants the season's rewardConfig.prizes to the top of its board (rewardConfig.metric,
- * default "Builder XP", period "season:<id>"): the member at 1-based position r gets every
- * prize with fromRank <= r <= toRank (ties keep the board's order). 0, or -1 when the store
- * failed. */
-static int grant_prizes(struct scheduler *s, const char *app, const char *season,
+/* Adds every integer of `from` ({name: amount}) into the object `into`. */
+static void awards_add(json_t *into, const json_t *from)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)from, k, v)
+    {
+        json_int_t had = json_integer_value(json_object_get(into, k));
+        json_object_set_new(into, k, json_integer(had + json_integer_value(v)));
+    }
+}
+
+/* What the member at 1-based `rank` wins: every prize with fromRank <= rank <= toRank, summed
+ * into {xpAwards?, currencyAwards?}; NULL when none. */
+static json_t *prize_of(const json_t *prizes, int64_t rank)
+{
+    json_t *xp = NULL, *cur = NULL;
+    size_t i;
+    const json_t *p;
+    json_array_foreach(prizes, i, p)
+    {
+        const json_t *to = json_object_get(p, "toRank");
+        int64_t from = json_integer_value(json_object_get(p, "fromRank"));
+        if (rank < from || rank > (to ? json_integer_value(to) : from))
+            continue;
+        const json_t *x = json_object_get(p, "xpAwards"), *c = json_object_get(p, "currencyAwards");
+        if (json_is_object(x))
+            awards_add(xp ? xp : (xp = json_object()), x);
+        if (json_is_object(c))
+            awards_add(cur ? cur : (cur = json_object()), c);
+    }
+    if (!xp && !cur)
+        return NULL;
+    json_t *out = json_object();
+    if (xp)
+        json_object_set_new(out, "xpAwards", xp);
+    if (cur)
+        json_object_set_new(out, "currencyAwards", cur);
+    return out;
+}
+
+/* Closes one season of an app, in the open batch: marks it closed in the engine's model (its
+ * board takes no more events), records its results (the top season_results_max of its board,
+ * rewardConfig.metric or "Builder XP", and every prize winner: the member at 1-based position
+ * r gets every prize with fromRank <= r <= toRank, ties keep the board's order), grants the
+ * prizes, settles the season's leagues that are not settled yet (api_league_settle: the one
+ * place league moves are made), and writes the audit row "season.close". 0, or -1 when the
+ * store failed. */
+static int close_season(struct scheduler *s, const char *app, const char *season,
                         const json_t *reward, int64_t now, char *err, size_t errlen)
 {
+    struct store *st = s->api->store;
+    struct game_app *ga = engine_app(s->api->engine, st, app, err, errlen);
+    if (!ga)
+        return -1;
+    for (size_t k = 0; k < ga->n_seasons; k++)
+        if (strcmp(ga->seasons[k].id, season) == 0)
+            ga->seasons[k].closed = true;
     const json_t *prizes = json_object_get(reward, "prizes");
-    if (!json_is_array(prizes) || !json_array_size(prizes))
-        return 0;
+    if (!json_is_array(prizes))
+        prizes = NULL;
     const char *metric = json_string_value(json_object_get(reward, "metric"));
     if (!metric)
         metric = "Builder XP";
-    int64_t last = 0;
+    int64_t keep = s->cfg.season_results_max;
     size_t i;
     const json_t *p;
     json_array_foreach(prizes, i, p)
     {
         const json_t *to = json_object_get(p, "toRank");
         int64_t r = json_integer_value(to ? to : json_object_get(p, "fromRank"));
-        last = r > last ? r : last;
+        keep = r > keep ? r : keep;
     }
     char period[BOARDS_PERIOD_MAX];
     snprintf(period, sizeof(period), "season:%s", season);
-    struct store *st = s->api->store;
     struct boards *b = engine_boards(s->api->engine);
     int rc = boards_load_one(b, st, app, metric, period, now, err, errlen);
     if (rc < 0 && rc != STORE_NOT_FOUND)
         return -1;
     const struct rank_index *idx = NULL;
-    if (boards_find(b, app, metric, period, now, &idx) != BOARD_LOADED)
-        return 0; /* nobody scored */
-    /* The winners first: granting changes boards (applied at the batch's end, but copy). */
-    struct ids winners = { 0 };
-    size_t n = rank_size(idx);
-    for (size_t k = 0; k < n && (int64_t)k < last; k++) {
-        struct rank_entry e;
-        rank_range(idx, k, &e, 1);
-        ids_push(&winners, e.member);
-    }
-    int ret = 0;
-    for (size_t k = 0; ret == 0 && k < winners.n; k++) {
-        int64_t rank = (int64_t)k + 1;
-        json_array_foreach(prizes, i, p)
-        {
-            const json_t *to = json_object_get(p, "toRank");
-            int64_t from = json_integer_value(json_object_get(p, "fromRank"));
-            if (rank < from || rank > (to ? json_integer_value(to) : from))
-                continue;
-            rc = engine_grant(s->api->engine, st, app, winners.v[k],
-                              json_object_get(p, "xpAwards"), json_object_get(p, "currencyAwards"),
-                              "season", period, now, err, errlen);
-            if (rc == -1) {
-                ret = -1;
-                break;
-            }
-            if (rc < 0)
-                log_warn("a season prize was not granted", LOG_S("app", app),
-                         LOG_S("user", winners.v[k]), LOG_S("error", err));
+    /* The standings first: granting changes boards (applied at the batch's end, but copy). */
+    struct ids members = { 0 };
+    int64_t *scores = NULL;
+    if (boards_find(b, app, metric, period, now, &idx) == BOARD_LOADED) {
+        size_t n = rank_size(idx);
+        if ((int64_t)n > keep)
+            n = (size_t)keep;
+        scores = xcalloc(n + 1, sizeof(*scores));
+        for (size_t k = 0; k < n; k++) {
+            struct rank_entry e;
+            rank_range(idx, k, &e, 1);
+            scores[k] = e.score;
+            ids_push(&members, e.member);
         }
     }
-    if (ret == 0 && winners.n)
+    json_t *won = json_array();
+    int ret = 0;
+    for (size_t k = 0; ret == 0 && k < members.n; k++) {
+        int64_t rank = (int64_t)k + 1;
+        json_t *prize = prizes ? prize_of(prizes, rank) : NULL;
+        char *prize_text = prize ? json_dumps(prize, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        struct store_season_result row = { app, season, rank, metric, members.v[k], scores[k],
+                                           prize_text, now };
+        if (store_season_result_put(st, &row, err, errlen) < 0)
+            ret = -1;
+        free(prize_text);
+        if (ret == 0 && prize) {
+            rc = engine_grant(s->api->engine, st, app, members.v[k],
+                              json_object_get(prize, "xpAwards"),
+                              json_object_get(prize, "currencyAwards"), "season", period, now,
+                              err, errlen);
+            if (rc == -1)
+                ret = -1;
+            else if (rc < 0)
+                log_warn("a season prize was not granted", LOG_S("app", app),
+                         LOG_S("user", members.v[k]), LOG_S("error", err));
+            json_t *w = json_pack("{s:s, s:I}", "userId", members.v[k], "rank", (json_int_t)rank);
+            json_object_update(w, prize);
+            json_array_append_new(won, w);
+        }
+        json_decref(prize);
+    }
+    if (ret == 0 && json_array_size(won))
         log_info("season prizes granted", LOG_S("app", app), LOG_S("season", season),
-                 LOG_U("winners", winners.n));
-    ids_release(&winners);
-    return ret;
-}
-
-/* Closes one season of an app: 0, or -1 when the store failed. */
-static int close_season(struct scheduler *s, const char *app, const char *season,
-                        const json_t *reward, int64_t now, char *err, size_t errlen)
-{
-    struct store *st = s->api->store;
+                 LOG_U("winners", json_array_size(won)));
     struct ids leagues = { 0 };
-    int ret = grant_prizes(s, app, season, reward, now, err, errlen);
     if (ret == 0)
         ret = store_leagues_each(st, app, -1, season, unsettled_league, &leagues, err, errlen);
-    for (size_t i = 0; ret == 0 && i < leagues.n; i++) {
+    for (size_t k = 0; ret == 0 && k < leagues.n; k++) {
         struct store_league l;
-        int rc = store_league_get(st, app, leagues.v[i], &l, err, errlen);
+        rc = store_league_get(st, app, leagues.v[k], &l, err, errlen);
         if (rc == STORE_NOT_FOUND)
             continue;
         struct api_actor system = API_ACTOR_SYSTEM;
@@ -207,9 +257,23 @@ static int close_season(struct scheduler *s, const char *app, const char *season
             ret = -1;
         store_league_release(&l);
     }
+    if (ret == 0) {
+        json_t *settled = json_array();
+        for (size_t k = 0; k < leagues.n; k++)
+            json_array_append_new(settled, json_string(leagues.v[k]));
+        json_t *after = json_pack("{s:I, s:O, s:o}", "results", (json_int_t)members.n, "prizes",
+                                  won, "leaguesSettled", settled);
+        struct api_actor system = API_ACTOR_SYSTEM;
+        ret = api_audit_write(st, &system, app, "season.close", "season", season, NULL, after,
+                              err, errlen);
+        json_decref(after);
+    }
     if (ret == 0)
         log_info("season closed", LOG_S("app", app), LOG_S("season", season),
-                 LOG_U("leagues_settled", leagues.n));
+                 LOG_U("results", members.n), LOG_U("leagues_settled", leagues.n));
+    json_decref(won);
+    free(scores);
+    ids_release(&members);
     ids_release(&leagues);
     return ret;
 }
@@ -241,7 +305,7 @@ static int season_end(struct scheduler *s, struct schedule *sc, int64_t slot, in
         }
         for (size_t k = 0; ret == 0 && k < ended.n; k++) {
             char name[256];
-            snprintf(name, sizeof(name), "season-end:%s:%s", apps.v[i], ended.v[k]);
+            snprintf(name, sizeof(name), ENGINE_SEASON_END_RUN, apps.v[i], ended.v[k]);
             int rc = store_schedule_run(st, name, ends[k], now, err, errlen);
             if (rc == STORE_CONFLICT)
                 continue; /* closed before */

@@ -183,6 +183,15 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_SCHEDULE_RUN] = "INSERT INTO schedule_runs (schedule, slot, ran_at) VALUES (?, ?, ?) "
                         "ON CONFLICT DO NOTHING",
     [ST_SCHEDULE_LAST] = "SELECT max(slot) FROM schedule_runs WHERE schedule = ?",
+    [ST_SCHEDULE_RAN] = "SELECT slot, ran_at FROM schedule_runs WHERE schedule = ? "
+                        "ORDER BY slot DESC LIMIT 1",
+    [ST_SEASON_RESULT_PUT] = "INSERT INTO season_results (app_id, season_id, rank, metric, "
+                             "user_id, score, prize, closed_at) VALUES (?,?,?,?,?,?,?,?)",
+    [ST_SEASON_RESULT_PAGE] = "SELECT rank, metric, user_id, score, prize, closed_at FROM "
+                              "season_results WHERE app_id = ? AND season_id = ? "
+                              "ORDER BY rank LIMIT ? OFFSET ?",
+    [ST_SEASON_RESULT_COUNT] = "SELECT count(*) FROM season_results WHERE app_id = ? AND "
+                               "season_id = ?",
 };
 
 int sqlite__fail(struct store *s, char *err, size_t errlen)

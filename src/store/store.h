@@ -551,5 +551,31 @@ int store_schedule_run(struct store *s, const char *schedule, int64_t slot, int6
 /* The newest slot recorded for the schedule: 0 and *slot, or STORE_NOT_FOUND. */
 int store_schedule_last(struct store *s, const char *schedule, int64_t *slot, char *err,
                         size_t errlen);
+/* The newest run of the schedule: 0 with its slot and when it ran (either may be NULL), or
+ * STORE_NOT_FOUND. */
+int store_schedule_ran(struct store *s, const char *schedule, int64_t *slot, int64_t *ran_at,
+                       char *err, size_t errlen);
+
+/* ---- season results (written once, when the scheduler closes a season) -------------------- */
+
+struct store_season_result {
+    const char *app_id, *season_id; /* borrowed */
+    int64_t rank;                   /* 1-based position on the season's board */
+    const char *metric;
+    const char *user_id;
+    int64_t score;
+    const char *prize;              /* JSON text of what was granted; NULL = no prize */
+    int64_t closed_at;
+};
+
+/* Appends one row of a season's results: 0, or -1 (a repeated rank is a failure). */
+int store_season_result_put(struct store *s, const struct store_season_result *r, char *err,
+                            size_t errlen);
+/* Calls fn for up to `limit` rows of the season from the `offset`-th, by rank (the row is
+ * valid during the call only); *total (may be NULL) receives how many rows it has. */
+int store_season_results_page(struct store *s, const char *app_id, const char *season_id,
+                              int limit, int offset,
+                              void (*fn)(const struct store_season_result *, void *), void *arg,
+                              int64_t *total, char *err, size_t errlen);
 
 #endif
