@@ -370,6 +370,7 @@ static int cmd_serve(const struct config *cfg)
         .job_cleanup = cfg->schedule_job_cleanup,
         .board_eviction = cfg->schedule_board_eviction,
         .season_end = cfg->schedule_season_end,
+        .season_start = cfg->schedule_season_start,
         .season_results_max = cfg->season_results_max,
     };
     sched = scheduler_new(&sc, &api, err, sizeof(err));

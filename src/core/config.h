@@ -63,6 +63,7 @@ struct config {
     char *schedule_job_cleanup;    /* schedules (jobs/cron.h syntax, or "off") */
     char *schedule_board_eviction;
     char *schedule_season_end;
+    char *schedule_season_start;
     int season_results_max;    /* rows of a closed season's results (plus prize winners) */
 };
 

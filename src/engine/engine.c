@@ -653,22 +653,56 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
     return 0;
 }
 
-int engine_grant(struct engine *e, struct store *st, const char *app_id, const char *user_id,
-                 const json_t *xp, const json_t *currency, const char *reason,
-                 const char *source, int64_t now_ms, char *err, size_t errlen)
+/* The app and a readable user for a change outside an event: 0, or engine_grant's codes. */
+static int system_change_target(struct engine *e, struct store *st, const char *app_id,
+                                const char *user_id, const struct game_app **app,
+                                struct user **u, char *err, size_t errlen)
 {
-    const struct game_app *app = engine_app(e, st, app_id, err, errlen);
-    if (!app)
+    *app = engine_app(e, st, app_id, err, errlen);
+    if (!*app)
         return -1;
-    struct user *u;
-    int rc = user_get(e, st, app_id, user_id, &u, err, errlen);
+    int rc = user_get(e, st, app_id, user_id, u, err, errlen);
     if (rc < 0)
         return rc;
-    if (u->unreadable) {
+    if ((*u)->unreadable) {
         snprintf(err, errlen, "the stored game state of %s in %s does not parse", user_id,
                  app_id);
         return ENGINE_STATE_UNREADABLE;
     }
+    return 0;
+}
+
+int engine_reset_xp(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                    const char *reason, const char *source, int64_t now_ms, size_t *tracks,
+                    char *err, size_t errlen)
+{
+    const struct game_app *app;
+    struct user *u;
+    if (tracks)
+        *tracks = 0;
+    int rc = system_change_target(e, st, app_id, user_id, &app, &u, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct game_effects *fx = &e->fx;
+    fx->n = 0;
+    game_reset_xp(app, &u->g, fx);
+    if (!fx->n)
+        return 0;
+    mark_dirty(e, u);
+    for (size_t i = 0; tracks && i < fx->n; i++)
+        *tracks += fx->v[i].type == FX_XP;
+    return write_ledger(st, app_id, u, fx, source, reason, now_ms, err, errlen);
+}
+
+int engine_grant(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                 const json_t *xp, const json_t *currency, const char *reason,
+                 const char *source, int64_t now_ms, char *err, size_t errlen)
+{
+    const struct game_app *app;
+    struct user *u;
+    int rc = system_change_target(e, st, app_id, user_id, &app, &u, err, errlen);
+    if (rc < 0)
+        return rc;
     struct game_effects *fx = &e->fx;
     fx->n = 0;
     game_grant(app, &u->g, xp, currency, fx);

@@ -184,6 +184,15 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
                  const struct engine_spend_req *req, int64_t now_ms, struct store_ledger *out,
                  char **user_id, char *err, size_t errlen);
 
+/* Sets the user's XP on every track to 0 (a season's resetXpOnStart; engine thread, open
+ * batch): levels follow, a ledger row (kind xp, negative amount) of `reason` and `source` per
+ * track reset; no leaderboard counts it and no webhook job is made. *tracks (may be NULL)
+ * receives how many tracks were reset. 0, STORE_NOT_FOUND, ENGINE_STATE_UNREADABLE (nothing
+ * written), or -1 (the store failed: the batch must fail). */
+int engine_reset_xp(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                    const char *reason, const char *source, int64_t now_ms, size_t *tracks,
+                    char *err, size_t errlen);
+
 /* Grants awards to a user outside an event (a season prize, engine thread, open batch):
  * xp {track: n} and currency {currency: n} (either NULL) are added as a rule's would be, with
  * ledger rows of `reason` and `source`, leaderboard counts and webhook jobs. 0,

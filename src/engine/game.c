@@ -835,6 +835,13 @@ static void award_currency(struct game_user *u, const char *currency, int64_t am
     e->ach = ach;
 }
 
+void game_reset_xp(const struct game_app *a, struct game_user *u, struct game_effects *fx)
+{
+    for (size_t i = 0; i < u->n_xp; i++)
+        if (u->xp[i].xp != 0)
+            award_xp(a, u, u->xp[i].track, -u->xp[i].xp, NULL, NULL, fx);
+}
+
 void game_grant(const struct game_app *a, struct game_user *u, const json_t *xp,
                 const json_t *currency, struct game_effects *fx)
 {

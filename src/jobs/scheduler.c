@@ -24,6 +24,7 @@
 #define DAY_MS (24 * 3600 * 1000LL)
 #define PURGE_CHUNK 10000
 #define CATCHUP_MAX 64
+#define RESET_CHUNK 1000 /* users a season's XP reset takes per batch */
 
 struct schedule;
 /* A schedule's work for one slot, in the open batch: 0, or -1 when the store failed. */
@@ -41,13 +42,16 @@ struct schedule {
     metric_u64 runs;          /* engine thread */
 };
 
-enum { SC_JOB_CLEANUP, SC_BOARD_EVICTION, SC_SEASON_END, SC__COUNT };
+enum { SC_JOB_CLEANUP, SC_BOARD_EVICTION, SC_SEASON_END, SC_SEASON_START, SC__COUNT };
 
 struct scheduler {
     struct scheduler_config cfg;
     struct api *api;
     struct schedule sc[SC__COUNT];
     atomic_bool pending;      /* a task is queued */
+    atomic_bool more;         /* a season's XP reset has users left: a task at the next tick */
+    /* engine thread: where the XP reset under way continues (the user id it reached) */
+    char *reset_app, *reset_season, *reset_after;
     pthread_t tid;
     bool started, stop;
     pthread_mutex_t lock;     /* guards stop */
@@ -323,11 +327,145 @@ static int season_end(struct scheduler *s, struct schedule *sc, int64_t slot, in
     return ret;
 }
 
+/* Season start: a season with resetXpOnStart resets the XP of the app's users once its
+ * startsAt has passed (while it is active and not ended). Users are taken in id order,
+ * RESET_CHUNK per batch; each user whose XP is reset gets a season_resets row in the same
+ * batch, and a user with one is skipped, so a chunk repeated after a rollback or a restart
+ * resets nobody twice. The record ("season-start:<app>:<season>", startsAt) and the audit row
+ * "season.reset_xp" are written in the batch of the last chunk. Between chunks the position
+ * is kept in memory only (a restart starts over from the first user, skipping the done). */
+
+static void forget_reset(struct scheduler *s)
+{
+    free(s->reset_app);
+    free(s->reset_season);
+    free(s->reset_after);
+    s->reset_app = s->reset_season = s->reset_after = NULL;
+}
+
+static void user_id_of(const char *id, void *arg)
+{
+    ids_push(arg, id);
+}
+
+/* One chunk of the season's XP reset: 0 and *done when every user was reached, or -1. */
+static int reset_chunk(struct scheduler *s, const char *app, const char *season, int64_t now,
+                       bool *done, char *err, size_t errlen)
+{
+    struct store *st = s->api->store;
+    const char *after = "";
+    if (s->reset_app && strcmp(s->reset_app, app) == 0 && strcmp(s->reset_season, season) == 0)
+        after = s->reset_after;
+    char source[BOARDS_PERIOD_MAX];
+    snprintf(source, sizeof(source), "season:%s", season);
+    struct ids users = { 0 };
+    int ret = store_user_ids_after(st, app, after, RESET_CHUNK, user_id_of, &users, NULL, err,
+                                   errlen);
+    for (size_t k = 0; ret == 0 && k < users.n; k++) {
+        int rc = store_season_reset_has(st, app, season, users.v[k], err, errlen);
+        if (rc == 0)
+            continue; /* reset before */
+        size_t tracks = 0;
+        if (rc == STORE_NOT_FOUND)
+            rc = engine_reset_xp(s->api->engine, st, app, users.v[k], "season-reset", source,
+                                 now, &tracks, err, errlen);
+        if (rc == -1) {
+            ret = -1;
+        } else if (rc < 0) {
+            log_warn("a user's XP was not reset", LOG_S("app", app), LOG_S("user", users.v[k]),
+                     LOG_S("error", err));
+        } else if (tracks &&
+                   store_season_reset_mark(st, app, season, users.v[k], now, err, errlen) < 0) {
+            ret = -1;
+        }
+    }
+    if (ret == 0) {
+        *done = users.n < RESET_CHUNK;
+        char *last = users.n ? xstrdup(users.v[users.n - 1]) : NULL;
+        forget_reset(s);
+        if (!*done) {
+            s->reset_app = xstrdup(app);
+            s->reset_season = xstrdup(season);
+            s->reset_after = last;
+        } else {
+            free(last);
+        }
+    }
+    ids_release(&users);
+    return ret;
+}
+
+static int season_start(struct scheduler *s, struct schedule *sc, int64_t slot, int64_t now,
+                        char *err, size_t errlen)
+{
+    (void)sc;
+    (void)slot;
+    struct store *st = s->api->store;
+    struct ids apps = { 0 };
+    bool more = false;
+    int ret = store_apps_each(st, app_id_of, &apps, err, errlen);
+    for (size_t i = 0; ret == 0 && !more && s->api->engine && i < apps.n; i++) {
+        struct game_app *ga = engine_app(s->api->engine, st, apps.v[i], err, errlen);
+        if (!ga) {
+            ret = -1;
+            break;
+        }
+        struct ids started = { 0 };
+        int64_t *starts = xcalloc(ga->n_seasons + 1, sizeof(*starts));
+        for (size_t k = 0; k < ga->n_seasons; k++) {
+            const struct game_season *x = &ga->seasons[k];
+            if (x->active && x->starts_at <= now && now < x->ends_at &&
+                json_is_true(json_object_get(x->doc, "resetXpOnStart"))) {
+                starts[started.n] = x->starts_at;
+                ids_push(&started, x->id);
+            }
+        }
+        for (size_t k = 0; ret == 0 && !more && k < started.n; k++) {
+            char name[256];
+            snprintf(name, sizeof(name), "season-start:%s:%s", apps.v[i], started.v[k]);
+            int rc = store_schedule_ran(st, name, NULL, NULL, err, errlen);
+            if (rc == 0)
+                continue; /* reset before */
+            bool done = false;
+            if (rc != STORE_NOT_FOUND ||
+                reset_chunk(s, apps.v[i], started.v[k], now, &done, err, errlen) < 0) {
+                ret = -1;
+                break;
+            }
+            if (!done) {
+                more = true; /* the next batch goes on */
+                break;
+            }
+            int64_t users = 0;
+            if (store_schedule_run(st, name, starts[k], now, err, errlen) < 0 ||
+                store_season_reset_count(st, apps.v[i], started.v[k], &users, err, errlen) < 0) {
+                ret = -1;
+                break;
+            }
+            json_t *after = json_pack("{s:I}", "users", (json_int_t)users);
+            struct api_actor system = API_ACTOR_SYSTEM;
+            ret = api_audit_write(st, &system, apps.v[i], "season.reset_xp", "season",
+                                  started.v[k], NULL, after, err, errlen);
+            json_decref(after);
+            if (ret == 0)
+                log_info("season XP reset", LOG_S("app", apps.v[i]),
+                         LOG_S("season", started.v[k]), LOG_I("users", users));
+        }
+        free(starts);
+        ids_release(&started);
+    }
+    ids_release(&apps);
+    atomic_store(&s->more, ret == 0 && more);
+    return ret;
+}
+
 /* ---- the tick (engine thread) -------------------------------------------------------------- */
 
 static void after(void *arg, bool committed)
 {
     struct scheduler *s = arg;
+    if (!committed)
+        forget_reset(s); /* the chunk's resets rolled back: start over (the done are skipped) */
     for (int i = 0; i < SC__COUNT; i++) {
         struct schedule *sc = &s->sc[i];
         if (committed && sc->pending > sc->last)
@@ -394,6 +532,14 @@ static void task(void *arg)
             return;
         }
     }
+    /* An XP reset with users left goes on at once, not at the next slot. */
+    if (s->sc[SC_SEASON_START].enabled && atomic_load(&s->more)) {
+        char err[256];
+        if (season_start(s, &s->sc[SC_SEASON_START], 0, now, err, sizeof(err)) < 0) {
+            log_error("a season XP reset failed; it is tried again", LOG_S("error", err));
+            api->batch_failed = true;
+        }
+    }
 }
 
 /* The earliest next slot of any schedule after `now` (the ticking thread's estimate). */
@@ -419,7 +565,7 @@ static void *tick_run(void *arg)
         pthread_mutex_unlock(&s->lock);
         /* A task only when a slot may be due (the task finds which), and at least hourly. */
         int64_t now = clock_now_ms();
-        if (now >= due) {
+        if (now >= due || atomic_load(&s->more)) {
             if (atomic_exchange(&s->pending, true))
                 due = now; /* one is queued still: look again next tick */
             else if (worker_submit_reserved(s->api->store_worker, task, s) < 0) {
@@ -462,6 +608,7 @@ struct scheduler *scheduler_new(const struct scheduler_config *cfg, struct api *
         [SC_JOB_CLEANUP] = { "job-cleanup", cfg->job_cleanup, job_cleanup },
         [SC_BOARD_EVICTION] = { "board-eviction", cfg->board_eviction, board_eviction },
         [SC_SEASON_END] = { "season-end", cfg->season_end, season_end },
+        [SC_SEASON_START] = { "season-start", cfg->season_start, season_start },
     };
     for (int i = 0; i < SC__COUNT; i++) {
         struct schedule *sc = &s->sc[i];
@@ -512,6 +659,7 @@ void scheduler_free(struct scheduler *s)
     if (!s)
         return;
     scheduler_stop(s);
+    forget_reset(s);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     free(s);

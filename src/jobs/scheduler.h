@@ -40,6 +40,7 @@ struct scheduler_config {
     const char *job_cleanup;    /* schedules (cron.h syntax) */
     const char *board_eviction;
     const char *season_end;
+    const char *season_start;
     int season_results_max;     /* a closed season's results: its board's top this many */
 };
 

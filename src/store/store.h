@@ -568,6 +568,22 @@ struct store_season_result {
     int64_t closed_at;
 };
 
+/* Records that the season's XP reset reset the user's XP: 0, or STORE_CONFLICT when it had
+ * (nothing written). */
+int store_season_reset_mark(struct store *s, const char *app_id, const char *season_id,
+                            const char *user_id, int64_t now, char *err, size_t errlen);
+/* Whether the season's XP reset reached the user: 0 (it did), STORE_NOT_FOUND, or -1. */
+int store_season_reset_has(struct store *s, const char *app_id, const char *season_id,
+                           const char *user_id, char *err, size_t errlen);
+/* How many users the season's XP reset reached. */
+int store_season_reset_count(struct store *s, const char *app_id, const char *season_id,
+                             int64_t *n, char *err, size_t errlen);
+/* Calls fn with the ids of up to `limit` users of the app after `after` ("" = from the
+ * first), in id order; *n (may be NULL) receives how many. */
+int store_user_ids_after(struct store *s, const char *app_id, const char *after, int limit,
+                         void (*fn)(const char *user_id, void *), void *arg, int *n, char *err,
+                         size_t errlen);
+
 /* Appends one row of a season's results: 0, or -1 (a repeated rank is a failure). */
 int store_season_result_put(struct store *s, const struct store_season_result *r, char *err,
                             size_t errlen);
