@@ -56,6 +56,8 @@ static const char *const env_names[] = {
     "REACTOR_SCHEDULE_JOB_CLEANUP",
     "REACTOR_SCHEDULE_BOARD_EVICTION",
     "REACTOR_SCHEDULE_SEASON_END",
+    "REACTOR_SCHEDULE_SEASON_START",
+    "REACTOR_SEASON_RESULTS_MAX",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 
