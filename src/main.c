@@ -408,6 +408,8 @@ static int cmd_serve(const struct config *cfg)
         .season_end = cfg->schedule_season_end,
         .event_retention_days = cfg->event_retention_days,
         .event_retention = cfg->schedule_event_retention,
+        .season_start = cfg->schedule_season_start,
+        .season_results_max = cfg->season_results_max,
     };
     sched = scheduler_new(&sc, &api, err, sizeof(err));
     if (!sched) {

@@ -464,6 +464,134 @@ static void submit(struct http_request *req, struct api *api, const struct kind 
     api_call_submit(c, def_run);
 }
 
+/* ---- GET /seasons/:id/results: a closed season's final standings ------------------------- */
+
+#define RESULTS_LIMIT_DEFAULT 100
+#define RESULTS_LIMIT_MAX 1000
+
+struct results_ctx {
+    char *id;
+    int limit, offset;
+    json_t *rows;
+    char *metric_own; /* of the first row (the same in every row) */
+};
+
+static void results_ctx_free(void *p)
+{
+    struct results_ctx *x = p;
+    free(x->id);
+    free(x->metric_own);
+    json_decref(x->rows);
+    free(x);
+}
+
+static void result_row(const struct store_season_result *r, void *arg)
+{
+    struct results_ctx *x = arg;
+    json_t *row = json_pack("{s:I, s:s, s:I}", "rank", (json_int_t)r->rank, "userId", r->user_id,
+                            "score", (json_int_t)r->score);
+    json_t *prize = r->prize ? json_loads(r->prize, 0, NULL) : NULL;
+    if (prize)
+        json_object_set_new(row, "prize", prize);
+    json_array_append_new(x->rows, row);
+    if (!x->metric_own)
+        x->metric_own = xstrdup(r->metric);
+}
+
+static void results_run(struct api_call *c, struct store *st)
+{
+    struct results_ctx *x = c->ctx;
+    char err[256];
+    struct game_app *a = engine_app(c->api->engine, st, c->who.app_id, err, sizeof(err));
+    if (!a) {
+        api_call_internal(c, "loading the app's game model failed", err);
+        return;
+    }
+    const struct game_season *season = game_app_season(a, x->id);
+    if (!season) {
+        api_call_error(c, 404, "not_found", "Season not found");
+        return;
+    }
+    char run[256];
+    snprintf(run, sizeof(run), ENGINE_SEASON_END_RUN, c->who.app_id, x->id);
+    int64_t closed_at = 0, total = 0;
+    int rc = store_schedule_ran(st, run, NULL, &closed_at, err, sizeof(err));
+    if (rc == STORE_NOT_FOUND) {
+        api_call_error(c, 404, "not_closed", "The season is not closed yet");
+        return;
+    }
+    x->rows = json_array();
+    if (rc < 0 || store_season_results_page(st, c->who.app_id, x->id, x->limit, x->offset,
+                                            result_row, x, &total, err, sizeof(err)) < 0) {
+        api_call_internal(c, "reading the season's results failed", err);
+        return;
+    }
+    /* The metric the season was ranked by: its rows', or else its rewardConfig's now. */
+    const char *metric = x->metric_own;
+    if (!metric)
+        metric = json_string_value(json_object_get(json_object_get(season->doc, "rewardConfig"),
+                                                   "metric"));
+    char at[CLOCK_ISO_LEN];
+    clock_iso(closed_at, at);
+    api_call_answer(c, 200,
+                    json_pack("{s:s, s:s, s:s, s:O, s:I}", "seasonId", x->id, "closedAt", at,
+                              "metric", metric ? metric : "Builder XP", "results", x->rows,
+                              "total", (json_int_t)total));
+}
+
+/* A query integer from lo to hi into *out (unchanged when absent); 0, or -1 with a detail. */
+static int query_int(struct http_request *req, const char *name, long lo, long hi, int *out,
+                     json_t *details)
+{
+    struct buf v = BUF_INIT;
+    int rc = http_request_query(req, name, &v);
+    if (rc > 0) {
+        char *end;
+        long n = strtol(v.data, &end, 10);
+        if (*end || !*v.data || strlen(v.data) != v.len || n < lo || n > hi)
+            rc = -1;
+        else
+            *out = (int)n;
+    }
+    buf_release(&v);
+    if (rc < 0) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "must be an integer from %ld to %ld", lo, hi);
+        json_object_set_new(details, name, json_string(msg));
+        return -1;
+    }
+    return 0;
+}
+
+static void season_results(struct http_request *req, void *arg)
+{
+    struct api *api = arg;
+    struct principal who;
+    if (api_authenticate(api, req, API_ROLE_ANY, &who) < 0)
+        return;
+    const char *id = http_request_param(req, "id");
+    if (!id || utf8_chars(id) > DEF_ID_MAX || !*id) {
+        http_respond_error(req, 404, "not_found", "Season not found");
+        return;
+    }
+    struct results_ctx *x = xcalloc(1, sizeof(*x));
+    x->limit = RESULTS_LIMIT_DEFAULT;
+    json_t *details = json_object();
+    query_int(req, "limit", 1, RESULTS_LIMIT_MAX, &x->limit, details);
+    query_int(req, "offset", 0, 1000000000, &x->offset, details);
+    if (json_object_size(details)) {
+        free(x);
+        http_respond_error_details(req, 400, "validation_failed", "Validation failed", details);
+        return;
+    }
+    json_decref(details);
+    x->id = xstrdup(id);
+    struct api_call *c = api_call_new(api, req, &who);
+    c->ctx = x;
+    c->ctx_free = results_ctx_free;
+    api_call_submit(c, results_run);
+}
+
 #define HANDLERS(name, idx)                                                                \
     static void name##_create(struct http_request *req, void *arg)                         \
     {                                                                                      \
@@ -505,7 +633,8 @@ HANDLERS(season, 2)
 int api_definitions_register(struct router *r, struct api *api)
 {
     if (ROUTES(r, api, rule, "/rules") || ROUTES(r, api, achievement, "/achievements") ||
-        ROUTES(r, api, season, "/seasons"))
+        ROUTES(r, api, season, "/seasons") ||
+        router_add(r, HTTP_GET, "/seasons/:id/results", season_results, api) < 0)
         return -1;
     return 0;
 }

@@ -208,6 +208,12 @@ static const struct option options[] = {
       "a leaderboard channel gets at most one push per interval (milliseconds)" },
     { "REACTOR_PRESENCE_TTL", "--presence-ttl", OPT_INT, OFF(presence_ttl), "60", 1, 3600, false,
       NULL, "seconds an HTTP presence heartbeat lasts when it names no ttlSeconds" },
+    { "REACTOR_SCHEDULE_SEASON_START", "--schedule-season-start", OPT_STRING,
+      OFF(schedule_season_start), "@every 1m", 0, 0, false, check_nonempty,
+      "when started seasons with resetXpOnStart reset XP (cron, @every, or off)" },
+    { "REACTOR_SEASON_RESULTS_MAX", "--season-results-max", OPT_INT, OFF(season_results_max),
+      "1000", 1, 1000000, false, NULL,
+      "a closed season's results keep its board's top this many (and every prize winner)" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -75,6 +75,8 @@ struct config {
     int ws_history_ttl;        /* seconds */
     int ws_leaderboard_interval_ms;
     int presence_ttl;          /* seconds, default of an HTTP heartbeat */
+    char *schedule_season_start;
+    int season_results_max;    /* rows of a closed season's results (plus prize winners) */
 };
 
 /* Fills `cfg` from the defaults, then `envp` ("NAME=value" strings, NULL-terminated; may be

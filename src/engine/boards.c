@@ -714,7 +714,7 @@ size_t boards_periods(const struct game_app *app, int64_t ms, char (*keys)[BOARD
         period_key(kinds[i], &t, keys[n++]);
     for (size_t i = 0; i < app->n_seasons && n < max; i++) {
         const struct game_season *s = &app->seasons[i];
-        if (s->active && s->starts_at <= ms && ms < s->ends_at)
+        if (s->active && !s->closed && s->starts_at <= ms && ms < s->ends_at)
             snprintf(keys[n++], BOARDS_PERIOD_MAX, "season:%s", s->id);
     }
     return n;

@@ -6,7 +6,8 @@
  * it). An award counts on the board of every period its event falls in: "all", the day
  * "YYYY-MM-DD", the ISO week "YYYY-Www" and the month "YYYY-MM" of its occurredAt in the
  * app's leaderboard zone (leaderboards.timezone, default UTC), and "season:<id>" for each
- * active season whose window holds occurredAt (the first 12 that overlap). An event older than
+ * active season that is not closed and whose window holds occurredAt (the first 12 that
+ * overlap). An event older than
  * BOARDS_BACKFILL_MS counts on "all" and its seasons only, so back-dated events cannot create
  * boards without end. A score is the sum of the awards on that board, up to
  * BOARDS_SCORE_MAX; `at` is when the user reached it (the processing time of the batch).

@@ -463,6 +463,17 @@ struct game_app *engine_app(struct engine *e, struct store *st, const char *app_
             log_warn("stored definitions that do not compile were skipped",
                      LOG_S("app", app_id), LOG_U("count", l.bad));
     }
+    /* A season the scheduler closed takes no more events (its results are final). */
+    for (size_t i = 0; i < a->n_seasons; i++) {
+        char run[256];
+        snprintf(run, sizeof(run), ENGINE_SEASON_END_RUN, app_id, a->seasons[i].id);
+        rc = store_schedule_ran(st, run, NULL, NULL, err, errlen);
+        if (rc < 0 && rc != STORE_NOT_FOUND) {
+            game_app_free(a);
+            return NULL;
+        }
+        a->seasons[i].closed = rc == 0;
+    }
     struct app_slot *x = xmalloc(sizeof(*x));
     x->app = a;
     x->next = e->apps[b];
@@ -678,22 +689,56 @@ void engine_spend_event(const char *app_id, const char *user_id, const struct st
     };
 }
 
-int engine_grant(struct engine *e, struct store *st, const char *app_id, const char *user_id,
-                 const json_t *xp, const json_t *currency, const char *reason,
-                 const char *source, int64_t now_ms, char *err, size_t errlen)
+/* The app and a readable user for a change outside an event: 0, or engine_grant's codes. */
+static int system_change_target(struct engine *e, struct store *st, const char *app_id,
+                                const char *user_id, const struct game_app **app,
+                                struct user **u, char *err, size_t errlen)
 {
-    const struct game_app *app = engine_app(e, st, app_id, err, errlen);
-    if (!app)
+    *app = engine_app(e, st, app_id, err, errlen);
+    if (!*app)
         return -1;
-    struct user *u;
-    int rc = user_get(e, st, app_id, user_id, &u, err, errlen);
+    int rc = user_get(e, st, app_id, user_id, u, err, errlen);
     if (rc < 0)
         return rc;
-    if (u->unreadable) {
+    if ((*u)->unreadable) {
         snprintf(err, errlen, "the stored game state of %s in %s does not parse", user_id,
                  app_id);
         return ENGINE_STATE_UNREADABLE;
     }
+    return 0;
+}
+
+int engine_reset_xp(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                    const char *reason, const char *source, int64_t now_ms, size_t *tracks,
+                    char *err, size_t errlen)
+{
+    const struct game_app *app;
+    struct user *u;
+    if (tracks)
+        *tracks = 0;
+    int rc = system_change_target(e, st, app_id, user_id, &app, &u, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct game_effects *fx = &e->fx;
+    fx->n = 0;
+    game_reset_xp(app, &u->g, fx);
+    if (!fx->n)
+        return 0;
+    mark_dirty(e, u);
+    for (size_t i = 0; tracks && i < fx->n; i++)
+        *tracks += fx->v[i].type == FX_XP;
+    return write_ledger(st, app_id, u, fx, source, reason, now_ms, err, errlen);
+}
+
+int engine_grant(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                 const json_t *xp, const json_t *currency, const char *reason,
+                 const char *source, int64_t now_ms, char *err, size_t errlen)
+{
+    const struct game_app *app;
+    struct user *u;
+    int rc = system_change_target(e, st, app_id, user_id, &app, &u, err, errlen);
+    if (rc < 0)
+        return rc;
     struct game_effects *fx = &e->fx;
     fx->n = 0;
     game_grant(app, &u->g, xp, currency, fx);

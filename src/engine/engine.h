@@ -127,6 +127,10 @@ void engine_on_outbox(struct engine *e, engine_outbox_fn *fn, void *arg);
 struct game_app;
 struct game_user;
 
+/* The schedule_runs name that records a season's close ("season-end:<app>:<season>"): the
+ * engine counts no event on the board of a closed season. */
+#define ENGINE_SEASON_END_RUN "season-end:%s:%s"
+
 /* The app's game model, loaded from the store on first use; NULL with a message when the
  * store failed or the app does not exist. Callers may change it (definitions they just
  * wrote); it stays valid until the batch ends. */
@@ -179,6 +183,15 @@ struct engine_spend_req {
 int engine_spend(struct engine *e, struct store *st, const char *app_id,
                  const struct engine_spend_req *req, int64_t now_ms, struct store_ledger *out,
                  char **user_id, char *err, size_t errlen);
+
+/* Sets the user's XP on every track to 0 (a season's resetXpOnStart; engine thread, open
+ * batch): levels follow, a ledger row (kind xp, negative amount) of `reason` and `source` per
+ * track reset; no leaderboard counts it and no webhook job is made. *tracks (may be NULL)
+ * receives how many tracks were reset. 0, STORE_NOT_FOUND, ENGINE_STATE_UNREADABLE (nothing
+ * written), or -1 (the store failed: the batch must fail). */
+int engine_reset_xp(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                    const char *reason, const char *source, int64_t now_ms, size_t *tracks,
+                    char *err, size_t errlen);
 
 /* Grants awards to a user outside an event (a season prize, engine thread, open batch):
  * xp {track: n} and currency {currency: n} (either NULL) are added as a rule's would be, with

@@ -376,13 +376,13 @@ void game_app_put_season(struct game_app *a, const char *id, int64_t starts_at,
         if (strcmp(a->seasons[i].id, id) == 0) {
             json_decref(a->seasons[i].doc);
             a->seasons[i] = (struct game_season){ a->seasons[i].id, starts_at, ends_at, active,
-                                                  doc };
+                                                  doc, a->seasons[i].closed };
             return;
         }
     }
     a->seasons = xrealloc(a->seasons, (a->n_seasons + 1) * sizeof(*a->seasons));
     a->seasons[a->n_seasons++] =
-        (struct game_season){ xstrdup(id), starts_at, ends_at, active, doc };
+        (struct game_season){ xstrdup(id), starts_at, ends_at, active, doc, false };
 }
 
 int game_app_remove(struct game_app *a, enum game_def kind, const char *id)
@@ -833,6 +833,13 @@ static void award_currency(struct game_user *u, const char *currency, int64_t am
     e->total = b->balance;
     e->rule = rule;
     e->ach = ach;
+}
+
+void game_reset_xp(const struct game_app *a, struct game_user *u, struct game_effects *fx)
+{
+    for (size_t i = 0; i < u->n_xp; i++)
+        if (u->xp[i].xp != 0)
+            award_xp(a, u, u->xp[i].track, -u->xp[i].xp, NULL, NULL, fx);
 }
 
 void game_grant(const struct game_app *a, struct game_user *u, const json_t *xp,

@@ -98,6 +98,7 @@ struct game_season {
     int64_t starts_at, ends_at; /* Unix ms */
     bool active;
     json_t *doc;
+    bool closed; /* the scheduler closed it: its board takes no more events */
 };
 
 struct game_app {
@@ -214,6 +215,11 @@ void game_apply(const struct game_app *a, struct game_user *u, const struct game
  * 0 with *balance_after, or -1 (insufficient; nothing changed). Earned counts additions. */
 int game_user_add_currency(struct game_user *u, const char *currency, int64_t amount,
                            int64_t *balance_after);
+
+/* Sets every XP track of the user that is not 0 to 0 (a season's resetXpOnStart): an FX_XP
+ * effect per track (amount = minus what it had, total 0) and an FX_LEVEL one when its level
+ * changes, appended to fx. */
+void game_reset_xp(const struct game_app *a, struct game_user *u, struct game_effects *fx);
 
 /* Grants awards outside an event (a season prize): xp {track: amount >= 0} and currency
  * {currency: amount >= 0} objects (either may be NULL), added like a rule's (levels, balances),

@@ -45,6 +45,8 @@ struct scheduler_config {
     const char *season_end;
     int event_retention_days;   /* 0: events are kept forever */
     const char *event_retention;
+    const char *season_start;
+    int season_results_max;     /* a closed season's results: its board's top this many */
 };
 
 struct scheduler;

@@ -245,6 +245,29 @@ const struct migration sqlite_migrations[] = {
       "CREATE INDEX audit_action ON audit (app_id, action, id);\n"
       "CREATE INDEX audit_resource ON audit (app_id, resource_type, resource_id, id);\n"
       "CREATE INDEX audit_at ON audit (at);\n" },
+    /* A closed season's final standings: the top of its board (and every prize winner),
+     * written once, in the batch that closes the season. prize is JSON text or NULL. */
+    { 9, "season results and resets",
+      "CREATE TABLE season_results (\n"
+      "  app_id      TEXT NOT NULL,\n"
+      "  season_id   TEXT NOT NULL,\n"
+      "  rank        INTEGER NOT NULL,\n"
+      "  metric      TEXT NOT NULL,\n"
+      "  user_id     TEXT NOT NULL,\n"
+      "  score       INTEGER NOT NULL,\n"
+      "  prize       TEXT,\n"
+      "  closed_at   INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, season_id, rank)\n"
+      ") STRICT, WITHOUT ROWID;\n"
+      /* The users whose XP a season's resetXpOnStart has reset: a reset runs in chunks of
+       * users across batches, and a user found here is not reset again. */
+      "CREATE TABLE season_resets (\n"
+      "  app_id      TEXT NOT NULL,\n"
+      "  season_id   TEXT NOT NULL,\n"
+      "  user_id     TEXT NOT NULL,\n"
+      "  at          INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, season_id, user_id)\n"
+      ") STRICT, WITHOUT ROWID;\n" },
     /* Event retention (the event-retention schedule) deletes the oldest events by the time
      * they were received; the index grows at its end, as events arrive in time order. */
     { 10, "events_by_received_at",

@@ -186,6 +186,23 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_SCHEDULE_RUN] = "INSERT INTO schedule_runs (schedule, slot, ran_at) VALUES (?, ?, ?) "
                         "ON CONFLICT DO NOTHING",
     [ST_SCHEDULE_LAST] = "SELECT max(slot) FROM schedule_runs WHERE schedule = ?",
+    [ST_SCHEDULE_RAN] = "SELECT slot, ran_at FROM schedule_runs WHERE schedule = ? "
+                        "ORDER BY slot DESC LIMIT 1",
+    [ST_SEASON_RESULT_PUT] = "INSERT INTO season_results (app_id, season_id, rank, metric, "
+                             "user_id, score, prize, closed_at) VALUES (?,?,?,?,?,?,?,?)",
+    [ST_SEASON_RESULT_PAGE] = "SELECT rank, metric, user_id, score, prize, closed_at FROM "
+                              "season_results WHERE app_id = ? AND season_id = ? "
+                              "ORDER BY rank LIMIT ? OFFSET ?",
+    [ST_SEASON_RESET_MARK] = "INSERT INTO season_resets (app_id, season_id, user_id, at) "
+                             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    [ST_SEASON_RESET_HAS] = "SELECT 1 FROM season_resets WHERE app_id = ? AND season_id = ? "
+                            "AND user_id = ?",
+    [ST_SEASON_RESET_COUNT] = "SELECT count(*) FROM season_resets WHERE app_id = ? AND "
+                              "season_id = ?",
+    [ST_USER_IDS_AFTER] = "SELECT user_id FROM users WHERE app_id = ? AND user_id > ? "
+                          "ORDER BY user_id LIMIT ?",
+    [ST_SEASON_RESULT_COUNT] = "SELECT count(*) FROM season_results WHERE app_id = ? AND "
+                               "season_id = ?",
 };
 
 int sqlite__fail(struct store *s, char *err, size_t errlen)

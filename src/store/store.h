@@ -555,5 +555,47 @@ int store_schedule_run(struct store *s, const char *schedule, int64_t slot, int6
 /* The newest slot recorded for the schedule: 0 and *slot, or STORE_NOT_FOUND. */
 int store_schedule_last(struct store *s, const char *schedule, int64_t *slot, char *err,
                         size_t errlen);
+/* The newest run of the schedule: 0 with its slot and when it ran (either may be NULL), or
+ * STORE_NOT_FOUND. */
+int store_schedule_ran(struct store *s, const char *schedule, int64_t *slot, int64_t *ran_at,
+                       char *err, size_t errlen);
+
+/* ---- season results (written once, when the scheduler closes a season) -------------------- */
+
+struct store_season_result {
+    const char *app_id, *season_id; /* borrowed */
+    int64_t rank;                   /* 1-based position on the season's board */
+    const char *metric;
+    const char *user_id;
+    int64_t score;
+    const char *prize;              /* JSON text of what was granted; NULL = no prize */
+    int64_t closed_at;
+};
+
+/* Records that the season's XP reset reset the user's XP: 0, or STORE_CONFLICT when it had
+ * (nothing written). */
+int store_season_reset_mark(struct store *s, const char *app_id, const char *season_id,
+                            const char *user_id, int64_t now, char *err, size_t errlen);
+/* Whether the season's XP reset reached the user: 0 (it did), STORE_NOT_FOUND, or -1. */
+int store_season_reset_has(struct store *s, const char *app_id, const char *season_id,
+                           const char *user_id, char *err, size_t errlen);
+/* How many users the season's XP reset reached. */
+int store_season_reset_count(struct store *s, const char *app_id, const char *season_id,
+                             int64_t *n, char *err, size_t errlen);
+/* Calls fn with the ids of up to `limit` users of the app after `after` ("" = from the
+ * first), in id order; *n (may be NULL) receives how many. */
+int store_user_ids_after(struct store *s, const char *app_id, const char *after, int limit,
+                         void (*fn)(const char *user_id, void *), void *arg, int *n, char *err,
+                         size_t errlen);
+
+/* Appends one row of a season's results: 0, or -1 (a repeated rank is a failure). */
+int store_season_result_put(struct store *s, const struct store_season_result *r, char *err,
+                            size_t errlen);
+/* Calls fn for up to `limit` rows of the season from the `offset`-th, by rank (the row is
+ * valid during the call only); *total (may be NULL) receives how many rows it has. */
+int store_season_results_page(struct store *s, const char *app_id, const char *season_id,
+                              int limit, int offset,
+                              void (*fn)(const struct store_season_result *, void *), void *arg,
+                              int64_t *total, char *err, size_t errlen);
 
 #endif

@@ -154,3 +154,23 @@ def delta(before, after, name):
 
 def rejected(reason):
     return f'reactor_events_rejected_total{{reason="{reason}"}}'
+
+
+def iso_ms(ms):
+    """Unix ms as the ISO 8601 UTC time the API takes."""
+    t = time.gmtime(ms // 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ms % 1000:03d}Z"
+
+
+def short_season(api, admin, starts_in_ms, ends_in_ms, xp=10, **fields):
+    """An active season from now + starts_in_ms to now + ends_in_ms and a rule giving `xp` XP
+    for each "done" event; returns (season id, now in Unix ms)."""
+    now = int(time.time() * 1000)
+    body = {"name": "Short", "startsAt": iso_ms(now + starts_in_ms),
+            "endsAt": iso_ms(now + ends_in_ms), "isActive": True}
+    body.update(fields)
+    r = api.post("/seasons", admin, body)
+    assert r.status_code == 201, r.text
+    assert api.post("/rules", admin, {"name": "r", "eventType": "done",
+                                      "xpAwards": {"XP": xp}}).status_code == 201
+    return r.json()["season"]["id"], now

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from events_helpers import SECRET, EventClient, metrics
+from events_helpers import SECRET, EventClient, metrics, short_season
 from tenants import Api, api, server_flags, unique  # noqa: F401
 from webhook_receiver import Receiver
 
@@ -151,27 +151,15 @@ def test_event_retention_forgets_old_events_and_their_keys(reactor):
     s3.wait_log(lambda o: o.get("msg") == "old events deleted" and o.get("events") == 2)
 
 
-def iso_ms(ms):
-    t = time.gmtime(ms // 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{ms % 1000:03d}Z"
-
-
 def test_season_end_settles_leagues_and_grants_prizes_once(reactor):
     flags = ["--schedule-season-end", "@every 1s", "--scheduler-tick-ms", "50"]
     s = reactor(flags=server_flags(flags))
     api = Api(s)
     app, admin = api.create_app(unique("season"), webhookSecret=SECRET)
-    now = int(time.time() * 1000)
     prizes = {"metric": "XP", "prizes": [
         {"fromRank": 1, "currencyAwards": {"gems": 100}},
         {"fromRank": 2, "toRank": 3, "xpAwards": {"XP": 5}}]}
-    r = api.post("/seasons", admin, {"name": "Short", "startsAt": iso_ms(now - 60000),
-                                     "endsAt": iso_ms(now + 2500), "isActive": True,
-                                     "rewardConfig": prizes})
-    assert r.status_code == 201, r.text
-    season = r.json()["season"]["id"]
-    assert api.post("/rules", admin, {"name": "r", "eventType": "done",
-                                      "xpAwards": {"XP": 10}}).status_code == 201
+    season, _ = short_season(api, admin, -60000, 2500, rewardConfig=prizes)
     r = api.post("/leagues", admin, {"name": "Silver", "tier": 2, "seasonId": season,
                                      "metric": "XP", "promotionSlots": 1, "demotionSlots": 1})
     assert r.status_code == 201, r.text

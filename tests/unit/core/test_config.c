@@ -68,6 +68,8 @@ static const char *const env_names[] = {
     "REACTOR_WS_HISTORY_TTL",
     "REACTOR_WS_LEADERBOARD_INTERVAL_MS",
     "REACTOR_PRESENCE_TTL",
+    "REACTOR_SCHEDULE_SEASON_START",
+    "REACTOR_SEASON_RESULTS_MAX",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 

@@ -227,6 +227,43 @@ static void level_up_effects_follow_the_curve(void **state)
     world_free(&w);
 }
 
+/* A season's reset sets every track that has XP to 0, its level back to 1, and leaves tracks
+ * without XP and balances alone; a second reset changes nothing. */
+static void reset_xp_zeroes_every_track(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{\"xpCurve\": {\"XP\": 50}}");
+    add_rule(w.app, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 200, "
+                         "\"Other\": 3}, \"currencyAwards\": {\"gems\": 4}}", 1);
+    send(&w, "t", NULL, T0);
+    w.fx.n = 0;
+    game_reset_xp(w.app, &w.user, &w.fx);
+    assert_int_equal(xp_of(&w, "XP"), -200);
+    assert_int_equal(xp_of(&w, "Other"), -3);
+    assert_int_equal(count_fx(&w, FX_XP), 2);
+    assert_int_equal(count_fx(&w, FX_CURRENCY), 0);
+    assert_int_equal(count_fx(&w, FX_LEVEL), 1);
+    for (size_t i = 0; i < w.fx.n; i++) {
+        if (w.fx.v[i].type == FX_XP)
+            assert_int_equal(w.fx.v[i].total, 0);
+        if (w.fx.v[i].type == FX_LEVEL) {
+            assert_int_equal(w.fx.v[i].from, 3);
+            assert_int_equal(w.fx.v[i].to, 1);
+        }
+    }
+    assert_int_equal(w.user.bal[0].balance, 4);
+    w.fx.n = 0;
+    game_reset_xp(w.app, &w.user, &w.fx);
+    assert_int_equal(w.fx.n, 0);
+    /* awards after the reset count from 0 */
+    send(&w, "t", NULL, T0 + 1);
+    for (size_t i = 0; i < w.fx.n; i++)
+        if (w.fx.v[i].type == FX_XP && strcmp(w.fx.v[i].name, "XP") == 0)
+            assert_int_equal(w.fx.v[i].total, 200);
+    world_free(&w);
+}
+
 /* The level a step remembers for a track is the curve's of that moment: after the app's
  * curve changes, the next award levels by the new one. Also many rules of one event type
  * among others' (each event type's run of rules). */
@@ -475,6 +512,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(season_caps_and_season_rules),
         cmocka_unit_test(cooldown_in_event_time_both_ways),
         cmocka_unit_test(level_up_effects_follow_the_curve),
+        cmocka_unit_test(reset_xp_zeroes_every_track),
     cmocka_unit_test(levels_follow_a_changed_curve),
         cmocka_unit_test(streaks_count_days_in_the_users_zone),
         cmocka_unit_test(streak_keys_per_event_type),
