@@ -150,6 +150,15 @@ static size_t queued_bytes(struct ws_conn *c)
     return c->sendq.len + (c->write_pending ? c->pending : 0);
 }
 
+/* The peer does not read what it is sent: close with 4008; nothing more is queued. */
+static void slow_consumer(struct ws_conn *c)
+{
+    rt_hub_count_slow(c->hub);
+    log_info("websocket slow consumer", LOG_S("app", c->app_id), LOG_S("client", c->client_id),
+             LOG_U("queued", queued_bytes(c)));
+    close_with(c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+}
+
 /* ---- commands ------------------------------------------------------------------------------- */
 
 static void reply_error(struct ws_conn *c, const struct rt_cmd *cmd, int code, const char *msg)
@@ -396,6 +405,13 @@ static int frame_begin(struct ws_conn *c, const struct wslay_frame_iocb *io)
     return 0;
 }
 
+/* A close code an endpoint may send (RFC 6455 7.4): not 1004-1006, 1015 or unassigned. */
+static bool close_code_valid(unsigned code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
 /* A whole frame has arrived. */
 static void frame_end(struct ws_conn *c, bool fin)
 {
@@ -413,7 +429,10 @@ static void frame_end(struct ws_conn *c, bool fin)
             uint16_t code = c->ctl.len >= 2 ? (uint16_t)((unsigned char)c->ctl.data[0] << 8 |
                                                          (unsigned char)c->ctl.data[1])
                                             : 1000;
-            close_with(c, code, "");
+            if (c->ctl.len == 1 || !close_code_valid(code))
+                close_with(c, 1002, "bad close code"); /* and never echo one */
+            else
+                close_with(c, code, "");
         }
         break;
     default:
@@ -469,6 +488,14 @@ static void s_feed(void *session, const char *data, size_t len)
         }
         if (c->frame_left == 0)
             frame_end(c, io.fin);
+        size_t limit = rt_hub_config(c->hub)->send_queue_bytes;
+        if (!c->closing && c->sendq.len > limit) {
+            /* Replies past the limit go to the transport now; if it still holds an earlier
+             * write, the peer sends commands without reading their answers. */
+            flush(c);
+            if (c->write_pending && c->sendq.len > limit)
+                slow_consumer(c);
+        }
         if (c->closing)
             break; /* nothing after our close frame is read */
     }
@@ -538,10 +565,7 @@ void ws_deliver(void *conn, struct rt_msg *m)
     if (!c->started || c->closed || c->closing)
         return;
     if (queued_bytes(c) + m->len > rt_hub_config(c->hub)->send_queue_bytes) {
-        rt_hub_count_slow(c->hub);
-        log_info("websocket slow consumer", LOG_S("app", c->app_id), LOG_S("client", c->client_id),
-                 LOG_U("queued", queued_bytes(c)));
-        close_with(c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+        slow_consumer(c);
         flush(c);
         return;
     }

@@ -8,7 +8,9 @@
  *
  * Back-pressure: what a session has not written yet (its send queue plus the bytes the
  * transport holds) is bounded by the hub's send_queue_bytes. A push that would pass it closes
- * the connection with 4008 "slow consumer" and nothing more is queued. Other close codes:
+ * the connection with 4008 "slow consumer" and nothing more is queued; so do replies that pass
+ * it while the transport still holds an earlier write (a peer that sends commands but does
+ * not read their answers). Other close codes:
  * 4001 "token expired" (unless refreshed in time), 1001 on shutdown, 1003 for binary frames,
  * 1009 for a message over the size limit; a peer that does not answer a ping within the
  * interval is dropped. */

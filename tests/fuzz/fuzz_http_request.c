@@ -512,16 +512,6 @@ static bool server_progress(struct fz *fz)
     return false;
 }
 
-struct script {
-    const uint8_t *p;
-    size_t n, i;
-};
-
-static unsigned next_op(struct script *s)
-{
-    return s->i < s->n ? s->p[s->i++] : 0;
-}
-
 static const struct {
     unsigned method;
     const char *pattern;
@@ -548,13 +538,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct script script = {0};
-    if (size > 0) {
-        script.n = data[0] < size - 1 ? data[0] : size - 1;
-        script.p = data + 1;
-    }
-    const char *input = (const char *)data + (size ? 1 + script.n : 0);
-    size_t input_len = size ? size - 1 - script.n : 0;
+    struct fuzz_script script = fuzz_script_split(data, size);
+    const char *input = script.input;
+    size_t input_len = script.input_len;
 
     struct fz *fz = xcalloc(1, sizeof(*fz));
     buf_init(&fz->sink);
@@ -596,7 +582,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned steps = 0; !fz->closed && steps < 4096; steps++) {
         if (script.i >= script.n && (off == input_len || fz->eof))
             break;
-        unsigned op = next_op(&script);
+        unsigned op = fuzz_script_next(&script);
         size_t chunk = 0;
         if (op < 0x80)
             chunk = op ? op : input_len - off;

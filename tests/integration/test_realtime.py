@@ -497,6 +497,10 @@ def test_fragments_control_frames_and_protocol_errors(rt):
     ws3 = g.ws("lee")
     ws3.send_frame(0x8, struct.pack("!H", 1000) + b"bye")
     assert ws3.expect_close() == (1000, "")       # the peer's code echoed, then closed
+    for code in (1005, 999, 2000):                # codes no endpoint may send are not echoed
+        ws4 = g.ws("lee")
+        ws4.send_frame(0x8, struct.pack("!H", code))
+        assert ws4.expect_close() == (1002, "bad close code")
 
 
 def test_pings_keep_live_peers_and_drop_silent_ones(reactor):
