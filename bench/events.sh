@@ -88,5 +88,9 @@ print(f"single events: {e['events_per_sec']:.0f}/s, p99 {e['p99_ms']:.2f} ms, "
       f"{e['events_per_sec'] / h['requests_per_sec']:.2f} of /health ({h['requests_per_sec']:.0f}/s)")
 print(f"batched events: {b['events_per_sec']:.0f}/s, p99 {b['p99_ms']:.2f} ms per request")
 PY
+if [ -n "${BENCH_METRICS:-}" ]; then
+    # BENCH_METRICS=<regex>: the server's metrics that match, after the last phase.
+    curl -sf "http://127.0.0.1:$port/metrics" | grep -E "^(${BENCH_METRICS})" || true
+fi
 echo "server RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
 echo "store: $(du -sh "$data" | cut -f1)"

@@ -419,6 +419,12 @@ static int cmd_serve(const struct config *cfg)
     rt_hub_set_server(hub, server, ws_deliver, ws_sweep);
     metrics_register(http_server_collect_metrics, server);
     metrics_register(rt_hub_collect_metrics, hub);
+    /* Checkpoints off the engine thread: every 1,000 pages (SQLite's own default), and the
+     * engine finishes one itself only when the WAL passes 10,000 (40 MiB). */
+    if (store_checkpointer_start(store, 1000, 10000, err, sizeof(err)) < 0) {
+        log_error("cannot start the checkpoint thread", LOG_S("error", err));
+        goto out;
+    }
     /* From here on the store and the engine belong to the engine thread. */
     struct worker_batch batch = {
         .max = (size_t)cfg->engine_batch,

@@ -59,6 +59,21 @@ void api_collect_metrics(struct buf *out, void *arg)
                    "Time to make committed batches durable (one fdatasync covers all "
                    "committed before it started).");
     metrics_hist_render(out, "reactor_store_sync_seconds", "", &sync);
+    struct store_checkpoint_stats ck;
+    store_checkpointer_stats(api->store, &ck);
+    metrics_single(out, "reactor_store_wal_frames", "gauge",
+                   "Pages in the write-ahead log after the last commit.",
+                   (uint64_t)(ck.wal_frames > 0 ? ck.wal_frames : 0));
+    metrics_single(out, "reactor_store_checkpoints_total", "counter",
+                   "Checkpoints completed by the checkpoint thread.", ck.runs);
+    metrics_single(out, "reactor_store_checkpoints_inline_total", "counter",
+                   "Checkpoints the engine thread finished itself (the WAL past its limit).",
+                   ck.inline_runs);
+    metrics_single(out, "reactor_store_checkpoints_busy_total", "counter",
+                   "Checkpoint attempts that found another one running.", ck.busy);
+    metrics_family(out, "reactor_store_checkpoint_seconds_total", "counter",
+                   "Time the checkpoint thread spent copying the WAL into the database.");
+    buf_printf(out, "reactor_store_checkpoint_seconds_total %.6f\n", ck.seconds);
     metrics_family(out, "reactor_build_info", "gauge", "Version of this build.");
     buf_printf(out, "reactor_build_info{version=\"%s\"} 1\n", REACTOR_VERSION);
 }

@@ -163,6 +163,7 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    store_checkpointer_stop(s);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->stmts[i]);
     if (s->db)

@@ -103,6 +103,7 @@ struct store {
     sqlite3_stmt *stmts[ST__COUNT]; /* prepared on first use */
     char *wal_path;                 /* the WAL as SQLite names it */
     int wal_fd;                     /* open on it for store_sync (its thread after start) */
+    struct store_checkpointer *ckpt; /* NULL: SQLite checkpoints in the committing thread */
 };
 
 /* Binds a string (NULL binds SQL NULL); the string must outlive the statement's step. */

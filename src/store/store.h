@@ -63,6 +63,23 @@ int store_batch_commit(struct store *s, char *err, size_t errlen);
 int store_sync(struct store *s, char *err, size_t errlen);
 void store_batch_rollback(struct store *s);
 
+/* Moves checkpoints (copying the WAL into the database) off the committing thread: a thread
+ * with its own connection copies once the WAL reaches `soft` frames, without blocking
+ * commits; past `hard` frames the committing thread finishes the copy itself so that the WAL
+ * starts over (see sqlite_checkpoint.c). Until started, SQLite checkpoints in the committing
+ * thread. Stopped by store_close. */
+int store_checkpointer_start(struct store *s, int soft, int hard, char *err, size_t errlen);
+void store_checkpointer_stop(struct store *s);
+struct store_checkpoint_stats {
+    int wal_frames;        /* the WAL's length after the last commit */
+    uint64_t runs;         /* checkpoints the thread completed */
+    uint64_t inline_runs;  /* checkpoints the committing thread ran past `hard` */
+    uint64_t busy;         /* attempts that found another checkpoint running */
+    double seconds;        /* time the thread spent checkpointing */
+};
+/* Any thread. Zeros when no checkpointer runs. */
+void store_checkpointer_stats(struct store *s, struct store_checkpoint_stats *out);
+
 /* ---- apps, API keys, users --------------------------------------------------------------
  * Rows are plain structs. Strings in rows returned by the store are owned by the row and freed
  * by the matching _release; rows passed in are borrowed. Times are Unix milliseconds. JSON
