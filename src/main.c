@@ -311,6 +311,7 @@ static int cmd_serve(const struct config *cfg)
 
     engine = engine_new(tenants);
     engine_set_user_cache_limit(engine, (size_t)cfg->engine_user_cache);
+    engine_set_game_log_fold(engine, cfg->game_log_rows, (int64_t)cfg->game_log_seconds * 1000);
     engine_set_board_retention(engine, cfg->leaderboard_retention);
     engine_set_board_read_memory(engine, (size_t)cfg->leaderboard_read_memory_mb << 20);
     if (engine_load(engine, store, clock_now_ms(), err, sizeof(err)) < 0) {

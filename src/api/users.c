@@ -251,8 +251,8 @@ static void get_run(struct api_call *c, struct store *st)
     if (x->view == VIEW_LEDGER) {
         struct ledger_page p = { json_array(), x->user_id, 0 };
         json_t *rows = p.rows;
-        if (store_ledger_page(st, c->who.app_id, x->user_id, x->before, x->limit, x->kind,
-                              ledger_row, &p, err, sizeof(err)) < 0) {
+        if (engine_ledger_page(e, st, c->who.app_id, x->user_id, x->before, x->limit, x->kind,
+                               ledger_row, &p, err, sizeof(err)) < 0) {
             json_decref(rows);
             store_user_release(&u);
             api_call_internal(c, "ledger read failed", err);

@@ -44,6 +44,8 @@ struct config {
     int engine_batch;          /* events and store operations committed together at most */
     int engine_batch_wait_us;  /* a batch that is not full waits this long for more */
     int engine_user_cache;     /* users the engine remembers at most */
+    int game_log_rows;         /* fold the game logs past this many rows... */
+    int game_log_seconds;      /* ...or once their oldest row is this old */
     int leaderboard_retention; /* seconds a period board stays in memory unused */
     int leaderboard_read_memory_mb; /* MiB for boards loaded back by reads */
     int audit_retention_days;  /* days audit rows are kept; 0 = forever */

@@ -2,7 +2,18 @@
  *
  * Memory: a table of the users the engine has seen, by (app, user), so that an event of a
  * known user costs no store read. Users added during a batch are journaled; a batch that
- * does not commit removes them again, so memory never claims what the store does not hold. */
+ * does not commit removes them again, so memory never claims what the store does not hold.
+ *
+ * Users' state and ledger rows are appended to the store's logs (state_log, ledger_log) and
+ * folded into their tables every `fold_rows` rows or `fold_ms` (store_game_fold): a batch
+ * writes consecutive pages instead of a random page per user in each table. Until a fold,
+ * the tables do not have what the logs hold, so:
+ *   - a user with rows in the logs stays in memory (the cache is emptied only right after a
+ *     fold), and remembers where its ledger rows are in the log (`logged`);
+ *   - when that no longer holds (start-up; a batch that failed after users with logged rows
+ *     were forgotten) `need_fold` is set, and the logs are folded before any user is read
+ *     from the store or any ledger is read. A fold empties the logs, so it can run at any
+ *     point of a batch. */
 #include "engine/engine.h"
 
 #include <stdio.h>
@@ -44,6 +55,11 @@ void engine_step(const struct engine_view *view, const struct event *ev,
 
 /* ---- known users --------------------------------------------------------------------------- */
 
+/* A ledger row still in the log: the user's sequence number and the row's place there. */
+struct ledger_ref {
+    int64_t seq, lseq;
+};
+
 struct user {
     uint64_t hash;
     struct user *next;
@@ -53,6 +69,8 @@ struct user {
     bool unreadable;          /* the stored state did not parse: g is empty and must never be
                                * written over it; the user's events fail until it is mended */
     bool dirty;               /* g changed in the open batch: written before it commits */
+    struct ledger_ref *logged; /* its rows in the ledger log, oldest first */
+    uint32_t n_logged, cap_logged;
     size_t key_len;
     char key[]; /* app id, '\0', user id, '\0' */
 };
@@ -111,6 +129,8 @@ static struct user *users_add(struct users *t, const char *app_id, const char *u
     u->hash = user_hash(app_id, al, user_id, ul);
     memset(&u->g, 0, sizeof(u->g));
     u->journaled = u->dirty = u->unreadable = false;
+    u->logged = NULL;
+    u->n_logged = u->cap_logged = 0;
     u->key_len = al + ul + 2;
     memcpy(u->key, app_id, al + 1);
     memcpy(u->key + al + 1, user_id, ul + 1);
@@ -127,6 +147,7 @@ static void users_remove(struct users *t, struct user *gone)
             *p = gone->next;
             t->n--;
             game_user_release(&gone->g);
+            free(gone->logged);
             free(gone);
             return;
         }
@@ -139,6 +160,7 @@ static void users_free(struct users *t)
         for (struct user *u = t->slots[i], *next; u; u = next) {
             next = u->next;
             game_user_release(&u->g);
+            free(u->logged);
             free(u);
         }
     free(t->slots);
@@ -159,6 +181,7 @@ struct engine_metrics {
     metric_u64 known_users;
     metric_u64 user_cache_resets;
     metric_u64 nonces, nonce_bytes;
+    metric_u64 folds, folded_rows, fold_ns, log_rows;
 };
 
 struct nonce_claim {
@@ -193,6 +216,11 @@ struct engine {
     struct engine_step_result step;
     struct game_effects fx;       /* the current event's effects */
     size_t max_users;             /* user table limit */
+    /* The game logs (see the top): rows in them as this connection sees them, and as of the
+     * last commit; when the oldest unfolded row was committed (0: none). */
+    int64_t log_rows, log_rows_committed, log_since_ms;
+    int64_t fold_rows, fold_ms;   /* fold past this many rows or this age */
+    bool need_fold;               /* `logged` may miss rows: fold before reading users */
     struct boards *boards;        /* leaderboards (read by I/O threads under their lock) */
     struct engine_metrics m;
 };
@@ -202,6 +230,9 @@ struct engine *engine_new(struct tenant_registry *tenants)
     struct engine *e = xcalloc(1, sizeof(*e));
     e->tenants = tenants;
     e->max_users = ENGINE_USER_CACHE_DEFAULT;
+    e->fold_rows = ENGINE_FOLD_ROWS_DEFAULT;
+    e->fold_ms = ENGINE_FOLD_MS_DEFAULT;
+    e->need_fold = true; /* whatever the last run left in the logs */
     buf_init(&e->step.effects);
     uint64_t k[2] = { 0, 0 };
     if (RAND_bytes((unsigned char *)k, sizeof(k)) != 1)
@@ -229,6 +260,43 @@ void engine_free(struct engine *e)
 void engine_set_user_cache_limit(struct engine *e, size_t max_users)
 {
     e->max_users = max_users ? max_users : 1;
+}
+
+void engine_set_game_log_fold(struct engine *e, int64_t rows, int64_t ms)
+{
+    e->fold_rows = rows > 0 ? rows : 1;
+    e->fold_ms = ms > 0 ? ms : 1;
+}
+
+/* Folds the game logs into their tables in the open batch. Everything logged is then in the
+ * tables, as this connection sees them, so no user needs `logged` any more. */
+static int game_fold(struct engine *e, struct store *st, char *err, size_t errlen)
+{
+    int64_t rows = 0;
+    uint64_t t0 = clock_mono_ns();
+    if (store_game_fold(st, &rows, err, errlen) < 0)
+        return -1;
+    uint64_t ns = clock_mono_ns() - t0;
+    metric_add(&e->m.fold_ns, ns);
+    if (rows)
+        log_info("game logs folded", LOG_U("rows", (uint64_t)rows), LOG_U("us", ns / 1000));
+    for (size_t i = 0; i < e->users.cap; i++)
+        for (struct user *u = e->users.slots[i]; u; u = u->next)
+            u->n_logged = 0;
+    e->log_rows = 0;
+    e->need_fold = false;
+    metric_add(&e->m.folds, 1);
+    metric_add(&e->m.folded_rows, (uint64_t)rows);
+    return 0;
+}
+
+static void ledger_ref_add(struct user *u, int64_t seq, int64_t lseq)
+{
+    if (u->n_logged == u->cap_logged) {
+        u->cap_logged = u->cap_logged ? u->cap_logged * 2 : 4;
+        u->logged = xrealloc(u->logged, u->cap_logged * sizeof(*u->logged));
+    }
+    u->logged[u->n_logged++] = (struct ledger_ref){ seq, lseq };
 }
 
 void engine_set_board_retention(struct engine *e, int64_t seconds)
@@ -493,6 +561,8 @@ static int user_get(struct engine *e, struct store *st, const char *app_id, cons
         *out = u;
         return 0;
     }
+    if (e->need_fold && game_fold(e, st, err, errlen) < 0)
+        return -1;
     char *attrs = NULL, *state = NULL;
     int rc = store_user_load(st, app_id, user_id, &attrs, &state, err, errlen);
     if (rc < 0)
@@ -545,18 +615,25 @@ int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, 
         if (!u->dirty)
             continue;
         char *state = game_user_dump(&u->g);
-        int rc = store_user_state_put(st, u->key, user_id_of(u), state, now_ms, err, errlen);
+        int rc = store_user_state_log(st, u->key, user_id_of(u), state, now_ms, err, errlen);
         free(state);
         if (rc < 0)
             return -1;
         u->dirty = false;
+        e->log_rows++;
     }
+    /* A full user table is emptied after the commit (engine_batch_end): fold first, so
+     * that no user it forgets has rows in the logs. */
+    if (e->need_fold ||
+        (e->log_rows && (e->users.n > e->max_users || e->log_rows >= e->fold_rows ||
+                         (e->log_since_ms && now_ms - e->log_since_ms >= e->fold_ms))))
+        return game_fold(e, st, err, errlen);
     return 0;
 }
 
 /* Writes the ledger rows of the XP and currency effects of an event or a grant (`reason`
  * given: else "rule" or "achievement" by the effect's source). */
-static int write_ledger(struct store *st, const char *app_id, struct user *u,
+static int write_ledger(struct engine *e, struct store *st, const char *app_id, struct user *u,
                         const struct game_effects *fx, const char *source, const char *reason,
                         int64_t now_ms, char *err, size_t errlen)
 {
@@ -581,10 +658,55 @@ static int write_ledger(struct store *st, const char *app_id, struct user *u,
             .ref = x->rule ? x->rule->id : x->ach ? x->ach->ach->code : NULL,
             .created_at = now_ms,
         };
-        if (store_ledger_insert(st, app_id, user_id_of(u), &l, err, errlen) < 0)
+        int64_t lseq;
+        if (store_ledger_log(st, app_id, user_id_of(u), &l, &lseq, err, errlen) < 0)
             return -1;
+        ledger_ref_add(u, l.seq, lseq);
+        e->log_rows++;
     }
     return 0;
+}
+
+int engine_ledger_get(struct engine *e, struct store *st, const char *app_id,
+                      const char *user_id, int64_t seq, struct store_ledger *out, char *err,
+                      size_t errlen)
+{
+    if (e->need_fold && game_fold(e, st, err, errlen) < 0)
+        return -1;
+    struct user *u = users_find(&e->users, app_id, user_id);
+    for (uint32_t i = 0; u && i < u->n_logged; i++)
+        if (u->logged[i].seq == seq)
+            return store_ledger_logged(st, u->logged[i].lseq, out, err, errlen);
+    return store_ledger_get(st, app_id, user_id, seq, out, err, errlen);
+}
+
+int engine_ledger_page(struct engine *e, struct store *st, const char *app_id,
+                       const char *user_id, int64_t before_seq, int limit, const char *kind,
+                       void (*fn)(const struct store_ledger *, void *), void *arg, char *err,
+                       size_t errlen)
+{
+    if (e->need_fold && game_fold(e, st, err, errlen) < 0)
+        return -1;
+    /* The user's rows still in the log are its newest: they come first, newest first. */
+    struct user *u = users_find(&e->users, app_id, user_id);
+    int64_t below = before_seq;
+    for (uint32_t i = u ? u->n_logged : 0; i-- > 0 && limit > 0;) {
+        const struct ledger_ref *r = &u->logged[i];
+        if (r->seq >= before_seq)
+            continue;
+        struct store_ledger l;
+        if (store_ledger_logged(st, r->lseq, &l, err, errlen) < 0)
+            return -1; /* it is there until a fold, which also empties `logged` */
+        if (!kind || strcmp(l.kind, kind) == 0) {
+            fn(&l, arg);
+            limit--;
+        }
+        store_ledger_release(&l);
+        below = r->seq;
+    }
+    if (limit <= 0)
+        return 0;
+    return store_ledger_page(st, app_id, user_id, below, limit, kind, fn, arg, err, errlen);
 }
 
 int engine_spend(struct engine *e, struct store *st, const char *app_id,
@@ -598,7 +720,7 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
         int64_t seq;
         int rc = store_spend_key_get(st, app_id, req->key, &uid, &seq, err, errlen);
         if (rc == 0) {
-            rc = store_ledger_get(st, app_id, uid, seq, out, err, errlen);
+            rc = engine_ledger_get(e, st, app_id, uid, seq, out, err, errlen);
             if (rc < 0) {
                 free(uid);
                 return -1; /* the row of a recorded key is there: any failure is the store's */
@@ -639,9 +761,12 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
         .metadata = (char *)req->metadata,
         .created_at = now_ms,
     };
-    if (store_ledger_insert(st, app_id, req->user_id, &l, err, errlen) < 0 ||
-        (req->key &&
-         store_spend_key_put(st, app_id, req->key, req->user_id, l.seq, err, errlen) < 0))
+    int64_t lseq;
+    if (store_ledger_log(st, app_id, req->user_id, &l, &lseq, err, errlen) < 0)
+        return -1;
+    ledger_ref_add(u, l.seq, lseq);
+    e->log_rows++;
+    if (req->key && store_spend_key_put(st, app_id, req->key, req->user_id, l.seq, err, errlen) < 0)
         return -1;
     if (e->outbox) {
         /* Its webhooks commit with it, as an event's do. */
@@ -727,7 +852,7 @@ int engine_reset_xp(struct engine *e, struct store *st, const char *app_id, cons
     mark_dirty(e, u);
     for (size_t i = 0; tracks && i < fx->n; i++)
         *tracks += fx->v[i].type == FX_XP;
-    return write_ledger(st, app_id, u, fx, source, reason, now_ms, err, errlen);
+    return write_ledger(e, st, app_id, u, fx, source, reason, now_ms, err, errlen);
 }
 
 int engine_grant(struct engine *e, struct store *st, const char *app_id, const char *user_id,
@@ -745,7 +870,7 @@ int engine_grant(struct engine *e, struct store *st, const char *app_id, const c
     if (!fx->n)
         return 0;
     mark_dirty(e, u);
-    if (write_ledger(st, app_id, u, fx, source, reason, now_ms, err, errlen) < 0 ||
+    if (write_ledger(e, st, app_id, u, fx, source, reason, now_ms, err, errlen) < 0 ||
         boards_count(e->boards, st, app, user_id, now_ms, fx, now_ms, err, errlen) < 0)
         return -1;
     if (!e->outbox)
@@ -841,7 +966,7 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
         snprintf(err, errlen, "no free idempotency key for an event of %s", app_id);
     if (rc < 0)
         return -1;
-    if (fx->n && (write_ledger(st, app_id, u, fx, ev->key, NULL, now_ms, err, errlen) < 0 ||
+    if (fx->n && (write_ledger(e, st, app_id, u, fx, ev->key, NULL, now_ms, err, errlen) < 0 ||
                   boards_count(e->boards, st, app, ev->user_id, ev->occurred_at, fx, now_ms,
                                err, errlen) < 0))
         return -1;
@@ -892,6 +1017,11 @@ void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
             users_remove(&e->users, e->journal[i]);
         if (e->journal_n)
             engine_apps_forget(e, NULL);
+        /* The logs are back as they were, but users with rows in them may have been
+         * forgotten (or `logged` emptied by a fold that did not commit). */
+        e->log_rows = e->log_rows_committed;
+        if (e->log_rows)
+            e->need_fold = true;
         for (size_t i = e->claims_n; i-- > 0;)
             nonce_set_forget(e->nonces, e->claims[i].h, e->claims[i].expires);
         if (e->batch_events)
@@ -913,13 +1043,25 @@ void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
     }
     for (size_t i = 0; committed && i < e->journal_n; i++)
         e->journal[i]->journaled = false;
+    if (committed) {
+        if (!e->log_rows)
+            e->log_since_ms = 0;
+        else if (!e->log_since_ms)
+            e->log_since_ms = clock_now_ms();
+        e->log_rows_committed = e->log_rows;
+    }
     if (e->users.n > e->max_users) {
         /* Only a cache of what the store holds (the journal is empty between batches):
-         * emptying it costs store reads as users come back, never correctness. */
-        users_free(&e->users);
-        memset(&e->users, 0, sizeof(e->users));
-        metric_add(&e->m.user_cache_resets, 1);
+         * emptying it costs store reads as users come back, never correctness. Not while
+         * users have rows in the logs (engine_flush folded them unless the batch failed). */
+        if (!e->log_rows_committed && !e->need_fold) {
+            users_free(&e->users);
+            memset(&e->users, 0, sizeof(e->users));
+            metric_add(&e->m.user_cache_resets, 1);
+        }
     }
+    atomic_store_explicit(&e->m.log_rows, (uint64_t)e->log_rows_committed,
+                          memory_order_relaxed);
     atomic_store_explicit(&e->m.known_users, e->users.n, memory_order_relaxed);
     atomic_store_explicit(&e->m.nonces, nonce_set_size(e->nonces), memory_order_relaxed);
     atomic_store_explicit(&e->m.nonce_bytes, nonce_set_bytes(e->nonces), memory_order_relaxed);
@@ -1009,6 +1151,19 @@ void engine_collect_metrics(struct buf *out, void *arg)
     metrics_single(out, "reactor_engine_known_users", "gauge",
                    "Users the engine holds in memory.",
                    metric_get(&e->m.known_users));
+    metrics_single(out, "reactor_engine_game_log_rows", "gauge",
+                   "Users' state and ledger rows in the game logs, not yet folded.",
+                   metric_get(&e->m.log_rows));
+    metrics_single(out, "reactor_engine_game_log_folds_total", "counter",
+                   "Times the game logs were folded into users' state and the ledger.",
+                   metric_get(&e->m.folds));
+    metrics_single(out, "reactor_engine_game_log_folded_rows_total", "counter",
+                   "Log rows folded into users' state and the ledger.",
+                   metric_get(&e->m.folded_rows));
+    metrics_family(out, "reactor_engine_game_log_fold_seconds_total", "counter",
+                   "Time the engine thread spent folding the game logs.");
+    buf_printf(out, "reactor_engine_game_log_fold_seconds_total %.6f\n",
+               (double)metric_get(&e->m.fold_ns) / 1e9);
     metrics_single(out, "reactor_engine_user_cache_resets_total", "counter",
                    "Times the user table passed REACTOR_ENGINE_USER_CACHE and was emptied.",
                    metric_get(&e->m.user_cache_resets));

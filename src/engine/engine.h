@@ -72,6 +72,11 @@ void engine_free(struct engine *e);
  * bounded whatever user ids clients send. Before the engine thread runs. */
 #define ENGINE_USER_CACHE_DEFAULT 1000000
 void engine_set_user_cache_limit(struct engine *e, size_t max_users);
+/* Users' state and ledger rows are logged and folded into their tables once the logs hold
+ * `rows` rows or their oldest row is `ms` old (see engine.c). */
+#define ENGINE_FOLD_ROWS_DEFAULT 100000
+#define ENGINE_FOLD_MS_DEFAULT 60000
+void engine_set_game_log_fold(struct engine *e, int64_t rows, int64_t ms);
 
 /* How long a leaderboard other than "all" stays in memory unwritten and unread (default
  * BOARDS_RETENTION_DEFAULT_S). Before engine_load. */
@@ -166,6 +171,18 @@ void engine_user_attributes(struct engine *e, const char *app_id, const char *us
 int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen);
 
 /* POST /currency/spend. */
+/* The user's ledger, newest first, below `before_seq` (at most `limit` rows, of `kind` if
+ * not NULL), as store_ledger_page: rows still in the ledger log (see engine.c) first. */
+int engine_ledger_page(struct engine *e, struct store *st, const char *app_id,
+                       const char *user_id, int64_t before_seq, int limit, const char *kind,
+                       void (*fn)(const struct store_ledger *, void *), void *arg, char *err,
+                       size_t errlen);
+/* One ledger row of a user by its sequence number (owned: store_ledger_release), wherever it
+ * is; STORE_NOT_FOUND when there is none. */
+int engine_ledger_get(struct engine *e, struct store *st, const char *app_id,
+                      const char *user_id, int64_t seq, struct store_ledger *out, char *err,
+                      size_t errlen);
+
 struct engine_spend_req {
     const char *user_id;
     const char *currency;

@@ -90,10 +90,12 @@ int store_user_load(struct store *s, const char *app_id, const char *user_id,
     return ret;
 }
 
-int store_user_state_put(struct store *s, const char *app_id, const char *user_id,
-                         const char *state, int64_t now, char *err, size_t errlen)
+/* Writes a user's state with statement `id` (the table's upsert or the log's append). */
+static int state_write(struct store *s, enum stmt_id id, const char *app_id,
+                       const char *user_id, const char *state, int64_t now, char *err,
+                       size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_STATE_PUT, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, id, err, errlen);
     if (!st)
         return -1;
     sqlite__bind_text(st, 1, app_id);
@@ -102,6 +104,19 @@ int store_user_state_put(struct store *s, const char *app_id, const char *user_i
     sqlite3_bind_int64(st, 4, now);
     return sqlite__step_done(s, st, err, errlen);
 }
+
+int store_user_state_put(struct store *s, const char *app_id, const char *user_id,
+                         const char *state, int64_t now, char *err, size_t errlen)
+{
+    return state_write(s, ST_STATE_PUT, app_id, user_id, state, now, err, errlen);
+}
+
+int store_user_state_log(struct store *s, const char *app_id, const char *user_id,
+                         const char *state, int64_t now, char *err, size_t errlen)
+{
+    return state_write(s, ST_STATE_LOG, app_id, user_id, state, now, err, errlen);
+}
+
 
 void store_ledger_release(struct store_ledger *l)
 {
@@ -114,10 +129,11 @@ void store_ledger_release(struct store_ledger *l)
     memset(l, 0, sizeof(*l));
 }
 
-int store_ledger_insert(struct store *s, const char *app_id, const char *user_id,
-                        const struct store_ledger *l, char *err, size_t errlen)
+static int ledger_write(struct store *s, enum stmt_id id, const char *app_id,
+                        const char *user_id, const struct store_ledger *l, char *err,
+                        size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_INSERT, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, id, err, errlen);
     if (!st)
         return -1;
     sqlite__bind_text(st, 1, app_id);
@@ -134,6 +150,21 @@ int store_ledger_insert(struct store *s, const char *app_id, const char *user_id
     sqlite__bind_text(st, 12, l->metadata);
     sqlite3_bind_int64(st, 13, l->created_at);
     return sqlite__step_done(s, st, err, errlen);
+}
+
+int store_ledger_insert(struct store *s, const char *app_id, const char *user_id,
+                        const struct store_ledger *l, char *err, size_t errlen)
+{
+    return ledger_write(s, ST_LEDGER_INSERT, app_id, user_id, l, err, errlen);
+}
+
+int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
+                     const struct store_ledger *l, int64_t *lseq, char *err, size_t errlen)
+{
+    if (ledger_write(s, ST_LEDGER_LOG, app_id, user_id, l, err, errlen) < 0)
+        return -1;
+    *lseq = sqlite3_last_insert_rowid(s->db);
+    return 0;
 }
 
 /* Reads the ledger columns of a row (the SELECTs above share their order). When `borrow`, the
@@ -187,6 +218,20 @@ int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
     return ret;
 }
 
+/* Steps a statement bound to select one ledger row into *out (owned). */
+static int ledger_one(struct store *s, sqlite3_stmt *st, struct store_ledger *out, char *err,
+                      size_t errlen)
+{
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        ledger_row(st, out, false);
+    else
+        ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+    return ret;
+}
+
 int store_ledger_get(struct store *s, const char *app_id, const char *user_id, int64_t seq,
                      struct store_ledger *out, char *err, size_t errlen)
 {
@@ -196,14 +241,34 @@ int store_ledger_get(struct store *s, const char *app_id, const char *user_id, i
     sqlite__bind_text(st, 1, app_id);
     sqlite__bind_text(st, 2, user_id);
     sqlite3_bind_int64(st, 3, seq);
-    int rc = sqlite3_step(st);
-    int ret = 0;
-    if (rc == SQLITE_ROW)
-        ledger_row(st, out, false);
-    else
-        ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
-    sqlite3_reset(st);
-    return ret;
+    return ledger_one(s, st, out, err, errlen);
+}
+
+int store_ledger_logged(struct store *s, int64_t lseq, struct store_ledger *out, char *err,
+                        size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOGGED, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, lseq);
+    return ledger_one(s, st, out, err, errlen);
+}
+
+int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen)
+{
+    static const enum stmt_id steps[] = { ST_FOLD_STATE, ST_FOLD_STATE_CLEAR, ST_FOLD_LEDGER,
+                                          ST_FOLD_LEDGER_CLEAR };
+    int64_t n = 0;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        sqlite3_stmt *st = sqlite__stmt(s, steps[i], err, errlen);
+        if (!st || sqlite__step_done(s, st, err, errlen) < 0)
+            return -1;
+        if (steps[i] == ST_FOLD_STATE_CLEAR || steps[i] == ST_FOLD_LEDGER_CLEAR)
+            n += sqlite3_changes64(s->db);
+    }
+    if (rows)
+        *rows = n;
+    return 0;
 }
 
 int store_spend_key_put(struct store *s, const char *app_id, const char *key,

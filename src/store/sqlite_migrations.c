@@ -272,6 +272,34 @@ const struct migration sqlite_migrations[] = {
      * they were received; the index grows at its end, as events arrive in time order. */
     { 10, "events_by_received_at",
       "CREATE INDEX events_received ON events (received_at);\n" },
+    /* Users' game state and ledger rows are appended to logs in commit order (their pages
+     * fill one after another) and folded into game_users and ledger now and then: a batch no
+     * longer rewrites a random page of each table per user it touched. The engine keeps in
+     * memory which log rows are whose until they are folded (engine.c); start-up folds. */
+    { 11, "game_logs",
+      "CREATE TABLE state_log (\n"
+      "  seq        INTEGER PRIMARY KEY,\n"
+      "  app_id     TEXT NOT NULL,\n"
+      "  user_id    TEXT NOT NULL,\n"
+      "  state      TEXT NOT NULL,\n"
+      "  updated_at INTEGER NOT NULL\n"
+      ") STRICT;\n"
+      "CREATE TABLE ledger_log (\n"
+      "  lseq          INTEGER PRIMARY KEY,\n"
+      "  app_id        TEXT NOT NULL,\n"
+      "  user_id       TEXT NOT NULL,\n"
+      "  seq           INTEGER NOT NULL,\n"
+      "  id            TEXT NOT NULL,\n"
+      "  kind          TEXT NOT NULL CHECK (kind IN ('xp', 'currency')),\n"
+      "  name          TEXT NOT NULL,\n"
+      "  amount        INTEGER NOT NULL,\n"
+      "  balance_after INTEGER NOT NULL,\n"
+      "  reason        TEXT NOT NULL,\n"
+      "  source        TEXT,\n"
+      "  ref           TEXT,\n"
+      "  metadata      TEXT,\n"
+      "  created_at    INTEGER NOT NULL\n"
+      ") STRICT;\n" },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

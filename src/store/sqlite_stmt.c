@@ -84,6 +84,26 @@ static const char *const stmt_sql[ST__COUNT] = {
                          "VALUES (?,?,?,?) ON CONFLICT (app_id, idempotency_key) DO NOTHING",
     [ST_SPEND_KEY_GET] = "SELECT user_id, seq FROM spend_keys WHERE app_id = ? AND "
                          "idempotency_key = ?",
+    [ST_STATE_LOG] = "INSERT INTO state_log (app_id, user_id, state, updated_at) "
+                     "VALUES (?, ?, ?, ?)",
+    [ST_LEDGER_LOG] = "INSERT INTO ledger_log (app_id, user_id, seq, id, kind, name, amount, "
+                      "balance_after, reason, source, ref, metadata, created_at) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_LEDGER_LOGGED] = "SELECT seq, id, kind, name, amount, balance_after, reason, source, "
+                         "ref, metadata, created_at FROM ledger_log WHERE lseq = ?",
+    /* Each user's newest logged state; in key order, so the upserts walk game_users once. */
+    [ST_FOLD_STATE] = "INSERT INTO game_users (app_id, user_id, state, updated_at) "
+                      "SELECT app_id, user_id, state, updated_at FROM state_log "
+                      "WHERE seq IN (SELECT max(seq) FROM state_log GROUP BY app_id, user_id) "
+                      "ORDER BY app_id, user_id ON CONFLICT (app_id, user_id) DO UPDATE "
+                      "SET state = excluded.state, updated_at = excluded.updated_at",
+    [ST_FOLD_STATE_CLEAR] = "DELETE FROM state_log",
+    [ST_FOLD_LEDGER] = "INSERT INTO ledger (app_id, user_id, seq, id, kind, name, amount, "
+                       "balance_after, reason, source, ref, metadata, created_at) "
+                       "SELECT app_id, user_id, seq, id, kind, name, amount, balance_after, "
+                       "reason, source, ref, metadata, created_at FROM ledger_log "
+                       "ORDER BY app_id, user_id, seq",
+    [ST_FOLD_LEDGER_CLEAR] = "DELETE FROM ledger_log",
     [ST_BOARD_CREATE] = "INSERT INTO boards (app_id, metric, period, updated_at) "
                         "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
     [ST_BOARD_TOUCH] = "UPDATE boards SET updated_at = max(updated_at, ?2) WHERE id = ?1",

@@ -255,6 +255,10 @@ int store_user_load(struct store *s, const char *app_id, const char *user_id,
                     char **attributes, char **state, char *err, size_t errlen);
 int store_user_state_put(struct store *s, const char *app_id, const char *user_id,
                          const char *state, int64_t now, char *err, size_t errlen);
+/* Appends a user's state to the state log (see store_game_fold). Until the log is folded,
+ * store_user_load does not see it: the caller keeps the user in memory meanwhile. */
+int store_user_state_log(struct store *s, const char *app_id, const char *user_id,
+                         const char *state, int64_t now, char *err, size_t errlen);
 
 struct store_ledger {
     int64_t seq;
@@ -276,6 +280,17 @@ int store_ledger_insert(struct store *s, const char *app_id, const char *user_id
                         const struct store_ledger *l, char *err, size_t errlen);
 /* Up to `limit` rows of a user with seq < before_seq, newest first, of one kind ("xp",
  * "currency") or both (NULL). fn gets each row, valid during the call. */
+/* Appends a ledger row to the ledger log instead, *lseq receiving its place there; until
+ * the log is folded only store_ledger_logged reads it. */
+int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
+                     const struct store_ledger *l, int64_t *lseq, char *err, size_t errlen);
+/* The logged row at lseq (owned; STORE_NOT_FOUND once folded). */
+int store_ledger_logged(struct store *s, int64_t lseq, struct store_ledger *out, char *err,
+                        size_t errlen);
+/* Moves both logs into their tables (each user's newest logged state into game_users, every
+ * logged ledger row into ledger) and empties them; *rows (may be NULL) receives how many log
+ * rows it moved. In the open batch, if any. */
+int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
 int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
                       int64_t before_seq, int limit, const char *kind,
                       void (*fn)(const struct store_ledger *, void *), void *arg, char *err,

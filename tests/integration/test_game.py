@@ -8,7 +8,7 @@ import datetime
 
 import pytest
 
-from events_helpers import SECRET, EventClient, new_key
+from events_helpers import SECRET, EventClient, metrics, new_key
 from tenants import api, error_of, start, unique  # noqa: F401
 
 DAY_MS = 86400 * 1000
@@ -510,3 +510,50 @@ def test_game_state_and_definitions_survive_a_restart(reactor, tmp_path):
     fx = g.send()
     assert of_type(fx, "xp.awarded")[0]["totalXp"] == 210
     assert not of_type(fx, "achievement.unlocked")
+
+
+def test_logged_state_and_ledger_survive_folds_and_kill_9(reactor, tmp_path):
+    """Users' state and ledger rows are logged and folded into their tables every few rows
+    (REACTOR_GAME_LOG_ROWS); reads see them on both sides of a fold, and a kill -9 that leaves
+    rows in the logs loses nothing: the next start folds them."""
+    from tenants import Api
+    data = tmp_path / "data"
+    s = start(reactor, data_dir=data, env={"REACTOR_GAME_LOG_ROWS": "6"})
+    g = Game(Api(s))
+    g.rule(xpAwards={"XP": 1}, currencyAwards={"coins": 2})
+    key = new_key("spend")
+    for i in range(5):
+        g.send("u1")
+        g.send(f"other-{i}")
+    first = g.spend("u1", 3, idempotencyKey=key)
+    assert first.status_code == 201, first.text
+    g.send("u1")
+    m = metrics(s)
+    assert m["reactor_engine_game_log_folds_total"] >= 3, m
+    assert m["reactor_engine_game_log_rows"] > 0, m  # the kill below leaves rows in the logs
+    ledger = g.api.get("/users/u1/ledger?limit=100", g.admin).json()["rows"]
+    assert [(x["kind"], x["balanceAfter"]) for x in ledger[:4]] == [
+        ("currency", 9), ("xp", 6), ("currency", 7), ("currency", 10)]
+    assert len(ledger) == 13  # 6 events x (xp, coins) and the spend
+    paged, cursor = [], None
+    while True:  # three rows a page, across the log and the table
+        q = "/users/u1/ledger?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        page = g.api.get(q, g.admin).json()
+        paged += page["rows"]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert paged == ledger
+    before = [g.profile("u1"), g.profile("other-4")]
+    s.kill()
+    s.returncode = s.proc.returncode  # -9: the test expects this death
+    s = start(reactor, data_dir=data)
+    g.api = Api(s)
+    g.events = EventClient(s, g.app["id"], g.admin)
+    assert [g.profile("u1"), g.profile("other-4")] == before
+    assert g.api.get("/users/u1/ledger?limit=100", g.admin).json()["rows"] == ledger
+    again = g.spend("u1", 3, idempotencyKey=key)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["transaction"] == first.json()["transaction"]
+    assert of_type(g.send("u1"), "xp.awarded")[0]["totalXp"] == 7
+    assert g.balance("u1") == 11

@@ -832,10 +832,118 @@ static void unreadable_state_is_never_overwritten(void **state)
     free(text);
 }
 
+/* ---- the game logs --------------------------------------------------------------------------- */
+
+static void grant_coins(struct fixture *f, const char *user, int64_t n)
+{
+    json_t *coins = json_pack("{s:I}", "coins", (json_int_t)n);
+    if (engine_grant(f->e, f->u.s, "game", user, NULL, coins, "prize", "test", NOW_MS, err,
+                     sizeof(err)) != 0)
+        fail_msg("engine_grant: %s", err);
+    json_decref(coins);
+}
+
+struct ledger_seen {
+    int64_t seq[16], balance[16];
+    size_t n;
+};
+
+static void ledger_seen_row(const struct store_ledger *l, void *arg)
+{
+    struct ledger_seen *s = arg;
+    if (s->n < 16) {
+        s->seq[s->n] = l->seq;
+        s->balance[s->n++] = l->balance_after;
+    }
+}
+
+/* The user's ledger below `before` (newest first), checked against seq hi, hi-1, ... lo with
+ * balances of 10 coins a grant. */
+static void expect_ledger(struct fixture *f, const char *user, int64_t before, int limit,
+                          int64_t hi, int64_t lo)
+{
+    struct ledger_seen s = { .n = 0 };
+    begin(f);
+    if (engine_ledger_page(f->e, f->u.s, "game", user, before, limit, NULL, ledger_seen_row, &s,
+                           err, sizeof(err)) != 0)
+        fail_msg("engine_ledger_page: %s", err);
+    commit(f);
+    assert_int_equal(s.n, (size_t)(hi - lo + 1));
+    for (size_t i = 0; i < s.n; i++) {
+        assert_int_equal(s.seq[i], hi - (int64_t)i);
+        assert_int_equal(s.balance[i], 10 * (hi - (int64_t)i));
+    }
+}
+
+static int64_t balance_of(struct fixture *f, const char *user)
+{
+    struct game_user *g;
+    begin(f);
+    if (engine_user(f->e, f->u.s, "game", user, &g, err, sizeof(err)) != 0)
+        fail_msg("engine_user: %s", err);
+    int64_t b = game_user_balance(g, "coins");
+    commit(f);
+    return b;
+}
+
+/* Users' state and ledger rows are logged and folded into their tables now and then; reads
+ * find them on either side of a fold, after a batch that failed, and after a restart that
+ * left rows in the logs. */
+static void game_logs_fold_and_read_back(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 6, 3600 * 1000);
+    struct event ev = make_event("logged", "login", "log-key-0001", true);
+    struct engine_outcome out;
+    apply_batch(f, "game", &ev, 1, &out, NOW_MS); /* the user, and 1 state row */
+    engine_outcome_release(&out);
+    event_release(&ev);
+    uint64_t folds = metric(f->e, "reactor_engine_game_log_folds_total");
+    for (int i = 0; i < 5; i++) { /* 2 rows a batch: the log reaches 6 in the third */
+        begin(f);
+        grant_coins(f, "logged", 10);
+        commit(f);
+    }
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_folds_total"), folds + 1);
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_rows"), 4);
+    expect_ledger(f, "logged", INT64_MAX, 10, 5, 1); /* two in the log, three folded */
+    expect_ledger(f, "logged", 5, 2, 4, 3);          /* a page across the fold */
+    expect_ledger(f, "logged", 3, 10, 2, 1);
+    struct store_ledger l;
+    begin(f);
+    assert_int_equal(engine_ledger_get(f->e, f->u.s, "game", "logged", 5, &l, err, sizeof(err)),
+                     0);
+    assert_int_equal(l.balance_after, 50);
+    store_ledger_release(&l);
+    assert_int_equal(engine_ledger_get(f->e, f->u.s, "game", "logged", 2, &l, err, sizeof(err)),
+                     0);
+    assert_int_equal(l.balance_after, 20);
+    store_ledger_release(&l);
+    commit(f);
+
+    /* A batch that fails forgets the user; its logged rows are folded before it is read. */
+    begin(f);
+    grant_coins(f, "logged", 10);
+    rollback(f);
+    assert_int_equal(balance_of(f, "logged"), 50);
+    expect_ledger(f, "logged", INT64_MAX, 10, 5, 1);
+
+    /* Rows left in the logs by a run that stopped are folded by the next one. */
+    begin(f);
+    grant_coins(f, "logged", 10);
+    commit(f);
+    assert_true(metric(f->e, "reactor_engine_game_log_rows") > 0);
+    engine_free(f->e);
+    f->e = engine_new(f->tenants);
+    assert_int_equal(balance_of(f, "logged"), 60);
+    expect_ledger(f, "logged", INT64_MAX, 10, 6, 1);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(unreadable_state_is_never_overwritten, setup, teardown),
     cmocka_unit_test_setup_teardown(user_table_is_bounded, setup, teardown),
+    cmocka_unit_test_setup_teardown(game_logs_fold_and_read_back, setup, teardown),
     cmocka_unit_test_setup_teardown(metrics_count_only_committed_events, setup, teardown),
     cmocka_unit_test(step_known_user_is_processed),
     cmocka_unit_test(step_unknown_user_is_created_when_allowed),
