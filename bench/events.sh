@@ -78,7 +78,7 @@ health=$(run --mode health)
 echo "health: $health"
 events=$(run --mode events)
 echo "events: $events"
-[ -n "${BENCH_PERF:-}" ] && { perf record -q -g -o "$BENCH_PERF" -p "$pid" -- sleep "$secs" & }
+[ -n "${BENCH_PERF:-}" ] && { perf record -q ${BENCH_PERF_ARGS:--g} -o "$BENCH_PERF" -p "$pid" -- sleep "$secs" & }
 batched=$(run --mode batch --batch-size "$batch")
 echo "batch:  $batched"
 python3 - "$health" "$events" "$batched" <<'PY'
