@@ -6,6 +6,8 @@
 # Bounded: 127.0.0.1 only, RATE events/s for SECONDS, every process stopped at the end.
 #   bench/ws_fanout.sh [reactor binary]      (needs node and `npm install` in bench/ws)
 # BENCH_CONNECTIONS (19000), BENCH_RATE (10000), BENCH_SECONDS (10), BENCH_PORT (18091).
+# The connections are held by bench_ws_load (C, next to the binary, BENCH_CLIENT_THREADS
+# threads, default 2); BENCH_CLIENT=node holds them in two Node processes instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-build/reactor}"
@@ -15,6 +17,12 @@ secs="${BENCH_SECONDS:-10}"
 port="${BENCH_PORT:-18091}"
 token="bench-operator-token-0123456789"
 secret="bench-webhook-secret-0123456789"
+if [ "${BENCH_CLIENT:-c}" = node ]; then
+    client=(--procs 2)
+else
+    client=(--client-bin "$(dirname "$bin")/bench_ws_load" --threads "${BENCH_CLIENT_THREADS:-2}")
+    [ -x "${client[1]}" ] || { echo "ws_fanout: ${client[1]} is not built" >&2; exit 1; }
+fi
 
 # Each side holds N sockets: raise the soft limit as far as the hard one allows.
 ulimit -n "$(ulimit -Hn)"
@@ -50,7 +58,7 @@ curl -sf "localhost:$port/rules" -H "x-api-key: $key" -H 'Content-Type: applicat
     -d '{"name":"tick","eventType":"tick","xpAwards":{"activity":1}}' >/dev/null
 echo "reactor: $("$bin" version | head -1), 2 I/O threads, SQLite with fsync on commit"
 node bench/ws/load.js --mode reactor --port "$port" --pid "$spid" --conns "$n" --key "$key" \
-    --app wsbench --secret "$secret" --rate "$rate" --seconds "$secs"
+    --app wsbench --secret "$secret" --rate "$rate" --seconds "$secs" "${client[@]}"
 kill "$spid"; wait "$spid" || true; spid=
 
 node bench/ws/node_server.js "$((port + 1))" &
@@ -58,4 +66,4 @@ npid=$!
 for _ in $(seq 100); do curl -sf -X POST "localhost:$((port + 1))/broadcast" >/dev/null && break; sleep 0.1; done
 echo "baseline: node $(node --version), ws $(node -p 'require("./bench/ws/node_modules/ws/package.json").version'), one process"
 node bench/ws/load.js --mode node --port "$((port + 1))" --pid "$npid" --conns "$n" \
-    --rate "$rate" --seconds "$secs"
+    --rate "$rate" --seconds "$secs" "${client[@]}"

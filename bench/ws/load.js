@@ -7,10 +7,16 @@
 //     which the gateway stamps right after the event's batch is on disk) to arrival, p50/p99.
 // Modes: "reactor" (GET /ws with x-api-key, subscribe commands, signed POST /events/batch) and
 // "node" (node_server.js: POST /broadcast and POST /publish).
+// The connections are held either by bench_ws_load (C, libuv + wslay; --client-bin, one process
+// with --threads threads) or by Node child processes with the `ws` package (--procs); this
+// process only orchestrates and sends the events.
 //   node load.js --mode reactor --port 18091 --pid <server pid> --conns 19000 --key K --app A
-//                --secret S [--rate 10000] [--seconds 10] [--procs 2]
+//                --secret S [--rate 10000] [--seconds 10]
+//                [--client-bin build/bench_ws_load [--threads 2] | --procs 2]
 'use strict';
-const { fork } = require('child_process');
+const { fork, spawn } = require('child_process');
+const EventEmitter = require('events');
+const readline = require('readline');
 const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
@@ -109,8 +115,21 @@ function sendEvents(users, points, type) {
 const pct = (v, p) => v.length ? v[Math.min(v.length - 1, Math.floor(p / 100 * v.length))] : NaN;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The C client as a child: one JSON object a line each way, seen as the Node children are.
+function cChild(first, count) {
+  const p = spawn(args['client-bin'], ['--port', String(port), '--first', String(first),
+    '--count', String(count), '--mode', mode, '--key', args.key || '',
+    '--threads', String(args.threads || 2)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const k = new EventEmitter();
+  readline.createInterface({ input: p.stdout }).on('line', (l) => k.emit('message', JSON.parse(l)));
+  k.send = (cmd) => { if (p.exitCode === null) p.stdin.write(cmd + '\n'); };
+  p.on('exit', (code) => { if (code) console.error(`client exited with ${code}`); });
+  return k;
+}
+
 async function parent() {
-  const n = Number(args.conns || 1000), procs = Number(args.procs || 2);
+  const c = Boolean(args['client-bin']);
+  const n = Number(args.conns || 1000), procs = c ? 1 : Number(args.procs || 2);
   const rate = Number(args.rate || 10000), seconds = Number(args.seconds || 10);
   const pid = Number(args.pid);
   const kids = [];
@@ -121,8 +140,9 @@ async function parent() {
     for (let p = 0; p < procs; p++) {
       const count = Math.floor(n / procs) + (p < n % procs ? 1 : 0);
       const first = p * Math.floor(n / procs) + Math.min(p, n % procs);
-      const k = fork(__filename, process.argv.slice(2), { env: Object.assign({}, process.env,
-        { LOAD_CHILD: '1', FIRST: String(first), COUNT: String(count) }) });
+      const k = c ? cChild(first, count)
+        : fork(__filename, process.argv.slice(2), { env: Object.assign({}, process.env,
+          { LOAD_CHILD: '1', FIRST: String(first), COUNT: String(count) }) });
       k.on('message', (m) => { if (m.ready) { ready += m.ready; if (ready === n) resolve(); }
                                if (m.error) console.error('client error:', m.error); });
       kids.push(k);
@@ -132,7 +152,8 @@ async function parent() {
   const connectS = (now() - t0) / 1000;
   await sleep(1000);
   const after = rss(pid);
-  console.log(`${mode}: ${n} connections open and subscribed in ${connectS.toFixed(1)} s`);
+  console.log(`${mode}: ${n} connections open and subscribed in ${connectS.toFixed(1)} s ` +
+              `(client: ${c ? `bench_ws_load, ${args.threads || 2} threads` : `Node ws, ${procs} processes`})`);
   console.log(`${mode}: server RSS ${(before / 1024).toFixed(1)} MiB -> ${(after / 1024).toFixed(1)} MiB: ` +
               `${((after - before) * 1024 / n).toFixed(0)} bytes per connection`);
 

@@ -515,3 +515,48 @@ def test_pings_keep_live_peers_and_drop_silent_ones(reactor):
             silent.recv_frame_raw()
     assert live.call("ping")["ok"] is True
     live.close()
+
+
+# ---- the fan-out benchmark's client ------------------------------------------------------------
+
+def test_the_benchmark_client_subscribes_and_times_fan_out_and_pushes(rt):
+    """bench_ws_load (bench/ws_fanout.sh's client) against the real binary, a few connections:
+    it reports every connection subscribed, a leaderboard message that reached all of them,
+    and the latency of user-channel pushes."""
+    import os
+    from conftest import REACTOR_BIN
+    tool = os.path.join(os.path.dirname(REACTOR_BIN), "bench_ws_load")
+    if not os.path.exists(tool):
+        pytest.skip("bench_ws_load is not built next to the binary")
+    g = Game(rt)
+    n = 20
+    p = subprocess.Popen([tool, "--port", str(rt.server.port), "--count", str(n), "--key",
+                          g.admin, "--shared", "leaderboard:Builder XP", "--threads", "2"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        def line():
+            out = p.stdout.readline()
+            assert out, "bench_ws_load ended early"
+            return json.loads(out)
+        assert line() == {"ready": n}
+        p.stdin.write("fan\nlat\n")
+        p.stdin.flush()
+        time.sleep(0.2)
+        before = time.time() * 1000
+        g.score("u3", 1000)  # a new leader: the board's channel changes
+        g.score("u5", 7)
+        fan = line()["fan"]
+        assert fan["n"] == n and before - 1000 <= fan["ts"] <= fan["last"] <= time.time() * 1000
+        time.sleep(0.3)
+        p.stdin.write("report\n")
+        p.stdin.flush()
+        lat = line()["lat"]
+        assert len(lat) >= 4, lat  # xp.awarded and currency.changed of each user, at least
+        assert all(-5 <= x < 5000 for x in lat), lat
+        p.stdin.write("exit\n")
+        p.stdin.flush()
+        assert p.wait(timeout=10) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
