@@ -282,7 +282,11 @@ static int game_fold(struct engine *e, struct store *st, char *err, size_t errle
         log_info("game logs folded", LOG_U("rows", (uint64_t)rows), LOG_U("us", ns / 1000));
     for (size_t i = 0; i < e->users.cap; i++)
         for (struct user *u = e->users.slots[i]; u; u = u->next)
-            u->n_logged = 0;
+            if (u->logged) {
+                free(u->logged); /* a fold is rare: no user keeps room it no longer needs */
+                u->logged = NULL;
+                u->n_logged = u->cap_logged = 0;
+            }
     e->log_rows = 0;
     e->need_fold = false;
     metric_add(&e->m.folds, 1);
