@@ -33,7 +33,7 @@ char *buf_detach(struct buf *b, size_t *len)
     return p;
 }
 
-void buf_grow(struct buf *b, size_t extra)
+void buf__grow(struct buf *b, size_t extra)
 {
     assert(b->len <= b->cap || b->cap == 0);
     if (b->len + extra <= b->cap)
@@ -58,28 +58,6 @@ void buf_consume(struct buf *b, size_t n)
         return;
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
-    b->data[b->len] = '\0';
-}
-
-void buf_append(struct buf *b, const void *data, size_t len)
-{
-    if (len == 0)
-        return;
-    buf_grow(b, len);
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-void buf_puts(struct buf *b, const char *s)
-{
-    buf_append(b, s, strlen(s));
-}
-
-void buf_putc(struct buf *b, char c)
-{
-    buf_grow(b, 1);
-    b->data[b->len++] = c;
     b->data[b->len] = '\0';
 }
 

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct buf {
     char *data; /* len bytes of content, then '\0' */
@@ -32,7 +33,12 @@ void buf_init(struct buf *b);
 void buf_release(struct buf *b);
 char *buf_detach(struct buf *b, size_t *len);
 /* Makes room for at least `extra` more bytes of content. */
-void buf_grow(struct buf *b, size_t extra);
+void buf__grow(struct buf *b, size_t extra); /* the allocating part of buf_grow */
+static inline void buf_grow(struct buf *b, size_t extra)
+{
+    if (b->len + extra > b->cap)
+        buf__grow(b, extra);
+}
 /* Empties the buffer but keeps its memory. */
 static inline void buf_reset(struct buf *b)
 {
@@ -43,9 +49,26 @@ static inline void buf_reset(struct buf *b)
 /* Drops the first `n` bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 
-void buf_append(struct buf *b, const void *data, size_t len);
-void buf_puts(struct buf *b, const char *s);
-void buf_putc(struct buf *b, char c);
+/* The appends are inline: answers are written a few bytes at a time. */
+static inline void buf_append(struct buf *b, const void *data, size_t len)
+{
+    if (len == 0)
+        return;
+    buf_grow(b, len);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+static inline void buf_puts(struct buf *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
+static inline void buf_putc(struct buf *b, char c)
+{
+    buf_grow(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));

@@ -48,12 +48,21 @@ int url_query_get(const char *query, size_t len, const char *key, struct buf *ou
         size_t eq = i;
         while (eq < end && query[eq] != '=')
             eq++;
-        buf_reset(&name);
-        if (url_decode(query + i, eq - i, true, &name) < 0) {
-            ret = -1;
-            goto out;
+        const char *n = query + i;
+        size_t nlen = eq - i;
+        bool plain = true; /* nothing to decode: compare the name where it is */
+        for (size_t k = 0; k < nlen && plain; k++)
+            plain = n[k] != '%' && n[k] != '+';
+        if (!plain) {
+            buf_reset(&name);
+            if (url_decode(n, nlen, true, &name) < 0) {
+                ret = -1;
+                goto out;
+            }
+            n = name.data;
+            nlen = name.len;
         }
-        if (name.len == klen && memcmp(name.data, key, klen) == 0) {
+        if (nlen == klen && memcmp(n, key, klen) == 0) {
             size_t vstart = eq < end ? eq + 1 : end;
             if (url_decode(query + vstart, end - vstart, true, out) < 0) {
                 ret = -1;

@@ -8,6 +8,7 @@
 #include "tenant/registry.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -119,9 +120,38 @@ void tenant_registry_free(struct tenant_registry *r)
     free(r);
 }
 
+/* SHA256() looks the digest up in OpenSSL's provider tables on every call, which was most of
+ * what hashing a key cost; so the digest is fetched once and each thread keeps a context. */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+static pthread_key_t sha256_ctx_key;
+static bool sha256_key_ok;
+
+static void sha256_ctx_free(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
+
+static void sha256_init(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    sha256_key_ok = pthread_key_create(&sha256_ctx_key, sha256_ctx_free) == 0;
+}
+
 void tenant_hash_key(const char *key, size_t len, unsigned char out[32])
 {
-    SHA256((const unsigned char *)key, len, out);
+    pthread_once(&sha256_once, sha256_init);
+    EVP_MD_CTX *ctx = sha256_key_ok ? pthread_getspecific(sha256_ctx_key) : NULL;
+    if (!ctx && sha256_md && sha256_key_ok && (ctx = EVP_MD_CTX_new()) &&
+        pthread_setspecific(sha256_ctx_key, ctx) != 0) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    unsigned n = 0;
+    if (ctx && EVP_DigestInit_ex2(ctx, sha256_md, NULL) && EVP_DigestUpdate(ctx, key, len) &&
+        EVP_DigestFinal_ex(ctx, out, &n) && n == 32)
+        return;
+    SHA256((const unsigned char *)key, len, out); /* the slow way never fails to answer */
 }
 
 /* ---- apps (write lock held) -------------------------------------------------------------- */
