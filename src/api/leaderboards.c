@@ -5,6 +5,7 @@
  * the JSON written straight into the answer: no store, no hand-off, no tree. A board that is
  * only in the store (evicted) is loaded on the engine thread first, and a league's board is
  * made there from its members' scores (leagues.c); both are then answered by the same code. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,88 @@ static int render(const struct lb_query *q, const struct rank_index *x, struct b
     return 200;
 }
 
+/* ---- the top-N cache ----------------------------------------------------------------------
+ * A board is read far more often than it changes, and its first page is what most clients
+ * ask for. So each I/O thread keeps the last few top-N answers it wrote, keyed by the index's
+ * version (core/rank.h: a new one with every change, never the same for two indexes) and by
+ * the rest of what shapes the answer (scope, offset, limit; the app, metric and period are
+ * the index's own). A hit is one copy; a change to the board gives it a new version, so a
+ * stale answer is never served. Thread-local: no lock, no sharing, freed with the thread. */
+#define TOP_CACHE_SLOTS 4
+
+struct top_slot {
+    uint64_t version; /* 0: empty (versions start at 1) */
+    enum lb_scope scope;
+    size_t offset, limit;
+    struct buf body;
+};
+
+struct top_cache {
+    struct top_slot slot[TOP_CACHE_SLOTS];
+    unsigned next; /* the slot a miss fills next */
+};
+
+static pthread_once_t top_once = PTHREAD_ONCE_INIT;
+static pthread_key_t top_key;
+static bool top_key_ok;
+
+static void top_cache_free(void *p)
+{
+    struct top_cache *tc = p;
+    for (size_t i = 0; i < TOP_CACHE_SLOTS; i++)
+        buf_release(&tc->slot[i].body);
+    free(tc);
+}
+
+static void top_init(void)
+{
+    top_key_ok = pthread_key_create(&top_key, top_cache_free) == 0;
+}
+
+/* This thread's cache, NULL if it cannot have one. */
+static struct top_cache *top_cache(void)
+{
+    pthread_once(&top_once, top_init);
+    if (!top_key_ok)
+        return NULL;
+    struct top_cache *tc = pthread_getspecific(top_key);
+    if (tc)
+        return tc;
+    tc = xcalloc(1, sizeof(*tc));
+    for (size_t i = 0; i < TOP_CACHE_SLOTS; i++)
+        buf_init(&tc->slot[i].body);
+    if (pthread_setspecific(top_key, tc) != 0) {
+        free(tc);
+        return NULL;
+    }
+    return tc;
+}
+
+static struct top_slot *top_find(struct top_cache *tc, uint64_t version,
+                                 const struct lb_query *q)
+{
+    for (size_t i = 0; i < TOP_CACHE_SLOTS; i++) {
+        struct top_slot *t = &tc->slot[i];
+        if (t->version == version && t->scope == q->scope && t->offset == q->offset &&
+            t->limit == q->limit)
+            return t;
+    }
+    return NULL;
+}
+
+static void top_keep(struct top_cache *tc, uint64_t version, const struct lb_query *q,
+                     const struct buf *body)
+{
+    struct top_slot *t = &tc->slot[tc->next];
+    tc->next = (tc->next + 1) % TOP_CACHE_SLOTS;
+    t->version = version;
+    t->scope = q->scope;
+    t->offset = q->offset;
+    t->limit = q->limit;
+    buf_reset(&t->body);
+    buf_append(&t->body, body->data, body->len);
+}
+
 /* ---- on the engine thread ----------------------------------------------------------------- */
 
 static void engine_run(struct api_call *c, struct store *st)
@@ -191,9 +274,12 @@ static void engine_run(struct api_call *c, struct store *st)
 
 /* ---- the routes --------------------------------------------------------------------------- */
 
-static void detail(json_t *details, const char *field, const char *message)
+/* details is made with its first entry: a good query allocates nothing. */
+static void detail(json_t **details, const char *field, const char *message)
 {
-    json_object_set_new(details, field, json_string(message));
+    if (!*details)
+        *details = json_object();
+    json_object_set_new(*details, field, json_string(message));
 }
 
 /* Reads the query into q: 0, or -1 once answered 400. */
@@ -201,7 +287,7 @@ static int parse_query(struct http_request *req, struct api *api, struct lb_quer
 {
     struct buf v;
     buf_init(&v);
-    json_t *details = json_object();
+    json_t *details = NULL;
     int bad_query = 0;
     char *end;
 
@@ -210,7 +296,7 @@ static int parse_query(struct http_request *req, struct api *api, struct lb_quer
     bad_query |= rc < 0;
     if (rc > 0) {
         if (v.len == 0 || v.len > BOARDS_METRIC_MAX || strlen(v.data) != v.len)
-            detail(details, "metric", "must be a track name (or currency:<name>)");
+            detail(&details, "metric", "must be a track name (or currency:<name>)");
         else
             memcpy(q->metric, v.data, v.len + 1);
     }
@@ -224,14 +310,14 @@ static int parse_query(struct http_request *req, struct api *api, struct lb_quer
         else if (strcmp(v.data, "LEAGUE") == 0)
             q->scope = LB_LEAGUE;
         else
-            detail(details, "scope", "must be GLOBAL, APP or LEAGUE");
+            detail(&details, "scope", "must be GLOBAL, APP or LEAGUE");
     }
     bad_query |= rc < 0;
     buf_reset(&v);
     if ((rc = http_request_query(req, "periodKey", &v)) > 0) {
         if (v.len >= BOARDS_PERIOD_MAX || strlen(v.data) != v.len ||
             !boards_period_valid(v.data))
-            detail(details, "periodKey",
+            detail(&details, "periodKey",
                    "must be all, YYYY-MM-DD, YYYY-Www, YYYY-MM or season:<id>");
         else
             memcpy(q->period, v.data, v.len + 1);
@@ -244,13 +330,14 @@ static int parse_query(struct http_request *req, struct api *api, struct lb_quer
     buf_reset(&v);
     if ((rc = http_request_query(req, "leagueId", &v)) > 0) {
         if (v.len == 0 || v.len > LB_LEAGUE_ID_MAX || strlen(v.data) != v.len)
-            detail(details, "leagueId", "must be a league id");
+            detail(&details, "leagueId", "must be a league id");
         else
             memcpy(q->league, v.data, v.len + 1);
     }
     bad_query |= rc < 0;
-    if (q->scope == LB_LEAGUE && !q->league[0] && !json_object_get(details, "leagueId"))
-        detail(details, "leagueId", "is required with scope LEAGUE");
+    if (q->scope == LB_LEAGUE && !q->league[0] &&
+        !(details && json_object_get(details, "leagueId")))
+        detail(&details, "leagueId", "is required with scope LEAGUE");
     buf_reset(&v);
     size_t def = q->view == LB_AROUND ? AROUND_DEFAULT : LB_LIMIT_DEFAULT;
     size_t max = q->view == LB_AROUND ? AROUND_MAX : LB_LIMIT_MAX;
@@ -258,7 +345,7 @@ static int parse_query(struct http_request *req, struct api *api, struct lb_quer
     if ((rc = http_request_query(req, "limit", &v)) > 0) {
         long n = strtol(v.data, &end, 10);
         if (*end || !*v.data || n < 1 || (size_t)n > max)
-            detail(details, "limit",
+            detail(&details, "limit",
                    q->view == LB_AROUND ? "must be an integer from 1 to 100"
                                         : "must be an integer from 1 to 200");
         else
@@ -269,7 +356,7 @@ static int parse_query(struct http_request *req, struct api *api, struct lb_quer
     if (q->view == LB_TOP && (rc = http_request_query(req, "offset", &v)) > 0) {
         long long n = strtoll(v.data, &end, 10);
         if (*end || !*v.data || n < 0 || n > 1000000000)
-            detail(details, "offset", "must be an integer from 0 to 1000000000");
+            detail(&details, "offset", "must be an integer from 0 to 1000000000");
         else
             q->offset = (size_t)n;
     }
@@ -278,17 +365,17 @@ static int parse_query(struct http_request *req, struct api *api, struct lb_quer
     if (q->view == LB_TOP && (rc = http_request_query(req, "cursor", &v)) > 0) {
         if (strlen(v.data) != v.len ||
             boards_cursor_parse(v.data, &q->c_score, &q->c_at, q->c_user, &q->c_user_len) < 0)
-            detail(details, "cursor", "must be a nextCursor value");
+            detail(&details, "cursor", "must be a nextCursor value");
         else if (q->offset)
-            detail(details, "offset", "cannot be used with cursor");
+            detail(&details, "offset", "cannot be used with cursor");
         else
             q->cursor = true;
     }
     bad_query |= rc < 0;
     buf_release(&v);
     if (bad_query)
-        detail(details, "query", "is malformed");
-    if (json_object_size(details)) {
+        detail(&details, "query", "is malformed");
+    if (details) {
         http_respond_error_details(req, 400, "validation_failed", "Validation failed", details);
         return -1;
     }
@@ -301,49 +388,56 @@ static void serve(struct http_request *req, struct api *api, enum lb_view view)
     struct principal who;
     if (api_authenticate(api, req, API_ROLE_ANY, &who) < 0)
         return;
-    struct lb_query *q = xcalloc(1, sizeof(*q));
-    q->view = view;
+    struct lb_query *q = &(struct lb_query){ .view = view }; /* copied if it must wait */
     strcpy(q->app_id, who.app_id);
     if (view != LB_TOP) {
         const char *id = http_request_param(req, "userId");
         size_t len = strlen(id);
         if (len == 0 || len > LB_USER_ID_MAX || utf8_has_control(id)) {
-            free(q);
             http_respond_error(req, 404, "not_found", "User not on the leaderboard");
             return;
         }
         memcpy(q->user, id, len + 1);
         q->user_len = len;
     }
-    if (parse_query(req, api, q) < 0) {
-        free(q);
+    if (parse_query(req, api, q) < 0)
         return;
-    }
     if (q->scope != LB_LEAGUE) {
         struct boards *b = engine_boards(api->engine);
+        struct top_cache *tc = q->view == LB_TOP && !q->cursor ? top_cache() : NULL;
         const struct rank_index *x;
         struct buf out;
         buf_init(&out);
-        buf_grow(&out, 256 + (q->view == LB_AROUND ? 2 * q->limit + 1 : q->limit) * 96);
         const char *message = NULL;
         boards_read_lock(b);
         enum board_state state = boards_find(b, q->app_id, q->metric, q->period,
                                              clock_now_ms(), &x);
-        int status = state == BOARD_STORED ? 0 : render(q, x, &out, &message);
+        uint64_t version = state == BOARD_LOADED ? rank_version(x) : 0;
+        struct top_slot *hit = tc && version ? top_find(tc, version, q) : NULL;
+        int status = 200;
+        if (!hit) {
+            buf_grow(&out, 256 + (q->view == LB_AROUND ? 2 * q->limit + 1 : q->limit) * 96);
+            status = state == BOARD_STORED ? 0 : render(q, x, &out, &message);
+        }
         boards_read_unlock(b);
+        if (hit) { /* this thread's own slot: no lock needed to read it */
+            http_respond(req, 200, "application/json", hit->body.data, hit->body.len);
+            return;
+        }
+        if (status == 200 && tc && version)
+            top_keep(tc, version, q, &out);
         if (status) {
             if (status == 200)
                 http_respond(req, 200, "application/json", out.data, out.len);
             else
                 http_respond_error(req, status, "not_found", message);
             buf_release(&out);
-            free(q);
             return;
         }
         buf_release(&out);
     }
     struct api_call *c = api_call_new(api, req, &who);
-    c->ctx = q;
+    c->ctx = memcpy(xmalloc(sizeof(*q)), q, sizeof(*q));
     c->ctx_free = free;
     api_call_submit(c, engine_run);
 }

@@ -3,6 +3,7 @@
 #include "core/rank.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -453,6 +454,19 @@ static void clear(struct rank_index *x)
 
 /* ---- API ----------------------------------------------------------------------------- */
 
+static _Atomic uint64_t versions;
+
+/* The index's contents changed (engine thread, or whoever holds the index's lock). */
+static void changed(struct rank_index *x)
+{
+    x->version = atomic_fetch_add_explicit(&versions, 1, memory_order_relaxed) + 1;
+}
+
+uint64_t rank_version(const struct rank_index *x)
+{
+    return x->version;
+}
+
 struct rank_index *rank_new(uint64_t seed)
 {
     struct rank_index *x = xcalloc(1, sizeof(*x));
@@ -463,6 +477,7 @@ struct rank_index *rank_new(uint64_t seed)
     x->nbuckets = RANK_MIN_BUCKETS;
     x->buckets = xcalloc(x->nbuckets, sizeof(*x->buckets));
     x->bytes = sizeof(*x) + x->nbuckets * sizeof(*x->buckets);
+    changed(x);
     return x;
 }
 
@@ -488,6 +503,8 @@ size_t rank_bytes(const struct rank_index *x)
 void rank_set(struct rank_index *x, const char *member, size_t len, int64_t score, int64_t at)
 {
     struct rank_node *nd = find(x, member, len);
+    if (!nd || nd->score != score || nd->at != at)
+        changed(x);
     if (!nd) {
         nd = node_new(x, member, len, score, at);
         list_insert(x, nd);
@@ -546,6 +563,7 @@ bool rank_remove(struct rank_index *x, const char *member, size_t len)
     struct rank_node *nd = find(x, member, len);
     if (!nd)
         return false;
+    changed(x);
     struct rank_level *path[RANK_MAX_LEVEL];
     size_t before[RANK_MAX_LEVEL];
     struct key k = node_key(nd);
@@ -666,6 +684,7 @@ void rank_load(struct rank_index *x, const struct rank_entry *entries, size_t n)
     }
     if (n == 0)
         return;
+    changed(x);
     struct load_item *items = xmalloc(n * sizeof(*items));
     for (size_t j = 0; j < n; j++)
         items[j] = (struct load_item){entries[j].score, entries[j].at, entries[j].member,

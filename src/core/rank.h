@@ -36,6 +36,11 @@ size_t rank_size(const struct rank_index *x);
  * a tenth more, is not counted). */
 size_t rank_bytes(const struct rank_index *x);
 
+/* A number that names the index's contents: every change (an insert, a move, a removal, a
+ * load) gives it a new one, and no two indexes share one, ever (a process-wide counter). Keys
+ * a cache of answers read from the index: the same version, the same answer. */
+uint64_t rank_version(const struct rank_index *x);
+
 /* Inserts `member` at (score, at), or moves it there if present. */
 void rank_set(struct rank_index *x, const char *member, size_t len, int64_t score, int64_t at);
 /* Removes `member`: false when it was not there. */

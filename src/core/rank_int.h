@@ -97,6 +97,7 @@ struct rank_index {
     uint64_t hash_key;                      /* keys the name hash, derived from the seed */
     uint64_t rng;                           /* splitmix64 state for node heights */
     size_t bytes;                           /* what rank_bytes reports */
+    uint64_t version;                       /* what rank_version reports */
 };
 
 /* NULL when every invariant above holds, else a sentence naming the first that does not.

@@ -149,6 +149,26 @@ def test_limit_offset_and_cursor_paging(api):
     assert rows(b.top(limit=3, cursor=j["nextCursor"]))[0][0] == "p03"
 
 
+def test_repeated_reads_follow_every_change(api):
+    """Each I/O thread keeps its last top-N answers per board version: reads repeated on both
+    threads, of several shapes, must show every change as soon as it is committed."""
+    b = Board(api)
+    expected = []
+    for n in range(4):
+        for _ in range(6):  # enough for both I/O threads to answer some from their caches
+            assert rows(b.top()) == expected
+            assert rows(b.top(limit=1)) == expected[:1]
+            assert rows(b.top(offset=1)) == expected[1:]
+            g = b.top(scope="GLOBAL")
+            assert g["scope"] == "GLOBAL" and rows(g) == expected
+            assert b.top()["scope"] == "APP" and b.top()["total"] == len(expected)
+        b.score(f"u{n}", 10 * (n + 1))
+        expected = [(f"u{k}", 10 * (k + 1), n - k + 1) for k in range(n, -1, -1)]
+    b.score("u0", 100)  # a move to the top: every cached shape is stale now
+    top = b.top()
+    assert rows(top)[0] == ("u0", 110, 1) and top["total"] == 4
+
+
 @pytest.mark.parametrize("query,field", [
     ({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"), ({"limit": "x"}, "limit"),
     ({"scope": "WORLD"}, "scope"), ({"periodKey": "2026-13-01"}, "periodKey"),

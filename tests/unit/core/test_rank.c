@@ -759,7 +759,41 @@ static void entries_point_at_nul_terminated_copies(void **state)
     rank_free(x);
 }
 
+static void versions_change_with_every_change(void **state)
+{
+    (void)state;
+    struct rank_index *x = rank_new(7), *y = rank_new(7);
+    uint64_t v = rank_version(x);
+    assert_true(v != 0);
+    assert_true(rank_version(y) != v); /* two indexes never share one */
+    set_s(x, "a", 10, 1);
+    assert_true(rank_version(x) != v);
+    v = rank_version(x);
+    set_s(x, "a", 10, 1); /* the same key: nothing changed, nor does the version */
+    assert_int_equal(rank_version(x), v);
+    set_s(x, "a", 11, 1); /* a move */
+    assert_true(rank_version(x) != v);
+    v = rank_version(x);
+    set_s(x, "b", 11, 1); /* an insert */
+    assert_true(rank_version(x) != v);
+    v = rank_version(x);
+    assert_false(rank_remove(x, "zz", 2)); /* nothing removed */
+    assert_int_equal(rank_version(x), v);
+    assert_true(rank_remove(x, "b", 1));
+    assert_true(rank_version(x) != v);
+    v = rank_version(x);
+    struct rank_entry e = { "c", 1, 5, 5 };
+    rank_load(y, &e, 1);
+    assert_true(rank_version(y) != v);
+    uint64_t w = rank_version(y);
+    rank_get(y, "c", 1, NULL, NULL); /* reads change nothing */
+    assert_int_equal(rank_version(y), w);
+    rank_free(x);
+    rank_free(y);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(versions_change_with_every_change),
     cmocka_unit_test(random_operations_match_the_model),
     cmocka_unit_test(ties_go_by_time_then_name_bytes),
     cmocka_unit_test(negative_scores_and_int64_extremes),
