@@ -157,9 +157,30 @@ if [ -n "$entries" ] && [ "${entries:-0}" -gt 0 ]; then
 fi
 
 # ---- reads ----------------------------------------------------------------------------------
+# BENCH_PERF=<prefix>: perf record of the server during each read phase, into <prefix>.<n>
+# (BENCH_PERF_ARGS, default -g).
 run() {
-    "$bin" bench --url "http://$host:$port" --connections "$conns" --duration "$secs" \
-        --json "$@" | tail -1
+    if [ -n "${BENCH_PERF:-}" ]; then # run is called in a subshell: the phase count is a file
+        local phase=$(($(cat "$data/phase" 2>/dev/null || echo 0) + 1))
+        echo "$phase" >"$data/phase"
+        perf record -q ${BENCH_PERF_ARGS:--g} -o "$BENCH_PERF.$phase" -p "$pid" -- sleep "$secs" &
+    fi
+    local t0 r t1
+    t0=$(server_ticks)
+    r=$("$bin" bench --url "http://$host:$port" --connections "$conns" --duration "$secs" \
+        --json "$@" | tail -1)
+    t1=$(server_ticks)
+    echo "$r"
+    # The server's own CPU time per request (user + system), steadier than the rates on a
+    # shared machine; on stderr so that the caller keeps only the JSON line.
+    "$python" -c 'import json, os, sys
+n = json.loads(sys.argv[1])["requests"]; t = (int(sys.argv[3]) - int(sys.argv[2])) / os.sysconf("SC_CLK_TCK")
+print(f"  server CPU: {t:.2f} s, {t * 1e6 / max(1, n):.1f} us per request", file=sys.stderr)' \
+        "$r" "$t0" "$t1" || true
+}
+# utime + stime of the server, in clock ticks.
+server_ticks() {
+    awk '{print $14 + $15}' "/proc/$pid/stat"
 }
 # One request first, with a member that exists: a route that is missing or refuses is named
 # here rather than after a whole run of errors.
