@@ -69,17 +69,37 @@ if [ "${BENCH_RULES:-0}" = 1 ]; then
     echo "rules: 5 rules and 3 achievements on bench_event"
 fi
 
+# utime + stime of the server, in clock ticks.
+server_ticks() {
+    awk '{print $14 + $15}' "/proc/$pid/stat"
+}
+# run <phase> <reactor bench arguments>: the JSON line on stdout; on stderr the server's own
+# CPU time per request of the phase (steadier than the rates on a shared machine). With
+# BENCH_PERF=<prefix>, a perf record of the server during the phase into <prefix>.<phase>
+# (BENCH_PERF_ARGS, default -g).
 run() {
-    "$bin" bench --url "http://127.0.0.1:$port" --app "$app" --key "$key" --secret "$secret" \
-        --connections "$conns" --duration "$secs" --users "$users" --json "$@" | tail -1
+    local phase=$1 t0 r t1
+    shift
+    if [ -n "${BENCH_PERF:-}" ]; then
+        perf record -q ${BENCH_PERF_ARGS:--g} -o "$BENCH_PERF.$phase" -p "$pid" -- sleep "$secs" &
+    fi
+    t0=$(server_ticks)
+    r=$("$bin" bench --url "http://127.0.0.1:$port" --app "$app" --key "$key" \
+        --secret "$secret" --connections "$conns" --duration "$secs" --users "$users" --json "$@" |
+        tail -1)
+    t1=$(server_ticks)
+    echo "$r"
+    python3 -c 'import json, os, sys
+n = json.loads(sys.argv[1])["requests"]; t = (int(sys.argv[3]) - int(sys.argv[2])) / os.sysconf("SC_CLK_TCK")
+print(f"  {sys.argv[4]}: server CPU {t:.2f} s, {t * 1e6 / max(1, n):.1f} us per request", file=sys.stderr)' \
+        "$r" "$t0" "$t1" "$phase" || true
 }
 
-health=$(run --mode health)
+health=$(run health --mode health)
 echo "health: $health"
-events=$(run --mode events)
+events=$(run events --mode events)
 echo "events: $events"
-[ -n "${BENCH_PERF:-}" ] && { perf record -q ${BENCH_PERF_ARGS:--g} -o "$BENCH_PERF" -p "$pid" -- sleep "$secs" & }
-batched=$(run --mode batch --batch-size "$batch")
+batched=$(run batch --mode batch --batch-size "$batch")
 echo "batch:  $batched"
 python3 - "$health" "$events" "$batched" <<'PY'
 import json, sys

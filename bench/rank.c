@@ -2,9 +2,9 @@
  * UUID-sized ids, scores skewed low with many ties (0..50,000, the product of two uniform
  * draws), times spread over a 30-day season. Measures the bulk load, then each operation
  * averaged over `ops` random calls: moving a member to a new score, a member's rank, the top
- * 100, a member's neighbourhood (rank, then the 11 entries around it), a cursor's position,
- * inserting new members and removing them; and the memory per entry after the load, as the
- * index counts it and as the process's resident set grew. Bounded: a fixed number of
+ * 100, a member's neighbourhood (its rank and the 11 entries around it, rank_around), a
+ * cursor's position, inserting new members and removing them; and the memory per entry after
+ * the load, as the index counts it and as the process's resident set grew. Bounded: a fixed number of
  * operations. With `set`, the index is built by one rank_set per member instead: slower, and
  * without the load's layout (neighbours in the order next to each other in memory), which
  * moves wear away on a live index, so the operations then show the cost without it.
@@ -138,9 +138,9 @@ int main(int argc, char **argv)
     t0 = now_s();
     for (long i = 0; i < ops; i++) {
         const struct rank_entry *e = &in[rnd() % (uint64_t)n];
-        size_t r = 0;
-        rank_get(x, e->member, e->member_len, NULL, &r);
-        sink += rank_range(x, r >= 5 ? r - 5 : 0, page, 11);
+        size_t r = 0, first = 0, got = 0;
+        rank_around(x, e->member, e->member_len, 5, 5, page, &got, &r, &first);
+        sink += got;
     }
     report("around-me", ops, now_s() - t0);
 

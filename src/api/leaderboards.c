@@ -111,8 +111,17 @@ static int render(const struct lb_query *q, const struct rank_index *x, struct b
         return 200;
     }
     struct rank_entry me;
-    size_t rank;
-    if (!x || !rank_get(x, q->user, q->user_len, &me, &rank)) {
+    size_t rank, lo = 0, n = 0;
+    bool found;
+    if (q->view == LB_AROUND) {
+        found = x && rank_around(x, q->user, q->user_len, q->limit, q->limit, rows, &n, &rank,
+                                 &lo);
+        if (found)
+            me = rows[rank - lo];
+    } else {
+        found = x && rank_get(x, q->user, q->user_len, &me, &rank);
+    }
+    if (!found) {
         *message = "User not on the leaderboard";
         return 404;
     }
@@ -128,8 +137,6 @@ static int render(const struct lb_query *q, const struct rank_index *x, struct b
         buf_putc(o, '}');
         return 200;
     }
-    size_t lo = rank >= q->limit ? rank - q->limit : 0;
-    size_t n = rank_range(x, lo, rows, rank - lo + q->limit + 1);
     buf_puts(o, "{\"userId\":");
     buf_append_json_string(o, me.member, me.member_len);
     buf_puts(o, ",\"rank\":");

@@ -589,6 +589,62 @@ bool rank_get(const struct rank_index *x, const char *member, size_t len, struct
     return true;
 }
 
+bool rank_around(const struct rank_index *x, const char *member, size_t len, size_t above,
+                 size_t below, struct rank_entry *out, size_t *n, size_t *rank, size_t *first)
+{
+    struct rank_node *nd = find(x, member, len);
+    if (!nd)
+        return false;
+    /* Down to the member as count_before, remembering where each level stopped (pos[i], of
+     * 1-based rank pr[i], 0 for the head; pr never grows going up). */
+    struct key k = node_key(nd);
+    const struct rank_level *pos[RANK_MAX_LEVEL];
+    size_t pr[RANK_MAX_LEVEL];
+    const struct rank_level *lv = x->head;
+    size_t r = 0;
+    for (int i = x->level - 1; i >= 0; i--) {
+        struct rank_node *f;
+        while ((f = lv[i].forward) && level_cmp(&lv[i], &k) < 0) {
+            r += lv[i].span;
+            lv = f->level;
+        }
+        pos[i] = lv;
+        pr[i] = r;
+    }
+    *rank = r;
+    *first = r - (r < above ? r : above);
+    /* Then to the first entry wanted (1-based rank target) from the lowest level that stopped
+     * at or before it: its last steps are the nodes the first walk just read. */
+    size_t target = *first + 1;
+    int top = 0;
+    while (top < x->level && pr[top] > target)
+        top++;
+    const struct rank_node *cur = NULL;
+    if (top == x->level) {
+        top = x->level - 1;
+        lv = x->head;
+        r = 0;
+    } else {
+        lv = pos[top];
+        r = pr[top];
+        if (r)
+            cur = level_node((struct rank_level *)pos[top]);
+    }
+    for (int i = top; i >= 0 && r != target; i--) {
+        while (lv[i].forward && r + lv[i].span <= target) {
+            r += lv[i].span;
+            cur = lv[i].forward;
+            lv = cur->level;
+        }
+    }
+    assert(cur && r == target);
+    size_t want = *rank + below + 1 - *first, got = 0;
+    for (; cur && got < want; cur = cur->level[0].forward)
+        fill_entry(cur, &out[got++]);
+    *n = got;
+    return true;
+}
+
 size_t rank_range(const struct rank_index *x, size_t start, struct rank_entry *out, size_t max)
 {
     if (start >= x->n || max == 0)

@@ -48,6 +48,12 @@ bool rank_remove(struct rank_index *x, const char *member, size_t len);
 /* The member's entry and 0-based rank: false when absent. `rank` may be NULL. */
 bool rank_get(const struct rank_index *x, const char *member, size_t len,
               struct rank_entry *out, size_t *rank);
+/* A member's neighbourhood in one search: its 0-based rank (*rank) and the entries from rank
+ * *first = *rank - min(*rank, above) through *rank + below (fewer at the end), written to out
+ * (room for above + below + 1) and counted in *n. The same as rank_get then rank_range, with
+ * one walk down the list instead of two. False when the member is absent. */
+bool rank_around(const struct rank_index *x, const char *member, size_t len, size_t above,
+                 size_t below, struct rank_entry *out, size_t *n, size_t *rank, size_t *first);
 /* Up to `max` entries in order from 0-based rank `start`: how many were written. */
 size_t rank_range(const struct rank_index *x, size_t start, struct rank_entry *out, size_t max);
 /* How many entries come strictly before the position (score, at, member) in the order, the

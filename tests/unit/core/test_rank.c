@@ -209,12 +209,30 @@ static void expect_member(struct rank_index *x, const struct model *md, int i, l
     bool got = rank_get(x, a->name, a->len, &e, &r);
     if (got != a->present)
         fail_msg("op %ld: rank_get(%s) says %s", op, a->name, got ? "present" : "absent");
-    if (!got)
+    if (!got) {
+        struct rank_entry none[3];
+        size_t n = 0, r0 = 0, f0 = 0;
+        if (rank_around(x, a->name, a->len, 1, 1, none, &n, &r0, &f0))
+            fail_msg("op %ld: rank_around(%s) says present", op, a->name);
         return;
+    }
     expect_entry(&e, a, op);
     size_t want = model_pos(md, i);
     if (r != want)
         fail_msg("op %ld: rank of %s is %zu, want %zu", op, a->name, r, want);
+    /* Its neighbourhood, with sides from none to more than there are. */
+    struct rank_entry around[2 * 40 + 1];
+    size_t above = rnd_below(41), below = rnd_below(41), n = 0, first = 0;
+    r = (size_t)-1;
+    if (!rank_around(x, a->name, a->len, above, below, around, &n, &r, &first))
+        fail_msg("op %ld: rank_around(%s) says absent", op, a->name);
+    size_t want_first = want < above ? 0 : want - above;
+    size_t want_last = want + below < md->n - 1 ? want + below : md->n - 1;
+    if (r != want || first != want_first || n != want_last + 1 - want_first)
+        fail_msg("op %ld: around %s: rank %zu first %zu n %zu, want %zu %zu %zu", op, a->name,
+                 r, first, n, want, want_first, want_last + 1 - want_first);
+    for (size_t k = 0; k < n; k++)
+        expect_entry(&around[k], &md->m[md->order[first + k]], op);
 }
 
 static void expect_all(struct rank_index *x, const struct model *md, long op)
