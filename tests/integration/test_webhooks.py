@@ -79,9 +79,11 @@ def test_level_up_is_posted_signed_with_the_documented_body(api, receiver):
     assert lv["headers"]["x-webhook-attempt"] == "1"
     assert ev1["occurredAt"][:19] == [r for r in got][0]["json"]["occurredAt"][:19]
     # the job and the attempt are recorded
-    jobs = h.jobs("?state=succeeded&kind=webhook")
-    assert any(j["payload"]["type"] == "level.up" and j["attempts"] == 1 for j in jobs), jobs
-    d = h.deliveries()
+    def level_up_done(jobs):
+        return any(j["payload"]["type"] == "level.up" and j["attempts"] == 1 for j in jobs)
+    jobs = poll(lambda: h.jobs("?state=succeeded&kind=webhook"), level_up_done)
+    assert level_up_done(jobs), jobs
+    d = poll(h.deliveries, lambda d: len(d) >= 1)
     assert d and all(x["statusCode"] == 200 and x["succeeded"] and x["error"] is None
                      for x in d), d
 
@@ -149,7 +151,7 @@ def test_5xx_answers_are_retried_until_accepted(api, receiver):
     assert len(ids) == 1  # the same webhook each time
     deliveries = {r["headers"]["x-delivery-id"] for r in receiver.requests}
     assert len(deliveries) == 3  # a new delivery id per attempt
-    d = h.deliveries()
+    d = poll(h.deliveries, lambda d: len(d) >= 3)
     assert [x["statusCode"] for x in d] == [200, 503, 500]
     assert [x["attempt"] for x in d] == [3, 2, 1]
     assert d[1]["error"] == "HTTP 503" and all(x["latencyMs"] >= 0 for x in d)
