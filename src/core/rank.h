@@ -1,7 +1,7 @@
-/* An order-statistic index of members by score, for leaderboards: a skip list with span
- * counts (as in Redis's sorted sets) and a hash table of member names. Insert or move,
- * remove, the rank of a member, the entries at a rank, and the rank of any position are each
- * O(log n); a range of k entries is O(log n + k).
+/* An order-statistic index of members by score, for leaderboards: a counted B+ tree (each
+ * inner node knows how many entries each child holds; each member knows its leaf) and a hash
+ * table of member names. Insert or move, remove, the rank of a member, the entries at a rank,
+ * and the rank of any position are each O(log n); a range of k entries is O(log n + k).
  *
  * Order (total and deterministic): score descending, then `at` ascending (when the member
  * reached its score: earlier first), then the member name in byte order (a proper prefix
@@ -25,8 +25,8 @@ struct rank_entry {
     int64_t at;
 };
 
-/* `seed` drives the node levels and keys the hash of member names: the same seed and
- * operations give the same structure. Members named by clients need a secret random seed,
+/* `seed` keys the hash of member names: the same seed and operations give the same
+ * structure. Members named by clients need a secret random seed,
  * or crafted names could all land in one hash chain. */
 struct rank_index *rank_new(uint64_t seed);
 void rank_free(struct rank_index *x);

@@ -810,7 +810,77 @@ static void versions_change_with_every_change(void **state)
     rank_free(y);
 }
 
+/* Positions agree with ranges: a sample of members' ranks against the full order. */
+static void expect_consistent(struct rank_index *x)
+{
+    size_t n = rank_size(x);
+    struct rank_entry *all = malloc((n + 1) * sizeof(*all));
+    assert_non_null(all);
+    assert_int_equal(rank_range(x, 0, all, n + 1), n);
+    for (size_t i = 0; i < n; i += 1 + n / 200) {
+        size_t r = (size_t)-1;
+        assert_true(rank_get(x, all[i].member, all[i].member_len, NULL, &r));
+        assert_int_equal(r, i);
+        assert_int_equal(rank_before(x, all[i].score, all[i].at, all[i].member,
+                                     all[i].member_len), i);
+    }
+    free(all);
+}
+
+/* Many members, so that the tree grows several levels, then moves all over it and removals
+ * in random order until it shrinks back: every split, merge and root change on the way. */
+static void grows_and_shrinks_through_many_levels(void **state)
+{
+    (void)state;
+    enum { N = 40000 };
+    static char names[N][16];
+    rnd_state = 0x2545f4914f6cdd1dull;
+    struct rank_index *x = rank_new(99);
+    size_t empty = rank_bytes(x);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "m%d", i);
+        set_s(x, names[i], (int64_t)rnd_below(1000), (int64_t)rnd_below(100));
+        if (i % 5000 == 4999)
+            CHECK(x);
+    }
+    assert_true(x->height >= 3);
+    expect_consistent(x);
+    for (int i = 0; i < 4 * N; i++) { /* moves: far (new score) and near (same score) */
+        const char *m = names[rnd_below(N)];
+        struct rank_entry e;
+        assert_true(rank_get(x, m, strlen(m), &e, NULL));
+        if (i % 2)
+            set_s(x, m, (int64_t)rnd_below(1000), e.at);
+        else
+            set_s(x, m, e.score, e.at + (rnd() % 2 ? 1 : -1));
+        if (i % 20000 == 19999)
+            CHECK(x);
+    }
+    expect_consistent(x);
+    int order[N];
+    for (int i = 0; i < N; i++)
+        order[i] = i;
+    for (int i = N - 1; i > 0; i--) {
+        int j = (int)rnd_below((size_t)i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int i = 0; i < N; i++) {
+        assert_true(rank_remove(x, names[order[i]], strlen(names[order[i]])));
+        if (i % 4000 == 3999 || N - i < 40) {
+            CHECK(x);
+            if (N - i > 100)
+                expect_consistent(x);
+        }
+    }
+    assert_int_equal(rank_size(x), 0);
+    assert_null(x->root);
+    assert_int_equal(rank_bytes(x), empty);
+    rank_free(x);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(grows_and_shrinks_through_many_levels),
     cmocka_unit_test(versions_change_with_every_change),
     cmocka_unit_test(random_operations_match_the_model),
     cmocka_unit_test(ties_go_by_time_then_name_bytes),
