@@ -784,9 +784,10 @@ static bool leaf_entry_is(const struct rank_leaf *lf, uint32_t i, const struct k
     return sign < 0 ? c < 0 : c > 0;
 }
 
-void rank_set(struct rank_index *x, const char *member, size_t len, int64_t score, int64_t at)
+/* rank_set with the member's node already looked up (NULL: not in the index). */
+static void set_node(struct rank_index *x, struct rank_node *nd, const char *member, size_t len,
+                     int64_t score, int64_t at)
 {
-    struct rank_node *nd = find(x, member, len);
     if (!nd) {
         changed(x);
         nd = node_new(x, member, len, score, at);
@@ -817,6 +818,22 @@ void rank_set(struct rank_index *x, const char *member, size_t len, int64_t scor
     nd->score = score;
     nd->at = at;
     tree_insert(x, nd);
+}
+
+void rank_set(struct rank_index *x, const char *member, size_t len, int64_t score, int64_t at)
+{
+    set_node(x, find(x, member, len), member, len, score, at);
+}
+
+void rank_add(struct rank_index *x, const char *member, size_t len, int64_t delta, int64_t max,
+              int64_t at)
+{
+    assert(delta >= 0);
+    struct rank_node *nd = find(x, member, len);
+    int64_t score = delta;
+    if (nd)
+        score = delta > max - nd->score ? max : nd->score + delta;
+    set_node(x, nd, member, len, score, at);
 }
 
 bool rank_remove(struct rank_index *x, const char *member, size_t len)

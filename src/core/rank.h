@@ -43,6 +43,11 @@ uint64_t rank_version(const struct rank_index *x);
 
 /* Inserts `member` at (score, at), or moves it there if present. */
 void rank_set(struct rank_index *x, const char *member, size_t len, int64_t score, int64_t at);
+/* Adds delta (>= 0) to `member`'s score, stopping at max, and sets its time to `at`; a member
+ * not in the index comes in at (delta, at). What rank_get then rank_set would do, with one
+ * lookup of the name instead of two. */
+void rank_add(struct rank_index *x, const char *member, size_t len, int64_t delta, int64_t max,
+              int64_t at);
 /* Removes `member`: false when it was not there. */
 bool rank_remove(struct rank_index *x, const char *member, size_t len);
 /* The member's entry and 0-based rank: false when absent. `rank` may be NULL. */

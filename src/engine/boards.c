@@ -567,12 +567,8 @@ static void apply_change(struct boards *b, const struct change *c)
     struct rank_index *idx = c->board->index;
     if (!idx)
         return; /* only in the store, which has the change */
-    struct rank_entry cur;
-    int64_t score = c->delta;
-    if (rank_get(idx, c->user, c->user_len, &cur, NULL))
-        score = score_add(cur.score, c->delta);
     size_t before = rank_bytes(idx), n = rank_size(idx);
-    rank_set(idx, c->user, c->user_len, score, c->at);
+    rank_add(idx, c->user, c->user_len, c->delta, BOARDS_SCORE_MAX, c->at);
     atomic_fetch_add_explicit(&b->bytes, rank_bytes(idx) - before, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->entries, rank_size(idx) - n, memory_order_relaxed);
 }

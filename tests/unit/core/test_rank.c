@@ -879,7 +879,37 @@ static void grows_and_shrinks_through_many_levels(void **state)
     rank_free(x);
 }
 
+static void add_sums_stops_at_the_cap_and_moves(void **state)
+{
+    (void)state;
+    struct rank_index *x = rank_new(5);
+    struct rank_entry e;
+    size_t r;
+    rank_add(x, "a", 1, 10, 100, 1); /* new: comes in at the delta */
+    rank_add(x, "b", 1, 20, 100, 2);
+    assert_true(rank_get(x, "a", 1, &e, &r));
+    assert_true(e.score == 10 && e.at == 1 && r == 1);
+    uint64_t v = rank_version(x);
+    rank_add(x, "a", 1, 15, 100, 3); /* 25: ahead of b now, with the new time */
+    assert_true(rank_version(x) != v);
+    assert_true(rank_get(x, "a", 1, &e, &r));
+    assert_true(e.score == 25 && e.at == 3 && r == 0);
+    rank_add(x, "b", 1, 95, 100, 4); /* 115 stops at 100 */
+    assert_true(rank_get(x, "b", 1, &e, &r));
+    assert_true(e.score == 100 && e.at == 4 && r == 0);
+    rank_add(x, "b", 1, INT64_MAX, 100, 5); /* no overflow on the way to the cap */
+    assert_true(rank_get(x, "b", 1, &e, NULL));
+    assert_true(e.score == 100 && e.at == 5);
+    v = rank_version(x);
+    rank_add(x, "b", 1, 0, 100, 5); /* nothing changes */
+    assert_int_equal(rank_version(x), v);
+    assert_int_equal(rank_size(x), 2);
+    CHECK(x);
+    rank_free(x);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(add_sums_stops_at_the_cap_and_moves),
     cmocka_unit_test(grows_and_shrinks_through_many_levels),
     cmocka_unit_test(versions_change_with_every_change),
     cmocka_unit_test(random_operations_match_the_model),
