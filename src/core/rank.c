@@ -285,6 +285,7 @@ static struct rank_leaf *leaf_new(struct rank_index *x)
     struct rank_leaf *lf = pool_alloc(&x->pool, sizeof(*lf));
     lf->h.parent = NULL;
     lf->h.n = 0;
+    lf->h.slot = 0;
     lf->prev = lf->next = NULL;
     x->bytes += sizeof(*lf);
     return lf;
@@ -295,6 +296,7 @@ static struct rank_inner *inner_new(struct rank_index *x)
     struct rank_inner *in = pool_alloc(&x->pool, sizeof(*in));
     in->h.parent = NULL;
     in->h.n = 0;
+    in->h.slot = 0;
     x->bytes += sizeof(*in);
     return in;
 }
@@ -355,11 +357,16 @@ static void inner_move(struct rank_inner *dst, uint32_t di, const struct rank_in
 /* Where child c is listed in its parent p. */
 static uint32_t slot_of(const struct rank_inner *p, const struct rank_hdr *c)
 {
-    uint32_t i = 0;
-    while (p->child[i] != c)
-        i++;
-    assert(i < p->h.n);
-    return i;
+    assert(c->slot < p->h.n && p->child[c->slot] == c);
+    (void)p;
+    return c->slot;
+}
+
+/* The children of p from slot i on learn their slots again (after a shift). */
+static void renumber(struct rank_inner *p, uint32_t i)
+{
+    for (; i < p->h.n; i++)
+        p->child[i]->slot = i;
 }
 
 /* The position of nd in its leaf. */
@@ -407,9 +414,9 @@ static void add_counts(struct rank_hdr *c, size_t delta, bool minus)
     for (struct rank_inner *p = c->parent; p; c = &p->h, p = p->h.parent) {
         uint32_t i = slot_of(p, c);
         if (minus)
-            p->count[i] -= delta;
+            p->count[i] -= (uint32_t)delta;
         else
-            p->count[i] += delta;
+            p->count[i] += (uint32_t)delta;
     }
 }
 
@@ -431,10 +438,11 @@ static void inner_put(struct rank_inner *p, uint32_t i, struct rank_hdr *c, int 
 {
     inner_move(p, i + 1, p, i, p->h.n - i);
     p->child[i] = c;
-    p->count[i] = cnt;
+    p->count[i] = (uint32_t)cnt;
     first_key(c, d, &p->score[i], &p->at[i], &p->first[i]);
     c->parent = p;
     p->h.n++;
+    renumber(p, i);
 }
 
 /* Takes slot i out of p. */
@@ -442,6 +450,7 @@ static void inner_take(struct rank_inner *p, uint32_t i)
 {
     inner_move(p, i, p, i + 1, p->h.n - i - 1);
     p->h.n--;
+    renumber(p, i);
 }
 
 static void split_inner(struct rank_index *x, struct rank_inner *p, int d);
@@ -463,7 +472,7 @@ static void link_after(struct rank_index *x, struct rank_hdr *left, struct rank_
         p = left->parent;
     }
     uint32_t i = slot_of(p, left);
-    p->count[i] -= cnt;
+    p->count[i] -= (uint32_t)cnt;
     inner_put(p, i + 1, right, d, cnt);
 }
 
@@ -476,6 +485,7 @@ static void split_inner(struct rank_index *x, struct rank_inner *p, int d)
     inner_move(q, 0, p, h, k);
     for (uint32_t j = 0; j < k; j++) {
         q->child[j]->parent = q;
+        q->child[j]->slot = j;
         moved += q->count[j];
     }
     q->h.n = k;
@@ -573,6 +583,7 @@ static size_t node_rank(const struct rank_node *nd)
 /* Links nd (not in the tree; x->n does not count it) where its key belongs. */
 static void tree_insert(struct rank_index *x, struct rank_node *nd)
 {
+    assert(x->n < UINT32_MAX - 1); /* counts are 32 bits (rank.h) */
     struct rank_leaf *lf;
     uint32_t pos;
     if (!x->root) {
@@ -612,6 +623,7 @@ static void drop_node(struct rank_index *x, struct rank_hdr *c, int d)
 {
     assert(c->n == 0);
     struct rank_inner *p = c->parent;
+    uint32_t i = p ? slot_of(p, c) : 0; /* before c is freed */
     if (d == 0) {
         struct rank_leaf *lf = as_leaf(c);
         if (lf->prev)
@@ -631,7 +643,6 @@ static void drop_node(struct rank_index *x, struct rank_hdr *c, int d)
         x->height = 0;
         return;
     }
-    uint32_t i = slot_of(p, c);
     assert(p->count[i] == 0);
     inner_take(p, i);
     if (p->h.n && i == 0)
@@ -659,12 +670,14 @@ static void move_all(struct rank_hdr *left, struct rank_hdr *right, int d)
         struct rank_inner *l = as_inner(left), *r = as_inner(right);
         uint32_t n = l->h.n, k = r->h.n;
         inner_move(l, n, r, 0, k);
-        for (uint32_t j = 0; j < k; j++)
+        for (uint32_t j = 0; j < k; j++) {
             l->child[n + j]->parent = l;
+            l->child[n + j]->slot = n + j;
+        }
         l->h.n += k;
         r->h.n = 0;
     }
-    p->count[li] += moved;
+    p->count[li] += (uint32_t)moved;
     p->count[li + 1] = 0;
 }
 
@@ -683,6 +696,7 @@ static void merge_or_drop(struct rank_index *x, struct rank_hdr *c, int d)
             struct rank_inner *old = as_inner(x->root);
             x->root = old->child[0];
             x->root->parent = NULL;
+            x->root->slot = 0;
             x->height--;
             inner_free(x, old);
         }
@@ -998,6 +1012,7 @@ void rank_load(struct rank_index *x, const struct rank_entry *entries, size_t n)
     }
     if (n == 0)
         return;
+    assert(n < UINT32_MAX - 1); /* counts are 32 bits (rank.h) */
     changed(x);
     struct load_item *items = xmalloc(n * sizeof(*items));
     for (size_t j = 0; j < n; j++)
@@ -1102,6 +1117,7 @@ void rank_load(struct rank_index *x, const struct rank_entry *entries, size_t n)
     }
     x->root = level[0];
     x->root->parent = NULL;
+    x->root->slot = 0;
     x->height = d;
     free(level);
 }
@@ -1120,8 +1136,8 @@ struct check {
 static const char *check_node(struct check *ck, const struct rank_hdr *h, int d,
                               const struct rank_inner *p, size_t *count)
 {
-    if (h->parent != p)
-        return "a node's parent is not the node that lists it";
+    if (h->parent != p || (p ? h->slot >= p->h.n || p->child[h->slot] != h : h->slot != 0))
+        return "a node's parent or slot is not where it is listed";
     if (h->n == 0)
         return "a node is empty";
     if (d == 0) {

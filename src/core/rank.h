@@ -7,6 +7,8 @@
  * reached its score: earlier first), then the member name in byte order (a proper prefix
  * first). Ranks here are 0-based.
  *
+ * An index holds fewer than UINT32_MAX entries (a billion entries would take 100 GB).
+ *
  * Not thread-safe: callers lock. Entries returned point into the index and stay valid until
  * the index next changes. */
 #ifndef REACTOR_CORE_RANK_H

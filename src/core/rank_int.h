@@ -6,12 +6,14 @@
  * key (score, at and the member, whose name breaks ties). All leaves are at the same depth,
  * and they are linked in order both ways.
  *
- * A member's node is its one allocation: key, hash chain, name, and the leaf that holds it.
- * So:
+ * A member's node is its one allocation: key, hash chain, name, and the leaf that holds it;
+ * and every leaf and inner node knows its parent and its slot there. So:
  *   - a member's rank walks *up* from its leaf: its position there, plus, at each inner node
- *     on the way to the root, the counts of the children left of the one it came from. A
- *     handful of nodes, each a few adjacent cache lines, instead of the twenty-odd dependent
- *     misses a skip list's descent takes at a million members;
+ *     on the way to the root, the counts of the children left of its slot (32-bit counts, two
+ *     cache lines at most). A handful of nodes, each a few adjacent cache lines, instead of
+ *     the twenty-odd dependent misses a skip list's descent takes at a million members; the
+ *     price is renumbering the slots of the children after one that comes or goes, when a
+ *     node splits or merges;
  *   - the entry at a rank walks down by the counts, a key's position down by the first keys;
  *   - a range and a member's neighbours follow the leaves, whose entries are contiguous.
  *
@@ -30,7 +32,7 @@
  *   - root is NULL exactly when n == 0; otherwise every leaf is at depth `height` below it
  *     (height 0: the root is the only leaf), and every node has at least one entry or child
  *     and at most its maximum;
- *   - each node's parent is the inner node that lists it; the root has none;
+ *   - each node's parent is the inner node that lists it, at its slot; the root has none;
  *   - an inner node's count for a child is the number of entries under it, and its key for a
  *     child is that child's first entry;
  *   - entries, read leaf by leaf in tree order, are in strictly increasing order (rank.h's
@@ -69,19 +71,20 @@ struct rank_node {
 struct rank_hdr {
     struct rank_inner *parent; /* NULL for the root */
     uint32_t n;                /* entries (leaf) or children (inner) */
+    uint32_t slot;             /* where the parent lists it (0 for the root) */
 };
 
 struct rank_leaf {
     struct rank_hdr h;
     struct rank_leaf *prev, *next;
+    struct rank_node *m[RANK_LEAF_MAX]; /* first: a rank scans it from the header's line */
     int64_t score[RANK_LEAF_MAX];
     int64_t at[RANK_LEAF_MAX];
-    struct rank_node *m[RANK_LEAF_MAX];
 };
 
 struct rank_inner {
     struct rank_hdr h;
-    size_t count[RANK_FAN_MAX];          /* entries under each child */
+    uint32_t count[RANK_FAN_MAX];        /* entries under each child: two cache lines */
     struct rank_hdr *child[RANK_FAN_MAX];
     int64_t score[RANK_FAN_MAX];         /* each child's first key */
     int64_t at[RANK_FAN_MAX];
