@@ -39,39 +39,35 @@ int url_query_get(const char *query, size_t len, const char *key, struct buf *ou
 {
     size_t klen = strlen(key);
     struct buf name = BUF_INIT;
-    size_t i = 0;
+    const char *p = query, *stop = query + len;
     int ret = 0;
-    while (i < len) {
-        size_t end = i;
-        while (end < len && query[end] != '&')
-            end++;
-        size_t eq = i;
-        while (eq < end && query[eq] != '=')
-            eq++;
-        const char *n = query + i;
-        size_t nlen = eq - i;
-        bool plain = true; /* nothing to decode: compare the name where it is */
-        for (size_t k = 0; k < nlen && plain; k++)
-            plain = n[k] != '%' && n[k] != '+';
-        if (!plain) {
+    while (p < stop) {
+        const char *end = memchr(p, '&', (size_t)(stop - p));
+        if (!end)
+            end = stop;
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (!eq)
+            eq = end;
+        size_t nlen = (size_t)(eq - p);
+        bool match = nlen == klen && memcmp(p, key, klen) == 0; /* the usual, plain name */
+        if (!match && (memchr(p, '%', nlen) || memchr(p, '+', nlen))) {
             buf_reset(&name);
-            if (url_decode(n, nlen, true, &name) < 0) {
+            if (url_decode(p, nlen, true, &name) < 0) {
                 ret = -1;
                 goto out;
             }
-            n = name.data;
-            nlen = name.len;
+            match = name.len == klen && memcmp(name.data, key, klen) == 0;
         }
-        if (nlen == klen && memcmp(n, key, klen) == 0) {
-            size_t vstart = eq < end ? eq + 1 : end;
-            if (url_decode(query + vstart, end - vstart, true, out) < 0) {
+        if (match) {
+            const char *v = eq < end ? eq + 1 : end;
+            if (url_decode(v, (size_t)(end - v), true, out) < 0) {
                 ret = -1;
                 goto out;
             }
             ret = 1;
             goto out;
         }
-        i = end + 1;
+        p = end + 1;
     }
 out:
     buf_release(&name);

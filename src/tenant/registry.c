@@ -121,37 +121,98 @@ void tenant_registry_free(struct tenant_registry *r)
 }
 
 /* SHA256() looks the digest up in OpenSSL's provider tables on every call, which was most of
- * what hashing a key cost; so the digest is fetched once and each thread keeps a context. */
+ * what hashing a key cost; so the digest is fetched once and each thread keeps a context.
+ *
+ * Each thread also remembers the digests of the last few keys it authenticated: a client
+ * sends the same key on every request, and a key's digest never changes, so the cache needs
+ * no invalidation (revoking a key removes its digest from the registry, not from here). The
+ * key is compared in constant time; the slot it lands in depends on a hash of it, which says
+ * nothing useful about its bytes. */
+#define KEY_CACHE_SLOTS 8
+#define KEY_CACHE_KEY_MAX 64 /* longer secrets are hashed every time */
+
+struct key_cache_slot {
+    size_t len; /* 0 = empty */
+    char key[KEY_CACHE_KEY_MAX];
+    unsigned char hash[32];
+};
+
+struct sha256_thread {
+    EVP_MD_CTX *ctx;
+    struct key_cache_slot slots[KEY_CACHE_SLOTS];
+};
+
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 static EVP_MD *sha256_md;
-static pthread_key_t sha256_ctx_key;
+static pthread_key_t sha256_key;
 static bool sha256_key_ok;
 
-static void sha256_ctx_free(void *ctx)
+static void sha256_thread_free(void *p)
 {
-    EVP_MD_CTX_free(ctx);
+    struct sha256_thread *t = p;
+    EVP_MD_CTX_free(t->ctx);
+    OPENSSL_cleanse(t, sizeof(*t)); /* the cached secrets */
+    free(t);
 }
 
 static void sha256_init(void)
 {
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    sha256_key_ok = pthread_key_create(&sha256_ctx_key, sha256_ctx_free) == 0;
+    sha256_key_ok = pthread_key_create(&sha256_key, sha256_thread_free) == 0;
+}
+
+/* This thread's context and cache, or NULL when they cannot be had. */
+static struct sha256_thread *sha256_thread(void)
+{
+    pthread_once(&sha256_once, sha256_init);
+    if (!sha256_key_ok || !sha256_md)
+        return NULL;
+    struct sha256_thread *t = pthread_getspecific(sha256_key);
+    if (t)
+        return t;
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    if (!(t->ctx = EVP_MD_CTX_new()) || pthread_setspecific(sha256_key, t) != 0) {
+        EVP_MD_CTX_free(t->ctx);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void hash_with(struct sha256_thread *t, const char *key, size_t len,
+                      unsigned char out[32])
+{
+    unsigned n = 0;
+    if (t && EVP_DigestInit_ex2(t->ctx, sha256_md, NULL) && EVP_DigestUpdate(t->ctx, key, len) &&
+        EVP_DigestFinal_ex(t->ctx, out, &n) && n == 32)
+        return;
+    SHA256((const unsigned char *)key, len, out); /* the slow way never fails to answer */
 }
 
 void tenant_hash_key(const char *key, size_t len, unsigned char out[32])
 {
-    pthread_once(&sha256_once, sha256_init);
-    EVP_MD_CTX *ctx = sha256_key_ok ? pthread_getspecific(sha256_ctx_key) : NULL;
-    if (!ctx && sha256_md && sha256_key_ok && (ctx = EVP_MD_CTX_new()) &&
-        pthread_setspecific(sha256_ctx_key, ctx) != 0) {
-        EVP_MD_CTX_free(ctx);
-        ctx = NULL;
-    }
-    unsigned n = 0;
-    if (ctx && EVP_DigestInit_ex2(ctx, sha256_md, NULL) && EVP_DigestUpdate(ctx, key, len) &&
-        EVP_DigestFinal_ex(ctx, out, &n) && n == 32)
+    hash_with(sha256_thread(), key, len, out);
+}
+
+/* tenant_hash_key through this thread's cache of recent keys. */
+static void hash_key_cached(const char *key, size_t len, unsigned char out[32])
+{
+    struct sha256_thread *t = sha256_thread();
+    if (!t || len == 0 || len > KEY_CACHE_KEY_MAX) {
+        hash_with(t, key, len, out);
         return;
-    SHA256((const unsigned char *)key, len, out); /* the slow way never fails to answer */
+    }
+    struct key_cache_slot *s = &t->slots[hash_bytes(key, len) % KEY_CACHE_SLOTS];
+    if (s->len == len && CRYPTO_memcmp(s->key, key, len) == 0) {
+        memcpy(out, s->hash, 32);
+        return;
+    }
+    hash_with(t, key, len, out);
+    s->len = len;
+    memcpy(s->key, key, len);
+    memcpy(s->hash, out, 32);
 }
 
 /* ---- apps (write lock held) -------------------------------------------------------------- */
@@ -448,7 +509,7 @@ enum tenant_auth tenant_authenticate(struct tenant_registry *r, const char *key,
                                      unsigned *retry_after_s)
 {
     unsigned char hash[32];
-    tenant_hash_key(key, len, hash);
+    hash_key_cached(key, len, hash);
     enum tenant_auth res = TENANT_UNKNOWN_KEY;
     pthread_rwlock_rdlock(&r->lock);
     for (struct key_entry *k = r->keys[key_slot(hash, r->keys_cap)]; k; k = k->next) {
@@ -457,8 +518,12 @@ enum tenant_auth tenant_authenticate(struct tenant_registry *r, const char *key,
         memcpy(who->app_id, k->app->id, sizeof(who->app_id));
         memcpy(who->key_id, k->id, sizeof(who->key_id));
         who->role = k->role;
-        atomic_store_explicit(&k->last_used_ms, now_ms, memory_order_relaxed);
-        atomic_store_explicit(&k->used, true, memory_order_relaxed);
+        /* Written only when they change: threads sharing a key then share its cache line
+         * instead of taking it from each other on every request. */
+        if (atomic_load_explicit(&k->last_used_ms, memory_order_relaxed) != now_ms)
+            atomic_store_explicit(&k->last_used_ms, now_ms, memory_order_relaxed);
+        if (!atomic_load_explicit(&k->used, memory_order_relaxed))
+            atomic_store_explicit(&k->used, true, memory_order_relaxed);
         unsigned wait = take_token(k, now_ms);
         if (wait) {
             *retry_after_s = wait;

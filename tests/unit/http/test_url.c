@@ -142,6 +142,12 @@ static void query_encoded_key(void **state)
     struct buf out = BUF_INIT;
     assert_int_equal(query("my%20key=v1&my+key=v2", "my key", &out), 1);
     assert_string_equal(out.data, "v1");
+    buf_reset(&out);
+    assert_int_equal(query("x%3Dy=1&x=2", "x=y", &out), 1); /* an '=' in an encoded name */
+    assert_string_equal(out.data, "1");
+    buf_reset(&out);
+    assert_int_equal(query("my%20keys=1&my=2", "my", &out), 1); /* not a prefix match */
+    assert_string_equal(out.data, "2");
     buf_release(&out);
 }
 

@@ -156,6 +156,52 @@ static void removed_key_is_unknown(void **state)
     tenant_registry_free(r);
 }
 
+/* Each thread remembers the digests of the keys it saw last: a key one byte away from a
+ * remembered one, or one too long to remember, is still checked against the registry. */
+static void remembered_digests_match_only_the_same_key(void **state)
+{
+    (void)state;
+    struct tenant_registry *r = tenant_registry_new(BIG, 60);
+    put_app(r, "app-a", "{}");
+    char longest[200];
+    memset(longest, 'k', sizeof(longest) - 1);
+    longest[sizeof(longest) - 1] = '\0';
+    put_key(r, "app-a", "11111111-1111-4111-8111-111111111111", STORE_ROLE_ADMIN,
+            "fge_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0);
+    put_key(r, "app-a", "22222222-2222-4222-8222-222222222222", STORE_ROLE_READONLY, longest, 0);
+    for (int round = 0; round < 3; round++) { /* the first round fills the cache */
+        struct principal who;
+        assert_int_equal(auth(r, "fge_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1000,
+                              &who, NULL),
+                         TENANT_OK);
+        assert_int_equal(who.role, STORE_ROLE_ADMIN);
+        /* Keys one last byte away, some of which share the remembered key's slot. */
+        char near[] = "fge_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        const char *alphabet = "bcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        for (const char *c = alphabet; *c; c++) {
+            near[sizeof(near) - 2] = *c;
+            assert_int_equal(auth(r, "fge_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                  1000, NULL, NULL),
+                             TENANT_OK);
+            assert_int_equal(auth(r, near, 1000, NULL, NULL), TENANT_UNKNOWN_KEY);
+        }
+        assert_int_equal(auth(r, "fge_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1000,
+                              NULL, NULL),
+                         TENANT_UNKNOWN_KEY);
+        assert_int_equal(auth(r, longest, 1000, &who, NULL), TENANT_OK);
+        assert_int_equal(who.role, STORE_ROLE_READONLY);
+        longest[10] = 'x';
+        assert_int_equal(auth(r, longest, 1000, NULL, NULL), TENANT_UNKNOWN_KEY);
+        longest[10] = 'k';
+    }
+    /* Revoked while remembered: refused at once. */
+    tenant_key_remove(r, "11111111-1111-4111-8111-111111111111");
+    assert_int_equal(auth(r, "fge_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1001, NULL,
+                          NULL),
+                     TENANT_UNKNOWN_KEY);
+    tenant_registry_free(r);
+}
+
 /* The store thread re-checks a key before running its work, and caps keys per app. */
 static void active_keys_are_known_by_id_and_counted(void **state)
 {
@@ -520,6 +566,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(principal_and_key_are_copies),
     cmocka_unit_test(longest_ids_are_kept_whole),
     cmocka_unit_test(removed_key_is_unknown),
+    cmocka_unit_test(remembered_digests_match_only_the_same_key),
     cmocka_unit_test(app_rate_limit_override),
     cmocka_unit_test(default_rate_limit_applies),
     cmocka_unit_test(buckets_are_per_key),
