@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "core/buf.h"
@@ -69,6 +70,10 @@ struct http_transport {
      * it could not write yet (leaving `out` empty) and will call http_conn_write_done() once it
      * is written; -1 if the connection is broken. */
     int (*write)(struct http_conn *c, struct buf *out);
+    /* Optional. Writes what it can of data[0..len) now, without keeping or queueing anything:
+     * returns the bytes written (0..len), or -1 if the connection is broken. For bytes shared
+     * with other connections (a push frame); the caller queues the rest through write(). */
+    ssize_t (*try_write)(struct http_conn *c, const char *data, size_t len);
     void (*set_reading)(struct http_conn *c, bool on);
     void (*set_timer)(struct http_conn *c, enum http_timer t);
     /* Close the connection; the transport calls http_conn_release() once it is gone. */

@@ -125,6 +125,18 @@ static void close_now(struct client *c)
     uv_close((uv_handle_t *)&c->timer, client_closed);
 }
 
+static ssize_t t_try_write(struct http_conn *conn, const char *data, size_t len)
+{
+    struct client *c = conn->transport_arg;
+    if (c->closing)
+        return -1;
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == UV_EAGAIN)
+        return 0;
+    return n < 0 ? -1 : n;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
@@ -275,6 +287,7 @@ static int t_peer(struct http_conn *conn, char *out, size_t len)
 
 static const struct http_transport transport = {
     .write = t_write,
+    .try_write = t_try_write,
     .set_reading = t_set_reading,
     .set_timer = t_set_timer,
     .close = t_close,

@@ -228,7 +228,7 @@ static void cmd_subscribe(struct ws_conn *c, const struct rt_cmd *cmd)
     buf_release(&r);
     for (size_t i = 0; i < res.n_replay; i++) {
         queue_text(c, res.replay[i]->data, res.replay[i]->len);
-        rt_hub_count_pushed(c->hub, res.replay[i]->len);
+        rt_hub_count_pushed(c->hub, 1, res.replay[i]->len);
     }
     rt_sub_result_release(&res);
 }
@@ -559,19 +559,39 @@ static const struct http_upgrade upgrade = {
     .release = s_release,
 };
 
-void ws_deliver(void *conn, struct rt_msg *m)
+/* A push goes out as the message's own frame, the same bytes for every connection: written
+ * from there when nothing waits before it, so most connections cost one write and no copy;
+ * what the socket does not take is queued behind, as any frame. wslay never holds part of a
+ * frame between calls (send_cb takes all), so raw frames and its own interleave safely. */
+static void push_frame(struct ws_conn *c, const struct rt_msg *m)
+{
+    size_t done = 0;
+    if (c->http->t->try_write && !c->write_pending && c->sendq.len == 0) {
+        ssize_t n = c->http->t->try_write(c->http, m->frame, m->frame_len);
+        if (n < 0) {
+            close_transport(c);
+            return;
+        }
+        done = (size_t)n;
+        if (done == m->frame_len)
+            return;
+    }
+    buf_append(&c->sendq, m->frame + done, m->frame_len - done);
+    flush(c);
+}
+
+bool ws_deliver(void *conn, struct rt_msg *m)
 {
     struct ws_conn *c = conn;
     if (!c->started || c->closed || c->closing)
-        return;
+        return false;
     if (queued_bytes(c) + m->len > rt_hub_config(c->hub)->send_queue_bytes) {
         slow_consumer(c);
         flush(c);
-        return;
+        return false;
     }
-    queue_text(c, m->data, m->len);
-    rt_hub_count_pushed(c->hub, m->len);
-    flush(c);
+    push_frame(c, m);
+    return true;
 }
 
 void ws_sweep(struct rt_link *link, int64_t now_ms)

@@ -33,7 +33,7 @@ void ws_accept(struct http_request *req, struct rt_hub *hub, const char *app_id,
                const struct rt_claims *claims);
 
 /* The hub's callbacks (rt_hub_set_server). */
-void ws_deliver(void *conn, struct rt_msg *m);
+bool ws_deliver(void *conn, struct rt_msg *m);
 void ws_sweep(struct rt_link *link, int64_t now_ms);
 
 #endif

@@ -7,16 +7,39 @@
 
 #include "core/mem.h"
 
+/* Writes the header of an unmasked final text frame of `len` bytes into the RT_FRAME_HEAD_MAX
+ * bytes that end at `end`; returns where it starts. */
+static char *frame_head(char *end, size_t len)
+{
+    unsigned char *p = (unsigned char *)end;
+    if (len < 126) {
+        *--p = (unsigned char)len;
+    } else if (len <= 0xffff) {
+        *--p = (unsigned char)(len & 0xff);
+        *--p = (unsigned char)(len >> 8);
+        *--p = 126;
+    } else {
+        for (int i = 0; i < 8; i++)
+            *--p = (unsigned char)((uint64_t)len >> (8 * i));
+        *--p = 127;
+    }
+    *--p = 0x81; /* FIN, text */
+    return (char *)p;
+}
+
 struct rt_msg *rt_msg_new(uint64_t offset, int64_t ts_ms, const char *data, size_t len,
                           const char *key, size_t key_len)
 {
-    struct rt_msg *m = xmalloc(sizeof(*m) + len + 1 + key_len + 1);
+    struct rt_msg *m = xmalloc(sizeof(*m) + RT_FRAME_HEAD_MAX + len + 1 + key_len + 1);
     atomic_init(&m->refs, 1);
     m->offset = offset;
     m->ts_ms = ts_ms;
     m->len = len;
+    m->data = m->bytes + RT_FRAME_HEAD_MAX;
     memcpy(m->data, data, len);
     m->data[len] = '\0';
+    m->frame = frame_head(m->data, len);
+    m->frame_len = (size_t)(m->data - m->frame) + len;
     m->key = m->data + len + 1;
     m->key_len = key_len;
     memcpy(m->key, key, key_len);

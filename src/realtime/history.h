@@ -20,7 +20,12 @@
 
 #include "realtime/proto.h"
 
-/* One push, serialised once. `key` is the channel's hub key (app NUL channel). */
+/* RFC 6455's longest header of an unmasked frame: 2 bytes and a 64-bit length. */
+#define RT_FRAME_HEAD_MAX 10
+
+/* One push, serialised once, and framed once: `frame` is the whole unmasked WebSocket text
+ * frame (FIN, its header, then `data`), the same bytes for every connection that gets it.
+ * `key` is the channel's hub key (app NUL channel). */
 struct rt_msg {
     atomic_uint refs;
     uint64_t offset;
@@ -28,7 +33,10 @@ struct rt_msg {
     size_t len;                   /* bytes of data (the frame text) */
     size_t key_len;
     char *key;                    /* points into the same allocation */
-    char data[];
+    char *data;                   /* the text, NUL-terminated; in the same allocation */
+    const char *frame;            /* header then data: frame_len bytes */
+    size_t frame_len;
+    char bytes[];                 /* header room, data, key */
 };
 
 /* A message with one reference, data and key copied. */

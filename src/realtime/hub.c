@@ -278,9 +278,12 @@ static void deliver_task(void *arg)
     struct rt_msg *m = t->m;
     struct lchan *lc =
         (struct lchan *)map_find(&l->chans, m->key, m->key_len, hash_bytes(m->key, m->key_len));
+    uint64_t pushed = 0; /* counted once per message: the counters are shared by threads */
     for (struct rt_sub *s = lc ? lc->head : NULL; s; s = s->lnext)
-        if (m->offset > s->from)
-            t->h->deliver(s->conn, m);
+        if (m->offset > s->from && t->h->deliver(s->conn, m))
+            pushed++;
+    if (pushed)
+        rt_hub_count_pushed(t->h, pushed, pushed * m->len);
     rt_msg_unref(m);
     free(t);
 }
@@ -857,9 +860,9 @@ struct rt_sub **rt_sub_nextp(struct rt_sub *s)
 
 /* ---- metrics -------------------------------------------------------------------------------- */
 
-void rt_hub_count_pushed(struct rt_hub *h, uint64_t bytes)
+void rt_hub_count_pushed(struct rt_hub *h, uint64_t n, uint64_t bytes)
 {
-    atomic_fetch_add_explicit(&h->pushed, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->pushed, n, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->pushed_bytes, bytes, memory_order_relaxed);
 }
 

@@ -55,8 +55,9 @@ struct rt_link {
     struct rt_link *prev, *next;
 };
 
-/* Delivers one message to one subscribed connection (on its I/O thread). */
-typedef void rt_deliver_fn(void *conn, struct rt_msg *m);
+/* Delivers one message to one subscribed connection (on its I/O thread): true if it was
+ * pushed (the hub counts it), false if the connection is closing or was too slow. */
+typedef bool rt_deliver_fn(void *conn, struct rt_msg *m);
 /* Called every ping interval for each connection of a thread (on that thread). */
 typedef void rt_sweep_fn(struct rt_link *link, int64_t now_ms);
 
@@ -129,7 +130,8 @@ void rt_hub_presence_list(struct rt_hub *h, const char *app_id, const char *room
 
 /* ---- metrics -------------------------------------------------------------------------------- */
 
-void rt_hub_count_pushed(struct rt_hub *h, uint64_t bytes);
+/* `n` messages of `bytes` in all. */
+void rt_hub_count_pushed(struct rt_hub *h, uint64_t n, uint64_t bytes);
 void rt_hub_count_slow(struct rt_hub *h);
 void rt_hub_count_rejected(struct rt_hub *h);
 void rt_hub_collect_metrics(struct buf *out, void *hub);

@@ -217,6 +217,26 @@ static int t_write(struct http_conn *c, struct buf *out)
     }
 }
 
+/* A push frame written straight from the message: all of it, nothing (the socket is full,
+ * so the session queues it), or a broken connection, as write_mode says. */
+static ssize_t t_try_write(struct http_conn *c, const char *data, size_t len)
+{
+    struct fz *fz = c->transport_arg;
+    CHECK(!fz->closed);
+    CHECK(!fz->write_pending);
+    CHECK(c->up_started);
+    CHECK(len > 0);
+    switch (fz->write_mode) {
+    case 1: return 0;
+    case 2: fz->write_mode = 0; return -1;
+    default:
+        check_frames(fz, (const uint8_t *)data, len);
+        fz->writes++;
+        fz->written += len;
+        return (ssize_t)len;
+    }
+}
+
 static void t_set_reading(struct http_conn *c, bool on)
 {
     struct fz *fz = c->transport_arg;
@@ -241,6 +261,7 @@ static void t_close(struct http_conn *c)
 
 static const struct http_transport transport = {
     .write = t_write,
+    .try_write = t_try_write,
     .set_reading = t_set_reading,
     .set_timer = t_set_timer,
     .close = t_close,

@@ -108,7 +108,50 @@ static void no_history_kept(void **state)
     rt_history_release(&h);
 }
 
+/* Each message carries its whole WebSocket frame: FIN and text, the shortest length form
+ * RFC 6455 allows (7 bits, 16 or 64), the text right after it, and the key intact. */
+static void frame_is_built_once_with_the_message(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t len, head;
+    } cases[] = { { 0, 2 }, { 1, 2 }, { 125, 2 }, { 126, 4 }, { 65535, 4 }, { 65536, 10 },
+                  { 70000, 10 } };
+    char *text = malloc(70000);
+    assert_non_null(text);
+    for (size_t i = 0; i < 70000; i++)
+        text[i] = (char)('a' + i % 26);
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        size_t len = cases[c].len;
+        struct rt_msg *m = rt_msg_new(7, 1000, text, len, "app\0chan", 8);
+        const unsigned char *f = (const unsigned char *)m->frame;
+        assert_int_equal(m->frame_len, cases[c].head + len);
+        assert_int_equal(f[0], 0x81);
+        uint64_t got;
+        if (cases[c].head == 2) {
+            got = f[1];
+        } else if (cases[c].head == 4) {
+            assert_int_equal(f[1], 126);
+            got = (uint64_t)f[2] << 8 | f[3];
+        } else {
+            assert_int_equal(f[1], 127);
+            got = 0;
+            for (int k = 0; k < 8; k++)
+                got = got << 8 | f[2 + k];
+        }
+        assert_int_equal(got, len);
+        assert_ptr_equal(m->frame + cases[c].head, m->data);
+        assert_memory_equal(m->data, text, len);
+        assert_int_equal(m->data[len], '\0');
+        assert_int_equal(m->key_len, 8);
+        assert_memory_equal(m->key, "app\0chan", 8);
+        rt_msg_unref(m);
+    }
+    free(text);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(frame_is_built_once_with_the_message),
     cmocka_unit_test(replays_what_was_missed),
     cmocka_unit_test(never_in_part),
     cmocka_unit_test(wrong_epoch_or_future_offset_fail),
