@@ -83,12 +83,19 @@ int event_parse(const json_t *v, const char *app_id, int64_t now_ms, struct even
     const json_t *meta = json_object_get(v, "metadata");
     char *meta_text = NULL;
     if (meta && !json_is_null(meta)) {
-        if (!json_is_object(meta))
+        if (!json_is_object(meta)) {
             bad(p, "metadata", "must be a JSON object");
-        else if (json_dump_size(meta) > EVENT_METADATA_MAX) /* measured before building */
-            bad(p, "metadata", "must be at most 64 KiB as JSON");
-        else if (json_object_size(meta))
-            meta_text = json_dump_new(meta);
+        } else if (json_object_size(meta)) {
+            /* Built once, then measured: the body limit bounds what it can cost. */
+            struct buf text = BUF_INIT;
+            json_dump_buf(meta, &text);
+            if (text.len > EVENT_METADATA_MAX) {
+                bad(p, "metadata", "must be at most 64 KiB as JSON");
+                buf_release(&text);
+            } else {
+                meta_text = buf_detach(&text, NULL);
+            }
+        }
     }
     int64_t occurred = now_ms;
     const json_t *at = json_object_get(v, "occurredAt");
