@@ -38,6 +38,8 @@ struct opts {
     int port, first, count, threads;
     bool node;
     const char *key, *shared;
+    char needle[256];     /* "channel":"<shared>", made once: every message is searched for it */
+    size_t needle_len;
 };
 
 struct wthread;
@@ -186,10 +188,8 @@ static void on_message(struct wconn *c, const char *m, size_t len, double at)
         }
         return;
     }
-    char shared[256];
-    snprintf(shared, sizeof(shared), "\"channel\":\"%s\"", t->o->node ? "shared" : t->o->shared);
     double ts = field_number(m, len, "\"ts\":");
-    if (memmem(m, len, shared, strlen(shared))) {
+    if (memmem(m, len, t->o->needle, t->o->needle_len)) {
         unsigned gen = atomic_load(&fan_gen);
         if (gen && c->fan_gen != gen) {
             c->fan_gen = gen;
@@ -435,6 +435,13 @@ int main(int argc, char **argv)
                         "[--mode reactor|node] [--key K] [--shared CHANNEL] [--threads T]\n");
         return 2;
     }
+    int nl = snprintf(o.needle, sizeof(o.needle), "\"channel\":\"%s\"",
+                      o.node ? "shared" : o.shared);
+    if (nl < 0 || (size_t)nl >= sizeof(o.needle)) {
+        fprintf(stderr, "bench_ws_load: --shared is too long\n");
+        return 2;
+    }
+    o.needle_len = (size_t)nl;
     uv_ip4_addr("127.0.0.1", o.port, &server_addr);
     struct wthread ts[MAX_THREADS];
     memset(ts, 0, sizeof(ts));
