@@ -562,22 +562,24 @@ static const struct http_upgrade upgrade = {
 /* A push goes out as the message's own frame, the same bytes for every connection: written
  * from there when nothing waits before it, so most connections cost one write and no copy;
  * what the socket does not take is queued behind, as any frame. wslay never holds part of a
- * frame between calls (send_cb takes all), so raw frames and its own interleave safely. */
-static void push_frame(struct ws_conn *c, const struct rt_msg *m)
+ * frame between calls (send_cb takes all), so raw frames and its own interleave safely.
+ * False if the connection broke instead. */
+static bool push_frame(struct ws_conn *c, const struct rt_msg *m)
 {
     size_t done = 0;
     if (c->http->t->try_write && !c->write_pending && c->sendq.len == 0) {
         ssize_t n = c->http->t->try_write(c->http, m->frame, m->frame_len);
         if (n < 0) {
             close_transport(c);
-            return;
+            return false;
         }
         done = (size_t)n;
         if (done == m->frame_len)
-            return;
+            return true;
     }
     buf_append(&c->sendq, m->frame + done, m->frame_len - done);
     flush(c);
+    return !c->closed;
 }
 
 bool ws_deliver(void *conn, struct rt_msg *m)
@@ -590,8 +592,7 @@ bool ws_deliver(void *conn, struct rt_msg *m)
         flush(c);
         return false;
     }
-    push_frame(c, m);
-    return true;
+    return push_frame(c, m);
 }
 
 void ws_sweep(struct rt_link *link, int64_t now_ms)
