@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void oom(size_t n)
+_Noreturn void mem_fail(size_t n)
 {
     fprintf(stderr, "{\"level\":\"fatal\",\"msg\":\"out of memory\",\"bytes\":%zu}\n", n);
     abort();
@@ -15,7 +15,7 @@ void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
-        oom(n);
+        mem_fail(n);
     return p;
 }
 
@@ -23,7 +23,7 @@ void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
-        oom(n * size);
+        mem_fail(n * size);
     return p;
 }
 
@@ -31,7 +31,7 @@ void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
     if (!q)
-        oom(n);
+        mem_fail(n);
     return q;
 }
 

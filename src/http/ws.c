@@ -185,6 +185,29 @@ static struct rt_sub **find_sub(struct ws_conn *c, const char *channel)
     return NULL;
 }
 
+/* A push goes out as the message's own frame, the same bytes for every connection: written
+ * from there when nothing waits before it, so most connections cost one write and no copy;
+ * what the socket does not take is queued behind, as any frame. wslay never holds part of a
+ * frame between calls (send_cb takes all), so raw frames and its own interleave safely.
+ * False if the connection broke instead. */
+static bool push_frame(struct ws_conn *c, const struct rt_msg *m)
+{
+    size_t done = 0;
+    if (c->http->t->try_write && !c->write_pending && c->sendq.len == 0) {
+        ssize_t n = c->http->t->try_write(c->http, m->frame, m->frame_len);
+        if (n < 0) {
+            close_transport(c);
+            return false;
+        }
+        done = (size_t)n;
+        if (done == m->frame_len)
+            return true;
+    }
+    buf_append(&c->sendq, m->frame + done, m->frame_len - done);
+    flush(c);
+    return !c->closed;
+}
+
 static void cmd_subscribe(struct ws_conn *c, const struct rt_cmd *cmd)
 {
     struct rt_channel ch;
@@ -226,10 +249,9 @@ static void cmd_subscribe(struct ws_conn *c, const struct rt_cmd *cmd)
     buf_putc(&r, '}');
     reply_ok(c, cmd, r.data);
     buf_release(&r);
-    for (size_t i = 0; i < res.n_replay; i++) {
-        queue_text(c, res.replay[i]->data, res.replay[i]->len);
-        rt_hub_count_pushed(c->hub, 1, res.replay[i]->len);
-    }
+    for (size_t i = 0; i < res.n_replay && !c->closing; i++)
+        if (push_frame(c, res.replay[i]))
+            rt_hub_count_pushed(c->hub, 1, res.replay[i]->len);
     rt_sub_result_release(&res);
 }
 
@@ -559,29 +581,6 @@ static const struct http_upgrade upgrade = {
     .release = s_release,
 };
 
-/* A push goes out as the message's own frame, the same bytes for every connection: written
- * from there when nothing waits before it, so most connections cost one write and no copy;
- * what the socket does not take is queued behind, as any frame. wslay never holds part of a
- * frame between calls (send_cb takes all), so raw frames and its own interleave safely.
- * False if the connection broke instead. */
-static bool push_frame(struct ws_conn *c, const struct rt_msg *m)
-{
-    size_t done = 0;
-    if (c->http->t->try_write && !c->write_pending && c->sendq.len == 0) {
-        ssize_t n = c->http->t->try_write(c->http, m->frame, m->frame_len);
-        if (n < 0) {
-            close_transport(c);
-            return false;
-        }
-        done = (size_t)n;
-        if (done == m->frame_len)
-            return true;
-    }
-    buf_append(&c->sendq, m->frame + done, m->frame_len - done);
-    flush(c);
-    return !c->closed;
-}
-
 bool ws_deliver(void *conn, struct rt_msg *m)
 {
     struct ws_conn *c = conn;
@@ -695,7 +694,8 @@ void ws_accept(struct http_request *req, struct rt_hub *hub, const char *app_id,
         set_grants(c, claims);
     }
     static const struct wslay_frame_callbacks callbacks = { send_cb, recv_cb, NULL };
-    wslay_frame_context_init(&c->fctx, &callbacks, c);
+    if (wslay_frame_context_init(&c->fctx, &callbacks, c) != 0)
+        mem_fail(0);
 
     unsigned char sha[SHA_DIGEST_LENGTH];
     char accept[40];

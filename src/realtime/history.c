@@ -4,27 +4,42 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+
+#include <wslay/wslay.h>
 
 #include "core/mem.h"
 
-/* Writes the header of an unmasked final text frame of `len` bytes into the RT_FRAME_HEAD_MAX
- * bytes that end at `end`; returns where it starts. */
-static char *frame_head(char *end, size_t len)
+/* wslay hands the frame's header to this; the text is not given to it, so nothing else. */
+struct head_sink {
+    uint8_t bytes[RT_FRAME_HEAD_MAX];
+    size_t len;
+};
+
+static ssize_t take_head(const uint8_t *data, size_t len, int flags, void *user)
 {
-    unsigned char *p = (unsigned char *)end;
-    if (len < 126) {
-        *--p = (unsigned char)len;
-    } else if (len <= 0xffff) {
-        *--p = (unsigned char)(len & 0xff);
-        *--p = (unsigned char)(len >> 8);
-        *--p = 126;
-    } else {
-        for (int i = 0; i < 8; i++)
-            *--p = (unsigned char)((uint64_t)len >> (8 * i));
-        *--p = 127;
-    }
-    *--p = 0x81; /* FIN, text */
-    return (char *)p;
+    (void)flags;
+    struct head_sink *h = user;
+    if (len > sizeof(h->bytes) - h->len)
+        return -1;
+    memcpy(h->bytes + h->len, data, len);
+    h->len += len;
+    return (ssize_t)len;
+}
+
+/* The header of an unmasked final text frame of `len` bytes, as wslay writes it (ws.c frames
+ * every other frame with the same library). */
+static void frame_head(size_t len, struct head_sink *h)
+{
+    static const struct wslay_frame_callbacks callbacks = { take_head, NULL, NULL };
+    wslay_frame_context_ptr ctx;
+    if (wslay_frame_context_init(&ctx, &callbacks, h) != 0)
+        mem_fail(0);
+    struct wslay_frame_iocb io = { .fin = 1, .opcode = WSLAY_TEXT_FRAME, .payload_length = len };
+    ssize_t r = wslay_frame_send(ctx, &io); /* the header only: no data is given */
+    wslay_frame_context_free(ctx);
+    assert(r == 0 && h->len >= 2);
+    (void)r;
 }
 
 struct rt_msg *rt_msg_new(uint64_t offset, int64_t ts_ms, const char *data, size_t len,
@@ -38,8 +53,10 @@ struct rt_msg *rt_msg_new(uint64_t offset, int64_t ts_ms, const char *data, size
     m->data = m->bytes + RT_FRAME_HEAD_MAX;
     memcpy(m->data, data, len);
     m->data[len] = '\0';
-    m->frame = frame_head(m->data, len);
-    m->frame_len = (size_t)(m->data - m->frame) + len;
+    struct head_sink head = { .len = 0 };
+    frame_head(len, &head);
+    m->frame = memcpy(m->data - head.len, head.bytes, head.len);
+    m->frame_len = head.len + len;
     m->key = m->data + len + 1;
     m->key_len = key_len;
     memcpy(m->key, key, key_len);
