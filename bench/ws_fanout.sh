@@ -5,7 +5,9 @@
 # against a plain Node `ws` broadcast server (bench/ws/node_server.js), in the same run.
 # Bounded: 127.0.0.1 only, RATE events/s for SECONDS, every process stopped at the end.
 #   bench/ws_fanout.sh [reactor binary]      (needs node and `npm install` in bench/ws)
-# BENCH_CONNECTIONS (19000), BENCH_RATE (10000), BENCH_SECONDS (10), BENCH_PORT (18091).
+# BENCH_CONNECTIONS (19000), BENCH_RATE (10000), BENCH_SECONDS (10), BENCH_PORT (18091),
+# BENCH_FANOUTS (5: how many times one shared message is timed), BENCH_BASELINE (1; 0 skips
+# the Node server).
 # The connections are held by bench_ws_load (C, next to the binary, BENCH_CLIENT_THREADS
 # threads, default 2); BENCH_CLIENT=node holds them in two Node processes instead.
 set -euo pipefail
@@ -14,6 +16,7 @@ bin="${1:-build/reactor}"
 n="${BENCH_CONNECTIONS:-19000}"
 rate="${BENCH_RATE:-10000}"
 secs="${BENCH_SECONDS:-10}"
+fanouts="${BENCH_FANOUTS:-5}"
 port="${BENCH_PORT:-18091}"
 token="bench-operator-token-0123456789"
 secret="bench-webhook-secret-0123456789"
@@ -43,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" serve --listen 127.0.0.1 --port "$port" --threads 2 --data-dir "$data" \
+env ${SERVER_ENV:-} "$bin" serve --listen 127.0.0.1 --port "$port" --threads 2 --data-dir "$data" \
     --operator-token "$token" --log-level warn --max-connections 100000 \
     --ws-max-connections-per-ip 100000 --ws-ping-interval 60 >/dev/null 2>"$data/server.log" &
 spid=$!
@@ -58,12 +61,13 @@ curl -sf "localhost:$port/rules" -H "x-api-key: $key" -H 'Content-Type: applicat
     -d '{"name":"tick","eventType":"tick","xpAwards":{"activity":1}}' >/dev/null
 echo "reactor: $("$bin" version | head -1), 2 I/O threads, SQLite with fsync on commit"
 node bench/ws/load.js --mode reactor --port "$port" --pid "$spid" --conns "$n" --key "$key" \
-    --app wsbench --secret "$secret" --rate "$rate" --seconds "$secs" "${client[@]}"
+    --app wsbench --secret "$secret" --rate "$rate" --seconds "$secs" --fanouts "$fanouts" "${client[@]}"
 kill "$spid"; wait "$spid" || true; spid=
+[ "${BENCH_BASELINE:-1}" = 0 ] && exit 0
 
 node bench/ws/node_server.js "$((port + 1))" &
 npid=$!
 for _ in $(seq 100); do curl -sf -X POST "localhost:$((port + 1))/broadcast" >/dev/null && break; sleep 0.1; done
 echo "baseline: node $(node --version), ws $(node -p 'require("./bench/ws/node_modules/ws/package.json").version'), one process"
 node bench/ws/load.js --mode node --port "$((port + 1))" --pid "$npid" --conns "$n" \
-    --rate "$rate" --seconds "$secs" "${client[@]}"
+    --rate "$rate" --seconds "$secs" --fanouts "$fanouts" "${client[@]}"

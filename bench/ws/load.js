@@ -81,6 +81,15 @@ function child() {
 }
 
 // ---- parent: orchestrates, loads events, computes results ---------------------------------
+// CPU time of every thread of a process so far, in ms (schedstat: nanoseconds).
+function cpuMs(pid) {
+  let ns = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch (e) { /* gone */ }
+  }
+  return ns / 1e6;
+}
+
 function rss(pid) {
   const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m[1]);
@@ -117,9 +126,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // The C client as a child: one JSON object a line each way, seen as the Node children are.
 function cChild(first, count) {
-  const p = spawn(args['client-bin'], ['--port', String(port), '--first', String(first),
+  const cargs = ['--port', String(port), '--first', String(first),
     '--count', String(count), '--mode', mode, '--key', args.key || '',
-    '--threads', String(args.threads || 2)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    '--threads', String(args.threads || 2)];
+  const p = process.env.CLIENT_NICE
+    ? spawn('nice', ['-n', process.env.CLIENT_NICE, args['client-bin'], ...cargs], { stdio: ['pipe', 'pipe', 'inherit'] })
+    : spawn(args['client-bin'], cargs, { stdio: ['pipe', 'pipe', 'inherit'] });
   const k = new EventEmitter();
   readline.createInterface({ input: p.stdout }).on('line', (l) => k.emit('message', JSON.parse(l)));
   k.send = (cmd) => { if (p.exitCode === null) p.stdin.write(cmd + '\n'); };
@@ -157,9 +169,10 @@ async function parent() {
   console.log(`${mode}: server RSS ${(before / 1024).toFixed(1)} MiB -> ${(after / 1024).toFixed(1)} MiB: ` +
               `${((after - before) * 1024 / n).toFixed(0)} bytes per connection`);
 
-  // Fan-out on the shared channel, 5 times.
-  const fans = [];
-  for (let r = 0; r < 5; r++) {
+  // Fan-out on the shared channel, `fanouts` times (5 by default).
+  const fanouts = Number(args.fanouts || 5);
+  const fans = [], serverCpu = [], clientCpu = [];
+  for (let r = 0; r < fanouts; r++) {
     const got = [];
     const done = new Promise((resolve) => {
       for (const k of kids) {
@@ -169,18 +182,25 @@ async function parent() {
       }
     });
     await sleep(100);
+    const cpu0 = cpuMs(pid);
     if (mode === 'node') await post('/broadcast', '{}', {});
     else await sendEvents([`lb-${r}`], 1000000 + r, 'score');   // a new leader
     await Promise.race([done, sleep(10000)]);
     if (got.length === kids.length) {
       const last = Math.max(...got.map((g) => g.last));
       fans.push(last - got[0].ts);
+      serverCpu.push(cpuMs(pid) - cpu0);
+      if (got.every((g) => g.cpu_ms !== undefined)) clientCpu.push(got.reduce((a, g) => a + g.cpu_ms, 0));
     }
     await sleep(400);
   }
   fans.sort((a, b) => a - b);
-  console.log(`${mode}: fan-out to all ${n} (publish -> last arrival), 5 runs: ` +
-              fans.map((f) => f.toFixed(1)).join(', ') + ' ms');
+  const median = fans.length ? fans[(fans.length - 1) >> 1] : NaN;
+  console.log(`${mode}: fan-out to all ${n} (publish -> last arrival), ${fans.length} of ${fanouts} runs: ` +
+              fans.map((f) => f.toFixed(1)).join(', ') + ` ms; median ${median.toFixed(1)} ms`);
+  const med = (v) => v.length ? v.slice().sort((a, b) => a - b)[(v.length - 1) >> 1] : NaN;
+  console.log(`${mode}: CPU per fan-out (median): server ${med(serverCpu).toFixed(1)} ms` +
+              (clientCpu.length ? `, client ${med(clientCpu).toFixed(1)} ms` : ''));
 
   // Latency while events flow at `rate`/s in batches of 100 every 100/rate s.
   for (const k of kids) k.send('lat');
