@@ -417,7 +417,7 @@ static int cmd_serve(const struct config *cfg)
         log_error("cannot set up the scheduler", LOG_S("error", err));
         goto out;
     }
-    rt_hub_set_server(hub, server, ws_deliver, ws_sweep);
+    rt_hub_set_server(hub, server, ws_deliver, ws_prefetch, ws_sweep);
     metrics_register(http_server_collect_metrics, server);
     metrics_register(rt_hub_collect_metrics, hub);
     /* Checkpoints off the engine thread: every 1,000 pages (SQLite's own default), and the

@@ -74,6 +74,8 @@ struct http_transport {
      * returns the bytes written (0..len), or -1 if the connection is broken. For bytes shared
      * with other connections (a push frame); the caller queues the rest through write(). */
     ssize_t (*try_write)(struct http_conn *c, const char *data, size_t len);
+    /* Optional. Brings what try_write reads into the cache (a hint: it changes nothing). */
+    void (*prefetch)(const struct http_conn *c);
     void (*set_reading)(struct http_conn *c, bool on);
     void (*set_timer)(struct http_conn *c, enum http_timer t);
     /* Close the connection; the transport calls http_conn_release() once it is gone. */

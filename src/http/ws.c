@@ -594,6 +594,23 @@ bool ws_deliver(void *conn, struct rt_msg *m)
     return push_frame(c, m);
 }
 
+/* What ws_deliver and push_frame read: the connection's flags and queue (stage 0), the HTTP
+ * connection it rides on (1), the transport's state of its socket (2). */
+void ws_prefetch(const void *conn, unsigned stage)
+{
+    const struct ws_conn *c = conn;
+    if (stage == 0) {
+        __builtin_prefetch(&c->http);
+        __builtin_prefetch(&c->sendq);
+        __builtin_prefetch(&c->closing);
+    } else if (stage == 1) {
+        __builtin_prefetch(&c->http->t);
+        __builtin_prefetch(&c->http->transport_arg);
+    } else if (c->http->t->prefetch) {
+        c->http->t->prefetch(c->http);
+    }
+}
+
 void ws_sweep(struct rt_link *link, int64_t now_ms)
 {
     struct ws_conn *c = (struct ws_conn *)link;

@@ -34,6 +34,7 @@ void ws_accept(struct http_request *req, struct rt_hub *hub, const char *app_id,
 
 /* The hub's callbacks (rt_hub_set_server). */
 bool ws_deliver(void *conn, struct rt_msg *m);
+void ws_prefetch(const void *conn, unsigned stage);
 void ws_sweep(struct rt_link *link, int64_t now_ms);
 
 #endif

@@ -58,6 +58,11 @@ struct rt_link {
 /* Delivers one message to one subscribed connection (on its I/O thread): true if it was
  * pushed (the hub counts it), false if the connection is closing or was too slow. */
 typedef bool rt_deliver_fn(void *conn, struct rt_msg *m);
+/* Optional: brings what deliver will read of conn into the cache, a few connections before
+ * it is delivered to, in stages 0, 1, 2, each nearer the delivery: stage 0 may only prefetch
+ * conn's own memory; stage k may read what stage k-1 prefetched and prefetch what it points
+ * to. A hint: it changes nothing. */
+typedef void rt_prefetch_fn(const void *conn, unsigned stage);
 /* Called every ping interval for each connection of a thread (on that thread). */
 typedef void rt_sweep_fn(struct rt_link *link, int64_t now_ms);
 
@@ -68,7 +73,7 @@ void rt_hub_free(struct rt_hub *h);
 const struct rt_hub_config *rt_hub_config(const struct rt_hub *h);
 /* Where messages are posted; before any publish. */
 void rt_hub_set_server(struct rt_hub *h, struct http_server *server, rt_deliver_fn *deliver,
-                       rt_sweep_fn *sweep);
+                       rt_prefetch_fn *prefetch, rt_sweep_fn *sweep);
 /* The signing key of an app's client tokens. 0, or -1 when the crypto library fails. */
 int rt_hub_token_key(const struct rt_hub *h, const char *app_id, unsigned char key[32]);
 

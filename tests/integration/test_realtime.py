@@ -189,6 +189,39 @@ def test_effects_reach_the_users_channel_after_commit(rt):
     other.close()
 
 
+def test_a_message_reaches_exactly_the_channels_subscribers_as_they_come_and_go(rt):
+    """Many connections on one channel, some leaving by unsubscribe (the first, a middle and
+    the last to subscribe) or by closing: each push reaches every connection still subscribed
+    once, and none of the others; one that subscribes again gets the next push."""
+    g = Game(rt)
+    conns = [g.ws() for _ in range(12)]
+    for ws in conns:
+        ws.call("subscribe", channel="user:carol")
+    for i in (0, 5, 11):
+        assert conns[i].call("unsubscribe", channel="user:carol")["ok"] is True
+    for i in (3, 7):
+        conns[i].close()
+    gone = {0, 3, 5, 7, 11}
+    live = [i for i in range(12) if i not in gone]
+
+    def score_and_check(expect):
+        n = len(g.score("carol", 5)["event"]["effects"])
+        for i in expect:
+            seen = [conns[i].push() for _ in range(n)]
+            assert {m["channel"] for m in seen} == {"user:carol"}, (i, seen)
+            assert conns[i].no_push(0.1), f"connection {i} got a push twice"
+        for i in (0, 5, 11):
+            if i not in expect:
+                assert conns[i].no_push(0.1), f"unsubscribed connection {i} got a push"
+
+    score_and_check(live)
+    conns[5].call("subscribe", channel="user:carol")
+    score_and_check(sorted(live + [5]))
+    for i in range(12):
+        if i not in (3, 7):
+            conns[i].close()
+
+
 def test_a_spend_reaches_the_users_channel(rt):
     """POST /currency/spend is applied by the engine like an event: its currency.changed is
     pushed to the user's channel once it is durable."""
