@@ -46,11 +46,11 @@ struct ws_conn {
     int64_t closing_since;
     int64_t last_ping_ms;
     bool ping_outstanding;
+    int64_t exp_s;                /* token expiry; 0 = none */
     char app_id[RT_TOKEN_APP_MAX + 1];
     char *user_id;                /* NULL for an API key */
     char **granted;               /* a token's extra channels */
     size_t n_granted;
-    int64_t exp_s;                /* token expiry; 0 = none */
     struct rt_sub *subs;
     unsigned n_subs;
     struct joined *rooms;
@@ -594,8 +594,9 @@ bool ws_deliver(void *conn, struct rt_msg *m)
     return push_frame(c, m);
 }
 
-/* What ws_deliver and push_frame read: the connection's flags and queue (stage 0), the HTTP
- * connection it rides on (1), the transport's state of its socket (2). */
+/* What ws_deliver and push_frame read: the connection's flags and queue (stage 0; with the
+ * timers that ws_sweep reads next to them), the HTTP connection it rides on (1), the
+ * transport's state of its socket (2). */
 void ws_prefetch(const void *conn, unsigned stage)
 {
     const struct ws_conn *c = conn;
@@ -700,7 +701,6 @@ void ws_accept(struct http_request *req, struct rt_hub *hub, const char *app_id,
     }
     c->hub = hub;
     c->thread = req->thread;
-    c->link.prev = c->link.next = &c->link;
     buf_init(&c->sendq);
     buf_init(&c->msg);
     buf_init(&c->ctl);

@@ -50,9 +50,9 @@ struct rt_hub_config {
     int64_t presence_ttl_default_s;
 };
 
-/* A connection as the hub sees it: linked into its thread's list for the periodic sweep. */
+/* A connection as the hub sees it: in its thread's array for the periodic sweep. */
 struct rt_link {
-    struct rt_link *prev, *next;
+    uint32_t idx;               /* its place in that array, while attached */
 };
 
 /* Delivers one message to one subscribed connection (on its I/O thread): true if it was
@@ -97,6 +97,8 @@ void rt_hub_tick(struct rt_hub *h, int64_t now_ms);
 /* Admits a connection from `ip`: 0, -1 over the total limit, -2 over the per-IP limit. */
 int rt_hub_admit(struct rt_hub *h, const char *ip);
 void rt_hub_leave(struct rt_hub *h, const char *ip);
+/* On the connection's own I/O thread: puts it in the thread's sweep (rt_sweep_fn), and takes
+ * it out again, once for each attach. */
 void rt_hub_attach(struct rt_hub *h, unsigned thread, struct rt_link *link);
 void rt_hub_detach(struct rt_hub *h, unsigned thread, struct rt_link *link);
 

@@ -411,6 +411,21 @@ def test_an_expired_token_closes_the_connection_unless_refreshed(rt):
     kept.close()
 
 
+
+def test_the_sweep_reaches_every_connection_left_after_others_close(rt):
+    """The periodic sweep (token expiry, pings) walks each I/O thread's connections: after
+    the first, a middle and the last to open have closed, every one still open is swept,
+    and each whose token has expired is closed for it."""
+    g = Game(rt)
+    conns = [g.ws(token=g.token(f"sw{i}", ttlSeconds=2)) for i in range(10)]
+    for i in (0, 4, 9):
+        conns[i].close()
+    for i in (1, 2, 3, 5, 6, 7, 8):
+        code, reason = conns[i].expect_close(timeout=6)
+        assert (code, reason) == (4001, "token expired"), i
+        conns[i].sock.close()
+
+
 # ---- back-pressure and limits ----------------------------------------------------------------
 
 def test_a_client_that_does_not_read_is_closed_as_a_slow_consumer(reactor):
