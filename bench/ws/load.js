@@ -169,6 +169,12 @@ async function parent() {
   console.log(`${mode}: server RSS ${(before / 1024).toFixed(1)} MiB -> ${(after / 1024).toFixed(1)} MiB: ` +
               `${((after - before) * 1024 / n).toFixed(0)} bytes per connection`);
 
+  // The server's CPU while the connections are idle (pings, token and timer sweeps).
+  const idle0 = cpuMs(pid);
+  await sleep(3000);
+  console.log(`${mode}: server CPU while ${n} connections are idle: ` +
+              `${((cpuMs(pid) - idle0) / 3).toFixed(1)} ms a second`);
+
   // Fan-out on the shared channel, `fanouts` times (5 by default).
   const fanouts = Number(args.fanouts || 5);
   const fans = [], serverCpu = [], clientCpu = [];
