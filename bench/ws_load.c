@@ -47,7 +47,8 @@
  * BATCH_PAUSE_US, so that arrivals are read in batches: a thread woken for every message
  * spent more on being woken than on reading, and on loopback the server pays for each wake-up
  * inside its write. Arrival times are taken when a message is read, so the pause can only
- * lengthen what is measured, by at most BATCH_PAUSE_US. */
+ * lengthen what is measured: by BATCH_PAUSE_US plus the timer's slack (about 50 us) and the
+ * wake-up. */
 #define BATCH_FEW 64
 #define BATCH_PAUSE_US 200
 
@@ -150,8 +151,10 @@ static void flush_out(struct wconn *c)
 {
     while (c->out.len) {
         ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
+            if (errno == EAGAIN)
                 return; /* EPOLLOUT says when to go on */
             say("{\"error\":\"cannot send to connection %d: %s\"}", c->user, strerror(errno));
             conn_dead(c);
@@ -373,8 +376,9 @@ static void on_head(struct wconn *c, const char *data, size_t len, double at)
 }
 
 /* Edge-triggered: reads until the socket is empty. A read shorter than the buffer took all
- * there was; whatever arrives later raises a new edge. */
-static void on_readable(struct wconn *c)
+ * there was, and whatever arrives later raises a new edge; but an end of stream or an error
+ * that came with the data raises none, so then it reads on until recv() says so. */
+static void on_readable(struct wconn *c, bool hangup)
 {
     struct wthread *t = c->t;
     while (c->state == W_HANDSHAKE || c->state == W_OPEN) {
@@ -395,7 +399,7 @@ static void on_readable(struct wconn *c)
             feed(c, (const uint8_t *)t->rbuf, (size_t)n, at);
         else
             on_head(c, t->rbuf, (size_t)n, at);
-        if ((size_t)n < sizeof(t->rbuf))
+        if ((size_t)n < sizeof(t->rbuf) && !hangup)
             return;
     }
 }
@@ -420,7 +424,7 @@ static void on_event(struct wconn *c, uint32_t events)
         flush_out(c);
     }
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP))
-        on_readable(c);
+        on_readable(c, events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP));
 }
 
 /* Opens connections until HANDSHAKES_IN_FLIGHT are waiting for their answers. */

@@ -141,8 +141,8 @@ static ssize_t t_try_write(struct http_conn *conn, const char *data, size_t len)
         ssize_t n = send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n >= 0)
             return n;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+            return 0; /* as uv_try_write: the socket takes nothing now */
         if (errno != EINTR)
             return -1;
     }
