@@ -46,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-env ${SERVER_ENV:-} "$bin" serve --listen 127.0.0.1 --port "$port" --threads 2 --data-dir "$data" \
+"$bin" serve --listen 127.0.0.1 --port "$port" --threads 2 --data-dir "$data" \
     --operator-token "$token" --log-level warn --max-connections 100000 \
     --ws-max-connections-per-ip 100000 --ws-ping-interval 60 >/dev/null 2>"$data/server.log" &
 spid=$!

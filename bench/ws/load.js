@@ -129,9 +129,7 @@ function cChild(first, count) {
   const cargs = ['--port', String(port), '--first', String(first),
     '--count', String(count), '--mode', mode, '--key', args.key || '',
     '--threads', String(args.threads || 2)];
-  const p = process.env.CLIENT_NICE
-    ? spawn('nice', ['-n', process.env.CLIENT_NICE, args['client-bin'], ...cargs], { stdio: ['pipe', 'pipe', 'inherit'] })
-    : spawn(args['client-bin'], cargs, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const p = spawn(args['client-bin'], cargs, { stdio: ['pipe', 'pipe', 'inherit'] });
   const k = new EventEmitter();
   readline.createInterface({ input: p.stdout }).on('line', (l) => k.emit('message', JSON.parse(l)));
   k.send = (cmd) => { if (p.exitCode === null) p.stdin.write(cmd + '\n'); };

@@ -2,6 +2,7 @@
 #include "realtime/history.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -10,36 +11,56 @@
 
 #include "core/mem.h"
 
-/* wslay hands the frame's header to this; the text is not given to it, so nothing else. */
-struct head_sink {
-    uint8_t bytes[RT_FRAME_HEAD_MAX];
-    size_t len;
+/* Frames are written by wslay, as ws.c writes every other frame, into the message itself.
+ * One context serves every message: a frame handed to it whole leaves it ready for the next,
+ * so it is made once (a context is an allocation with its own read buffer) and shared under
+ * a lock. */
+struct frame_sink {
+    char *dst;
+    size_t room, len;
 };
 
-static ssize_t take_head(const uint8_t *data, size_t len, int flags, void *user)
+static pthread_once_t framer_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t framer_lock = PTHREAD_MUTEX_INITIALIZER;
+static wslay_frame_context_ptr framer;
+static struct frame_sink *framer_sink; /* where the context writes; set under the lock */
+
+static ssize_t framer_send(const uint8_t *data, size_t len, int flags, void *user)
 {
     (void)flags;
-    struct head_sink *h = user;
-    if (len > sizeof(h->bytes) - h->len)
+    (void)user;
+    struct frame_sink *s = framer_sink;
+    if (len > s->room - s->len)
         return -1;
-    memcpy(h->bytes + h->len, data, len);
-    h->len += len;
+    memcpy(s->dst + s->len, data, len);
+    s->len += len;
     return (ssize_t)len;
 }
 
-/* The header of an unmasked final text frame of `len` bytes, as wslay writes it (ws.c frames
- * every other frame with the same library). */
-static void frame_head(size_t len, struct head_sink *h)
+static void framer_init(void)
 {
-    static const struct wslay_frame_callbacks callbacks = { take_head, NULL, NULL };
-    wslay_frame_context_ptr ctx;
-    if (wslay_frame_context_init(&ctx, &callbacks, h) != 0)
+    static const struct wslay_frame_callbacks callbacks = { framer_send, NULL, NULL };
+    if (wslay_frame_context_init(&framer, &callbacks, NULL) != 0)
         mem_fail(0);
-    struct wslay_frame_iocb io = { .fin = 1, .opcode = WSLAY_TEXT_FRAME, .payload_length = len };
-    ssize_t r = wslay_frame_send(ctx, &io); /* the header only: no data is given */
-    wslay_frame_context_free(ctx);
-    assert(r == 0 && h->len >= 2);
+}
+
+/* Writes the unmasked final text frame of data[0..len) at dst (room: RT_FRAME_HEAD_MAX +
+ * len); returns its length, header included. */
+static size_t write_frame(char *dst, const char *data, size_t len)
+{
+    pthread_once(&framer_once, framer_init);
+    struct frame_sink sink = { dst, RT_FRAME_HEAD_MAX + len, 0 };
+    struct wslay_frame_iocb io = { .fin = 1, .opcode = WSLAY_TEXT_FRAME, .payload_length = len,
+                                   .data = (const uint8_t *)data, .data_length = len };
+    pthread_mutex_lock(&framer_lock);
+    framer_sink = &sink;
+    ssize_t r = wslay_frame_send(framer, &io);
+    framer_sink = NULL;
+    pthread_mutex_unlock(&framer_lock);
+    /* The sink has room for the longest header, so wslay takes all and ends the frame. */
+    assert(r == (ssize_t)len && sink.len >= len + 2);
     (void)r;
+    return sink.len;
 }
 
 struct rt_msg *rt_msg_new(uint64_t offset, int64_t ts_ms, const char *data, size_t len,
@@ -50,14 +71,11 @@ struct rt_msg *rt_msg_new(uint64_t offset, int64_t ts_ms, const char *data, size
     m->offset = offset;
     m->ts_ms = ts_ms;
     m->len = len;
-    m->data = m->bytes + RT_FRAME_HEAD_MAX;
-    memcpy(m->data, data, len);
+    m->frame = m->bytes;
+    m->frame_len = write_frame(m->bytes, data, len);
+    m->data = m->bytes + (m->frame_len - len);
     m->data[len] = '\0';
-    struct head_sink head = { .len = 0 };
-    frame_head(len, &head);
-    m->frame = memcpy(m->data - head.len, head.bytes, head.len);
-    m->frame_len = head.len + len;
-    m->key = m->data + len + 1;
+    m->key = m->bytes + RT_FRAME_HEAD_MAX + len + 1; /* past the room the longest header takes */
     m->key_len = key_len;
     memcpy(m->key, key, key_len);
     m->key[key_len] = '\0';

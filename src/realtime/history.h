@@ -36,7 +36,7 @@ struct rt_msg {
     char *data;                   /* the text, NUL-terminated; in the same allocation */
     const char *frame;            /* header then data: frame_len bytes */
     size_t frame_len;
-    char bytes[];                 /* header room, data, key */
+    char bytes[];                 /* the frame (header, data, NUL), then the key */
 };
 
 /* A message with one reference, data and key copied. */

@@ -20,6 +20,9 @@
 
 #define SWEEP_EVERY_MS 1000    /* presence expiry, channel expiry, per-thread sweep */
 #define PREFETCH_AHEAD 8       /* subscriptions ahead of the one being delivered to */
+/* How far ahead each stage of rt_prefetch_fn runs: each reads what the one before fetched. */
+static const uint32_t stage_ahead[3] = { PREFETCH_AHEAD * 3 / 4, PREFETCH_AHEAD / 2,
+                                         PREFETCH_AHEAD / 4 };
 
 /* ---- a small chained hash table keyed by byte strings --------------------------------------- */
 
@@ -303,12 +306,9 @@ static void deliver_task(void *arg)
         if (prefetch) {
             if (i + PREFETCH_AHEAD < n)
                 __builtin_prefetch(v[i + PREFETCH_AHEAD]);
-            if (i + PREFETCH_AHEAD * 3 / 4 < n)
-                prefetch(v[i + PREFETCH_AHEAD * 3 / 4]->conn, 0);
-            if (i + PREFETCH_AHEAD / 2 < n)
-                prefetch(v[i + PREFETCH_AHEAD / 2]->conn, 1);
-            if (i + PREFETCH_AHEAD / 4 < n)
-                prefetch(v[i + PREFETCH_AHEAD / 4]->conn, 2);
+            for (unsigned k = 0; k < 3; k++) /* stage k, nearer the delivery as k grows */
+                if (i + stage_ahead[k] < n)
+                    prefetch(v[i + stage_ahead[k]]->conn, k);
         }
         struct rt_sub *s = v[i];
         if (m->offset > s->from && t->h->deliver(s->conn, m))
