@@ -5,9 +5,9 @@
  * board is only in the store.
  *
  * A batch's changes: a table of (board, user) -> (delta, at), so that a user who scores many
- * times in a batch writes one row per board. It is written by boards_flush and applied to
- * memory by boards_batch_end after the commit, under the write lock (readers wait for the
- * length of the apply, a few microseconds per change). Boards the batch created are listed so
+ * times in a batch has one change per board. It is written by boards_flush, one log row per
+ * user, and applied to memory by boards_batch_end after the commit, under the write lock
+ * (readers wait for the length of the apply, a few microseconds per change). Boards the batch created are listed so
  * that a failed batch removes them again. */
 #include "engine/boards.h"
 
@@ -56,6 +56,7 @@ struct board {
 struct change {
     struct board *board;        /* NULL: a free slot */
     uint64_t hash;
+    uint64_t user_hash;         /* of the user alone: groups a user's changes for the log */
     int64_t delta, at;
     char *user;                 /* owned */
     size_t user_len;
@@ -71,6 +72,9 @@ struct boards {
     size_t cold_budget;         /* bytes cold boards may hold before the least read go */
     struct change *changes;     /* the open batch's, open addressing; cap a power of two */
     size_t changes_cap, changes_n;
+    const struct change **order; /* boards_flush's scratch: the changes grouped by user */
+    struct store_board_change *row; /* ...and one user's, as the store takes them */
+    size_t order_cap, row_cap;
     struct board **created;     /* boards the open batch created or touches */
     size_t created_n, created_cap;
     struct board **touched;     /* boards the open batch changed */
@@ -238,6 +242,8 @@ void boards_free(struct boards *b)
         }
     free(b->slots);
     free(b->changes);
+    free(b->order);
+    free(b->row);
     free(b->created);
     free(b->touched);
     pthread_rwlock_destroy(&b->lock);
@@ -450,6 +456,7 @@ static struct change *change_slot(struct boards *b, struct board *x, const char 
         if (!c->board) {
             c->board = x;
             c->hash = h;
+            c->user_hash = fnv(b->seed, user, len);
             c->delta = 0;
             c->user = xmalloc(len + 1);
             memcpy(c->user, user, len + 1);
@@ -534,13 +541,41 @@ int boards_count(struct boards *b, struct store *st, const struct game_app *app,
     return 0;
 }
 
+static int by_user(const void *a, const void *b)
+{
+    const struct change *x = *(const struct change *const *)a;
+    const struct change *y = *(const struct change *const *)b;
+    if (x->user_hash != y->user_hash)
+        return x->user_hash < y->user_hash ? -1 : 1;
+    if (x->user_len != y->user_len)
+        return x->user_len < y->user_len ? -1 : 1;
+    return memcmp(x->user, y->user, x->user_len);
+}
+
 int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < b->changes_cap && b->changes_n; i++) {
-        const struct change *c = &b->changes[i];
-        if (!c->board)
-            continue;
-        if (store_board_log(st, c->board->id, c->user, c->delta, c->at, err, errlen) < 0)
+    /* One log row per user, with its changes on every board: a user's XP award counts on
+     * four boards or more (all, day, week, month, season), each once a row of its own. */
+    if (b->changes_n > b->order_cap) {
+        b->order_cap = b->changes_n;
+        b->order = xrealloc(b->order, b->order_cap * sizeof(*b->order));
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < b->changes_cap && n < b->changes_n; i++)
+        if (b->changes[i].board)
+            b->order[n++] = &b->changes[i];
+    qsort(b->order, n, sizeof(*b->order), by_user);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && by_user(&b->order[i], &b->order[j]) == 0; j++)
+            ;
+        if (j - i > b->row_cap) {
+            b->row_cap = j - i > 16 ? j - i : 16;
+            b->row = xrealloc(b->row, b->row_cap * sizeof(*b->row));
+        }
+        for (size_t k = i; k < j; k++)
+            b->row[k - i] = (struct store_board_change){ b->order[k]->board->id,
+                                                         b->order[k]->delta, b->order[k]->at };
+        if (store_board_log(st, b->order[i]->user, b->row, j - i, err, errlen) < 0)
             return -1;
         b->batch_log_rows++;
     }

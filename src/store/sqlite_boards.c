@@ -1,7 +1,11 @@
 /* Leaderboards in SQLite: boards and their scores (see store.h). */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
@@ -61,17 +65,30 @@ int store_boards_each(struct store *s, void (*fn)(const struct store_board *, vo
     return ret;
 }
 
-int store_board_log(struct store *s, int64_t board, const char *user_id, int64_t delta,
-                    int64_t at, char *err, size_t errlen)
+int store_board_log(struct store *s, const char *user_id, const struct store_board_change *v,
+                    size_t n, char *err, size_t errlen)
 {
+    if (n == 0)
+        return 0;
     sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_LOG, err, errlen);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, board);
-    sqlite__bind_text(st, 2, user_id);
-    sqlite3_bind_int64(st, 3, delta);
-    sqlite3_bind_int64(st, 4, at);
-    return sqlite__step_done(s, st, err, errlen);
+    /* "board:delta:at", comma-separated: a few bytes a change, and readable by hand. */
+    struct buf text = BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_putc(&text, ',');
+        buf_append_i64(&text, v[i].board);
+        buf_putc(&text, ':');
+        buf_append_i64(&text, v[i].delta);
+        buf_putc(&text, ':');
+        buf_append_i64(&text, v[i].at);
+    }
+    sqlite__bind_text(st, 1, user_id);
+    sqlite3_bind_text(st, 2, text.data, (int)text.len, SQLITE_TRANSIENT);
+    int rc = sqlite__step_done(s, st, err, errlen);
+    buf_release(&text);
+    return rc;
 }
 
 int store_board_log_rows(struct store *s, int64_t *rows, char *err, size_t errlen)
@@ -108,41 +125,150 @@ static int fold_one(struct store *s, int64_t board, const char *user, int64_t de
     return sqlite__step_done(s, st, err, errlen);
 }
 
-/* The log read in (board, user) order and summed in C: exact, and capped without overflow
- * (SQLite's sum() fails on overflow, which would stop every later fold). */
+/* A fold's sums, one per (board, user): open addressing, cap a power of two. */
+struct fold_sum {
+    int64_t board, delta, at;
+    uint64_t hash;
+    char *user;                 /* owned; NULL: a free slot */
+    size_t len;
+};
+
+struct fold_sums {
+    struct fold_sum *v;
+    size_t cap, n;
+    uint64_t seed;              /* user ids come from clients */
+};
+
+static uint64_t sum_hash(uint64_t seed, int64_t board, const char *user, size_t len)
+{
+    uint64_t h = (seed ^ (uint64_t)board) * 0x100000001b3ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)user[i]) * 0x100000001b3ULL;
+    return h ^ (h >> 29);
+}
+
+static struct fold_sum *sum_slot(struct fold_sums *t, int64_t board, const char *user,
+                                 size_t len)
+{
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        struct fold_sum *v = xcalloc(cap, sizeof(*v));
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->v[i].user)
+                continue;
+            size_t j = t->v[i].hash & (cap - 1);
+            while (v[j].user)
+                j = (j + 1) & (cap - 1);
+            v[j] = t->v[i];
+        }
+        free(t->v);
+        t->v = v;
+        t->cap = cap;
+    }
+    uint64_t h = sum_hash(t->seed, board, user, len);
+    for (size_t j = h & (t->cap - 1);; j = (j + 1) & (t->cap - 1)) {
+        struct fold_sum *x = &t->v[j];
+        if (!x->user) {
+            *x = (struct fold_sum){ board, 0, 0, h, xmalloc(len + 1), len };
+            memcpy(x->user, user, len);
+            x->user[len] = '\0';
+            t->n++;
+            return x;
+        }
+        if (x->hash == h && x->board == board && x->len == len && memcmp(x->user, user, len) == 0)
+            return x;
+    }
+}
+
+/* One field of a change: digits (a leading '-' allowed) then `end`, where the end of the row
+ * also ends a change's last field (`end` ','). */
+static bool change_field(const char **p, char end, int64_t *out)
+{
+    const char *s = *p;
+    bool neg = *s == '-';
+    s += neg;
+    if (*s < '0' || *s > '9')
+        return false;
+    uint64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (uint64_t)INT64_MAX / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    if ((*s != end && !(end == ',' && *s == '\0')) || v > (uint64_t)INT64_MAX)
+        return false;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    *p = s + (*s != '\0');
+    return true;
+}
+
+/* Adds one log row's changes ("board:delta:at", comma-separated) to the sums; false when the
+ * row is malformed (the changes before the fault are added). */
+static bool sum_row(struct fold_sums *t, const char *user, size_t len, const char *changes,
+                    int64_t cap)
+{
+    const char *p = changes;
+    while (*p) {
+        int64_t board, delta, at;
+        if (!change_field(&p, ':', &board) || !change_field(&p, ':', &delta))
+            return false;
+        if (!change_field(&p, ',', &at))
+            return false;
+        struct fold_sum *x = sum_slot(t, board, user, len);
+        x->delta = capped_add(x->delta, delta < 0 ? 0 : delta, cap);
+        x->at = at; /* rows are read in log order: the last change's time */
+    }
+    return true;
+}
+
+static int sum_cmp(const void *a, const void *b)
+{
+    const struct fold_sum *x = *(const struct fold_sum *const *)a;
+    const struct fold_sum *y = *(const struct fold_sum *const *)b;
+    if (x->board != y->board)
+        return x->board < y->board ? -1 : 1;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->user, y->user, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The log read in its order and summed in C per (board, user): exact, and capped without
+ * overflow (SQLite's sum() fails on overflow, which would stop every later fold); the sums
+ * are written in key order, so the upserts walk board_scores once. */
 static int fold_all(struct store *s, int64_t cap, char *err, size_t errlen)
 {
     sqlite3_stmt *scan = sqlite__stmt(s, ST_BOARD_LOG_SCAN, err, errlen);
     if (!scan)
         return -1;
-    int64_t board = 0, delta = 0, at = 0;
-    char *user = NULL;
+    struct fold_sums t = { NULL, 0, 0, 0 };
+    sqlite3_randomness(sizeof(t.seed), &t.seed);
     int rc, ret = 0;
-    while (ret == 0 && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
-        int64_t b = sqlite3_column_int64(scan, 0);
+    while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
         const char *u = (const char *)sqlite3_column_text(scan, 1);
-        if (!u)
-            continue;
-        if (user && (b != board || strcmp(u, user) != 0)) {
-            ret = fold_one(s, board, user, delta, at, cap, err, errlen);
-            free(user);
-            user = NULL;
-        }
-        if (!user) {
-            board = b;
-            user = xstrdup(u);
-            delta = 0;
-        }
-        int64_t d = sqlite3_column_int64(scan, 2);
-        delta = capped_add(delta, d < 0 ? 0 : d, cap);
-        at = sqlite3_column_int64(scan, 3);
+        size_t len = (size_t)sqlite3_column_bytes(scan, 1);
+        const char *changes = (const char *)sqlite3_column_text(scan, 2);
+        if (u && changes && !sum_row(&t, u, len, changes, cap))
+            log_error("a leaderboard score log row is malformed; its changes from the fault on "
+                      "are not counted",
+                      LOG_I("seq", sqlite3_column_int64(scan, 0)), LOG_S("user", u));
     }
-    if (ret == 0 && rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE)
         ret = sqlite__fail(s, err, errlen);
     sqlite3_reset(scan);
-    if (ret == 0 && user)
-        ret = fold_one(s, board, user, delta, at, cap, err, errlen);
-    free(user);
+    struct fold_sum **order = ret == 0 && t.n ? xmalloc(t.n * sizeof(*order)) : NULL;
+    size_t n = 0;
+    for (size_t i = 0; order && i < t.cap; i++)
+        if (t.v[i].user)
+            order[n++] = &t.v[i];
+    if (order)
+        qsort(order, n, sizeof(*order), sum_cmp);
+    for (size_t i = 0; ret == 0 && i < n; i++)
+        ret = fold_one(s, order[i]->board, order[i]->user, order[i]->delta, order[i]->at, cap,
+                       err, errlen);
+    free(order);
+    for (size_t i = 0; i < t.cap; i++)
+        free(t.v[i].user);
+    free(t.v);
     return ret;
 }
 

@@ -300,6 +300,19 @@ const struct migration sqlite_migrations[] = {
       "  metadata      TEXT,\n"
       "  created_at    INTEGER NOT NULL\n"
       ") STRICT;\n" },
+    /* The score log holds one row per user a batch changed, with that user's changes on every
+     * board ("board:delta:at", comma-separated): an XP award counts on four boards or more,
+     * which were four rows. Rows not yet folded are carried over as they are. */
+    { 12, "board_log_per_user",
+      "CREATE TABLE board_log_by_user (\n"
+      "  seq     INTEGER PRIMARY KEY,\n"
+      "  user_id TEXT NOT NULL,\n"
+      "  changes TEXT NOT NULL\n"
+      ") STRICT;\n"
+      "INSERT INTO board_log_by_user (seq, user_id, changes) "
+      "SELECT seq, user_id, board || ':' || delta || ':' || at FROM board_log ORDER BY seq;\n"
+      "DROP TABLE board_log;\n"
+      "ALTER TABLE board_log_by_user RENAME TO board_log;\n" },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

@@ -108,9 +108,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                         "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
     [ST_BOARD_TOUCH] = "UPDATE boards SET updated_at = max(updated_at, ?2) WHERE id = ?1",
     [ST_BOARD_ALL] = "SELECT id, app_id, metric, period, updated_at FROM boards",
-    [ST_BOARD_LOG] = "INSERT INTO board_log (board, user_id, delta, at) VALUES (?, ?, ?, ?)",
-    [ST_BOARD_LOG_SCAN] = "SELECT board, user_id, delta, at FROM board_log "
-                          "ORDER BY board, user_id, seq",
+    [ST_BOARD_LOG] = "INSERT INTO board_log (user_id, changes) VALUES (?, ?)",
+    [ST_BOARD_LOG_SCAN] = "SELECT seq, user_id, changes FROM board_log ORDER BY seq",
     [ST_BOARD_FOLD] = "INSERT INTO board_scores (board, user_id, score, at) VALUES (?1, ?2, ?3, ?4) "
                       "ON CONFLICT DO UPDATE SET score = CASE WHEN excluded.score > ?5 - score "
                       "THEN ?5 ELSE score + excluded.score END, at = max(at, excluded.at)",

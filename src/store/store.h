@@ -309,8 +309,8 @@ int store_spend_key_get(struct store *s, const char *app_id, const char *key, ch
 
 /* ---- leaderboards ------------------------------------------------------------------------
  * A board is one (app, metric, period), named in the store by a small integer id. Scores are
- * only ever added to: a batch appends its changes to a log (one row per (board, user) it
- * changed), which is folded into the scores from time to time; a board need not be in memory
+ * only ever added to: a batch appends its changes to a log (one row per user it changed,
+ * holding that user's changes on every board), which is folded into the scores from time to time; a board need not be in memory
  * for an event to count on it. */
 
 struct store_board {
@@ -328,10 +328,14 @@ int store_board_touch(struct store *s, int64_t id, int64_t now, char *err, size_
 /* Calls fn for every board of every app. */
 int store_boards_each(struct store *s, void (*fn)(const struct store_board *, void *),
                       void *arg, char *err, size_t errlen);
-/* Appends a change of the user's score on the board to the score log (the score counts from
- * the commit on; board_scores has it once the log is folded). */
-int store_board_log(struct store *s, int64_t board, const char *user_id, int64_t delta,
-                    int64_t at, char *err, size_t errlen);
+/* A change of a user's score on a board: `delta` added, reached at `at`. */
+struct store_board_change {
+    int64_t board, delta, at;
+};
+/* Appends a user's changes of one batch, on any number of boards, to the score log as one
+ * row (the scores count from the commit on; board_scores has them once the log is folded). */
+int store_board_log(struct store *s, const char *user_id, const struct store_board_change *v,
+                    size_t n, char *err, size_t errlen);
 /* Folds the whole log into board_scores (each (board, user) adds the sum of its changes,
  * stopping at `cap`, and takes the time of its last) and empties it, all or nothing; *rows
  * (may be NULL) gets how many it held. Inside a batch only. Changes are >= 0. */

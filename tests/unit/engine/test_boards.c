@@ -1,6 +1,8 @@
 /* Unit tests for src/engine/boards.c against a real SQLite store, batch by batch as the engine
  * thread runs them: memory changes only once a batch commits, a failed batch leaves neither
- * rows nor boards behind, a user's changes in a batch make one row per board, start-up loads
+ * rows nor boards behind, a user's changes in a batch make one log row for all its boards,
+ * the log is folded exactly (a malformed row costs only its own changes; the migration to one
+ * row per user keeps rows not yet folded), start-up loads
  * recent boards and leaves old ones in the store, eviction and reloading give the same board,
  * and the period keys of an instant. Also league outcomes (src/engine/league.c). */
 #include "unit.h"
@@ -8,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 
 #include "core/rank.h"
 #include "engine/boards.h"
@@ -367,6 +371,119 @@ static void scores_stop_at_the_cap_in_memory_and_in_the_store(void **state)
     boards_free(b);
 }
 
+/* Runs SQL on the fixture's database through a connection of its own. */
+static void raw_sql(struct fixture *f, const char *sql)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/reactor.db", f->u.data_dir);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(h);
+}
+
+static void fold_now(struct fixture *f, int64_t *rows)
+{
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_board_fold(f->u.s, BOARDS_SCORE_MAX, rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+}
+
+static void scores_text(struct fixture *f, int64_t board, char *out, size_t len)
+{
+    struct rows r = { "", 0 };
+    assert_int_equal(store_board_scores_each(f->u.s, board, row_seen, &r, err, sizeof(err)), 0);
+    snprintf(out, len, "%s", r.text);
+}
+
+static void a_users_changes_on_several_boards_are_one_log_row(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const periods[] = { "all", "2025-11-24", "2025-W48", "2025-11" };
+    static const char *const users[] = { "ann", "bob", "ann", "cy" };
+    static const int64_t deltas[] = { 10, 30, 25, 1 };
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    for (size_t i = 0; i < 4; i++)
+        for (size_t p = 0; p < 4; p++)
+            assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", periods[p], users[i],
+                                        deltas[i] * (int64_t)(p + 1), NOW_MS + (int64_t)i, err,
+                                        sizeof(err)),
+                             0);
+    assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS + 4, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(f->b, true, NOW_MS + 4);
+    int64_t rows;
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 3); /* ann, bob, cy: each with its four boards */
+    fold_now(f, &rows);
+    assert_int_equal(rows, 3);
+    char text[256];
+    /* Boards 1..4 were created in the order of `periods`; rows come in user order. */
+    scores_text(f, 1, text, sizeof(text));
+    assert_string_equal(text, "ann:35 bob:30 cy:1");
+    scores_text(f, 2, text, sizeof(text));
+    assert_string_equal(text, "ann:70 bob:60 cy:2");
+    scores_text(f, 4, text, sizeof(text));
+    assert_string_equal(text, "ann:140 bob:120 cy:4");
+    /* Memory holds the same, and a store read back gives the same board. */
+    board_text(f->b, "2025-W48", text, sizeof(text));
+    assert_string_equal(text, "ann:105 bob:90 cy:3");
+    struct boards *b = boards_new(DAY_MS);
+    assert_int_equal(boards_load(b, f->u.s, NOW_MS + 5, err, sizeof(err)), 0);
+    board_text(b, "2025-W48", text, sizeof(text));
+    assert_string_equal(text, "ann:105 bob:90 cy:3");
+    boards_free(b);
+}
+
+static void a_malformed_score_log_row_costs_only_its_own_changes(void **state)
+{
+    struct fixture *f = *state;
+    const char *users[] = { "ann", "bob" };
+    const int64_t deltas[] = { 4, 6 };
+    batch(f, "all", users, deltas, 2, NOW_MS, true); /* board 1 */
+    /* Damage: a row whose second change is cut short, and one that is not numbers at all. */
+    raw_sql(f, "INSERT INTO board_log (user_id, changes) VALUES ('ann', '1:5:100,1:7'), "
+               "('bob', 'nonsense'), ('cy', '1:2:100'), ('dee', ''), ('ed', '1:-3:100')");
+    int64_t rows;
+    fold_now(f, &rows);
+    assert_int_equal(rows, 7);
+    char text[256];
+    scores_text(f, 1, text, sizeof(text));
+    /* ann's first change counts, bob's row nothing, cy's counts; a negative change adds 0. */
+    assert_string_equal(text, "ann:9 bob:6 cy:2 ed:0");
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 0);
+}
+
+static void the_migration_to_rows_per_user_keeps_unfolded_changes(void **state)
+{
+    struct fixture *f = *state;
+    const char *users[] = { "ann" };
+    const int64_t deltas[] = { 1 };
+    batch(f, "all", users, deltas, 1, NOW_MS, true); /* creates board 1 */
+    int64_t rows;
+    fold_now(f, &rows);
+    /* The score log as migration 11 left it, with rows not yet folded. */
+    raw_sql(f, "DROP TABLE board_log;"
+               "CREATE TABLE board_log (seq INTEGER PRIMARY KEY, board INTEGER NOT NULL, "
+               "user_id TEXT NOT NULL, delta INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;"
+               "INSERT INTO board_log (board, user_id, delta, at) VALUES (1, 'ann', 5, 100), "
+               "(1, 'bob', 7, 200), (1, 'ann', 2, 300);"
+               "DELETE FROM schema_migrations WHERE version = 12;");
+    int applied = 0;
+    assert_int_equal(store_migrate(f->u.s, &applied, err, sizeof(err)), 0);
+    assert_int_equal(applied, 1);
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 3);
+    fold_now(f, &rows);
+    char text[256];
+    scores_text(f, 1, text, sizeof(text));
+    assert_string_equal(text, "ann:8 bob:7");
+}
+
 static void period_keys_of_an_instant(void **state)
 {
     (void)state;
@@ -458,6 +575,12 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(the_score_log_is_folded_after_a_minute_and_on_reload, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(scores_stop_at_the_cap_in_memory_and_in_the_store, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(a_users_changes_on_several_boards_are_one_log_row, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(a_malformed_score_log_row_costs_only_its_own_changes, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(the_migration_to_rows_per_user_keeps_unfolded_changes, setup,
                                     teardown),
     cmocka_unit_test(period_keys_of_an_instant),
     cmocka_unit_test(period_keys_that_are_valid),
