@@ -1,8 +1,13 @@
 /* The game model in SQLite: definitions, users' game state, the ledger and spend keys (see
  * store.h). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
@@ -152,12 +157,6 @@ static int ledger_write(struct store *s, enum stmt_id id, const char *app_id,
     return sqlite__step_done(s, st, err, errlen);
 }
 
-int store_ledger_insert(struct store *s, const char *app_id, const char *user_id,
-                        const struct store_ledger *l, char *err, size_t errlen)
-{
-    return ledger_write(s, ST_LEDGER_INSERT, app_id, user_id, l, err, errlen);
-}
-
 int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
                      const struct store_ledger *l, int64_t *lseq, char *err, size_t errlen)
 {
@@ -193,27 +192,119 @@ static void ledger_row(sqlite3_stmt *st, struct store_ledger *l, bool borrow)
     }
 }
 
+/* ---- the ledger's index --------------------------------------------------------------------
+ * A ledger row is written once, to ledger_log (consecutive pages), and stays there. A fold
+ * lists each user's new rows in one ledger_index row (app, user, first seq) -> "lseq,lseq,...",
+ * in seq order: a user's rows since the last fold cost one B-tree insert at a random place
+ * instead of one each. meta's 'ledger_indexed_through' is the last lseq indexed. Rows folded by
+ * earlier versions were copied into the ledger table, keyed by (app, user, seq); they are older
+ * than any indexed row of the same user, so reads look there last. */
+
+/* The lseqs of an index row; false when it is malformed (damage: logged by the caller). */
+static bool lseqs_parse(const char *text, int64_t **v, size_t *n, size_t *cap)
+{
+    *n = 0;
+    for (const char *p = text; p && *p;) {
+        char *end;
+        long long x = strtoll(p, &end, 10);
+        if (end == p || (*end != ',' && *end != '\0') || x <= 0)
+            return false;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *v = xrealloc(*v, *cap * sizeof(**v));
+        }
+        (*v)[(*n)++] = x;
+        p = *end ? end + 1 : end;
+    }
+    return true;
+}
+
+static void lseqs_damaged(sqlite3_stmt *idx, const char *app_id, const char *user_id)
+{
+    log_error("a ledger index row is malformed; the rows it lists are not shown",
+              LOG_S("app", app_id), LOG_S("user", user_id),
+              LOG_I("first_seq", sqlite3_column_int64(idx, 0)));
+}
+
+/* Reads the row at lseq with the ST_LEDGER_LOGGED statement, left on it (reset by the caller):
+ * 1, 0 when there is none, -1 on failure. */
+static int logged_step(struct store *s, int64_t lseq, sqlite3_stmt **out, char *err,
+                       size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOGGED, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, lseq);
+    int rc = sqlite3_step(st);
+    *out = st;
+    if (rc == SQLITE_ROW)
+        return 1;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
+}
+
 int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
                       int64_t before_seq, int limit, const char *kind,
                       void (*fn)(const struct store_ledger *, void *), void *arg, char *err,
                       size_t errlen)
 {
+    /* Indexed rows, newest first. */
+    sqlite3_stmt *idx = sqlite__stmt(s, ST_LEDGER_INDEX_PAGE, err, errlen);
+    if (!idx)
+        return -1;
+    sqlite__bind_text(idx, 1, app_id);
+    sqlite__bind_text(idx, 2, user_id);
+    sqlite3_bind_int64(idx, 3, before_seq);
+    int64_t *lseqs = NULL, below = before_seq;
+    size_t n = 0, cap = 0;
+    int rc = SQLITE_DONE, ret = 0;
+    while (ret == 0 && limit > 0 && (rc = sqlite3_step(idx)) == SQLITE_ROW) {
+        if (!lseqs_parse((const char *)sqlite3_column_text(idx, 1), &lseqs, &n, &cap)) {
+            lseqs_damaged(idx, app_id, user_id);
+            continue;
+        }
+        for (size_t i = n; ret == 0 && i-- > 0 && limit > 0;) {
+            sqlite3_stmt *row;
+            int found = logged_step(s, lseqs[i], &row, err, errlen);
+            if (found <= 0) {
+                ret = found; /* a listed row that is not there is skipped */
+                continue;
+            }
+            struct store_ledger l;
+            ledger_row(row, &l, true);
+            if (l.seq < below) {
+                below = l.seq;
+                if (!kind || strcmp(l.kind, kind) == 0) {
+                    fn(&l, arg);
+                    limit--;
+                }
+            }
+            sqlite3_reset(row);
+        }
+    }
+    if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ret = sqlite__fail(s, err, errlen);
+    sqlite3_reset(idx);
+    free(lseqs);
+    if (ret < 0 || limit <= 0)
+        return ret;
+
+    /* Then rows that earlier versions folded into the ledger table. */
     sqlite3_stmt *st = sqlite__stmt(s, kind ? ST_LEDGER_PAGE_KIND : ST_LEDGER_PAGE, err, errlen);
     if (!st)
         return -1;
     sqlite__bind_text(st, 1, app_id);
     sqlite__bind_text(st, 2, user_id);
-    sqlite3_bind_int64(st, 3, before_seq);
+    sqlite3_bind_int64(st, 3, below);
     sqlite3_bind_int(st, 4, limit);
     if (kind)
         sqlite__bind_text(st, 5, kind);
-    int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_ledger l;
         ledger_row(st, &l, true);
         fn(&l, arg);
     }
-    int ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
+    ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
     sqlite3_reset(st);
     return ret;
 }
@@ -232,9 +323,56 @@ static int ledger_one(struct store *s, sqlite3_stmt *st, struct store_ledger *ou
     return ret;
 }
 
+/* Finds seq among the rows an index row lists (the rows of one user since a fold, in seq order,
+ * so seq - first_seq is its place unless rows are missing): 1 with *out, 0, or -1. */
+static int indexed_find(struct store *s, const int64_t *lseqs, size_t n, int64_t first_seq,
+                        int64_t seq, struct store_ledger *out, char *err, size_t errlen)
+{
+    size_t guess = (size_t)(seq - first_seq);
+    for (size_t k = 0; k <= n; k++) {
+        size_t i = k == 0 ? guess : k - 1;
+        if (i >= n || (k > 0 && i == guess))
+            continue;
+        sqlite3_stmt *row;
+        int found = logged_step(s, lseqs[i], &row, err, errlen);
+        if (found < 0)
+            return -1;
+        if (found == 0)
+            continue;
+        bool match = sqlite3_column_int64(row, 0) == seq;
+        if (match)
+            ledger_row(row, out, false);
+        sqlite3_reset(row);
+        if (match)
+            return 1;
+    }
+    return 0;
+}
+
 int store_ledger_get(struct store *s, const char *app_id, const char *user_id, int64_t seq,
                      struct store_ledger *out, char *err, size_t errlen)
 {
+    sqlite3_stmt *idx = sqlite__stmt(s, ST_LEDGER_INDEX_AT, err, errlen);
+    if (!idx)
+        return -1;
+    sqlite__bind_text(idx, 1, app_id);
+    sqlite__bind_text(idx, 2, user_id);
+    sqlite3_bind_int64(idx, 3, seq);
+    int rc = sqlite3_step(idx), ret = 0;
+    if (rc == SQLITE_ROW) {
+        int64_t first = sqlite3_column_int64(idx, 0), *lseqs = NULL;
+        size_t n = 0, cap = 0;
+        if (lseqs_parse((const char *)sqlite3_column_text(idx, 1), &lseqs, &n, &cap))
+            ret = indexed_find(s, lseqs, n, first, seq, out, err, errlen);
+        else
+            lseqs_damaged(idx, app_id, user_id);
+        free(lseqs);
+    } else if (rc != SQLITE_DONE) {
+        ret = sqlite__fail(s, err, errlen);
+    }
+    sqlite3_reset(idx);
+    if (ret != 0)
+        return ret < 0 ? -1 : 0;
     sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_GET, err, errlen);
     if (!st)
         return -1;
@@ -254,21 +392,182 @@ int store_ledger_logged(struct store *s, int64_t lseq, struct store_ledger *out,
     return ledger_one(s, st, out, err, errlen);
 }
 
+/* A fold's users: (app, user) -> its new rows, open addressing, cap a power of two. */
+struct fold_user {
+    uint64_t hash;
+    char *key;                  /* app '\0' user '\0'; owned; NULL: a free slot */
+    size_t app_len, user_len;
+    int64_t first_seq;
+    struct buf lseqs;           /* "lseq,lseq,..." */
+};
+
+struct fold_users {
+    struct fold_user *v;
+    size_t cap, n;
+    uint64_t seed;              /* user ids come from clients */
+};
+
+static uint64_t key_hash(uint64_t h, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static struct fold_user *fold_user(struct fold_users *t, const char *app, size_t app_len,
+                                   const char *user, size_t user_len)
+{
+    if ((t->n + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        struct fold_user *v = xcalloc(cap, sizeof(*v));
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->v[i].key)
+                continue;
+            size_t j = t->v[i].hash & (cap - 1);
+            while (v[j].key)
+                j = (j + 1) & (cap - 1);
+            v[j] = t->v[i];
+        }
+        free(t->v);
+        t->v = v;
+        t->cap = cap;
+    }
+    uint64_t h = key_hash(key_hash(t->seed, app, app_len + 1), user, user_len);
+    h ^= h >> 29;
+    for (size_t j = h & (t->cap - 1);; j = (j + 1) & (t->cap - 1)) {
+        struct fold_user *x = &t->v[j];
+        if (!x->key) {
+            x->hash = h;
+            x->key = xmalloc(app_len + user_len + 2);
+            memcpy(x->key, app, app_len + 1);
+            memcpy(x->key + app_len + 1, user, user_len);
+            x->key[app_len + 1 + user_len] = '\0';
+            x->app_len = app_len;
+            x->user_len = user_len;
+            x->first_seq = 0;
+            buf_init(&x->lseqs);
+            t->n++;
+            return x;
+        }
+        if (x->hash == h && x->app_len == app_len && x->user_len == user_len &&
+            memcmp(x->key, app, app_len) == 0 &&
+            memcmp(x->key + app_len + 1, user, user_len) == 0)
+            return x;
+    }
+}
+
+static int fold_user_cmp(const void *a, const void *b)
+{
+    const struct fold_user *x = *(const struct fold_user *const *)a;
+    const struct fold_user *y = *(const struct fold_user *const *)b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : strcmp(x->key + x->app_len + 1, y->key + y->app_len + 1);
+}
+
+/* Indexes the ledger rows written since the last fold: one ledger_index row per user, written
+ * in key order. *rows receives how many ledger rows it indexed. */
+static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_INDEXED_GET, err, errlen);
+    if (!st)
+        return -1;
+    int64_t through = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        through = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite__fail(s, err, errlen);
+
+    struct fold_users t = { NULL, 0, 0, 0 };
+    sqlite3_randomness(sizeof(t.seed), &t.seed);
+    int64_t last = through, n = 0;
+    int ret = 0;
+    st = sqlite__stmt(s, ST_LEDGER_UNINDEXED, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, through);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *app = (const char *)sqlite3_column_text(st, 1);
+        size_t app_len = (size_t)sqlite3_column_bytes(st, 1);
+        const char *user = (const char *)sqlite3_column_text(st, 2);
+        size_t user_len = (size_t)sqlite3_column_bytes(st, 2);
+        last = sqlite3_column_int64(st, 0);
+        if (!app || !user)
+            continue;
+        struct fold_user *u = fold_user(&t, app, app_len, user, user_len);
+        if (u->lseqs.len)
+            buf_putc(&u->lseqs, ',');
+        else
+            u->first_seq = sqlite3_column_int64(st, 3);
+        buf_append_i64(&u->lseqs, last);
+        n++;
+    }
+    if (rc != SQLITE_DONE)
+        ret = sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+
+    struct fold_user **order = ret == 0 && t.n ? xmalloc(t.n * sizeof(*order)) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; order && i < t.cap; i++)
+        if (t.v[i].key)
+            order[k++] = &t.v[i];
+    if (order)
+        qsort(order, k, sizeof(*order), fold_user_cmp);
+    for (size_t i = 0; ret == 0 && i < k; i++) {
+        struct fold_user *u = order[i];
+        if (!(st = sqlite__stmt(s, ST_LEDGER_INDEX_PUT, err, errlen))) {
+            ret = -1;
+            break;
+        }
+        sqlite3_bind_text(st, 1, u->key, (int)u->app_len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, u->key + u->app_len + 1, (int)u->user_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, u->first_seq);
+        sqlite3_bind_text(st, 4, u->lseqs.data, (int)u->lseqs.len, SQLITE_STATIC);
+        ret = sqlite__step_done(s, st, err, errlen);
+    }
+    free(order);
+    for (size_t i = 0; i < t.cap; i++) {
+        free(t.v[i].key);
+        buf_release(&t.v[i].lseqs);
+    }
+    free(t.v);
+    if (ret == 0 && last != through) {
+        if (!(st = sqlite__stmt(s, ST_LEDGER_INDEXED_SET, err, errlen)))
+            return -1;
+        char text[24];
+        snprintf(text, sizeof(text), "%lld", (long long)last);
+        sqlite__bind_text(st, 1, text);
+        ret = sqlite__step_done(s, st, err, errlen);
+    }
+    *rows = n;
+    return ret;
+}
+
 int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen)
 {
-    static const enum stmt_id steps[] = { ST_FOLD_STATE, ST_FOLD_STATE_CLEAR, ST_FOLD_LEDGER,
-                                          ST_FOLD_LEDGER_CLEAR };
-    int64_t n = 0;
-    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    int64_t n = 0, indexed = 0;
+    /* A savepoint: a step that fails undoes the others, so nothing is folded twice. */
+    if (sqlite__exec(s, "SAVEPOINT game_fold", err, errlen) < 0)
+        return -1;
+    int ret = 0;
+    static const enum stmt_id steps[] = { ST_FOLD_STATE, ST_FOLD_STATE_CLEAR };
+    for (size_t i = 0; ret == 0 && i < sizeof(steps) / sizeof(steps[0]); i++) {
         sqlite3_stmt *st = sqlite__stmt(s, steps[i], err, errlen);
         if (!st || sqlite__step_done(s, st, err, errlen) < 0)
-            return -1;
-        if (steps[i] == ST_FOLD_STATE_CLEAR || steps[i] == ST_FOLD_LEDGER_CLEAR)
+            ret = -1;
+        else if (steps[i] == ST_FOLD_STATE_CLEAR)
             n += sqlite3_changes64(s->db);
     }
+    if (ret == 0)
+        ret = ledger_index(s, &indexed, err, errlen);
+    if (ret < 0) {
+        sqlite__exec(s, "ROLLBACK TO game_fold; RELEASE game_fold", NULL, 0);
+        return -1;
+    }
     if (rows)
-        *rows = n;
-    return 0;
+        *rows = n + indexed;
+    return sqlite__exec(s, "RELEASE game_fold", err, errlen);
 }
 
 int store_spend_key_put(struct store *s, const char *app_id, const char *key,

@@ -313,6 +313,19 @@ const struct migration sqlite_migrations[] = {
       "SELECT seq, user_id, board || ':' || delta || ':' || at FROM board_log ORDER BY seq;\n"
       "DROP TABLE board_log;\n"
       "ALTER TABLE board_log_by_user RENAME TO board_log;\n" },
+    /* Ledger rows are no longer copied out of ledger_log, keyed by user, when the logs are
+     * folded (a B-tree insert at a random place per row): they stay where they were written,
+     * and a fold lists each user's new rows in one ledger_index row, in seq order. The ledger
+     * table keeps the rows earlier versions folded into it; meta's 'ledger_indexed_through'
+     * (absent: 0) is the last ledger_log row indexed. */
+    { 13, "ledger_index",
+      "CREATE TABLE ledger_index (\n"
+      "  app_id    TEXT NOT NULL,\n"
+      "  user_id   TEXT NOT NULL,\n"
+      "  first_seq INTEGER NOT NULL,\n"
+      "  lseqs     TEXT NOT NULL,\n"
+      "  PRIMARY KEY (app_id, user_id, first_seq)\n"
+      ") STRICT, WITHOUT ROWID;\n" },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

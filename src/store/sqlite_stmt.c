@@ -98,12 +98,21 @@ static const char *const stmt_sql[ST__COUNT] = {
                       "ORDER BY app_id, user_id ON CONFLICT (app_id, user_id) DO UPDATE "
                       "SET state = excluded.state, updated_at = excluded.updated_at",
     [ST_FOLD_STATE_CLEAR] = "DELETE FROM state_log",
-    [ST_FOLD_LEDGER] = "INSERT INTO ledger (app_id, user_id, seq, id, kind, name, amount, "
-                       "balance_after, reason, source, ref, metadata, created_at) "
-                       "SELECT app_id, user_id, seq, id, kind, name, amount, balance_after, "
-                       "reason, source, ref, metadata, created_at FROM ledger_log "
-                       "ORDER BY app_id, user_id, seq",
-    [ST_FOLD_LEDGER_CLEAR] = "DELETE FROM ledger_log",
+    /* The ledger's rows stay in ledger_log, in the order they were written; a fold indexes
+     * the new ones, one ledger_index row per user listing its rows. */
+    [ST_LEDGER_UNINDEXED] = "SELECT lseq, app_id, user_id, seq FROM ledger_log WHERE lseq > ?1 "
+                            "ORDER BY lseq",
+    [ST_LEDGER_INDEX_PUT] = "INSERT INTO ledger_index (app_id, user_id, first_seq, lseqs) "
+                            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE "
+                            "SET lseqs = lseqs || ',' || excluded.lseqs",
+    [ST_LEDGER_INDEXED_GET] = "SELECT value FROM meta WHERE key = 'ledger_indexed_through'",
+    [ST_LEDGER_INDEXED_SET] = "INSERT INTO meta (key, value) VALUES "
+                              "('ledger_indexed_through', ?1) ON CONFLICT (key) DO UPDATE "
+                              "SET value = excluded.value",
+    [ST_LEDGER_INDEX_PAGE] = "SELECT first_seq, lseqs FROM ledger_index WHERE app_id = ?1 AND "
+                             "user_id = ?2 AND first_seq < ?3 ORDER BY first_seq DESC",
+    [ST_LEDGER_INDEX_AT] = "SELECT first_seq, lseqs FROM ledger_index WHERE app_id = ?1 AND "
+                           "user_id = ?2 AND first_seq <= ?3 ORDER BY first_seq DESC LIMIT 1",
     [ST_BOARD_CREATE] = "INSERT INTO boards (app_id, metric, period, updated_at) "
                         "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
     [ST_BOARD_TOUCH] = "UPDATE boards SET updated_at = max(updated_at, ?2) WHERE id = ?1",

@@ -276,26 +276,26 @@ struct store_ledger {
 
 /* Rows passed in are borrowed; rows read are owned (store_ledger_release). */
 void store_ledger_release(struct store_ledger *l);
-int store_ledger_insert(struct store *s, const char *app_id, const char *user_id,
-                        const struct store_ledger *l, char *err, size_t errlen);
-/* Up to `limit` rows of a user with seq < before_seq, newest first, of one kind ("xp",
- * "currency") or both (NULL). fn gets each row, valid during the call. */
-/* Appends a ledger row to the ledger log instead, *lseq receiving its place there; until
- * the log is folded only store_ledger_logged reads it. */
+/* Appends a ledger row to the ledger log, *lseq receiving its place there. The row stays
+ * there; until the log is folded only store_ledger_logged finds it, after that
+ * store_ledger_page and store_ledger_get do too. */
 int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
                      const struct store_ledger *l, int64_t *lseq, char *err, size_t errlen);
-/* The logged row at lseq (owned; STORE_NOT_FOUND once folded). */
+/* The logged row at lseq (owned; STORE_NOT_FOUND when there is none). */
 int store_ledger_logged(struct store *s, int64_t lseq, struct store_ledger *out, char *err,
                         size_t errlen);
-/* Moves both logs into their tables (each user's newest logged state into game_users, every
- * logged ledger row into ledger) and empties them; *rows (may be NULL) receives how many log
- * rows it moved. In the open batch, if any. */
+/* Folds the logs: each user's newest logged state into game_users (the state log is emptied),
+ * and the ledger rows logged since the last fold into the ledger's index (one index row per
+ * user; the rows stay where they are); all or nothing. *rows (may be NULL) receives how many
+ * log rows it folded. In the open batch, if any. */
 int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
+/* Up to `limit` folded rows of a user with seq < before_seq, newest first, of one kind ("xp",
+ * "currency") or both (NULL). fn gets each row, valid during the call. */
 int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
                       int64_t before_seq, int limit, const char *kind,
                       void (*fn)(const struct store_ledger *, void *), void *arg, char *err,
                       size_t errlen);
-/* One row; STORE_NOT_FOUND when absent. */
+/* One folded row; STORE_NOT_FOUND when absent. */
 int store_ledger_get(struct store *s, const char *app_id, const char *user_id, int64_t seq,
                      struct store_ledger *out, char *err, size_t errlen);
 
