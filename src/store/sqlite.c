@@ -218,6 +218,19 @@ int store_schema_version(struct store *s, int *version, char *err, size_t errlen
     return ret;
 }
 
+/* The integer a PRAGMA returns. */
+static int pragma_int(struct store *s, const char *sql, int *out, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return sqlite__fail(s, err, errlen);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : sqlite__fail(s, err, errlen);
+}
+
 int store_migrate(struct store *s, int *applied, char *err, size_t errlen)
 {
     int current;
@@ -239,10 +252,22 @@ int store_migrate(struct store *s, int *applied, char *err, size_t errlen)
         if (sqlite__exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
             return -1;
         struct buf sql = BUF_INIT;
+        int schema_version = 0;
+        if (m->edits_schema) {
+            if (pragma_int(s, "PRAGMA schema_version", &schema_version, err, errlen) < 0) {
+                char ignore[64];
+                sqlite__exec(s, "ROLLBACK", ignore, sizeof(ignore));
+                return -1;
+            }
+            buf_puts(&sql, "PRAGMA writable_schema = ON;\n");
+        }
         buf_printf(&sql,
                    "%s\nINSERT INTO schema_migrations (version, name, applied_at) VALUES "
                    "(%d, '%s', strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'));",
                    m->sql, m->version, m->name);
+        if (m->edits_schema)
+            buf_printf(&sql, "\nPRAGMA schema_version = %d;\nPRAGMA writable_schema = OFF;",
+                       schema_version + 1);
         int rc = sqlite__exec(s, sql.data, err, errlen);
         buf_release(&sql);
         if (rc < 0) {

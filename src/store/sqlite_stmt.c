@@ -163,19 +163,23 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_JOB_INSERT] = "INSERT INTO jobs (kind, app_id, order_key, payload, state, attempts, "
                       "max_attempts, run_at, created_at, updated_at) "
                       "VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)",
-    [ST_JOB_OPEN_OF_KEY] = "SELECT 1 FROM jobs WHERE order_key = ? AND state IN ('queued', "
-                           "'failed', 'running') LIMIT 1",
+    /* Open jobs are tested as the partial index jobs_open_order says it, word for word: the
+     * planner uses the index only for a condition it can match to the index's. */
+    [ST_JOB_OPEN_OF_KEY] = "SELECT 1 FROM jobs WHERE order_key = ? AND (state = 'queued' OR "
+                           "state = 'failed' OR state = 'running') LIMIT 1",
     /* The next job of the finished one's order key becomes due. */
     [ST_JOB_PROMOTE] = "UPDATE jobs SET run_at = ?2 WHERE id = (SELECT n.id FROM jobs n, jobs f "
                        "WHERE f.id = ?1 AND n.order_key = f.order_key AND n.id > ?1 AND "
-                       "n.state IN ('queued', 'failed', 'running') ORDER BY n.id LIMIT 1) "
+                       "(n.state = 'queued' OR n.state = 'failed' OR n.state = 'running') "
+                       "ORDER BY n.id LIMIT 1) "
                        "AND state = 'queued' AND run_at > ?2",
     /* Ready: due, and no older open job with the same order key (per-user order). */
     [ST_JOB_READY] = "SELECT id, kind, app_id, order_key, payload, attempts, max_attempts, "
                      "run_at, created_at FROM jobs j WHERE state IN ('queued', 'failed') AND "
                      "run_at <= ?1 AND (order_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs p "
-                     "WHERE p.order_key = j.order_key AND p.id < j.id AND p.state IN "
-                     "('queued', 'failed', 'running'))) ORDER BY run_at, id LIMIT ?2",
+                     "WHERE p.order_key = j.order_key AND p.id < j.id AND (p.state = "
+                     "'queued' OR p.state = 'failed' OR p.state = 'running'))) "
+                     "ORDER BY run_at, id LIMIT ?2",
     [ST_JOB_CLAIM] = "UPDATE jobs SET state = 'running', attempts = attempts + 1, "
                      "claimed_at = ?2, lease_until = ?3, updated_at = ?2 WHERE id = ?1 AND "
                      "state IN ('queued', 'failed')",

@@ -17,6 +17,7 @@
 #include "engine/boards.h"
 #include "engine/game.h"
 #include "engine/league.h"
+#include "store/migrations.h"
 #include "store/store.h"
 
 #define NOW_MS 1764000000000LL /* 2025-11-24T16:00:00Z, a Monday */
@@ -472,11 +473,11 @@ static void the_migration_to_rows_per_user_keeps_unfolded_changes(void **state)
                "user_id TEXT NOT NULL, delta INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;"
                "INSERT INTO board_log (board, user_id, delta, at) VALUES (1, 'ann', 5, 100), "
                "(1, 'bob', 7, 200), (1, 'ann', 2, 300);"
-               "DROP TABLE ledger_index;" /* migration 13's, applied again after 12 */
+               "DROP TABLE ledger_index;" /* migration 13's: those after 12 run again */
                "DELETE FROM schema_migrations WHERE version >= 12;");
     int applied = 0;
     assert_int_equal(store_migrate(f->u.s, &applied, err, sizeof(err)), 0);
-    assert_int_equal(applied, 2);
+    assert_int_equal(applied, sqlite_migrations_count - 11);
     assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
     assert_int_equal(rows, 3);
     fold_now(f, &rows);

@@ -177,6 +177,84 @@ static void migrate_applies_all_then_nothing(void **state)
     assert_int_equal(strlen(got), 24); /* 2025-01-31T12:34:56.789Z */
 }
 
+/* Whether the statement's program builds a temporary B-tree (OpenEphemeral) when it runs. */
+static bool builds_temporary_tree(sqlite3 *h, const char *sql)
+{
+    char explain[512];
+    snprintf(explain, sizeof(explain), "EXPLAIN %s", sql);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, explain, -1, &st, NULL), SQLITE_OK);
+    bool found = false;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        found |= strcmp((const char *)sqlite3_column_text(st, 1), "OpenEphemeral") == 0;
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Migration 14: the status and state constraints of events and jobs hold as before, without
+ * the temporary tree an IN list of constants costs every checked row; a connection opened
+ * before the migration sees the new definitions (the schema version moved); the jobs' partial
+ * index still serves the queries for open jobs. */
+static void hot_check_constraints_build_no_temporary_tree(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_default(f);
+    char err[256] = "";
+    sqlite3 *early;
+    assert_int_equal(sqlite3_open_v2(f->db, &early, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    const char *insert_event =
+        "INSERT INTO events (app_id, idempotency_key, user_id, event_type, occurred_at, "
+        "received_at, status) VALUES ('a', 'k', 'u', 't', 1, 1, 'PROCESSED')";
+    const char *insert_job =
+        "INSERT INTO jobs (kind, app_id, payload, state, max_attempts, run_at, created_at, "
+        "updated_at) VALUES ('k', 'a', '{}', 'queued', 1, 1, 1, 1)";
+    assert_int_equal(store_migrate(s, NULL, err, sizeof(err)), 0);
+    assert_false(builds_temporary_tree(early, insert_event));
+    assert_false(builds_temporary_tree(early, insert_job));
+    assert_int_equal(sqlite3_exec(early, insert_event, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(early, insert_job, NULL, NULL, NULL), SQLITE_OK);
+    /* Every status and state is allowed; anything else is refused as before. */
+    static const char *const statuses[] = { "RECEIVED", "FAILED" };
+    static const char *const states[] = { "running", "succeeded", "failed", "dead" };
+    char sql[256];
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(sql, sizeof(sql), "UPDATE events SET status = '%s'", statuses[i]);
+        assert_int_equal(sqlite3_exec(early, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(sql, sizeof(sql), "UPDATE jobs SET state = '%s'", states[i]);
+        assert_int_equal(sqlite3_exec(early, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_exec(early, "UPDATE events SET status = 'processed'", NULL, NULL,
+                                  NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_exec(early, "UPDATE jobs SET state = 'QUEUED'", NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(early, "PRAGMA integrity_check", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(early);
+
+    /* The queries for open jobs still find them through the partial index. */
+    static const enum stmt_id open_jobs[] = { ST_JOB_OPEN_OF_KEY, ST_JOB_PROMOTE, ST_JOB_READY };
+    for (size_t i = 0; i < sizeof(open_jobs) / sizeof(open_jobs[0]); i++) {
+        sqlite3_stmt *q = sqlite__stmt(s, open_jobs[i], err, sizeof(err));
+        assert_non_null(q);
+        char plan_sql[1024];
+        snprintf(plan_sql, sizeof(plan_sql), "EXPLAIN QUERY PLAN %s", sqlite3_sql(q));
+        assert_int_equal(sqlite3_prepare_v2(s->db, plan_sql, -1, &st, NULL), SQLITE_OK);
+        bool uses = false;
+        while (sqlite3_step(st) == SQLITE_ROW)
+            uses |= strstr((const char *)sqlite3_column_text(st, 3), "jobs_open_order") != NULL;
+        sqlite3_finalize(st);
+        assert_true(uses);
+    }
+    store_close(s);
+}
+
 static void ping(void **state)
 {
     struct fixture *f = *state;
@@ -278,6 +356,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(open_creates_private_wal_database, setup, teardown),
     cmocka_unit_test_setup_teardown(sync_follows_a_symlinked_database, setup, teardown),
     cmocka_unit_test_setup_teardown(migrate_applies_all_then_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(hot_check_constraints_build_no_temporary_tree, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(ping, setup, teardown),
     cmocka_unit_test_setup_teardown(sqlite_url, setup, teardown),
     cmocka_unit_test_setup_teardown(unsupported_url_refused, setup, teardown),
