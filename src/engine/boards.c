@@ -564,7 +564,8 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
     for (size_t i = 0; i < b->changes_cap && n < b->changes_n; i++)
         if (b->changes[i].board)
             b->order[n++] = &b->changes[i];
-    qsort(b->order, n, sizeof(*b->order), by_user);
+    if (n > 1)
+        qsort(b->order, n, sizeof(*b->order), by_user);
     for (size_t i = 0, j; i < n; i = j) {
         for (j = i + 1; j < n && by_user(&b->order[i], &b->order[j]) == 0; j++)
             ;
