@@ -4,16 +4,18 @@
  * known user costs no store read. Users added during a batch are journaled; a batch that
  * does not commit removes them again, so memory never claims what the store does not hold.
  *
- * Users' state and ledger rows are appended to the store's logs (state_log, ledger_log) and
- * folded into their tables every `fold_rows` rows or `fold_ms` (store_game_fold): a batch
- * writes consecutive pages instead of a random page per user in each table. Until a fold,
- * the tables do not have what the logs hold, so:
+ * Users' states are appended to the store's state log and each write to the ledger (an
+ * event's XP and currency entries, a grant, a spend) to its ledger log as one row; every
+ * `fold_rows` rows or `fold_ms` they are folded (store_game_fold: each user's newest state
+ * into its table, the new ledger rows into the ledger's per-user index): a batch writes
+ * consecutive pages instead of a random page per user. Until a fold, the state table and the
+ * index do not have what the logs hold, so:
  *   - a user with rows in the logs stays in memory (the cache is emptied only right after a
- *     fold), and remembers where its ledger rows are in the log (`logged`);
+ *     fold), and remembers where its ledger entries are in the log (`logged`);
  *   - when that no longer holds (start-up; a batch that failed after users with logged rows
  *     were forgotten) `need_fold` is set, and the logs are folded before any user is read
- *     from the store or any ledger is read. A fold empties the logs, so it can run at any
- *     point of a batch. */
+ *     from the store or any ledger is read. A fold reads what it folds from the store, so it
+ *     can run at any point of a batch. */
 #include "engine/engine.h"
 
 #include <stdio.h>
@@ -215,6 +217,8 @@ struct engine {
     void *outbox_arg;
     struct engine_step_result step;
     struct game_effects fx;       /* the current event's effects */
+    struct store_ledger *ledger;  /* write_ledger's entries, then their ids' text */
+    size_t ledger_cap;
     size_t max_users;             /* user table limit */
     /* The game logs (see the top): rows in them as this connection sees them, and as of the
      * last commit; when the oldest unfolded row was committed (0: none). */
@@ -253,6 +257,7 @@ void engine_free(struct engine *e)
     nonce_set_free(e->nonces);
     boards_free(e->boards);
     free(e->claims);
+    free(e->ledger);
     buf_release(&e->step.effects);
     free(e);
 }
@@ -635,23 +640,36 @@ int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, 
     return 0;
 }
 
-/* Writes the ledger rows of the XP and currency effects of an event or a grant (`reason`
- * given: else "rule" or "achievement" by the effect's source). */
+/* Writes the ledger entries of the XP and currency effects of an event or a grant (`reason`
+ * given: else "rule" or "achievement" by the effect's source), as one row of the log. */
 static int write_ledger(struct engine *e, struct store *st, const char *app_id, struct user *u,
                         const struct game_effects *fx, const char *source, const char *reason,
                         int64_t now_ms, char *err, size_t errlen)
 {
+    size_t n = 0;
+    for (size_t i = 0; i < fx->n; i++)
+        n += fx->v[i].type == FX_XP || fx->v[i].type == FX_CURRENCY;
+    if (n == 0)
+        return 0;
+    if (n > e->ledger_cap) {
+        e->ledger_cap = n > 16 ? n : 16;
+        free(e->ledger);
+        e->ledger = xmalloc(e->ledger_cap * (sizeof(*e->ledger) + UUID_LEN + 1));
+    }
+    char *ids = (char *)(e->ledger + e->ledger_cap);
+    int64_t seq = u->g.ledger_seq;
+    size_t k = 0;
     for (size_t i = 0; i < fx->n; i++) {
         const struct game_effect *x = &fx->v[i];
         if (x->type != FX_XP && x->type != FX_CURRENCY)
             continue;
-        char id[UUID_LEN + 1];
+        char *id = ids + k * (UUID_LEN + 1);
         if (uuid_v7(now_ms, id) < 0) {
             snprintf(err, errlen, "no random bytes for a ledger id");
             return -1;
         }
-        struct store_ledger l = {
-            .seq = ++u->g.ledger_seq,
+        e->ledger[k++] = (struct store_ledger){
+            .seq = ++seq,
             .id = id,
             .kind = x->type == FX_XP ? "xp" : "currency",
             .name = (char *)x->name,
@@ -662,12 +680,14 @@ static int write_ledger(struct engine *e, struct store *st, const char *app_id, 
             .ref = x->rule ? x->rule->id : x->ach ? x->ach->ach->code : NULL,
             .created_at = now_ms,
         };
-        int64_t lseq;
-        if (store_ledger_log(st, app_id, user_id_of(u), &l, &lseq, err, errlen) < 0)
-            return -1;
-        ledger_ref_add(u, l.seq, lseq);
-        e->log_rows++;
     }
+    int64_t lseq;
+    if (store_ledger_log(st, app_id, user_id_of(u), e->ledger, n, &lseq, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        ledger_ref_add(u, e->ledger[i].seq, lseq);
+    u->g.ledger_seq = seq;
+    e->log_rows++;
     return 0;
 }
 
@@ -680,7 +700,7 @@ int engine_ledger_get(struct engine *e, struct store *st, const char *app_id,
     struct user *u = users_find(&e->users, app_id, user_id);
     for (uint32_t i = 0; u && i < u->n_logged; i++)
         if (u->logged[i].seq == seq)
-            return store_ledger_logged(st, u->logged[i].lseq, out, err, errlen);
+            return store_ledger_logged_get(st, u->logged[i].lseq, seq, out, err, errlen);
     return store_ledger_get(st, app_id, user_id, seq, out, err, errlen);
 }
 
@@ -691,22 +711,17 @@ int engine_ledger_page(struct engine *e, struct store *st, const char *app_id,
 {
     if (e->need_fold && game_fold(e, st, err, errlen) < 0)
         return -1;
-    /* The user's rows still in the log are its newest: they come first, newest first. */
+    /* The user's entries still in the log are its newest: they come first, newest first, a
+     * logged row at a time (reading a row moves `below` past all of its entries). */
     struct user *u = users_find(&e->users, app_id, user_id);
     int64_t below = before_seq;
     for (uint32_t i = u ? u->n_logged : 0; i-- > 0 && limit > 0;) {
         const struct ledger_ref *r = &u->logged[i];
-        if (r->seq >= before_seq)
-            continue;
-        struct store_ledger l;
-        if (store_ledger_logged(st, r->lseq, &l, err, errlen) < 0)
-            return -1; /* it is there until a fold, which also empties `logged` */
-        if (!kind || strcmp(l.kind, kind) == 0) {
-            fn(&l, arg);
-            limit--;
-        }
-        store_ledger_release(&l);
-        below = r->seq;
+        if (r->seq >= below)
+            continue; /* read already, with the rest of its row, or above the page */
+        if (store_ledger_page_logged(st, r->lseq, &below, &limit, kind, fn, arg, err,
+                                     errlen) < 0)
+            return -1;
     }
     if (limit <= 0)
         return 0;
@@ -766,7 +781,7 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
         .created_at = now_ms,
     };
     int64_t lseq;
-    if (store_ledger_log(st, app_id, req->user_id, &l, &lseq, err, errlen) < 0)
+    if (store_ledger_log(st, app_id, req->user_id, &l, 1, &lseq, err, errlen) < 0)
         return -1;
     ledger_ref_add(u, l.seq, lseq);
     e->log_rows++;

@@ -233,6 +233,11 @@ static int pragma_int(struct store *s, const char *sql, int *out, char *err, siz
 
 int store_migrate(struct store *s, int *applied, char *err, size_t errlen)
 {
+    return store_migrate_to(s, store_latest_version(), applied, err, errlen);
+}
+
+int store_migrate_to(struct store *s, int version, int *applied, char *err, size_t errlen)
+{
     int current;
     if (applied)
         *applied = 0;
@@ -247,7 +252,7 @@ int store_migrate(struct store *s, int *applied, char *err, size_t errlen)
     }
     for (int i = 0; i < sqlite_migrations_count; i++) {
         const struct migration *m = &sqlite_migrations[i];
-        if (m->version <= current)
+        if (m->version <= current || m->version > version)
             continue;
         if (sqlite__exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
             return -1;

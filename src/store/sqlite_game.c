@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -134,71 +136,159 @@ void store_ledger_release(struct store_ledger *l)
     memset(l, 0, sizeof(*l));
 }
 
-static int ledger_write(struct store *s, enum stmt_id id, const char *app_id,
-                        const char *user_id, const struct store_ledger *l, char *err,
-                        size_t errlen)
+void store_ledger_copy(const struct store_ledger *from, struct store_ledger *to)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, id, err, errlen);
-    if (!st)
-        return -1;
-    sqlite__bind_text(st, 1, app_id);
-    sqlite__bind_text(st, 2, user_id);
-    sqlite3_bind_int64(st, 3, l->seq);
-    sqlite__bind_text(st, 4, l->id);
-    sqlite__bind_text(st, 5, l->kind);
-    sqlite__bind_text(st, 6, l->name);
-    sqlite3_bind_int64(st, 7, l->amount);
-    sqlite3_bind_int64(st, 8, l->balance_after);
-    sqlite__bind_text(st, 9, l->reason);
-    sqlite__bind_text(st, 10, l->source);
-    sqlite__bind_text(st, 11, l->ref);
-    sqlite__bind_text(st, 12, l->metadata);
-    sqlite3_bind_int64(st, 13, l->created_at);
-    return sqlite__step_done(s, st, err, errlen);
+    *to = *from;
+    to->id = from->id ? xstrdup(from->id) : NULL;
+    to->name = from->name ? xstrdup(from->name) : NULL;
+    to->reason = from->reason ? xstrdup(from->reason) : NULL;
+    to->source = from->source ? xstrdup(from->source) : NULL;
+    to->ref = from->ref ? xstrdup(from->ref) : NULL;
+    to->metadata = from->metadata ? xstrdup(from->metadata) : NULL;
+}
+
+/* ---- the ledger -------------------------------------------------------------------------------
+ * A write to the ledger (an event's XP and currency changes, a grant, a spend) is one row of
+ * ledger_rows, in the order written (consecutive pages), holding its entries as JSON:
+ * [[seq, id, kind, name, amount, balance_after, reason, source, ref, metadata, created_at], ...]
+ * with metadata as a string (or null). The row is written once and stays. A fold lists each
+ * user's new rows in one ledger_index row (app, user, first seq) -> "lseq,lseq,...", in seq
+ * order: a user's rows since the last fold cost one B-tree insert at a random place instead of
+ * one per entry. meta's 'ledger_indexed_through' is the last lseq indexed. Entries folded by
+ * versions before the index were copied into the ledger table, keyed by (app, user, seq); they
+ * are older than any indexed entry of the same user, so reads look there last. */
+
+static void json_str_or_null(struct buf *b, const char *s)
+{
+    if (s)
+        buf_append_json_string(b, s, strlen(s));
+    else
+        buf_puts(b, "null");
 }
 
 int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
-                     const struct store_ledger *l, int64_t *lseq, char *err, size_t errlen)
+                     const struct store_ledger *v, size_t n, int64_t *lseq, char *err,
+                     size_t errlen)
 {
-    if (ledger_write(s, ST_LEDGER_LOG, app_id, user_id, l, err, errlen) < 0)
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOG, err, errlen);
+    if (!st)
+        return -1;
+    struct buf b = BUF_INIT;
+    buf_putc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        const struct store_ledger *l = &v[i];
+        buf_puts(&b, i ? ",[" : "[");
+        buf_append_i64(&b, l->seq);
+        buf_putc(&b, ',');
+        json_str_or_null(&b, l->id);
+        buf_putc(&b, ',');
+        json_str_or_null(&b, l->kind);
+        buf_putc(&b, ',');
+        json_str_or_null(&b, l->name);
+        buf_putc(&b, ',');
+        buf_append_i64(&b, l->amount);
+        buf_putc(&b, ',');
+        buf_append_i64(&b, l->balance_after);
+        buf_putc(&b, ',');
+        json_str_or_null(&b, l->reason);
+        buf_putc(&b, ',');
+        json_str_or_null(&b, l->source);
+        buf_putc(&b, ',');
+        json_str_or_null(&b, l->ref);
+        buf_putc(&b, ',');
+        json_str_or_null(&b, l->metadata);
+        buf_putc(&b, ',');
+        buf_append_i64(&b, l->created_at);
+        buf_putc(&b, ']');
+    }
+    buf_putc(&b, ']');
+    sqlite__bind_text(st, 1, app_id);
+    sqlite__bind_text(st, 2, user_id);
+    sqlite3_bind_int64(st, 3, n ? v[0].seq : 0);
+    sqlite3_bind_text(st, 4, b.data, (int)b.len, SQLITE_STATIC);
+    int rc = sqlite__step_done(s, st, err, errlen);
+    buf_release(&b);
+    if (rc < 0)
         return -1;
     *lseq = sqlite3_last_insert_rowid(s->db);
     return 0;
 }
 
-/* Reads the ledger columns of a row (the SELECTs above share their order). When `borrow`, the
- * strings point into the statement. */
-static void ledger_row(sqlite3_stmt *st, struct store_ledger *l, bool borrow)
+static const char *entry_str(json_t *a, size_t i)
+{
+    return json_string_value(json_array_get(a, i)); /* NULL for null */
+}
+
+/* One entry of a row (borrowed from `a`); false when it is not one. */
+static bool entry_read(json_t *a, struct store_ledger *l)
+{
+    if (!json_is_array(a) || json_array_size(a) != 11 || !json_is_integer(json_array_get(a, 0)) ||
+        !entry_str(a, 1) || !entry_str(a, 2) || !entry_str(a, 3) ||
+        !json_is_integer(json_array_get(a, 4)) || !json_is_integer(json_array_get(a, 5)) ||
+        !entry_str(a, 6) || !json_is_integer(json_array_get(a, 10)))
+        return false;
+    l->seq = json_integer_value(json_array_get(a, 0));
+    l->id = (char *)entry_str(a, 1);
+    l->kind = strcmp(entry_str(a, 2), "xp") == 0 ? "xp" : "currency";
+    l->name = (char *)entry_str(a, 3);
+    l->amount = json_integer_value(json_array_get(a, 4));
+    l->balance_after = json_integer_value(json_array_get(a, 5));
+    l->reason = (char *)entry_str(a, 6);
+    l->source = (char *)entry_str(a, 7);
+    l->ref = (char *)entry_str(a, 8);
+    l->metadata = (char *)entry_str(a, 9);
+    l->created_at = json_integer_value(json_array_get(a, 10));
+    return true;
+}
+
+int store_ledger_logged(struct store *s, int64_t lseq,
+                        bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
+                        size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOGGED, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, lseq);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
+    }
+    json_t *v = json_loadb((const char *)sqlite3_column_text(st, 0),
+                           (size_t)sqlite3_column_bytes(st, 0), 0, NULL);
+    sqlite3_reset(st);
+    bool whole = json_is_array(v);
+    for (size_t i = whole ? json_array_size(v) : 0; i-- > 0;) {
+        struct store_ledger l;
+        if (!entry_read(json_array_get(v, i), &l)) {
+            whole = false;
+            continue;
+        }
+        if (!fn(&l, arg))
+            break;
+    }
+    json_decref(v);
+    if (!whole)
+        log_error("a ledger row is malformed; its unreadable entries are not shown",
+                  LOG_I("lseq", lseq));
+    return 0;
+}
+
+/* Reads the ledger columns of a row of the ledger table (the SELECTs share their order). */
+static void ledger_row(sqlite3_stmt *st, struct store_ledger *l)
 {
     l->seq = sqlite3_column_int64(st, 0);
     l->kind = strcmp((const char *)sqlite3_column_text(st, 2), "xp") == 0 ? "xp" : "currency";
     l->amount = sqlite3_column_int64(st, 4);
     l->balance_after = sqlite3_column_int64(st, 5);
     l->created_at = sqlite3_column_int64(st, 10);
-    if (borrow) {
-        l->id = (char *)sqlite3_column_text(st, 1);
-        l->name = (char *)sqlite3_column_text(st, 3);
-        l->reason = (char *)sqlite3_column_text(st, 6);
-        l->source = (char *)sqlite3_column_text(st, 7);
-        l->ref = (char *)sqlite3_column_text(st, 8);
-        l->metadata = (char *)sqlite3_column_text(st, 9);
-    } else {
-        l->id = sqlite__col_text(st, 1);
-        l->name = sqlite__col_text(st, 3);
-        l->reason = sqlite__col_text(st, 6);
-        l->source = sqlite__col_text(st, 7);
-        l->ref = sqlite__col_text(st, 8);
-        l->metadata = sqlite__col_text(st, 9);
-    }
+    l->id = (char *)sqlite3_column_text(st, 1);
+    l->name = (char *)sqlite3_column_text(st, 3);
+    l->reason = (char *)sqlite3_column_text(st, 6);
+    l->source = (char *)sqlite3_column_text(st, 7);
+    l->ref = (char *)sqlite3_column_text(st, 8);
+    l->metadata = (char *)sqlite3_column_text(st, 9);
 }
-
-/* ---- the ledger's index --------------------------------------------------------------------
- * A ledger row is written once, to ledger_log (consecutive pages), and stays there. A fold
- * lists each user's new rows in one ledger_index row (app, user, first seq) -> "lseq,lseq,...",
- * in seq order: a user's rows since the last fold cost one B-tree insert at a random place
- * instead of one each. meta's 'ledger_indexed_through' is the last lseq indexed. Rows folded by
- * earlier versions were copied into the ledger table, keyed by (app, user, seq); they are older
- * than any indexed row of the same user, so reads look there last. */
 
 /* The lseqs of an index row; false when it is malformed (damage: logged by the caller). */
 static bool lseqs_parse(const char *text, int64_t **v, size_t *n, size_t *cap)
@@ -226,21 +316,37 @@ static void lseqs_damaged(sqlite3_stmt *idx, const char *app_id, const char *use
               LOG_I("first_seq", sqlite3_column_int64(idx, 0)));
 }
 
-/* Reads the row at lseq with the ST_LEDGER_LOGGED statement, left on it (reset by the caller):
- * 1, 0 when there is none, -1 on failure. */
-static int logged_step(struct store *s, int64_t lseq, sqlite3_stmt **out, char *err,
-                       size_t errlen)
+/* A page being read, newest first: entries below `below`, of `kind` if set, to fn. */
+struct page {
+    int64_t below;
+    int limit;
+    const char *kind;
+    void (*fn)(const struct store_ledger *, void *);
+    void *arg;
+};
+
+static bool page_entry(const struct store_ledger *l, void *arg)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOGGED, err, errlen);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, lseq);
-    int rc = sqlite3_step(st);
-    *out = st;
-    if (rc == SQLITE_ROW)
-        return 1;
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
+    struct page *p = arg;
+    if (l->seq >= p->below)
+        return true;
+    p->below = l->seq;
+    if (!p->kind || strcmp(l->kind, p->kind) == 0) {
+        p->fn(l, p->arg);
+        p->limit--;
+    }
+    return p->limit > 0;
+}
+
+int store_ledger_page_logged(struct store *s, int64_t lseq, int64_t *before_seq, int *limit,
+                             const char *kind, void (*fn)(const struct store_ledger *, void *),
+                             void *arg, char *err, size_t errlen)
+{
+    struct page p = { *before_seq, *limit, kind, fn, arg };
+    int rc = store_ledger_logged(s, lseq, page_entry, &p, err, errlen);
+    *before_seq = p.below;
+    *limit = p.limit;
+    return rc == STORE_NOT_FOUND ? 0 : rc;
 }
 
 int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
@@ -263,24 +369,9 @@ int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
             lseqs_damaged(idx, app_id, user_id);
             continue;
         }
-        for (size_t i = n; ret == 0 && i-- > 0 && limit > 0;) {
-            sqlite3_stmt *row;
-            int found = logged_step(s, lseqs[i], &row, err, errlen);
-            if (found <= 0) {
-                ret = found; /* a listed row that is not there is skipped */
-                continue;
-            }
-            struct store_ledger l;
-            ledger_row(row, &l, true);
-            if (l.seq < below) {
-                below = l.seq;
-                if (!kind || strcmp(l.kind, kind) == 0) {
-                    fn(&l, arg);
-                    limit--;
-                }
-            }
-            sqlite3_reset(row);
-        }
+        for (size_t i = n; ret == 0 && i-- > 0 && limit > 0;)
+            ret = store_ledger_page_logged(s, lseqs[i], &below, &limit, kind, fn, arg, err,
+                                           errlen);
     }
     if (ret == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
         ret = sqlite__fail(s, err, errlen);
@@ -289,7 +380,7 @@ int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
     if (ret < 0 || limit <= 0)
         return ret;
 
-    /* Then rows that earlier versions folded into the ledger table. */
+    /* Then entries that earlier versions folded into the ledger table. */
     sqlite3_stmt *st = sqlite__stmt(s, kind ? ST_LEDGER_PAGE_KIND : ST_LEDGER_PAGE, err, errlen);
     if (!st)
         return -1;
@@ -301,7 +392,7 @@ int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
         sqlite__bind_text(st, 5, kind);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_ledger l;
-        ledger_row(st, &l, true);
+        ledger_row(st, &l);
         fn(&l, arg);
     }
     ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
@@ -309,44 +400,44 @@ int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
     return ret;
 }
 
-/* Steps a statement bound to select one ledger row into *out (owned). */
-static int ledger_one(struct store *s, sqlite3_stmt *st, struct store_ledger *out, char *err,
-                      size_t errlen)
+/* Looking for one entry by seq. */
+struct wanted {
+    int64_t seq;
+    struct store_ledger *out;
+    bool found;
+};
+
+static bool wanted_entry(const struct store_ledger *l, void *arg)
 {
-    int rc = sqlite3_step(st);
-    int ret = 0;
-    if (rc == SQLITE_ROW)
-        ledger_row(st, out, false);
-    else
-        ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
-    sqlite3_reset(st);
-    return ret;
+    struct wanted *w = arg;
+    if (l->seq != w->seq)
+        return true;
+    store_ledger_copy(l, w->out);
+    w->found = true;
+    return false;
 }
 
-/* Finds seq among the rows an index row lists (the rows of one user since a fold, in seq order,
- * so seq - first_seq is its place unless rows are missing): 1 with *out, 0, or -1. */
-static int indexed_find(struct store *s, const int64_t *lseqs, size_t n, int64_t first_seq,
-                        int64_t seq, struct store_ledger *out, char *err, size_t errlen)
+int store_ledger_logged_get(struct store *s, int64_t lseq, int64_t seq, struct store_ledger *out,
+                            char *err, size_t errlen)
 {
-    size_t guess = (size_t)(seq - first_seq);
-    for (size_t k = 0; k <= n; k++) {
-        size_t i = k == 0 ? guess : k - 1;
-        if (i >= n || (k > 0 && i == guess))
-            continue;
-        sqlite3_stmt *row;
-        int found = logged_step(s, lseqs[i], &row, err, errlen);
-        if (found < 0)
-            return -1;
-        if (found == 0)
-            continue;
-        bool match = sqlite3_column_int64(row, 0) == seq;
-        if (match)
-            ledger_row(row, out, false);
-        sqlite3_reset(row);
-        if (match)
-            return 1;
-    }
-    return 0;
+    struct wanted w = { seq, out, false };
+    int rc = store_ledger_logged(s, lseq, wanted_entry, &w, err, errlen);
+    if (rc < 0)
+        return rc;
+    return w.found ? 0 : STORE_NOT_FOUND;
+}
+
+/* The first seq of the logged row at lseq, or -1 when there is none or on failure. */
+static int64_t row_first_seq(struct store *s, int64_t lseq)
+{
+    char err[16];
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_ROW_FIRST, err, sizeof(err));
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, lseq);
+    int64_t first = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return first;
 }
 
 int store_ledger_get(struct store *s, const char *app_id, const char *user_id, int64_t seq,
@@ -358,38 +449,50 @@ int store_ledger_get(struct store *s, const char *app_id, const char *user_id, i
     sqlite__bind_text(idx, 1, app_id);
     sqlite__bind_text(idx, 2, user_id);
     sqlite3_bind_int64(idx, 3, seq);
-    int rc = sqlite3_step(idx), ret = 0;
+    int rc = sqlite3_step(idx), ret = STORE_NOT_FOUND;
     if (rc == SQLITE_ROW) {
-        int64_t first = sqlite3_column_int64(idx, 0), *lseqs = NULL;
+        int64_t *lseqs = NULL;
         size_t n = 0, cap = 0;
-        if (lseqs_parse((const char *)sqlite3_column_text(idx, 1), &lseqs, &n, &cap))
-            ret = indexed_find(s, lseqs, n, first, seq, out, err, errlen);
-        else
+        if (lseqs_parse((const char *)sqlite3_column_text(idx, 1), &lseqs, &n, &cap)) {
+            /* The rows are in seq order: the last whose first seq is not above seq. */
+            size_t lo = 0, hi = n;
+            while (hi - lo > 1) {
+                size_t mid = lo + (hi - lo) / 2;
+                int64_t first = row_first_seq(s, lseqs[mid]);
+                if (first >= 0 && first <= seq)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            if (n)
+                ret = store_ledger_logged_get(s, lseqs[lo], seq, out, err, errlen);
+        } else {
             lseqs_damaged(idx, app_id, user_id);
+        }
         free(lseqs);
     } else if (rc != SQLITE_DONE) {
         ret = sqlite__fail(s, err, errlen);
     }
     sqlite3_reset(idx);
-    if (ret != 0)
-        return ret < 0 ? -1 : 0;
+    if (ret != STORE_NOT_FOUND)
+        return ret;
     sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_GET, err, errlen);
     if (!st)
         return -1;
     sqlite__bind_text(st, 1, app_id);
     sqlite__bind_text(st, 2, user_id);
     sqlite3_bind_int64(st, 3, seq);
-    return ledger_one(s, st, out, err, errlen);
-}
-
-int store_ledger_logged(struct store *s, int64_t lseq, struct store_ledger *out, char *err,
-                        size_t errlen)
-{
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOGGED, err, errlen);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, lseq);
-    return ledger_one(s, st, out, err, errlen);
+    rc = sqlite3_step(st);
+    ret = 0;
+    if (rc == SQLITE_ROW) {
+        struct store_ledger l;
+        ledger_row(st, &l);
+        store_ledger_copy(&l, out);
+    } else {
+        ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
+    }
+    sqlite3_reset(st);
+    return ret;
 }
 
 /* A fold's users: (app, user) -> its new rows, open addressing, cap a power of two. */

@@ -345,6 +345,23 @@ const struct migration sqlite_migrations[] = {
       "'WHERE state = ''queued'' OR state = ''failed'' OR state = ''running''') "
       "WHERE type = 'index' AND name = 'jobs_open_order';\n",
       true },
+    /* A write to the ledger (an event's XP and currency changes, a grant, a spend) is one row
+     * holding its entries as JSON, not one row per entry: an event of a typical rule set wrote
+     * four. Rows of ledger_log become rows of one entry, keeping their place (lseq), so the
+     * ledger index stays valid. */
+    { 15, "ledger_rows",
+      "CREATE TABLE ledger_rows (\n"
+      "  lseq      INTEGER PRIMARY KEY,\n"
+      "  app_id    TEXT NOT NULL,\n"
+      "  user_id   TEXT NOT NULL,\n"
+      "  first_seq INTEGER NOT NULL,\n"
+      "  entries   TEXT NOT NULL\n"
+      ") STRICT;\n"
+      "INSERT INTO ledger_rows (lseq, app_id, user_id, first_seq, entries) "
+      "SELECT lseq, app_id, user_id, seq, json_array(json_array(seq, id, kind, name, amount, "
+      "balance_after, reason, source, ref, metadata, created_at)) FROM ledger_log ORDER BY lseq;\n"
+      "DROP TABLE ledger_log;\n",
+      false },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

@@ -67,9 +67,6 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_STATE_PUT] = "INSERT INTO game_users (app_id, user_id, state, updated_at) "
                      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (app_id, user_id) DO UPDATE "
                      "SET state = excluded.state, updated_at = excluded.updated_at",
-    [ST_LEDGER_INSERT] = "INSERT INTO ledger (app_id, user_id, seq, id, kind, name, amount, "
-                         "balance_after, reason, source, ref, metadata, created_at) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_LEDGER_PAGE] = "SELECT seq, id, kind, name, amount, balance_after, reason, source, "
                        "ref, metadata, created_at FROM ledger WHERE app_id = ?1 AND "
                        "user_id = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
@@ -86,11 +83,10 @@ static const char *const stmt_sql[ST__COUNT] = {
                          "idempotency_key = ?",
     [ST_STATE_LOG] = "INSERT INTO state_log (app_id, user_id, state, updated_at) "
                      "VALUES (?, ?, ?, ?)",
-    [ST_LEDGER_LOG] = "INSERT INTO ledger_log (app_id, user_id, seq, id, kind, name, amount, "
-                      "balance_after, reason, source, ref, metadata, created_at) "
-                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_LEDGER_LOGGED] = "SELECT seq, id, kind, name, amount, balance_after, reason, source, "
-                         "ref, metadata, created_at FROM ledger_log WHERE lseq = ?",
+    [ST_LEDGER_LOG] = "INSERT INTO ledger_rows (app_id, user_id, first_seq, entries) "
+                      "VALUES (?, ?, ?, ?)",
+    [ST_LEDGER_LOGGED] = "SELECT entries FROM ledger_rows WHERE lseq = ?",
+    [ST_LEDGER_ROW_FIRST] = "SELECT first_seq FROM ledger_rows WHERE lseq = ?",
     /* Each user's newest logged state; in key order, so the upserts walk game_users once. */
     [ST_FOLD_STATE] = "INSERT INTO game_users (app_id, user_id, state, updated_at) "
                       "SELECT app_id, user_id, state, updated_at FROM state_log "
@@ -98,10 +94,10 @@ static const char *const stmt_sql[ST__COUNT] = {
                       "ORDER BY app_id, user_id ON CONFLICT (app_id, user_id) DO UPDATE "
                       "SET state = excluded.state, updated_at = excluded.updated_at",
     [ST_FOLD_STATE_CLEAR] = "DELETE FROM state_log",
-    /* The ledger's rows stay in ledger_log, in the order they were written; a fold indexes
+    /* The ledger's rows stay in ledger_rows, in the order they were written; a fold indexes
      * the new ones, one ledger_index row per user listing its rows. */
-    [ST_LEDGER_UNINDEXED] = "SELECT lseq, app_id, user_id, seq FROM ledger_log WHERE lseq > ?1 "
-                            "ORDER BY lseq",
+    [ST_LEDGER_UNINDEXED] = "SELECT lseq, app_id, user_id, first_seq FROM ledger_rows "
+                            "WHERE lseq > ?1 ORDER BY lseq",
     [ST_LEDGER_INDEX_PUT] = "INSERT INTO ledger_index (app_id, user_id, first_seq, lseqs) "
                             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE "
                             "SET lseqs = lseqs || ',' || excluded.lseqs",

@@ -34,6 +34,9 @@ void store_close(struct store *s);
 /* Applies every migration newer than the store's schema, each in its own transaction.
  * `applied` (may be NULL) receives how many ran. */
 int store_migrate(struct store *s, int *applied, char *err, size_t errlen);
+/* The same, stopping after migration `version` (a test of a migration starts from the
+ * schema before it). */
+int store_migrate_to(struct store *s, int version, int *applied, char *err, size_t errlen);
 /* The newest migration applied (0 for an empty store). */
 int store_schema_version(struct store *s, int *version, char *err, size_t errlen);
 /* The newest migration this build knows. */
@@ -274,28 +277,44 @@ struct store_ledger {
     int64_t created_at;
 };
 
-/* Rows passed in are borrowed; rows read are owned (store_ledger_release). */
+/* Entries passed in are borrowed; entries read are owned (store_ledger_release) unless said
+ * otherwise. */
 void store_ledger_release(struct store_ledger *l);
-/* Appends a ledger row to the ledger log, *lseq receiving its place there. The row stays
- * there; until the log is folded only store_ledger_logged finds it, after that
- * store_ledger_page and store_ledger_get do too. */
+/* An owned copy of an entry. */
+void store_ledger_copy(const struct store_ledger *from, struct store_ledger *to);
+/* Appends one write to the ledger (its n >= 1 entries, consecutive seqs of one user: an
+ * event's XP and currency changes, a grant, a spend) as one row of the ledger log, *lseq
+ * receiving its place there. The row stays there; until the log is folded only the logged
+ * reads below find it, after that store_ledger_page and store_ledger_get do too. */
 int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
-                     const struct store_ledger *l, int64_t *lseq, char *err, size_t errlen);
-/* The logged row at lseq (owned; STORE_NOT_FOUND when there is none). */
-int store_ledger_logged(struct store *s, int64_t lseq, struct store_ledger *out, char *err,
+                     const struct store_ledger *v, size_t n, int64_t *lseq, char *err,
+                     size_t errlen);
+/* The entries of the logged row at lseq, newest first, to fn (borrowed: valid during the
+ * call) until it returns false: 0, STORE_NOT_FOUND when there is no such row, or -1. */
+int store_ledger_logged(struct store *s, int64_t lseq,
+                        bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
                         size_t errlen);
+/* The entry `seq` of the logged row at lseq (owned); STORE_NOT_FOUND when absent. */
+int store_ledger_logged_get(struct store *s, int64_t lseq, int64_t seq, struct store_ledger *out,
+                            char *err, size_t errlen);
+/* A page's part in the logged row at lseq: its entries with seq < *before_seq, newest first, of
+ * one kind or both (NULL), to fn until *limit is 0; *before_seq and *limit move on past what it
+ * read. A row that is not there reads as empty. */
+int store_ledger_page_logged(struct store *s, int64_t lseq, int64_t *before_seq, int *limit,
+                             const char *kind, void (*fn)(const struct store_ledger *, void *),
+                             void *arg, char *err, size_t errlen);
 /* Folds the logs: each user's newest logged state into game_users (the state log is emptied),
  * and the ledger rows logged since the last fold into the ledger's index (one index row per
  * user; the rows stay where they are); all or nothing. *rows (may be NULL) receives how many
  * log rows it folded. In the open batch, if any. */
 int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
-/* Up to `limit` folded rows of a user with seq < before_seq, newest first, of one kind ("xp",
- * "currency") or both (NULL). fn gets each row, valid during the call. */
+/* Up to `limit` folded entries of a user with seq < before_seq, newest first, of one kind
+ * ("xp", "currency") or both (NULL). fn gets each entry, valid during the call. */
 int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
                       int64_t before_seq, int limit, const char *kind,
                       void (*fn)(const struct store_ledger *, void *), void *arg, char *err,
                       size_t errlen);
-/* One folded row; STORE_NOT_FOUND when absent. */
+/* One folded entry (owned); STORE_NOT_FOUND when absent. */
 int store_ledger_get(struct store *s, const char *app_id, const char *user_id, int64_t seq,
                      struct store_ledger *out, char *err, size_t errlen);
 

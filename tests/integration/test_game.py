@@ -528,6 +528,7 @@ def test_logged_state_and_ledger_survive_folds_and_kill_9(reactor, tmp_path):
     first = g.spend("u1", 3, idempotencyKey=key)
     assert first.status_code == 201, first.text
     g.send("u1")
+    g.send("other-5")  # a write of two rows (its state, its one ledger row) past the last fold
     m = metrics(s)
     assert m["reactor_engine_game_log_folds_total"] >= 3, m
     assert m["reactor_engine_game_log_rows"] > 0, m  # the kill below leaves rows in the logs

@@ -79,7 +79,10 @@ def test_reset_xp_on_start_resets_every_user_once(reactor):
     assert len(done) == 1 and done[0]["users"] == MANY + 1
     db = sqlite3.connect(f"file:{s.data_dir}/reactor.db?mode=ro", uri=True)
     try:
-        n = db.execute("SELECT count(*) FROM ledger WHERE reason = 'season-reset'").fetchone()
+        # A ledger row holds one write's entries: [seq, id, kind, name, amount, balance_after,
+        # reason, ...].
+        n = db.execute("SELECT count(*) FROM ledger_rows, json_each(entries) "
+                       "WHERE json_extract(value, '$[6]') = 'season-reset'").fetchone()
         runs = db.execute("SELECT schedule FROM schedule_runs WHERE schedule LIKE "
                           "'season-start:%'").fetchall()
     finally:

@@ -70,6 +70,11 @@ void unit_rmtree(const char *dir)
 
 struct store *unit_store_open(const char *data_dir)
 {
+    return unit_store_open_at(data_dir, store_latest_version());
+}
+
+struct store *unit_store_open_at(const char *data_dir, int version)
+{
     char err[256];
     struct store_options opt = { data_dir, NULL };
     struct store *s = store_open(&opt, err, sizeof(err));
@@ -77,7 +82,7 @@ struct store *unit_store_open(const char *data_dir)
         fprintf(stderr, "store_open: %s\n", err);
         return NULL;
     }
-    if (store_migrate(s, NULL, err, sizeof(err)) < 0) {
+    if (store_migrate_to(s, version, NULL, err, sizeof(err)) < 0) {
         fprintf(stderr, "store_migrate: %s\n", err);
         store_close(s);
         return NULL;
@@ -86,6 +91,11 @@ struct store *unit_store_open(const char *data_dir)
 }
 
 int unit_store_make(struct unit_store *u, const char *tag)
+{
+    return unit_store_make_at(u, tag, store_latest_version());
+}
+
+int unit_store_make_at(struct unit_store *u, const char *tag, int version)
 {
     memset(u, 0, sizeof(*u));
     u->devnull = -1;
@@ -97,7 +107,7 @@ int unit_store_make(struct unit_store *u, const char *tag)
     snprintf(u->data_dir, sizeof(u->data_dir), "%s/data", u->dir);
     u->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
     log_set_fd(u->devnull);
-    u->s = unit_store_open(u->data_dir);
+    u->s = unit_store_open_at(u->data_dir, version);
     return u->s ? 0 : -1;
 }
 

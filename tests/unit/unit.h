@@ -26,6 +26,8 @@ void unit_assert_details(json_t *details, const char *want, const char *what);
 struct store;
 /* Opens and migrates a store in data_dir; NULL (with the reason on stderr) on failure. */
 struct store *unit_store_open(const char *data_dir);
+/* The same, migrated up to `version` only. */
+struct store *unit_store_open_at(const char *data_dir, int version);
 
 /* A migrated store in a new temporary directory, with the log silenced meanwhile (migrations
  * log a line each): what the store tests' fixtures start from. */
@@ -37,6 +39,9 @@ struct unit_store {
 };
 /* 0, or -1 with the reason on stderr. */
 int unit_store_make(struct unit_store *u, const char *tag);
+/* The same, migrated only up to `version`: a test of a later migration puts data in the shape
+ * it had, then migrates the rest. */
+int unit_store_make_at(struct unit_store *u, const char *tag, int version);
 void unit_store_close(struct unit_store *u);
 /* cmocka setup and teardown that put a new struct unit_store (tag "store") in *state. */
 int unit_store_setup(void **state);

@@ -970,10 +970,15 @@ static void the_ledger_reads_across_folds_and_rows_of_earlier_versions(void **st
     grant_coins(f, "other", 10);
     commit(f);
     /* As an earlier version would have left them: folded into the ledger table. */
-    exec_sql(f, "INSERT INTO ledger SELECT app_id, user_id, seq, id, kind, name, amount, "
-                "balance_after, reason, source, ref, metadata, created_at FROM ledger_log "
-                "WHERE user_id = 'many'; DELETE FROM ledger_index WHERE user_id = 'many'; "
-                "DELETE FROM ledger_log WHERE user_id = 'many'");
+    exec_sql(f, "INSERT INTO ledger SELECT r.app_id, r.user_id, json_extract(x.value, '$[0]'), "
+                "json_extract(x.value, '$[1]'), json_extract(x.value, '$[2]'), "
+                "json_extract(x.value, '$[3]'), json_extract(x.value, '$[4]'), "
+                "json_extract(x.value, '$[5]'), json_extract(x.value, '$[6]'), "
+                "json_extract(x.value, '$[7]'), json_extract(x.value, '$[8]'), "
+                "json_extract(x.value, '$[9]'), json_extract(x.value, '$[10]') "
+                "FROM ledger_rows r, json_each(r.entries) x WHERE r.user_id = 'many'; "
+                "DELETE FROM ledger_index WHERE user_id = 'many'; "
+                "DELETE FROM ledger_rows WHERE user_id = 'many'");
     for (int round = 0; round < 4; round++) { /* each fold indexes the rows of two rounds */
         begin(f);
         grant_coins(f, "many", 10);
@@ -1021,10 +1026,97 @@ static void the_ledger_reads_across_folds_and_rows_of_earlier_versions(void **st
     assert_int_equal(seen.seq[5], 2);
 }
 
+struct amounts {
+    int64_t seq[8], amount[8];
+    size_t n;
+};
+
+static void amount_seen(const struct store_ledger *l, void *arg)
+{
+    struct amounts *a = arg;
+    if (a->n < 8) {
+        a->seq[a->n] = l->seq;
+        a->amount[a->n++] = l->amount;
+    }
+}
+
+/* Reads of one grant's three entries (one row of the log), from its middle. */
+static void expect_middle_of_a_row(struct fixture *f)
+{
+    struct amounts a = { .n = 0 }, b = { .n = 0 };
+    begin(f);
+    /* From inside the first row: 2, then 1 would be past the limit. */
+    assert_int_equal(engine_ledger_page(f->e, f->u.s, "game", "multi", 3, 1, "currency",
+                                        amount_seen, &a, err, sizeof(err)),
+                     0);
+    /* From inside the second row down into the first. */
+    assert_int_equal(engine_ledger_page(f->e, f->u.s, "game", "multi", 5, 3, NULL, amount_seen,
+                                        &b, err, sizeof(err)),
+                     0);
+    struct store_ledger l;
+    assert_int_equal(engine_ledger_get(f->e, f->u.s, "game", "multi", 2, &l, err, sizeof(err)),
+                     0);
+    assert_int_equal(l.amount, 2);
+    assert_string_equal(l.name, "b");
+    store_ledger_release(&l);
+    assert_int_equal(engine_ledger_get(f->e, f->u.s, "game", "multi", 5, &l, err, sizeof(err)),
+                     0);
+    assert_int_equal(l.amount, 8);
+    assert_string_equal(l.name, "e");
+    store_ledger_release(&l);
+    commit(f);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.seq[0], 2);
+    assert_int_equal(a.amount[0], 2);
+    assert_int_equal(b.n, 3);
+    assert_int_equal(b.seq[0], 4);
+    assert_int_equal(b.amount[0], 7);
+    assert_int_equal(b.seq[1], 3);
+    assert_int_equal(b.seq[2], 2);
+}
+
+/* A write of several entries (a grant of three currencies) is one row of the log; pages and
+ * lookups find entries in the middle of it, before and after a fold. */
+static void the_entries_of_one_write_are_read_one_by_one(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 1000, 3600 * 1000);
+    struct event ev = make_event("multi", "login", "multi-key-0001", true);
+    struct engine_outcome out;
+    apply_batch(f, "game", &ev, 1, &out, NOW_MS);
+    engine_outcome_release(&out);
+    event_release(&ev);
+    json_t *three = json_pack("{s:I, s:I, s:I}", "a", (json_int_t)1, "b", (json_int_t)2, "c",
+                              (json_int_t)3);
+    json_t *two = json_pack("{s:I, s:I}", "d", (json_int_t)7, "e", (json_int_t)8);
+    begin(f);
+    assert_int_equal(engine_grant(f->e, f->u.s, "game", "multi", NULL, three, "prize", "test",
+                                  NOW_MS, err, sizeof(err)),
+                     0);
+    assert_int_equal(engine_grant(f->e, f->u.s, "game", "multi", NULL, two, "prize", "test",
+                                  NOW_MS, err, sizeof(err)),
+                     0);
+    commit(f);
+    json_decref(three);
+    json_decref(two);
+    /* Two states (one a batch) and two ledger rows, not five. */
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_rows"), 4);
+    expect_middle_of_a_row(f);
+    /* Folded: read through the index. */
+    engine_set_game_log_fold(f->e, 1, 3600 * 1000);
+    begin(f);
+    grant_coins(f, "multi", 10); /* seq 6 */
+    commit(f);
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_rows"), 0);
+    expect_middle_of_a_row(f);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(the_ledger_reads_across_folds_and_rows_of_earlier_versions,
                                     setup, teardown),
+    cmocka_unit_test_setup_teardown(the_entries_of_one_write_are_read_one_by_one, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(unreadable_state_is_never_overwritten, setup, teardown),
     cmocka_unit_test_setup_teardown(user_table_is_bounded, setup, teardown),
     cmocka_unit_test_setup_teardown(game_logs_fold_and_read_back, setup, teardown),

@@ -255,6 +255,74 @@ static void hot_check_constraints_build_no_temporary_tree(void **state)
     store_close(s);
 }
 
+struct seen_entries {
+    char text[512];
+};
+
+static void entry_seen(const struct store_ledger *l, void *arg)
+{
+    struct seen_entries *e = arg;
+    size_t used = strlen(e->text);
+    snprintf(e->text + used, sizeof(e->text) - used, "%s%lld:%s:%s:%s:%lld:%lld:%s:%s:%s:%s:%lld",
+             used ? " | " : "", (long long)l->seq, l->id, l->kind, l->name, (long long)l->amount,
+             (long long)l->balance_after, l->reason, l->source ? l->source : "-",
+             l->ref ? l->ref : "-", l->metadata ? l->metadata : "-", (long long)l->created_at);
+}
+
+/* Migration 15: ledger rows of one entry each become rows of the packed ledger at the same
+ * place, so entries already indexed and entries not yet indexed read back whole. */
+static void the_ledger_migration_keeps_every_entry_in_its_place(void **state)
+{
+    (void)state;
+    struct unit_store u;
+    assert_int_equal(unit_store_make_at(&u, "ledger-v14", 14), 0);
+    char *msg = NULL;
+    int rc = sqlite3_exec(
+        u.s->db,
+        "INSERT INTO ledger_log (app_id, user_id, seq, id, kind, name, amount, balance_after, "
+        "reason, source, ref, metadata, created_at) VALUES "
+        "('app', 'ann', 1, 'id-1', 'xp', 'XP', 10, 10, 'rule', 'evt-1', 'rule-1', NULL, 100), "
+        "('app', 'ann', 2, 'id-2', 'currency', 'coins', -5, 5, 'a \"spend\"', 'key-1', NULL, "
+        "'{\"a\":[1,\"b\"]}', 200), "
+        "('app', 'bob', 1, 'id-3', 'xp', 'XP', 3, 3, 'rule', 'evt-2', NULL, NULL, 300);"
+        "INSERT INTO ledger_index (app_id, user_id, first_seq, lseqs) VALUES "
+        "('app', 'ann', 1, '1,2');"
+        "INSERT INTO meta (key, value) VALUES ('ledger_indexed_through', '2');",
+        NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("%s", msg ? msg : "?");
+    char err[256] = "";
+    assert_int_equal(store_migrate(u.s, NULL, err, sizeof(err)), 0);
+
+    struct seen_entries e = { "" };
+    assert_int_equal(store_ledger_page(u.s, "app", "ann", INT64_MAX, 10, NULL, entry_seen, &e,
+                                       err, sizeof(err)),
+                     0);
+    assert_string_equal(e.text, "2:id-2:currency:coins:-5:5:a \"spend\":key-1:-:{\"a\":[1,\"b\"]}:200"
+                                " | 1:id-1:xp:XP:10:10:rule:evt-1:rule-1:-:100");
+    struct store_ledger l;
+    assert_int_equal(store_ledger_get(u.s, "app", "ann", 2, &l, err, sizeof(err)), 0);
+    assert_string_equal(l.metadata, "{\"a\":[1,\"b\"]}");
+    store_ledger_release(&l);
+    /* bob's entry was not indexed yet: the next fold indexes it, from its old place. */
+    assert_int_equal(store_ledger_get(u.s, "app", "bob", 1, &l, err, sizeof(err)),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store_ledger_logged_get(u.s, 3, 1, &l, err, sizeof(err)), 0);
+    assert_string_equal(l.id, "id-3");
+    store_ledger_release(&l);
+    int64_t rows = 0;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_game_fold(u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 1);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(store_ledger_page(u.s, "app", "bob", INT64_MAX, 10, "xp", entry_seen, &e,
+                                       err, sizeof(err)),
+                     0);
+    assert_string_equal(e.text, "1:id-3:xp:XP:3:3:rule:evt-2:-:-:300");
+    unit_store_close(&u);
+}
+
 static void ping(void **state)
 {
     struct fixture *f = *state;
@@ -358,6 +426,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(migrate_applies_all_then_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(hot_check_constraints_build_no_temporary_tree, setup,
                                     teardown),
+    cmocka_unit_test(the_ledger_migration_keeps_every_entry_in_its_place),
     cmocka_unit_test_setup_teardown(ping, setup, teardown),
     cmocka_unit_test_setup_teardown(sqlite_url, setup, teardown),
     cmocka_unit_test_setup_teardown(unsupported_url_refused, setup, teardown),
