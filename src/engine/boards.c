@@ -430,8 +430,9 @@ static void push(struct board ***v, size_t *n, size_t *cap, struct board *x)
     (*v)[(*n)++] = x;
 }
 
+/* The change of (board x, user) in the open batch; user_hash = user_hash_of(b, user). */
 static struct change *change_slot(struct boards *b, struct board *x, const char *user,
-                                  size_t len)
+                                  size_t len, uint64_t user_hash)
 {
     if ((b->changes_n + 1) * 2 > b->changes_cap) {
         size_t cap = b->changes_cap ? b->changes_cap * 2 : 1024;
@@ -449,14 +450,15 @@ static struct change *change_slot(struct boards *b, struct board *x, const char 
         b->changes = v;
         b->changes_cap = cap;
     }
-    uint64_t h = fnv(x->hash ^ b->seed, user, len); /* user ids come from clients */
+    uint64_t h = (user_hash ^ x->hash) * 0x9e3779b97f4a7c15u;
+    h ^= h >> 29;
     size_t j = h & (b->changes_cap - 1);
     for (;; j = (j + 1) & (b->changes_cap - 1)) {
         struct change *c = &b->changes[j];
         if (!c->board) {
             c->board = x;
             c->hash = h;
-            c->user_hash = fnv(b->seed, user, len);
+            c->user_hash = user_hash;
             c->delta = 0;
             c->user = xmalloc(len + 1);
             memcpy(c->user, user, len + 1);
@@ -469,9 +471,15 @@ static struct change *change_slot(struct boards *b, struct board *x, const char 
     }
 }
 
-int boards_add(struct boards *b, struct store *st, const char *app_id, const char *metric,
-               const char *period, const char *user_id, int64_t delta, int64_t now_ms,
-               char *err, size_t errlen)
+/* User ids come from clients: hashed with the secret seed. */
+static uint64_t user_hash_of(const struct boards *b, const char *user, size_t len)
+{
+    return fnv(b->seed, user, len);
+}
+
+static int add_change(struct boards *b, struct store *st, const char *app_id, const char *metric,
+                      const char *period, const char *user_id, size_t user_len,
+                      uint64_t user_hash, int64_t delta, int64_t now_ms, char *err, size_t errlen)
 {
     if (delta <= 0)
         return 0;
@@ -499,18 +507,35 @@ int boards_add(struct boards *b, struct store *st, const char *app_id, const cha
         x->touch_ms = now_ms;
         push(&b->touched, &b->touched_n, &b->touched_cap, x);
     }
-    struct change *c = change_slot(b, x, user_id, strlen(user_id));
+    struct change *c = change_slot(b, x, user_id, user_len, user_hash);
     c->delta = score_add(c->delta, delta);
     c->at = now_ms;
     return 0;
 }
 
+int boards_add(struct boards *b, struct store *st, const char *app_id, const char *metric,
+               const char *period, const char *user_id, int64_t delta, int64_t now_ms,
+               char *err, size_t errlen)
+{
+    size_t len = strlen(user_id);
+    return add_change(b, st, app_id, metric, period, user_id, len,
+                      user_hash_of(b, user_id, len), delta, now_ms, err, errlen);
+}
+
+#define COUNT_METRICS 8 /* distinct metrics of one event summed before counting */
+
 int boards_count(struct boards *b, struct store *st, const struct game_app *app,
                  const char *user_id, int64_t occurred_at, const struct game_effects *fx,
                  int64_t now_ms, char *err, size_t errlen)
 {
-    char periods[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
-    size_t np = 0;
+    /* An event's awards summed per metric first (two rules awarding the same track make one
+     * change per board, not two); past COUNT_METRICS distinct metrics, the rest count one
+     * by one. */
+    struct {
+        char name[BOARDS_METRIC_MAX + 16];
+        int64_t amount;
+    } m[COUNT_METRICS];
+    size_t nm = 0, rest = fx->n;
     for (size_t i = 0; i < fx->n; i++) {
         const struct game_effect *e = &fx->v[i];
         if (e->amount <= 0)
@@ -522,21 +547,41 @@ int boards_count(struct boards *b, struct store *st, const struct game_app *app,
             snprintf(metric, sizeof(metric), "currency:%s", e->name);
         else
             continue;
-        if (!np) {
-            np = boards_periods(app, occurred_at, periods, BOARDS_MAX_PERIODS);
-            /* An event older than the back-fill window counts on "all" and its seasons only:
-             * back-dated events cannot make boards without end. */
-            if (occurred_at < now_ms - BOARDS_BACKFILL_MS) {
-                size_t keep = 1;
-                for (size_t p = 4; p < np; p++)
-                    memcpy(periods[keep++], periods[p], BOARDS_PERIOD_MAX);
-                np = keep;
+        size_t k = 0;
+        while (k < nm && strcmp(m[k].name, metric) != 0)
+            k++;
+        if (k == nm) {
+            if (nm == COUNT_METRICS) {
+                rest = i;
+                break;
             }
+            memcpy(m[nm].name, metric, sizeof(metric));
+            m[nm++].amount = 0;
         }
+        m[k].amount = score_add(m[k].amount, e->amount);
+    }
+    if (!nm)
+        return 0;
+    char periods[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
+    size_t np = boards_periods(app, occurred_at, periods, BOARDS_MAX_PERIODS);
+    /* An event older than the back-fill window counts on "all" and its seasons only:
+     * back-dated events cannot make boards without end. */
+    if (occurred_at < now_ms - BOARDS_BACKFILL_MS) {
+        size_t keep = 1;
+        for (size_t p = 4; p < np; p++)
+            memcpy(periods[keep++], periods[p], BOARDS_PERIOD_MAX);
+        np = keep;
+    }
+    size_t len = strlen(user_id);
+    uint64_t uh = user_hash_of(b, user_id, len);
+    for (size_t k = 0; k < nm; k++)
         for (size_t p = 0; p < np; p++)
-            if (boards_add(b, st, app->app_id, metric, periods[p], user_id, e->amount, now_ms,
-                           err, errlen) < 0)
+            if (add_change(b, st, app->app_id, m[k].name, periods[p], user_id, len, uh,
+                           m[k].amount, now_ms, err, errlen) < 0)
                 return -1;
+    if (rest < fx->n) {
+        struct game_effects tail = { .v = fx->v + rest, .n = fx->n - rest };
+        return boards_count(b, st, app, user_id, occurred_at, &tail, now_ms, err, errlen);
     }
     return 0;
 }
