@@ -277,6 +277,7 @@ struct game_app *game_app_new(const char *app_id, const char *tz)
     struct game_app *a = xcalloc(1, sizeof(*a));
     a->app_id = xstrdup(app_id);
     snprintf(a->tz, sizeof(a->tz), "%s", tz && *tz ? tz : "UTC");
+    a->fields = cond_fields_new();
     return a;
 }
 
@@ -314,6 +315,7 @@ void game_app_free(struct game_app *a)
     free(a->achs);
     free(a->seasons);
     game_settings_release(&a->settings);
+    cond_fields_free(a->fields);
     free(a->app_id);
     free(a);
 }
@@ -329,6 +331,23 @@ static int rule_order(const void *pa, const void *pb)
     if (a->created_at != b->created_at)
         return a->created_at < b->created_at ? -1 : 1;
     return strcmp(a->id, b->id);
+}
+
+/* Numbers the fields c reads in the app's table. When the table is full and definitions were
+ * removed or replaced since it was last rebuilt, it may hold paths nobody reads any more: it
+ * is rebuilt from the conditions installed now. */
+static void fields_bind(struct game_app *a, struct cond *c)
+{
+    if (!c || cond_fields_bind(a->fields, c) == 0 || !a->fields_stale)
+        return;
+    cond_fields_clear(a->fields);
+    a->fields_stale = false;
+    for (size_t i = 0; i < a->n_rules; i++)
+        if (a->rules[i].rule->cond)
+            cond_fields_bind(a->fields, a->rules[i].rule->cond);
+    for (size_t i = 0; i < a->n_achs; i++)
+        if (a->achs[i].ach->cond)
+            cond_fields_bind(a->fields, a->achs[i].ach->cond);
 }
 
 /* Marks where each event type's run of rules ends, so an event finds its rules with one
@@ -351,6 +370,7 @@ void game_app_put_rule(struct game_app *a, const char *id, struct rule *r, json_
     a->rules[a->n_rules++] = (struct game_rule){ xstrdup(id), r, doc, created_at, 0 };
     qsort(a->rules, a->n_rules, sizeof(*a->rules), rule_order);
     rules_index(a);
+    fields_bind(a, r->cond);
 }
 
 void game_app_put_achievement(struct game_app *a, const char *id, struct achievement *ach,
@@ -362,11 +382,14 @@ void game_app_put_achievement(struct game_app *a, const char *id, struct achieve
             json_decref(a->achs[i].doc);
             a->achs[i].ach = ach;
             a->achs[i].doc = doc;
+            a->fields_stale = true;
+            fields_bind(a, ach->cond);
             return;
         }
     }
     a->achs = xrealloc(a->achs, (a->n_achs + 1) * sizeof(*a->achs));
     a->achs[a->n_achs++] = (struct game_ach){ xstrdup(id), ach, doc };
+    fields_bind(a, ach->cond);
 }
 
 void game_app_put_season(struct game_app *a, const char *id, int64_t starts_at,
@@ -395,6 +418,7 @@ int game_app_remove(struct game_app *a, enum game_def kind, const char *id)
                 memmove(&a->rules[i], &a->rules[i + 1], (a->n_rules - i - 1) * sizeof(*a->rules));
                 a->n_rules--;
                 rules_index(a);
+                a->fields_stale = true;
                 return 0;
             }
         }
@@ -405,6 +429,7 @@ int game_app_remove(struct game_app *a, enum game_def kind, const char *id)
                 ach_release(&a->achs[i]);
                 memmove(&a->achs[i], &a->achs[i + 1], (a->n_achs - i - 1) * sizeof(*a->achs));
                 a->n_achs--;
+                a->fields_stale = true;
                 return 0;
             }
         }
@@ -937,7 +962,7 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
     size_t first, n = rules_of(a, ev->type, &first);
     if (!n)
         return;
-    struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at };
+    struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at, a->fields };
     const struct game_streak *daily = game_user_streak(u, GAME_STREAK_DEFAULT);
     int64_t streak = daily ? daily->s.current : 0;
     int app_hour = -1;
@@ -987,7 +1012,7 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
 static void apply_achievements(const struct game_app *a, struct game_user *u,
                                const struct game_event *ev, struct game_effects *fx)
 {
-    struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at };
+    struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at, a->fields };
     cond_memo_begin(&ctx);
     for (int pass = 0; pass < GAME_ACH_PASSES; pass++) {
         bool changed = false;

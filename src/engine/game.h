@@ -111,6 +111,9 @@ struct game_app {
     size_t n_achs;
     struct game_season *seasons;
     size_t n_seasons;
+    struct cond_fields *fields; /* numbers the fields the conditions of rules and achievements
+                                 * read (condition.h) */
+    bool fields_stale;          /* definitions were removed since `fields` was last rebuilt */
 };
 
 struct game_app *game_app_new(const char *app_id, const char *tz);

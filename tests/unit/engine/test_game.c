@@ -386,6 +386,67 @@ static void conditional_and_repeatable_achievements(void **state)
     world_free(&w);
 }
 
+/* Rule i: XP 1 on track T when metadata f<i> is 1. */
+static void add_field_rule(struct game_app *a, int i)
+{
+    char id[16], body[256];
+    snprintf(id, sizeof(id), "r%d", i);
+    snprintf(body, sizeof(body),
+             "{\"name\": \"%s\", \"eventType\": \"t\", \"conditions\": {\"field\": \"f%d\", "
+             "\"equals\": 1}, \"xpAwards\": {\"T\": 1}}",
+             id, i);
+    add_rule(a, id, body, i);
+}
+
+/* Metadata with f<i> = 1 for i < n when i is a multiple of `step`, else 0, and won: true. */
+static int64_t send_fields(struct world *w, int n, int step)
+{
+    json_t *m = json_object();
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "f%d", i);
+        json_object_set_new(m, key, json_integer(i % step == 0));
+    }
+    json_object_set_new(m, "won", json_true());
+    struct game_event ev = { "t", m, T0, T0 };
+    game_apply(w->app, &w->user, &ev, &w->fx);
+    json_decref(m);
+    return xp_of(w, "T");
+}
+
+/* The fields rules and achievements read are numbered per app (engine/condition.h): more of
+ * them than a table holds, and rules removed and replaced so that the table is rebuilt, change
+ * no answer. */
+static void rules_read_many_fields_as_definitions_change(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{\"streaks\": {\"default\": false}}");
+    add_ach(w.app, "c", "{\"code\": \"c\", \"name\": \"C\", \"kind\": \"CONDITIONAL\", "
+                        "\"repeatable\": true, \"conditions\": {\"field\": \"won\", "
+                        "\"equals\": true}}");
+    for (int i = 0; i < 200; i++)
+        add_field_rule(w.app, i);
+    assert_int_equal(send_fields(&w, 400, 1), 200);
+    assert_int_equal(count_fx(&w, FX_ACHIEVEMENT), 1);
+    for (int i = 0; i < 150; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "r%d", i);
+        assert_int_equal(game_app_remove(w.app, GAME_RULE, id), 0);
+    }
+    for (int i = 200; i < 400; i++) /* past the table's room: it is rebuilt on the way */
+        add_field_rule(w.app, i);
+    assert_int_equal(send_fields(&w, 400, 1), 250);
+    assert_int_equal(send_fields(&w, 400, 2), 125);
+    assert_int_equal(send_fields(&w, 400, 5), 50);
+    /* r399 replaced by a rule reading f0 */
+    add_rule(w.app, "r399", "{\"name\": \"x\", \"eventType\": \"t\", \"conditions\": "
+                            "{\"field\": \"f0\", \"equals\": 1}, \"xpAwards\": {\"T\": 1}}", 0);
+    assert_int_equal(send_fields(&w, 400, 7), 35 + 1); /* 154, 161, ..., 392 and f0 */
+    assert_int_equal(count_fx(&w, FX_ACHIEVEMENT), 1);
+    world_free(&w);
+}
+
 static void spending_never_overdraws(void **state)
 {
     (void)state;
@@ -518,6 +579,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(streak_keys_per_event_type),
         cmocka_unit_test(achievements_unlock_grant_and_cascade),
         cmocka_unit_test(conditional_and_repeatable_achievements),
+        cmocka_unit_test(rules_read_many_fields_as_definitions_change),
         cmocka_unit_test(spending_never_overdraws),
         cmocka_unit_test(state_round_trips_through_json),
         cmocka_unit_test(settings_are_checked),
