@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,20 @@ static void *named_get(void **arr, size_t *n, size_t size, const char *name)
 {
     void *p = named_find(*arr, *n, size, name);
     return p ? p : named_add(arr, n, size, name);
+}
+
+/* XP tracks and balances: by the key of the name (names.h) when it has one. */
+_Static_assert(offsetof(struct game_xp, key) == offsetof(struct names_entry, key), "keyed");
+_Static_assert(offsetof(struct game_balance, key) == offsetof(struct names_entry, key), "keyed");
+
+static void *keyed_get(void **arr, size_t *n, size_t size, const char *name, uint64_t key)
+{
+    struct names_entry *e = names_find(*arr, *n, size, name, key);
+    if (!e) {
+        e = named_add(arr, n, size, name);
+        e->key = key;
+    }
+    return e;
 }
 
 #define FIND(u, field, name) named_find((u)->field, (u)->n_##field, sizeof(*(u)->field), (name))
@@ -278,6 +293,7 @@ struct game_app *game_app_new(const char *app_id, const char *tz)
     a->app_id = xstrdup(app_id);
     snprintf(a->tz, sizeof(a->tz), "%s", tz && *tz ? tz : "UTC");
     a->fields = cond_fields_new();
+    names_init(&a->names);
     return a;
 }
 
@@ -316,6 +332,7 @@ void game_app_free(struct game_app *a)
     free(a->seasons);
     game_settings_release(&a->settings);
     cond_fields_free(a->fields);
+    names_release(&a->names);
     free(a->app_id);
     free(a);
 }
@@ -366,6 +383,10 @@ void game_app_put_rule(struct game_app *a, const char *id, struct rule *r, json_
                        int64_t created_at)
 {
     game_app_remove(a, GAME_RULE, id);
+    for (size_t k = 0; k < r->n_xp; k++)
+        r->xp[k].key = names_key(&a->names, r->xp[k].name);
+    for (size_t k = 0; k < r->n_currency; k++)
+        r->currency[k].key = names_key(&a->names, r->currency[k].name);
     a->rules = xrealloc(a->rules, (a->n_rules + 1) * sizeof(*a->rules));
     a->rules[a->n_rules++] = (struct game_rule){ xstrdup(id), r, doc, created_at, 0 };
     qsort(a->rules, a->n_rules, sizeof(*a->rules), rule_order);
@@ -823,11 +844,12 @@ static void xp_level(const struct game_app *a, struct game_xp *x)
     x->lv_stamp = a->settings.stamp;
 }
 
-static void award_xp(const struct game_app *a, struct game_user *u, const char *track,
+/* Adds XP to a track (key: its name's key, or 0). */
+static void award_xp(const struct game_app *a, struct game_user *u, const char *track, uint64_t key,
                      int64_t amount, const struct game_rule *rule, const struct game_ach *ach,
                      struct game_effects *fx)
 {
-    struct game_xp *x = GET(u, xp, track);
+    struct game_xp *x = keyed_get((void **)&u->xp, &u->n_xp, sizeof(*u->xp), track, key);
     xp_level(a, x);
     int64_t before = x->lv;
     x->xp = sat_add(x->xp, amount);
@@ -846,11 +868,12 @@ static void award_xp(const struct game_app *a, struct game_user *u, const char *
     }
 }
 
-static void award_currency(struct game_user *u, const char *currency, int64_t amount,
+/* Adds to a balance (key: its name's key, or 0). */
+static void award_currency(struct game_user *u, const char *currency, uint64_t key, int64_t amount,
                            const struct game_rule *rule, const struct game_ach *ach,
                            struct game_effects *fx)
 {
-    struct game_balance *b = GET(u, bal, currency);
+    struct game_balance *b = keyed_get((void **)&u->bal, &u->n_bal, sizeof(*u->bal), currency, key);
     b->balance = sat_add(b->balance, amount);
     b->earned = sat_add(b->earned, amount);
     struct game_effect *e = fx_add(fx, FX_CURRENCY, b->currency);
@@ -864,7 +887,7 @@ void game_reset_xp(const struct game_app *a, struct game_user *u, struct game_ef
 {
     for (size_t i = 0; i < u->n_xp; i++)
         if (u->xp[i].xp != 0)
-            award_xp(a, u, u->xp[i].track, -u->xp[i].xp, NULL, NULL, fx);
+            award_xp(a, u, u->xp[i].track, 0, -u->xp[i].xp, NULL, NULL, fx);
 }
 
 void game_grant(const struct game_app *a, struct game_user *u, const json_t *xp,
@@ -874,10 +897,10 @@ void game_grant(const struct game_app *a, struct game_user *u, const json_t *xp,
     const json_t *v;
     json_object_foreach((json_t *)xp, k, v)
         if (json_is_integer(v) && json_integer_value(v) > 0)
-            award_xp(a, u, k, json_integer_value(v), NULL, NULL, fx);
+            award_xp(a, u, k, 0, json_integer_value(v), NULL, NULL, fx);
     json_object_foreach((json_t *)currency, k, v)
         if (json_is_integer(v) && json_integer_value(v) > 0)
-            award_currency(u, k, json_integer_value(v), NULL, NULL, fx);
+            award_currency(u, k, 0, json_integer_value(v), NULL, NULL, fx);
 }
 
 /* The period a cap of rule r counts in, for an event at local time t. */
@@ -992,13 +1015,13 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
             int64_t amt = rule_award_amount(&r->xp[k], &ctx, mult);
             amt = cap_take(a, u, gr, 'x', r->xp[k].name, amt, ut, ev->occurred_at);
             if (amt > 0)
-                award_xp(a, u, r->xp[k].name, amt, gr, NULL, fx);
+                award_xp(a, u, r->xp[k].name, r->xp[k].key, amt, gr, NULL, fx);
         }
         for (size_t k = 0; k < r->n_currency; k++) {
             int64_t amt = rule_award_amount(&r->currency[k], &ctx, mult);
             amt = cap_take(a, u, gr, 'c', r->currency[k].name, amt, ut, ev->occurred_at);
             if (amt > 0)
-                award_currency(u, r->currency[k].name, amt, gr, NULL, fx);
+                award_currency(u, r->currency[k].name, r->currency[k].key, amt, gr, NULL, fx);
         }
         if (r->cooldown_ms) {
             cd = GET(u, cools, gr->id);
@@ -1042,13 +1065,13 @@ static void apply_achievements(const struct game_app *a, struct game_user *u,
             e->ach = ga;
             for (size_t k = 0; k < ach->n_xp; k++)
                 if (ach->xp[k].amount > 0)
-                    award_xp(a, u, ach->xp[k].name,
+                    award_xp(a, u, ach->xp[k].name, 0,
                              ach->xp[k].amount > INT64_MAX / more ? INT64_MAX
                                                                   : ach->xp[k].amount * more,
                              NULL, ga, fx);
             for (size_t k = 0; k < ach->n_currency; k++)
                 if (ach->currency[k].amount > 0)
-                    award_currency(u, ach->currency[k].name,
+                    award_currency(u, ach->currency[k].name, 0,
                                    ach->currency[k].amount > INT64_MAX / more
                                        ? INT64_MAX
                                        : ach->currency[k].amount * more,

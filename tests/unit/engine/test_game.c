@@ -447,6 +447,43 @@ static void rules_read_many_fields_as_definitions_change(void **state)
     world_free(&w);
 }
 
+/* Rules find a user's tracks and balances by the keys their app gives award names (names.h):
+ * a state loaded from text, and one used by two apps that number the same names in another
+ * order, get every award on the right entry. */
+static void awards_find_tracks_by_key_in_any_app(void **state)
+{
+    (void)state;
+    struct game_app *a = app_with("{\"streaks\": {\"default\": false}}");
+    struct game_app *b = app_with("{\"streaks\": {\"default\": false}}");
+    add_rule(a, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 1, "
+                     "\"Skill\": 10}, \"currencyAwards\": {\"gold\": 100, \"gems\": 1000}}", 1);
+    add_rule(b, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"Skill\": 20, "
+                     "\"XP\": 2}, \"currencyAwards\": {\"gems\": 2000, \"gold\": 200}}", 1);
+    struct game_user u;
+    assert_int_equal(game_user_load(&u, NULL, "{\"xp\": {\"Skill\": 5, \"XP\": 7}, "
+                                              "\"currencies\": {\"gems\": [3, 3]}}"), 0);
+    struct game_effects fx = { 0 };
+    struct game_event ev = { "t", NULL, T0, T0 };
+    game_apply(a, &u, &ev, &fx);
+    game_apply(b, &u, &ev, &fx);
+    game_apply(a, &u, &ev, &fx);
+    game_apply(b, &u, &ev, &fx);
+    assert_int_equal(game_user_xp(&u, "XP"), 7 + 2 * (1 + 2));
+    assert_int_equal(game_user_xp(&u, "Skill"), 5 + 2 * (10 + 20));
+    assert_int_equal(game_user_balance(&u, "gold"), 2 * (100 + 200));
+    assert_int_equal(game_user_balance(&u, "gems"), 3 + 2 * (1000 + 2000));
+    assert_int_equal(u.n_xp, 2);
+    assert_int_equal(u.n_bal, 2);
+    /* the effects name the entries' tracks */
+    assert_int_equal(fx.n, 4);
+    assert_string_equal(fx.v[0].name, "Skill");
+    assert_int_equal(fx.v[0].total, 5 + 2 * (10 + 20));
+    game_effects_release(&fx);
+    game_user_release(&u);
+    game_app_free(a);
+    game_app_free(b);
+}
+
 static void spending_never_overdraws(void **state)
 {
     (void)state;
@@ -580,6 +617,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(achievements_unlock_grant_and_cascade),
         cmocka_unit_test(conditional_and_repeatable_achievements),
         cmocka_unit_test(rules_read_many_fields_as_definitions_change),
+        cmocka_unit_test(awards_find_tracks_by_key_in_any_app),
         cmocka_unit_test(spending_never_overdraws),
         cmocka_unit_test(state_round_trips_through_json),
         cmocka_unit_test(settings_are_checked),
