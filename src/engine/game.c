@@ -51,7 +51,7 @@ static void *named_get(void **arr, size_t *n, size_t size, const char *name)
 _Static_assert(offsetof(struct game_xp, key) == offsetof(struct names_entry, key), "keyed");
 _Static_assert(offsetof(struct game_balance, key) == offsetof(struct names_entry, key), "keyed");
 
-static void *keyed_get(void **arr, size_t *n, size_t size, const char *name, uint64_t key)
+static inline void *keyed_get(void **arr, size_t *n, size_t size, const char *name, uint64_t key)
 {
     struct names_entry *e = names_find(*arr, *n, size, name, key);
     if (!e) {
@@ -813,27 +813,29 @@ void game_effects_release(struct game_effects *fx)
     memset(fx, 0, sizeof(*fx));
 }
 
-static struct game_effect *fx_add(struct game_effects *fx, enum game_effect_type type,
-                                  const char *name)
+static __attribute__((noinline)) void fx_grow(struct game_effects *fx)
 {
-    if (fx->n == fx->cap) {
-        fx->cap = fx->cap ? fx->cap * 2 : 16;
-        fx->v = xrealloc(fx->v, fx->cap * sizeof(*fx->v));
-    }
+    fx->cap = fx->cap ? fx->cap * 2 : 16;
+    fx->v = xrealloc(fx->v, fx->cap * sizeof(*fx->v));
+}
+
+/* Appends an effect: the members not given are 0. */
+static inline struct game_effect *fx_add(struct game_effects *fx, enum game_effect_type type,
+                                         const char *name)
+{
+    if (fx->n == fx->cap)
+        fx_grow(fx);
     struct game_effect *e = &fx->v[fx->n++];
-    memset(e, 0, sizeof(*e));
-    e->type = type;
-    e->name = name;
+    *e = (struct game_effect){ .type = type, .name = name };
     return e;
 }
 
 /* The level of x under the app's curve. A user's level only goes up with XP, so what was
  * computed for some XP holds until nextLevelXp as long as the curve is the same (the stamp of
  * the settings it came from): most awards need no square root. */
-static void xp_level(const struct game_app *a, struct game_xp *x)
+static __attribute__((noinline)) void xp_level_compute(const struct game_app *a,
+                                                       struct game_xp *x)
 {
-    if (x->lv_stamp == a->settings.stamp && x->xp >= x->lv_from && x->xp < x->lv_next)
-        return;
     struct level_curve curve;
     struct level_info li;
     game_settings_curve(&a->settings, x->track, &curve);
@@ -842,6 +844,12 @@ static void xp_level(const struct game_app *a, struct game_xp *x)
     x->lv_next = li.next_level_xp;
     x->lv_from = x->xp;
     x->lv_stamp = a->settings.stamp;
+}
+
+static inline void xp_level(const struct game_app *a, struct game_xp *x)
+{
+    if (x->lv_stamp != a->settings.stamp || x->xp < x->lv_from || x->xp >= x->lv_next)
+        xp_level_compute(a, x);
 }
 
 /* Adds XP to a track (key: its name's key, or 0). */
@@ -978,6 +986,13 @@ static bool season_holds(const struct game_app *a, const char *season_id, int64_
     return s && s->starts_at <= ms && ms < s->ends_at;
 }
 
+/* rule_award_amount, without a call in the common case: a fixed amount and no bonus. */
+static inline int64_t award_amount(const struct rule_award *w, const struct cond_ctx *ctx,
+                                   double mult)
+{
+    return !w->from_field && mult == 1 ? w->amount : rule_award_amount(w, ctx, mult);
+}
+
 static void apply_rules(const struct game_app *a, struct game_user *u,
                         const struct game_event *ev, const struct tz_local *ut,
                         struct game_effects *fx)
@@ -1010,18 +1025,24 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
             tz_local(a->tz, ev->occurred_at, &at);
             app_hour = at.hour;
         }
-        double mult = rule_multiplier(r, &ctx, app_hour < 0 ? 0 : app_hour, streak);
+        double mult = 1;
+        if (r->has_multiplier || r->has_time_bonus || r->has_streak_bonus)
+            mult = rule_multiplier(r, &ctx, app_hour < 0 ? 0 : app_hour, streak);
         for (size_t k = 0; k < r->n_xp; k++) {
-            int64_t amt = rule_award_amount(&r->xp[k], &ctx, mult);
-            amt = cap_take(a, u, gr, 'x', r->xp[k].name, amt, ut, ev->occurred_at);
+            const struct rule_award *w = &r->xp[k];
+            int64_t amt = award_amount(w, &ctx, mult);
+            if (r->n_caps && amt > 0)
+                amt = cap_take(a, u, gr, 'x', w->name, amt, ut, ev->occurred_at);
             if (amt > 0)
-                award_xp(a, u, r->xp[k].name, r->xp[k].key, amt, gr, NULL, fx);
+                award_xp(a, u, w->name, w->key, amt, gr, NULL, fx);
         }
         for (size_t k = 0; k < r->n_currency; k++) {
-            int64_t amt = rule_award_amount(&r->currency[k], &ctx, mult);
-            amt = cap_take(a, u, gr, 'c', r->currency[k].name, amt, ut, ev->occurred_at);
+            const struct rule_award *w = &r->currency[k];
+            int64_t amt = award_amount(w, &ctx, mult);
+            if (r->n_caps && amt > 0)
+                amt = cap_take(a, u, gr, 'c', w->name, amt, ut, ev->occurred_at);
             if (amt > 0)
-                award_currency(u, r->currency[k].name, r->currency[k].key, amt, gr, NULL, fx);
+                award_currency(u, w->name, w->key, amt, gr, NULL, fx);
         }
         if (r->cooldown_ms) {
             cd = GET(u, cools, gr->id);
