@@ -852,10 +852,12 @@ static inline void xp_level(const struct game_app *a, struct game_xp *x)
         xp_level_compute(a, x);
 }
 
-/* Adds XP to a track (key: its name's key, or 0). */
-static void award_xp(const struct game_app *a, struct game_user *u, const char *track, uint64_t key,
-                     int64_t amount, const struct game_rule *rule, const struct game_ach *ach,
-                     struct game_effects *fx)
+/* Adds XP to a track (key: its name's key, or 0). Inlined, as award_currency is: a rule's
+ * awards are most of the step's calls when many rules match. */
+static inline __attribute__((always_inline)) void
+award_xp(const struct game_app *a, struct game_user *u, const char *track, uint64_t key,
+         int64_t amount, const struct game_rule *rule, const struct game_ach *ach,
+         struct game_effects *fx)
 {
     struct game_xp *x = keyed_get((void **)&u->xp, &u->n_xp, sizeof(*u->xp), track, key);
     xp_level(a, x);
@@ -877,9 +879,9 @@ static void award_xp(const struct game_app *a, struct game_user *u, const char *
 }
 
 /* Adds to a balance (key: its name's key, or 0). */
-static void award_currency(struct game_user *u, const char *currency, uint64_t key, int64_t amount,
-                           const struct game_rule *rule, const struct game_ach *ach,
-                           struct game_effects *fx)
+static inline __attribute__((always_inline)) void
+award_currency(struct game_user *u, const char *currency, uint64_t key, int64_t amount,
+               const struct game_rule *rule, const struct game_ach *ach, struct game_effects *fx)
 {
     struct game_balance *b = keyed_get((void **)&u->bal, &u->n_bal, sizeof(*u->bal), currency, key);
     b->balance = sat_add(b->balance, amount);
