@@ -2,8 +2,9 @@
  * three conditions (eq, gt, in, contains, on metadata and user attributes), fixed and
  * field awards, and some multipliers, evaluated against one event as the engine does:
  * cond_eval, then rule_multiplier and rule_award_amount for each award of a matching rule.
- * Timed twice: without and with the per-event memo (cond_memo_begin). Bounded: a fixed
- * number of events.
+ * Timed three times: without the per-event memo, with it (cond_memo_begin), and with it and
+ * the conditions' fields numbered in a table (cond_fields_bind), as the engine runs them.
+ * Bounded: a fixed number of events.
  *   build/bench_rules [events]     (default 1000000) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,12 +115,19 @@ int main(int argc, char **argv)
     }
     json_t *meta = parse("{\"difficulty\": \"hard\", \"score\": 42, \"tags\": [\"a\", \"b\"]}");
     json_t *attrs = parse("{\"plan\": \"pro\", \"country\": \"FR\"}");
-    struct cond_ctx ctx = {meta, attrs, "quiz_done", 1700000000000LL};
+    struct cond_ctx ctx = {meta, attrs, "quiz_done", 1700000000000LL, NULL};
+    struct cond_fields *fields = cond_fields_new();
 
     /* The machine may be shared: each figure is the best of ROUNDS rounds of n / ROUNDS
      * events. */
     long per_round = n / ROUNDS > 0 ? n / ROUNDS : 1;
-    for (int memo = 0; memo <= 1; memo++) {
+    static const char *const modes[] = {"without the memo", "with the memo   ", "memo and numbers"};
+    for (int memo = 0; memo <= 2; memo++) {
+        if (memo == 2) {
+            for (int i = 0; i < N_RULES; i++)
+                cond_fields_bind(fields, rules[i]->cond);
+            ctx.fields = fields;
+        }
         double best = 0;
         for (int round = 0; round < ROUNDS; round++) {
             long matched = 0, awards = 0;
@@ -154,11 +162,11 @@ int main(int argc, char **argv)
                        N_RULES, per_round * ROUNDS, ROUNDS, (double)matched / (double)per_round,
                        (double)awards / (double)per_round, (long long)total);
         }
-        printf("rules per event, %s: %.0f ns\n", memo ? "with the memo   " : "without the memo",
-               best);
+        printf("rules per event, %s: %.0f ns\n", modes[memo], best);
     }
     for (int i = 0; i < N_RULES; i++)
         rule_free(rules[i]);
+    cond_fields_free(fields);
     json_decref(meta);
     json_decref(attrs);
     return 0;

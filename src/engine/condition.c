@@ -17,6 +17,7 @@
 #include <assert.h>
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +72,9 @@ enum vtype { V_MISSING, V_NULL, V_TRUE, V_FALSE, V_NUMBER, V_STRING, V_ARRAY, V_
 
 /* A constant of a leaf, or a field's value during evaluation (then nothing is owned). */
 struct val {
-    uint8_t t;   /* enum vtype */
-    bool is_int; /* V_NUMBER: `i` is exact (a JSON integer); `d` is always set */
+    uint8_t t;     /* enum vtype */
+    bool is_int;   /* V_NUMBER: `i` is exact (a JSON integer); `d` is always set */
+    uint32_t n_el; /* V_ARRAY with `el`: its elements */
     union {
         struct {
             int64_t i;
@@ -82,7 +84,10 @@ struct val {
             const char *s; /* V_STRING: a constant's own copy */
             size_t len;
         };
-        const json_t *j; /* V_ARRAY, V_OBJECT: a constant's own deep copy */
+        struct {
+            const json_t *j;      /* V_ARRAY, V_OBJECT: a constant's own deep copy */
+            const struct val *el; /* V_ARRAY in the memo: its elements typed, or NULL */
+        };
     };
 };
 
@@ -93,6 +98,7 @@ struct node {
     uint8_t cmp;                    /* N_CMP: the CMP_* outcomes that hold */
     uint8_t source;                 /* enum cond_source (leaves) */
     uint8_t nseg;                   /* path segments (metadata, attributes) */
+    uint16_t slot;                  /* the path's number in the bound table, or NO_SLOT */
     uint32_t size;                  /* nodes in this subtree, itself included */
     uint32_t n_kids;                /* all, any: children; not: 1 */
     uint32_t hash;                  /* the path's (cond_path.hash) */
@@ -105,7 +111,25 @@ struct node {
 };
 _Static_assert(offsetof(struct node, seglen) <= 64, "a one-key leaf reads one cache line");
 
+#define NO_SLOT UINT16_MAX
+_Static_assert(COND_FIELDS_MAX < NO_SLOT, "a path's number fits in a node's slot");
+
+/* A table of numbered paths (condition.h): path[i] is number i. */
+struct fields_path {
+    uint8_t source;
+    uint32_t hash;
+    size_t text_len;
+    char *text; /* owned, NUL-padded (padded_dup) */
+};
+
+struct cond_fields {
+    uint64_t stamp; /* unique per table and per clearing; never 0 or UINT64_MAX */
+    size_t n, cap;
+    struct fields_path *path; /* path[i] has number i */
+};
+
 struct cond {
+    uint64_t stamp; /* of the cond_fields table its leaves' slots number, or 0 */
     size_t n;
     struct node nodes[];
 };
@@ -122,6 +146,7 @@ static void val_of_json(const json_t *j, struct val *v)
     case JSON_ARRAY:
         v->t = V_ARRAY;
         v->j = j;
+        v->el = NULL;
         break;
     case JSON_STRING:
         v->t = V_STRING;
@@ -205,14 +230,24 @@ static const json_t *path_walk(const struct path_ref *p, const struct cond_ctx *
 
 /* ---- the per-event memo ----
  *
- * A small open-addressed table of the values of metadata and attribute paths, keyed by the
- * path's hash (computed when it was parsed) and checked against the path's text kept in the
- * slot. A slot belongs to the current event when its generation is the memo's: starting an
- * event is one increment, not a clearing. */
+ * Two tables of the values of metadata and attribute paths, both valid for the current event
+ * when their generation is the memo's: starting an event is one increment, not a clearing.
+ *
+ * By number: a condition bound to a cond_fields table (cond_fields_bind) holds in each leaf
+ * the number its path has in that table, and while the memo is open for that table the leaf
+ * finds its value at that number in `by_number`, with no hashing and no comparison of paths.
+ *
+ * By path: any other leaf, and cond_path_get, look in a small open-addressed table keyed by
+ * the path's hash (computed when it was parsed) and checked against the path's text kept in
+ * the slot.
+ *
+ * An array's elements are typed once per event too (into `pool`, while it has room), so that
+ * `contains` compares typed values instead of calling jansson per element. */
 
-#define MEMO_SLOTS  64 /* a power of two */
-#define MEMO_PROBES 4  /* past them, a path is looked up without the memo */
-#define MEMO_TEXT   40 /* longer paths are not memoised; a multiple of 8 */
+#define MEMO_SLOTS  64  /* a power of two */
+#define MEMO_PROBES 4   /* past them, a path is looked up without the memo */
+#define MEMO_TEXT   40  /* longer paths are not memoised; a multiple of 8 */
+#define MEMO_ELEMS  256 /* array elements typed per event; arrays past them are not */
 
 struct memo_slot {
     uint32_t gen; /* == memo.gen: filled for the current event */
@@ -224,23 +259,35 @@ struct memo_slot {
     struct val v;         /* the same, typed */
 };
 
+struct number_slot {
+    uint32_t gen; /* == memo.gen: filled for the current event */
+    struct val v; /* the value, typed (V_MISSING when missing) */
+};
+
 static _Thread_local struct {
     const struct cond_ctx *ctx; /* the ctx memoised, or NULL */
     struct cond_ctx seen;       /* its members at cond_memo_begin */
     size_t type_len;            /* strlen(seen.event_type) */
     uint32_t gen;
+    uint64_t stamp; /* of seen.fields, or UINT64_MAX (no table; no cond has it) */
+    size_t pool_n;  /* elements of pool in use this event */
+    struct number_slot by_number[COND_FIELDS_MAX];
     struct memo_slot slot[MEMO_SLOTS];
+    struct val pool[MEMO_ELEMS];
 } memo;
 
 void cond_memo_begin(const struct cond_ctx *ctx)
 {
     if (++memo.gen == 0) { /* wrapped: every slot could look current */
         memset(memo.slot, 0, sizeof(memo.slot));
+        memset(memo.by_number, 0, sizeof(memo.by_number));
         memo.gen = 1;
     }
     memo.ctx = ctx;
     memo.seen = *ctx;
     memo.type_len = ctx->event_type ? strlen(ctx->event_type) : 0;
+    memo.stamp = ctx->fields ? ctx->fields->stamp : UINT64_MAX;
+    memo.pool_n = 0;
 }
 
 void cond_memo_end(void)
@@ -253,6 +300,28 @@ static bool memo_on(const struct cond_ctx *ctx)
     return memo.ctx == ctx && ctx->metadata == memo.seen.metadata &&
            ctx->attributes == memo.seen.attributes && ctx->event_type == memo.seen.event_type &&
            ctx->occurred_at == memo.seen.occurred_at;
+}
+
+/* j typed into v (V_MISSING for NULL), with an array's elements typed into the pool when
+ * they fit. Only while the memo is open: the pool is the current event's. */
+static void memo_val(const json_t *j, struct val *v)
+{
+    if (!j) {
+        v->t = V_MISSING;
+        return;
+    }
+    val_of_json(j, v);
+    if (v->t != V_ARRAY)
+        return;
+    size_t n = json_array_size(j);
+    if (n > MEMO_ELEMS - memo.pool_n)
+        return;
+    struct val *el = &memo.pool[memo.pool_n];
+    memo.pool_n += n;
+    for (size_t i = 0; i < n; i++)
+        val_of_json(json_array_get(j, i), &el[i]);
+    v->el = el;
+    v->n_el = (uint32_t)n;
 }
 
 /* The memo's slot for path p (filled now if it was not), or NULL when p cannot have one. */
@@ -271,10 +340,7 @@ static inline const struct memo_slot *memo_get(const struct path_ref *p, const s
             memset(s->text, 0, sizeof(s->text));
             memcpy(s->text, p->text, p->text_len);
             s->j = path_walk(p, ctx);
-            if (s->j)
-                val_of_json(s->j, &s->v);
-            else
-                s->v.t = V_MISSING;
+            memo_val(s->j, &s->v);
             return s;
         }
         if (s->hash == p->hash && s->source == p->source && s->text_len == p->text_len &&
@@ -303,9 +369,34 @@ const json_t *cond_path_get(const struct cond_path *p, const struct cond_ctx *ct
     return path_walk(&r, ctx);
 }
 
-/* The value a leaf's field names: from the memo when `memo_ok`, else built in *scratch. */
-static const struct val *field_value(const struct node *n, const struct cond_ctx *ctx, bool memo_ok,
-                                     struct val *scratch)
+static struct path_ref node_ref(const struct node *n)
+{
+    struct path_ref r = {n->source, n->nseg, n->hash, n->text, n->text_len, NULL, n->seglen};
+    return r;
+}
+
+/* How leaves find their fields' values in one evaluation. */
+enum lookup {
+    BY_JSON,   /* no memo: jansson's lookups */
+    BY_PATH,   /* the memo, by the path's hash and text */
+    BY_NUMBER, /* the memo, by the slot numbers of the bound table (else by path) */
+};
+
+/* Fills the by-number slot of leaf n for the current event. */
+static __attribute__((noinline)) const struct val *number_fill(const struct node *n,
+                                                               const struct cond_ctx *ctx)
+{
+    struct number_slot *s = &memo.by_number[n->slot];
+    struct path_ref r = node_ref(n);
+    memo_val(path_walk(&r, ctx), &s->v);
+    s->gen = memo.gen;
+    return &s->v;
+}
+
+/* The value a leaf's field names, when it is not read by number: from the memo when `memo_ok`,
+ * else built in *scratch. */
+static __attribute__((noinline)) const struct val *
+field_value(const struct node *n, const struct cond_ctx *ctx, bool memo_ok, struct val *scratch)
 {
     struct val *v = scratch;
     switch ((enum cond_source)n->source) {
@@ -334,7 +425,7 @@ static const struct val *field_value(const struct node *n, const struct cond_ctx
             s->text_len == n->text_len && padded_eq(s->text, n->text, n->text_len))
             return &s->v;
     }
-    struct path_ref r = {n->source, n->nseg, n->hash, n->text, n->text_len, NULL, n->seglen};
+    struct path_ref r = node_ref(n);
     if (memo_ok) {
         const struct memo_slot *s = memo_get(&r, ctx);
         if (s)
@@ -346,6 +437,17 @@ static const struct val *field_value(const struct node *n, const struct cond_ctx
     else
         v->t = V_MISSING;
     return v;
+}
+
+/* The value of leaf n's field. */
+static inline const struct val *leaf_value(const struct node *n, const struct cond_ctx *ctx,
+                                           enum lookup how, struct val *scratch)
+{
+    if (how == BY_NUMBER && n->slot != NO_SLOT) {
+        const struct number_slot *s = &memo.by_number[n->slot];
+        return s->gen == memo.gen ? &s->v : number_fill(n, ctx);
+    }
+    return field_value(n, ctx, how != BY_JSON, scratch);
 }
 
 /* An int64 and a double that hold the same number, exactly. */
@@ -459,6 +561,20 @@ static bool contains(const struct val *v, const struct val *k)
     }
     if (v->t != V_ARRAY)
         return false;
+    if (v->el && k->t == V_STRING) { /* typed by the memo; the common case */
+        for (size_t i = 0; i < v->n_el; i++) {
+            const struct val *e = &v->el[i];
+            if (e->t == V_STRING && e->len == k->len && bytes_eq(e->s, k->s, k->len))
+                return true;
+        }
+        return false;
+    }
+    if (v->el) {
+        for (size_t i = 0; i < v->n_el; i++)
+            if (val_eq(&v->el[i], k))
+                return true;
+        return false;
+    }
     size_t n = json_array_size(v->j);
     for (size_t i = 0; i < n; i++) {
         struct val e;
@@ -469,10 +585,12 @@ static bool contains(const struct val *v, const struct val *k)
     return false;
 }
 
-static bool eval_leaf(const struct node *n, const struct cond_ctx *ctx, bool memo_ok)
+/* Inlined where leaves are met, so that a leaf costs no call of its own. */
+static inline __attribute__((always_inline)) bool
+eval_leaf(const struct node *n, const struct cond_ctx *ctx, enum lookup how)
 {
     struct val scratch;
-    const struct val *v = field_value(n, ctx, memo_ok, &scratch);
+    const struct val *v = leaf_value(n, ctx, how, &scratch);
     const struct val *k = &n->k;
     bool r = false;
     switch ((enum node_op)n->op) {
@@ -496,7 +614,7 @@ static bool eval_leaf(const struct node *n, const struct cond_ctx *ctx, bool mem
     return r != n->neg;
 }
 
-static bool eval_node(const struct node *n, const struct cond_ctx *ctx, bool memo_ok)
+static bool eval_node(const struct node *n, const struct cond_ctx *ctx, enum lookup how)
 {
     switch (n->op) {
     case N_ALL:
@@ -505,22 +623,25 @@ static bool eval_node(const struct node *n, const struct cond_ctx *ctx, bool mem
         const struct node *kid = n + 1;
         for (unsigned i = 0; i < n->n_kids; i++) {
             /* Leaves, most children, are evaluated here rather than in a call of their own. */
-            bool r = kid->op > N_NOT ? eval_leaf(kid, ctx, memo_ok) : eval_node(kid, ctx, memo_ok);
+            bool r = kid->op > N_NOT ? eval_leaf(kid, ctx, how) : eval_node(kid, ctx, how);
             if (r == any)
                 return any;
             kid += kid->size;
         }
         return !any;
     }
-    case N_NOT: return !eval_node(n + 1, ctx, memo_ok);
-    default: return eval_leaf(n, ctx, memo_ok);
+    case N_NOT: return !eval_node(n + 1, ctx, how);
+    default: return eval_leaf(n, ctx, how);
     }
 }
 
 bool cond_eval(const struct cond *c, const struct cond_ctx *ctx)
 {
     assert(c && c->n > 0);
-    return eval_node(c->nodes, ctx, memo_on(ctx));
+    enum lookup how = BY_JSON;
+    if (memo_on(ctx))
+        how = c->stamp == memo.stamp ? BY_NUMBER : BY_PATH;
+    return eval_node(c->nodes, ctx, how);
 }
 
 /* ---- paths ---- */
@@ -857,6 +978,7 @@ static int compile_node(struct compiler *c, const json_t *v, const char *where, 
     }
     size_t at = c->n++;
     memset(&c->nodes[at], 0, sizeof(c->nodes[at]));
+    c->nodes[at].slot = NO_SLOT;
 
     static const char *const combinators[] = {"all", "any", "not"};
     const char *comb = NULL;
@@ -917,6 +1039,7 @@ struct cond *cond_compile(const json_t *v, char *err, size_t errlen)
     struct cond *out = NULL;
     if (compile_node(&c, v, "", 1) == 0) {
         out = xmalloc(sizeof(*out) + c.n * sizeof(out->nodes[0]));
+        out->stamp = 0;
         out->n = c.n;
         memcpy(out->nodes, c.nodes, c.n * sizeof(out->nodes[0]));
     } else {
@@ -934,4 +1057,76 @@ void cond_free(struct cond *c)
     for (size_t i = 0; i < c->n; i++)
         node_release(&c->nodes[i]);
     free(c);
+}
+
+/* ---- fields numbered per table ---- */
+
+static uint64_t fields_stamp(void)
+{
+    static _Atomic uint64_t stamps;
+    return atomic_fetch_add_explicit(&stamps, 1, memory_order_relaxed) + 1;
+}
+
+struct cond_fields *cond_fields_new(void)
+{
+    struct cond_fields *f = xcalloc(1, sizeof(*f));
+    f->stamp = fields_stamp();
+    return f;
+}
+
+void cond_fields_clear(struct cond_fields *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->path[i].text);
+    f->n = 0;
+    f->stamp = fields_stamp();
+}
+
+void cond_fields_free(struct cond_fields *f)
+{
+    if (!f)
+        return;
+    cond_fields_clear(f);
+    free(f->path);
+    free(f);
+}
+
+size_t cond_fields_count(const struct cond_fields *f)
+{
+    return f->n;
+}
+
+/* The number of leaf n's path in f, added if it is new; NO_SLOT when f is full. */
+static uint16_t fields_number(struct cond_fields *f, const struct node *n)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        const struct fields_path *p = &f->path[i];
+        if (p->hash == n->hash && p->source == n->source && p->text_len == n->text_len &&
+            padded_eq(p->text, n->text, n->text_len))
+            return (uint16_t)i;
+    }
+    if (f->n == COND_FIELDS_MAX)
+        return NO_SLOT;
+    if (f->n == f->cap) {
+        f->cap = f->cap ? 2 * f->cap : 8;
+        f->path = xrealloc(f->path, f->cap * sizeof(*f->path));
+    }
+    f->path[f->n] =
+        (struct fields_path){n->source, n->hash, n->text_len, padded_dup(n->text, n->text_len)};
+    return (uint16_t)f->n++;
+}
+
+size_t cond_fields_bind(struct cond_fields *f, struct cond *c)
+{
+    size_t unbound = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        struct node *n = &c->nodes[i];
+        n->slot = NO_SLOT;
+        if (n->op <= N_NOT || (n->source != COND_SRC_METADATA && n->source != COND_SRC_ATTRIBUTES))
+            continue;
+        n->slot = fields_number(f, n);
+        unbound += n->slot == NO_SLOT;
+    }
+    c->stamp = f->stamp;
+    return unbound;
 }

@@ -47,19 +47,24 @@
 #define COND_MAX_NODES 256
 #define COND_MAX_PATH 8
 #define COND_MAX_LIST 1000
+#define COND_FIELDS_MAX 256 /* paths numbered per cond_fields table */
 
 struct cond;
+struct cond_fields;
 
 /* What a condition reads. Borrowed for the call. `metadata` and `attributes` may be NULL
- * (empty). */
+ * (empty). Set every member (an initializer zeroes those it leaves out). */
 struct cond_ctx {
     const json_t *metadata;
     const json_t *attributes;
     const char *event_type;
     int64_t occurred_at;       /* Unix ms */
+    const struct cond_fields *fields; /* the table the conditions are bound to, or NULL (only
+                                       * the memo reads it, at cond_memo_begin) */
 };
 
-/* Threads: a compiled condition is immutable; any number of threads may evaluate it at once.
+/* Threads: a compiled condition is immutable (but for cond_fields_bind, below); any number of
+ * threads may evaluate it at once.
  *
  * Compiles `v`. Returns the condition, or NULL with a message in err such as
  * "all[1].op: unknown operator \"like\"" (the path is relative to v; the caller prefixes its
@@ -81,6 +86,27 @@ bool cond_eval(const struct cond *c, const struct cond_ctx *ctx);
  * the engine should open it around the rules and achievements of each event. */
 void cond_memo_begin(const struct cond_ctx *ctx);
 void cond_memo_end(void);
+
+/* Fields numbered per table (optional, like the memo: it changes no result, only the time
+ * taken). The conditions of one app read few distinct fields. A table numbers the metadata
+ * and user.attributes paths of the conditions bound to it; while the memo is open for a ctx
+ * whose `fields` is that table, a bound condition's leaves find their values by number, in an
+ * array the memo fills once per event, instead of by the path's hash and text.
+ * A condition is bound to one table at a time (binding it again replaces the numbers) and uses
+ * the numbers only with the memo of that very table: evaluated with another table, or none, it
+ * reads its fields by path as an unbound one does. A table holds at most COND_FIELDS_MAX
+ * paths; leaves of paths past that read them by path. Clearing a table forgets its paths and
+ * unbinds every condition bound to it (they stay valid; bind them again to number them anew).
+ * Threads: binding writes into the condition, so bind it before other threads may evaluate
+ * it; a table is used by one thread at a time. No allocation but when a path is added.
+ *
+ * cond_fields_bind returns how many of c's leaves were left unnumbered because the table is
+ * full (0 normally). cond_fields_count is the number of paths the table holds. */
+struct cond_fields *cond_fields_new(void);
+void cond_fields_free(struct cond_fields *f);
+size_t cond_fields_bind(struct cond_fields *f, struct cond *c);
+void cond_fields_clear(struct cond_fields *f);
+size_t cond_fields_count(const struct cond_fields *f);
 
 /* A compiled field reference, also used by award amounts and multipliers that read a field of
  * the event. */

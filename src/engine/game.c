@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,20 @@ static void *named_get(void **arr, size_t *n, size_t size, const char *name)
 {
     void *p = named_find(*arr, *n, size, name);
     return p ? p : named_add(arr, n, size, name);
+}
+
+/* XP tracks and balances: by the key of the name (names.h) when it has one. */
+_Static_assert(offsetof(struct game_xp, key) == offsetof(struct names_entry, key), "keyed");
+_Static_assert(offsetof(struct game_balance, key) == offsetof(struct names_entry, key), "keyed");
+
+static inline void *keyed_get(void **arr, size_t *n, size_t size, const char *name, uint64_t key)
+{
+    struct names_entry *e = names_find(*arr, *n, size, name, key);
+    if (!e) {
+        e = named_add(arr, n, size, name);
+        e->key = key;
+    }
+    return e;
 }
 
 #define FIND(u, field, name) named_find((u)->field, (u)->n_##field, sizeof(*(u)->field), (name))
@@ -277,6 +292,8 @@ struct game_app *game_app_new(const char *app_id, const char *tz)
     struct game_app *a = xcalloc(1, sizeof(*a));
     a->app_id = xstrdup(app_id);
     snprintf(a->tz, sizeof(a->tz), "%s", tz && *tz ? tz : "UTC");
+    a->fields = cond_fields_new();
+    names_init(&a->names);
     return a;
 }
 
@@ -314,6 +331,8 @@ void game_app_free(struct game_app *a)
     free(a->achs);
     free(a->seasons);
     game_settings_release(&a->settings);
+    cond_fields_free(a->fields);
+    names_release(&a->names);
     free(a->app_id);
     free(a);
 }
@@ -329,6 +348,23 @@ static int rule_order(const void *pa, const void *pb)
     if (a->created_at != b->created_at)
         return a->created_at < b->created_at ? -1 : 1;
     return strcmp(a->id, b->id);
+}
+
+/* Numbers the fields c reads in the app's table. When the table is full and definitions were
+ * removed or replaced since it was last rebuilt, it may hold paths nobody reads any more: it
+ * is rebuilt from the conditions installed now. */
+static void fields_bind(struct game_app *a, struct cond *c)
+{
+    if (!c || cond_fields_bind(a->fields, c) == 0 || !a->fields_stale)
+        return;
+    cond_fields_clear(a->fields);
+    a->fields_stale = false;
+    for (size_t i = 0; i < a->n_rules; i++)
+        if (a->rules[i].rule->cond)
+            cond_fields_bind(a->fields, a->rules[i].rule->cond);
+    for (size_t i = 0; i < a->n_achs; i++)
+        if (a->achs[i].ach->cond)
+            cond_fields_bind(a->fields, a->achs[i].ach->cond);
 }
 
 /* Marks where each event type's run of rules ends, so an event finds its rules with one
@@ -347,10 +383,15 @@ void game_app_put_rule(struct game_app *a, const char *id, struct rule *r, json_
                        int64_t created_at)
 {
     game_app_remove(a, GAME_RULE, id);
+    for (size_t k = 0; k < r->n_xp; k++)
+        r->xp[k].key = names_key(&a->names, r->xp[k].name);
+    for (size_t k = 0; k < r->n_currency; k++)
+        r->currency[k].key = names_key(&a->names, r->currency[k].name);
     a->rules = xrealloc(a->rules, (a->n_rules + 1) * sizeof(*a->rules));
     a->rules[a->n_rules++] = (struct game_rule){ xstrdup(id), r, doc, created_at, 0 };
     qsort(a->rules, a->n_rules, sizeof(*a->rules), rule_order);
     rules_index(a);
+    fields_bind(a, r->cond);
 }
 
 void game_app_put_achievement(struct game_app *a, const char *id, struct achievement *ach,
@@ -362,11 +403,14 @@ void game_app_put_achievement(struct game_app *a, const char *id, struct achieve
             json_decref(a->achs[i].doc);
             a->achs[i].ach = ach;
             a->achs[i].doc = doc;
+            a->fields_stale = true;
+            fields_bind(a, ach->cond);
             return;
         }
     }
     a->achs = xrealloc(a->achs, (a->n_achs + 1) * sizeof(*a->achs));
     a->achs[a->n_achs++] = (struct game_ach){ xstrdup(id), ach, doc };
+    fields_bind(a, ach->cond);
 }
 
 void game_app_put_season(struct game_app *a, const char *id, int64_t starts_at,
@@ -395,6 +439,7 @@ int game_app_remove(struct game_app *a, enum game_def kind, const char *id)
                 memmove(&a->rules[i], &a->rules[i + 1], (a->n_rules - i - 1) * sizeof(*a->rules));
                 a->n_rules--;
                 rules_index(a);
+                a->fields_stale = true;
                 return 0;
             }
         }
@@ -405,6 +450,7 @@ int game_app_remove(struct game_app *a, enum game_def kind, const char *id)
                 ach_release(&a->achs[i]);
                 memmove(&a->achs[i], &a->achs[i + 1], (a->n_achs - i - 1) * sizeof(*a->achs));
                 a->n_achs--;
+                a->fields_stale = true;
                 return 0;
             }
         }
@@ -767,27 +813,29 @@ void game_effects_release(struct game_effects *fx)
     memset(fx, 0, sizeof(*fx));
 }
 
-static struct game_effect *fx_add(struct game_effects *fx, enum game_effect_type type,
-                                  const char *name)
+static __attribute__((noinline)) void fx_grow(struct game_effects *fx)
 {
-    if (fx->n == fx->cap) {
-        fx->cap = fx->cap ? fx->cap * 2 : 16;
-        fx->v = xrealloc(fx->v, fx->cap * sizeof(*fx->v));
-    }
+    fx->cap = fx->cap ? fx->cap * 2 : 16;
+    fx->v = xrealloc(fx->v, fx->cap * sizeof(*fx->v));
+}
+
+/* Appends an effect: the members not given are 0. */
+static inline struct game_effect *fx_add(struct game_effects *fx, enum game_effect_type type,
+                                         const char *name)
+{
+    if (fx->n == fx->cap)
+        fx_grow(fx);
     struct game_effect *e = &fx->v[fx->n++];
-    memset(e, 0, sizeof(*e));
-    e->type = type;
-    e->name = name;
+    *e = (struct game_effect){ .type = type, .name = name };
     return e;
 }
 
 /* The level of x under the app's curve. A user's level only goes up with XP, so what was
  * computed for some XP holds until nextLevelXp as long as the curve is the same (the stamp of
  * the settings it came from): most awards need no square root. */
-static void xp_level(const struct game_app *a, struct game_xp *x)
+static __attribute__((noinline)) void xp_level_compute(const struct game_app *a,
+                                                       struct game_xp *x)
 {
-    if (x->lv_stamp == a->settings.stamp && x->xp >= x->lv_from && x->xp < x->lv_next)
-        return;
     struct level_curve curve;
     struct level_info li;
     game_settings_curve(&a->settings, x->track, &curve);
@@ -798,11 +846,20 @@ static void xp_level(const struct game_app *a, struct game_xp *x)
     x->lv_stamp = a->settings.stamp;
 }
 
-static void award_xp(const struct game_app *a, struct game_user *u, const char *track,
-                     int64_t amount, const struct game_rule *rule, const struct game_ach *ach,
-                     struct game_effects *fx)
+static inline void xp_level(const struct game_app *a, struct game_xp *x)
 {
-    struct game_xp *x = GET(u, xp, track);
+    if (x->lv_stamp != a->settings.stamp || x->xp < x->lv_from || x->xp >= x->lv_next)
+        xp_level_compute(a, x);
+}
+
+/* Adds XP to a track (key: its name's key, or 0). Inlined, as award_currency is: a rule's
+ * awards are most of the step's calls when many rules match. */
+static inline __attribute__((always_inline)) void
+award_xp(const struct game_app *a, struct game_user *u, const char *track, uint64_t key,
+         int64_t amount, const struct game_rule *rule, const struct game_ach *ach,
+         struct game_effects *fx)
+{
+    struct game_xp *x = keyed_get((void **)&u->xp, &u->n_xp, sizeof(*u->xp), track, key);
     xp_level(a, x);
     int64_t before = x->lv;
     x->xp = sat_add(x->xp, amount);
@@ -821,11 +878,12 @@ static void award_xp(const struct game_app *a, struct game_user *u, const char *
     }
 }
 
-static void award_currency(struct game_user *u, const char *currency, int64_t amount,
-                           const struct game_rule *rule, const struct game_ach *ach,
-                           struct game_effects *fx)
+/* Adds to a balance (key: its name's key, or 0). */
+static inline __attribute__((always_inline)) void
+award_currency(struct game_user *u, const char *currency, uint64_t key, int64_t amount,
+               const struct game_rule *rule, const struct game_ach *ach, struct game_effects *fx)
 {
-    struct game_balance *b = GET(u, bal, currency);
+    struct game_balance *b = keyed_get((void **)&u->bal, &u->n_bal, sizeof(*u->bal), currency, key);
     b->balance = sat_add(b->balance, amount);
     b->earned = sat_add(b->earned, amount);
     struct game_effect *e = fx_add(fx, FX_CURRENCY, b->currency);
@@ -839,7 +897,7 @@ void game_reset_xp(const struct game_app *a, struct game_user *u, struct game_ef
 {
     for (size_t i = 0; i < u->n_xp; i++)
         if (u->xp[i].xp != 0)
-            award_xp(a, u, u->xp[i].track, -u->xp[i].xp, NULL, NULL, fx);
+            award_xp(a, u, u->xp[i].track, 0, -u->xp[i].xp, NULL, NULL, fx);
 }
 
 void game_grant(const struct game_app *a, struct game_user *u, const json_t *xp,
@@ -849,10 +907,10 @@ void game_grant(const struct game_app *a, struct game_user *u, const json_t *xp,
     const json_t *v;
     json_object_foreach((json_t *)xp, k, v)
         if (json_is_integer(v) && json_integer_value(v) > 0)
-            award_xp(a, u, k, json_integer_value(v), NULL, NULL, fx);
+            award_xp(a, u, k, 0, json_integer_value(v), NULL, NULL, fx);
     json_object_foreach((json_t *)currency, k, v)
         if (json_is_integer(v) && json_integer_value(v) > 0)
-            award_currency(u, k, json_integer_value(v), NULL, NULL, fx);
+            award_currency(u, k, 0, json_integer_value(v), NULL, NULL, fx);
 }
 
 /* The period a cap of rule r counts in, for an event at local time t. */
@@ -930,6 +988,13 @@ static bool season_holds(const struct game_app *a, const char *season_id, int64_
     return s && s->starts_at <= ms && ms < s->ends_at;
 }
 
+/* rule_award_amount, without a call in the common case: a fixed amount and no bonus. */
+static inline int64_t award_amount(const struct rule_award *w, const struct cond_ctx *ctx,
+                                   double mult)
+{
+    return !w->from_field && mult == 1 ? w->amount : rule_award_amount(w, ctx, mult);
+}
+
 static void apply_rules(const struct game_app *a, struct game_user *u,
                         const struct game_event *ev, const struct tz_local *ut,
                         struct game_effects *fx)
@@ -937,7 +1002,7 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
     size_t first, n = rules_of(a, ev->type, &first);
     if (!n)
         return;
-    struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at };
+    struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at, a->fields };
     const struct game_streak *daily = game_user_streak(u, GAME_STREAK_DEFAULT);
     int64_t streak = daily ? daily->s.current : 0;
     int app_hour = -1;
@@ -962,18 +1027,24 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
             tz_local(a->tz, ev->occurred_at, &at);
             app_hour = at.hour;
         }
-        double mult = rule_multiplier(r, &ctx, app_hour < 0 ? 0 : app_hour, streak);
+        double mult = 1;
+        if (r->has_multiplier || r->has_time_bonus || r->has_streak_bonus)
+            mult = rule_multiplier(r, &ctx, app_hour < 0 ? 0 : app_hour, streak);
         for (size_t k = 0; k < r->n_xp; k++) {
-            int64_t amt = rule_award_amount(&r->xp[k], &ctx, mult);
-            amt = cap_take(a, u, gr, 'x', r->xp[k].name, amt, ut, ev->occurred_at);
+            const struct rule_award *w = &r->xp[k];
+            int64_t amt = award_amount(w, &ctx, mult);
+            if (r->n_caps && amt > 0)
+                amt = cap_take(a, u, gr, 'x', w->name, amt, ut, ev->occurred_at);
             if (amt > 0)
-                award_xp(a, u, r->xp[k].name, amt, gr, NULL, fx);
+                award_xp(a, u, w->name, w->key, amt, gr, NULL, fx);
         }
         for (size_t k = 0; k < r->n_currency; k++) {
-            int64_t amt = rule_award_amount(&r->currency[k], &ctx, mult);
-            amt = cap_take(a, u, gr, 'c', r->currency[k].name, amt, ut, ev->occurred_at);
+            const struct rule_award *w = &r->currency[k];
+            int64_t amt = award_amount(w, &ctx, mult);
+            if (r->n_caps && amt > 0)
+                amt = cap_take(a, u, gr, 'c', w->name, amt, ut, ev->occurred_at);
             if (amt > 0)
-                award_currency(u, r->currency[k].name, amt, gr, NULL, fx);
+                award_currency(u, w->name, w->key, amt, gr, NULL, fx);
         }
         if (r->cooldown_ms) {
             cd = GET(u, cools, gr->id);
@@ -987,7 +1058,7 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
 static void apply_achievements(const struct game_app *a, struct game_user *u,
                                const struct game_event *ev, struct game_effects *fx)
 {
-    struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at };
+    struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at, a->fields };
     cond_memo_begin(&ctx);
     for (int pass = 0; pass < GAME_ACH_PASSES; pass++) {
         bool changed = false;
@@ -1017,13 +1088,13 @@ static void apply_achievements(const struct game_app *a, struct game_user *u,
             e->ach = ga;
             for (size_t k = 0; k < ach->n_xp; k++)
                 if (ach->xp[k].amount > 0)
-                    award_xp(a, u, ach->xp[k].name,
+                    award_xp(a, u, ach->xp[k].name, 0,
                              ach->xp[k].amount > INT64_MAX / more ? INT64_MAX
                                                                   : ach->xp[k].amount * more,
                              NULL, ga, fx);
             for (size_t k = 0; k < ach->n_currency; k++)
                 if (ach->currency[k].amount > 0)
-                    award_currency(u, ach->currency[k].name,
+                    award_currency(u, ach->currency[k].name, 0,
                                    ach->currency[k].amount > INT64_MAX / more
                                        ? INT64_MAX
                                        : ach->currency[k].amount * more,

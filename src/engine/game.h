@@ -29,6 +29,7 @@
 #include "core/tz.h"
 #include "engine/achievement.h"
 #include "engine/level.h"
+#include "engine/names.h"
 #include "engine/rule.h"
 #include "engine/streak.h"
 
@@ -111,6 +112,10 @@ struct game_app {
     size_t n_achs;
     struct game_season *seasons;
     size_t n_seasons;
+    struct names names;         /* keys of the award names of its rules (names.h) */
+    struct cond_fields *fields; /* numbers the fields the conditions of rules and achievements
+                                 * read (condition.h) */
+    bool fields_stale;          /* definitions were removed since `fields` was last rebuilt */
 };
 
 struct game_app *game_app_new(const char *app_id, const char *tz);
@@ -134,14 +139,20 @@ const struct game_season *game_app_current_season(const struct game_app *a, int6
 
 /* ---- a user's state ------------------------------------------------------------------------ */
 
+/* A track and a balance start as struct names_entry does (names.h): found by key. */
 struct game_xp {
     char *track;
+    uint64_t key;              /* the key it was last found by (names.h), or 0 */
     int64_t xp;
     /* the level at xp, valid while lv_from <= xp < lv_next under settings lv_stamp */
     int64_t lv, lv_from, lv_next;
     uint64_t lv_stamp;
 };
-struct game_balance { char *currency; int64_t balance, earned; };
+struct game_balance {
+    char *currency;
+    uint64_t key;              /* the key it was last found by (names.h), or 0 */
+    int64_t balance, earned;
+};
 struct game_streak { char *key; struct streak_state s; };
 struct game_count { char *type; int64_t n; };
 struct game_claim { char *ach_id; int64_t claims; int64_t unlocked_at; };

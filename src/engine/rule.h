@@ -55,6 +55,8 @@ enum rule_cap_per { RULE_CAP_DAY, RULE_CAP_WEEK, RULE_CAP_MONTH, RULE_CAP_SEASON
 
 struct rule_award {
     char *name;                /* track or currency */
+    uint64_t key;              /* name's key in the app's table (names.h), set by the engine
+                                * when the rule is installed; 0 until then */
     int64_t amount;            /* fixed amount, when !from_field */
     bool from_field;
     bool has_max;

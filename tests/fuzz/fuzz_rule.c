@@ -7,7 +7,7 @@
  * Checked: compiling is deterministic (the same answer and the same details twice); a refusal
  * names at least one field with a non-empty message; an accepted rule holds what rule.h
  * promises (names, counts, bounds) and evaluates against a fixed event, with and without the
- * per-event memo, to the same answers, with multipliers >= 0 and amounts >= 0; an accepted
+ * per-event memo and with its fields numbered, to the same answers, with multipliers >= 0 and amounts >= 0; an accepted
  * achievement's claims and progress stay in range and grow with the metric. */
 #include <jansson.h>
 #include <math.h>
@@ -59,15 +59,25 @@ static bool name_ok(const char *s, size_t max)
     return n >= 1 && n <= max && !utf8_has_control(s);
 }
 
-/* cond_eval on ctx, the same with the memo as without, and again from the memo. */
-static bool eval_both(const struct cond *c, const struct cond_ctx *ctx)
+/* cond_eval on ctx, the same with the memo as without, again from the memo, and with the
+ * condition's fields numbered in a table (cond_fields_bind) and the memo open for it. */
+static bool eval_both(struct cond *c, const struct cond_ctx *ctx)
 {
     bool plain = cond_eval(c, ctx);
     cond_memo_begin(ctx);
     bool memo = cond_eval(c, ctx);
     bool again = cond_eval(c, ctx);
     cond_memo_end();
-    CHECK(plain == memo && memo == again);
+    struct cond_fields *f = cond_fields_new();
+    CHECK(cond_fields_bind(f, c) == 0); /* at most COND_MAX_NODES - 1 leaves */
+    struct cond_ctx numbered = *ctx;
+    numbered.fields = f;
+    cond_memo_begin(&numbered);
+    bool by_number = cond_eval(c, &numbered);
+    bool by_number_again = cond_eval(c, &numbered);
+    cond_memo_end();
+    cond_fields_free(f);
+    CHECK(plain == memo && memo == again && by_number == plain && by_number_again == plain);
     return plain;
 }
 
@@ -222,8 +232,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!body)
         return 0;
     const struct cond_ctx ctxs[] = {
-        {metadata, attributes, "quiz_done", OCCURRED},
-        {NULL, NULL, NULL, 0},
+        {metadata, attributes, "quiz_done", OCCURRED, NULL},
+        {NULL, NULL, NULL, 0, NULL},
     };
     size_t n = sizeof(ctxs) / sizeof(ctxs[0]);
     fuzz_rule(body, ctxs, n);

@@ -56,10 +56,19 @@ struct eval_case {
     bool want;
 };
 
+static const char *tf(bool b)
+{
+    return b ? "true" : "false";
+}
+
 /* Each case is evaluated without the per-event memo, then twice with it (filling it, then
- * answering from it): the same answer every time. */
+ * answering from it), then twice with its fields numbered in a table (cond_fields_bind) and
+ * the memo open for that table: the same answer every time. */
 static void run_cases(const struct cond_ctx *ctx, const struct eval_case *cases, size_t n)
 {
+    struct cond_fields *fields = cond_fields_new();
+    struct cond_ctx numbered = *ctx;
+    numbered.fields = fields;
     for (size_t i = 0; i < n; i++) {
         struct cond *c = compile_ok(cases[i].cond);
         bool got = cond_eval(c, ctx);
@@ -67,15 +76,22 @@ static void run_cases(const struct cond_ctx *ctx, const struct eval_case *cases,
         bool memo_first = cond_eval(c, ctx);
         bool memo_again = cond_eval(c, ctx);
         cond_memo_end();
+        assert_int_equal(cond_fields_bind(fields, c), 0);
+        cond_memo_begin(&numbered);
+        bool numbered_first = cond_eval(c, &numbered);
+        bool numbered_again = cond_eval(c, &numbered);
+        cond_memo_end();
         cond_free(c);
         if (got != cases[i].want)
-            fail_msg("%s: got %s, want %s", cases[i].cond, got ? "true" : "false",
-                     cases[i].want ? "true" : "false");
+            fail_msg("%s: got %s, want %s", cases[i].cond, tf(got), tf(cases[i].want));
         if (memo_first != got || memo_again != got)
-            fail_msg("%s: %s without the memo, %s and %s with it", cases[i].cond,
-                     got ? "true" : "false", memo_first ? "true" : "false",
-                     memo_again ? "true" : "false");
+            fail_msg("%s: %s without the memo, %s and %s with it", cases[i].cond, tf(got),
+                     tf(memo_first), tf(memo_again));
+        if (numbered_first != got || numbered_again != got)
+            fail_msg("%s: %s without the memo, %s and %s with numbered fields", cases[i].cond,
+                     tf(got), tf(numbered_first), tf(numbered_again));
     }
+    cond_fields_free(fields);
 }
 
 #define RUN(ctx, cases) run_cases(ctx, cases, sizeof(cases) / sizeof(cases[0]))
@@ -90,6 +106,7 @@ static void fixture_init(struct fixture *f)
 {
     f->metadata = unit_json(metadata_text);
     f->attributes = unit_json(attributes_text);
+    memset(&f->ctx, 0, sizeof(f->ctx));
     f->ctx.metadata = f->metadata;
     f->ctx.attributes = f->attributes;
     f->ctx.event_type = "level_up";
@@ -357,7 +374,7 @@ static void missing_metadata_attributes_and_type(void **state)
         {"{\"field\": \"event.type\", \"op\": \"neq\", \"value\": \"x\"}", true},
         {"{\"field\": \"event.occurredAt\", \"op\": \"eq\", \"value\": 0}", true},
     };
-    struct cond_ctx ctx = {NULL, NULL, NULL, 0};
+    struct cond_ctx ctx = {NULL, NULL, NULL, 0, NULL};
     RUN(&ctx, cases);
 }
 
@@ -665,7 +682,7 @@ static void path_get(void **state)
     assert_int_equal(cond_path_parse("event.type", &p, err, sizeof(err)), 0);
     assert_null(cond_path_get(&p, &f.ctx));
 
-    struct cond_ctx none = {NULL, NULL, NULL, 0};
+    struct cond_ctx none = {NULL, NULL, NULL, 0, NULL};
     assert_int_equal(cond_path_parse("score", &p, err, sizeof(err)), 0);
     assert_null(cond_path_get(&p, &none));
     cond_path_release(&p);
@@ -766,7 +783,7 @@ static void memo_overflow_and_long_paths(void **state)
     char err[256];
     struct cond *c = cond_compile(j, err, sizeof(err));
     assert_non_null(c);
-    struct cond_ctx ctx = {meta, NULL, "t", 0};
+    struct cond_ctx ctx = {meta, NULL, "t", 0, NULL};
     assert_true(cond_eval(c, &ctx));
     for (int round = 0; round < 3; round++) {
         cond_memo_begin(&ctx);
@@ -806,6 +823,210 @@ static void path_get_with_memo(void **state)
     fixture_release(&f);
 }
 
+/* A table numbers each distinct path once, whatever the spelling ("difficulty" and
+ * "metadata.difficulty" are one path; "plan" in metadata and in the user's attributes are
+ * two), and only metadata and attribute paths. */
+static void fields_numbers_each_path_once(void **state)
+{
+    (void)state;
+    struct cond_fields *f = cond_fields_new();
+    struct cond *a = compile_ok("{\"all\": [{\"field\": \"difficulty\", \"equals\": \"hard\"}, "
+                                "{\"field\": \"score\", \"op\": \"gt\", \"value\": 1}]}");
+    struct cond *b =
+        compile_ok("{\"any\": [{\"field\": \"metadata.difficulty\", \"equals\": \"easy\"}, "
+                   "{\"field\": \"user.attributes.plan\", \"equals\": \"pro\"}, "
+                   "{\"not\": {\"field\": \"plan\", \"op\": \"exists\"}}, "
+                   "{\"field\": \"event.type\", \"equals\": \"x\"}, "
+                   "{\"field\": \"event.occurredAt\", \"op\": \"gt\", \"value\": 0}, "
+                   "{\"field\": \"score\", \"op\": \"lt\", \"value\": 0}]}");
+    assert_int_equal(cond_fields_count(f), 0);
+    assert_int_equal(cond_fields_bind(f, a), 0);
+    assert_int_equal(cond_fields_count(f), 2);
+    assert_int_equal(cond_fields_bind(f, b), 0);
+    assert_int_equal(cond_fields_count(f), 4);   /* + user.attributes.plan, metadata plan */
+    assert_int_equal(cond_fields_bind(f, b), 0); /* again: nothing new */
+    assert_int_equal(cond_fields_count(f), 4);
+    cond_fields_clear(f);
+    assert_int_equal(cond_fields_count(f), 0);
+    assert_int_equal(cond_fields_bind(f, b), 0);
+    assert_int_equal(cond_fields_count(f), 4); /* difficulty, plan (both), score */
+    cond_free(a);
+    cond_free(b);
+    cond_fields_free(f);
+    cond_fields_free(NULL);
+}
+
+/* Two tables number the same paths in another order. A condition bound to one table and
+ * evaluated while the memo is open for the other, or after its table was cleared, reads its
+ * fields by path: reading by number there would read the other path's value. */
+static void fields_numbers_belong_to_their_table(void **state)
+{
+    (void)state;
+    json_t *meta = unit_json("{\"x\": 1, \"y\": 2}");
+    struct cond_fields *fa = cond_fields_new(), *fb = cond_fields_new();
+    struct cond *xy = compile_ok("{\"all\": [{\"field\": \"x\", \"equals\": 1}, "
+                                 "{\"field\": \"y\", \"equals\": 2}]}");
+    struct cond *yx = compile_ok("{\"all\": [{\"field\": \"y\", \"equals\": 2}, "
+                                 "{\"field\": \"x\", \"equals\": 1}]}");
+    cond_fields_bind(fa, xy); /* in fa: x 0, y 1 */
+    cond_fields_bind(fb, yx); /* in fb: y 0, x 1 */
+    struct cond_ctx ca = {meta, NULL, "t", 0, fa}, cb = {meta, NULL, "t", 0, fb};
+    for (int round = 0; round < 2; round++) {
+        cond_memo_begin(&ca);
+        assert_true(cond_eval(xy, &ca));
+        assert_true(cond_eval(yx, &ca));
+        cond_memo_end();
+        cond_memo_begin(&cb);
+        assert_true(cond_eval(yx, &cb));
+        assert_true(cond_eval(xy, &cb));
+        cond_memo_end();
+    }
+    /* fa cleared, then yx bound to it: y is 0 in fa now, and xy is no longer bound */
+    cond_fields_clear(fa);
+    cond_fields_bind(fa, yx);
+    cond_memo_begin(&ca);
+    assert_true(cond_eval(yx, &ca));
+    assert_true(cond_eval(xy, &ca));
+    cond_memo_end();
+    /* bound again to fa, xy takes fa's numbers: x 1, y 0 */
+    cond_fields_bind(fa, xy);
+    assert_int_equal(cond_fields_count(fa), 2);
+    cond_memo_begin(&ca);
+    assert_true(cond_eval(xy, &ca));
+    cond_memo_end();
+    /* a changed value is seen in the next event */
+    json_object_set_new(meta, "x", json_integer(3));
+    cond_memo_begin(&ca);
+    assert_false(cond_eval(xy, &ca));
+    assert_false(cond_eval(yx, &ca));
+    cond_memo_end();
+    cond_free(xy);
+    cond_free(yx);
+    cond_fields_free(fa);
+    cond_fields_free(fb);
+    json_decref(meta);
+}
+
+/* {"all": [exists for keys f<from>..f<to-1>]} where the even ones must exist, the odd ones
+ * not. */
+static struct cond *exists_all(int from, int to)
+{
+    json_t *all = json_array();
+    for (int i = from; i < to; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "f%d", i);
+        json_array_append_new(
+            all, json_pack("{s:s, s:s, s:b}", "field", key, "op", "exists", "value", i % 2 == 0));
+    }
+    json_t *j = json_pack("{s:o}", "all", all);
+    char err[256];
+    struct cond *c = cond_compile(j, err, sizeof(err));
+    json_decref(j);
+    assert_non_null(c);
+    return c;
+}
+
+/* A full table numbers no more paths; the leaves left out read their fields by path, with
+ * the same answers. */
+static void fields_table_full(void **state)
+{
+    (void)state;
+    json_t *meta = json_object();
+    for (int i = 0; i < 400; i += 2) {
+        char key[32];
+        snprintf(key, sizeof(key), "f%d", i);
+        json_object_set_new(meta, key, json_integer(i));
+    }
+    struct cond_fields *f = cond_fields_new();
+    struct cond *a = exists_all(0, 200), *b = exists_all(200, 400);
+    assert_int_equal(cond_fields_bind(f, a), 0);
+    assert_int_equal(cond_fields_bind(f, b), 400 - COND_FIELDS_MAX);
+    assert_int_equal(cond_fields_count(f), COND_FIELDS_MAX);
+    struct cond_ctx ctx = {meta, NULL, "t", 0, f};
+    for (int round = 0; round < 2; round++) {
+        cond_memo_begin(&ctx);
+        assert_true(cond_eval(a, &ctx));
+        assert_true(cond_eval(b, &ctx));
+        cond_memo_end();
+    }
+    /* one numbered field and one left out, wrong: false */
+    json_object_set_new(meta, "f1", json_true());
+    cond_memo_begin(&ctx);
+    assert_false(cond_eval(a, &ctx));
+    assert_true(cond_eval(b, &ctx));
+    cond_memo_end();
+    json_object_del(meta, "f1");
+    json_object_set_new(meta, "f399", json_true());
+    cond_memo_begin(&ctx);
+    assert_true(cond_eval(a, &ctx));
+    assert_false(cond_eval(b, &ctx));
+    cond_memo_end();
+    cond_free(a);
+    cond_free(b);
+    cond_fields_free(f);
+    json_decref(meta);
+}
+
+/* The memo types an array's elements once per event while it has room for them; arrays past
+ * that, and elements of every JSON type, give the same answers as without the memo. */
+static void contains_on_long_and_mixed_arrays(void **state)
+{
+    (void)state;
+    json_t *meta = unit_json("{\"mixed\": [1, \"1\", 2.5, null, true, [1, 2], {\"a\": 1}]}");
+    json_t *first = json_array(), *second = json_array();
+    for (int i = 0; i < 200; i++)
+        json_array_append_new(first, json_sprintf("s%d", i));
+    for (int i = 0; i < 100; i++)
+        json_array_append_new(second, json_sprintf("t%d", i));
+    json_object_set_new(meta, "first", first);   /* typed */
+    json_object_set_new(meta, "second", second); /* past the room left: not typed */
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"first\", \"op\": \"contains\", \"value\": \"s199\"}", true},
+        {"{\"field\": \"first\", \"op\": \"contains\", \"value\": \"s200\"}", false},
+        {"{\"field\": \"second\", \"op\": \"contains\", \"value\": \"t99\"}", true},
+        {"{\"field\": \"second\", \"op\": \"contains\", \"value\": \"s1\"}", false},
+        {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": \"1\"}", true},
+        {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": 1.0}", true},
+        {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": 2.5}", true},
+        {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": 2}", false},
+        {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": null}", true},
+        {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": false}", false},
+        {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": [1, 2.0]}", true},
+        {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": {\"a\": 1}}", true},
+        {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": {\"a\": 2}}", false},
+    };
+    struct cond_ctx ctx = {meta, NULL, "t", 0, NULL};
+    /* Every case reads first and second in the same event, in that order, so that second
+     * finds the pool short of room. */
+    struct cond_fields *f = cond_fields_new();
+    struct cond *fill = compile_ok("{\"all\": [{\"field\": \"first\", \"op\": \"exists\"}, "
+                                   "{\"field\": \"second\", \"op\": \"exists\"}]}");
+    cond_fields_bind(f, fill);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cond *c = compile_ok(cases[i].cond);
+        cond_fields_bind(f, c);
+        bool plain = cond_eval(c, &ctx);
+        ctx.fields = NULL;
+        cond_memo_begin(&ctx);
+        assert_true(cond_eval(fill, &ctx));
+        bool by_path = cond_eval(c, &ctx);
+        cond_memo_end();
+        ctx.fields = f;
+        cond_memo_begin(&ctx);
+        assert_true(cond_eval(fill, &ctx));
+        bool by_number = cond_eval(c, &ctx);
+        cond_memo_end();
+        ctx.fields = NULL;
+        cond_free(c);
+        if (plain != cases[i].want || by_path != plain || by_number != plain)
+            fail_msg("%s: want %s, got %s, %s by path, %s by number", cases[i].cond,
+                     tf(cases[i].want), tf(plain), tf(by_path), tf(by_number));
+    }
+    cond_free(fill);
+    cond_fields_free(f);
+    json_decref(meta);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(eq_is_strict_json_equality),
     cmocka_unit_test(neq_is_the_negation_of_eq),
@@ -828,6 +1049,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(memo_follows_its_ctx),
     cmocka_unit_test(memo_overflow_and_long_paths),
     cmocka_unit_test(path_get_with_memo),
+    cmocka_unit_test(fields_numbers_each_path_once),
+    cmocka_unit_test(fields_numbers_belong_to_their_table),
+    cmocka_unit_test(fields_table_full),
+    cmocka_unit_test(contains_on_long_and_mixed_arrays),
 };
 
 UNIT_MAIN(tests)

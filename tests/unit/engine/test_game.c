@@ -386,6 +386,104 @@ static void conditional_and_repeatable_achievements(void **state)
     world_free(&w);
 }
 
+/* Rule i: XP 1 on track T when metadata f<i> is 1. */
+static void add_field_rule(struct game_app *a, int i)
+{
+    char id[16], body[256];
+    snprintf(id, sizeof(id), "r%d", i);
+    snprintf(body, sizeof(body),
+             "{\"name\": \"%s\", \"eventType\": \"t\", \"conditions\": {\"field\": \"f%d\", "
+             "\"equals\": 1}, \"xpAwards\": {\"T\": 1}}",
+             id, i);
+    add_rule(a, id, body, i);
+}
+
+/* Metadata with f<i> = 1 for i < n when i is a multiple of `step`, else 0, and won: true. */
+static int64_t send_fields(struct world *w, int n, int step)
+{
+    json_t *m = json_object();
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "f%d", i);
+        json_object_set_new(m, key, json_integer(i % step == 0));
+    }
+    json_object_set_new(m, "won", json_true());
+    struct game_event ev = { "t", m, T0, T0 };
+    game_apply(w->app, &w->user, &ev, &w->fx);
+    json_decref(m);
+    return xp_of(w, "T");
+}
+
+/* The fields rules and achievements read are numbered per app (engine/condition.h): more of
+ * them than a table holds, and rules removed and replaced so that the table is rebuilt, change
+ * no answer. */
+static void rules_read_many_fields_as_definitions_change(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{\"streaks\": {\"default\": false}}");
+    add_ach(w.app, "c", "{\"code\": \"c\", \"name\": \"C\", \"kind\": \"CONDITIONAL\", "
+                        "\"repeatable\": true, \"conditions\": {\"field\": \"won\", "
+                        "\"equals\": true}}");
+    for (int i = 0; i < 200; i++)
+        add_field_rule(w.app, i);
+    assert_int_equal(send_fields(&w, 400, 1), 200);
+    assert_int_equal(count_fx(&w, FX_ACHIEVEMENT), 1);
+    for (int i = 0; i < 150; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "r%d", i);
+        assert_int_equal(game_app_remove(w.app, GAME_RULE, id), 0);
+    }
+    for (int i = 200; i < 400; i++) /* past the table's room: it is rebuilt on the way */
+        add_field_rule(w.app, i);
+    assert_int_equal(send_fields(&w, 400, 1), 250);
+    assert_int_equal(send_fields(&w, 400, 2), 125);
+    assert_int_equal(send_fields(&w, 400, 5), 50);
+    /* r399 replaced by a rule reading f0 */
+    add_rule(w.app, "r399", "{\"name\": \"x\", \"eventType\": \"t\", \"conditions\": "
+                            "{\"field\": \"f0\", \"equals\": 1}, \"xpAwards\": {\"T\": 1}}", 0);
+    assert_int_equal(send_fields(&w, 400, 7), 35 + 1); /* 154, 161, ..., 392 and f0 */
+    assert_int_equal(count_fx(&w, FX_ACHIEVEMENT), 1);
+    world_free(&w);
+}
+
+/* Rules find a user's tracks and balances by the keys their app gives award names (names.h):
+ * a state loaded from text, and one used by two apps that number the same names in another
+ * order, get every award on the right entry. */
+static void awards_find_tracks_by_key_in_any_app(void **state)
+{
+    (void)state;
+    struct game_app *a = app_with("{\"streaks\": {\"default\": false}}");
+    struct game_app *b = app_with("{\"streaks\": {\"default\": false}}");
+    add_rule(a, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 1, "
+                     "\"Skill\": 10}, \"currencyAwards\": {\"gold\": 100, \"gems\": 1000}}", 1);
+    add_rule(b, "r", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": {\"Skill\": 20, "
+                     "\"XP\": 2}, \"currencyAwards\": {\"gems\": 2000, \"gold\": 200}}", 1);
+    struct game_user u;
+    assert_int_equal(game_user_load(&u, NULL, "{\"xp\": {\"Skill\": 5, \"XP\": 7}, "
+                                              "\"currencies\": {\"gems\": [3, 3]}}"), 0);
+    struct game_effects fx = { 0 };
+    struct game_event ev = { "t", NULL, T0, T0 };
+    game_apply(a, &u, &ev, &fx);
+    game_apply(b, &u, &ev, &fx);
+    game_apply(a, &u, &ev, &fx);
+    game_apply(b, &u, &ev, &fx);
+    assert_int_equal(game_user_xp(&u, "XP"), 7 + 2 * (1 + 2));
+    assert_int_equal(game_user_xp(&u, "Skill"), 5 + 2 * (10 + 20));
+    assert_int_equal(game_user_balance(&u, "gold"), 2 * (100 + 200));
+    assert_int_equal(game_user_balance(&u, "gems"), 3 + 2 * (1000 + 2000));
+    assert_int_equal(u.n_xp, 2);
+    assert_int_equal(u.n_bal, 2);
+    /* the effects name the entries' tracks */
+    assert_int_equal(fx.n, 4);
+    assert_string_equal(fx.v[0].name, "Skill");
+    assert_int_equal(fx.v[0].total, 5 + 2 * (10 + 20));
+    game_effects_release(&fx);
+    game_user_release(&u);
+    game_app_free(a);
+    game_app_free(b);
+}
+
 static void spending_never_overdraws(void **state)
 {
     (void)state;
@@ -518,6 +616,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(streak_keys_per_event_type),
         cmocka_unit_test(achievements_unlock_grant_and_cascade),
         cmocka_unit_test(conditional_and_repeatable_achievements),
+        cmocka_unit_test(rules_read_many_fields_as_definitions_change),
+        cmocka_unit_test(awards_find_tracks_by_key_in_any_app),
         cmocka_unit_test(spending_never_overdraws),
         cmocka_unit_test(state_round_trips_through_json),
         cmocka_unit_test(settings_are_checked),
