@@ -186,6 +186,26 @@ static void json_string_control_chars(void **state)
     check_json("\x7f", 1, "\"\x7f\""); /* DEL is allowed raw in JSON */
 }
 
+/* Every single byte, between plain text: kept, escaped or replaced as the rules say. */
+static void json_string_every_byte(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        char in[3] = { 'a', (char)c, 'b' }, want[16];
+        if (c == '"' || c == '\\')
+            snprintf(want, sizeof(want), "\"a\\%cb\"", c);
+        else if (c == '\n' || c == '\r' || c == '\t')
+            snprintf(want, sizeof(want), "\"a\\%cb\"", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+        else if (c < 0x20)
+            snprintf(want, sizeof(want), "\"a\\u%04xb\"", c);
+        else if (c >= 0x80)
+            snprintf(want, sizeof(want), "\"a\xef\xbf\xbd" "b\""); /* a lone byte: U+FFFD */
+        else
+            snprintf(want, sizeof(want), "\"a%cb\"", c);
+        check_json(in, 3, want);
+    }
+}
+
 static void json_string_valid_multibyte_kept(void **state)
 {
     (void)state;
@@ -267,6 +287,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(reset_keeps_memory),
     cmocka_unit_test(json_string_plain_and_escapes),
     cmocka_unit_test(json_string_control_chars),
+    cmocka_unit_test(json_string_every_byte),
     cmocka_unit_test(json_string_valid_multibyte_kept),
     cmocka_unit_test(json_string_invalid_utf8_replaced),
     cmocka_unit_test(json_string_appends),
