@@ -121,6 +121,26 @@ static struct rank_node *find(const struct rank_index *x, const char *member, si
     return find_in(*chain_of(x, member, len), member, len);
 }
 
+void rank_prefetch(const struct rank_index *x, const char *member, size_t len, int stage)
+{
+    struct rank_node **c = chain_of(x, member, len);
+    if (stage == 0) {
+        __builtin_prefetch(c);
+        return;
+    }
+    struct rank_node *nd = *c;
+    if (stage == 1) {
+        if (nd)
+            __builtin_prefetch(nd);
+        return;
+    }
+    nd = find_in(nd, member, len);
+    if (nd) {
+        __builtin_prefetch(nd->leaf);
+        __builtin_prefetch((const char *)nd->leaf + 64);
+    }
+}
+
 /* A bucket array, zeroed. One of 2 MiB or more is asked to sit on huge pages: at a million
  * members it is 8 MiB read at random, a TLB miss per lookup otherwise. */
 static struct rank_node **buckets_new(size_t nbuckets)

@@ -33,6 +33,7 @@
 #define FOLD_ROWS 100000                /* the score log is folded past this many rows... */
 #define FOLD_EVERY_MS (60 * 1000)       /* ...or when it holds rows this old */
 #define APPLY_CHUNK 256                 /* changes applied per hold of the write lock */
+#define PREFETCH_AHEAD 6                /* how far ahead an apply warms the next changes */
 static void evict(struct boards *b, int64_t now_ms);
 #define EVICT_CHECK_MS (60 * 1000)      /* how often boards are checked for eviction */
 
@@ -72,9 +73,9 @@ struct boards {
     size_t cold_budget;         /* bytes cold boards may hold before the least read go */
     struct change *changes;     /* the open batch's, open addressing; cap a power of two */
     size_t changes_cap, changes_n;
-    const struct change **order; /* boards_flush's scratch: the changes grouped by user */
+    const struct change **order; /* boards_flush's: the changes grouped by user */
     struct store_board_change *row; /* ...and one user's, as the store takes them */
-    size_t order_cap, row_cap;
+    size_t order_cap, row_cap, order_n;
     struct board **created;     /* boards the open batch created or touches */
     size_t created_n, created_cap;
     struct board **touched;     /* boards the open batch changed */
@@ -213,6 +214,7 @@ struct boards *boards_new(int64_t retention_ms)
 
 static void changes_clear(struct boards *b)
 {
+    b->order_n = 0;
     for (size_t i = 0; i < b->changes_cap && b->changes_n; i++) {
         if (b->changes[i].board) {
             free(b->changes[i].user);
@@ -597,10 +599,9 @@ static int by_user(const void *a, const void *b)
     return memcmp(x->user, y->user, x->user_len);
 }
 
-int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
+/* Lists the open batch's changes in b->order, grouped by user. */
+static void boards_list(struct boards *b)
 {
-    /* One log row per user, with its changes on every board: a user's XP award counts on
-     * four boards or more (all, day, week, month, season), each once a row of its own. */
     if (b->changes_n > b->order_cap) {
         b->order_cap = b->changes_n;
         b->order = xrealloc(b->order, b->order_cap * sizeof(*b->order));
@@ -611,6 +612,15 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
             b->order[n++] = &b->changes[i];
     if (n > 1)
         qsort(b->order, n, sizeof(*b->order), by_user);
+    b->order_n = n;
+}
+
+int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
+{
+    /* One log row per user, with its changes on every board: a user's XP award counts on
+     * four boards or more (all, day, week, month, season), each once a row of its own. */
+    boards_list(b);
+    size_t n = b->order_n;
     for (size_t i = 0, j; i < n; i = j) {
         for (j = i + 1; j < n && by_user(&b->order[i], &b->order[j]) == 0; j++)
             ;
@@ -698,11 +708,19 @@ void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
         /* Every change is committed: readers may see part of the batch, so the lock is let
          * go now and then and readers (I/O threads) never wait long. */
         size_t done = 0;
+        if (b->order_n != b->changes_n)
+            boards_list(b); /* boards_flush listed them, unless it did not run */
         pthread_rwlock_wrlock(&b->lock);
-        for (size_t i = 0; i < b->changes_cap; i++) {
-            if (!b->changes[i].board)
-                continue;
-            apply_change(b, &b->changes[i]);
+        for (size_t i = 0; i < b->order_n; i++) {
+            /* Each change finds its member in another index at random: the cache is warmed
+             * a few changes ahead, a dependent load at a time. */
+            for (int stage = 0; stage < 3; stage++) {
+                size_t k = i + PREFETCH_AHEAD - 2 * (size_t)stage;
+                if (k < b->order_n && b->order[k]->board->index)
+                    rank_prefetch(b->order[k]->board->index, b->order[k]->user,
+                                  b->order[k]->user_len, stage);
+            }
+            apply_change(b, b->order[i]);
             if (++done % APPLY_CHUNK == 0) {
                 pthread_rwlock_unlock(&b->lock);
                 pthread_rwlock_wrlock(&b->lock);

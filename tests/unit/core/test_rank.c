@@ -777,6 +777,34 @@ static void entries_point_at_nul_terminated_copies(void **state)
     rank_free(x);
 }
 
+/* Warming the cache for members present, absent, and in an empty index changes nothing. */
+static void prefetching_changes_nothing(void **state)
+{
+    (void)state;
+    struct rank_index *x = rank_new(7);
+    for (int stage = 0; stage < 3; stage++)
+        rank_prefetch(x, "nobody", 6, stage);
+    char name[16];
+    for (int i = 0; i < 500; i++) {
+        snprintf(name, sizeof(name), "m%03d", i);
+        rank_set(x, name, strlen(name), i, i);
+    }
+    uint64_t v = rank_version(x);
+    for (int i = 0; i < 600; i++) {
+        snprintf(name, sizeof(name), "m%03d", i);
+        for (int stage = 0; stage < 3; stage++)
+            rank_prefetch(x, name, strlen(name), stage);
+    }
+    assert_int_equal(rank_version(x), v);
+    assert_int_equal(rank_size(x), 500);
+    struct rank_entry e;
+    size_t r;
+    assert_true(rank_get(x, "m123", 4, &e, &r));
+    assert_int_equal(e.score, 123);
+    assert_int_equal(r, 499 - 123);
+    rank_free(x);
+}
+
 static void versions_change_with_every_change(void **state)
 {
     (void)state;
@@ -912,6 +940,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(add_sums_stops_at_the_cap_and_moves),
     cmocka_unit_test(grows_and_shrinks_through_many_levels),
     cmocka_unit_test(versions_change_with_every_change),
+    cmocka_unit_test(prefetching_changes_nothing),
     cmocka_unit_test(random_operations_match_the_model),
     cmocka_unit_test(ties_go_by_time_then_name_bytes),
     cmocka_unit_test(negative_scores_and_int64_extremes),
