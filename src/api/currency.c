@@ -88,7 +88,7 @@ static void spend_run(struct api_call *c, struct store *st)
     };
     struct store_ledger l;
     char *user_id = NULL;
-    char err[256];
+    char err[256] = "";
     int rc = engine_spend(c->api->engine, st, c->who.app_id, &req, clock_now_ms(), &l, &user_id,
                           err, sizeof(err));
     free(meta_text);

@@ -125,19 +125,19 @@ void rank_prefetch(const struct rank_index *x, const char *member, size_t len, i
 {
     struct rank_node **c = chain_of(x, member, len);
     if (stage == 0) {
-        __builtin_prefetch(c);
+        PREFETCH(c);
         return;
     }
     struct rank_node *nd = *c;
     if (stage == 1) {
         if (nd)
-            __builtin_prefetch(nd);
+            PREFETCH(nd);
         return;
     }
     nd = find_in(nd, member, len);
     if (nd) {
-        __builtin_prefetch(nd->leaf);
-        __builtin_prefetch((const char *)nd->leaf + 64);
+        PREFETCH(nd->leaf);
+        PREFETCH((const char *)nd->leaf + 64);
     }
 }
 

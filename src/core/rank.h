@@ -48,13 +48,13 @@ void rank_set(struct rank_index *x, const char *member, size_t len, int64_t scor
 /* Adds delta (>= 0) to `member`'s score, stopping at max, and sets its time to `at`; a member
  * not in the index comes in at (delta, at). What rank_get then rank_set would do, with one
  * lookup of the name instead of two. */
+void rank_add(struct rank_index *x, const char *member, size_t len, int64_t delta, int64_t max,
+              int64_t at);
 /* Warms the cache for a coming rank_add or rank_get of the member, a stage at a time: 0 loads
  * its hash bucket, 1 (once 0 arrived) its entry, 2 (once 1 arrived) its leaf. Changes
  * nothing; a loop over many members calls the stages a few members ahead of the one it
  * works on. */
 void rank_prefetch(const struct rank_index *x, const char *member, size_t len, int stage);
-void rank_add(struct rank_index *x, const char *member, size_t len, int64_t delta, int64_t max,
-              int64_t at);
 /* Removes `member`: false when it was not there. */
 bool rank_remove(struct rank_index *x, const char *member, size_t len);
 /* The member's entry and 0-based rank: false when absent. `rank` may be NULL. */

@@ -7,8 +7,8 @@
  * A batch's changes: a table of (board, user) -> (delta, at), so that a user who scores many
  * times in a batch has one change per board. It is written by boards_flush, one log row per
  * user, and applied to memory by boards_batch_end after the commit, under the write lock
- * (readers wait for the length of the apply, a few microseconds per change). Boards the batch created are listed so
- * that a failed batch removes them again. */
+ * (readers wait for the length of the apply, a few microseconds per change). Boards the
+ * batch created are listed so that a failed batch removes them again. */
 #include "engine/boards.h"
 
 #include <errno.h>

@@ -13,12 +13,12 @@
  * BOARDS_SCORE_MAX; `at` is when the user reached it (the processing time of the batch).
  *
  * Writes follow the store: the engine adds awards during a batch (boards_add), the batch
- * writes one row per (board, user) it changed (boards_flush: scores are only ever added to,
- * so a board need not be in memory to count), and only once the batch has committed does
- * memory change (boards_batch_end). A board that is neither written nor read for the
- * retention window leaves memory (except "all" boards); it stays in the store, and a read
- * loads it back (boards_load_one). Start-up loads every "all" board and every board changed
- * within the retention window.
+ * writes a row per user it changed, with its changes on every board (boards_flush: scores
+ * are only ever added to, so a board need not be in memory to count), and only once the
+ * batch has committed does memory change (boards_batch_end). A board that is neither
+ * written nor read for the retention window leaves memory (except "all" boards); it stays in
+ * the store, and a read loads it back (boards_load_one). Start-up loads every "all" board and
+ * every board changed within the retention window.
  *
  * Threads: the engine thread writes (everything marked "engine thread"); any thread reads
  * under boards_read_lock. The engine thread, as the only writer, reads without the lock. */

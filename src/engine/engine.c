@@ -57,7 +57,8 @@ void engine_step(const struct engine_view *view, const struct event *ev,
 
 /* ---- known users --------------------------------------------------------------------------- */
 
-/* A ledger row still in the log: the user's sequence number and the row's place there. */
+/* A ledger entry still in the log: the user's sequence number of it and the place of the row
+ * that holds it (the entries of one write share a row, so several refs share an lseq). */
 struct ledger_ref {
     int64_t seq, lseq;
 };
@@ -71,7 +72,7 @@ struct user {
     bool unreadable;          /* the stored state did not parse: g is empty and must never be
                                * written over it; the user's events fail until it is mended */
     bool dirty;               /* g changed in the open batch: written before it commits */
-    struct ledger_ref *logged; /* its rows in the ledger log, oldest first */
+    struct ledger_ref *logged; /* its entries in the ledger log, oldest first */
     uint32_t n_logged, cap_logged;
     size_t key_len;
     char key[]; /* app id, '\0', user id, '\0' */
@@ -740,9 +741,17 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
         int rc = store_spend_key_get(st, app_id, req->key, &uid, &seq, err, errlen);
         if (rc == 0) {
             rc = engine_ledger_get(e, st, app_id, uid, seq, out, err, errlen);
+            if (rc == STORE_NOT_FOUND) {
+                /* Recorded, but its entry cannot be read (damage, logged where it was
+                 * found): this spend is refused, nothing else is. */
+                snprintf(err, errlen, "the ledger entry %lld of %s, spent with key %s, cannot "
+                         "be read", (long long)seq, uid, req->key);
+                free(uid);
+                return ENGINE_STATE_UNREADABLE;
+            }
             if (rc < 0) {
                 free(uid);
-                return -1; /* the row of a recorded key is there: any failure is the store's */
+                return -1; /* the store failed */
             }
             *user_id = uid;
             return ENGINE_SPEND_REPLAYED;

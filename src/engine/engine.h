@@ -196,7 +196,8 @@ struct engine_spend_req {
 /* Takes `amount` from the user's balance and writes its ledger row (returned in *out, owned:
  * store_ledger_release, with the user it belongs to in *user_id, to free). 0,
  * ENGINE_SPEND_REPLAYED, ENGINE_SPEND_INSUFFICIENT, STORE_NOT_FOUND (no such user),
- * ENGINE_STATE_UNREADABLE (nothing written), or -1 (the store failed: the batch must fail). */
+ * ENGINE_STATE_UNREADABLE (nothing written: the user's state, or the entry a recorded key
+ * names, cannot be read), or -1 (the store failed: the batch must fail). */
 int engine_spend(struct engine *e, struct store *st, const char *app_id,
                  const struct engine_spend_req *req, int64_t now_ms, struct store_ledger *out,
                  char **user_id, char *err, size_t errlen);

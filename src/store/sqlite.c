@@ -278,6 +278,8 @@ int store_migrate_to(struct store *s, int version, int *applied, char *err, size
         if (rc < 0) {
             char ignore[64];
             sqlite__exec(s, "ROLLBACK", ignore, sizeof(ignore));
+            if (m->edits_schema) /* a setting of the connection: rollback keeps it */
+                sqlite__exec(s, "PRAGMA writable_schema = OFF", ignore, sizeof(ignore));
             size_t used = strlen(err);
             snprintf(err + used, errlen > used ? errlen - used : 0, " (migration %d %s)",
                      m->version, m->name);

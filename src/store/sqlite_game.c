@@ -1,5 +1,6 @@
 /* The game model in SQLite: definitions, users' game state, the ledger and spend keys (see
  * store.h). */
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -136,7 +137,7 @@ void store_ledger_release(struct store_ledger *l)
     memset(l, 0, sizeof(*l));
 }
 
-void store_ledger_copy(const struct store_ledger *from, struct store_ledger *to)
+void store_ledger_dup(const struct store_ledger *from, struct store_ledger *to)
 {
     *to = *from;
     to->id = from->id ? xstrdup(from->id) : NULL;
@@ -170,6 +171,7 @@ int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
                      const struct store_ledger *v, size_t n, int64_t *lseq, char *err,
                      size_t errlen)
 {
+    assert(n >= 1);
     sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOG, err, errlen);
     if (!st)
         return -1;
@@ -349,6 +351,59 @@ int store_ledger_page_logged(struct store *s, int64_t lseq, int64_t *before_seq,
     return rc == STORE_NOT_FOUND ? 0 : rc;
 }
 
+/* The first seq of the logged row at lseq into *first: 0, STORE_NOT_FOUND, or -1. */
+static int row_first_seq(struct store *s, int64_t lseq, int64_t *first, char *err,
+                         size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_ROW_FIRST, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, lseq);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *first = sqlite3_column_int64(st, 0);
+    int ret = rc == SQLITE_ROW    ? 0
+              : rc == SQLITE_DONE ? STORE_NOT_FOUND
+                                  : sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+    return ret;
+}
+
+/* Of an index row's rows (in seq order), the place of the last whose first seq is below
+ * `below`, into *pos: 0, STORE_NOT_FOUND when there is none, or -1. The newest is tried
+ * first (a page from the top starts there); else a binary search, so that a page deep in a
+ * long history reads a few rows, not every newer one. A listed row that is not there
+ * counts as above. */
+static int last_row_below(struct store *s, const int64_t *lseqs, size_t n, int64_t below,
+                          size_t *pos, char *err, size_t errlen)
+{
+    if (n == 0)
+        return STORE_NOT_FOUND;
+    int64_t first;
+    int rc = row_first_seq(s, lseqs[n - 1], &first, err, errlen);
+    if (rc == -1)
+        return -1;
+    if (rc == 0 && first < below) {
+        *pos = n - 1;
+        return 0;
+    }
+    size_t lo = 0, hi = n - 1; /* how many rows begin below `below`: in [lo, hi] */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        rc = row_first_seq(s, lseqs[mid], &first, err, errlen);
+        if (rc == -1)
+            return -1;
+        if (rc == 0 && first < below)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return STORE_NOT_FOUND;
+    *pos = lo - 1;
+    return 0;
+}
+
 int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
                       int64_t before_seq, int limit, const char *kind,
                       void (*fn)(const struct store_ledger *, void *), void *arg, char *err,
@@ -369,7 +424,11 @@ int store_ledger_page(struct store *s, const char *app_id, const char *user_id,
             lseqs_damaged(idx, app_id, user_id);
             continue;
         }
-        for (size_t i = n; ret == 0 && i-- > 0 && limit > 0;)
+        size_t start = 0;
+        int found = last_row_below(s, lseqs, n, below, &start, err, errlen);
+        if (found == -1)
+            ret = -1;
+        for (size_t i = start + 1; found == 0 && ret == 0 && i-- > 0 && limit > 0;)
             ret = store_ledger_page_logged(s, lseqs[i], &below, &limit, kind, fn, arg, err,
                                            errlen);
     }
@@ -412,7 +471,7 @@ static bool wanted_entry(const struct store_ledger *l, void *arg)
     struct wanted *w = arg;
     if (l->seq != w->seq)
         return true;
-    store_ledger_copy(l, w->out);
+    store_ledger_dup(l, w->out);
     w->found = true;
     return false;
 }
@@ -425,19 +484,6 @@ int store_ledger_logged_get(struct store *s, int64_t lseq, int64_t seq, struct s
     if (rc < 0)
         return rc;
     return w.found ? 0 : STORE_NOT_FOUND;
-}
-
-/* The first seq of the logged row at lseq, or -1 when there is none or on failure. */
-static int64_t row_first_seq(struct store *s, int64_t lseq)
-{
-    char err[16];
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_ROW_FIRST, err, sizeof(err));
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, lseq);
-    int64_t first = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_reset(st);
-    return first;
 }
 
 int store_ledger_get(struct store *s, const char *app_id, const char *user_id, int64_t seq,
@@ -454,18 +500,12 @@ int store_ledger_get(struct store *s, const char *app_id, const char *user_id, i
         int64_t *lseqs = NULL;
         size_t n = 0, cap = 0;
         if (lseqs_parse((const char *)sqlite3_column_text(idx, 1), &lseqs, &n, &cap)) {
-            /* The rows are in seq order: the last whose first seq is not above seq. */
-            size_t lo = 0, hi = n;
-            while (hi - lo > 1) {
-                size_t mid = lo + (hi - lo) / 2;
-                int64_t first = row_first_seq(s, lseqs[mid]);
-                if (first >= 0 && first <= seq)
-                    lo = mid;
-                else
-                    hi = mid;
-            }
-            if (n)
-                ret = store_ledger_logged_get(s, lseqs[lo], seq, out, err, errlen);
+            /* The row holding seq: the last whose first seq is not above it. */
+            size_t pos;
+            ret = last_row_below(s, lseqs, n, seq < INT64_MAX ? seq + 1 : seq, &pos, err,
+                                 errlen);
+            if (ret == 0)
+                ret = store_ledger_logged_get(s, lseqs[pos], seq, out, err, errlen);
         } else {
             lseqs_damaged(idx, app_id, user_id);
         }
@@ -487,7 +527,7 @@ int store_ledger_get(struct store *s, const char *app_id, const char *user_id, i
     if (rc == SQLITE_ROW) {
         struct store_ledger l;
         ledger_row(st, &l);
-        store_ledger_copy(&l, out);
+        store_ledger_dup(&l, out);
     } else {
         ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
     }

@@ -280,8 +280,8 @@ struct store_ledger {
 /* Entries passed in are borrowed; entries read are owned (store_ledger_release) unless said
  * otherwise. */
 void store_ledger_release(struct store_ledger *l);
-/* An owned copy of an entry. */
-void store_ledger_copy(const struct store_ledger *from, struct store_ledger *to);
+/* An owned copy of an entry (release it). */
+void store_ledger_dup(const struct store_ledger *from, struct store_ledger *to);
 /* Appends one write to the ledger (its n >= 1 entries, consecutive seqs of one user: an
  * event's XP and currency changes, a grant, a spend) as one row of the ledger log, *lseq
  * receiving its place there. The row stays there; until the log is folded only the logged
@@ -329,8 +329,8 @@ int store_spend_key_get(struct store *s, const char *app_id, const char *key, ch
 /* ---- leaderboards ------------------------------------------------------------------------
  * A board is one (app, metric, period), named in the store by a small integer id. Scores are
  * only ever added to: a batch appends its changes to a log (one row per user it changed,
- * holding that user's changes on every board), which is folded into the scores from time to time; a board need not be in memory
- * for an event to count on it. */
+ * holding that user's changes on every board), which is folded into the scores from time to
+ * time; a board need not be in memory for an event to count on it. */
 
 struct store_board {
     int64_t id;

@@ -482,6 +482,75 @@ static void the_migration_to_rows_per_user_keeps_unfolded_changes(void **state)
     unit_store_close(&f.u);
 }
 
+/* An event's awards count summed per metric: two awards of one track are one change per
+ * board; past the eight metrics summed at once, the rest still count. */
+static void an_events_awards_count_on_every_board_they_belong_to(void **state)
+{
+    struct fixture *f = *state;
+    struct game_app *app = game_app_new("app", "UTC");
+    app->settings.board_currencies = true;
+    char names[12][8];
+    struct game_effect v[16];
+    size_t n = 0;
+    v[n++] = (struct game_effect){ .type = FX_XP, .name = "xp", .amount = 10 };
+    v[n++] = (struct game_effect){ .type = FX_XP, .name = "xp", .amount = 5 };
+    for (int i = 0; i < 10; i++) { /* ten currencies: "currency:c0".. */
+        snprintf(names[i], sizeof(names[i]), "c%d", i);
+        v[n++] = (struct game_effect){ .type = FX_CURRENCY, .name = names[i], .amount = i + 1 };
+    }
+    v[n++] = (struct game_effect){ .type = FX_XP, .name = "xp", .amount = 100 }; /* after them */
+    v[n++] = (struct game_effect){ .type = FX_XP, .name = "zero", .amount = 0 }; /* no change */
+    struct game_effects fx = { v, n, n };
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(boards_count(f->b, f->u.s, app, "ann", NOW_MS, &fx, NOW_MS, err,
+                                  sizeof(err)),
+                     0);
+    assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(f->b, true, NOW_MS);
+    /* 11 metrics on 4 boards each (all, day, week, month), one row for ann. */
+    int64_t rows;
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 1);
+    static const char *const periods[] = { "all", "2025-11-24", "2025-W48", "2025-11" };
+    for (size_t p = 0; p < 4; p++) {
+        const struct rank_index *x;
+        struct rank_entry e;
+        assert_int_equal(boards_find(f->b, "app", "xp", periods[p], NOW_MS, &x), BOARD_LOADED);
+        assert_true(rank_get(x, "ann", 3, &e, NULL));
+        assert_int_equal(e.score, 115);
+        for (int i = 0; i < 10; i++) {
+            char metric[32];
+            snprintf(metric, sizeof(metric), "currency:c%d", i);
+            assert_int_equal(boards_find(f->b, "app", metric, periods[p], NOW_MS, &x),
+                             BOARD_LOADED);
+            assert_true(rank_get(x, "ann", 3, &e, NULL));
+            assert_int_equal(e.score, i + 1);
+        }
+        assert_int_equal(boards_find(f->b, "app", "zero", periods[p], NOW_MS, &x), BOARD_NONE);
+    }
+    game_app_free(app);
+}
+
+/* A batch that commits without boards_flush (nothing runs it so today, but memory must not
+ * depend on it) still applies its changes. */
+static void changes_apply_without_a_flush(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "all", "ann", 3, NOW_MS, err,
+                                sizeof(err)),
+                     0);
+    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "all", "bob", 4, NOW_MS, err,
+                                sizeof(err)),
+                     0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(f->b, true, NOW_MS);
+    char text[256];
+    board_text(f->b, "all", text, sizeof(text));
+    assert_string_equal(text, "bob:4 ann:3");
+}
+
 static void period_keys_of_an_instant(void **state)
 {
     (void)state;
@@ -580,6 +649,9 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test_setup_teardown(the_migration_to_rows_per_user_keeps_unfolded_changes, setup,
                                     teardown),
+    cmocka_unit_test_setup_teardown(an_events_awards_count_on_every_board_they_belong_to, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(changes_apply_without_a_flush, setup, teardown),
     cmocka_unit_test(period_keys_of_an_instant),
     cmocka_unit_test(period_keys_that_are_valid),
     cmocka_unit_test(league_outcomes),

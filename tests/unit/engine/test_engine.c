@@ -939,6 +939,16 @@ static void game_logs_fold_and_read_back(void **state)
     expect_ledger(f, "logged", INT64_MAX, 10, 6, 1);
 }
 
+/* The user's first event (a login, which makes it). */
+static void first_login(struct fixture *f, const char *user, const char *key)
+{
+    struct event ev = make_event(user, "login", key, true);
+    struct engine_outcome out;
+    apply_batch(f, "game", &ev, 1, &out, NOW_MS);
+    engine_outcome_release(&out);
+    event_release(&ev);
+}
+
 static void exec_sql(struct fixture *f, const char *sql)
 {
     char *msg = NULL;
@@ -953,15 +963,8 @@ static void the_ledger_reads_across_folds_and_rows_of_earlier_versions(void **st
 {
     struct fixture *f = *state;
     engine_set_game_log_fold(f->e, 6, 3600 * 1000);
-    struct event ev = make_event("many", "login", "many-key-0001", true);
-    struct engine_outcome out;
-    apply_batch(f, "game", &ev, 1, &out, NOW_MS);
-    engine_outcome_release(&out);
-    event_release(&ev);
-    ev = make_event("other", "login", "other-key-0001", true);
-    apply_batch(f, "game", &ev, 1, &out, NOW_MS);
-    engine_outcome_release(&out);
-    event_release(&ev);
+    first_login(f, "many", "many-key-0001");
+    first_login(f, "other", "other-key-0001");
     begin(f);
     grant_coins(f, "many", 10);
     grant_coins(f, "many", 10);
@@ -1081,11 +1084,7 @@ static void the_entries_of_one_write_are_read_one_by_one(void **state)
 {
     struct fixture *f = *state;
     engine_set_game_log_fold(f->e, 1000, 3600 * 1000);
-    struct event ev = make_event("multi", "login", "multi-key-0001", true);
-    struct engine_outcome out;
-    apply_batch(f, "game", &ev, 1, &out, NOW_MS);
-    engine_outcome_release(&out);
-    event_release(&ev);
+    first_login(f, "multi", "multi-key-0001");
     json_t *three = json_pack("{s:I, s:I, s:I}", "a", (json_int_t)1, "b", (json_int_t)2, "c",
                               (json_int_t)3);
     json_t *two = json_pack("{s:I, s:I}", "d", (json_int_t)7, "e", (json_int_t)8);
@@ -1111,12 +1110,140 @@ static void the_entries_of_one_write_are_read_one_by_one(void **state)
     expect_middle_of_a_row(f);
 }
 
+static int spend(struct fixture *f, const char *user, int64_t amount, const char *key,
+                 struct store_ledger *out)
+{
+    struct engine_spend_req req = { user, "coins", amount, "shop", NULL, key };
+    char *uid = NULL;
+    begin(f);
+    int rc = engine_spend(f->e, f->u.s, "game", &req, NOW_MS, out, &uid, err, sizeof(err));
+    commit(f);
+    free(uid);
+    return rc;
+}
+
+/* A spend's replay finds its entry through the index once folded; an entry that cannot be
+ * read refuses that replay with a reason and fails nothing else. */
+static void a_spend_replays_from_the_index_and_damage_refuses_only_it(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 3, 3600 * 1000);
+    first_login(f, "payer", "payer-key-0001");
+    begin(f);
+    grant_coins(f, "payer", 10);
+    commit(f);
+    struct store_ledger l;
+    assert_int_equal(spend(f, "payer", 4, "spend-key-0001", &l), 0);
+    int64_t seq = l.seq;
+    store_ledger_release(&l);
+    begin(f);
+    grant_coins(f, "payer", 10); /* folds: the spend is read through the index now */
+    commit(f);
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_rows"), 0);
+    assert_int_equal(spend(f, "payer", 4, "spend-key-0001", &l), ENGINE_SPEND_REPLAYED);
+    assert_int_equal(l.seq, seq);
+    assert_int_equal(l.amount, -4);
+    assert_int_equal(l.balance_after, 6);
+    store_ledger_release(&l);
+    /* Damage to the spend's row: its replay is refused, with the reason. */
+    char sql[160];
+    snprintf(sql, sizeof(sql), "UPDATE ledger_rows SET entries = '[[' WHERE first_seq = %lld",
+             (long long)seq);
+    exec_sql(f, sql);
+    strcpy(err, "untouched");
+    assert_int_equal(spend(f, "payer", 4, "spend-key-0001", &l), ENGINE_STATE_UNREADABLE);
+    assert_non_null(strstr(err, "spend-key-0001"));
+    /* Other spends go on. */
+    assert_int_equal(spend(f, "payer", 1, "spend-key-0002", &l), 0);
+    assert_int_equal(l.balance_after, 15);
+    store_ledger_release(&l);
+}
+
+/* Pages deep in a long history read the right entries (the index row's rows are found by a
+ * binary search, not walked from the newest). */
+static void a_page_deep_in_a_long_history(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 100000, 3600 * 1000);
+    first_login(f, "long", "long-key-0001");
+    begin(f);
+    for (int i = 0; i < 300; i++)
+        grant_coins(f, "long", 10);
+    commit(f);
+    engine_set_game_log_fold(f->e, 1, 3600 * 1000);
+    begin(f);
+    grant_coins(f, "long", 10); /* seq 301, and a fold: one index row lists all 301 rows */
+    commit(f);
+    for (int64_t before = 1; before <= 302; before += 37) {
+        int64_t hi = before - 1, lo = hi - 9 > 1 ? hi - 9 : 1;
+        if (hi < 1)
+            continue;
+        expect_ledger(f, "long", before, 10, hi, lo);
+    }
+    expect_ledger(f, "long", 302, 3, 301, 299);
+    struct store_ledger l;
+    begin(f);
+    for (int64_t seq = 1; seq <= 301; seq += 50) {
+        assert_int_equal(engine_ledger_get(f->e, f->u.s, "game", "long", seq, &l, err,
+                                           sizeof(err)),
+                         0);
+        assert_int_equal(l.balance_after, 10 * seq);
+        store_ledger_release(&l);
+    }
+    commit(f);
+}
+
+/* A fold that fails leaves the logs and the watermark as they were; the next one indexes
+ * every row once. */
+static void a_failed_fold_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 100000, 3600 * 1000);
+    first_login(f, "folded", "folded-key-0001");
+    begin(f);
+    grant_coins(f, "folded", 10);
+    grant_coins(f, "folded", 10);
+    commit(f);
+    exec_sql(f, "CREATE TRIGGER no_index BEFORE INSERT ON ledger_index "
+                "BEGIN SELECT RAISE(ABORT, 'no'); END");
+    int64_t rows = 0;
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_game_fold(f->u.s, &rows, err, sizeof(err)), -1);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    exec_sql(f, "DROP TRIGGER no_index");
+    char got[64] = "";
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->u.s->db, "SELECT (SELECT count(*) FROM state_log) "
+                                        "|| ' ' || (SELECT count(*) FROM meta WHERE key = "
+                                        "'ledger_indexed_through')", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(got, sizeof(got), "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    assert_string_equal(got, "2 0"); /* both states still logged, nothing indexed */
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_game_fold(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 4); /* two states, two ledger rows */
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_game_fold(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 0);
+    engine_free(f->e);
+    f->e = engine_new(f->tenants);
+    expect_ledger(f, "folded", INT64_MAX, 10, 2, 1);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(the_ledger_reads_across_folds_and_rows_of_earlier_versions,
                                     setup, teardown),
     cmocka_unit_test_setup_teardown(the_entries_of_one_write_are_read_one_by_one, setup,
                                     teardown),
+    cmocka_unit_test_setup_teardown(a_spend_replays_from_the_index_and_damage_refuses_only_it,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(a_page_deep_in_a_long_history, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_failed_fold_changes_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(unreadable_state_is_never_overwritten, setup, teardown),
     cmocka_unit_test_setup_teardown(user_table_is_bounded, setup, teardown),
     cmocka_unit_test_setup_teardown(game_logs_fold_and_read_back, setup, teardown),

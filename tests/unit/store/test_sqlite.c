@@ -298,8 +298,9 @@ static void the_ledger_migration_keeps_every_entry_in_its_place(void **state)
     assert_int_equal(store_ledger_page(u.s, "app", "ann", INT64_MAX, 10, NULL, entry_seen, &e,
                                        err, sizeof(err)),
                      0);
-    assert_string_equal(e.text, "2:id-2:currency:coins:-5:5:a \"spend\":key-1:-:{\"a\":[1,\"b\"]}:200"
-                                " | 1:id-1:xp:XP:10:10:rule:evt-1:rule-1:-:100");
+    assert_string_equal(e.text,
+                        "2:id-2:currency:coins:-5:5:a \"spend\":key-1:-:{\"a\":[1,\"b\"]}:200"
+                        " | 1:id-1:xp:XP:10:10:rule:evt-1:rule-1:-:100");
     struct store_ledger l;
     assert_int_equal(store_ledger_get(u.s, "app", "ann", 2, &l, err, sizeof(err)), 0);
     assert_string_equal(l.metadata, "{\"a\":[1,\"b\"]}");
@@ -320,6 +321,57 @@ static void the_ledger_migration_keeps_every_entry_in_its_place(void **state)
                                        err, sizeof(err)),
                      0);
     assert_string_equal(e.text, "1:id-3:xp:XP:3:3:rule:evt-2:-:-:300");
+    unit_store_close(&u);
+}
+
+/* A store from before the ledger index (schema 12): entries an old fold copied into the
+ * ledger table, and entries still in the log. After the migrations and a fold, a user's
+ * ledger reads whole, newest first, across both. */
+static void a_store_from_before_the_index_keeps_its_ledger(void **state)
+{
+    (void)state;
+    struct unit_store u;
+    assert_int_equal(unit_store_make_at(&u, "ledger-v12", 12), 0);
+    char *msg = NULL;
+    int rc = sqlite3_exec(
+        u.s->db,
+        "INSERT INTO ledger (app_id, user_id, seq, id, kind, name, amount, balance_after, "
+        "reason, source, ref, metadata, created_at) VALUES "
+        "('app', 'ann', 1, 'id-1', 'xp', 'XP', 10, 10, 'rule', 'evt-1', NULL, NULL, 100), "
+        "('app', 'ann', 2, 'id-2', 'currency', 'coins', 5, 5, 'rule', 'evt-1', NULL, NULL, 100);"
+        "INSERT INTO ledger_log (app_id, user_id, seq, id, kind, name, amount, balance_after, "
+        "reason, source, ref, metadata, created_at) VALUES "
+        "('app', 'ann', 3, 'id-3', 'xp', 'XP', 7, 17, 'rule', 'evt-2', NULL, NULL, 200), "
+        "('app', 'ann', 4, 'id-4', 'currency', 'coins', -2, 3, 'shop', 'key-1', NULL, NULL, 300);",
+        NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("%s", msg ? msg : "?");
+    char err[256] = "";
+    assert_int_equal(store_migrate(u.s, NULL, err, sizeof(err)), 0);
+    int64_t rows = 0;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_game_fold(u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 2);
+    struct seen_entries e = { "" };
+    assert_int_equal(store_ledger_page(u.s, "app", "ann", INT64_MAX, 10, NULL, entry_seen, &e,
+                                       err, sizeof(err)),
+                     0);
+    assert_string_equal(e.text, "4:id-4:currency:coins:-2:3:shop:key-1:-:-:300"
+                                " | 3:id-3:xp:XP:7:17:rule:evt-2:-:-:200"
+                                " | 2:id-2:currency:coins:5:5:rule:evt-1:-:-:100"
+                                " | 1:id-1:xp:XP:10:10:rule:evt-1:-:-:100");
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(store_ledger_page(u.s, "app", "ann", 4, 2, "currency", entry_seen, &e, err,
+                                       sizeof(err)),
+                     0);
+    assert_string_equal(e.text, "2:id-2:currency:coins:5:5:rule:evt-1:-:-:100");
+    for (int64_t seq = 1; seq <= 4; seq++) {
+        struct store_ledger l;
+        assert_int_equal(store_ledger_get(u.s, "app", "ann", seq, &l, err, sizeof(err)), 0);
+        assert_int_equal(l.seq, seq);
+        store_ledger_release(&l);
+    }
     unit_store_close(&u);
 }
 
@@ -427,6 +479,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(hot_check_constraints_build_no_temporary_tree, setup,
                                     teardown),
     cmocka_unit_test(the_ledger_migration_keeps_every_entry_in_its_place),
+    cmocka_unit_test(a_store_from_before_the_index_keeps_its_ledger),
     cmocka_unit_test_setup_teardown(ping, setup, teardown),
     cmocka_unit_test_setup_teardown(sqlite_url, setup, teardown),
     cmocka_unit_test_setup_teardown(unsupported_url_refused, setup, teardown),
