@@ -14,8 +14,9 @@
  *     fold), and remembers where its ledger entries are in the log (`logged`);
  *   - when that no longer holds (start-up; a batch that failed after users with logged rows
  *     were forgotten) `need_fold` is set, and the logs are folded before any user is read
- *     from the store or any ledger is read. A fold reads what it folds from the store, so it
- *     can run at any point of a batch. */
+ *     from the store or any ledger is read, reading the logs back (store_game_fold), which
+ *     is correct at any point of a batch. Otherwise the fold at a batch's end writes the
+ *     states from memory (fold_states). */
 #include "engine/engine.h"
 
 #include <stdio.h>
@@ -72,6 +73,7 @@ struct user {
     bool unreadable;          /* the stored state did not parse: g is empty and must never be
                                * written over it; the user's events fail until it is mended */
     bool dirty;               /* g changed in the open batch: written before it commits */
+    bool state_logged;        /* a state of it is in the state log, not yet folded */
     struct ledger_ref *logged; /* its entries in the ledger log, oldest first */
     uint32_t n_logged, cap_logged;
     size_t key_len;
@@ -274,25 +276,77 @@ void engine_set_game_log_fold(struct engine *e, int64_t rows, int64_t ms)
     e->fold_ms = ms > 0 ? ms : 1;
 }
 
+static int by_key(const void *a, const void *b)
+{
+    const struct user *x = *(const struct user *const *)a;
+    const struct user *y = *(const struct user *const *)b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : strcmp(user_id_of(x), user_id_of(y));
+}
+
+/* The state fold from memory: every user with a state in the log is in memory with that
+ * state (see the top), so its table row is written from there, in key order, and the log
+ * emptied, instead of reading the log back and keeping each user's newest row. */
+static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *err,
+                       size_t errlen)
+{
+    size_t n = 0, cap = 0;
+    struct user **v = NULL;
+    for (size_t i = 0; i < e->users.cap; i++)
+        for (struct user *u = e->users.slots[i]; u; u = u->next)
+            if (u->state_logged) {
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 1024;
+                    v = xrealloc(v, cap * sizeof(*v));
+                }
+                v[n++] = u;
+            }
+    if (n > 1)
+        qsort(v, n, sizeof(*v), by_key);
+    int64_t now_ms = clock_now_ms();
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *state = game_user_dump(&v[i]->g);
+        rc = store_user_state_put(st, v[i]->key, user_id_of(v[i]), state, now_ms, err, errlen);
+        free(state);
+    }
+    free(v);
+    if (rc < 0)
+        return -1;
+    return store_state_log_clear(st, rows, err, errlen);
+}
+
 /* Folds the game logs into their tables in the open batch. Everything logged is then in the
- * tables, as this connection sees them, so no user needs `logged` any more. */
+ * tables, as this connection sees them, so no user needs `logged` any more. When memory
+ * cannot vouch for the logs (`need_fold`), they are read back; otherwise states are written
+ * from memory. */
 static int game_fold(struct engine *e, struct store *st, char *err, size_t errlen)
 {
     int64_t rows = 0;
     uint64_t t0 = clock_mono_ns();
-    if (store_game_fold(st, &rows, err, errlen) < 0)
-        return -1;
+    if (e->need_fold) {
+        if (store_game_fold(st, &rows, err, errlen) < 0)
+            return -1;
+    } else {
+        int64_t ledger_rows = 0;
+        if (fold_states(e, st, &rows, err, errlen) < 0 ||
+            store_ledger_fold(st, &ledger_rows, err, errlen) < 0)
+            return -1;
+        rows += ledger_rows;
+    }
     uint64_t ns = clock_mono_ns() - t0;
     metric_add(&e->m.fold_ns, ns);
     if (rows)
         log_info("game logs folded", LOG_U("rows", (uint64_t)rows), LOG_U("us", ns / 1000));
     for (size_t i = 0; i < e->users.cap; i++)
-        for (struct user *u = e->users.slots[i]; u; u = u->next)
+        for (struct user *u = e->users.slots[i]; u; u = u->next) {
+            u->state_logged = false;
             if (u->logged) {
                 free(u->logged); /* a fold is rare: no user keeps room it no longer needs */
                 u->logged = NULL;
                 u->n_logged = u->cap_logged = 0;
             }
+        }
     e->log_rows = 0;
     e->need_fold = false;
     metric_add(&e->m.folds, 1);
@@ -630,6 +684,7 @@ int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, 
         if (rc < 0)
             return -1;
         u->dirty = false;
+        u->state_logged = true;
         e->log_rows++;
     }
     /* A full user table is emptied after the commit (engine_batch_end): fold first, so

@@ -687,6 +687,25 @@ static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen
     return ret;
 }
 
+int store_state_log_clear(struct store *s, int64_t *rows, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_FOLD_STATE_CLEAR, err, errlen);
+    if (!st || sqlite__step_done(s, st, err, errlen) < 0)
+        return -1;
+    if (rows)
+        *rows = sqlite3_changes64(s->db);
+    return 0;
+}
+
+int store_ledger_fold(struct store *s, int64_t *rows, char *err, size_t errlen)
+{
+    int64_t n = 0;
+    int rc = ledger_index(s, &n, err, errlen);
+    if (rows)
+        *rows = n;
+    return rc;
+}
+
 int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen)
 {
     int64_t n = 0, indexed = 0;

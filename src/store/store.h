@@ -308,6 +308,12 @@ int store_ledger_page_logged(struct store *s, int64_t lseq, int64_t *before_seq,
  * user; the rows stay where they are); all or nothing. *rows (may be NULL) receives how many
  * log rows it folded. In the open batch, if any. */
 int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
+/* The two halves for a caller that holds every logged state in memory: it writes them with
+ * store_user_state_put, then empties the state log (store_state_log_clear) and indexes the
+ * ledger rows written since the last fold (store_ledger_fold). *rows (may be NULL) receives
+ * how many log rows each took. In the open batch: its failure fails the batch. */
+int store_state_log_clear(struct store *s, int64_t *rows, char *err, size_t errlen);
+int store_ledger_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
 /* Up to `limit` folded entries of a user with seq < before_seq, newest first, of one kind
  * ("xp", "currency") or both (NULL). fn gets each entry, valid during the call. */
 int store_ledger_page(struct store *s, const char *app_id, const char *user_id,

@@ -1234,6 +1234,47 @@ static void a_failed_fold_changes_nothing(void **state)
     expect_ledger(f, "folded", INT64_MAX, 10, 2, 1);
 }
 
+/* A fold writes the states of every user logged since the last one, whichever batch logged
+ * them, from memory: after a restart (which reads states from their table) each user has
+ * its last state, and the state log is empty. */
+static void a_fold_writes_every_logged_users_state(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 1000, 3600 * 1000);
+    static const char *const users[] = { "zed", "amy", "kit", "bo" };
+    for (size_t i = 0; i < 4; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "fold-key-%04zu", i);
+        first_login(f, users[i], key);
+        begin(f);
+        grant_coins(f, users[i], 10 * (int64_t)(i + 1));
+        commit(f);
+    }
+    begin(f); /* amy again, later */
+    grant_coins(f, "amy", 5);
+    commit(f);
+    uint64_t folds = metric(f->e, "reactor_engine_game_log_folds_total");
+    engine_set_game_log_fold(f->e, 1, 3600 * 1000);
+    begin(f);
+    grant_coins(f, "bo", 1); /* this batch folds everything logged so far */
+    commit(f);
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_folds_total"), folds + 1);
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_rows"), 0);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->u.s->db, "SELECT count(*) FROM state_log", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    engine_free(f->e);
+    f->e = engine_new(f->tenants);
+    assert_int_equal(balance_of(f, "zed"), 10);
+    assert_int_equal(balance_of(f, "amy"), 25);
+    assert_int_equal(balance_of(f, "kit"), 30);
+    assert_int_equal(balance_of(f, "bo"), 41);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(the_ledger_reads_across_folds_and_rows_of_earlier_versions,
@@ -1244,6 +1285,7 @@ static const struct CMUnitTest tests[] = {
                                     setup, teardown),
     cmocka_unit_test_setup_teardown(a_page_deep_in_a_long_history, setup, teardown),
     cmocka_unit_test_setup_teardown(a_failed_fold_changes_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_fold_writes_every_logged_users_state, setup, teardown),
     cmocka_unit_test_setup_teardown(unreadable_state_is_never_overwritten, setup, teardown),
     cmocka_unit_test_setup_teardown(user_table_is_bounded, setup, teardown),
     cmocka_unit_test_setup_teardown(game_logs_fold_and_read_back, setup, teardown),
