@@ -524,20 +524,15 @@ int boards_add(struct boards *b, struct store *st, const char *app_id, const cha
                       user_hash_of(b, user_id, len), delta, now_ms, err, errlen);
 }
 
-#define COUNT_METRICS 8 /* distinct metrics of one event summed before counting */
-
 int boards_count(struct boards *b, struct store *st, const struct game_app *app,
                  const char *user_id, int64_t occurred_at, const struct game_effects *fx,
                  int64_t now_ms, char *err, size_t errlen)
 {
-    /* An event's awards summed per metric first (two rules awarding the same track make one
-     * change per board, not two); past COUNT_METRICS distinct metrics, the rest count one
-     * by one. */
-    struct {
-        char name[BOARDS_METRIC_MAX + 16];
-        int64_t amount;
-    } m[COUNT_METRICS];
-    size_t nm = 0, rest = fx->n;
+    /* Worked out once per event, on its first award that counts: the periods and the
+     * user's hash. Two awards on one board meet in the same change. */
+    char periods[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
+    size_t np = 0, len = 0;
+    uint64_t uh = 0;
     for (size_t i = 0; i < fx->n; i++) {
         const struct game_effect *e = &fx->v[i];
         if (e->amount <= 0)
@@ -549,41 +544,23 @@ int boards_count(struct boards *b, struct store *st, const struct game_app *app,
             snprintf(metric, sizeof(metric), "currency:%s", e->name);
         else
             continue;
-        size_t k = 0;
-        while (k < nm && strcmp(m[k].name, metric) != 0)
-            k++;
-        if (k == nm) {
-            if (nm == COUNT_METRICS) {
-                rest = i;
-                break;
+        if (!np) {
+            np = boards_periods(app, occurred_at, periods, BOARDS_MAX_PERIODS);
+            /* An event older than the back-fill window counts on "all" and its seasons only:
+             * back-dated events cannot make boards without end. */
+            if (occurred_at < now_ms - BOARDS_BACKFILL_MS) {
+                size_t keep = 1;
+                for (size_t p = 4; p < np; p++)
+                    memcpy(periods[keep++], periods[p], BOARDS_PERIOD_MAX);
+                np = keep;
             }
-            memcpy(m[nm].name, metric, sizeof(metric));
-            m[nm++].amount = 0;
+            len = strlen(user_id);
+            uh = user_hash_of(b, user_id, len);
         }
-        m[k].amount = score_add(m[k].amount, e->amount);
-    }
-    if (!nm)
-        return 0;
-    char periods[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
-    size_t np = boards_periods(app, occurred_at, periods, BOARDS_MAX_PERIODS);
-    /* An event older than the back-fill window counts on "all" and its seasons only:
-     * back-dated events cannot make boards without end. */
-    if (occurred_at < now_ms - BOARDS_BACKFILL_MS) {
-        size_t keep = 1;
-        for (size_t p = 4; p < np; p++)
-            memcpy(periods[keep++], periods[p], BOARDS_PERIOD_MAX);
-        np = keep;
-    }
-    size_t len = strlen(user_id);
-    uint64_t uh = user_hash_of(b, user_id, len);
-    for (size_t k = 0; k < nm; k++)
         for (size_t p = 0; p < np; p++)
-            if (add_change(b, st, app->app_id, m[k].name, periods[p], user_id, len, uh,
-                           m[k].amount, now_ms, err, errlen) < 0)
+            if (add_change(b, st, app->app_id, metric, periods[p], user_id, len, uh, e->amount,
+                           now_ms, err, errlen) < 0)
                 return -1;
-    if (rest < fx->n) {
-        struct game_effects tail = { .v = fx->v + rest, .n = fx->n - rest };
-        return boards_count(b, st, app, user_id, occurred_at, &tail, now_ms, err, errlen);
     }
     return 0;
 }

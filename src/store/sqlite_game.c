@@ -159,12 +159,20 @@ void store_ledger_dup(const struct store_ledger *from, struct store_ledger *to)
  * versions before the index were copied into the ledger table, keyed by (app, user, seq); they
  * are older than any indexed entry of the same user, so reads look there last. */
 
-static void json_str_or_null(struct buf *b, const char *s)
+/* Appends ",<s as a JSON string>" (or ",null"). */
+static void put_str(struct buf *b, const char *s)
 {
+    buf_putc(b, ',');
     if (s)
         buf_append_json_string(b, s, strlen(s));
     else
         buf_puts(b, "null");
+}
+
+static void put_int(struct buf *b, int64_t v)
+{
+    buf_putc(b, ',');
+    buf_append_i64(b, v);
 }
 
 int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
@@ -176,37 +184,26 @@ int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
     if (!st)
         return -1;
     struct buf b = BUF_INIT;
-    buf_putc(&b, '[');
     for (size_t i = 0; i < n; i++) {
         const struct store_ledger *l = &v[i];
-        buf_puts(&b, i ? ",[" : "[");
+        buf_puts(&b, i ? ",[" : "[[");
         buf_append_i64(&b, l->seq);
-        buf_putc(&b, ',');
-        json_str_or_null(&b, l->id);
-        buf_putc(&b, ',');
-        json_str_or_null(&b, l->kind);
-        buf_putc(&b, ',');
-        json_str_or_null(&b, l->name);
-        buf_putc(&b, ',');
-        buf_append_i64(&b, l->amount);
-        buf_putc(&b, ',');
-        buf_append_i64(&b, l->balance_after);
-        buf_putc(&b, ',');
-        json_str_or_null(&b, l->reason);
-        buf_putc(&b, ',');
-        json_str_or_null(&b, l->source);
-        buf_putc(&b, ',');
-        json_str_or_null(&b, l->ref);
-        buf_putc(&b, ',');
-        json_str_or_null(&b, l->metadata);
-        buf_putc(&b, ',');
-        buf_append_i64(&b, l->created_at);
+        put_str(&b, l->id);
+        put_str(&b, l->kind);
+        put_str(&b, l->name);
+        put_int(&b, l->amount);
+        put_int(&b, l->balance_after);
+        put_str(&b, l->reason);
+        put_str(&b, l->source);
+        put_str(&b, l->ref);
+        put_str(&b, l->metadata);
+        put_int(&b, l->created_at);
         buf_putc(&b, ']');
     }
     buf_putc(&b, ']');
     sqlite__bind_text(st, 1, app_id);
     sqlite__bind_text(st, 2, user_id);
-    sqlite3_bind_int64(st, 3, n ? v[0].seq : 0);
+    sqlite3_bind_int64(st, 3, v[0].seq);
     sqlite3_bind_text(st, 4, b.data, (int)b.len, SQLITE_STATIC);
     int rc = sqlite__step_done(s, st, err, errlen);
     buf_release(&b);
@@ -535,80 +532,23 @@ int store_ledger_get(struct store *s, const char *app_id, const char *user_id, i
     return ret;
 }
 
-/* A fold's users: (app, user) -> its new rows, open addressing, cap a power of two. */
-struct fold_user {
-    uint64_t hash;
-    char *key;                  /* app '\0' user '\0'; owned; NULL: a free slot */
-    size_t app_len, user_len;
-    int64_t first_seq;
-    struct buf lseqs;           /* "lseq,lseq,..." */
-};
-
-struct fold_users {
-    struct fold_user *v;
-    size_t cap, n;
-    uint64_t seed;              /* user ids come from clients */
-};
-
-static uint64_t key_hash(uint64_t h, const char *s, size_t len)
+/* Writes the index row of one user (`who`: app '\0' user) listing its new rows' places. */
+static int index_put(struct store *s, const struct buf *who, size_t app_len, int64_t first_seq,
+                     const struct buf *lseqs, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-    return h;
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_INDEX_PUT, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, who->data, (int)app_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, who->data + app_len + 1, (int)(who->len - app_len - 1),
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, first_seq);
+    sqlite3_bind_text(st, 4, lseqs->data, (int)lseqs->len, SQLITE_STATIC);
+    return sqlite__step_done(s, st, err, errlen);
 }
 
-static struct fold_user *fold_user(struct fold_users *t, const char *app, size_t app_len,
-                                   const char *user, size_t user_len)
-{
-    if ((t->n + 1) * 2 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        struct fold_user *v = xcalloc(cap, sizeof(*v));
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->v[i].key)
-                continue;
-            size_t j = t->v[i].hash & (cap - 1);
-            while (v[j].key)
-                j = (j + 1) & (cap - 1);
-            v[j] = t->v[i];
-        }
-        free(t->v);
-        t->v = v;
-        t->cap = cap;
-    }
-    uint64_t h = key_hash(key_hash(t->seed, app, app_len + 1), user, user_len);
-    h ^= h >> 29;
-    for (size_t j = h & (t->cap - 1);; j = (j + 1) & (t->cap - 1)) {
-        struct fold_user *x = &t->v[j];
-        if (!x->key) {
-            x->hash = h;
-            x->key = xmalloc(app_len + user_len + 2);
-            memcpy(x->key, app, app_len + 1);
-            memcpy(x->key + app_len + 1, user, user_len);
-            x->key[app_len + 1 + user_len] = '\0';
-            x->app_len = app_len;
-            x->user_len = user_len;
-            x->first_seq = 0;
-            buf_init(&x->lseqs);
-            t->n++;
-            return x;
-        }
-        if (x->hash == h && x->app_len == app_len && x->user_len == user_len &&
-            memcmp(x->key, app, app_len) == 0 &&
-            memcmp(x->key + app_len + 1, user, user_len) == 0)
-            return x;
-    }
-}
-
-static int fold_user_cmp(const void *a, const void *b)
-{
-    const struct fold_user *x = *(const struct fold_user *const *)a;
-    const struct fold_user *y = *(const struct fold_user *const *)b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : strcmp(x->key + x->app_len + 1, y->key + y->app_len + 1);
-}
-
-/* Indexes the ledger rows written since the last fold: one ledger_index row per user, written
- * in key order. *rows receives how many ledger rows it indexed. */
+/* Indexes the ledger rows written since the last fold, read in (app, user, place) order: one
+ * ledger_index row per user, written in key order. *rows receives how many it indexed. */
 static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen)
 {
     sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_INDEXED_GET, err, errlen);
@@ -622,59 +562,46 @@ static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sqlite__fail(s, err, errlen);
 
-    struct fold_users t = { NULL, 0, 0, 0 };
-    sqlite3_randomness(sizeof(t.seed), &t.seed);
-    int64_t last = through, n = 0;
-    int ret = 0;
-    st = sqlite__stmt(s, ST_LEDGER_UNINDEXED, err, errlen);
-    if (!st)
+    sqlite3_stmt *scan = sqlite__stmt(s, ST_LEDGER_UNINDEXED, err, errlen);
+    if (!scan)
         return -1;
-    sqlite3_bind_int64(st, 1, through);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *app = (const char *)sqlite3_column_text(st, 1);
-        size_t app_len = (size_t)sqlite3_column_bytes(st, 1);
-        const char *user = (const char *)sqlite3_column_text(st, 2);
-        size_t user_len = (size_t)sqlite3_column_bytes(st, 2);
-        last = sqlite3_column_int64(st, 0);
-        if (!app || !user)
-            continue;
-        struct fold_user *u = fold_user(&t, app, app_len, user, user_len);
-        if (u->lseqs.len)
-            buf_putc(&u->lseqs, ',');
-        else
-            u->first_seq = sqlite3_column_int64(st, 3);
-        buf_append_i64(&u->lseqs, last);
+    sqlite3_bind_int64(scan, 1, through);
+    struct buf who = BUF_INIT, lseqs = BUF_INIT; /* the user being listed, its places */
+    size_t app_len = 0;
+    int64_t last = through, first_seq = 0, n = 0;
+    int ret = 0;
+    while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
+        int64_t lseq = sqlite3_column_int64(scan, 0);
+        const char *app = (const char *)sqlite3_column_text(scan, 1);
+        const char *user = (const char *)sqlite3_column_text(scan, 2);
+        size_t alen = (size_t)sqlite3_column_bytes(scan, 1);
+        size_t ulen = (size_t)sqlite3_column_bytes(scan, 2);
+        last = lseq > last ? lseq : last;
         n++;
-    }
-    if (rc != SQLITE_DONE)
-        ret = sqlite__fail(s, err, errlen);
-    sqlite3_reset(st);
-
-    struct fold_user **order = ret == 0 && t.n ? xmalloc(t.n * sizeof(*order)) : NULL;
-    size_t k = 0;
-    for (size_t i = 0; order && i < t.cap; i++)
-        if (t.v[i].key)
-            order[k++] = &t.v[i];
-    if (order)
-        qsort(order, k, sizeof(*order), fold_user_cmp);
-    for (size_t i = 0; ret == 0 && i < k; i++) {
-        struct fold_user *u = order[i];
-        if (!(st = sqlite__stmt(s, ST_LEDGER_INDEX_PUT, err, errlen))) {
-            ret = -1;
-            break;
+        if (lseqs.len && alen == app_len && who.len == alen + 1 + ulen &&
+            memcmp(who.data, app, alen) == 0 && memcmp(who.data + alen + 1, user, ulen) == 0) {
+            buf_putc(&lseqs, ',');
+        } else {
+            if (lseqs.len && (ret = index_put(s, &who, app_len, first_seq, &lseqs, err,
+                                              errlen)) < 0)
+                break;
+            buf_reset(&who);
+            buf_append(&who, app, alen);
+            buf_putc(&who, '\0');
+            buf_append(&who, user, ulen);
+            app_len = alen;
+            first_seq = sqlite3_column_int64(scan, 3);
+            buf_reset(&lseqs);
         }
-        sqlite3_bind_text(st, 1, u->key, (int)u->app_len, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, u->key + u->app_len + 1, (int)u->user_len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, u->first_seq);
-        sqlite3_bind_text(st, 4, u->lseqs.data, (int)u->lseqs.len, SQLITE_STATIC);
-        ret = sqlite__step_done(s, st, err, errlen);
+        buf_append_i64(&lseqs, lseq);
     }
-    free(order);
-    for (size_t i = 0; i < t.cap; i++) {
-        free(t.v[i].key);
-        buf_release(&t.v[i].lseqs);
-    }
-    free(t.v);
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = sqlite__fail(s, err, errlen);
+    sqlite3_reset(scan);
+    if (ret == 0 && lseqs.len)
+        ret = index_put(s, &who, app_len, first_seq, &lseqs, err, errlen);
+    buf_release(&who);
+    buf_release(&lseqs);
     if (ret == 0 && last != through) {
         if (!(st = sqlite__stmt(s, ST_LEDGER_INDEXED_SET, err, errlen)))
             return -1;

@@ -97,7 +97,7 @@ static const char *const stmt_sql[ST__COUNT] = {
     /* The ledger's rows stay in ledger_rows, in the order they were written; a fold indexes
      * the new ones, one ledger_index row per user listing its rows. */
     [ST_LEDGER_UNINDEXED] = "SELECT lseq, app_id, user_id, first_seq FROM ledger_rows "
-                            "WHERE lseq > ?1 ORDER BY lseq",
+                            "WHERE lseq > ?1 ORDER BY app_id, user_id, lseq",
     [ST_LEDGER_INDEX_PUT] = "INSERT INTO ledger_index (app_id, user_id, first_seq, lseqs) "
                             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE "
                             "SET lseqs = lseqs || ',' || excluded.lseqs",

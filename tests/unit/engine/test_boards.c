@@ -482,8 +482,8 @@ static void the_migration_to_rows_per_user_keeps_unfolded_changes(void **state)
     unit_store_close(&f.u);
 }
 
-/* An event's awards count summed per metric: two awards of one track are one change per
- * board; past the eight metrics summed at once, the rest still count. */
+/* An event's awards count on every board they belong to: two awards of one track meet in one
+ * change per board (one log row for the user), and every metric counts, however many. */
 static void an_events_awards_count_on_every_board_they_belong_to(void **state)
 {
     struct fixture *f = *state;
