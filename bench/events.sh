@@ -73,8 +73,15 @@ fi
 server_ticks() {
     awk '{print $14 + $15}' "/proc/$pid/stat"
 }
+# User + system time of this shell's finished children, in seconds (the generator's, above all).
+# `times` runs here, not in a command substitution: a subshell has no finished children.
+child_seconds() {
+    times >"$data/times"
+    awk 'NR == 2 { split($1, u, "m"); split($2, s, "m")
+        printf "%.3f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$data/times"
+}
 # run <phase> <reactor bench arguments>: the JSON line on stdout; on stderr the server's own
-# CPU time per request of the phase (steadier than the rates on a shared machine). With
+# CPU time per request of the phase, and the generator's (steadier than the rates on a shared machine). With
 # BENCH_PERF=<prefix>, a perf record of the server during the phase into <prefix>.<phase>
 # (BENCH_PERF_ARGS, default -g).
 run() {
@@ -84,23 +91,37 @@ run() {
         perf record -q ${BENCH_PERF_ARGS:--g} -o "$BENCH_PERF.$phase" -p "$pid" -- sleep "$secs" &
     fi
     t0=$(server_ticks)
+    child_seconds >"$data/g0"
     r=$("$bin" bench --url "http://127.0.0.1:$port" --app "$app" --key "$key" \
         --secret "$secret" --connections "$conns" --duration "$secs" --users "$users" --json "$@" |
         tail -1)
     t1=$(server_ticks)
+    child_seconds >"$data/g1"
     echo "$r"
     python3 -c 'import json, os, sys
 n = json.loads(sys.argv[1])["requests"]; t = (int(sys.argv[3]) - int(sys.argv[2])) / os.sysconf("SC_CLK_TCK")
-print(f"  {sys.argv[4]}: server CPU {t:.2f} s, {t * 1e6 / max(1, n):.1f} us per request", file=sys.stderr)' \
-        "$r" "$t0" "$t1" "$phase" || true
+g = float(sys.argv[6]) - float(sys.argv[5])
+print(f"  {sys.argv[4]}: server CPU {t:.2f} s, {t * 1e6 / max(1, n):.1f} us per request; "
+      f"generator CPU {g:.2f} s, {g * 1e6 / max(1, n):.1f} us per request", file=sys.stderr)' \
+        "$r" "$t0" "$t1" "$phase" "$(cat "$data/g0")" "$(cat "$data/g1")" || true
 }
 
-health=$(run health --mode health)
-echo "health: $health"
-events=$(run events --mode events)
-echo "events: $events"
-batched=$(run batch --mode batch --batch-size "$batch")
-echo "batch:  $batched"
+# BENCH_PHASES: which phases to run (default all three; the summary needs all three).
+phases=" ${BENCH_PHASES:-health events batch} "
+health='' events='' batched=''
+if [[ $phases == *" health "* ]]; then
+    health=$(run health --mode health)
+    echo "health: $health"
+fi
+if [[ $phases == *" events "* ]]; then
+    events=$(run events --mode events)
+    echo "events: $events"
+fi
+if [[ $phases == *" batch "* ]]; then
+    batched=$(run batch --mode batch --batch-size "$batch")
+    echo "batch:  $batched"
+fi
+[ -n "$health" ] && [ -n "$events" ] && [ -n "$batched" ] &&
 python3 - "$health" "$events" "$batched" <<'PY'
 import json, sys
 h, e, b = (json.loads(a) for a in sys.argv[1:4])
