@@ -64,7 +64,8 @@ struct ingest {
     bool batch;                  /* /events/batch */
     uint64_t start_ns;           /* the request's first byte (monotonic) */
     struct slot *slots;          /* batch: one per input event */
-    size_t n_slots;
+    size_t n_slots, slots_cap;   /* events has room for slots_cap too */
+    bool reads_metadata;         /* the app has rules: parse metadata for them here */
     struct event *events;        /* the events that passed validation, in order */
     struct engine_outcome *outcomes;
     size_t n;
@@ -317,6 +318,7 @@ static int check_signature(struct api *api, struct http_request *req, const char
     x->sig_ts = 0;
     for (size_t i = 0; i < h.timestamp_len; i++)
         x->sig_ts = x->sig_ts * 10 + (h.timestamp[i] - '0');
+    x->reads_metadata = app.reads_metadata;
     memcpy(x->nonce, h.nonce, h.nonce_len);
     x->nonce[h.nonce_len] = '\0';
     x->nonce_len = h.nonce_len;
@@ -383,6 +385,19 @@ static void finish(struct api *api, struct http_request *req, const struct princ
         ingest_free(x);
 }
 
+/* Answers a refused event of POST /events. */
+static void refuse(struct api *api, struct http_request *req, struct event_problem *p)
+{
+    engine_count_reject(api->engine, p->status == 409 ? REJECT_APP_MISMATCH : REJECT_INVALID, 1);
+    if (p->details) {
+        http_respond_error_details(req, p->status, p->code, p->message, p->details);
+        p->details = NULL;
+    } else {
+        http_respond_error(req, p->status, p->code, p->message);
+    }
+    event_problem_release(p);
+}
+
 static void post_event(struct http_request *req, void *arg)
 {
     struct api *api = arg;
@@ -392,29 +407,52 @@ static void post_event(struct http_request *req, void *arg)
     engine_count_received(api->engine, 1);
     struct ingest *x = xcalloc(1, sizeof(*x));
     bool ok = false;
-    json_t *body = NULL;
     if (check_signature(api, req, who.app_id, x, 1) < 0 || wait_param(req, &x->wait) < 0 ||
-        !(body = http_request_json(req)))
+        http_request_json_check(req) < 0)
         goto out;
     x->events = xcalloc(1, sizeof(*x->events));
     struct event_problem p;
-    if (event_parse(body, who.app_id, clock_now_ms(), &x->events[0], &p) < 0) {
-        engine_count_reject(api->engine, p.status == 409 ? REJECT_APP_MISMATCH : REJECT_INVALID,
-                            1);
-        if (p.details) {
-            http_respond_error_details(req, p.status, p.code, p.message, p.details);
-            p.details = NULL;
-        } else {
-            http_respond_error(req, p.status, p.code, p.message);
-        }
-        event_problem_release(&p);
+    char err[200];
+    int rc = event_read(req->body.data, req->body.len, http_request_json_limits(req),
+                        who.app_id, clock_now_ms(), &x->events[0], &p, err, sizeof(err));
+    if (rc == -2) {
+        http_respond_error(req, 400, "invalid_json", err);
+        goto out;
+    }
+    if (rc < 0) {
+        refuse(api, req, &p);
         goto out;
     }
     x->n = 1;
+    if (x->reads_metadata && event_meta_tree(&x->events[0]) < 0)
+        log_warn("event metadata does not parse back", LOG_S("app", who.app_id));
     ok = true;
 out:
-    json_decref(body);
     finish(api, req, &who, x, ok);
+}
+
+/* event_read_batch's callback: each event into the request's slots. */
+static void batch_event(void *arg, int rc, struct event *ev, struct event_problem *p,
+                        const char *given_key)
+{
+    struct ingest *x = arg;
+    if (x->n_slots == x->slots_cap) {
+        x->slots_cap = x->slots_cap ? x->slots_cap * 2 : 16;
+        x->slots = xrealloc(x->slots, x->slots_cap * sizeof(*x->slots));
+        x->events = xrealloc(x->events, x->slots_cap * sizeof(*x->events));
+    }
+    struct slot *s = &x->slots[x->n_slots++];
+    memset(s, 0, sizeof(*s));
+    if (rc == 0) {
+        if (x->reads_metadata)
+            event_meta_tree(ev);
+        s->event = (long)x->n;
+        x->events[x->n++] = *ev;
+        return;
+    }
+    s->event = -1;
+    s->problem = *p;
+    s->given_key = given_key ? xstrdup(given_key) : NULL;
 }
 
 static void post_batch(struct http_request *req, void *arg)
@@ -425,37 +463,31 @@ static void post_batch(struct http_request *req, void *arg)
         return;
     struct ingest *x = xcalloc(1, sizeof(*x));
     x->batch = true;
-    json_t *body = NULL;
     bool ok = false;
     if (check_signature(api, req, who.app_id, x, 0) < 0 || wait_param(req, &x->wait) < 0 ||
-        !(body = http_request_json(req)))
+        http_request_json_check(req) < 0)
         goto out;
-    const json_t *list = json_is_object(body) ? json_object_get(body, "events") : NULL;
-    size_t n = json_array_size(list);
-    if (!json_is_array(list) || n == 0 || n > EVENT_BATCH_MAX) {
-        http_respond_error_details(req, 400, "validation_failed", "Validation failed",
-                                   json_pack("{s:s}", "events",
-                                             "must be an array of 1 to 1000 events"));
+    char err[200];
+    int n = event_read_batch(req->body.data, req->body.len, http_request_json_limits(req),
+                             who.app_id, clock_now_ms(), batch_event, x, err, sizeof(err));
+    if (n < 0) {
+        if (n == -2)
+            http_respond_error(req, 400, "invalid_json", err);
+        else
+            http_respond_error_details(req, 400, "validation_failed", "Validation failed",
+                                       json_pack("{s:s}", "events",
+                                                 "must be an array of 1 to 1000 events"));
         goto out;
     }
-    engine_count_received(api->engine, n);
-    x->slots = xcalloc(n, sizeof(*x->slots));
-    x->n_slots = n;
-    x->events = xcalloc(n, sizeof(*x->events));
-    int64_t now = clock_now_ms();
-    for (size_t i = 0; i < n; i++) {
-        struct slot *s = &x->slots[i];
-        const json_t *v = json_array_get(list, i);
-        if (event_parse(v, who.app_id, now, &x->events[x->n], &s->problem) == 0) {
-            s->event = (long)x->n++;
-            continue;
-        }
-        s->event = -1;
-        engine_count_reject(api->engine,
-                            s->problem.status == 409 ? REJECT_APP_MISMATCH : REJECT_INVALID, 1);
-        const json_t *k = json_object_get(v, "idempotencyKey");
-        if (json_is_string(k))
-            s->given_key = xstrdup(json_string_value(k));
+    engine_count_received(api->engine, (size_t)n);
+    size_t refused = x->n_slots - x->n;
+    if (refused) {
+        for (size_t i = 0; i < x->n_slots; i++)
+            if (x->slots[i].event < 0)
+                engine_count_reject(api->engine,
+                                    x->slots[i].problem.status == 409 ? REJECT_APP_MISMATCH
+                                                                      : REJECT_INVALID,
+                                    1);
     }
     if (x->n == 0) {
         /* Nothing for the engine: answer now (the nonce stays unused). */
@@ -467,7 +499,6 @@ static void post_batch(struct http_request *req, void *arg)
     }
     ok = true;
 out:
-    json_decref(body);
     finish(api, req, &who, x, ok);
 }
 

@@ -16,6 +16,7 @@
 #define REACTOR_CORE_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -77,5 +78,8 @@ void buf_append_i64(struct buf *b, int64_t v);
 /* Appends `s` as a JSON string literal with quotes; bytes that are not valid UTF-8 are
  * replaced with U+FFFD so the output is always valid JSON. */
 void buf_append_json_string(struct buf *b, const char *s, size_t len);
+/* Bytes a JSON string holds as they are: printable ASCII but the quote and the backslash
+ * (and DEL, which JSON allows). */
+extern const bool json_plain[256];
 
 #endif

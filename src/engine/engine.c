@@ -1068,7 +1068,7 @@ int engine_apply(struct engine *e, struct store *st, const char *app_id, struct 
                  size_t n, struct engine_outcome *out, int64_t now_ms, char *err, size_t errlen)
 {
     bool auto_create;
-    const struct game_app *app = NULL;
+    struct game_app *app = NULL;
     if (tenant_app_auto_create(e->tenants, app_id, &auto_create) < 0)
         snprintf(err, errlen, "app %s is not in the registry", app_id);
     else
@@ -1076,6 +1076,20 @@ int engine_apply(struct engine *e, struct store *st, const char *app_id, struct 
     if (!app) {
         memset(out, 0, n * sizeof(*out));
         return -1;
+    }
+    /* Rules and achievements read metadata as a tree. The I/O threads build it when the
+     * registry says the app has definitions; one that came without (definitions new since, or
+     * a registry entry replaced) is parsed here, and the registry told again. */
+    bool want = app->n_rules > 0 || app->n_achs > 0, parsed = false;
+    for (size_t i = 0; want && i < n; i++) {
+        if (events[i].metadata && !events[i].meta) {
+            event_meta_tree(&events[i]);
+            parsed = true;
+        }
+    }
+    if (parsed || (!want && app->metadata_told)) {
+        tenant_app_set_reads_metadata(e->tenants, app_id, want);
+        app->metadata_told = want;
     }
     for (size_t i = 0; i < n; i++) {
         if (apply_one(e, st, app, auto_create, &events[i], &out[i], now_ms, err, errlen) < 0) {

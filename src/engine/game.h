@@ -116,6 +116,8 @@ struct game_app {
     struct cond_fields *fields; /* numbers the fields the conditions of rules and achievements
                                  * read (condition.h) */
     bool fields_stale;          /* definitions were removed since `fields` was last rebuilt */
+    bool metadata_told;         /* the engine told the I/O threads to parse events' metadata
+                                 * for these definitions (tenant_app_set_reads_metadata) */
 };
 
 struct game_app *game_app_new(const char *app_id, const char *tz);

@@ -94,6 +94,12 @@ int http_request_query(const struct http_request *req, const char *key, struct b
 /* Parses the body as JSON within the configured limits. On failure it answers 400 itself
  * (wrong Content-Type, empty body, malformed JSON, limits) and returns NULL. */
 json_t *http_request_json(struct http_request *req);
+/* The checks http_request_json makes before parsing (Content-Type, a body): 0, or -1 after
+ * answering 400. For handlers that read the body themselves (core/jread.h). */
+int http_request_json_check(struct http_request *req);
+/* The JSON limits of the request's server. */
+struct json_limits;
+const struct json_limits *http_request_json_limits(const struct http_request *req);
 
 /* The handler will respond later, on this request's I/O thread. */
 void http_request_defer(struct http_request *req);

@@ -244,7 +244,7 @@ void http_respond_error(struct http_request *req, int status, const char *code,
     http_respond_error_details(req, status, code, message, NULL);
 }
 
-json_t *http_request_json(struct http_request *req)
+int http_request_json_check(struct http_request *req)
 {
     size_t ct_len;
     const char *ct = http_request_header(req, "content-type", &ct_len);
@@ -252,12 +252,24 @@ json_t *http_request_json(struct http_request *req)
     if (!ct || ct_len < json_len || strncasecmp(ct, "application/json", json_len) != 0 ||
         (ct_len > json_len && ct[json_len] != ';' && ct[json_len] != ' ')) {
         http_respond_error(req, 400, "bad_content_type", "Content-Type must be application/json");
-        return NULL;
+        return -1;
     }
     if (req->body.len == 0) {
         http_respond_error(req, 400, "invalid_json", "Request body is empty; a JSON object is expected");
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+const struct json_limits *http_request_json_limits(const struct http_request *req)
+{
+    return &req->conn->worker->shared->limits.json;
+}
+
+json_t *http_request_json(struct http_request *req)
+{
+    if (http_request_json_check(req) < 0)
+        return NULL;
     char err[200];
     /* Handlers parse before deferring, so the connection is there. */
     const struct json_limits *jl = &req->conn->worker->shared->limits.json;

@@ -1,12 +1,16 @@
 /* Fuzz target for the strict JSON parser (src/core/json.c): prescan and parse within limits,
- * check that the limits really bound what was built, then dump and re-parse the result. */
+ * check that the limits really bound what was built, then dump and re-parse the result. The
+ * reader without a tree (src/core/jread.c) must take exactly the documents the strict parser
+ * takes, within the same limits, and its compact copy must parse to the same value. */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/jread.h"
 #include "core/json.h"
 
 #include "fuzz.h"
@@ -47,12 +51,37 @@ static void check(const char *text, size_t len, const struct json_limits *lim)
     if (pre < 0)
         CHECK(err[0] != '\0' && memchr(err, '\0', sizeof(err)));
 
+    struct jread r;
+    struct buf compact = BUF_INIT;
+    jread_init(&r, text, len, lim);
+    bool read = jread_skip(&r, &compact) && jread_end(&r);
+    CHECK(read != jread_failed(&r));
+    char rerr[200];
+    if (!read) {
+        jread_error(&r, rerr, sizeof(rerr));
+        CHECK(rerr[0] != '\0');
+    }
+    jread_release(&r);
+
     memset(err, 0, sizeof(err));
     json_t *j = json_parse_strict(text, len, lim, err, sizeof(err));
-    if (!j) {
-        CHECK(err[0] != '\0' && memchr(err, '\0', sizeof(err)));
+    /* jansson stops at a NUL byte as if the input ended there; the reader refuses it */
+    if (memchr(text, '\0', len))
+        CHECK(!read);
+    else
+        CHECK(read == (j != NULL));
+    if (!j || !read) {
+        CHECK(j || (err[0] != '\0' && memchr(err, '\0', sizeof(err))));
+        json_decref(j);
+        buf_release(&compact);
         return;
     }
+    json_error_t jerr;
+    json_t *c = json_loadb(compact.data, compact.len, JSON_DECODE_ANY, &jerr);
+    CHECK(c != NULL && json_equal(c, j));
+    CHECK(compact.len <= len);
+    json_decref(c);
+    buf_release(&compact);
     CHECK(pre == 0); /* the prescan is part of the strict parse */
 
     size_t elements = 0;

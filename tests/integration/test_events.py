@@ -385,6 +385,40 @@ def test_body_not_json_and_wrong_content_type(api):
     assert r.status_code == 202, r.text
 
 
+def test_bodies_the_strict_parser_refuses_store_nothing(api):
+    """Events are read from the body without a JSON tree, under the strict parser's rules: a
+    duplicate key (also spelt with an escape), a lone surrogate, \\u0000, an integer past
+    int64, bytes after the value (a NUL too) are refused whole, and nothing is stored."""
+    c, _ = ingest_app(api)
+    for path in ("/events", "/events/batch"):
+        key = new_key()
+        good = encode(c.event("strict-user", idempotencyKey=key))
+        inner = good[1:-1]
+        objects = [
+            b'{' + inner + b',"userId":"again"}',
+            b'{' + inner + b',"user\\u0049d":"again"}',
+            b'{' + inner + b',"metadata":{"s":"\\ud800"}}',
+            b'{' + inner + b',"metadata":{"s":"a\\u0000b"}}',
+            b'{' + inner + b',"metadata":{"n":9223372036854775808}}',
+            b'{' + inner + b',"metadata":{"a":1,"a":2}}',
+        ]
+        bodies = [(o, b"") for o in objects] + [(good, b"\x00"), (good, b" x")]
+        for obj, after in bodies:
+            body = obj if path == "/events" else b'{"events":[' + obj + b']}'
+            status, j = error_of(c.post_raw(path, body + after))
+            assert (status, j["code"]) == (400, "invalid_json"), (body + after, j)
+        assert c.get(key).status_code == 404
+    # Whitespace goes, the client's numbers and escapes stay, and the values read back.
+    key = new_key()
+    body = ('{"appId":"%s","userId":"ws-user","eventType":"t","idempotencyKey":"%s",'
+            '"metadata" : { "price" : 4.99 , "big" : 12345678901234 , "s" : "\\u00e9\\/" }}'
+            % (c.app_id, key)).encode()
+    r = c.post(body, wait="true")
+    assert r.status_code == 202, r.text
+    assert c.get(key).json()["metadata"] == {"price": 4.99, "big": 12345678901234,
+                                             "s": "\u00e9/"}
+
+
 LONG = "x" * 129
 
 

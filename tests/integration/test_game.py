@@ -125,6 +125,30 @@ def test_effects_are_stored_with_the_event(api):
     assert g.xp("u1") == 5
 
 
+def test_rules_read_metadata_whether_or_not_the_io_threads_parsed_it(api):
+    """Events are read without a JSON tree; only apps with rules get their metadata parsed for
+    them. Rules created between events, a rule removed and created again: every event that
+    matches is rewarded, and events in a batch too."""
+    g = Game(api)
+    g.send(metadata={"difficulty": "hard"})  # no rules yet: nothing parsed for them
+    rule = g.rule(conditions={"all": [{"field": "difficulty", "op": "eq", "value": "hard"}]},
+                  xpAwards={"Builder XP": {"field": "points", "max": 50}})
+    for points in (3, 4):  # the first one after the rule, then the next
+        fx = g.send(metadata={"difficulty": "hard", "points": points})
+        assert [e["amount"] for e in of_type(fx, "xp.awarded")] == [points]
+    assert of_type(g.send(metadata={"difficulty": "easy", "points": 9}), "xp.awarded") == []
+    r = g.api.delete(f"/rules/{rule['id']}", g.admin)
+    assert r.status_code in (200, 204), r.text
+    assert of_type(g.send(metadata={"difficulty": "hard", "points": 9}), "xp.awarded") == []
+    g.rule(conditions={"all": [{"field": "difficulty", "op": "eq", "value": "hard"}]},
+           xpAwards={"Builder XP": 1})
+    events = [g.events.event("u1", "task_completed", metadata={"difficulty": d})
+              for d in ("hard", "easy", "hard")]
+    r = g.events.batch(events, wait="true")
+    assert r.status_code == 202, r.text
+    assert g.xp("u1") == 3 + 4 + 2
+
+
 # ---- rules: the API --------------------------------------------------------------------------
 
 
