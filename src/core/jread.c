@@ -16,13 +16,33 @@
 void jread_init(struct jread *r, const char *data, size_t len, const struct json_limits *lim)
 {
     memset(r, 0, sizeof(*r));
+    buf_init(&r->keys_text);
+    buf_init(&r->num);
+    jread_reset(r, data, len, lim);
+}
+
+void jread_reset(struct jread *r, const char *data, size_t len, const struct json_limits *lim)
+{
+    for (int i = 0; i < r->depth; i++) { /* a document left half read */
+        free(r->frames[i].table);
+        r->frames[i].table = NULL;
+    }
+    size_t frames = (size_t)(lim->max_depth > 0 ? lim->max_depth : 0) + 1;
+    if (frames > r->frames_cap) {
+        free(r->frames);
+        r->frames = xcalloc(frames, sizeof(*r->frames));
+        r->frames_cap = frames;
+    }
     r->begin = r->p = (const unsigned char *)data;
     r->end = r->begin + len;
     r->lim = lim;
-    r->frames = xcalloc((size_t)(lim->max_depth > 0 ? lim->max_depth : 0) + 1,
-                        sizeof(*r->frames));
-    buf_init(&r->keys_text);
-    buf_init(&r->num);
+    r->elements = 0;
+    r->depth = 0;
+    r->error = NULL;
+    r->error_at = 0;
+    r->limit = false;
+    r->n_keys = 0;
+    buf_reset(&r->keys_text);
 }
 
 void jread_release(struct jread *r)

@@ -56,6 +56,7 @@ struct jread {
     size_t error_at;   /* byte offset of the error */
     bool limit;        /* the error is a limit of `lim`, not bad JSON */
     struct jread_frame *frames; /* one per open container */
+    size_t frames_cap;
     struct jread_key *keys;     /* keys of the open objects */
     size_t n_keys, keys_cap;
     struct buf keys_text;
@@ -63,6 +64,8 @@ struct jread {
 };
 
 void jread_init(struct jread *r, const char *data, size_t len, const struct json_limits *lim);
+/* Starts another document, keeping what r allocated (a reader kept per thread). */
+void jread_reset(struct jread *r, const char *data, size_t len, const struct json_limits *lim);
 void jread_release(struct jread *r);
 
 /* The type of the next value (after whitespace), without consuming it; JREAD_ERROR at the end

@@ -1,6 +1,7 @@
 /* Parsing and validation of incoming events (see event.h). */
 #include "engine/event.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,24 +203,81 @@ static void reading_release(struct reading *g)
     buf_release(&g->meta);
 }
 
+/* A reader and its buffers, kept per thread: reading an event allocates nothing once they
+ * have grown to the size of the bodies seen. */
+struct scratch {
+    struct jread r;
+    struct reading g;
+    bool busy; /* a batch's callback may read an event itself: it gets a scratch of its own */
+    bool temporary;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+    struct scratch *x = p;
+    jread_release(&x->r);
+    reading_release(&x->g);
+    free(x);
+}
+
+static void scratch_key_init(void)
+{
+    pthread_key_create(&scratch_key, scratch_free);
+}
+
+static struct scratch *scratch_start(const char *body, size_t len, const struct json_limits *lim)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    struct scratch *x = pthread_getspecific(scratch_key);
+    if (!x || x->busy) {
+        bool temporary = x != NULL;
+        x = xcalloc(1, sizeof(*x));
+        jread_init(&x->r, body, len, lim);
+        buf_init(&x->g.text);
+        buf_init(&x->g.meta);
+        x->temporary = temporary;
+        if (!temporary)
+            pthread_setspecific(scratch_key, x);
+    } else {
+        jread_reset(&x->r, body, len, lim);
+    }
+    x->busy = true;
+    return x;
+}
+
+/* Gives back what one large body made the scratch grow to. */
+static void scratch_end(struct scratch *x)
+{
+    x->busy = false;
+    if (x->temporary) {
+        scratch_free(x);
+        return;
+    }
+    if (x->g.meta.cap > 2 * EVENT_METADATA_MAX)
+        buf_release(&x->g.meta);
+    if (x->r.keys_text.cap > 2 * EVENT_METADATA_MAX)
+        buf_release(&x->r.keys_text);
+}
+
 int event_read(const char *body, size_t len, const struct json_limits *lim, const char *app_id,
                int64_t now_ms, struct event *out, struct event_problem *p, char *err,
                size_t errlen)
 {
-    struct jread r;
-    struct reading g = { .text = BUF_INIT, .meta = BUF_INIT };
-    jread_init(&r, body, len, lim);
-    int rc = read_fields(&r, &g);
-    if (rc < 0 || !jread_end(&r)) {
-        jread_error(&r, err, errlen);
+    struct scratch *x = scratch_start(body, len, lim);
+    struct jread *r = &x->r;
+    int rc = read_fields(r, &x->g);
+    if (rc < 0 || !jread_end(r)) {
+        jread_error(r, err, errlen);
         memset(out, 0, sizeof(*out));
         memset(p, 0, sizeof(*p));
         rc = -2;
     } else {
-        rc = check_event(&g, rc == 0, app_id, now_ms, out, p);
+        rc = check_event(&x->g, rc == 0, app_id, now_ms, out, p);
     }
-    reading_release(&g);
-    jread_release(&r);
+    scratch_end(x);
     return rc;
 }
 
@@ -227,50 +285,48 @@ int event_read_batch(const char *body, size_t len, const struct json_limits *lim
                      const char *app_id, int64_t now_ms, event_read_fn *fn, void *arg, char *err,
                      size_t errlen)
 {
-    struct jread r;
-    struct reading g = { .text = BUF_INIT, .meta = BUF_INIT };
-    jread_init(&r, body, len, lim);
+    struct scratch *x = scratch_start(body, len, lim);
+    struct jread *r = &x->r;
     size_t n = 0;
     bool list = false;
-    if (jread_peek(&r) != JREAD_OBJECT) {
-        jread_skip(&r, NULL);
-    } else if (jread_object(&r)) {
+    if (jread_peek(r) != JREAD_OBJECT) {
+        jread_skip(r, NULL);
+    } else if (jread_object(r)) {
         const char *key;
         size_t key_len;
-        while (jread_member(&r, &key, &key_len)) {
+        while (jread_member(r, &key, &key_len)) {
             if (!(key_len == 6 && memcmp(key, "events", 6) == 0 &&
-                  jread_peek(&r) == JREAD_ARRAY)) {
-                if (!jread_skip(&r, NULL))
+                  jread_peek(r) == JREAD_ARRAY)) {
+                if (!jread_skip(r, NULL))
                     break;
                 continue;
             }
-            list = jread_array(&r);
-            while (jread_element(&r)) {
+            list = jread_array(r);
+            while (jread_element(r)) {
                 if (n++ >= EVENT_BATCH_MAX) { /* refused below; the rest is only validated */
-                    if (!jread_skip(&r, NULL))
+                    if (!jread_skip(r, NULL))
                         break;
                     continue;
                 }
-                int rc = read_fields(&r, &g);
+                int rc = read_fields(r, &x->g);
                 if (rc < 0)
                     break;
                 struct event ev;
                 struct event_problem p;
-                rc = check_event(&g, rc == 0, app_id, now_ms, &ev, &p);
-                const char *given = rc < 0 ? field_text(&g, FD_KEY) : NULL;
+                rc = check_event(&x->g, rc == 0, app_id, now_ms, &ev, &p);
+                const char *given = rc < 0 ? field_text(&x->g, FD_KEY) : NULL;
                 fn(arg, rc, &ev, &p, given);
             }
         }
     }
     int rc;
-    if (!jread_end(&r)) {
-        jread_error(&r, err, errlen);
+    if (!jread_end(r)) {
+        jread_error(r, err, errlen);
         rc = -2;
     } else {
         rc = list && n >= 1 && n <= EVENT_BATCH_MAX ? (int)n : -1;
     }
-    reading_release(&g);
-    jread_release(&r);
+    scratch_end(x);
     return rc;
 }
 
