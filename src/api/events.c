@@ -17,7 +17,6 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "core/uuid.h"
 #include "core/utf8.h"
 #include "engine/engine.h"
 #include "ingest/signature.h"
@@ -344,27 +343,9 @@ static int wait_param(struct http_request *req, bool *wait)
     return 0;
 }
 
-static int assign_key(struct event *ev)
-{
-    if (ev->key)
-        return 0;
-    char id[UUID_LEN + 1];
-    if (uuid_v7(ev->received_at, id) < 0)
-        return -1;
-    ev->key = xstrdup(id);
-    return 0;
-}
-
 static void submit(struct api *api, struct http_request *req, const struct principal *who,
                    struct ingest *x)
 {
-    for (size_t i = 0; i < x->n; i++) {
-        if (assign_key(&x->events[i]) < 0) {
-            ingest_free(x);
-            http_respond_error(req, 500, "internal", "Internal server error");
-            return;
-        }
-    }
     x->start_ns = req->start_ns;
     struct api_call *c = api_call_new(api, req, who);
     c->ctx = x;

@@ -45,6 +45,16 @@ static int random_bytes(unsigned char *out, size_t n)
     return 0;
 }
 
+/* The 48-bit big-endian millisecond timestamp a version 7 UUID starts with. */
+static void put_ms(unsigned char u[16], int64_t unix_ms)
+{
+    uint64_t ms = (uint64_t)unix_ms;
+    for (int i = 5; i >= 0; i--) {
+        u[i] = (unsigned char)(ms & 0xff);
+        ms >>= 8;
+    }
+}
+
 int uuid_v4(char out[UUID_LEN + 1])
 {
     unsigned char u[16];
@@ -59,11 +69,46 @@ int uuid_v7(int64_t unix_ms, char out[UUID_LEN + 1])
     unsigned char u[16];
     if (random_bytes(u + 6, 10) < 0)
         return -1;
-    uint64_t ms = (uint64_t)unix_ms;
-    for (int i = 5; i >= 0; i--) {
-        u[i] = (unsigned char)(ms & 0xff);
-        ms >>= 8;
-    }
+    put_ms(u, unix_ms);
     format(u, 7, out);
     return 0;
+}
+
+int uuid_v7_seq(int64_t unix_ms, uint64_t seq, char out[UUID_LEN + 1])
+{
+    unsigned char u[16];
+    if (random_bytes(u + 13, 3) < 0)
+        return -1;
+    put_ms(u, unix_ms);
+    seq &= UUID_SEQ_MAX;
+    u[6] = (unsigned char)((seq >> 48) & 0x0f);
+    u[7] = (unsigned char)(seq >> 40);
+    u[8] = (unsigned char)((seq >> 34) & 0x3f);
+    u[9] = (unsigned char)(seq >> 26);
+    u[10] = (unsigned char)(seq >> 18);
+    u[11] = (unsigned char)(seq >> 10);
+    u[12] = (unsigned char)(seq >> 2);
+    u[13] = (unsigned char)(((seq & 3) << 6) | (u[13] & 0x3f));
+    format(u, 7, out);
+    return 0;
+}
+
+bool uuid_v7_seq_of(const char *s, size_t len, uint64_t *seq)
+{
+    if (len != UUID_LEN || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+        return false;
+    char h[33];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != '-')
+            h[n++] = s[i];
+    if (n != 32)
+        return false;
+    unsigned char u[16];
+    if (hex_decode(h, sizeof(u), u) < 0 || (u[6] >> 4) != 7 || (u[8] >> 6) != 2)
+        return false;
+    *seq = ((uint64_t)(u[6] & 0x0f) << 48) | ((uint64_t)u[7] << 40) |
+           ((uint64_t)(u[8] & 0x3f) << 34) | ((uint64_t)u[9] << 26) | ((uint64_t)u[10] << 18) |
+           ((uint64_t)u[11] << 10) | ((uint64_t)u[12] << 2) | (uint64_t)(u[13] >> 6);
+    return true;
 }

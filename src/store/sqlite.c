@@ -130,6 +130,7 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
     struct store *s = xcalloc(1, sizeof(*s));
     s->path = path;
     s->wal_fd = -1;
+    s->event_seq = -1;
     struct buf d = BUF_INIT;
     buf_printf(&d, "sqlite:%s", path);
     s->describe = buf_detach(&d, NULL);
@@ -330,6 +331,7 @@ bool store_batch_active(struct store *s)
 
 void store_batch_rollback(struct store *s)
 {
+    s->event_seq = -1; /* seqs taken by the batch are free again */
     if (!sqlite3_get_autocommit(s->db)) {
         char ignore[64];
         sqlite__exec(s, "ROLLBACK", ignore, sizeof(ignore));

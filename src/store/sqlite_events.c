@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/uuid.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -105,26 +106,64 @@ int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *delet
     return 0;
 }
 
+int store_event_next_seq(struct store *s, int64_t *seq, char *err, size_t errlen)
+{
+    if (s->event_seq < 0) {
+        sqlite3_stmt *st = sqlite__stmt(s, ST_EVENT_LAST_SEQ, err, errlen);
+        if (!st)
+            return -1;
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            s->event_seq = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW)
+            return sqlite__fail(s, err, errlen);
+    }
+    *seq = s->event_seq + 1;
+    return 0;
+}
+
 int store_event_insert(struct store *s, const struct store_event *e, char *err, size_t errlen)
 {
+    int64_t seq;
+    if (store_event_next_seq(s, &seq, err, errlen) < 0)
+        return -1;
+    /* A key that does not name this row (the client's, or one the server gave another way)
+     * is looked up through event_keys. */
+    uint64_t named;
+    if (!uuid_v7_seq_of(e->idempotency_key, strlen(e->idempotency_key), &named) ||
+        named != (uint64_t)seq) {
+        sqlite3_stmt *k = sqlite__stmt(s, ST_EVENT_KEY_INSERT, err, errlen);
+        if (!k)
+            return -1;
+        sqlite__bind_text(k, 1, e->app_id);
+        sqlite__bind_text(k, 2, e->idempotency_key);
+        sqlite3_bind_int64(k, 3, seq);
+        if (sqlite__step_done(s, k, err, errlen) < 0)
+            return -1;
+        if (sqlite3_changes(s->db) == 0)
+            return STORE_CONFLICT;
+    }
     sqlite3_stmt *st = sqlite__stmt(s, ST_EVENT_INSERT, err, errlen);
     if (!st)
         return -1;
-    sqlite__bind_text(st, 1, e->app_id);
-    sqlite__bind_text(st, 2, e->idempotency_key);
-    sqlite__bind_text(st, 3, e->user_id);
-    sqlite__bind_text(st, 4, e->event_type);
-    sqlite__bind_text(st, 5, e->metadata);
-    sqlite3_bind_int64(st, 6, e->occurred_at);
-    sqlite3_bind_int64(st, 7, e->received_at);
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite__bind_text(st, 2, e->app_id);
+    sqlite__bind_text(st, 3, e->idempotency_key);
+    sqlite__bind_text(st, 4, e->user_id);
+    sqlite__bind_text(st, 5, e->event_type);
+    sqlite__bind_text(st, 6, e->metadata);
+    sqlite3_bind_int64(st, 7, e->occurred_at);
+    sqlite3_bind_int64(st, 8, e->received_at);
     if (e->processed_at)
-        sqlite3_bind_int64(st, 8, e->processed_at);
-    sqlite__bind_text(st, 9, status_names[e->status]);
-    sqlite__bind_text(st, 10, e->error);
-    sqlite__bind_text(st, 11, e->effects);
+        sqlite3_bind_int64(st, 9, e->processed_at);
+    sqlite__bind_text(st, 10, status_names[e->status]);
+    sqlite__bind_text(st, 11, e->error);
+    sqlite__bind_text(st, 12, e->effects);
     if (sqlite__step_done(s, st, err, errlen) < 0)
         return -1;
-    return sqlite3_changes(s->db) > 0 ? 0 : STORE_CONFLICT;
+    s->event_seq = seq;
+    return 0;
 }
 
 int store_event_get(struct store *s, const char *app_id, const char *key, struct store_event *out,
@@ -135,6 +174,9 @@ int store_event_get(struct store *s, const char *app_id, const char *key, struct
         return -1;
     sqlite__bind_text(st, 1, app_id);
     sqlite__bind_text(st, 2, key);
+    uint64_t seq;
+    if (uuid_v7_seq_of(key, strlen(key), &seq))
+        sqlite3_bind_int64(st, 3, (int64_t)seq);
     int rc = sqlite3_step(st);
     int ret = 0;
     if (rc == SQLITE_ROW) {
@@ -164,9 +206,37 @@ int store_event_get(struct store *s, const char *app_id, const char *key, struct
 int store_events_expire(struct store *s, int64_t before_ms, int limit, int *deleted, char *err,
                         size_t errlen)
 {
-    int64_t n;
-    int rc = sqlite__delete_older(s, ST_EVENTS_EXPIRE, before_ms, limit, &n, err, errlen);
     if (deleted)
-        *deleted = (int)n;
-    return rc;
+        *deleted = 0;
+    /* Events are in the order they were received (seq), give or take the few milliseconds
+     * between I/O threads: the oldest `limit` rows, up to the first one young enough to keep. */
+    sqlite3_stmt *st = sqlite__stmt(s, ST_EVENTS_OLDEST, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int(st, 1, limit);
+    int64_t upto = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_int64(st, 1) < before_ms)
+        upto = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sqlite__fail(s, err, errlen);
+    if (upto == 0)
+        return 0;
+    /* Their keys in event_keys first (the client's), then the rows. */
+    st = sqlite__stmt(s, ST_EVENT_KEYS_EXPIRE, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, upto);
+    if (sqlite__step_done(s, st, err, errlen) < 0)
+        return -1;
+    st = sqlite__stmt(s, ST_EVENTS_EXPIRE, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, upto);
+    if (sqlite__step_done(s, st, err, errlen) < 0)
+        return -1;
+    if (deleted)
+        *deleted = sqlite3_changes(s->db);
+    return 0;
 }

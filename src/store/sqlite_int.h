@@ -30,7 +30,9 @@ enum stmt_id {
     ST_NONCE_LIVE,
     ST_NONCE_EXPIRE,
     ST_EVENT_INSERT,
+    ST_EVENT_KEY_INSERT,
     ST_EVENT_GET,
+    ST_EVENT_LAST_SEQ,
     ST_DEF_PUT,
     ST_DEF_DELETE,
     ST_DEF_LIST,
@@ -77,6 +79,8 @@ enum stmt_id {
     ST_LEAGUE_SETTLE,
     ST_AUDIT_INSERT,
     ST_AUDIT_PRUNE,
+    ST_EVENTS_OLDEST,
+    ST_EVENT_KEYS_EXPIRE,
     ST_EVENTS_EXPIRE,
     ST_JOB_INSERT,
     ST_JOB_OPEN_OF_KEY,
@@ -115,6 +119,7 @@ struct store {
     char *wal_path;                 /* the WAL as SQLite names it */
     int wal_fd;                     /* open on it for store_sync (its thread after start) */
     struct store_checkpointer *ckpt; /* NULL: SQLite checkpoints in the committing thread */
+    int64_t event_seq;              /* the last event's seq; -1 = read it from the store */
 };
 
 /* Binds a string (NULL binds SQL NULL); the string must outlive the statement's step. */

@@ -366,6 +366,43 @@ const struct migration sqlite_migrations[] = {
       "balance_after, reason, source, ref, metadata, created_at)) FROM ledger_log ORDER BY lseq;\n"
       "DROP TABLE ledger_log;\n",
       false },
+    /* Events are appended in the engine's order (seq, the rowid): an insert goes to the end of
+     * one B-tree, with no string key to place and no index on the time of receipt (which
+     * retention needs no more: seq follows it). A key the server gives carries its event's
+     * seq (core/uuid.h, uuid_v7_seq), so it needs no index; a key the client chose goes into
+     * event_keys. Events of earlier versions keep their keys there. */
+    { 16, "events_by_seq",
+      "CREATE TABLE events_by_seq (\n"
+      "  seq             INTEGER PRIMARY KEY,\n"
+      "  app_id          TEXT NOT NULL,\n"
+      "  idempotency_key TEXT NOT NULL,\n"
+      "  user_id         TEXT NOT NULL,\n"
+      "  event_type      TEXT NOT NULL,\n"
+      "  metadata        TEXT,\n"
+      "  occurred_at     INTEGER NOT NULL,\n"
+      "  received_at     INTEGER NOT NULL,\n"
+      "  processed_at    INTEGER,\n"
+      "  status          TEXT NOT NULL CHECK (status = 'RECEIVED' OR status = 'PROCESSED' OR "
+      "status = 'FAILED'),\n"
+      "  error           TEXT,\n"
+      "  effects         TEXT\n"
+      ") STRICT;\n"
+      "CREATE TABLE event_keys (\n"
+      "  app_id          TEXT NOT NULL,\n"
+      "  idempotency_key TEXT NOT NULL,\n"
+      "  seq             INTEGER NOT NULL,\n"
+      "  PRIMARY KEY (app_id, idempotency_key)\n"
+      ") STRICT, WITHOUT ROWID;\n"
+      "INSERT INTO events_by_seq (app_id, idempotency_key, user_id, event_type, metadata, "
+      "occurred_at, received_at, processed_at, status, error, effects) "
+      "SELECT app_id, idempotency_key, user_id, event_type, metadata, occurred_at, received_at, "
+      "processed_at, status, error, effects FROM events "
+      "ORDER BY received_at, app_id, idempotency_key;\n"
+      "INSERT INTO event_keys (app_id, idempotency_key, seq) "
+      "SELECT app_id, idempotency_key, seq FROM events_by_seq;\n"
+      "DROP TABLE events;\n"
+      "ALTER TABLE events_by_seq RENAME TO events;\n",
+      false },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

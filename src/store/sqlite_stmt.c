@@ -48,13 +48,17 @@ static const char *const stmt_sql[ST__COUNT] = {
      * rows whose signature was dated ahead of the clock wait there until they expire. */
     [ST_NONCE_EXPIRE] = "DELETE FROM nonces WHERE rowid IN (SELECT rowid FROM nonces "
                         "ORDER BY rowid LIMIT ?2) AND expires_at < ?1",
-    [ST_EVENT_INSERT] = "INSERT INTO events (app_id, idempotency_key, user_id, event_type, "
+    [ST_EVENT_INSERT] = "INSERT INTO events (seq, app_id, idempotency_key, user_id, event_type, "
                         "metadata, occurred_at, received_at, processed_at, status, error, "
-                        "effects) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                        "ON CONFLICT (app_id, idempotency_key) DO NOTHING",
+                        "effects) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_EVENT_KEY_INSERT] = "INSERT INTO event_keys (app_id, idempotency_key, seq) "
+                            "VALUES (?, ?, ?) ON CONFLICT (app_id, idempotency_key) DO NOTHING",
     [ST_EVENT_GET] = "SELECT app_id, idempotency_key, user_id, event_type, metadata, "
                      "occurred_at, received_at, processed_at, status, error, effects "
-                     "FROM events WHERE app_id = ? AND idempotency_key = ?",
+                     "FROM events WHERE seq = coalesce((SELECT seq FROM event_keys "
+                     "WHERE app_id = ?1 AND idempotency_key = ?2), ?3) "
+                     "AND app_id = ?1 AND idempotency_key = ?2",
+    [ST_EVENT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM events",
     [ST_DEF_PUT] = "INSERT INTO definitions (app_id, kind, id, body, created_at, updated_at) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (app_id, kind, id) DO UPDATE "
                    "SET body = excluded.body, updated_at = excluded.updated_at",
@@ -197,9 +201,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_JOB_RETRY] = "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?3, "
                      "updated_at = ?3 WHERE app_id = ?1 AND id = ?2 AND state = 'dead'",
     [ST_JOB_COUNTS] = "SELECT kind, state, count(*) FROM jobs GROUP BY kind, state",
-    [ST_EVENTS_EXPIRE] = "DELETE FROM events WHERE (app_id, idempotency_key) IN (SELECT app_id, "
-                         "idempotency_key FROM events WHERE received_at < ? "
-                         "ORDER BY received_at LIMIT ?)",
+    [ST_EVENTS_OLDEST] = "SELECT seq, received_at FROM events ORDER BY seq LIMIT ?",
+    [ST_EVENT_KEYS_EXPIRE] = "DELETE FROM event_keys WHERE (app_id, idempotency_key) IN "
+                             "(SELECT app_id, idempotency_key FROM events WHERE seq <= ?)",
+    [ST_EVENTS_EXPIRE] = "DELETE FROM events WHERE seq <= ?",
     [ST_JOB_PURGE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE "
                      "state = 'succeeded' AND updated_at < ? ORDER BY updated_at LIMIT ?)",
     [ST_DELIVERY_INSERT] = "INSERT INTO webhook_deliveries (app_id, job_id, webhook_id, "

@@ -63,10 +63,44 @@ static void v7_same_millisecond_differs(void **state)
             assert_string_not_equal(keys[i], keys[j]);
 }
 
+/* A key with a seq: a UUIDv7 of that millisecond, the seq read back whole (every bit of its
+ * 52), and keys of one seq differ in their random bits. Other strings carry no seq. */
+static void v7_seq_round_trips(void **state)
+{
+    (void)state;
+    char u[UUID_LEN + 1], v[UUID_LEN + 1];
+    uint64_t seqs[] = { 0, 1, 2, 3, 4, 255, 256, 1ull << 20, (1ull << 34) + 5, UUID_SEQ_MAX - 1,
+                        UUID_SEQ_MAX };
+    for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+        assert_int_equal(uuid_v7_seq(1795400000000, seqs[i], u), 0);
+        check_form(u, '7');
+        assert_memory_equal(u, "01a2", 4); /* the timestamp leads */
+        uint64_t got = 0;
+        assert_true(uuid_v7_seq_of(u, strlen(u), &got));
+        assert_true(got == seqs[i]);
+    }
+    for (uint64_t seq = 1; seq < UUID_SEQ_MAX; seq = seq * 7 + 3) {
+        assert_int_equal(uuid_v7_seq(1, seq, u), 0);
+        uint64_t got = 0;
+        assert_true(uuid_v7_seq_of(u, UUID_LEN, &got) && got == seq);
+    }
+    assert_int_equal(uuid_v7_seq(1795400000000, 42, v), 0);
+    assert_int_equal(uuid_v7_seq(1795400000000, 42, u), 0);
+    assert_string_not_equal(u, v);
+    uint64_t got;
+    assert_int_equal(uuid_v4(u), 0);
+    assert_false(uuid_v7_seq_of(u, UUID_LEN, &got));
+    assert_false(uuid_v7_seq_of("client-key-1", 12, &got));
+    assert_false(uuid_v7_seq_of(v, UUID_LEN - 1, &got));
+    v[0] = 'g';
+    assert_false(uuid_v7_seq_of(v, UUID_LEN, &got));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(v4_form_and_uniqueness),
     cmocka_unit_test(v7_carries_the_time_and_sorts),
     cmocka_unit_test(v7_same_millisecond_differs),
+    cmocka_unit_test(v7_seq_round_trips),
 };
 
 UNIT_MAIN(tests)

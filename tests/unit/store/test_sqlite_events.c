@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/uuid.h"
+#include "store/sqlite_int.h"
 #include "store/store.h"
 
 struct fixture {
@@ -343,6 +345,162 @@ static void event_survives_reopen(void **state)
 
 /* ---- users ---------------------------------------------------------------------------------- */
 
+/* ---- keys that name their row, keys that are indexed ------------------------------------- */
+
+static int64_t count_rows(struct store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int64_t next_seq(struct store *s)
+{
+    int64_t seq = 0;
+    assert_int_equal(store_event_next_seq(s, &seq, err, sizeof(err)), 0);
+    return seq;
+}
+
+/* A key made from the next seq is found through it, with no row in event_keys; any other key
+ * (a client's UUIDv7 among them) is found through event_keys. */
+static void server_keys_name_their_rows(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = f->u.s;
+    int64_t seq = next_seq(s);
+    assert_int_equal(seq, 1);
+    char key[UUID_LEN + 1], other[UUID_LEN + 1];
+    assert_int_equal(uuid_v7_seq(1700000000100, (uint64_t)seq, key), 0);
+    struct store_event e = event_row("shop", key, "u-1");
+    insert(s, &e);
+    assert_int_equal(next_seq(s), 2);
+    assert_int_equal(count_rows(s, "SELECT count(*) FROM event_keys"), 0);
+    struct store_event got = get(s, "shop", key);
+    assert_same_event(&got, &e);
+    store_event_release(&got);
+    /* The same key in another app, or with other random bits, is not that event. */
+    struct store_event none;
+    assert_int_equal(store_event_get(s, "other", key, &none, err, sizeof(err)), STORE_NOT_FOUND);
+    assert_int_equal(uuid_v7_seq(1700000000100, (uint64_t)seq, other), 0);
+    assert_string_not_equal(other, key);
+    assert_int_equal(store_event_get(s, "shop", other, &none, err, sizeof(err)),
+                     STORE_NOT_FOUND);
+    /* A UUIDv7 that names another seq is a key like any other: indexed. */
+    assert_int_equal(uuid_v7_seq(1700000000100, 1000, other), 0);
+    struct store_event c = event_row("shop", other, "u-2");
+    insert(s, &c);
+    assert_int_equal(count_rows(s, "SELECT count(*) FROM event_keys"), 1);
+    got = get(s, "shop", other);
+    assert_string_equal(got.user_id, "u-2");
+    store_event_release(&got);
+    assert_int_equal(store_event_insert(s, &c, err, sizeof(err)), STORE_CONFLICT);
+    assert_int_equal(count_rows(s, "SELECT max(seq) FROM events"), 2);
+}
+
+/* A batch that rolls back gives its seqs back; one that commits keeps them. */
+static void rolled_back_batches_give_seqs_back(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = f->u.s;
+    assert_int_equal(store_batch_begin(s, err, sizeof(err)), 0);
+    struct store_event a = event_row("shop", "seq-a-0001", "u");
+    insert(s, &a);
+    assert_int_equal(next_seq(s), 2);
+    store_batch_rollback(s);
+    assert_int_equal(next_seq(s), 1);
+    assert_int_equal(store_batch_begin(s, err, sizeof(err)), 0);
+    insert(s, &a);
+    assert_int_equal(store_batch_commit(s, err, sizeof(err)), 0);
+    assert_int_equal(next_seq(s), 2);
+    struct store_event got = get(s, "shop", "seq-a-0001");
+    store_event_release(&got);
+}
+
+/* Retention deletes the oldest events, in seq order, up to the first one young enough, and
+ * forgets their keys: a client's key can be used again. */
+static void expire_deletes_the_oldest_and_their_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = f->u.s;
+    char keys[6][UUID_LEN + 1];
+    for (int i = 0; i < 6; i++) {
+        struct store_event e;
+        if (i % 2) {
+            snprintf(keys[i], sizeof(keys[i]), "client-key-%d", i);
+        } else {
+            assert_int_equal(uuid_v7_seq(1000 + i, (uint64_t)next_seq(s), keys[i]), 0);
+        }
+        e = event_row("shop", keys[i], "u");
+        e.received_at = 1000 + i * 100; /* 1000, 1100, ... 1500 */
+        insert(s, &e);
+    }
+    int deleted = -1;
+    /* Nothing older than the oldest. */
+    assert_int_equal(store_events_expire(s, 1000, 10, &deleted, err, sizeof(err)), 0);
+    assert_int_equal(deleted, 0);
+    /* Before 1350: the first four, but two at a time. */
+    assert_int_equal(store_events_expire(s, 1350, 2, &deleted, err, sizeof(err)), 0);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(store_events_expire(s, 1350, 2, &deleted, err, sizeof(err)), 0);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(store_events_expire(s, 1350, 2, &deleted, err, sizeof(err)), 0);
+    assert_int_equal(deleted, 0);
+    struct store_event none;
+    for (int i = 0; i < 6; i++) {
+        int rc = store_event_get(s, "shop", keys[i], &none, err, sizeof(err));
+        if (i < 4) {
+            assert_int_equal(rc, STORE_NOT_FOUND);
+        } else {
+            assert_int_equal(rc, 0);
+            store_event_release(&none);
+        }
+    }
+    assert_int_equal(count_rows(s, "SELECT count(*) FROM event_keys"), 1); /* client-key-5 */
+    struct store_event again = event_row("shop", "client-key-1", "u-again");
+    insert(s, &again);
+}
+
+/* Migration 16 carries events of the earlier schema: their keys are indexed, seqs follow the
+ * time of receipt, and new events go after them. */
+static void migration_carries_old_events(void **state)
+{
+    (void)state;
+    struct unit_store u;
+    assert_int_equal(unit_store_make_at(&u, "events-v15", 15), 0);
+    create_app(u.s, "shop", "key-1", 1);
+    char *msg = NULL;
+    int rc = sqlite3_exec(
+        u.s->db,
+        "INSERT INTO events (app_id, idempotency_key, user_id, event_type, metadata, "
+        "occurred_at, received_at, processed_at, status, error, effects) VALUES "
+        "('shop', 'late', 'u-2', 't', NULL, 10, 300, 301, 'FAILED', 'why', NULL), "
+        "('shop', 'early', 'u-1', 't', '{\"a\":1}', 10, 100, 101, 'PROCESSED', NULL, '[]');",
+        NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("%s", msg ? msg : "?");
+    assert_int_equal(store_migrate(u.s, NULL, err, sizeof(err)), 0);
+    struct store_event got = get(u.s, "shop", "early");
+    assert_string_equal(got.user_id, "u-1");
+    assert_string_equal(got.metadata, "{\"a\":1}");
+    store_event_release(&got);
+    got = get(u.s, "shop", "late");
+    assert_int_equal(got.status, STORE_EVENT_FAILED);
+    assert_string_equal(got.error, "why");
+    store_event_release(&got);
+    assert_int_equal(count_rows(u.s, "SELECT seq FROM events WHERE idempotency_key = 'early'"),
+                     1);
+    assert_int_equal(next_seq(u.s), 3);
+    struct store_event dup = event_row("shop", "late", "u-3");
+    assert_int_equal(store_event_insert(u.s, &dup, err, sizeof(err)), STORE_CONFLICT);
+    int deleted = 0;
+    assert_int_equal(store_events_expire(u.s, 200, 10, &deleted, err, sizeof(err)), 0);
+    assert_int_equal(deleted, 1);
+    unit_store_close(&u);
+}
+
 static void user_ensure_creates_once(void **state)
 {
     struct fixture *f = *state;
@@ -535,6 +693,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(event_keys_are_per_app, setup, teardown),
     cmocka_unit_test_setup_teardown(event_rows_follow_their_batch, setup, teardown),
     cmocka_unit_test_setup_teardown(event_survives_reopen, setup, teardown),
+    cmocka_unit_test_setup_teardown(server_keys_name_their_rows, setup, teardown),
+    cmocka_unit_test_setup_teardown(rolled_back_batches_give_seqs_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(expire_deletes_the_oldest_and_their_keys, setup, teardown),
+    cmocka_unit_test(migration_carries_old_events),
     cmocka_unit_test_setup_teardown(user_ensure_creates_once, setup, teardown),
     cmocka_unit_test_setup_teardown(user_ensure_keeps_existing_user, setup, teardown),
     cmocka_unit_test_setup_teardown(users_are_per_app, setup, teardown),
