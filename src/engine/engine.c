@@ -228,6 +228,7 @@ struct engine {
     int64_t log_rows, log_rows_committed, log_since_ms;
     int64_t fold_rows, fold_ms;   /* fold past this many rows or this age */
     bool need_fold;               /* `logged` may miss rows: fold before reading users */
+    struct buf dump;              /* a user's state as text, on its way to the store */
     struct boards *boards;        /* leaderboards (read by I/O threads under their lock) */
     struct engine_metrics m;
 };
@@ -240,6 +241,7 @@ struct engine *engine_new(struct tenant_registry *tenants)
     e->fold_rows = ENGINE_FOLD_ROWS_DEFAULT;
     e->fold_ms = ENGINE_FOLD_MS_DEFAULT;
     e->need_fold = true; /* whatever the last run left in the logs */
+    buf_init(&e->dump);
     buf_init(&e->step.effects);
     uint64_t k[2] = { 0, 0 };
     if (RAND_bytes((unsigned char *)k, sizeof(k)) != 1)
@@ -262,6 +264,7 @@ void engine_free(struct engine *e)
     free(e->claims);
     free(e->ledger);
     buf_release(&e->step.effects);
+    buf_release(&e->dump);
     free(e);
 }
 
@@ -306,9 +309,9 @@ static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *
     int64_t now_ms = clock_now_ms();
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        char *state = game_user_dump(&v[i]->g);
-        rc = store_user_state_put(st, v[i]->key, user_id_of(v[i]), state, now_ms, err, errlen);
-        free(state);
+        game_user_dump_buf(&v[i]->g, &e->dump);
+        rc = store_user_state_put(st, v[i]->key, user_id_of(v[i]), e->dump.data, now_ms, err,
+                                  errlen);
     }
     free(v);
     if (rc < 0)
@@ -678,9 +681,9 @@ int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, 
         struct user *u = e->journal[i];
         if (!u->dirty)
             continue;
-        char *state = game_user_dump(&u->g);
-        int rc = store_user_state_log(st, u->key, user_id_of(u), state, now_ms, err, errlen);
-        free(state);
+        game_user_dump_buf(&u->g, &e->dump);
+        int rc = store_user_state_log(st, u->key, user_id_of(u), e->dump.data, now_ms, err,
+                                      errlen);
         if (rc < 0)
             return -1;
         u->dirty = false;

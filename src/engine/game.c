@@ -665,6 +665,14 @@ char *game_user_dump(const struct game_user *u)
 {
     struct buf b;
     buf_init(&b);
+    game_user_dump_buf(u, &b);
+    return buf_detach(&b, NULL);
+}
+
+void game_user_dump_buf(const struct game_user *u, struct buf *out)
+{
+    struct buf b = *out;
+    buf_reset(&b);
     buf_puts(&b, "{\"seq\":");
     buf_append_i64(&b, u->ledger_seq);
     buf_puts(&b, ",\"xp\":{");
@@ -729,7 +737,7 @@ char *game_user_dump(const struct game_user *u)
         buf_append_i64(&b, u->cools[i].last_ms);
     }
     buf_puts(&b, "}}");
-    return buf_detach(&b, NULL);
+    *out = b;
 }
 
 int64_t game_user_xp(const struct game_user *u, const char *track)

@@ -183,6 +183,8 @@ void game_user_set_attributes(struct game_user *u, json_t *attrs);
 void game_user_release(struct game_user *u);
 /* The state as JSON text (free it). */
 char *game_user_dump(const struct game_user *u);
+/* The same into out, which it empties first (a buffer reused for every user). */
+void game_user_dump_buf(const struct game_user *u, struct buf *out);
 
 int64_t game_user_xp(const struct game_user *u, const char *track);
 int64_t game_user_balance(const struct game_user *u, const char *currency);
