@@ -245,6 +245,7 @@ static void ingest_run(struct api_call *c, struct store *st)
         return;
     }
     c->status = 202;
+    buf_grow(&c->raw, x->n * (x->wait ? 512 : 96)); /* the answer, grown once */
     if (x->batch) {
         c->status = batch_answer(&c->raw, x);
         return;

@@ -669,74 +669,100 @@ char *game_user_dump(const struct game_user *u)
     return buf_detach(&b, NULL);
 }
 
+/* Opens the member `name` of a state (an object, or an array with `array`) unless it would
+ * be empty: load_state reads a missing member as an empty one. */
+static bool open_member(struct buf *b, const char *name, size_t n, bool array)
+{
+    if (!n)
+        return false;
+    buf_puts(b, ",\"");
+    buf_puts(b, name);
+    buf_puts(b, array ? "\":[" : "\":{");
+    return true;
+}
+
 void game_user_dump_buf(const struct game_user *u, struct buf *out)
 {
     struct buf b = *out;
     buf_reset(&b);
     buf_puts(&b, "{\"seq\":");
     buf_append_i64(&b, u->ledger_seq);
-    buf_puts(&b, ",\"xp\":{");
-    for (size_t i = 0; i < u->n_xp; i++) {
-        if (i)
-            buf_putc(&b, ',');
-        put_key(&b, u->xp[i].track);
-        buf_append_i64(&b, u->xp[i].xp);
+    if (open_member(&b, "xp", u->n_xp, false)) {
+        for (size_t i = 0; i < u->n_xp; i++) {
+            if (i)
+                buf_putc(&b, ',');
+            put_key(&b, u->xp[i].track);
+            buf_append_i64(&b, u->xp[i].xp);
+        }
+        buf_putc(&b, '}');
     }
-    buf_puts(&b, "},\"currencies\":{");
-    for (size_t i = 0; i < u->n_bal; i++) {
-        if (i)
-            buf_putc(&b, ',');
-        put_key(&b, u->bal[i].currency);
-        put_ints(&b, (int64_t[]){ u->bal[i].balance, u->bal[i].earned }, 2);
+    if (open_member(&b, "currencies", u->n_bal, false)) {
+        for (size_t i = 0; i < u->n_bal; i++) {
+            if (i)
+                buf_putc(&b, ',');
+            put_key(&b, u->bal[i].currency);
+            put_ints(&b, (int64_t[]){ u->bal[i].balance, u->bal[i].earned }, 2);
+        }
+        buf_putc(&b, '}');
     }
-    buf_puts(&b, "},\"streaks\":{");
-    for (size_t i = 0; i < u->n_streaks; i++) {
-        const struct streak_state *s = &u->streaks[i].s;
-        if (i)
-            buf_putc(&b, ',');
-        put_key(&b, u->streaks[i].key);
-        put_ints(&b, (int64_t[]){ s->current, s->best, s->last_unit, s->freezes_left,
-                                  s->freeze_refill }, 5);
+    if (open_member(&b, "streaks", u->n_streaks, false)) {
+        for (size_t i = 0; i < u->n_streaks; i++) {
+            const struct streak_state *s = &u->streaks[i].s;
+            if (i)
+                buf_putc(&b, ',');
+            put_key(&b, u->streaks[i].key);
+            put_ints(&b, (int64_t[]){ s->current, s->best, s->last_unit, s->freezes_left,
+                                      s->freeze_refill }, 5);
+        }
+        buf_putc(&b, '}');
     }
-    buf_puts(&b, "},\"events\":{");
-    for (size_t i = 0; i < u->n_counts; i++) {
-        if (i)
-            buf_putc(&b, ',');
-        put_key(&b, u->counts[i].type);
-        buf_append_i64(&b, u->counts[i].n);
+    if (open_member(&b, "events", u->n_counts, false)) {
+        for (size_t i = 0; i < u->n_counts; i++) {
+            if (i)
+                buf_putc(&b, ',');
+            put_key(&b, u->counts[i].type);
+            buf_append_i64(&b, u->counts[i].n);
+        }
+        buf_putc(&b, '}');
     }
-    buf_puts(&b, "},\"achievements\":{");
-    for (size_t i = 0; i < u->n_claims; i++) {
-        if (i)
-            buf_putc(&b, ',');
-        put_key(&b, u->claims[i].ach_id);
-        put_ints(&b, (int64_t[]){ u->claims[i].claims, u->claims[i].unlocked_at }, 2);
+    if (open_member(&b, "achievements", u->n_claims, false)) {
+        for (size_t i = 0; i < u->n_claims; i++) {
+            if (i)
+                buf_putc(&b, ',');
+            put_key(&b, u->claims[i].ach_id);
+            put_ints(&b, (int64_t[]){ u->claims[i].claims, u->claims[i].unlocked_at }, 2);
+        }
+        buf_putc(&b, '}');
     }
-    buf_puts(&b, "},\"caps\":[");
-    for (size_t i = 0; i < u->n_caps; i++) {
-        const struct game_cap *c = &u->caps[i];
-        if (i)
+    if (open_member(&b, "caps", u->n_caps, true)) {
+        for (size_t i = 0; i < u->n_caps; i++) {
+            const struct game_cap *c = &u->caps[i];
+            if (i)
+                buf_putc(&b, ',');
+            buf_putc(&b, '[');
+            buf_append_json_string(&b, c->rule_id, strlen(c->rule_id));
             buf_putc(&b, ',');
-        buf_putc(&b, '[');
-        buf_append_json_string(&b, c->rule_id, strlen(c->rule_id));
-        buf_putc(&b, ',');
-        buf_append_i64(&b, c->cap);
-        buf_putc(&b, ',');
-        buf_append_json_string(&b, c->target, strlen(c->target));
-        buf_putc(&b, ',');
-        buf_append_json_string(&b, c->period, strlen(c->period));
-        buf_putc(&b, ',');
-        buf_append_i64(&b, c->used);
+            buf_append_i64(&b, c->cap);
+            buf_putc(&b, ',');
+            buf_append_json_string(&b, c->target, strlen(c->target));
+            buf_putc(&b, ',');
+            buf_append_json_string(&b, c->period, strlen(c->period));
+            buf_putc(&b, ',');
+            buf_append_i64(&b, c->used);
+            buf_putc(&b, ']');
+        }
         buf_putc(&b, ']');
     }
-    buf_puts(&b, "],\"cooldowns\":{");
-    for (size_t i = 0; i < u->n_cools; i++) {
-        if (i)
-            buf_putc(&b, ',');
-        put_key(&b, u->cools[i].rule_id);
-        buf_append_i64(&b, u->cools[i].last_ms);
+    if (open_member(&b, "cooldowns", u->n_cools, false)) {
+        for (size_t i = 0; i < u->n_cools; i++) {
+            if (i)
+                buf_putc(&b, ',');
+            put_key(&b, u->cools[i].rule_id);
+            buf_append_i64(&b, u->cools[i].last_ms);
+        }
+        buf_putc(&b, '}');
     }
-    buf_puts(&b, "}}");
+    buf_putc(&b, '}');
     *out = b;
 }
 
