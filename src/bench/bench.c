@@ -85,6 +85,9 @@ struct bench {
     char nonce_prefix[17];
     uint64_t user_rng;
     struct hmac_key *signer; /* the app secret, scheduled once */
+    struct buf app_json;     /* the app id as a JSON string */
+    struct buf post_head;    /* " HTTP/1.1", Host, Content-Type, x-api-key, "Content-Length: " */
+    struct buf body, ts, nonce; /* the request being built (one loop thread) */
     struct get_request *gets; /* health and get modes: one per path */
     int ngets;
     bool gets_users;          /* some path holds {USER} */
@@ -112,14 +115,21 @@ static uint64_t next_user(struct bench *b)
     return next_rand(b) % (uint64_t)b->o.users;
 }
 
+/* Events and headers are written with plain appends (no printf): the generator shares the
+ * machine with the server it measures, so its CPU an event is taken from the server's. */
 static void append_event(struct bench *b, struct bconn *c, struct buf *body, unsigned i)
 {
     buf_puts(body, "{\"appId\":");
-    buf_append_json_string(body, b->o.app, strlen(b->o.app));
-    buf_printf(body,
-               ",\"userId\":\"" USER_PREFIX "%llu\",\"eventType\":\"bench_event\","
-               "\"metadata\":{\"connection\":%u,\"seq\":%llu,\"i\":%u}}",
-               (unsigned long long)next_user(b), c->id, (unsigned long long)c->seq, i);
+    buf_append(body, b->app_json.data, b->app_json.len);
+    buf_puts(body, ",\"userId\":\"" USER_PREFIX);
+    buf_append_u64(body, next_user(b));
+    buf_puts(body, "\",\"eventType\":\"bench_event\",\"metadata\":{\"connection\":");
+    buf_append_u64(body, c->id);
+    buf_puts(body, ",\"seq\":");
+    buf_append_u64(body, c->seq);
+    buf_puts(body, ",\"i\":");
+    buf_append_u64(body, i);
+    buf_puts(body, "}}");
 }
 
 /* Builds g from path: "GET <path> HTTP/1.1", Host, and x-api-key when key is not NULL.
@@ -175,36 +185,46 @@ static void build_request(struct bench *b, struct bconn *c)
         c->next_get = (c->next_get + 1) % (unsigned)b->ngets;
         return;
     }
-    struct buf body = BUF_INIT;
+    struct buf *body = &b->body;
+    buf_reset(body);
     if (b->o.mode == MODE_EVENTS) {
-        append_event(b, c, &body, 0);
+        append_event(b, c, body, 0);
     } else {
-        buf_puts(&body, "{\"events\":[");
+        buf_puts(body, "{\"events\":[");
         for (int i = 0; i < b->o.batch_size; i++) {
             if (i)
-                buf_putc(&body, ',');
-            append_event(b, c, &body, (unsigned)i);
+                buf_putc(body, ',');
+            append_event(b, c, body, (unsigned)i);
         }
-        buf_puts(&body, "]}");
+        buf_puts(body, "]}");
     }
-    char ts[24], nonce[64], sig[HMAC_HEX_LEN + 1];
-    snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
-    snprintf(nonce, sizeof(nonce), "%s-%u-%llu", b->nonce_prefix, c->id,
-             (unsigned long long)c->seq);
+    struct buf *ts = &b->ts, *nonce = &b->nonce;
+    char sig[HMAC_HEX_LEN + 1];
+    buf_reset(ts);
+    buf_append_u64(ts, (uint64_t)time(NULL));
+    buf_reset(nonce);
+    buf_puts(nonce, b->nonce_prefix);
+    buf_putc(nonce, '-');
+    buf_append_u64(nonce, c->id);
+    buf_putc(nonce, '-');
+    buf_append_u64(nonce, c->seq);
     struct hmac_part parts[] = {
-        { ts, strlen(ts) }, { ".", 1 }, { nonce, strlen(nonce) }, { ".", 1 },
-        { body.data, body.len },
+        { ts->data, ts->len }, { ".", 1 }, { nonce->data, nonce->len }, { ".", 1 },
+        { body->data, body->len },
     };
     if (!b->signer || hmac_key_hex(b->signer, parts, 5, sig) < 0)
         strcpy(sig, "unsigned"); /* the crypto library failed: the server will say 401 */
-    buf_printf(r,
-               "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-               "Content-Length: %zu\r\nx-api-key: %s\r\nx-signature-timestamp: %s\r\n"
-               "x-signature-nonce: %s\r\nx-signature: %s\r\n\r\n",
-               b->o.mode == MODE_EVENTS ? "/events" : "/events/batch", b->o.host, body.len,
-               b->o.key, ts, nonce, sig);
-    buf_append(r, body.data, body.len);
-    buf_release(&body);
+    buf_puts(r, b->o.mode == MODE_EVENTS ? "POST /events" : "POST /events/batch");
+    buf_append(r, b->post_head.data, b->post_head.len);
+    buf_append_u64(r, body->len);
+    buf_puts(r, "\r\nx-signature-timestamp: ");
+    buf_append(r, ts->data, ts->len);
+    buf_puts(r, "\r\nx-signature-nonce: ");
+    buf_append(r, nonce->data, nonce->len);
+    buf_puts(r, "\r\nx-signature: ");
+    buf_puts(r, sig);
+    buf_puts(r, "\r\n\r\n");
+    buf_append(r, body->data, body->len);
 }
 
 /* ---- connections ------------------------------------------------------------------------- */
@@ -631,6 +651,17 @@ int bench_main(int argc, char **argv)
         goto out;
     if (b->o.secret)
         b->signer = hmac_key_new(b->o.secret, strlen(b->o.secret));
+    buf_init(&b->body);
+    buf_init(&b->ts);
+    buf_init(&b->nonce);
+    buf_init(&b->app_json);
+    buf_init(&b->post_head);
+    if (b->o.app)
+        buf_append_json_string(&b->app_json, b->o.app, strlen(b->o.app));
+    buf_printf(&b->post_head,
+               " HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nx-api-key: %s\r\n"
+               "Content-Length: ",
+               b->o.host, b->o.key ? b->o.key : "");
     if (b->o.mode == MODE_HEALTH || b->o.mode == MODE_GET)
         build_gets(b);
     b->user_rng = 0x9e3779b97f4a7c15u ^ (uint64_t)time(NULL);
@@ -708,6 +739,11 @@ out:
         buf_release(&b->gets[i].text);
     free(b->gets);
     hmac_key_free(b->signer);
+    buf_release(&b->body);
+    buf_release(&b->ts);
+    buf_release(&b->nonce);
+    buf_release(&b->app_json);
+    buf_release(&b->post_head);
     free(b->conns);
     free(b);
     return ret;
