@@ -2,7 +2,9 @@
 #include "core/uuid.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/hex.h"
@@ -74,13 +76,64 @@ int uuid_v7(int64_t unix_ms, char out[UUID_LEN + 1])
     return 0;
 }
 
-int uuid_v7_seq(int64_t unix_ms, uint64_t seq, char out[UUID_LEN + 1])
+/* ---- keys that carry a seq ------------------------------------------------------------------ */
+
+struct uuid_seq_key {
+    EVP_CIPHER_CTX *aes; /* AES-128, one block at a time */
+};
+
+struct uuid_seq_key *uuid_seq_key_new(const unsigned char secret[UUID_SEQ_SECRET_LEN])
+{
+    struct uuid_seq_key *k = calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    k->aes = EVP_CIPHER_CTX_new();
+    if (!k->aes || EVP_EncryptInit_ex(k->aes, EVP_aes_128_ecb(), NULL, secret, NULL) != 1 ||
+        EVP_CIPHER_CTX_set_padding(k->aes, 0) != 1) {
+        uuid_seq_key_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void uuid_seq_key_free(struct uuid_seq_key *k)
+{
+    if (!k)
+        return;
+    EVP_CIPHER_CTX_free(k->aes);
+    free(k);
+}
+
+/* The 52 bits that hide a seq: AES of the key's timestamp and random bits (u[0..5] and
+ * u[13..15], the random ones masked to their 22 bits), so every key has a mask of its own. */
+static int seq_mask(const struct uuid_seq_key *k, const unsigned char u[16], uint64_t *mask)
+{
+    unsigned char in[16] = { 0 }, out[32];
+    memcpy(in, u, 6);
+    in[6] = (unsigned char)(u[13] & 0x3f);
+    in[7] = u[14];
+    in[8] = u[15];
+    int n = 0;
+    if (EVP_EncryptUpdate(k->aes, out, &n, in, sizeof(in)) != 1 || n != 16)
+        return -1;
+    uint64_t m = 0;
+    for (int i = 0; i < 7; i++)
+        m = (m << 8) | out[i];
+    *mask = m >> 4; /* 52 bits */
+    return 0;
+}
+
+int uuid_v7_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq,
+                char out[UUID_LEN + 1])
 {
     unsigned char u[16];
+    uint64_t mask;
     if (random_bytes(u + 13, 3) < 0)
         return -1;
     put_ms(u, unix_ms);
-    seq &= UUID_SEQ_MAX;
+    if (seq_mask(k, u, &mask) < 0)
+        return -1;
+    seq = (seq & UUID_SEQ_MAX) ^ mask;
     u[6] = (unsigned char)((seq >> 48) & 0x0f);
     u[7] = (unsigned char)(seq >> 40);
     u[8] = (unsigned char)((seq >> 34) & 0x3f);
@@ -93,7 +146,7 @@ int uuid_v7_seq(int64_t unix_ms, uint64_t seq, char out[UUID_LEN + 1])
     return 0;
 }
 
-bool uuid_v7_seq_of(const char *s, size_t len, uint64_t *seq)
+bool uuid_v7_seq_of(const struct uuid_seq_key *k, const char *s, size_t len, uint64_t *seq)
 {
     if (len != UUID_LEN || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
         return false;
@@ -105,10 +158,14 @@ bool uuid_v7_seq_of(const char *s, size_t len, uint64_t *seq)
     if (n != 32)
         return false;
     unsigned char u[16];
-    if (hex_decode(h, sizeof(u), u) < 0 || (u[6] >> 4) != 7 || (u[8] >> 6) != 2)
+    uint64_t mask;
+    if (hex_decode(h, sizeof(u), u) < 0 || (u[6] >> 4) != 7 || (u[8] >> 6) != 2 ||
+        seq_mask(k, u, &mask) < 0)
         return false;
-    *seq = ((uint64_t)(u[6] & 0x0f) << 48) | ((uint64_t)u[7] << 40) |
-           ((uint64_t)(u[8] & 0x3f) << 34) | ((uint64_t)u[9] << 26) | ((uint64_t)u[10] << 18) |
-           ((uint64_t)u[11] << 10) | ((uint64_t)u[12] << 2) | (uint64_t)(u[13] >> 6);
+    uint64_t v = ((uint64_t)(u[6] & 0x0f) << 48) | ((uint64_t)u[7] << 40) |
+                 ((uint64_t)(u[8] & 0x3f) << 34) | ((uint64_t)u[9] << 26) |
+                 ((uint64_t)u[10] << 18) | ((uint64_t)u[11] << 10) | ((uint64_t)u[12] << 2) |
+                 (uint64_t)(u[13] >> 6);
+    *seq = v ^ mask;
     return true;
 }

@@ -15,11 +15,19 @@ int uuid_v4(char out[UUID_LEN + 1]);
 int uuid_v7(int64_t unix_ms, char out[UUID_LEN + 1]);
 
 /* A version 7 UUID whose bits after the timestamp carry `seq` (52 bits) and 22 random bits:
- * the keys the server gives events, which say where their row is (store, events). */
+ * the keys the server gives events, which say where their row is (store, events). The seq is
+ * hidden: XORed with 52 bits of AES-128 (a secret kept with the data) of the key's timestamp
+ * and random bits, so a client cannot read how many events the server took between two of
+ * its keys (the seq counts every app's events). */
 #define UUID_SEQ_MAX ((UINT64_C(1) << 52) - 1)
-int uuid_v7_seq(int64_t unix_ms, uint64_t seq, char out[UUID_LEN + 1]);
+#define UUID_SEQ_SECRET_LEN 16
+struct uuid_seq_key;
+struct uuid_seq_key *uuid_seq_key_new(const unsigned char secret[UUID_SEQ_SECRET_LEN]);
+void uuid_seq_key_free(struct uuid_seq_key *k);
+int uuid_v7_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq,
+                char out[UUID_LEN + 1]);
 /* The seq in s[0..len) when it is a version 7 UUID in text form (any UUIDv7 decodes to some
  * number: the caller checks the row it names). */
-bool uuid_v7_seq_of(const char *s, size_t len, uint64_t *seq);
+bool uuid_v7_seq_of(const struct uuid_seq_key *k, const char *s, size_t len, uint64_t *seq);
 
 #endif

@@ -1025,14 +1025,9 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     }
     if (!ev->key) {
         /* The server's key says where the event's row is (store_event_insert). */
-        int64_t seq;
         char id[UUID_LEN + 1];
-        if (store_event_next_seq(st, &seq, err, errlen) < 0)
+        if (store_event_new_key(st, ev->received_at, id, err, errlen) < 0)
             return -1;
-        if (uuid_v7_seq(ev->received_at, (uint64_t)seq, id) < 0) {
-            snprintf(err, errlen, "no random bytes for an idempotency key");
-            return -1;
-        }
         ev->key = xstrdup(id);
     }
     struct store_event *row = &o->stored;

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "store/migrations.h"
+#include "core/uuid.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -165,6 +166,7 @@ void store_close(struct store *s)
     if (!s)
         return;
     store_checkpointer_stop(s);
+    uuid_seq_key_free(s->event_key);
     for (int i = 0; i < ST__COUNT; i++)
         sqlite3_finalize(s->stmts[i]);
     if (s->db)
@@ -332,6 +334,8 @@ bool store_batch_active(struct store *s)
 void store_batch_rollback(struct store *s)
 {
     s->event_seq = -1; /* seqs taken by the batch are free again */
+    uuid_seq_key_free(s->event_key); /* it may have been made in this batch */
+    s->event_key = NULL;
     if (!sqlite3_get_autocommit(s->db)) {
         char ignore[64];
         sqlite__exec(s, "ROLLBACK", ignore, sizeof(ignore));

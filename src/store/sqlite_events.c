@@ -1,8 +1,12 @@
 /* Events, signature nonces and the users events create, in SQLite (see store.h). */
+#include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
 #include "core/mem.h"
+#include "core/secret.h"
 #include "core/uuid.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
@@ -106,6 +110,88 @@ int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *delet
     return 0;
 }
 
+/* The secret that hides seqs in server keys, from meta; made there first when `create` (in
+ * the open batch: a batch that rolls back forgets it, store_batch_rollback). NULL without
+ * one (no server key was ever given), or on an error (`err` then says so, *failed set). */
+static struct uuid_seq_key *event_key(struct store *s, bool create, bool *failed, char *err,
+                                      size_t errlen)
+{
+    *failed = false;
+    if (s->event_key)
+        return s->event_key;
+    sqlite3_stmt *st = sqlite__stmt(s, ST_EVENT_SECRET_GET, err, errlen);
+    if (!st) {
+        *failed = true;
+        return NULL;
+    }
+    unsigned char secret[UUID_SEQ_SECRET_LEN];
+    char hex[2 * UUID_SEQ_SECRET_LEN + 1];
+    int rc = sqlite3_step(st);
+    bool found = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 2 * UUID_SEQ_SECRET_LEN &&
+                 hex_decode((const char *)sqlite3_column_text(st, 0), UUID_SEQ_SECRET_LEN,
+                            secret) == 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        *failed = true;
+        sqlite__fail(s, err, errlen);
+        return NULL;
+    }
+    if (!found && rc == SQLITE_ROW) {
+        *failed = true;
+        snprintf(err, errlen, "meta.event_key_secret is not %d hex digits", 2 * UUID_SEQ_SECRET_LEN);
+        return NULL;
+    }
+    if (!found) {
+        if (!create)
+            return NULL;
+        st = sqlite__stmt(s, ST_EVENT_SECRET_PUT, err, errlen);
+        if (!st || secret_random_hex(hex, UUID_SEQ_SECRET_LEN) < 0 ||
+            hex_decode(hex, UUID_SEQ_SECRET_LEN, secret) < 0) {
+            if (st)
+                snprintf(err, errlen, "no random bytes for the event key secret");
+            *failed = true;
+            return NULL;
+        }
+        sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+        if (sqlite__step_done(s, st, err, errlen) < 0) {
+            *failed = true;
+            return NULL;
+        }
+    }
+    s->event_key = uuid_seq_key_new(secret);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    OPENSSL_cleanse(hex, sizeof(hex));
+    if (!s->event_key) {
+        *failed = true;
+        snprintf(err, errlen, "cannot set up the event key cipher");
+    }
+    return s->event_key;
+}
+
+/* True when key is one the server gave for seq *seq (read from it). */
+static bool key_names_seq(struct store *s, const char *key, uint64_t *seq)
+{
+    bool failed;
+    char ignore[64];
+    struct uuid_seq_key *k = event_key(s, false, &failed, ignore, sizeof(ignore));
+    return k && uuid_v7_seq_of(k, key, strlen(key), seq);
+}
+
+int store_event_new_key(struct store *s, int64_t received_ms, char out[UUID_LEN + 1],
+                        char *err, size_t errlen)
+{
+    int64_t seq;
+    bool failed;
+    struct uuid_seq_key *k = event_key(s, true, &failed, err, errlen);
+    if (!k || store_event_next_seq(s, &seq, err, errlen) < 0)
+        return -1;
+    if (uuid_v7_seq(k, received_ms, (uint64_t)seq, out) < 0) {
+        snprintf(err, errlen, "no random bytes for an idempotency key");
+        return -1;
+    }
+    return 0;
+}
+
 int store_event_next_seq(struct store *s, int64_t *seq, char *err, size_t errlen)
 {
     if (s->event_seq < 0) {
@@ -131,8 +217,7 @@ int store_event_insert(struct store *s, const struct store_event *e, char *err, 
     /* A key that does not name this row (the client's, or one the server gave another way)
      * is looked up through event_keys. */
     uint64_t named;
-    if (!uuid_v7_seq_of(e->idempotency_key, strlen(e->idempotency_key), &named) ||
-        named != (uint64_t)seq) {
+    if (!key_names_seq(s, e->idempotency_key, &named) || named != (uint64_t)seq) {
         sqlite3_stmt *k = sqlite__stmt(s, ST_EVENT_KEY_INSERT, err, errlen);
         if (!k)
             return -1;
@@ -175,7 +260,7 @@ int store_event_get(struct store *s, const char *app_id, const char *key, struct
     sqlite__bind_text(st, 1, app_id);
     sqlite__bind_text(st, 2, key);
     uint64_t seq;
-    if (uuid_v7_seq_of(key, strlen(key), &seq))
+    if (key_names_seq(s, key, &seq))
         sqlite3_bind_int64(st, 3, (int64_t)seq);
     int rc = sqlite3_step(st);
     int ret = 0;

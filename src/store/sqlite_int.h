@@ -33,6 +33,8 @@ enum stmt_id {
     ST_EVENT_KEY_INSERT,
     ST_EVENT_GET,
     ST_EVENT_LAST_SEQ,
+    ST_EVENT_SECRET_GET,
+    ST_EVENT_SECRET_PUT,
     ST_DEF_PUT,
     ST_DEF_DELETE,
     ST_DEF_LIST,
@@ -120,6 +122,8 @@ struct store {
     int wal_fd;                     /* open on it for store_sync (its thread after start) */
     struct store_checkpointer *ckpt; /* NULL: SQLite checkpoints in the committing thread */
     int64_t event_seq;              /* the last event's seq; -1 = read it from the store */
+    struct uuid_seq_key *event_key; /* hides seqs in the keys the server gives; NULL = read
+                                     * (or make) it when needed */
 };
 
 /* Binds a string (NULL binds SQL NULL); the string must outlive the statement's step. */

@@ -59,6 +59,8 @@ static const char *const stmt_sql[ST__COUNT] = {
                      "WHERE app_id = ?1 AND idempotency_key = ?2), ?3) "
                      "AND app_id = ?1 AND idempotency_key = ?2",
     [ST_EVENT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM events",
+    [ST_EVENT_SECRET_GET] = "SELECT value FROM meta WHERE key = 'event_key_secret'",
+    [ST_EVENT_SECRET_PUT] = "INSERT INTO meta (key, value) VALUES ('event_key_secret', ?)",
     [ST_DEF_PUT] = "INSERT INTO definitions (app_id, kind, id, body, created_at, updated_at) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (app_id, kind, id) DO UPDATE "
                    "SET body = excluded.body, updated_at = excluded.updated_at",

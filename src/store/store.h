@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/uuid.h"
+
 struct store;
 
 /* Results besides 0 and -1 (failure). */
@@ -217,13 +219,17 @@ int store_events_expire(struct store *s, int64_t before_ms, int limit, int *dele
 int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *deleted, char *err,
                         size_t errlen);
 /* Appends an event; it takes the next seq (store_event_next_seq). A key made by
- * uuid_v7_seq from that seq finds the row by itself; any other key is also indexed by (app,
+ * store_event_new_key for it finds the row by itself; any other key is also indexed by (app,
  * key). STORE_CONFLICT when the app already has an event with such a key (nothing is
  * written); a key that names its row is not checked: it is new by construction. */
 int store_event_insert(struct store *s, const struct store_event *e, char *err, size_t errlen);
-/* The seq the next inserted event takes, for the key the server gives it. Within a batch it
- * moves only with inserts; a rolled-back batch gives its seqs back. */
+/* The seq the next inserted event takes. Within a batch it moves only with inserts; a
+ * rolled-back batch gives its seqs back. */
 int store_event_next_seq(struct store *s, int64_t *seq, char *err, size_t errlen);
+/* The key the server gives the next inserted event (core/uuid.h, uuid_v7_seq: the seq hidden
+ * with a secret the store keeps in meta, made on first use). */
+int store_event_new_key(struct store *s, int64_t received_ms, char out[UUID_LEN + 1],
+                        char *err, size_t errlen);
 /* The event of an app with that idempotency key; STORE_NOT_FOUND when none. */
 int store_event_get(struct store *s, const char *app_id, const char *key, struct store_event *out,
                     char *err, size_t errlen);

@@ -64,36 +64,57 @@ static void v7_same_millisecond_differs(void **state)
 }
 
 /* A key with a seq: a UUIDv7 of that millisecond, the seq read back whole (every bit of its
- * 52), and keys of one seq differ in their random bits. Other strings carry no seq. */
+ * 52) with the same secret, and keys of one seq differ. The seq does not show: keys of
+ * consecutive seqs differ in about half the bits that carry it, and another secret reads
+ * another number. Other strings carry no seq. */
 static void v7_seq_round_trips(void **state)
 {
     (void)state;
+    unsigned char secret[UUID_SEQ_SECRET_LEN], other[UUID_SEQ_SECRET_LEN];
+    memset(secret, 7, sizeof(secret));
+    memset(other, 8, sizeof(other));
+    struct uuid_seq_key *k = uuid_seq_key_new(secret), *k2 = uuid_seq_key_new(other);
+    assert_non_null(k);
+    assert_non_null(k2);
     char u[UUID_LEN + 1], v[UUID_LEN + 1];
     uint64_t seqs[] = { 0, 1, 2, 3, 4, 255, 256, 1ull << 20, (1ull << 34) + 5, UUID_SEQ_MAX - 1,
                         UUID_SEQ_MAX };
     for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
-        assert_int_equal(uuid_v7_seq(1795400000000, seqs[i], u), 0);
+        assert_int_equal(uuid_v7_seq(k, 1795400000000, seqs[i], u), 0);
         check_form(u, '7');
         assert_memory_equal(u, "01a2", 4); /* the timestamp leads */
         uint64_t got = 0;
-        assert_true(uuid_v7_seq_of(u, strlen(u), &got));
+        assert_true(uuid_v7_seq_of(k, u, strlen(u), &got));
         assert_true(got == seqs[i]);
+        assert_true(uuid_v7_seq_of(k2, u, strlen(u), &got));
+        assert_true(got != seqs[i]);
     }
     for (uint64_t seq = 1; seq < UUID_SEQ_MAX; seq = seq * 7 + 3) {
-        assert_int_equal(uuid_v7_seq(1, seq, u), 0);
+        assert_int_equal(uuid_v7_seq(k, 1, seq, u), 0);
         uint64_t got = 0;
-        assert_true(uuid_v7_seq_of(u, UUID_LEN, &got) && got == seq);
+        assert_true(uuid_v7_seq_of(k, u, UUID_LEN, &got) && got == seq);
     }
-    assert_int_equal(uuid_v7_seq(1795400000000, 42, v), 0);
-    assert_int_equal(uuid_v7_seq(1795400000000, 42, u), 0);
+    /* Consecutive seqs, same millisecond: the carried bits differ in ~26 of 52 places. */
+    int differing = 0;
+    for (uint64_t seq = 1000; seq < 1100; seq++) {
+        assert_int_equal(uuid_v7_seq(k, 1795400000000, seq, u), 0);
+        assert_int_equal(uuid_v7_seq(k, 1795400000000, seq + 1, v), 0);
+        for (int i = 14; i < 32; i++)
+            differing += u[i] != v[i];
+    }
+    assert_true(differing > 100 * 10);
+    assert_int_equal(uuid_v7_seq(k, 1795400000000, 42, v), 0);
+    assert_int_equal(uuid_v7_seq(k, 1795400000000, 42, u), 0);
     assert_string_not_equal(u, v);
     uint64_t got;
     assert_int_equal(uuid_v4(u), 0);
-    assert_false(uuid_v7_seq_of(u, UUID_LEN, &got));
-    assert_false(uuid_v7_seq_of("client-key-1", 12, &got));
-    assert_false(uuid_v7_seq_of(v, UUID_LEN - 1, &got));
+    assert_false(uuid_v7_seq_of(k, u, UUID_LEN, &got));
+    assert_false(uuid_v7_seq_of(k, "client-key-1", 12, &got));
+    assert_false(uuid_v7_seq_of(k, v, UUID_LEN - 1, &got));
     v[0] = 'g';
-    assert_false(uuid_v7_seq_of(v, UUID_LEN, &got));
+    assert_false(uuid_v7_seq_of(k, v, UUID_LEN, &got));
+    uuid_seq_key_free(k);
+    uuid_seq_key_free(k2);
 }
 
 static const struct CMUnitTest tests[] = {

@@ -83,6 +83,8 @@ static struct store_event event_row(const char *app, const char *key, const char
     return e;
 }
 
+static int64_t count_rows(struct store *s, const char *sql);
+
 static void insert(struct store *s, const struct store_event *e)
 {
     int rc = store_event_insert(s, e, err, sizeof(err));
@@ -338,6 +340,20 @@ static void event_survives_reopen(void **state)
     struct store_event got = get(f->u.s, "shop", "durable-key");
     assert_same_event(&got, &e);
     store_event_release(&got);
+    /* A key the server gave still names its row: the secret that hides its seq was kept. */
+    char key[UUID_LEN + 1];
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_event_new_key(f->u.s, 1700000000100, key, err, sizeof(err)), 0);
+    struct store_event named = event_row("shop", key, "u-2");
+    insert(f->u.s, &named);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    store_close(f->u.s);
+    f->u.s = unit_store_open(f->u.data_dir);
+    assert_non_null(f->u.s);
+    got = get(f->u.s, "shop", key);
+    assert_same_event(&got, &named);
+    store_event_release(&got);
+    assert_int_equal(count_rows(f->u.s, "SELECT count(*) FROM event_keys"), 1); /* durable-key */
     struct nonce_list l = live_nonces(f->u.s, 4000);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.nonce[0], "durable-nonce");
@@ -370,10 +386,9 @@ static void server_keys_name_their_rows(void **state)
 {
     struct fixture *f = *state;
     struct store *s = f->u.s;
-    int64_t seq = next_seq(s);
-    assert_int_equal(seq, 1);
+    assert_int_equal(next_seq(s), 1);
     char key[UUID_LEN + 1], other[UUID_LEN + 1];
-    assert_int_equal(uuid_v7_seq(1700000000100, (uint64_t)seq, key), 0);
+    assert_int_equal(store_event_new_key(s, 1700000000100, key, err, sizeof(err)), 0);
     struct store_event e = event_row("shop", key, "u-1");
     insert(s, &e);
     assert_int_equal(next_seq(s), 2);
@@ -381,15 +396,20 @@ static void server_keys_name_their_rows(void **state)
     struct store_event got = get(s, "shop", key);
     assert_same_event(&got, &e);
     store_event_release(&got);
-    /* The same key in another app, or with other random bits, is not that event. */
+    /* The same key in another app, or another key naming the same seq, is not that event. */
     struct store_event none;
     assert_int_equal(store_event_get(s, "other", key, &none, err, sizeof(err)), STORE_NOT_FOUND);
-    assert_int_equal(uuid_v7_seq(1700000000100, (uint64_t)seq, other), 0);
-    assert_string_not_equal(other, key);
+    assert_int_equal(store_event_new_key(s, 1700000000100, other, err, sizeof(err)), 0);
+    assert_int_equal(count_rows(s, "SELECT count(*) FROM events"), 1);
+    /* (other names seq 2, not yet inserted) */
     assert_int_equal(store_event_get(s, "shop", other, &none, err, sizeof(err)),
                      STORE_NOT_FOUND);
+    /* The secret is kept: the key still names its row after a reopen of the secret. */
+    assert_int_equal(count_rows(s, "SELECT count(*) FROM meta WHERE key = 'event_key_secret' "
+                                   "AND length(value) = 32"),
+                     1);
     /* A UUIDv7 that names another seq is a key like any other: indexed. */
-    assert_int_equal(uuid_v7_seq(1700000000100, 1000, other), 0);
+    assert_int_equal(uuid_v7(1700000000100, other), 0);
     struct store_event c = event_row("shop", other, "u-2");
     insert(s, &c);
     assert_int_equal(count_rows(s, "SELECT count(*) FROM event_keys"), 1);
@@ -428,11 +448,10 @@ static void expire_deletes_the_oldest_and_their_keys(void **state)
     char keys[6][UUID_LEN + 1];
     for (int i = 0; i < 6; i++) {
         struct store_event e;
-        if (i % 2) {
+        if (i % 2)
             snprintf(keys[i], sizeof(keys[i]), "client-key-%d", i);
-        } else {
-            assert_int_equal(uuid_v7_seq(1000 + i, (uint64_t)next_seq(s), keys[i]), 0);
-        }
+        else
+            assert_int_equal(store_event_new_key(s, 1000 + i, keys[i], err, sizeof(err)), 0);
         e = event_row("shop", keys[i], "u");
         e.received_at = 1000 + i * 100; /* 1000, 1100, ... 1500 */
         insert(s, &e);
