@@ -229,6 +229,7 @@ struct engine {
     int64_t fold_rows, fold_ms;   /* fold past this many rows or this age */
     bool need_fold;               /* `logged` may miss rows: fold before reading users */
     struct buf dump;              /* a user's state as text, on its way to the store */
+    struct buf states;            /* the batch's row of the state log */
     struct boards *boards;        /* leaderboards (read by I/O threads under their lock) */
     struct engine_metrics m;
 };
@@ -242,6 +243,7 @@ struct engine *engine_new(struct tenant_registry *tenants)
     e->fold_ms = ENGINE_FOLD_MS_DEFAULT;
     e->need_fold = true; /* whatever the last run left in the logs */
     buf_init(&e->dump);
+    buf_init(&e->states);
     buf_init(&e->step.effects);
     uint64_t k[2] = { 0, 0 };
     if (RAND_bytes((unsigned char *)k, sizeof(k)) != 1)
@@ -265,6 +267,7 @@ void engine_free(struct engine *e)
     free(e->ledger);
     buf_release(&e->step.effects);
     buf_release(&e->dump);
+    buf_release(&e->states);
     free(e);
 }
 
@@ -316,7 +319,8 @@ static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *
     free(v);
     if (rc < 0)
         return -1;
-    return store_state_log_clear(st, rows, err, errlen);
+    *rows = (int64_t)n; /* users whose state was folded */
+    return store_state_log_clear(st, NULL, err, errlen);
 }
 
 /* Folds the game logs into their tables in the open batch. Everything logged is then in the
@@ -677,15 +681,21 @@ int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, 
 {
     if (boards_flush(e->boards, st, now_ms, err, errlen) < 0)
         return -1;
+    /* One row of the state log for the batch, with every changed user's state. */
+    buf_reset(&e->states);
     for (size_t i = 0; i < e->journal_n; i++) {
         struct user *u = e->journal[i];
         if (!u->dirty)
             continue;
         game_user_dump_buf(&u->g, &e->dump);
-        int rc = store_user_state_log(st, u->key, user_id_of(u), e->dump.data, now_ms, err,
-                                      errlen);
-        if (rc < 0)
-            return -1;
+        store_states_add(&e->states, u->key, user_id_of(u), e->dump.data, e->dump.len, now_ms);
+    }
+    if (store_user_states_log(st, &e->states, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < e->journal_n; i++) {
+        struct user *u = e->journal[i];
+        if (!u->dirty)
+            continue;
         u->dirty = false;
         u->state_logged = true;
         e->log_rows++;

@@ -119,10 +119,30 @@ int store_user_state_put(struct store *s, const char *app_id, const char *user_i
     return state_write(s, ST_STATE_PUT, app_id, user_id, state, now, err, errlen);
 }
 
-int store_user_state_log(struct store *s, const char *app_id, const char *user_id,
-                         const char *state, int64_t now, char *err, size_t errlen)
+void store_states_add(struct buf *states, const char *app_id, const char *user_id,
+                      const char *state, size_t state_len, int64_t now)
 {
-    return state_write(s, ST_STATE_LOG, app_id, user_id, state, now, err, errlen);
+    buf_puts(states, states->len ? ",[" : "[[");
+    buf_append_json_string(states, app_id, strlen(app_id));
+    buf_putc(states, ',');
+    buf_append_json_string(states, user_id, strlen(user_id));
+    buf_putc(states, ',');
+    buf_append(states, state, state_len);
+    buf_putc(states, ',');
+    buf_append_i64(states, now);
+    buf_putc(states, ']');
+}
+
+int store_user_states_log(struct store *s, struct buf *states, char *err, size_t errlen)
+{
+    if (!states->len)
+        return 0;
+    buf_putc(states, ']');
+    sqlite3_stmt *st = sqlite__stmt(s, ST_STATE_LOG, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, states->data, (int)states->len, SQLITE_STATIC);
+    return sqlite__step_done(s, st, err, errlen);
 }
 
 
@@ -640,13 +660,22 @@ int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen)
     if (sqlite__exec(s, "SAVEPOINT game_fold", err, errlen) < 0)
         return -1;
     int ret = 0;
+    /* Rows that are not JSON (damage) cannot be folded: say which before they go. */
+    sqlite3_stmt *bad = sqlite__stmt(s, ST_FOLD_STATE_BAD, err, errlen);
+    if (!bad)
+        ret = -1;
+    while (ret == 0 && sqlite3_step(bad) == SQLITE_ROW)
+        log_error("a row of the state log is not JSON; the states it held are lost",
+                  LOG_I("seq", sqlite3_column_int64(bad, 0)));
+    if (bad)
+        sqlite3_reset(bad);
     static const enum stmt_id steps[] = { ST_FOLD_STATE, ST_FOLD_STATE_CLEAR };
     for (size_t i = 0; ret == 0 && i < sizeof(steps) / sizeof(steps[0]); i++) {
         sqlite3_stmt *st = sqlite__stmt(s, steps[i], err, errlen);
         if (!st || sqlite__step_done(s, st, err, errlen) < 0)
             ret = -1;
-        else if (steps[i] == ST_FOLD_STATE_CLEAR)
-            n += sqlite3_changes64(s->db);
+        else if (steps[i] == ST_FOLD_STATE)
+            n += sqlite3_changes64(s->db); /* users whose state was folded */
     }
     if (ret == 0)
         ret = ledger_index(s, &indexed, err, errlen);

@@ -403,6 +403,22 @@ const struct migration sqlite_migrations[] = {
       "DROP TABLE events;\n"
       "ALTER TABLE events_by_seq RENAME TO events;\n",
       false },
+    /* The state log holds one row per batch: the states of every user the batch changed, as
+     * a JSON array of [app, user, state, updated_at] (a batch of single events wrote a row
+     * for each of its users, a batch of thousands of events thousands). Rows of the earlier
+     * form become one-entry rows at the same place; a state that is not JSON stays a string,
+     * as it was. */
+    { 17, "state_log_rows",
+      "CREATE TABLE state_rows (\n"
+      "  seq    INTEGER PRIMARY KEY,\n"
+      "  states TEXT NOT NULL\n"
+      ") STRICT;\n"
+      "INSERT INTO state_rows (seq, states) SELECT seq, json_array(json_array(app_id, user_id, "
+      "CASE WHEN json_valid(state) THEN json(state) ELSE state END, updated_at)) "
+      "FROM state_log ORDER BY seq;\n"
+      "DROP TABLE state_log;\n"
+      "ALTER TABLE state_rows RENAME TO state_log;\n",
+      false },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

@@ -87,18 +87,23 @@ static const char *const stmt_sql[ST__COUNT] = {
                          "VALUES (?,?,?,?) ON CONFLICT (app_id, idempotency_key) DO NOTHING",
     [ST_SPEND_KEY_GET] = "SELECT user_id, seq FROM spend_keys WHERE app_id = ? AND "
                          "idempotency_key = ?",
-    [ST_STATE_LOG] = "INSERT INTO state_log (app_id, user_id, state, updated_at) "
-                     "VALUES (?, ?, ?, ?)",
+    [ST_STATE_LOG] = "INSERT INTO state_log (states) VALUES (?)",
     [ST_LEDGER_LOG] = "INSERT INTO ledger_rows (app_id, user_id, first_seq, entries) "
                       "VALUES (?, ?, ?, ?)",
     [ST_LEDGER_LOGGED] = "SELECT entries FROM ledger_rows WHERE lseq = ?",
     [ST_LEDGER_ROW_FIRST] = "SELECT first_seq FROM ledger_rows WHERE lseq = ?",
-    /* Each user's newest logged state; in key order, so the upserts walk game_users once. */
+    /* Each user's newest logged state (the last entry of the last row naming it); in key
+     * order, so the upserts walk game_users once. A row that is not JSON is left out (and
+     * reported: ST_FOLD_STATE_BAD). */
     [ST_FOLD_STATE] = "INSERT INTO game_users (app_id, user_id, state, updated_at) "
-                      "SELECT app_id, user_id, state, updated_at FROM state_log "
-                      "WHERE seq IN (SELECT max(seq) FROM state_log GROUP BY app_id, user_id) "
-                      "ORDER BY app_id, user_id ON CONFLICT (app_id, user_id) DO UPDATE "
+                      "SELECT app, usr, st, upd FROM (SELECT j.value ->> 0 AS app, "
+                      "j.value ->> 1 AS usr, j.value ->> 2 AS st, j.value ->> 3 AS upd, "
+                      "row_number() OVER (PARTITION BY j.value ->> 0, j.value ->> 1 "
+                      "ORDER BY l.seq DESC, j.key DESC) AS rn FROM state_log l, "
+                      "json_each(CASE WHEN json_valid(l.states) THEN l.states ELSE '[]' END) j) "
+                      "WHERE rn = 1 ORDER BY app, usr ON CONFLICT (app_id, user_id) DO UPDATE "
                       "SET state = excluded.state, updated_at = excluded.updated_at",
+    [ST_FOLD_STATE_BAD] = "SELECT seq FROM state_log WHERE NOT json_valid(states)",
     [ST_FOLD_STATE_CLEAR] = "DELETE FROM state_log",
     /* The ledger's rows stay in ledger_rows, in the order they were written; a fold indexes
      * the new ones, one ledger_index row per user listing its rows. */

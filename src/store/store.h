@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/uuid.h"
 
 struct store;
@@ -269,10 +270,14 @@ int store_user_load(struct store *s, const char *app_id, const char *user_id,
                     char **attributes, char **state, char *err, size_t errlen);
 int store_user_state_put(struct store *s, const char *app_id, const char *user_id,
                          const char *state, int64_t now, char *err, size_t errlen);
-/* Appends a user's state to the state log (see store_game_fold). Until the log is folded,
- * store_user_load does not see it: the caller keeps the user in memory meanwhile. */
-int store_user_state_log(struct store *s, const char *app_id, const char *user_id,
-                         const char *state, int64_t now, char *err, size_t errlen);
+/* The state log holds one row per batch with the states of the users it changed (see
+ * store_game_fold). Until the log is folded, store_user_load does not see them: the caller
+ * keeps those users in memory meanwhile. store_states_add appends a user's state (JSON
+ * object text) to `states`, which starts empty; store_user_states_log writes them all as one
+ * row (nothing when empty; `states` is then spent: reset it before reuse). */
+void store_states_add(struct buf *states, const char *app_id, const char *user_id,
+                      const char *state, size_t state_len, int64_t now);
+int store_user_states_log(struct store *s, struct buf *states, char *err, size_t errlen);
 
 struct store_ledger {
     int64_t seq;

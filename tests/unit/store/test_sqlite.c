@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "store/migrations.h"
 #include "store/sqlite_int.h"
@@ -375,6 +376,61 @@ static void a_store_from_before_the_index_keeps_its_ledger(void **state)
     unit_store_close(&u);
 }
 
+/* Reads a user's state as store_user_load gives it ("-" for none). */
+static void state_of(struct store *s, const char *app, const char *user, char *out, size_t n)
+{
+    char err[256] = "", *attrs = NULL, *st = NULL;
+    assert_int_equal(store_user_load(s, app, user, &attrs, &st, err, sizeof(err)), 0);
+    snprintf(out, n, "%s", st ? st : "-");
+    free(attrs);
+    free(st);
+}
+
+static void exec_ok(struct store *s, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
+/* Migration 17: rows of the one-state-a-row log become one-entry rows; a fold then takes each
+ * user's newest state, across rows and within one, and leaves out a row that is not JSON. */
+static void the_state_log_migration_and_fold(void **state)
+{
+    (void)state;
+    struct unit_store u;
+    assert_int_equal(unit_store_make_at(&u, "states-v16", 16), 0);
+    exec_ok(u.s, "INSERT INTO apps (id, name, settings, default_timezone, created_at, updated_at) "
+                 "VALUES ('app', 'App', '{}', 'UTC', 1, 1);"
+                 "INSERT INTO users (app_id, user_id, attributes, created_at, updated_at) VALUES "
+                 "('app', 'ann', '{}', 1, 1), ('app', 'bob', '{}', 1, 1), ('app', 'cy', '{}', 1, 1);"
+                 "INSERT INTO state_log (app_id, user_id, state, updated_at) VALUES "
+                 "('app', 'ann', '{\"seq\":1}', 10), ('app', 'bob', 'not json', 11), "
+                 "('app', 'ann', '{\"seq\":2}', 12);");
+    char err[256] = "";
+    assert_int_equal(store_migrate(u.s, NULL, err, sizeof(err)), 0);
+    /* Then a batch of the new form: ann again and cy, in one row; and a damaged row. */
+    struct buf states = BUF_INIT;
+    store_states_add(&states, "app", "cy", "{\"seq\":7}", 9, 20);
+    store_states_add(&states, "app", "ann", "{\"seq\":3}", 9, 21);
+    assert_int_equal(store_user_states_log(u.s, &states, err, sizeof(err)), 0);
+    buf_release(&states);
+    exec_ok(u.s, "INSERT INTO state_log (states) VALUES ('[[\"app\",\"cy\",{\"seq\":99}');");
+    int64_t rows = 0;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_game_fold(u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 3); /* ann, bob, cy */
+    char got[64];
+    state_of(u.s, "app", "ann", got, sizeof(got));
+    assert_string_equal(got, "{\"seq\":3}");
+    state_of(u.s, "app", "bob", got, sizeof(got));
+    assert_string_equal(got, "not json"); /* as it was: the loader reports it */
+    state_of(u.s, "app", "cy", got, sizeof(got));
+    assert_string_equal(got, "{\"seq\":7}");
+    unit_store_close(&u);
+}
+
 static void ping(void **state)
 {
     struct fixture *f = *state;
@@ -480,6 +536,7 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test(the_ledger_migration_keeps_every_entry_in_its_place),
     cmocka_unit_test(a_store_from_before_the_index_keeps_its_ledger),
+    cmocka_unit_test(the_state_log_migration_and_fold),
     cmocka_unit_test_setup_teardown(ping, setup, teardown),
     cmocka_unit_test_setup_teardown(sqlite_url, setup, teardown),
     cmocka_unit_test_setup_teardown(unsupported_url_refused, setup, teardown),
