@@ -123,14 +123,19 @@ enum sig_result sig_verify(struct sig_verifier *v, const char *app_id, const cha
     if (hex_decode(h->signature, sizeof(given), given) < 0)
         return SIG_BAD_SIGNATURE;
     EVP_MAC_CTX *ctx = context_for(v, app_id, secret, secret_len);
+    /* "<timestamp>.<nonce>." in one piece: each update goes through the provider's dispatch. */
+    unsigned char head[12 + 1 + SIG_NONCE_MAX + 1];
+    size_t n = 0;
+    memcpy(head, h->timestamp, h->timestamp_len);
+    n += h->timestamp_len;
+    head[n++] = '.';
+    memcpy(head + n, h->nonce, h->nonce_len);
+    n += h->nonce_len;
+    head[n++] = '.';
     unsigned char md[32];
     size_t md_len = 0;
-    if (!ctx || !EVP_MAC_update(ctx, (const unsigned char *)h->timestamp, h->timestamp_len) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)".", 1) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)h->nonce, h->nonce_len) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)".", 1) ||
-        !EVP_MAC_update(ctx, body, body_len) || !EVP_MAC_final(ctx, md, &md_len, sizeof(md)) ||
-        md_len != sizeof(md))
+    if (!ctx || !EVP_MAC_update(ctx, head, n) || !EVP_MAC_update(ctx, body, body_len) ||
+        !EVP_MAC_final(ctx, md, &md_len, sizeof(md)) || md_len != sizeof(md))
         return SIG_BAD_SIGNATURE;
     return CRYPTO_memcmp(md, given, sizeof(md)) == 0 ? SIG_OK : SIG_BAD_SIGNATURE;
 }
