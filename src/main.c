@@ -70,7 +70,7 @@ static int cmd_version(void)
 static struct store *open_store(const struct config *cfg)
 {
     char err[512];
-    struct store_options so = { cfg->data_dir, cfg->database_url };
+    struct store_options so = { cfg->data_dir, cfg->database_url, true };
     struct store *st = store_open(&so, err, sizeof(err));
     if (!st) {
         log_error("cannot open the store", LOG_S("error", err));
@@ -422,7 +422,8 @@ static int cmd_serve(const struct config *cfg)
     metrics_register(rt_hub_collect_metrics, hub);
     /* Checkpoints off the engine thread: every 1,000 pages (SQLite's own default), and the
      * engine finishes one itself only when the WAL passes 10,000 (40 MiB). */
-    if (store_checkpointer_start(store, 1000, 10000, err, sizeof(err)) < 0) {
+    if (store_checkpointer_start(store, STORE_CHECKPOINT_SOFT, STORE_CHECKPOINT_HARD, err,
+                                 sizeof(err)) < 0) {
         log_error("cannot start the checkpoint thread", LOG_S("error", err));
         goto out;
     }

@@ -20,8 +20,8 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "store/migrations.h"
 #include "core/uuid.h"
+#include "store/migrations.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -87,8 +87,49 @@ static int open_wal_fd(struct store *s, char *err, size_t errlen)
     return rc;
 }
 
+/* Gives the WAL its working size up front, as zeros past what it holds. A commit that writes
+ * past the file's end allocates blocks, and then its fdatasync also writes the inode and
+ * waits for that write: a second round trip to the disk for every sync while the log grows
+ * (after each start, and whenever a cycle of the log runs longer than the last). SQLite
+ * reads a WAL only up to its first invalid frame, so the zeros are not frames. Best effort:
+ * the store works without it. */
+static void wal_reserve(struct store *s)
+{
+    int64_t page = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        page = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (page <= 0)
+        return;
+    /* The WAL starts over after STORE_CHECKPOINT_HARD frames and a batch or so. */
+    off_t want = 32 + (off_t)(STORE_CHECKPOINT_HARD + STORE_CHECKPOINT_HARD / 10) *
+                          (off_t)(page + 24);
+    int fd = open(s->wal_path, O_WRONLY | O_CLOEXEC);
+    struct stat stt;
+    if (fd < 0 || fstat(fd, &stt) < 0 || stt.st_size >= want) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    static const char zeros[1 << 16];
+    off_t at = stt.st_size;
+    while (at < want) {
+        size_t n = (size_t)(want - at) < sizeof(zeros) ? (size_t)(want - at) : sizeof(zeros);
+        ssize_t w = pwrite(fd, zeros, n, at);
+        if (w <= 0)
+            break;
+        at += w;
+    }
+    if (at < want || fdatasync(fd) < 0)
+        log_warn("cannot reserve the WAL's working size; going on without",
+                 LOG_S("wal", s->wal_path), LOG_S("error", strerror(errno)));
+    close(fd);
+}
+
 /* The WAL as SQLite names it (it follows a symbolic link to the database), opened. */
-static int open_wal(struct store *s, char *err, size_t errlen)
+static int open_wal(struct store *s, bool reserve, char *err, size_t errlen)
 {
     /* A read makes SQLite open (create) the WAL if it has not yet. */
     if (sqlite__exec(s, "SELECT count(*) FROM sqlite_schema", err, errlen) < 0)
@@ -99,6 +140,8 @@ static int open_wal(struct store *s, char *err, size_t errlen)
         return -1;
     }
     s->wal_path = xstrdup(wal);
+    if (reserve)
+        wal_reserve(s);
     return open_wal_fd(s, err, errlen);
 }
 
@@ -154,7 +197,7 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
      * before copying it into the database, and the database after. */
     if (enable_wal(s, err, errlen) < 0 ||
         sqlite__exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err, errlen) < 0 ||
-        open_wal(s, err, errlen) < 0) {
+        open_wal(s, opt->reserve_wal, err, errlen) < 0) {
         store_close(s);
         return NULL;
     }

@@ -28,6 +28,7 @@ struct store;
 struct store_options {
     const char *data_dir;     /* created (0700) if missing */
     const char *database_url; /* "" or NULL = <data_dir>/reactor.db; "sqlite:<path>" */
+    bool reserve_wal;         /* give the WAL its working size up front (the server does) */
 };
 
 /* Opens (creating if needed) the store. Does not migrate. NULL and a message on failure. */
@@ -69,6 +70,10 @@ int store_batch_commit(struct store *s, char *err, size_t errlen);
 int store_sync(struct store *s, char *err, size_t errlen);
 void store_batch_rollback(struct store *s);
 
+/* The checkpoint thresholds the server uses (frames of the WAL): the thread copies past the
+ * soft one, the engine finishes the copy past the hard one, and the WAL starts over. */
+#define STORE_CHECKPOINT_SOFT 1000
+#define STORE_CHECKPOINT_HARD 10000
 /* Moves checkpoints (copying the WAL into the database) off the committing thread: a thread
  * with its own connection copies once the WAL reaches `soft` frames, without blocking
  * commits; past `hard` frames the committing thread finishes the copy itself so that the WAL

@@ -50,7 +50,7 @@ static int teardown(void **state)
 
 static struct store *open_default(struct fixture *f)
 {
-    struct store_options opt = {f->data_dir, NULL};
+    struct store_options opt = { f->data_dir, NULL, false };
     char err[256] = "";
     struct store *s = store_open(&opt, err, sizeof(err));
     if (!s)
@@ -128,7 +128,7 @@ static void sync_follows_a_symlinked_database(void **state)
     snprintf(link, sizeof(link), "%s/link.db", f->dir);
     assert_int_equal(symlink(f->db, link), 0);
     snprintf(url, sizeof(url), "sqlite:%s", link);
-    struct store_options opt = { f->data_dir, url };
+    struct store_options opt = { f->data_dir, url, false };
     struct store *s = store_open(&opt, err, sizeof(err));
     assert_non_null(s);
     char want[200];
@@ -137,6 +137,56 @@ static void sync_follows_a_symlinked_database(void **state)
     assert_true(s->wal_fd >= 0);
     assert_int_equal(store_migrate(s, NULL, err, sizeof(err)), 0);
     assert_int_equal(store_sync(s, err, sizeof(err)), 0);
+    store_close(s);
+}
+
+/* Copies file `from` to `to` byte for byte. */
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char b[1 << 16];
+    size_t n;
+    while ((n = fread(b, 1, sizeof(b), in)) > 0)
+        assert_int_equal(fwrite(b, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+}
+
+/* The server's store gives its WAL the working size up front, as zeros; what is committed
+ * and synced is still all there when the files are taken as they are (a crash) and opened. */
+static void reserved_wal_keeps_what_was_committed(void **state)
+{
+    struct fixture *f = *state;
+    struct store_options opt = { f->data_dir, NULL, true };
+    char err[256] = "";
+    struct store *s = store_open(&opt, err, sizeof(err));
+    assert_non_null(s);
+    struct stat st;
+    assert_int_equal(stat(s->wal_path, &st), 0);
+    assert_true(st.st_size >= (off_t)STORE_CHECKPOINT_HARD * 4096);
+    assert_int_equal(store_migrate(s, NULL, err, sizeof(err)), 0);
+    assert_int_equal(sqlite__exec(s, "CREATE TABLE kept (v TEXT); INSERT INTO kept VALUES "
+                                     "('before the crash')", err, sizeof(err)),
+                     0);
+    assert_int_equal(store_sync(s, err, sizeof(err)), 0);
+    char copy_dir[200], copy_db[260], copy_wal[270];
+    snprintf(copy_dir, sizeof(copy_dir), "%s/copy", f->dir);
+    assert_int_equal(mkdir(copy_dir, 0700), 0);
+    snprintf(copy_db, sizeof(copy_db), "%s/reactor.db", copy_dir);
+    snprintf(copy_wal, sizeof(copy_wal), "%s-wal", copy_db);
+    copy_file(f->db, copy_db);
+    copy_file(s->wal_path, copy_wal);
+    char got[64] = "";
+    query_text(copy_db, "SELECT v FROM kept", got, sizeof(got));
+    assert_string_equal(got, "before the crash");
+    store_close(s);
+    /* Opening again keeps the size and adds nothing. */
+    s = store_open(&opt, err, sizeof(err));
+    assert_non_null(s);
+    query_text(f->db, "SELECT count(*) FROM kept", got, sizeof(got));
+    assert_string_equal(got, "1");
     store_close(s);
 }
 
@@ -445,7 +495,7 @@ static void sqlite_url(void **state)
     char url[200], path[160], err[256] = "";
     snprintf(path, sizeof(path), "%s/custom.db", f->dir);
     snprintf(url, sizeof(url), "sqlite:%s", path);
-    struct store_options opt = {f->data_dir, url};
+    struct store_options opt = { f->data_dir, url, false };
     struct store *s = store_open(&opt, err, sizeof(err));
     if (!s)
         fail_msg("store_open(%s): %s", url, err);
@@ -475,7 +525,7 @@ static void unsupported_url_refused(void **state)
 {
     struct fixture *f = *state;
     char err[256] = "";
-    struct store_options opt = {f->data_dir, "postgres://db/reactor"};
+    struct store_options opt = { f->data_dir, "postgres://db/reactor", false };
     assert_null(store_open(&opt, err, sizeof(err)));
     assert_non_null(strstr(err, "unsupported DATABASE_URL"));
     opt.database_url = "sqlite:";
@@ -493,7 +543,7 @@ static void unusable_data_dir_refused(void **state)
     assert_true(fd >= 0);
     close(fd);
     snprintf(dir, sizeof(dir), "%s/sub", file);
-    struct store_options opt = {dir, NULL};
+    struct store_options opt = { dir, NULL, false };
     assert_null(store_open(&opt, err, sizeof(err)));
     assert_non_null(strstr(err, "plainfile"));
 }
@@ -531,6 +581,7 @@ static void newer_schema_refused(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(open_creates_private_wal_database, setup, teardown),
     cmocka_unit_test_setup_teardown(sync_follows_a_symlinked_database, setup, teardown),
+    cmocka_unit_test_setup_teardown(reserved_wal_keeps_what_was_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(migrate_applies_all_then_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(hot_check_constraints_build_no_temporary_tree, setup,
                                     teardown),
