@@ -10,7 +10,9 @@
 #include "core/mem.h"
 #include "core/utf8.h"
 
-/* Keys of one object are compared one by one up to this many, then through a table. */
+/* Keys of one object are compared one by one as they come up to this many; an object with
+ * more is checked once whole when it closes, its keys sorted (n log n whatever the keys: a
+ * hash table here would let chosen keys pile into one chain). */
 #define KEYS_LINEAR 16
 
 void jread_init(struct jread *r, const char *data, size_t len, const struct json_limits *lim)
@@ -23,10 +25,6 @@ void jread_init(struct jread *r, const char *data, size_t len, const struct json
 
 void jread_reset(struct jread *r, const char *data, size_t len, const struct json_limits *lim)
 {
-    for (int i = 0; i < r->depth; i++) { /* a document left half read */
-        free(r->frames[i].table);
-        r->frames[i].table = NULL;
-    }
     size_t frames = (size_t)(lim->max_depth > 0 ? lim->max_depth : 0) + 1;
     if (frames > r->frames_cap) {
         free(r->frames);
@@ -47,8 +45,6 @@ void jread_reset(struct jread *r, const char *data, size_t len, const struct jso
 
 void jread_release(struct jread *r)
 {
-    for (int i = 0; i < r->depth; i++)
-        free(r->frames[i].table);
     free(r->frames);
     free(r->keys);
     buf_release(&r->keys_text);
@@ -350,14 +346,30 @@ static bool open_container(struct jread *r, bool object)
     return true;
 }
 
-static void close_container(struct jread *r)
+static int key_order(const void *a, const void *b, void *text)
+{
+    const struct jread_key *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp((const char *)text + x->off, (const char *)text + y->off, x->len);
+}
+
+/* Closes the innermost container at r->p; false when it is an object with a key twice. */
+static bool close_container(struct jread *r)
 {
     struct jread_frame *f = &r->frames[--r->depth];
-    free(f->table);
-    f->table = NULL;
+    size_t n = r->n_keys - f->key_base;
+    if (f->object && n > KEYS_LINEAR) {
+        struct jread_key *k = r->keys + f->key_base;
+        qsort_r(k, n, sizeof(*k), key_order, r->keys_text.data);
+        for (size_t i = 1; i < n; i++)
+            if (key_order(&k[i - 1], &k[i], r->keys_text.data) == 0)
+                return fail(r, r->p, "duplicate object key");
+    }
     r->n_keys = f->key_base;
     r->keys_text.len = f->text_base;
     r->p++;
+    return true;
 }
 
 bool jread_object(struct jread *r)
@@ -385,7 +397,7 @@ static bool more(struct jread *r, unsigned char close)
         return fail(r, r->p, "unexpected end of input");
     if (*r->p == close) {
         close_container(r);
-        return false;
+        return false; /* the end, or an error close_container set */
     }
     if (!f->first) {
         if (*r->p != ',')
@@ -411,30 +423,14 @@ static bool same_key(const struct jread *r, const struct jread_key *k, uint32_t 
     return k->hash == h && k->len == n && memcmp(r->keys_text.data + k->off, s, n) == 0;
 }
 
-static void table_put(struct jread_frame *f, const struct jread_key *keys, size_t i)
-{
-    size_t mask = f->table_cap - 1;
-    for (size_t j = keys[i].hash & mask;; j = (j + 1) & mask) {
-        if (!f->table[j]) {
-            f->table[j] = (uint32_t)(i - f->key_base + 1);
-            return;
-        }
-    }
-}
-
-/* Records the key just appended to keys_text at `off`; false when the object has it already. */
+/* Records the key just appended to keys_text at `off`; false when the object has it already
+ * (checked here for its first KEYS_LINEAR keys, then when it closes). */
 static bool add_key(struct jread *r, struct jread_frame *f, size_t off)
 {
     const char *s = r->keys_text.data + off;
     size_t n = r->keys_text.len - off;
     uint32_t h = key_hash(s, n);
-    size_t have = r->n_keys - f->key_base;
-    if (f->table) {
-        size_t mask = f->table_cap - 1;
-        for (size_t j = h & mask; f->table[j]; j = (j + 1) & mask)
-            if (same_key(r, &r->keys[f->key_base + f->table[j] - 1], h, s, n))
-                return false;
-    } else {
+    if (r->n_keys - f->key_base < KEYS_LINEAR) {
         for (size_t i = f->key_base; i < r->n_keys; i++)
             if (same_key(r, &r->keys[i], h, s, n))
                 return false;
@@ -444,18 +440,6 @@ static bool add_key(struct jread *r, struct jread_frame *f, size_t off)
         r->keys = xrealloc(r->keys, r->keys_cap * sizeof(*r->keys));
     }
     r->keys[r->n_keys++] = (struct jread_key){ h, (uint32_t)n, off };
-    have++;
-    if (have > KEYS_LINEAR && have * 2 > f->table_cap) {
-        free(f->table);
-        f->table_cap = f->table_cap ? f->table_cap * 2 : 64;
-        while (f->table_cap < have * 2)
-            f->table_cap *= 2;
-        f->table = xcalloc(f->table_cap, sizeof(*f->table));
-        for (size_t i = f->key_base; i < r->n_keys; i++)
-            table_put(f, r->keys, i);
-    } else if (f->table) {
-        table_put(f, r->keys, r->n_keys - 1);
-    }
     return true;
 }
 

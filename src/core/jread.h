@@ -2,7 +2,8 @@
  *
  * It accepts exactly what json_parse_strict (json.h) accepts: RFC 8259 JSON, strings of valid
  * UTF-8 without \u0000 or lone surrogates, duplicate keys rejected in every object (compared
- * after unescaping), integers within int64, reals that do not overflow a double, nothing but
+ * after unescaping; a large object's keys are sorted when it closes, so no choice of keys makes
+ * the check slow), integers within int64, reals that do not overflow a double, nothing but
  * whitespace after the value, and the same limits (nesting depth, values in the document,
  * counted the way json_prescan counts them: every container, key, string and scalar).
  *
@@ -42,8 +43,6 @@ struct jread_key {
 
 struct jread_frame {
     size_t key_base, text_base; /* this object's keys start here */
-    uint32_t *table;            /* open addressing over its keys (index + 1), once it has many */
-    size_t table_cap;
     bool object, first;
 };
 

@@ -1055,8 +1055,9 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     row->effects = r->effects.len ? xstrdup(r->effects.data) : NULL;
     rc = store_event_insert(st, row, err, errlen);
     /* Only a server-assigned key can conflict here (a chosen one was looked up above): a
-     * client sent one like it as its own key. Draw another rather than merge the two. */
-    for (int tries = 0; rc == STORE_CONFLICT && tries < 8; tries++) {
+     * client sent one like it as its own key. Draw another rather than merge the two; a
+     * client's key is never replaced. */
+    for (int tries = 0; rc == STORE_CONFLICT && !ev->key_given && tries < 8; tries++) {
         char id[UUID_LEN + 1];
         if (uuid_v7(ev->received_at, id) < 0)
             break;

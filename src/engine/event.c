@@ -256,10 +256,15 @@ static void scratch_end(struct scratch *x)
         scratch_free(x);
         return;
     }
-    if (x->g.meta.cap > 2 * EVENT_METADATA_MAX)
-        buf_release(&x->g.meta);
-    if (x->r.keys_text.cap > 2 * EVENT_METADATA_MAX)
-        buf_release(&x->r.keys_text);
+    struct buf *grown[] = { &x->g.meta, &x->g.text, &x->r.keys_text, &x->r.num };
+    for (size_t i = 0; i < sizeof(grown) / sizeof(grown[0]); i++)
+        if (grown[i]->cap > 2 * EVENT_METADATA_MAX)
+            buf_release(grown[i]);
+    if (x->r.keys_cap > 4096) {
+        free(x->r.keys);
+        x->r.keys = NULL;
+        x->r.keys_cap = 0;
+    }
 }
 
 int event_read(const char *body, size_t len, const struct json_limits *lim, const char *app_id,

@@ -96,9 +96,10 @@ static const char *const stmt_sql[ST__COUNT] = {
      * order, so the upserts walk game_users once. A row that is not JSON is left out (and
      * reported: ST_FOLD_STATE_BAD). */
     [ST_FOLD_STATE] = "INSERT INTO game_users (app_id, user_id, state, updated_at) "
-                      "SELECT app, usr, st, upd FROM (SELECT j.value ->> 0 AS app, "
-                      "j.value ->> 1 AS usr, j.value ->> 2 AS st, j.value ->> 3 AS upd, "
-                      "row_number() OVER (PARTITION BY j.value ->> 0, j.value ->> 1 "
+                      "SELECT app, usr, st, upd FROM (SELECT json_extract(j.value, '$[0]') AS app, "
+                      "json_extract(j.value, '$[1]') AS usr, json_extract(j.value, '$[2]') AS st, "
+                      "json_extract(j.value, '$[3]') AS upd, row_number() OVER (PARTITION BY "
+                      "json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') "
                       "ORDER BY l.seq DESC, j.key DESC) AS rn FROM state_log l, "
                       "json_each(CASE WHEN json_valid(l.states) THEN l.states ELSE '[]' END) j) "
                       "WHERE rn = 1 ORDER BY app, usr ON CONFLICT (app_id, user_id) DO UPDATE "
