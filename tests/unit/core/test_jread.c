@@ -127,6 +127,26 @@ static void duplicates_in_large_objects(void **state)
     }
 }
 
+/* 50,000 keys that agree in their first bytes and differ late: checked whole, the object is
+ * taken, and the same object with its first key again at the end is refused. */
+static void duplicates_among_many_similar_keys(void **state)
+{
+    (void)state;
+    struct json_limits lim = {32, 200000};
+    struct buf doc = BUF_INIT;
+    buf_putc(&doc, '{');
+    for (int i = 0; i < 50000; i++)
+        buf_printf(&doc, "%s\"aaaaaaaaaaaaaaaa%05d\":%d", i ? "," : "", i, i);
+    buf_putc(&doc, '}');
+    char err[200] = "";
+    assert_true(read_all(doc.data, &lim, NULL, err, sizeof(err)));
+    doc.len--;
+    buf_puts(&doc, ",\"aaaaaaaaaaaaaaaa00000\":0}");
+    assert_false(read_all(doc.data, &lim, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "duplicate object key"));
+    buf_release(&doc);
+}
+
 /* Members and strings as a caller walks them. */
 static void members_and_strings(void **state)
 {
@@ -176,6 +196,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(limits_are_the_prescans),
     cmocka_unit_test(compact_copy_keeps_the_text),
     cmocka_unit_test(duplicates_in_large_objects),
+    cmocka_unit_test(duplicates_among_many_similar_keys),
     cmocka_unit_test(members_and_strings),
 };
 
