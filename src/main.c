@@ -70,7 +70,8 @@ static int cmd_version(void)
 static struct store *open_store(const struct config *cfg)
 {
     char err[512];
-    struct store_options so = { cfg->data_dir, cfg->database_url, true };
+    struct store_options so = { cfg->data_dir, cfg->database_url,
+                                (size_t)cfg->wal_reserve_mb << 20 };
     struct store *st = store_open(&so, err, sizeof(err));
     if (!st) {
         log_error("cannot open the store", LOG_S("error", err));

@@ -137,6 +137,10 @@ static const struct option options[] = {
     { "REACTOR_LEADERBOARD_READ_MEMORY_MB", "--leaderboard-read-memory-mb", OPT_INT,
       OFF(leaderboard_read_memory_mb), "256", 1, 1048576, false, NULL,
       "MiB that leaderboards loaded back by reads may hold before the least read leave memory" },
+    { "REACTOR_WAL_RESERVE_MB", "--wal-reserve-mb", OPT_INT, OFF(wal_reserve_mb), "48", 0,
+      65536, false, NULL,
+      "MiB the write-ahead log is given when the store opens, so that commits do not grow it "
+      "(0: it grows as needed)" },
     { "REACTOR_ENGINE_BATCH_WAIT_US", "--engine-batch-wait-us", OPT_INT, OFF(engine_batch_wait_us),
       "0", 0, 1000000, false, NULL,
       "microseconds a batch that is not full waits for more work (0: take what is waiting)" },

@@ -43,6 +43,7 @@ struct config {
     int engine_queue;          /* events and store operations waiting before 503 */
     int engine_batch;          /* events and store operations committed together at most */
     int engine_batch_wait_us;  /* a batch that is not full waits this long for more */
+    int wal_reserve_mb;        /* the WAL's size given up front (0: none) */
     int engine_user_cache;     /* users the engine remembers at most */
     int game_log_rows;         /* fold the game logs past this many rows... */
     int game_log_seconds;      /* ...or once their oldest row is this old */

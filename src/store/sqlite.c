@@ -87,25 +87,17 @@ static int open_wal_fd(struct store *s, char *err, size_t errlen)
     return rc;
 }
 
-/* Gives the WAL its working size up front, as zeros past what it holds. A commit that writes
+/* Gives the WAL `bytes` up front, as zeros past what it holds (the server's default, 48 MiB,
+ * is a little more than STORE_CHECKPOINT_HARD frames of 4 KiB pages, where the WAL starts
+ * over). A commit that writes
  * past the file's end allocates blocks, and then its fdatasync also writes the inode and
  * waits for that write: a second round trip to the disk for every sync while the log grows
  * (after each start, and whenever a cycle of the log runs longer than the last). SQLite
  * reads a WAL only up to its first invalid frame, so the zeros are not frames. Best effort:
  * the store works without it. */
-static void wal_reserve(struct store *s)
+static void wal_reserve(struct store *s, size_t bytes)
 {
-    int64_t page = 0;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        page = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (page <= 0)
-        return;
-    /* The WAL starts over after STORE_CHECKPOINT_HARD frames and a batch or so. */
-    off_t want = 32 + (off_t)(STORE_CHECKPOINT_HARD + STORE_CHECKPOINT_HARD / 10) *
-                          (off_t)(page + 24);
+    off_t want = (off_t)bytes;
     int fd = open(s->wal_path, O_WRONLY | O_CLOEXEC);
     struct stat stt;
     if (fd < 0 || fstat(fd, &stt) < 0 || stt.st_size >= want) {
@@ -129,7 +121,7 @@ static void wal_reserve(struct store *s)
 }
 
 /* The WAL as SQLite names it (it follows a symbolic link to the database), opened. */
-static int open_wal(struct store *s, bool reserve, char *err, size_t errlen)
+static int open_wal(struct store *s, size_t reserve, char *err, size_t errlen)
 {
     /* A read makes SQLite open (create) the WAL if it has not yet. */
     if (sqlite__exec(s, "SELECT count(*) FROM sqlite_schema", err, errlen) < 0)
@@ -141,7 +133,7 @@ static int open_wal(struct store *s, bool reserve, char *err, size_t errlen)
     }
     s->wal_path = xstrdup(wal);
     if (reserve)
-        wal_reserve(s);
+        wal_reserve(s, reserve);
     return open_wal_fd(s, err, errlen);
 }
 
@@ -197,7 +189,7 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
      * before copying it into the database, and the database after. */
     if (enable_wal(s, err, errlen) < 0 ||
         sqlite__exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err, errlen) < 0 ||
-        open_wal(s, opt->reserve_wal, err, errlen) < 0) {
+        open_wal(s, opt->wal_reserve, err, errlen) < 0) {
         store_close(s);
         return NULL;
     }

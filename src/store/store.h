@@ -28,7 +28,7 @@ struct store;
 struct store_options {
     const char *data_dir;     /* created (0700) if missing */
     const char *database_url; /* "" or NULL = <data_dir>/reactor.db; "sqlite:<path>" */
-    bool reserve_wal;         /* give the WAL its working size up front (the server does) */
+    size_t wal_reserve;       /* bytes the WAL is given up front when smaller (0: none) */
 };
 
 /* Opens (creating if needed) the store. Does not migrate. NULL and a message on failure. */

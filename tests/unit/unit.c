@@ -76,7 +76,7 @@ struct store *unit_store_open(const char *data_dir)
 struct store *unit_store_open_at(const char *data_dir, int version)
 {
     char err[256];
-    struct store_options opt = { data_dir, NULL, false };
+    struct store_options opt = { data_dir, NULL, 0 };
     struct store *s = store_open(&opt, err, sizeof(err));
     if (!s) {
         fprintf(stderr, "store_open: %s\n", err);

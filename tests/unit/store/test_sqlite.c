@@ -50,7 +50,7 @@ static int teardown(void **state)
 
 static struct store *open_default(struct fixture *f)
 {
-    struct store_options opt = { f->data_dir, NULL, false };
+    struct store_options opt = { f->data_dir, NULL, 0 };
     char err[256] = "";
     struct store *s = store_open(&opt, err, sizeof(err));
     if (!s)
@@ -128,7 +128,7 @@ static void sync_follows_a_symlinked_database(void **state)
     snprintf(link, sizeof(link), "%s/link.db", f->dir);
     assert_int_equal(symlink(f->db, link), 0);
     snprintf(url, sizeof(url), "sqlite:%s", link);
-    struct store_options opt = { f->data_dir, url, false };
+    struct store_options opt = { f->data_dir, url, 0 };
     struct store *s = store_open(&opt, err, sizeof(err));
     assert_non_null(s);
     char want[200];
@@ -159,7 +159,7 @@ static void copy_file(const char *from, const char *to)
 static void reserved_wal_keeps_what_was_committed(void **state)
 {
     struct fixture *f = *state;
-    struct store_options opt = { f->data_dir, NULL, true };
+    struct store_options opt = { f->data_dir, NULL, (size_t)48 << 20 };
     char err[256] = "";
     struct store *s = store_open(&opt, err, sizeof(err));
     assert_non_null(s);
@@ -495,7 +495,7 @@ static void sqlite_url(void **state)
     char url[200], path[160], err[256] = "";
     snprintf(path, sizeof(path), "%s/custom.db", f->dir);
     snprintf(url, sizeof(url), "sqlite:%s", path);
-    struct store_options opt = { f->data_dir, url, false };
+    struct store_options opt = { f->data_dir, url, 0 };
     struct store *s = store_open(&opt, err, sizeof(err));
     if (!s)
         fail_msg("store_open(%s): %s", url, err);
@@ -525,7 +525,7 @@ static void unsupported_url_refused(void **state)
 {
     struct fixture *f = *state;
     char err[256] = "";
-    struct store_options opt = { f->data_dir, "postgres://db/reactor", false };
+    struct store_options opt = { f->data_dir, "postgres://db/reactor", 0 };
     assert_null(store_open(&opt, err, sizeof(err)));
     assert_non_null(strstr(err, "unsupported DATABASE_URL"));
     opt.database_url = "sqlite:";
@@ -543,7 +543,7 @@ static void unusable_data_dir_refused(void **state)
     assert_true(fd >= 0);
     close(fd);
     snprintf(dir, sizeof(dir), "%s/sub", file);
-    struct store_options opt = { dir, NULL, false };
+    struct store_options opt = { dir, NULL, 0 };
     assert_null(store_open(&opt, err, sizeof(err)));
     assert_non_null(strstr(err, "plainfile"));
 }

@@ -603,7 +603,7 @@ static void rows_survive_reopen(void **state)
     store_user_release(&u);
     store_close(f->u.s);
 
-    struct store_options opt = { f->u.data_dir, NULL, false };
+    struct store_options opt = { f->u.data_dir, NULL, 0 };
     f->u.s = store_open(&opt, err, sizeof(err));
     assert_non_null(f->u.s);
     assert_int_equal(store_migrate(f->u.s, NULL, err, sizeof(err)), 0);
