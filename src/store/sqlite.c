@@ -339,8 +339,10 @@ int store_batch_begin(struct store *s, char *err, size_t errlen)
 
 int store_batch_commit(struct store *s, char *err, size_t errlen)
 {
-    if (sqlite__exec(s, "COMMIT", err, errlen) == 0)
+    if (sqlite__exec(s, "COMMIT", err, errlen) == 0) {
+        s->event_tentative = false;
         return 0;
+    }
     store_batch_rollback(s);
     return -1;
 }
@@ -368,9 +370,13 @@ bool store_batch_active(struct store *s)
 
 void store_batch_rollback(struct store *s)
 {
-    s->event_seq = -1; /* seqs taken by the batch are free again */
-    uuid_seq_key_free(s->event_key); /* it may have been made in this batch */
-    s->event_key = NULL;
+    if (s->event_tentative) {
+        s->event_seq = -1;               /* seqs taken by the batch are free again */
+        uuid_seq_key_free(s->event_key); /* it may have been made in this batch */
+        s->event_key = NULL;
+        s->event_key_absent = false;
+        s->event_tentative = false;
+    }
     if (!sqlite3_get_autocommit(s->db)) {
         char ignore[64];
         sqlite__exec(s, "ROLLBACK", ignore, sizeof(ignore));

@@ -112,12 +112,13 @@ int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *delet
 
 /* The secret that hides seqs in server keys, from meta; made there first when `create` (in
  * the open batch: a batch that rolls back forgets it, store_batch_rollback). NULL without
- * one (no server key was ever given), or on an error (`err` then says so, *failed set). */
+ * one (no server key was ever given; remembered, so that reads of client keys do not ask
+ * again), or on an error (`err` then says so, *failed set). */
 static struct uuid_seq_key *event_key(struct store *s, bool create, bool *failed, char *err,
                                       size_t errlen)
 {
     *failed = false;
-    if (s->event_key)
+    if (s->event_key || (s->event_key_absent && !create))
         return s->event_key;
     sqlite3_stmt *st = sqlite__stmt(s, ST_EVENT_SECRET_GET, err, errlen);
     if (!st) {
@@ -142,8 +143,10 @@ static struct uuid_seq_key *event_key(struct store *s, bool create, bool *failed
         return NULL;
     }
     if (!found) {
-        if (!create)
+        if (!create) {
+            s->event_key_absent = true; /* until this connection makes one */
             return NULL;
+        }
         st = sqlite__stmt(s, ST_EVENT_SECRET_PUT, err, errlen);
         if (!st || secret_random_hex(hex, UUID_SEQ_SECRET_LEN) < 0 ||
             hex_decode(hex, UUID_SEQ_SECRET_LEN, secret) < 0) {
@@ -157,6 +160,8 @@ static struct uuid_seq_key *event_key(struct store *s, bool create, bool *failed
             *failed = true;
             return NULL;
         }
+        s->event_key_absent = false;
+        s->event_tentative = true; /* written in the open transaction */
     }
     s->event_key = uuid_seq_key_new(secret);
     OPENSSL_cleanse(secret, sizeof(secret));
@@ -248,6 +253,7 @@ int store_event_insert(struct store *s, const struct store_event *e, char *err, 
     if (sqlite__step_done(s, st, err, errlen) < 0)
         return -1;
     s->event_seq = seq;
+    s->event_tentative = true;
     return 0;
 }
 

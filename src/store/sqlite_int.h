@@ -7,6 +7,7 @@
 #define REACTOR_STORE_SQLITE_INT_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -125,6 +126,9 @@ struct store {
     int64_t event_seq;              /* the last event's seq; -1 = read it from the store */
     struct uuid_seq_key *event_key; /* hides seqs in the keys the server gives; NULL = read
                                      * (or make) it when needed */
+    bool event_key_absent;          /* meta has no secret yet (no server key was given) */
+    bool event_tentative;           /* event_seq or event_key moved in the open transaction: a
+                                     * rollback forgets them */
 };
 
 /* Binds a string (NULL binds SQL NULL); the string must outlive the statement's step. */

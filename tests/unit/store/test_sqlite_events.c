@@ -439,6 +439,32 @@ static void rolled_back_batches_give_seqs_back(void **state)
     store_event_release(&got);
 }
 
+/* A secret made in a batch that rolls back is forgotten with it: the next key is made with
+ * the secret that is kept, and still names its row after a reopen. */
+static void a_secret_made_in_a_rolled_back_batch_is_not_used(void **state)
+{
+    struct fixture *f = *state;
+    char key[UUID_LEN + 1];
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_event_new_key(f->u.s, 1700000000100, key, err, sizeof(err)), 0);
+    store_batch_rollback(f->u.s);
+    assert_int_equal(count_rows(f->u.s, "SELECT count(*) FROM meta WHERE key = "
+                                        "'event_key_secret'"),
+                     0);
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_event_new_key(f->u.s, 1700000000100, key, err, sizeof(err)), 0);
+    struct store_event e = event_row("shop", key, "u-1");
+    insert(f->u.s, &e);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    store_close(f->u.s);
+    f->u.s = unit_store_open(f->u.data_dir);
+    assert_non_null(f->u.s);
+    struct store_event got = get(f->u.s, "shop", key);
+    assert_same_event(&got, &e);
+    store_event_release(&got);
+    assert_int_equal(count_rows(f->u.s, "SELECT count(*) FROM event_keys"), 0);
+}
+
 /* Retention deletes the oldest events, in seq order, up to the first one young enough, and
  * forgets their keys: a client's key can be used again. */
 static void expire_deletes_the_oldest_and_their_keys(void **state)
@@ -714,6 +740,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(event_survives_reopen, setup, teardown),
     cmocka_unit_test_setup_teardown(server_keys_name_their_rows, setup, teardown),
     cmocka_unit_test_setup_teardown(rolled_back_batches_give_seqs_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(a_secret_made_in_a_rolled_back_batch_is_not_used, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(expire_deletes_the_oldest_and_their_keys, setup, teardown),
     cmocka_unit_test(migration_carries_old_events),
     cmocka_unit_test_setup_teardown(user_ensure_creates_once, setup, teardown),
