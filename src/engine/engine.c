@@ -320,7 +320,7 @@ static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *
     if (rc < 0)
         return -1;
     *rows = (int64_t)n; /* users whose state was folded */
-    return store_state_log_clear(st, NULL, err, errlen);
+    return store_state_log_clear(st, err, errlen);
 }
 
 /* Folds the game logs into their tables in the open batch. Everything logged is then in the

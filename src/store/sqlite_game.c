@@ -98,12 +98,10 @@ int store_user_load(struct store *s, const char *app_id, const char *user_id,
     return ret;
 }
 
-/* Writes a user's state with statement `id` (the table's upsert or the log's append). */
-static int state_write(struct store *s, enum stmt_id id, const char *app_id,
-                       const char *user_id, const char *state, int64_t now, char *err,
-                       size_t errlen)
+int store_user_state_put(struct store *s, const char *app_id, const char *user_id,
+                         const char *state, int64_t now, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, id, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, ST_STATE_PUT, err, errlen);
     if (!st)
         return -1;
     sqlite__bind_text(st, 1, app_id);
@@ -111,12 +109,6 @@ static int state_write(struct store *s, enum stmt_id id, const char *app_id,
     sqlite__bind_text(st, 3, state);
     sqlite3_bind_int64(st, 4, now);
     return sqlite__step_done(s, st, err, errlen);
-}
-
-int store_user_state_put(struct store *s, const char *app_id, const char *user_id,
-                         const char *state, int64_t now, char *err, size_t errlen)
-{
-    return state_write(s, ST_STATE_PUT, app_id, user_id, state, now, err, errlen);
 }
 
 void store_states_add(struct buf *states, const char *app_id, const char *user_id,
@@ -634,14 +626,10 @@ static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen
     return ret;
 }
 
-int store_state_log_clear(struct store *s, int64_t *rows, char *err, size_t errlen)
+int store_state_log_clear(struct store *s, char *err, size_t errlen)
 {
     sqlite3_stmt *st = sqlite__stmt(s, ST_FOLD_STATE_CLEAR, err, errlen);
-    if (!st || sqlite__step_done(s, st, err, errlen) < 0)
-        return -1;
-    if (rows)
-        *rows = sqlite3_changes64(s->db);
-    return 0;
+    return st ? sqlite__step_done(s, st, err, errlen) : -1;
 }
 
 int store_ledger_fold(struct store *s, int64_t *rows, char *err, size_t errlen)

@@ -327,13 +327,13 @@ int store_ledger_page_logged(struct store *s, int64_t lseq, int64_t *before_seq,
 /* Folds the logs: each user's newest logged state into game_users (the state log is emptied),
  * and the ledger rows logged since the last fold into the ledger's index (one index row per
  * user; the rows stay where they are); all or nothing. *rows (may be NULL) receives how many
- * log rows it folded. In the open batch, if any. */
+ * users' states and ledger rows it folded. In the open batch, if any. */
 int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
 /* The two halves for a caller that holds every logged state in memory: it writes them with
  * store_user_state_put, then empties the state log (store_state_log_clear) and indexes the
- * ledger rows written since the last fold (store_ledger_fold). *rows (may be NULL) receives
- * how many log rows each took. In the open batch: its failure fails the batch. */
-int store_state_log_clear(struct store *s, int64_t *rows, char *err, size_t errlen);
+ * ledger rows written since the last fold (store_ledger_fold; *rows, may be NULL, receives
+ * how many ledger rows it indexed). In the open batch: its failure fails the batch. */
+int store_state_log_clear(struct store *s, char *err, size_t errlen);
 int store_ledger_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
 /* Up to `limit` folded entries of a user with seq < before_seq, newest first, of one kind
  * ("xp", "currency") or both (NULL). fn gets each entry, valid during the call. */

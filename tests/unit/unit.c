@@ -3,6 +3,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "store/sqlite_int.h"
 #include "store/store.h"
 
 #include <ftw.h>
@@ -139,4 +140,11 @@ int unit_store_teardown(void **state)
     unit_store_close(u);
     free(u);
     return 0;
+}
+
+void unit_store_exec(struct store *s, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
 }

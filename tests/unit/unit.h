@@ -43,6 +43,9 @@ int unit_store_make(struct unit_store *u, const char *tag);
  * it had, then migrates the rest. */
 int unit_store_make_at(struct unit_store *u, const char *tag, int version);
 void unit_store_close(struct unit_store *u);
+/* Runs SQL on the store's connection (a test's setup: data in an older shape, a trigger);
+ * fails the test with SQLite's message. */
+void unit_store_exec(struct store *s, const char *sql);
 /* cmocka setup and teardown that put a new struct unit_store (tag "store") in *state. */
 int unit_store_setup(void **state);
 int unit_store_teardown(void **state);

@@ -951,9 +951,7 @@ static void first_login(struct fixture *f, const char *user, const char *key)
 
 static void exec_sql(struct fixture *f, const char *sql)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(f->u.s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
+    unit_store_exec(f->u.s, sql);
 }
 
 /* A user's ledger spans rows earlier versions folded into the ledger table, many folds' index

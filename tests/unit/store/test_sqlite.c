@@ -327,9 +327,8 @@ static void the_ledger_migration_keeps_every_entry_in_its_place(void **state)
     (void)state;
     struct unit_store u;
     assert_int_equal(unit_store_make_at(&u, "ledger-v14", 14), 0);
-    char *msg = NULL;
-    int rc = sqlite3_exec(
-        u.s->db,
+    unit_store_exec(
+        u.s,
         "INSERT INTO ledger_log (app_id, user_id, seq, id, kind, name, amount, balance_after, "
         "reason, source, ref, metadata, created_at) VALUES "
         "('app', 'ann', 1, 'id-1', 'xp', 'XP', 10, 10, 'rule', 'evt-1', 'rule-1', NULL, 100), "
@@ -338,10 +337,7 @@ static void the_ledger_migration_keeps_every_entry_in_its_place(void **state)
         "('app', 'bob', 1, 'id-3', 'xp', 'XP', 3, 3, 'rule', 'evt-2', NULL, NULL, 300);"
         "INSERT INTO ledger_index (app_id, user_id, first_seq, lseqs) VALUES "
         "('app', 'ann', 1, '1,2');"
-        "INSERT INTO meta (key, value) VALUES ('ledger_indexed_through', '2');",
-        NULL, NULL, &msg);
-    if (rc != SQLITE_OK)
-        fail_msg("%s", msg ? msg : "?");
+        "INSERT INTO meta (key, value) VALUES ('ledger_indexed_through', '2');");
     char err[256] = "";
     assert_int_equal(store_migrate(u.s, NULL, err, sizeof(err)), 0);
 
@@ -383,9 +379,8 @@ static void a_store_from_before_the_index_keeps_its_ledger(void **state)
     (void)state;
     struct unit_store u;
     assert_int_equal(unit_store_make_at(&u, "ledger-v12", 12), 0);
-    char *msg = NULL;
-    int rc = sqlite3_exec(
-        u.s->db,
+    unit_store_exec(
+        u.s,
         "INSERT INTO ledger (app_id, user_id, seq, id, kind, name, amount, balance_after, "
         "reason, source, ref, metadata, created_at) VALUES "
         "('app', 'ann', 1, 'id-1', 'xp', 'XP', 10, 10, 'rule', 'evt-1', NULL, NULL, 100), "
@@ -393,10 +388,7 @@ static void a_store_from_before_the_index_keeps_its_ledger(void **state)
         "INSERT INTO ledger_log (app_id, user_id, seq, id, kind, name, amount, balance_after, "
         "reason, source, ref, metadata, created_at) VALUES "
         "('app', 'ann', 3, 'id-3', 'xp', 'XP', 7, 17, 'rule', 'evt-2', NULL, NULL, 200), "
-        "('app', 'ann', 4, 'id-4', 'currency', 'coins', -2, 3, 'shop', 'key-1', NULL, NULL, 300);",
-        NULL, NULL, &msg);
-    if (rc != SQLITE_OK)
-        fail_msg("%s", msg ? msg : "?");
+        "('app', 'ann', 4, 'id-4', 'currency', 'coins', -2, 3, 'shop', 'key-1', NULL, NULL, 300);");
     char err[256] = "";
     assert_int_equal(store_migrate(u.s, NULL, err, sizeof(err)), 0);
     int64_t rows = 0;
@@ -436,13 +428,6 @@ static void state_of(struct store *s, const char *app, const char *user, char *o
     free(st);
 }
 
-static void exec_ok(struct store *s, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
-}
-
 /* Migration 17: rows of the one-state-a-row log become one-entry rows; a fold then takes each
  * user's newest state, across rows and within one, and leaves out a row that is not JSON. */
 static void the_state_log_migration_and_fold(void **state)
@@ -450,7 +435,7 @@ static void the_state_log_migration_and_fold(void **state)
     (void)state;
     struct unit_store u;
     assert_int_equal(unit_store_make_at(&u, "states-v16", 16), 0);
-    exec_ok(u.s, "INSERT INTO apps (id, name, settings, default_timezone, created_at, updated_at) "
+    unit_store_exec(u.s, "INSERT INTO apps (id, name, settings, default_timezone, created_at, updated_at) "
                  "VALUES ('app', 'App', '{}', 'UTC', 1, 1);"
                  "INSERT INTO users (app_id, user_id, attributes, created_at, updated_at) VALUES "
                  "('app', 'ann', '{}', 1, 1), ('app', 'bob', '{}', 1, 1), ('app', 'cy', '{}', 1, 1);"
@@ -465,7 +450,7 @@ static void the_state_log_migration_and_fold(void **state)
     store_states_add(&states, "app", "ann", "{\"seq\":3}", 9, 21);
     assert_int_equal(store_user_states_log(u.s, &states, err, sizeof(err)), 0);
     buf_release(&states);
-    exec_ok(u.s, "INSERT INTO state_log (states) VALUES ('[[\"app\",\"cy\",{\"seq\":99}');");
+    unit_store_exec(u.s, "INSERT INTO state_log (states) VALUES ('[[\"app\",\"cy\",{\"seq\":99}');");
     int64_t rows = 0;
     assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
     assert_int_equal(store_game_fold(u.s, &rows, err, sizeof(err)), 0);

@@ -516,16 +516,12 @@ static void migration_carries_old_events(void **state)
     struct unit_store u;
     assert_int_equal(unit_store_make_at(&u, "events-v15", 15), 0);
     create_app(u.s, "shop", "key-1", 1);
-    char *msg = NULL;
-    int rc = sqlite3_exec(
-        u.s->db,
+    unit_store_exec(
+        u.s,
         "INSERT INTO events (app_id, idempotency_key, user_id, event_type, metadata, "
         "occurred_at, received_at, processed_at, status, error, effects) VALUES "
         "('shop', 'late', 'u-2', 't', NULL, 10, 300, 301, 'FAILED', 'why', NULL), "
-        "('shop', 'early', 'u-1', 't', '{\"a\":1}', 10, 100, 101, 'PROCESSED', NULL, '[]');",
-        NULL, NULL, &msg);
-    if (rc != SQLITE_OK)
-        fail_msg("%s", msg ? msg : "?");
+        "('shop', 'early', 'u-1', 't', '{\"a\":1}', 10, 100, 101, 'PROCESSED', NULL, '[]');");
     assert_int_equal(store_migrate(u.s, NULL, err, sizeof(err)), 0);
     struct store_event got = get(u.s, "shop", "early");
     assert_string_equal(got.user_id, "u-1");
