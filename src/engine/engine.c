@@ -1033,11 +1033,13 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
         if (fx->n)
             game_effects_json(fx, &r->effects);
     }
-    if (!ev->key) {
-        /* The server's key says where the event's row is (store_event_insert). */
+    if (!ev->key_given) {
+        /* The server's key says where the event's row is (store_event_insert), so it is
+         * made here, for the row's seq, whatever the event held. */
         char id[UUID_LEN + 1];
         if (store_event_new_key(st, ev->received_at, id, err, errlen) < 0)
             return -1;
+        free(ev->key);
         ev->key = xstrdup(id);
     }
     struct store_event *row = &o->stored;
@@ -1054,20 +1056,11 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     row->error = (char *)r->error; /* static text */
     row->effects = r->effects.len ? xstrdup(r->effects.data) : NULL;
     rc = store_event_insert(st, row, err, errlen);
-    /* Only a server-assigned key can conflict here (a chosen one was looked up above): a
-     * client sent one like it as its own key. Draw another rather than merge the two; a
-     * client's key is never replaced. */
-    for (int tries = 0; rc == STORE_CONFLICT && !ev->key_given && tries < 8; tries++) {
-        char id[UUID_LEN + 1];
-        if (uuid_v7(ev->received_at, id) < 0)
-            break;
-        free(ev->key);
-        ev->key = xstrdup(id);
-        row->idempotency_key = ev->key;
-        rc = store_event_insert(st, row, err, errlen);
-    }
+    /* A chosen key was looked up above, and a key the server gives names its own new row
+     * (store_event_insert does not index it): neither can conflict here. */
     if (rc == STORE_CONFLICT)
-        snprintf(err, errlen, "no free idempotency key for an event of %s", app_id);
+        snprintf(err, errlen, "idempotency key %s of %s taken after it was checked", ev->key,
+                 app_id);
     if (rc < 0)
         return -1;
     if (fx->n && (write_ledger(e, st, app_id, u, fx, ev->key, NULL, now_ms, err, errlen) < 0 ||

@@ -542,8 +542,8 @@ static void unknown_app_is_refused(void **state)
     event_release(&ev);
 }
 
-/* A server-assigned key that a client already used as its own is not a duplicate: the event
- * gets another key and is applied. */
+/* An event without a key of its own gets the server's, made for its row, whatever it held:
+ * one a client already used as its own is not a duplicate, and the client's event stays. */
 static void server_key_clash_gets_a_new_key(void **state)
 {
     struct fixture *f = *state;
