@@ -9,9 +9,10 @@ set -euo pipefail
 # tzdata: app time zones are checked against the system's tz database.
 # libicu-dev: local calendar fields of instants in a zone (src/core/tz.c).
 # libcurl4-openssl-dev: webhook delivery (src/jobs/jobs.c, the multi interface).
+# libjemalloc-dev: the allocator the server links (CMake option REACTOR_JEMALLOC, on by default).
 build_pkgs=(build-essential cmake pkg-config tzdata
     libuv1-dev libhttp-parser-dev libwslay-dev libjansson-dev libssl-dev libsqlite3-dev
-    libicu-dev libcurl4-openssl-dev)
+    libicu-dev libcurl4-openssl-dev libjemalloc-dev)
 # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes; clang only recommends it.
 # prometheus is wanted for promtool only.
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3 python3-pytest python3-requests

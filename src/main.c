@@ -10,6 +10,9 @@
 #include <jansson.h>
 #include <openssl/opensslv.h>
 #include <sqlite3.h>
+#ifdef REACTOR_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 
 #include "api/api.h"
 #include "bench/bench.h"
@@ -57,13 +60,31 @@ static void usage(FILE *f)
     buf_release(&b);
 }
 
+/* The allocator the process runs on: jemalloc when linked with it (CMake's REACTOR_JEMALLOC,
+ * the default), else the C library's. */
+static const char *allocator(void)
+{
+#ifdef REACTOR_JEMALLOC
+    static char name[64];
+    const char *v = NULL;
+    size_t len = sizeof(v);
+    if (mallctl("version", &v, &len, NULL, 0) == 0 && v) {
+        snprintf(name, sizeof(name), "jemalloc %.*s", (int)strcspn(v, "-_"), v);
+        return name;
+    }
+    return "jemalloc";
+#else
+    return "libc malloc";
+#endif
+}
+
 static int cmd_version(void)
 {
     printf("reactor %s\n", REACTOR_VERSION);
-    printf("  libuv %s, http-parser %lu.%lu.%lu, jansson %s, sqlite %s, %s\n", uv_version_string(),
-           (http_parser_version() >> 16) & 255, (http_parser_version() >> 8) & 255,
-           http_parser_version() & 255, JANSSON_VERSION, sqlite3_libversion(),
-           OPENSSL_VERSION_TEXT);
+    printf("  libuv %s, http-parser %lu.%lu.%lu, jansson %s, sqlite %s, %s, %s\n",
+           uv_version_string(), (http_parser_version() >> 16) & 255,
+           (http_parser_version() >> 8) & 255, http_parser_version() & 255, JANSSON_VERSION,
+           sqlite3_libversion(), OPENSSL_VERSION_TEXT, allocator());
     return 0;
 }
 
@@ -479,7 +500,8 @@ static int cmd_serve(const struct config *cfg)
         goto out;
     }
     log_info("listening", LOG_S("address", cfg->listen), LOG_I("port", cfg->port),
-             LOG_I("threads", cfg->threads), LOG_S("version", REACTOR_VERSION));
+             LOG_I("threads", cfg->threads), LOG_S("version", REACTOR_VERSION),
+             LOG_S("allocator", allocator()));
 
     uv_run(s.loop, UV_RUN_DEFAULT);
 

@@ -1,6 +1,8 @@
 """The process as an operator sees it: signals and graceful shutdown, the command line and its
 configuration errors, migrations, the operator token, port conflicts and log levels."""
 
+import os
+import re
 import signal
 import socket
 import sqlite3
@@ -9,8 +11,8 @@ import time
 
 import pytest
 
-from conftest import (HOST, ConnectionClosed, RawConn, build_request, free_port, parse_log_lines,
-                      run_reactor)
+from conftest import (HOST, REACTOR_BIN, ConnectionClosed, RawConn, build_request, free_port,
+                      parse_log_lines, run_reactor)
 
 TOKEN_LINE = "Operator token"
 
@@ -172,6 +174,29 @@ def test_version_prints_the_version():
         version = first.split()[1]
         assert version[0].isdigit() and version.count(".") >= 2, p.stdout
         assert "sqlite" in p.stdout and "libuv" in p.stdout
+        assert "jemalloc" in p.stdout or "libc malloc" in p.stdout, p.stdout
+
+
+def test_the_default_build_runs_on_jemalloc():
+    """A build without the sanitizers links jemalloc (CMake's REACTOR_JEMALLOC, on by default),
+    and says so; one with them keeps the C library's allocator, which they replace."""
+    cache = os.path.join(os.path.dirname(REACTOR_BIN), "CMakeCache.txt")
+    if not os.path.exists(cache):
+        pytest.skip("the binary's build directory is unknown")
+    with open(cache) as f:
+        opts = dict(line.strip().split("=", 1) for line in f
+                    if line.startswith(("REACTOR_SANITIZE:", "REACTOR_FUZZ:", "REACTOR_JEMALLOC:")))
+
+    def on(key):
+        return opts.get(key + ":BOOL", "OFF").upper() in ("ON", "1", "TRUE", "YES")
+
+    expect = on("REACTOR_JEMALLOC") and not on("REACTOR_SANITIZE") and not on("REACTOR_FUZZ")
+    p = run_reactor(["version"])
+    assert p.returncode == 0, p.stderr
+    if expect:
+        assert re.search(r"jemalloc \d+\.\d+", p.stdout), p.stdout
+    else:
+        assert "libc malloc" in p.stdout, p.stdout
 
 
 def test_help_lists_the_options():
