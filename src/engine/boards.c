@@ -4,11 +4,15 @@
  * that only the engine thread changes, under the write lock. A board's index is NULL while the
  * board is only in the store.
  *
- * A batch's changes: a table of (board, user) -> (delta, at), so that a user who scores many
- * times in a batch has one change per board. It is written by boards_flush, one log row per
- * user, and applied to memory by boards_batch_end after the commit, under the write lock
- * (readers wait for the length of the apply, a few microseconds per change). Boards the
- * batch created are listed so that a failed batch removes them again. */
+ * A batch's changes: (board, user) -> (delta, at), so that a user who scores many times in a
+ * batch has one change per board. The batch's users are kept once each, in the order they
+ * first scored, with their text in one buffer; a change names its user by number, and a
+ * user's changes are chained, so a user's row needs no sort and a change no copy of the id.
+ * Two open-addressing tables of numbers find a user and a (board, user) change. The changes
+ * are written by boards_flush, one log row per user, and applied to memory by
+ * boards_batch_end after the commit, under the write lock (readers wait for the length of the
+ * apply, a few microseconds per change). Boards the batch created are listed so that a failed
+ * batch removes them again. */
 #include "engine/boards.h"
 
 #include <errno.h>
@@ -54,13 +58,21 @@ struct board {
     char key[];                 /* app '\0' metric '\0' period '\0' */
 };
 
+#define NONE UINT32_MAX
+
 struct change {
-    struct board *board;        /* NULL: a free slot */
-    uint64_t hash;
-    uint64_t user_hash;         /* of the user alone: groups a user's changes for the log */
+    struct board *board;
+    uint32_t user;              /* the batch's user number */
+    uint32_t next;              /* the user's next change, or NONE */
+    uint32_t slot;              /* its place in the change table */
     int64_t delta, at;
-    char *user;                 /* owned */
-    size_t user_len;
+};
+
+struct batch_user {
+    uint64_t hash;              /* user_hash_of */
+    size_t off, len;            /* its id in users_text (NUL-terminated there) */
+    uint32_t first, last;       /* its changes */
+    uint32_t slot;              /* its place in the user table */
 };
 
 struct boards {
@@ -71,11 +83,17 @@ struct boards {
     int64_t retention_ms;
     int64_t evict_checked_ms;
     size_t cold_budget;         /* bytes cold boards may hold before the least read go */
-    struct change *changes;     /* the open batch's, open addressing; cap a power of two */
-    size_t changes_cap, changes_n;
-    const struct change **order; /* boards_flush's: the changes grouped by user */
-    struct store_board_change *row; /* ...and one user's, as the store takes them */
-    size_t order_cap, row_cap, order_n;
+    struct change *changes;     /* the open batch's, in the order they were made */
+    size_t changes_n, changes_cap;
+    uint32_t *change_slots;     /* change number + 1 by (board, user); 0: free */
+    size_t change_slots_cap;    /* a power of two */
+    struct batch_user *users;   /* the open batch's users, in the order they first scored */
+    size_t users_n, users_cap;
+    uint32_t *user_slots;       /* user number + 1 by id; 0: free */
+    size_t user_slots_cap;      /* a power of two */
+    struct buf users_text;
+    struct store_board_change *row; /* one user's changes, as the store takes them */
+    size_t row_cap;
     struct board **created;     /* boards the open batch created or touches */
     size_t created_n, created_cap;
     struct board **touched;     /* boards the open batch changed */
@@ -214,14 +232,14 @@ struct boards *boards_new(int64_t retention_ms)
 
 static void changes_clear(struct boards *b)
 {
-    b->order_n = 0;
-    for (size_t i = 0; i < b->changes_cap && b->changes_n; i++) {
-        if (b->changes[i].board) {
-            free(b->changes[i].user);
-            b->changes[i].board = NULL;
-            b->changes_n--;
-        }
-    }
+    /* Only the slots the batch used are emptied: a batch of a few events after a large one
+     * does not sweep the large one's tables. */
+    for (size_t i = 0; i < b->changes_n; i++)
+        b->change_slots[b->changes[i].slot] = 0;
+    for (size_t i = 0; i < b->users_n; i++)
+        b->user_slots[b->users[i].slot] = 0;
+    b->changes_n = b->users_n = 0;
+    buf_reset(&b->users_text);
     b->created_n = 0;
     for (size_t i = 0; i < b->touched_n; i++) {
         b->touched[i]->touch_ms = 0;
@@ -244,7 +262,10 @@ void boards_free(struct boards *b)
         }
     free(b->slots);
     free(b->changes);
-    free(b->order);
+    free(b->change_slots);
+    free(b->users);
+    free(b->user_slots);
+    buf_release(&b->users_text);
     free(b->row);
     free(b->created);
     free(b->touched);
@@ -432,45 +453,121 @@ static void push(struct board ***v, size_t *n, size_t *cap, struct board *x)
     (*v)[(*n)++] = x;
 }
 
-/* The change of (board x, user) in the open batch; user_hash = user_hash_of(b, user). */
-static struct change *change_slot(struct boards *b, struct board *x, const char *user,
-                                  size_t len, uint64_t user_hash)
+/* An open-addressing table of numbers + 1 (0: free), cap a power of two, grown at half full:
+ * `rehash` gives each number's hash. */
+static void slots_grow(uint32_t **slots, size_t *cap, size_t n, struct boards *b,
+                       uint64_t (*rehash)(const struct boards *, uint32_t),
+                       void (*moved)(struct boards *, uint32_t, uint32_t))
 {
-    if ((b->changes_n + 1) * 2 > b->changes_cap) {
-        size_t cap = b->changes_cap ? b->changes_cap * 2 : 1024;
-        struct change *v = xcalloc(cap, sizeof(*v));
-        for (size_t i = 0; i < b->changes_cap; i++) {
-            struct change *c = &b->changes[i];
-            if (!c->board)
-                continue;
-            size_t j = c->hash & (cap - 1);
-            while (v[j].board)
-                j = (j + 1) & (cap - 1);
-            v[j] = *c;
-        }
-        free(b->changes);
-        b->changes = v;
-        b->changes_cap = cap;
+    if ((n + 1) * 2 <= *cap)
+        return;
+    size_t c = *cap ? *cap * 2 : 1024;
+    uint32_t *v = xcalloc(c, sizeof(*v));
+    for (size_t i = 0; i < *cap; i++) {
+        uint32_t k = (*slots)[i];
+        if (!k)
+            continue;
+        size_t j = rehash(b, k - 1) & (c - 1);
+        while (v[j])
+            j = (j + 1) & (c - 1);
+        v[j] = k;
+        moved(b, k - 1, (uint32_t)j);
     }
-    uint64_t h = (user_hash ^ x->hash) * 0x9e3779b97f4a7c15u;
-    h ^= h >> 29;
-    size_t j = h & (b->changes_cap - 1);
-    for (;; j = (j + 1) & (b->changes_cap - 1)) {
-        struct change *c = &b->changes[j];
-        if (!c->board) {
-            c->board = x;
-            c->hash = h;
-            c->user_hash = user_hash;
-            c->delta = 0;
-            c->user = xmalloc(len + 1);
-            memcpy(c->user, user, len + 1);
-            c->user_len = len;
-            b->changes_n++;
-            return c;
-        }
-        if (c->hash == h && c->board == x && c->user_len == len && memcmp(c->user, user, len) == 0)
+    free(*slots);
+    *slots = v;
+    *cap = c;
+}
+
+static uint64_t mix(uint64_t h)
+{
+    h *= 0x9e3779b97f4a7c15u;
+    return h ^ (h >> 29);
+}
+
+static uint64_t user_rehash(const struct boards *b, uint32_t u)
+{
+    return mix(b->users[u].hash);
+}
+
+static void user_moved(struct boards *b, uint32_t u, uint32_t slot)
+{
+    b->users[u].slot = slot;
+}
+
+static uint64_t change_hash(const struct board *x, uint64_t user_hash)
+{
+    return mix(user_hash ^ x->hash);
+}
+
+static uint64_t change_rehash(const struct boards *b, uint32_t i)
+{
+    const struct change *c = &b->changes[i];
+    return change_hash(c->board, b->users[c->user].hash);
+}
+
+static void change_moved(struct boards *b, uint32_t i, uint32_t slot)
+{
+    b->changes[i].slot = slot;
+}
+
+static const char *user_text(const struct boards *b, uint32_t u)
+{
+    return b->users_text.data + b->users[u].off;
+}
+
+/* The open batch's number for a user; user_hash = user_hash_of(b, user). */
+static uint32_t batch_user(struct boards *b, const char *user, size_t len, uint64_t user_hash)
+{
+    slots_grow(&b->user_slots, &b->user_slots_cap, b->users_n, b, user_rehash, user_moved);
+    size_t mask = b->user_slots_cap - 1, j = mix(user_hash) & mask;
+    for (;; j = (j + 1) & mask) {
+        uint32_t k = b->user_slots[j];
+        if (!k)
+            break;
+        const struct batch_user *u = &b->users[k - 1];
+        if (u->hash == user_hash && u->len == len && memcmp(user_text(b, k - 1), user, len) == 0)
+            return k - 1;
+    }
+    if (b->users_n == b->users_cap) {
+        b->users_cap = b->users_cap ? b->users_cap * 2 : 256;
+        b->users = xrealloc(b->users, b->users_cap * sizeof(*b->users));
+    }
+    uint32_t n = (uint32_t)b->users_n++;
+    b->users[n] = (struct batch_user){ user_hash, b->users_text.len, len, NONE, NONE, (uint32_t)j };
+    buf_append(&b->users_text, user, len);
+    buf_putc(&b->users_text, '\0');
+    b->user_slots[j] = n + 1;
+    return n;
+}
+
+/* The change of (board x, user number u) in the open batch. */
+static struct change *change_slot(struct boards *b, struct board *x, uint32_t u)
+{
+    slots_grow(&b->change_slots, &b->change_slots_cap, b->changes_n, b, change_rehash,
+               change_moved);
+    size_t mask = b->change_slots_cap - 1, j = change_hash(x, b->users[u].hash) & mask;
+    for (;; j = (j + 1) & mask) {
+        uint32_t k = b->change_slots[j];
+        if (!k)
+            break;
+        struct change *c = &b->changes[k - 1];
+        if (c->board == x && c->user == u)
             return c;
     }
+    if (b->changes_n == b->changes_cap) {
+        b->changes_cap = b->changes_cap ? b->changes_cap * 2 : 1024;
+        b->changes = xrealloc(b->changes, b->changes_cap * sizeof(*b->changes));
+    }
+    uint32_t n = (uint32_t)b->changes_n++;
+    b->changes[n] = (struct change){ x, u, NONE, (uint32_t)j, 0, 0 };
+    b->change_slots[j] = n + 1;
+    struct batch_user *bu = &b->users[u];
+    if (bu->last == NONE)
+        bu->first = n;
+    else
+        b->changes[bu->last].next = n;
+    bu->last = n;
+    return &b->changes[n];
 }
 
 /* User ids come from clients: hashed with the secret seed. */
@@ -509,7 +606,7 @@ static int add_change(struct boards *b, struct store *st, const char *app_id, co
         x->touch_ms = now_ms;
         push(&b->touched, &b->touched_n, &b->touched_cap, x);
     }
-    struct change *c = change_slot(b, x, user_id, user_len, user_hash);
+    struct change *c = change_slot(b, x, batch_user(b, user_id, user_len, user_hash));
     c->delta = score_add(c->delta, delta);
     c->at = now_ms;
     return 0;
@@ -565,50 +662,21 @@ int boards_count(struct boards *b, struct store *st, const struct game_app *app,
     return 0;
 }
 
-static int by_user(const void *a, const void *b)
-{
-    const struct change *x = *(const struct change *const *)a;
-    const struct change *y = *(const struct change *const *)b;
-    if (x->user_hash != y->user_hash)
-        return x->user_hash < y->user_hash ? -1 : 1;
-    if (x->user_len != y->user_len)
-        return x->user_len < y->user_len ? -1 : 1;
-    return memcmp(x->user, y->user, x->user_len);
-}
-
-/* Lists the open batch's changes in b->order, grouped by user. */
-static void boards_list(struct boards *b)
-{
-    if (b->changes_n > b->order_cap) {
-        b->order_cap = b->changes_n;
-        b->order = xrealloc(b->order, b->order_cap * sizeof(*b->order));
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < b->changes_cap && n < b->changes_n; i++)
-        if (b->changes[i].board)
-            b->order[n++] = &b->changes[i];
-    if (n > 1)
-        qsort(b->order, n, sizeof(*b->order), by_user);
-    b->order_n = n;
-}
-
 int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
 {
     /* One log row per user, with its changes on every board: a user's XP award counts on
      * four boards or more (all, day, week, month, season), each once a row of its own. */
-    boards_list(b);
-    size_t n = b->order_n;
-    for (size_t i = 0, j; i < n; i = j) {
-        for (j = i + 1; j < n && by_user(&b->order[i], &b->order[j]) == 0; j++)
-            ;
-        if (j - i > b->row_cap) {
-            b->row_cap = j - i > 16 ? j - i : 16;
-            b->row = xrealloc(b->row, b->row_cap * sizeof(*b->row));
+    for (uint32_t u = 0; u < b->users_n; u++) {
+        size_t n = 0;
+        for (uint32_t i = b->users[u].first; i != NONE; i = b->changes[i].next) {
+            if (n == b->row_cap) {
+                b->row_cap = b->row_cap ? b->row_cap * 2 : 16;
+                b->row = xrealloc(b->row, b->row_cap * sizeof(*b->row));
+            }
+            const struct change *c = &b->changes[i];
+            b->row[n++] = (struct store_board_change){ c->board->id, c->delta, c->at };
         }
-        for (size_t k = i; k < j; k++)
-            b->row[k - i] = (struct store_board_change){ b->order[k]->board->id,
-                                                         b->order[k]->delta, b->order[k]->at };
-        if (store_board_log(st, b->order[i]->user, b->row, j - i, err, errlen) < 0)
+        if (store_board_log(st, user_text(b, u), b->row, n, err, errlen) < 0)
             return -1;
         b->batch_log_rows++;
     }
@@ -636,7 +704,8 @@ static void apply_change(struct boards *b, const struct change *c)
     if (!idx)
         return; /* only in the store, which has the change */
     size_t before = rank_bytes(idx), n = rank_size(idx);
-    rank_add(idx, c->user, c->user_len, c->delta, BOARDS_SCORE_MAX, c->at);
+    rank_add(idx, user_text(b, c->user), b->users[c->user].len, c->delta, BOARDS_SCORE_MAX,
+             c->at);
     atomic_fetch_add_explicit(&b->bytes, rank_bytes(idx) - before, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->entries, rank_size(idx) - n, memory_order_relaxed);
 }
@@ -685,19 +754,19 @@ void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
         /* Every change is committed: readers may see part of the batch, so the lock is let
          * go now and then and readers (I/O threads) never wait long. */
         size_t done = 0;
-        if (b->order_n != b->changes_n)
-            boards_list(b); /* boards_flush listed them, unless it did not run */
         pthread_rwlock_wrlock(&b->lock);
-        for (size_t i = 0; i < b->order_n; i++) {
+        for (size_t i = 0; i < b->changes_n; i++) {
             /* Each change finds its member in another index at random: the cache is warmed
              * a few changes ahead, a dependent load at a time. */
             for (int stage = 0; stage < 3; stage++) {
                 size_t k = i + PREFETCH_AHEAD - 2 * (size_t)stage;
-                if (k < b->order_n && b->order[k]->board->index)
-                    rank_prefetch(b->order[k]->board->index, b->order[k]->user,
-                                  b->order[k]->user_len, stage);
+                if (k >= b->changes_n || !b->changes[k].board->index)
+                    continue;
+                const struct change *c = &b->changes[k];
+                rank_prefetch(c->board->index, user_text(b, c->user), b->users[c->user].len,
+                              stage);
             }
-            apply_change(b, b->order[i]);
+            apply_change(b, &b->changes[i]);
             if (++done % APPLY_CHUNK == 0) {
                 pthread_rwlock_unlock(&b->lock);
                 pthread_rwlock_wrlock(&b->lock);

@@ -1,7 +1,7 @@
 /* Unit tests for src/engine/boards.c against a real SQLite store, batch by batch as the engine
  * thread runs them: memory changes only once a batch commits, a failed batch leaves neither
  * rows nor boards behind, a user's changes in a batch make one log row for all its boards,
- * the log is folded exactly (a malformed row costs only its own changes; the migration to one
+ * large batches grow the batch's tables and agree with the store, the log is folded exactly (a malformed row costs only its own changes; the migration to one
  * row per user keeps rows not yet folded), start-up loads
  * recent boards and leaves old ones in the store, eviction and reloading give the same board,
  * and the period keys of an instant. Also league outcomes (src/engine/league.c). */
@@ -439,6 +439,80 @@ static void a_users_changes_on_several_boards_are_one_log_row(void **state)
     boards_free(b);
 }
 
+/* A batch far larger than the batch tables' first size (users and changes both grow several
+ * times within it), users coming back in the batch for boards they had not scored on yet, then
+ * a small batch and a failed one on the same tables: memory, the log's rows and the store read
+ * back all agree with sums kept here. */
+static void large_batches_on_many_boards_match_the_store(void **state)
+{
+    struct fixture *f = *state;
+    enum { USERS = 2500, PERIODS = 4 };
+    static const char *const periods[PERIODS] = { "all", "2025-11-24", "2025-W48", "2025-11" };
+    static int64_t want[PERIODS][USERS];
+    memset(want, 0, sizeof(want));
+    char name[16];
+    unsigned seed = 11;
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    /* Pass p scores every user on the first p + 1 boards, in a shuffled order. */
+    for (int pass = 0; pass < PERIODS; pass++)
+        for (int i = 0; i < USERS; i++) {
+            seed = seed * 1103515245u + 12345u;
+            int u = (int)((seed >> 8) % USERS);
+            for (int p = 0; p <= pass; p++) {
+                int64_t d = (int64_t)((seed >> 4) % 9) + 1;
+                snprintf(name, sizeof(name), "user-%04d", u);
+                assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", periods[p], name, d,
+                                            NOW_MS, err, sizeof(err)),
+                                 0);
+                want[p][u] += d;
+            }
+        }
+    assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(f->b, true, NOW_MS);
+    int64_t rows, distinct = 0;
+    for (int u = 0; u < USERS; u++)
+        distinct += want[0][u] > 0;
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, distinct); /* one row per user, whatever its number of boards */
+
+    /* A small batch on the grown tables, then a failed one that must leave nothing. */
+    static const char *const few[] = { "user-0001", "user-0002", "user-0001" };
+    static const int64_t few_d[] = { 5, 6, 7 };
+    batch(f, "2025-11", few, few_d, 3, NOW_MS + 1, true);
+    want[3][1] += 12;
+    want[3][2] += 6;
+    batch(f, "2025-11", few, few_d, 3, NOW_MS + 2, false);
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, distinct + 2);
+
+    struct boards *b = boards_new(DAY_MS);
+    assert_int_equal(boards_load(b, f->u.s, NOW_MS + 3, err, sizeof(err)), 0);
+    for (int p = 0; p < PERIODS; p++) {
+        const struct rank_index *mem, *stored;
+        assert_int_equal(boards_find(f->b, "app", "xp", periods[p], NOW_MS, &mem), BOARD_LOADED);
+        assert_int_equal(boards_find(b, "app", "xp", periods[p], NOW_MS, &stored), BOARD_LOADED);
+        assert_int_equal(rank_size(mem), rank_size(stored));
+        size_t members = 0;
+        for (int u = 0; u < USERS; u++) {
+            snprintf(name, sizeof(name), "user-%04d", u);
+            struct rank_entry a, c;
+            size_t ra, rc;
+            bool in = rank_get(mem, name, strlen(name), &a, &ra);
+            assert_int_equal(in, want[p][u] > 0);
+            assert_int_equal(rank_get(stored, name, strlen(name), &c, &rc), in);
+            if (in) {
+                members++;
+                assert_int_equal(a.score, want[p][u]);
+                assert_int_equal(c.score, want[p][u]);
+                assert_int_equal(ra, rc);
+            }
+        }
+        assert_int_equal(rank_size(mem), members);
+    }
+    boards_free(b);
+}
+
 static void a_malformed_score_log_row_costs_only_its_own_changes(void **state)
 {
     struct fixture *f = *state;
@@ -644,6 +718,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(scores_stop_at_the_cap_in_memory_and_in_the_store, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(a_users_changes_on_several_boards_are_one_log_row, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(large_batches_on_many_boards_match_the_store, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(a_malformed_score_log_row_costs_only_its_own_changes, setup,
                                     teardown),
