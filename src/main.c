@@ -61,7 +61,7 @@ static void usage(FILE *f)
 }
 
 /* The allocator the process runs on: jemalloc when linked with it (CMake's REACTOR_JEMALLOC,
- * the default), else the C library's. */
+ * the default), the sanitizers' in a build with them, else the C library's. */
 static const char *allocator(void)
 {
 #ifdef REACTOR_JEMALLOC
@@ -73,6 +73,8 @@ static const char *allocator(void)
         return name;
     }
     return "jemalloc";
+#elif defined(REACTOR_SANITIZER_ALLOCATOR)
+    return "sanitizer allocator";
 #else
     return "libc malloc";
 #endif

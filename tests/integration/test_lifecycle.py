@@ -174,12 +174,13 @@ def test_version_prints_the_version():
         version = first.split()[1]
         assert version[0].isdigit() and version.count(".") >= 2, p.stdout
         assert "sqlite" in p.stdout and "libuv" in p.stdout
-        assert "jemalloc" in p.stdout or "libc malloc" in p.stdout, p.stdout
+        assert any(a in p.stdout for a in ("jemalloc", "libc malloc", "sanitizer allocator")), \
+            p.stdout
 
 
 def test_the_default_build_runs_on_jemalloc():
     """A build without the sanitizers links jemalloc (CMake's REACTOR_JEMALLOC, on by default),
-    and says so; one with them keeps the C library's allocator, which they replace."""
+    and says so; one with them runs on the sanitizers' allocator, and says that."""
     cache = os.path.join(os.path.dirname(REACTOR_BIN), "CMakeCache.txt")
     if not os.path.exists(cache):
         pytest.skip("the binary's build directory is unknown")
@@ -190,10 +191,12 @@ def test_the_default_build_runs_on_jemalloc():
     def on(key):
         return opts.get(key + ":BOOL", "OFF").upper() in ("ON", "1", "TRUE", "YES")
 
-    expect = on("REACTOR_JEMALLOC") and not on("REACTOR_SANITIZE") and not on("REACTOR_FUZZ")
+    sanitized = on("REACTOR_SANITIZE") or on("REACTOR_FUZZ")
     p = run_reactor(["version"])
     assert p.returncode == 0, p.stderr
-    if expect:
+    if sanitized:
+        assert "sanitizer allocator" in p.stdout, p.stdout
+    elif on("REACTOR_JEMALLOC"):
         assert re.search(r"jemalloc \d+\.\d+", p.stdout), p.stdout
     else:
         assert "libc malloc" in p.stdout, p.stdout
