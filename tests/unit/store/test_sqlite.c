@@ -140,6 +140,35 @@ static void sync_follows_a_symlinked_database(void **state)
     store_close(s);
 }
 
+/* A WAL removed under the store (SQLite deletes it when the last connection closes; another
+ * process may have) is noticed from its link count alone, and the next sync follows the file
+ * now at the WAL's path. */
+static void sync_follows_a_replaced_wal(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_default(f);
+    char err[256] = "";
+    assert_int_equal(store_migrate(s, NULL, err, sizeof(err)), 0);
+    assert_int_equal(store_sync(s, err, sizeof(err)), 0);
+    struct stat before, now, path;
+    assert_int_equal(fstat(s->wal_fd, &before), 0);
+    assert_int_equal(unlink(s->wal_path), 0);
+    int fd = open(s->wal_path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(store_sync(s, err, sizeof(err)), 0);
+    assert_int_equal(fstat(s->wal_fd, &now), 0);
+    assert_int_equal(stat(s->wal_path, &path), 0);
+    assert_true(now.st_ino != before.st_ino);
+    assert_true(now.st_ino == path.st_ino);
+    /* A WAL still in place is kept. */
+    assert_int_equal(store_sync(s, err, sizeof(err)), 0);
+    struct stat again;
+    assert_int_equal(fstat(s->wal_fd, &again), 0);
+    assert_true(again.st_ino == now.st_ino);
+    store_close(s);
+}
+
 /* Copies file `from` to `to` byte for byte. */
 static void copy_file(const char *from, const char *to)
 {
@@ -566,6 +595,7 @@ static void newer_schema_refused(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(open_creates_private_wal_database, setup, teardown),
     cmocka_unit_test_setup_teardown(sync_follows_a_symlinked_database, setup, teardown),
+    cmocka_unit_test_setup_teardown(sync_follows_a_replaced_wal, setup, teardown),
     cmocka_unit_test_setup_teardown(reserved_wal_keeps_what_was_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(migrate_applies_all_then_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(hot_check_constraints_build_no_temporary_tree, setup,
