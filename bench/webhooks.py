@@ -21,7 +21,7 @@ import urllib.request
 binary = sys.argv[1] if len(sys.argv) > 1 else "build/reactor"
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
 users = int(sys.argv[3]) if len(sys.argv) > 3 else 100
-port = int(os.environ.get("BENCH_PORT", "39085"))
+port = int(os.environ.get("BENCH_PORT", "18085"))  # below the ephemeral range (32768-)
 hook_port = port + 1
 TOKEN = "bench-operator-token-0123456789"
 SECRET = "bench-webhook-secret"
