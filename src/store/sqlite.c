@@ -167,6 +167,7 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
     s->path = path;
     s->wal_fd = -1;
     s->event_seq = -1;
+    s->event_issued_seq = -1;
     struct buf d = BUF_INIT;
     buf_printf(&d, "sqlite:%s", path);
     s->describe = buf_detach(&d, NULL);
@@ -382,6 +383,7 @@ bool store_batch_active(struct store *s)
 
 void store_batch_rollback(struct store *s)
 {
+    s->event_issued_seq = -1; /* its secret may go with the batch: index such a key */
     if (s->event_tentative) {
         s->event_seq = -1;               /* seqs taken by the batch are free again */
         uuid_seq_key_free(s->event_key); /* it may have been made in this batch */

@@ -194,6 +194,8 @@ int store_event_new_key(struct store *s, int64_t received_ms, char out[UUID_LEN 
         snprintf(err, errlen, "no random bytes for an idempotency key");
         return -1;
     }
+    s->event_issued_seq = seq;
+    memcpy(s->event_issued, out, UUID_LEN + 1);
     return 0;
 }
 
@@ -219,10 +221,9 @@ int store_event_insert(struct store *s, const struct store_event *e, char *err, 
     int64_t seq;
     if (store_event_next_seq(s, &seq, err, errlen) < 0)
         return -1;
-    /* A key that does not name this row (the client's, or one the server gave another way)
-     * is looked up through event_keys. */
-    uint64_t named;
-    if (!key_names_seq(s, e->idempotency_key, &named) || named != (uint64_t)seq) {
+    /* The key store_event_new_key made for this seq names the row by itself; any other (the
+     * client's) is looked up through event_keys. */
+    if (seq != s->event_issued_seq || strcmp(e->idempotency_key, s->event_issued) != 0) {
         sqlite3_stmt *k = sqlite__stmt(s, ST_EVENT_KEY_INSERT, err, errlen);
         if (!k)
             return -1;

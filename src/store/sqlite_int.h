@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/uuid.h"
+
 enum stmt_id {
     ST_APP_INSERT,
     ST_APP_GET,
@@ -127,6 +129,9 @@ struct store {
     struct uuid_seq_key *event_key; /* hides seqs in the keys the server gives; NULL = read
                                      * (or make) it when needed */
     bool event_key_absent;          /* meta has no secret yet (no server key was given) */
+    int64_t event_issued_seq;       /* the seq of the last key store_event_new_key made, and
+                                     * the key: an insert with it needs no event_keys row */
+    char event_issued[UUID_LEN + 1];
     bool event_tentative;           /* event_seq or event_key moved in the open transaction: a
                                      * rollback forgets them */
 };

@@ -224,8 +224,8 @@ int store_events_expire(struct store *s, int64_t before_ms, int limit, int *dele
  * `*deleted` (may be NULL) says how many. */
 int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *deleted, char *err,
                         size_t errlen);
-/* Appends an event; it takes the next seq (store_event_next_seq). A key made by
- * store_event_new_key for it finds the row by itself; any other key is also indexed by (app,
+/* Appends an event; it takes the next seq (store_event_next_seq). The key store_event_new_key
+ * made last, for this seq, finds the row by itself; any other key is also indexed by (app,
  * key). STORE_CONFLICT when the app already has an event with such a key (nothing is
  * written); a key that names its row is not checked: it is new by construction. */
 int store_event_insert(struct store *s, const struct store_event *e, char *err, size_t errlen);

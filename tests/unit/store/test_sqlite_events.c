@@ -418,6 +418,16 @@ static void server_keys_name_their_rows(void **state)
     store_event_release(&got);
     assert_int_equal(store_event_insert(s, &c, err, sizeof(err)), STORE_CONFLICT);
     assert_int_equal(count_rows(s, "SELECT max(seq) FROM events"), 2);
+    /* A key made for seq 3 whose seq a client's event took first lands on 4: indexed. */
+    assert_int_equal(store_event_new_key(s, 1700000000100, key, err, sizeof(err)), 0);
+    struct store_event first = event_row("shop", "client-key-3", "u-3");
+    insert(s, &first);
+    struct store_event late = event_row("shop", key, "u-4");
+    insert(s, &late);
+    assert_int_equal(count_rows(s, "SELECT count(*) FROM event_keys"), 3);
+    got = get(s, "shop", key);
+    assert_same_event(&got, &late);
+    store_event_release(&got);
 }
 
 /* A batch that rolls back gives its seqs back; one that commits keeps them. */
@@ -439,19 +449,23 @@ static void rolled_back_batches_give_seqs_back(void **state)
     store_event_release(&got);
 }
 
-/* A secret made in a batch that rolls back is forgotten with it: the next key is made with
- * the secret that is kept, and still names its row after a reopen. */
+/* A secret made in a batch that rolls back is forgotten with it: a key made with it is any
+ * client's key afterwards (indexed), the next key is made with the secret that is kept, and
+ * still names its row after a reopen. */
 static void a_secret_made_in_a_rolled_back_batch_is_not_used(void **state)
 {
     struct fixture *f = *state;
-    char key[UUID_LEN + 1];
+    char key[UUID_LEN + 1], lost[UUID_LEN + 1];
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
-    assert_int_equal(store_event_new_key(f->u.s, 1700000000100, key, err, sizeof(err)), 0);
+    assert_int_equal(store_event_new_key(f->u.s, 1700000000100, lost, err, sizeof(err)), 0);
     store_batch_rollback(f->u.s);
     assert_int_equal(count_rows(f->u.s, "SELECT count(*) FROM meta WHERE key = "
                                         "'event_key_secret'"),
                      0);
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    struct store_event old = event_row("shop", lost, "u-0"); /* it takes the same seq, 1 */
+    insert(f->u.s, &old);
+    assert_int_equal(count_rows(f->u.s, "SELECT count(*) FROM event_keys"), 1);
     assert_int_equal(store_event_new_key(f->u.s, 1700000000100, key, err, sizeof(err)), 0);
     struct store_event e = event_row("shop", key, "u-1");
     insert(f->u.s, &e);
@@ -462,7 +476,10 @@ static void a_secret_made_in_a_rolled_back_batch_is_not_used(void **state)
     struct store_event got = get(f->u.s, "shop", key);
     assert_same_event(&got, &e);
     store_event_release(&got);
-    assert_int_equal(count_rows(f->u.s, "SELECT count(*) FROM event_keys"), 0);
+    got = get(f->u.s, "shop", lost);
+    assert_same_event(&got, &old);
+    store_event_release(&got);
+    assert_int_equal(count_rows(f->u.s, "SELECT count(*) FROM event_keys"), 1); /* lost */
 }
 
 /* Retention deletes the oldest events, in seq order, up to the first one young enough, and
