@@ -406,8 +406,8 @@ static void post_event(struct http_request *req, void *arg)
         goto out;
     }
     x->n = 1;
-    if (x->reads_metadata && event_meta_tree(&x->events[0]) < 0)
-        log_warn("event metadata does not parse back", LOG_S("app", who.app_id));
+    if (x->reads_metadata)
+        event_meta_tree(&x->events[0]); /* the engine parses it itself if this did not */
     ok = true;
 out:
     finish(api, req, &who, x, ok);
@@ -462,15 +462,12 @@ static void post_batch(struct http_request *req, void *arg)
         goto out;
     }
     engine_count_received(api->engine, (size_t)n);
-    size_t refused = x->n_slots - x->n;
-    if (refused) {
-        for (size_t i = 0; i < x->n_slots; i++)
-            if (x->slots[i].event < 0)
-                engine_count_reject(api->engine,
-                                    x->slots[i].problem.status == 409 ? REJECT_APP_MISMATCH
-                                                                      : REJECT_INVALID,
-                                    1);
-    }
+    for (size_t i = 0; x->n < x->n_slots && i < x->n_slots; i++)
+        if (x->slots[i].event < 0)
+            engine_count_reject(api->engine, x->slots[i].problem.status == 409
+                                                 ? REJECT_APP_MISMATCH
+                                                 : REJECT_INVALID,
+                                1);
     if (x->n == 0) {
         /* Nothing for the engine: answer now (the nonce stays unused). */
         struct buf b = BUF_INIT;

@@ -443,8 +443,9 @@ static bool add_key(struct jread *r, struct jread_frame *f, size_t off)
     return true;
 }
 
-/* The next member's key (see jread_member); *raw is where its quoted text starts as sent. */
-static bool member(struct jread *r, const char **key, size_t *key_len, const unsigned char **raw)
+/* The next member's key (see jread_member); raw[0..raw_len) is its quoted text as sent. */
+static bool member(struct jread *r, const char **key, size_t *key_len, const unsigned char **raw,
+                   size_t *raw_len)
 {
     if (!more(r, '}'))
         return false;
@@ -456,6 +457,7 @@ static bool member(struct jread *r, const char **key, size_t *key_len, const uns
     if (!string(r, &r->keys_text))
         return false;
     *raw = at;
+    *raw_len = (size_t)(r->p - at);
     *key_len = r->keys_text.len - off;
     if (!add_key(r, f, off))
         return fail(r, at, "duplicate object key");
@@ -470,7 +472,8 @@ static bool member(struct jread *r, const char **key, size_t *key_len, const uns
 bool jread_member(struct jread *r, const char **key, size_t *key_len)
 {
     const unsigned char *raw;
-    return member(r, key, key_len, &raw);
+    size_t raw_len;
+    return member(r, key, key_len, &raw, &raw_len);
 }
 
 bool jread_element(struct jread *r)
@@ -478,7 +481,7 @@ bool jread_element(struct jread *r)
     return more(r, ']');
 }
 
-/* ---- skipping --------------------------------------------------------------------------------- */
+/* ---- skipping ------------------------------------------------------------------------------ */
 
 bool jread_skip(struct jread *r, struct buf *compact)
 {
@@ -514,18 +517,13 @@ bool jread_skip(struct jread *r, struct buf *compact)
             bool first = f->first;
             if (f->object) {
                 const char *k;
-                size_t kn;
+                size_t kn, raw_len;
                 const unsigned char *raw;
-                const unsigned char *key_end;
-                if (member(r, &k, &kn, &raw)) {
+                if (member(r, &k, &kn, &raw, &raw_len)) {
                     if (compact) {
                         if (!first)
                             buf_putc(compact, ',');
-                        /* The key as sent: from its opening quote to its closing one. */
-                        key_end = r->p - 1; /* the ':' */
-                        while (*key_end != '"')
-                            key_end--;
-                        buf_append(compact, raw, (size_t)(key_end - raw + 1));
+                        buf_append(compact, raw, raw_len); /* the key as sent */
                         buf_putc(compact, ':');
                     }
                     break; /* its value */

@@ -148,7 +148,7 @@ static int read_fields(struct jread *r, struct reading *g)
     return jread_failed(r) ? -1 : 0;
 }
 
-/* What event_parse did with a JSON value, from a reading. */
+/* Validates a reading as one event of the app (object: the value was an object). */
 static int check_event(const struct reading *g, bool object, const char *app_id, int64_t now_ms,
                        struct event *out, struct event_problem *p)
 {

@@ -272,8 +272,8 @@ json_t *http_request_json(struct http_request *req)
         return NULL;
     char err[200];
     /* Handlers parse before deferring, so the connection is there. */
-    const struct json_limits *jl = &req->conn->worker->shared->limits.json;
-    json_t *j = json_parse_strict(req->body.data, req->body.len, jl, err, sizeof(err));
+    json_t *j = json_parse_strict(req->body.data, req->body.len, http_request_json_limits(req),
+                                  err, sizeof(err));
     if (!j) {
         http_respond_error(req, 400, "invalid_json", err);
         return NULL;

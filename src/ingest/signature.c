@@ -104,7 +104,7 @@ enum sig_result sig_verify(struct sig_verifier *v, const char *app_id, const cha
     if (!h->timestamp || !h->timestamp_len || !h->nonce || !h->nonce_len || !h->signature ||
         !h->signature_len)
         return SIG_MISSING;
-    if (h->timestamp_len > 12)
+    if (h->timestamp_len > SIG_TIMESTAMP_MAX)
         return SIG_BAD_TIMESTAMP;
     int64_t ts = 0;
     for (size_t i = 0; i < h->timestamp_len; i++) {
@@ -124,7 +124,7 @@ enum sig_result sig_verify(struct sig_verifier *v, const char *app_id, const cha
         return SIG_BAD_SIGNATURE;
     EVP_MAC_CTX *ctx = context_for(v, app_id, secret, secret_len);
     /* "<timestamp>.<nonce>." in one piece: each update goes through the provider's dispatch. */
-    unsigned char head[12 + 1 + SIG_NONCE_MAX + 1];
+    unsigned char head[SIG_TIMESTAMP_MAX + 1 + SIG_NONCE_MAX + 1];
     size_t n = 0;
     memcpy(head, h->timestamp, h->timestamp_len);
     n += h->timestamp_len;

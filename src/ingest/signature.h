@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #define SIG_NONCE_MAX 256
+#define SIG_TIMESTAMP_MAX 12 /* digits of x-signature-timestamp */
 
 enum sig_result {
     SIG_OK,

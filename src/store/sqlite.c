@@ -89,12 +89,11 @@ static int open_wal_fd(struct store *s, char *err, size_t errlen)
 
 /* Gives the WAL `bytes` up front, as zeros past what it holds (the server's default, 48 MiB,
  * is a little more than STORE_CHECKPOINT_HARD frames of 4 KiB pages, where the WAL starts
- * over). A commit that writes
- * past the file's end allocates blocks, and then its fdatasync also writes the inode and
- * waits for that write: a second round trip to the disk for every sync while the log grows
- * (after each start, and whenever a cycle of the log runs longer than the last). SQLite
- * reads a WAL only up to its first invalid frame, so the zeros are not frames. Best effort:
- * the store works without it. */
+ * over). A commit that writes past the file's end allocates blocks, and then its fdatasync
+ * also writes the inode and waits for that write: a second round trip to the disk for every
+ * sync while the log grows (after each start, and whenever a cycle of the log runs longer
+ * than the last). SQLite reads a WAL only up to its first invalid frame, so the zeros are not
+ * frames. Best effort: the store works without it. */
 static void wal_reserve(struct store *s, size_t bytes)
 {
     off_t want = (off_t)bytes;

@@ -544,7 +544,7 @@ static void unknown_app_is_refused(void **state)
 
 /* An event without a key of its own gets the server's, made for its row, whatever it held:
  * one a client already used as its own is not a duplicate, and the client's event stays. */
-static void server_key_clash_gets_a_new_key(void **state)
+static void an_event_without_a_key_gets_the_one_naming_its_row(void **state)
 {
     struct fixture *f = *state;
     const char *key = "0190a000-0000-7000-8000-00000000abcd";
@@ -949,11 +949,6 @@ static void first_login(struct fixture *f, const char *user, const char *key)
     event_release(&ev);
 }
 
-static void exec_sql(struct fixture *f, const char *sql)
-{
-    unit_store_exec(f->u.s, sql);
-}
-
 /* A user's ledger spans rows earlier versions folded into the ledger table, many folds' index
  * rows (interleaved with another user's rows) and rows not yet folded; a page crosses each
  * boundary, every row is found by its seq, and a damaged index row hides only its own rows. */
@@ -971,15 +966,16 @@ static void the_ledger_reads_across_folds_and_rows_of_earlier_versions(void **st
     grant_coins(f, "other", 10);
     commit(f);
     /* As an earlier version would have left them: folded into the ledger table. */
-    exec_sql(f, "INSERT INTO ledger SELECT r.app_id, r.user_id, json_extract(x.value, '$[0]'), "
-                "json_extract(x.value, '$[1]'), json_extract(x.value, '$[2]'), "
-                "json_extract(x.value, '$[3]'), json_extract(x.value, '$[4]'), "
-                "json_extract(x.value, '$[5]'), json_extract(x.value, '$[6]'), "
-                "json_extract(x.value, '$[7]'), json_extract(x.value, '$[8]'), "
-                "json_extract(x.value, '$[9]'), json_extract(x.value, '$[10]') "
-                "FROM ledger_rows r, json_each(r.entries) x WHERE r.user_id = 'many'; "
-                "DELETE FROM ledger_index WHERE user_id = 'many'; "
-                "DELETE FROM ledger_rows WHERE user_id = 'many'");
+    unit_store_exec(f->u.s,
+                    "INSERT INTO ledger SELECT r.app_id, r.user_id, json_extract(x.value, '$[0]'), "
+                    "json_extract(x.value, '$[1]'), json_extract(x.value, '$[2]'), "
+                    "json_extract(x.value, '$[3]'), json_extract(x.value, '$[4]'), "
+                    "json_extract(x.value, '$[5]'), json_extract(x.value, '$[6]'), "
+                    "json_extract(x.value, '$[7]'), json_extract(x.value, '$[8]'), "
+                    "json_extract(x.value, '$[9]'), json_extract(x.value, '$[10]') "
+                    "FROM ledger_rows r, json_each(r.entries) x WHERE r.user_id = 'many'; "
+                    "DELETE FROM ledger_index WHERE user_id = 'many'; "
+                    "DELETE FROM ledger_rows WHERE user_id = 'many'");
     for (int round = 0; round < 4; round++) { /* each fold indexes the rows of two rounds */
         begin(f);
         grant_coins(f, "many", 10);
@@ -1015,7 +1011,8 @@ static void the_ledger_reads_across_folds_and_rows_of_earlier_versions(void **st
     f->e = engine_new(f->tenants);
     expect_ledger(f, "many", INT64_MAX, 16, 11, 1);
     /* Damage to one index row (the one starting at seq 3) hides its rows and nothing else. */
-    exec_sql(f, "UPDATE ledger_index SET lseqs = 'x' WHERE user_id = 'many' AND first_seq = 3");
+    unit_store_exec(f->u.s,
+                    "UPDATE ledger_index SET lseqs = 'x' WHERE user_id = 'many' AND first_seq = 3");
     struct ledger_seen seen = { .n = 0 };
     begin(f);
     assert_int_equal(engine_ledger_page(f->e, f->u.s, "game", "many", INT64_MAX, 16, NULL,
@@ -1147,7 +1144,7 @@ static void a_spend_replays_from_the_index_and_damage_refuses_only_it(void **sta
     char sql[160];
     snprintf(sql, sizeof(sql), "UPDATE ledger_rows SET entries = '[[' WHERE first_seq = %lld",
              (long long)seq);
-    exec_sql(f, sql);
+    unit_store_exec(f->u.s, sql);
     strcpy(err, "untouched");
     assert_int_equal(spend(f, "payer", 4, "spend-key-0001", &l), ENGINE_STATE_UNREADABLE);
     assert_non_null(strstr(err, "spend-key-0001"));
@@ -1202,13 +1199,13 @@ static void a_failed_fold_changes_nothing(void **state)
     grant_coins(f, "folded", 10);
     grant_coins(f, "folded", 10);
     commit(f);
-    exec_sql(f, "CREATE TRIGGER no_index BEFORE INSERT ON ledger_index "
-                "BEGIN SELECT RAISE(ABORT, 'no'); END");
+    unit_store_exec(f->u.s, "CREATE TRIGGER no_index BEFORE INSERT ON ledger_index "
+                            "BEGIN SELECT RAISE(ABORT, 'no'); END");
     int64_t rows = 0;
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
     assert_int_equal(store_game_fold(f->u.s, &rows, err, sizeof(err)), -1);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
-    exec_sql(f, "DROP TRIGGER no_index");
+    unit_store_exec(f->u.s, "DROP TRIGGER no_index");
     char got[64] = "";
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(f->u.s->db, "SELECT (SELECT count(*) FROM state_log) "
@@ -1299,7 +1296,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(rolled_back_batch_is_forgotten, setup, teardown),
     cmocka_unit_test_setup_teardown(store_failure_fails_the_whole_batch, setup, teardown),
     cmocka_unit_test_setup_teardown(unknown_app_is_refused, setup, teardown),
-    cmocka_unit_test_setup_teardown(server_key_clash_gets_a_new_key, setup, teardown),
+    cmocka_unit_test_setup_teardown(an_event_without_a_key_gets_the_one_naming_its_row, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(nonce_replay_is_a_conflict, setup, teardown),
     cmocka_unit_test_setup_teardown(load_rebuilds_nonces_after_restart, setup, teardown),
     cmocka_unit_test(partition_is_in_range_and_stable),

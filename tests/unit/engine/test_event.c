@@ -377,7 +377,6 @@ static void control_characters_are_refused(void **state)
     }
 }
 
-/* A string with a NUL inside (jansson allows building one) is never accepted as a C string. */
 /* \u0000 never reaches a field: the body is not JSON the strict parser takes. */
 static void embedded_nul_is_refused(void **state)
 {

@@ -464,13 +464,14 @@ static void the_state_log_migration_and_fold(void **state)
     (void)state;
     struct unit_store u;
     assert_int_equal(unit_store_make_at(&u, "states-v16", 16), 0);
-    unit_store_exec(u.s, "INSERT INTO apps (id, name, settings, default_timezone, created_at, updated_at) "
-                 "VALUES ('app', 'App', '{}', 'UTC', 1, 1);"
-                 "INSERT INTO users (app_id, user_id, attributes, created_at, updated_at) VALUES "
-                 "('app', 'ann', '{}', 1, 1), ('app', 'bob', '{}', 1, 1), ('app', 'cy', '{}', 1, 1);"
-                 "INSERT INTO state_log (app_id, user_id, state, updated_at) VALUES "
-                 "('app', 'ann', '{\"seq\":1}', 10), ('app', 'bob', 'not json', 11), "
-                 "('app', 'ann', '{\"seq\":2}', 12);");
+    unit_store_exec(
+        u.s, "INSERT INTO apps (id, name, settings, default_timezone, created_at, updated_at) "
+             "VALUES ('app', 'App', '{}', 'UTC', 1, 1);"
+             "INSERT INTO users (app_id, user_id, attributes, created_at, updated_at) VALUES "
+             "('app', 'ann', '{}', 1, 1), ('app', 'bob', '{}', 1, 1), ('app', 'cy', '{}', 1, 1);"
+             "INSERT INTO state_log (app_id, user_id, state, updated_at) VALUES "
+             "('app', 'ann', '{\"seq\":1}', 10), ('app', 'bob', 'not json', 11), "
+             "('app', 'ann', '{\"seq\":2}', 12);");
     char err[256] = "";
     assert_int_equal(store_migrate(u.s, NULL, err, sizeof(err)), 0);
     /* Then a batch of the new form: ann again and cy, in one row; and a damaged row. */
@@ -479,7 +480,8 @@ static void the_state_log_migration_and_fold(void **state)
     store_states_add(&states, "app", "ann", "{\"seq\":3}", 9, 21);
     assert_int_equal(store_user_states_log(u.s, &states, err, sizeof(err)), 0);
     buf_release(&states);
-    unit_store_exec(u.s, "INSERT INTO state_log (states) VALUES ('[[\"app\",\"cy\",{\"seq\":99}');");
+    unit_store_exec(u.s,
+                    "INSERT INTO state_log (states) VALUES ('[[\"app\",\"cy\",{\"seq\":99}');");
     int64_t rows = 0;
     assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
     assert_int_equal(store_game_fold(u.s, &rows, err, sizeof(err)), 0);
