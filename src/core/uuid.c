@@ -76,6 +76,31 @@ int uuid_v7(int64_t unix_ms, char out[UUID_LEN + 1])
     return 0;
 }
 
+bool uuid_add(const char *id, uint64_t add, char out[UUID_LEN + 1])
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < UUID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (id[i] != '-')
+                return false;
+            continue;
+        }
+        int d = id[i] >= 'A' && id[i] <= 'F' ? -1 : hex_value(id[i]); /* stops at the NUL */
+        if (d < 0)
+            return false;
+        v = i >= UUID_LEN - 12 ? v << 4 | (uint64_t)d : v;
+    }
+    if (id[UUID_LEN])
+        return false;
+    static const char digits[] = "0123456789abcdef";
+    v = (v + add) & ((UINT64_C(1) << 48) - 1);
+    memcpy(out, id, UUID_LEN - 12);
+    for (size_t i = UUID_LEN; i-- > UUID_LEN - 12; v >>= 4)
+        out[i] = digits[v & 15];
+    out[UUID_LEN] = '\0';
+    return true;
+}
+
 /* ---- keys that carry a seq ------------------------------------------------------------------ */
 
 struct uuid_seq_key {

@@ -14,6 +14,12 @@
 int uuid_v4(char out[UUID_LEN + 1]);
 int uuid_v7(int64_t unix_ms, char out[UUID_LEN + 1]);
 
+/* `id` (a UUID in text form) with `add` added to its last 48 bits (the last group), modulo
+ * 2^48, into out: ids that follow one random version 7 UUID in the same millisecond, as RFC
+ * 9562's monotonic method (a fixed increment of the random bits) gives them. False when `id`
+ * is not a UUID in text form (lower-case hex, as these functions write it). */
+bool uuid_add(const char *id, uint64_t add, char out[UUID_LEN + 1]);
+
 /* A version 7 UUID whose bits after the timestamp carry `seq` (52 bits) and 22 random bits:
  * the keys the server gives events, which say where their row is (store, events). The seq is
  * hidden: XORed with 52 bits of AES-128 (a secret kept with the data) of the key's timestamp

@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/uuid.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
@@ -162,9 +163,14 @@ void store_ledger_dup(const struct store_ledger *from, struct store_ledger *to)
 
 /* ---- the ledger -------------------------------------------------------------------------------
  * A write to the ledger (an event's XP and currency changes, a grant, a spend) is one row of
- * ledger_rows, in the order written (consecutive pages), holding its entries as JSON:
+ * ledger_rows, in the order written (consecutive pages), holding its entries as JSON. When the
+ * entries have consecutive seqs (from the row's first_seq), one source and one time, and ids
+ * that follow the first (uuid_add), as the engine writes them, the row says those once:
+ * [id, source, created_at, [kind, name, amount, balance_after, reason, ref, metadata], ...]
+ * (an event's four entries take about 380 bytes instead of 800). Otherwise, and in rows of
+ * earlier versions, each entry is whole:
  * [[seq, id, kind, name, amount, balance_after, reason, source, ref, metadata, created_at], ...]
- * with metadata as a string (or null). The row is written once and stays. A fold lists each
+ * Metadata is a string (or null). The row is written once and stays. A fold lists each
  * user's new rows in one ledger_index row (app, user, first seq) -> "lseq,lseq,...", in seq
  * order: a user's rows since the last fold cost one B-tree insert at a random place instead of
  * one per entry. meta's 'ledger_indexed_through' is the last lseq indexed. Entries folded by
@@ -187,6 +193,25 @@ static void put_int(struct buf *b, int64_t v)
     buf_append_i64(b, v);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether entries can be written in the compact form (see above). */
+static bool ledger_compact(const struct store_ledger *v, size_t n)
+{
+    char id[UUID_LEN + 1];
+    if (!v[0].id || !uuid_add(v[0].id, 0, id))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (v[i].seq != v[0].seq + (int64_t)i || v[i].created_at != v[0].created_at ||
+            !same_str(v[i].source, v[0].source) || !v[i].id || !uuid_add(v[0].id, i, id) ||
+            strcmp(id, v[i].id) != 0)
+            return false;
+    return true;
+}
+
 int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
                      const struct store_ledger *v, size_t n, int64_t *lseq, char *err,
                      size_t errlen)
@@ -196,7 +221,25 @@ int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
     if (!st)
         return -1;
     struct buf b = BUF_INIT;
-    for (size_t i = 0; i < n; i++) {
+    bool compact = ledger_compact(v, n);
+    if (compact) {
+        buf_putc(&b, '[');
+        buf_append_json_string(&b, v[0].id, UUID_LEN);
+        put_str(&b, v[0].source);
+        put_int(&b, v[0].created_at);
+    }
+    for (size_t i = 0; compact && i < n; i++) {
+        const struct store_ledger *l = &v[i];
+        buf_puts(&b, strcmp(l->kind, "xp") == 0 ? ",[\"xp\"" : ",[\"currency\"");
+        put_str(&b, l->name);
+        put_int(&b, l->amount);
+        put_int(&b, l->balance_after);
+        put_str(&b, l->reason);
+        put_str(&b, l->ref);
+        put_str(&b, l->metadata);
+        buf_putc(&b, ']');
+    }
+    for (size_t i = 0; !compact && i < n; i++) {
         const struct store_ledger *l = &v[i];
         buf_puts(&b, i ? ",[" : "[[");
         buf_append_i64(&b, l->seq);
@@ -230,7 +273,37 @@ static const char *entry_str(json_t *a, size_t i)
     return json_string_value(json_array_get(a, i)); /* NULL for null */
 }
 
-/* One entry of a row (borrowed from `a`); false when it is not one. */
+/* The compact form's shared part: [id, source, created_at, entries...]. */
+struct row_head {
+    int64_t first_seq;
+    const char *id, *source;
+    int64_t created_at;
+};
+
+/* Entry k of a compact row (borrowed from `a` and `id`, which receives its id); false when
+ * it is not one. */
+static bool entry_read_compact(json_t *a, const struct row_head *h, size_t k,
+                               char id[UUID_LEN + 1], struct store_ledger *l)
+{
+    if (!json_is_array(a) || json_array_size(a) != 7 || !entry_str(a, 0) || !entry_str(a, 1) ||
+        !json_is_integer(json_array_get(a, 2)) || !json_is_integer(json_array_get(a, 3)) ||
+        !entry_str(a, 4) || !uuid_add(h->id, k, id))
+        return false;
+    l->seq = h->first_seq + (int64_t)k;
+    l->id = id;
+    l->kind = strcmp(entry_str(a, 0), "xp") == 0 ? "xp" : "currency";
+    l->name = (char *)entry_str(a, 1);
+    l->amount = json_integer_value(json_array_get(a, 2));
+    l->balance_after = json_integer_value(json_array_get(a, 3));
+    l->reason = (char *)entry_str(a, 4);
+    l->source = (char *)h->source;
+    l->ref = (char *)entry_str(a, 5);
+    l->metadata = (char *)entry_str(a, 6);
+    l->created_at = h->created_at;
+    return true;
+}
+
+/* One entry of a row in the whole form (borrowed from `a`); false when it is not one. */
 static bool entry_read(json_t *a, struct store_ledger *l)
 {
     if (!json_is_array(a) || json_array_size(a) != 11 || !json_is_integer(json_array_get(a, 0)) ||
@@ -267,11 +340,24 @@ int store_ledger_logged(struct store *s, int64_t lseq,
     }
     json_t *v = json_loadb((const char *)sqlite3_column_text(st, 0),
                            (size_t)sqlite3_column_bytes(st, 0), 0, NULL);
+    struct row_head h = { .first_seq = sqlite3_column_int64(st, 1) };
     sqlite3_reset(st);
     bool whole = json_is_array(v);
-    for (size_t i = whole ? json_array_size(v) : 0; i-- > 0;) {
+    size_t skip = 0; /* the compact form's shared members */
+    if (whole && json_is_string(json_array_get(v, 0))) {
+        json_t *src = json_array_get(v, 1), *at = json_array_get(v, 2);
+        h.id = json_string_value(json_array_get(v, 0));
+        h.source = json_string_value(src);
+        h.created_at = json_integer_value(at);
+        skip = 3;
+        whole = json_array_size(v) > skip && (json_is_string(src) || json_is_null(src)) &&
+                json_is_integer(at);
+    }
+    for (size_t i = whole ? json_array_size(v) : 0; i-- > skip;) {
         struct store_ledger l;
-        if (!entry_read(json_array_get(v, i), &l)) {
+        char id[UUID_LEN + 1];
+        if (skip ? !entry_read_compact(json_array_get(v, i), &h, i - skip, id, &l)
+                 : !entry_read(json_array_get(v, i), &l)) {
             whole = false;
             continue;
         }

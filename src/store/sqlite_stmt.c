@@ -90,7 +90,7 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_STATE_LOG] = "INSERT INTO state_log (states) VALUES (?)",
     [ST_LEDGER_LOG] = "INSERT INTO ledger_rows (app_id, user_id, first_seq, entries) "
                       "VALUES (?, ?, ?, ?)",
-    [ST_LEDGER_LOGGED] = "SELECT entries FROM ledger_rows WHERE lseq = ?",
+    [ST_LEDGER_LOGGED] = "SELECT entries, first_seq FROM ledger_rows WHERE lseq = ?",
     [ST_LEDGER_ROW_FIRST] = "SELECT first_seq FROM ledger_rows WHERE lseq = ?",
     /* Each user's newest logged state (the last entry of the last row naming it); in key
      * order, so the upserts walk game_users once. A row that is not JSON is left out (and

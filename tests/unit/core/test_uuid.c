@@ -117,11 +117,41 @@ static void v7_seq_round_trips(void **state)
     uuid_seq_key_free(k2);
 }
 
+/* uuid_add: the last group counts, modulo 2^48, and nothing else changes; only UUIDs in the
+ * lower-case text form are taken. */
+static void add_counts_in_the_last_group(void **state)
+{
+    (void)state;
+    char out[UUID_LEN + 1];
+    assert_true(uuid_add("01a24aab-26fb-7dbe-b744-9be903df12b9", 0, out));
+    assert_string_equal(out, "01a24aab-26fb-7dbe-b744-9be903df12b9");
+    assert_true(uuid_add("01a24aab-26fb-7dbe-b744-9be903df12b9", 7, out));
+    assert_string_equal(out, "01a24aab-26fb-7dbe-b744-9be903df12c0");
+    assert_true(uuid_add("01a24aab-26fb-7dbe-b744-fffffffffffe", 3, out));
+    assert_string_equal(out, "01a24aab-26fb-7dbe-b744-000000000001");
+    char v7[UUID_LEN + 1];
+    assert_int_equal(uuid_v7(1795435200000LL, v7), 0);
+    for (uint64_t k = 1; k < 5; k++) {
+        assert_true(uuid_add(v7, k, out));
+        check_form(out, '7');
+        assert_memory_equal(out, v7, UUID_LEN - 12);
+        assert_string_not_equal(out, v7);
+    }
+    static const char *bad[] = { "", "01a24aab-26fb-7dbe-b744-9be903df12b", /* short */
+                                 "01a24aab-26fb-7dbe-b744-9be903df12b90",  /* long */
+                                 "01A24AAB-26FB-7DBE-B744-9BE903DF12B9",   /* upper case */
+                                 "01a24aab-26fb-7dbe-b744x9be903df12b9",
+                                 "01a24aab-26fb-7dbe-b744-9be903df12bg" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(uuid_add(bad[i], 1, out));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(v4_form_and_uniqueness),
     cmocka_unit_test(v7_carries_the_time_and_sorts),
     cmocka_unit_test(v7_same_millisecond_differs),
     cmocka_unit_test(v7_seq_round_trips),
+    cmocka_unit_test(add_counts_in_the_last_group),
 };
 
 UNIT_MAIN(tests)

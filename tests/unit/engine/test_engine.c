@@ -965,15 +965,16 @@ static void the_ledger_reads_across_folds_and_rows_of_earlier_versions(void **st
     begin(f); /* past 6 rows: folded */
     grant_coins(f, "other", 10);
     commit(f);
-    /* As an earlier version would have left them: folded into the ledger table. */
+    /* As an earlier version would have left them: folded into the ledger table. Grants
+     * are rows of one entry in the compact form: [id, source, created_at, [kind, name,
+     * amount, balance_after, reason, ref, metadata]]. */
     unit_store_exec(f->u.s,
-                    "INSERT INTO ledger SELECT r.app_id, r.user_id, json_extract(x.value, '$[0]'), "
-                    "json_extract(x.value, '$[1]'), json_extract(x.value, '$[2]'), "
-                    "json_extract(x.value, '$[3]'), json_extract(x.value, '$[4]'), "
-                    "json_extract(x.value, '$[5]'), json_extract(x.value, '$[6]'), "
-                    "json_extract(x.value, '$[7]'), json_extract(x.value, '$[8]'), "
-                    "json_extract(x.value, '$[9]'), json_extract(x.value, '$[10]') "
-                    "FROM ledger_rows r, json_each(r.entries) x WHERE r.user_id = 'many'; "
+                    "INSERT INTO ledger SELECT r.app_id, r.user_id, r.first_seq, "
+                    "r.entries ->> '$[0]', x.value ->> '$[0]', x.value ->> '$[1]', "
+                    "x.value ->> '$[2]', x.value ->> '$[3]', x.value ->> '$[4]', "
+                    "r.entries ->> '$[1]', x.value ->> '$[5]', x.value ->> '$[6]', "
+                    "r.entries ->> '$[2]' FROM ledger_rows r, json_each(r.entries) x "
+                    "WHERE r.user_id = 'many' AND json_array_length(r.entries) = 4 AND x.key = 3; "
                     "DELETE FROM ledger_index WHERE user_id = 'many'; "
                     "DELETE FROM ledger_rows WHERE user_id = 'many'");
     for (int round = 0; round < 4; round++) { /* each fold indexes the rows of two rounds */

@@ -12,6 +12,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/uuid.h"
 #include "store/migrations.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
@@ -400,6 +401,114 @@ static void the_ledger_migration_keeps_every_entry_in_its_place(void **state)
     unit_store_close(&u);
 }
 
+/* The raw entries of the ledger row at lseq. */
+static void row_text(struct store *s, int64_t lseq, char *out, size_t outlen)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(s->db, "SELECT entries FROM ledger_rows WHERE lseq = ?", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_int64(st, 1, lseq);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+static bool entry_text(const struct store_ledger *l, void *arg)
+{
+    entry_seen(l, arg);
+    return true;
+}
+
+/* A write whose entries follow one another (consecutive seqs, one source and time, ids after
+ * the first) is stored with what they share once, and reads back entry by entry exactly as
+ * written; any other write is stored whole. Damage to a compact row hides what it touches. */
+static void a_write_is_stored_compact_and_reads_back_whole(void **state)
+{
+    (void)state;
+    struct unit_store u;
+    assert_int_equal(unit_store_make(&u, "ledger-compact"), 0);
+    char err[256] = "", raw[1024];
+    const char *id0 = "01a24aab-26fb-7dbe-b744-9be9ffffffff";
+    char ids[3][UUID_LEN + 1];
+    for (int i = 0; i < 3; i++)
+        assert_true(uuid_add(id0, (uint64_t)i, ids[i]));
+    struct store_ledger v[3] = {
+        { 7, ids[0], "xp", "XP", 10, 265, "rule", "evt-key", "rule-1", NULL, 1000 },
+        { 8, ids[1], "currency", "coins", 1, 18, "rule", "evt-key", NULL, NULL, 1000 },
+        { 9, ids[2], "currency", "gems \"x\"", -2, 0, "a spend", "evt-key", "r",
+          "{\"a\":1}", 1000 },
+    };
+    int64_t lseq[4];
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_ledger_log(u.s, "app", "ann", v, 3, &lseq[0], err, sizeof(err)), 0);
+    struct store_ledger lone = { 1, ids[0], "xp", "XP", 5, 5, "rule", NULL, NULL, NULL, 2000 };
+    assert_int_equal(store_ledger_log(u.s, "app", "bob", &lone, 1, &lseq[1], err, sizeof(err)),
+                     0);
+    /* Not compact: an id that does not follow; then a time of its own. */
+    struct store_ledger w[2] = { v[0], v[1] };
+    w[1].id = ids[2];
+    assert_int_equal(store_ledger_log(u.s, "app", "cat", w, 2, &lseq[2], err, sizeof(err)), 0);
+    w[1].id = ids[1];
+    w[1].created_at = 1001;
+    assert_int_equal(store_ledger_log(u.s, "app", "dan", w, 2, &lseq[3], err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+
+    row_text(u.s, lseq[0], raw, sizeof(raw));
+    assert_string_equal(raw, "[\"01a24aab-26fb-7dbe-b744-9be9ffffffff\",\"evt-key\",1000,"
+                             "[\"xp\",\"XP\",10,265,\"rule\",\"rule-1\",null],"
+                             "[\"currency\",\"coins\",1,18,\"rule\",null,null],"
+                             "[\"currency\",\"gems \\\"x\\\"\",-2,0,\"a spend\",\"r\","
+                             "\"{\\\"a\\\":1}\"]]");
+    struct seen_entries e = { "" };
+    assert_int_equal(store_ledger_logged(u.s, lseq[0], entry_text, &e, err, sizeof(err)), 0);
+    assert_string_equal(
+        e.text, "9:01a24aab-26fb-7dbe-b744-9bea00000001:currency:gems \"x\":-2:0:a spend:"
+                "evt-key:r:{\"a\":1}:1000"
+                " | 8:01a24aab-26fb-7dbe-b744-9bea00000000:currency:coins:1:18:rule:evt-key:-:-:"
+                "1000 | 7:01a24aab-26fb-7dbe-b744-9be9ffffffff:xp:XP:10:265:rule:evt-key:rule-1:"
+                "-:1000");
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(store_ledger_logged(u.s, lseq[1], entry_text, &e, err, sizeof(err)), 0);
+    assert_string_equal(e.text, "1:01a24aab-26fb-7dbe-b744-9be9ffffffff:xp:XP:5:5:rule:-:-:-:2000");
+    for (int i = 2; i < 4; i++) {
+        row_text(u.s, lseq[i], raw, sizeof(raw));
+        assert_int_equal(raw[1], '['); /* whole */
+        memset(&e, 0, sizeof(e));
+        assert_int_equal(store_ledger_logged(u.s, lseq[i], entry_text, &e, err, sizeof(err)), 0);
+        assert_non_null(strstr(e.text, i == 2 ? "8:01a24aab-26fb-7dbe-b744-9bea00000001:"
+                                              : "8:01a24aab-26fb-7dbe-b744-9bea00000000:"));
+        assert_non_null(strstr(e.text, i == 2 ? ":1000 | 7:" : ":1001 | 7:"));
+    }
+    /* Found by seq after a fold, through the index. */
+    int64_t rows = 0;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_ledger_fold(u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 4);
+    struct store_ledger l;
+    assert_int_equal(store_ledger_get(u.s, "app", "ann", 8, &l, err, sizeof(err)), 0);
+    assert_string_equal(l.id, "01a24aab-26fb-7dbe-b744-9bea00000000");
+    assert_string_equal(l.source, "evt-key");
+    assert_null(l.ref);
+    store_ledger_release(&l);
+
+    /* Damage: a header that is not one hides the row; a bad entry hides only itself. */
+    unit_store_exec(u.s, "UPDATE ledger_rows SET entries = json_set(entries, '$[0]', 'no-uuid') "
+                         "WHERE user_id = 'bob'");
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(store_ledger_logged(u.s, lseq[1], entry_text, &e, err, sizeof(err)), 0);
+    assert_string_equal(e.text, "");
+    unit_store_exec(u.s, "UPDATE ledger_rows SET entries = json_set(entries, '$[4][2]', 'x') "
+                         "WHERE user_id = 'ann'");
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(store_ledger_logged(u.s, lseq[0], entry_text, &e, err, sizeof(err)), 0);
+    assert_int_equal(strstr(e.text, "9:") == e.text, 1);
+    assert_non_null(strstr(e.text, " | 7:"));
+    assert_null(strstr(e.text, "8:"));
+    unit_store_close(&u);
+}
+
 /* A store from before the ledger index (schema 12): entries an old fold copied into the
  * ledger table, and entries still in the log. After the migrations and a fold, a user's
  * ledger reads whole, newest first, across both. */
@@ -604,6 +713,7 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test(the_ledger_migration_keeps_every_entry_in_its_place),
     cmocka_unit_test(a_store_from_before_the_index_keeps_its_ledger),
+    cmocka_unit_test(a_write_is_stored_compact_and_reads_back_whole),
     cmocka_unit_test(the_state_log_migration_and_fold),
     cmocka_unit_test_setup_teardown(ping, setup, teardown),
     cmocka_unit_test_setup_teardown(sqlite_url, setup, teardown),
