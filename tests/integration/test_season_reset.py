@@ -79,10 +79,13 @@ def test_reset_xp_on_start_resets_every_user_once(reactor):
     assert len(done) == 1 and done[0]["users"] == MANY + 1
     db = sqlite3.connect(f"file:{s.data_dir}/reactor.db?mode=ro", uri=True)
     try:
-        # A ledger row holds one write's entries: [seq, id, kind, name, amount, balance_after,
-        # reason, ...].
-        n = db.execute("SELECT count(*) FROM ledger_rows, json_each(entries) "
-                       "WHERE json_extract(value, '$[6]') = 'season-reset'").fetchone()
+        # A ledger row holds one write's entries: compact, [id, source, created_at, [kind,
+        # name, amount, balance_after, reason, ...], ...], or whole, [[seq, id, kind, name,
+        # amount, balance_after, reason, ...], ...].
+        n = db.execute("SELECT count(*) FROM ledger_rows, json_each(entries) e "
+                       "WHERE e.type = 'array' AND json_extract(entries, e.fullkey || "
+                       "CASE json_type(entries, '$[0]') WHEN 'text' THEN '[4]' ELSE '[6]' END) "
+                       "= 'season-reset'").fetchone()
         runs = db.execute("SELECT schedule FROM schedule_runs WHERE schedule LIKE "
                           "'season-start:%'").fetchall()
     finally:
