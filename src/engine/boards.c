@@ -12,7 +12,14 @@
  * are written by boards_flush, one log row per user, and applied to memory by
  * boards_batch_end after the commit, under the write lock (readers wait for the length of the
  * apply, a few microseconds per change). Boards the batch created are listed so that a failed
- * batch removes them again. */
+ * batch removes them again.
+ *
+ * The fold: what the committed log rows add up to, (board id, user) -> (delta, at), is also
+ * kept in memory (`pend`, summed as batches commit), so a fold writes those sums and removes
+ * the rows up to the last committed one (`log_through`) without reading the log back. A fold
+ * inside a batch leaves that batch's own rows in the log (its changes are summed once it
+ * commits); a batch that fails leaves `pend` as it was, as the store is. At start-up the log
+ * left by the last run is folded by reading it (store_board_fold). */
 #include "engine/boards.h"
 
 #include <errno.h>
@@ -35,7 +42,8 @@
 
 #define TOUCH_EVERY_MS (10 * 60 * 1000) /* how stale boards.updated_at may get */
 #define FOLD_ROWS 100000                /* the score log is folded past this many rows... */
-#define FOLD_EVERY_MS (60 * 1000)       /* ...or when it holds rows this old */
+#define FOLD_EVERY_MS (60 * 1000)       /* ...or when it holds rows this old... */
+#define FOLD_SUMS (1u << 19)            /* ...or its sums in memory number this many */
 #define APPLY_CHUNK 256                 /* changes applied per hold of the write lock */
 #define PREFETCH_AHEAD 6                /* how far ahead an apply warms the next changes */
 static void evict(struct boards *b, int64_t now_ms);
@@ -75,6 +83,14 @@ struct batch_user {
     uint32_t slot;              /* its place in the user table */
 };
 
+/* The committed log rows' sum for one (board, user). */
+struct pend {
+    int64_t board, delta, at;
+    uint64_t hash;
+    uint32_t off, len;          /* the user's id in pend_text (NUL-terminated there) */
+    uint32_t slot;              /* its place in pend_slots */
+};
+
 struct boards {
     pthread_rwlock_t lock;      /* readers vs the engine thread's changes */
     uint64_t seed;              /* secret: keys every index's hash of user ids */
@@ -98,6 +114,13 @@ struct boards {
     size_t created_n, created_cap;
     struct board **touched;     /* boards the open batch changed */
     size_t touched_n, touched_cap;
+    struct pend *pend;          /* the committed log rows' sums (see the top) */
+    size_t pend_n, pend_cap;
+    uint32_t *pend_slots;       /* sum number + 1 by (board, user); 0: free */
+    size_t pend_slots_cap;      /* a power of two */
+    struct buf pend_text;
+    int64_t log_through;        /* the last committed log row (0: none since the last fold) */
+    int64_t batch_log_last;     /* the open batch's last log row (0: none) */
     int64_t log_rows;           /* rows in the store's score log, as committed */
     int64_t batch_log_rows;     /* the same inside the open batch */
     int64_t folded_ms;          /* when the log was last folded (committed) */
@@ -266,6 +289,9 @@ void boards_free(struct boards *b)
     free(b->users);
     free(b->user_slots);
     buf_release(&b->users_text);
+    free(b->pend);
+    free(b->pend_slots);
+    buf_release(&b->pend_text);
     free(b->row);
     free(b->created);
     free(b->touched);
@@ -330,14 +356,95 @@ static void board_listed(const struct store_board *sb, void *arg)
     dir_add(c->b, sb->id, sb->app_id, sb->metric, sb->period, sb->updated_at);
 }
 
-/* Folds the score log inside the open batch. */
+static int pend_cmp(const void *a, const void *b)
+{
+    const struct store_board_sum *x = a, *y = b;
+    if (x->board != y->board)
+        return x->board < y->board ? -1 : 1;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->user, y->user, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Folds the committed rows of the score log inside the open batch, from their sums in
+ * memory; the open batch's own rows stay in the log. */
 static int fold(struct boards *b, struct store *st, char *err, size_t errlen)
 {
-    if (store_board_fold(st, BOARDS_SCORE_MAX, NULL, err, errlen) < 0)
+    if (!b->log_through || b->batch_folded)
+        return 0; /* nothing committed to fold, or folded already in this batch */
+    struct store_board_sum *v = b->pend_n ? xmalloc(b->pend_n * sizeof(*v)) : NULL;
+    for (size_t i = 0; i < b->pend_n; i++) {
+        const struct pend *p = &b->pend[i];
+        v[i] = (struct store_board_sum){ p->board, b->pend_text.data + p->off, p->len,
+                                         p->delta, p->at };
+    }
+    if (b->pend_n > 1)
+        qsort(v, b->pend_n, sizeof(*v), pend_cmp);
+    int rc = store_board_fold_sums(st, v, b->pend_n, b->log_through, BOARDS_SCORE_MAX, err,
+                                   errlen);
+    free(v);
+    if (rc < 0)
         return -1;
-    b->batch_log_rows = 0;
+    b->batch_log_rows -= b->log_rows; /* the batch's own rows are left */
     b->batch_folded = true;
     return 0;
+}
+
+static uint64_t pend_hash(int64_t board, uint64_t user_hash)
+{
+    uint64_t h = (user_hash ^ (uint64_t)board) * 0x9e3779b97f4a7c15u;
+    return h ^ (h >> 29);
+}
+
+/* Adds a committed change to the sums. */
+static void pend_add(struct boards *b, int64_t board, const char *user, size_t len,
+                     uint64_t user_hash, int64_t delta, int64_t at)
+{
+    if ((b->pend_n + 1) * 2 > b->pend_slots_cap) {
+        size_t cap = b->pend_slots_cap ? b->pend_slots_cap * 2 : 1024;
+        uint32_t *slots = xcalloc(cap, sizeof(*slots));
+        for (size_t i = 0; i < b->pend_n; i++) {
+            size_t j = b->pend[i].hash & (cap - 1);
+            while (slots[j])
+                j = (j + 1) & (cap - 1);
+            slots[j] = (uint32_t)i + 1;
+            b->pend[i].slot = (uint32_t)j;
+        }
+        free(b->pend_slots);
+        b->pend_slots = slots;
+        b->pend_slots_cap = cap;
+    }
+    uint64_t h = pend_hash(board, user_hash);
+    size_t mask = b->pend_slots_cap - 1, j = h & mask;
+    for (;; j = (j + 1) & mask) {
+        uint32_t k = b->pend_slots[j];
+        if (!k)
+            break;
+        struct pend *p = &b->pend[k - 1];
+        if (p->hash == h && p->board == board && p->len == len &&
+            memcmp(b->pend_text.data + p->off, user, len) == 0) {
+            p->delta = score_add(p->delta, delta);
+            p->at = at; /* batches commit in order: the last change's time */
+            return;
+        }
+    }
+    if (b->pend_n == b->pend_cap) {
+        b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 1024;
+        b->pend = xrealloc(b->pend, b->pend_cap * sizeof(*b->pend));
+    }
+    b->pend[b->pend_n] = (struct pend){ board, delta, at, h, (uint32_t)b->pend_text.len,
+                                        (uint32_t)len, (uint32_t)j };
+    buf_append(&b->pend_text, user, len);
+    buf_putc(&b->pend_text, '\0');
+    b->pend_slots[j] = (uint32_t)++b->pend_n;
+}
+
+static void pend_clear(struct boards *b)
+{
+    for (size_t i = 0; i < b->pend_n; i++)
+        b->pend_slots[b->pend[i].slot] = 0;
+    b->pend_n = 0;
+    buf_reset(&b->pend_text);
 }
 
 int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
@@ -352,6 +459,9 @@ int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, s
     }
     if (rows)
         log_info("leaderboard score log folded", LOG_U("rows", (uint64_t)rows));
+    pend_clear(b);
+    b->log_through = 0;
+    b->log_rows = b->batch_log_rows = 0;
     b->folded_ms = now_ms;
     struct dir_ctx c = { b };
     if (store_boards_each(st, board_listed, &c, err, errlen) < 0)
@@ -428,7 +538,7 @@ int boards_load_one(struct boards *b, struct store *st, const char *app_id, cons
     /* Built outside the lock: readers see the board only once it is whole. The batch's own
      * pending changes to it (if any) are applied at its end like any other; the committed
      * ones still in the log are folded in first. */
-    if ((b->batch_log_rows || b->log_rows) && fold(b, st, err, errlen) < 0)
+    if (fold(b, st, err, errlen) < 0)
         return -1;
     struct rank_index *idx = read_index(st, b->seed, x, err, errlen);
     if (!idx)
@@ -676,13 +786,14 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
             const struct change *c = &b->changes[i];
             b->row[n++] = (struct store_board_change){ c->board->id, c->delta, c->at };
         }
-        if (store_board_log(st, user_text(b, u), b->row, n, err, errlen) < 0)
+        if (store_board_log(st, user_text(b, u), b->row, n, &b->batch_log_last, err,
+                            errlen) < 0)
             return -1;
         b->batch_log_rows++;
     }
     if (!b->folded_ms)
         b->folded_ms = now_ms; /* the log's age counts from the first batch that used it */
-    if (b->batch_log_rows >= FOLD_ROWS ||
+    if (b->batch_log_rows >= FOLD_ROWS || b->pend_n >= FOLD_SUMS ||
         (b->batch_log_rows && now_ms - b->folded_ms >= FOLD_EVERY_MS)) {
         if (fold(b, st, err, errlen) < 0)
             return -1;
@@ -737,10 +848,22 @@ void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
 {
     if (committed) {
         b->log_rows = b->batch_log_rows;
-        if (b->batch_folded)
+        if (b->batch_folded) {
             b->folded_ms = now_ms;
+            pend_clear(b);
+            b->log_through = 0;
+        }
+        /* The batch's changes are what its log rows hold. */
+        for (size_t i = 0; b->batch_log_last && i < b->changes_n; i++) {
+            const struct change *c = &b->changes[i];
+            const struct batch_user *u = &b->users[c->user];
+            pend_add(b, c->board->id, user_text(b, c->user), u->len, u->hash, c->delta, c->at);
+        }
+        if (b->batch_log_last)
+            b->log_through = b->batch_log_last;
     }
     b->batch_log_rows = b->log_rows;
+    b->batch_log_last = 0;
     b->batch_folded = false;
     if (!committed) {
         /* The boards the batch created go: drop them from the touched list first. */

@@ -66,7 +66,7 @@ int store_boards_each(struct store *s, void (*fn)(const struct store_board *, vo
 }
 
 int store_board_log(struct store *s, const char *user_id, const struct store_board_change *v,
-                    size_t n, char *err, size_t errlen)
+                    size_t n, int64_t *seq, char *err, size_t errlen)
 {
     if (n == 0)
         return 0;
@@ -88,6 +88,8 @@ int store_board_log(struct store *s, const char *user_id, const struct store_boa
     sqlite3_bind_text(st, 2, text.data, (int)text.len, SQLITE_TRANSIENT);
     int rc = sqlite__step_done(s, st, err, errlen);
     buf_release(&text);
+    if (rc == 0 && seq)
+        *seq = sqlite3_last_insert_rowid(s->db);
     return rc;
 }
 
@@ -111,14 +113,14 @@ static int64_t capped_add(int64_t a, int64_t b, int64_t cap)
 }
 
 /* Upserts one (board, user)'s folded change. */
-static int fold_one(struct store *s, int64_t board, const char *user, int64_t delta, int64_t at,
-                    int64_t cap, char *err, size_t errlen)
+static int fold_one(struct store *s, int64_t board, const char *user, size_t len, int64_t delta,
+                    int64_t at, int64_t cap, char *err, size_t errlen)
 {
     sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_FOLD, err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, board);
-    sqlite__bind_text(st, 2, user);
+    sqlite3_bind_text(st, 2, user, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, delta);
     sqlite3_bind_int64(st, 4, at);
     sqlite3_bind_int64(st, 5, cap);
@@ -263,8 +265,8 @@ static int fold_all(struct store *s, int64_t cap, char *err, size_t errlen)
     if (order)
         qsort(order, n, sizeof(*order), sum_cmp);
     for (size_t i = 0; ret == 0 && i < n; i++)
-        ret = fold_one(s, order[i]->board, order[i]->user, order[i]->delta, order[i]->at, cap,
-                       err, errlen);
+        ret = fold_one(s, order[i]->board, order[i]->user, order[i]->len, order[i]->delta,
+                       order[i]->at, cap, err, errlen);
     free(order);
     for (size_t i = 0; i < t.cap; i++)
         free(t.v[i].user);
@@ -288,6 +290,29 @@ int store_board_fold(struct store *s, int64_t cap, int64_t *rows, char *err, siz
     if (fold_all(s, cap, err, errlen) < 0 ||
         !(st = sqlite__stmt(s, ST_BOARD_LOG_CLEAR, err, errlen)) ||
         sqlite__step_done(s, st, err, errlen) < 0) {
+        sqlite__exec(s, "ROLLBACK TO board_fold; RELEASE board_fold", NULL, 0);
+        return -1;
+    }
+    return sqlite__exec(s, "RELEASE board_fold", err, errlen);
+}
+
+int store_board_fold_sums(struct store *s, const struct store_board_sum *v, size_t n,
+                          int64_t through, int64_t cap, char *err, size_t errlen)
+{
+    if (sqlite__exec(s, "SAVEPOINT board_fold", err, errlen) < 0)
+        return -1;
+    int ret = 0;
+    for (size_t i = 0; ret == 0 && i < n; i++)
+        ret = fold_one(s, v[i].board, v[i].user, v[i].len, v[i].delta < 0 ? 0 : v[i].delta,
+                       v[i].at, cap, err, errlen);
+    sqlite3_stmt *st = NULL;
+    if (ret == 0 && !(st = sqlite__stmt(s, ST_BOARD_LOG_CLEAR_THROUGH, err, errlen)))
+        ret = -1;
+    if (ret == 0) {
+        sqlite3_bind_int64(st, 1, through);
+        ret = sqlite__step_done(s, st, err, errlen);
+    }
+    if (ret < 0) {
         sqlite__exec(s, "ROLLBACK TO board_fold; RELEASE board_fold", NULL, 0);
         return -1;
     }

@@ -131,6 +131,7 @@ static const char *const stmt_sql[ST__COUNT] = {
                       "ON CONFLICT DO UPDATE SET score = CASE WHEN excluded.score > ?5 - score "
                       "THEN ?5 ELSE score + excluded.score END, at = max(at, excluded.at)",
     [ST_BOARD_LOG_CLEAR] = "DELETE FROM board_log",
+    [ST_BOARD_LOG_CLEAR_THROUGH] = "DELETE FROM board_log WHERE seq <= ?",
     [ST_BOARD_LOG_ROWS] = "SELECT count(*) FROM board_log",
     [ST_BOARD_SCORES] = "SELECT user_id, score, at FROM board_scores WHERE board = ?",
     [ST_LEAGUE_PUT] = "INSERT INTO leagues (app_id, id, body, tier, season_key, created_at, "

@@ -379,9 +379,22 @@ struct store_board_change {
     int64_t board, delta, at;
 };
 /* Appends a user's changes of one batch, on any number of boards, to the score log as one
- * row (the scores count from the commit on; board_scores has them once the log is folded). */
+ * row (the scores count from the commit on; board_scores has them once the log is folded);
+ * *seq gets the row's place in the log. */
 int store_board_log(struct store *s, const char *user_id, const struct store_board_change *v,
-                    size_t n, char *err, size_t errlen);
+                    size_t n, int64_t *seq, char *err, size_t errlen);
+/* One (board, user)'s changes summed: `user` is NUL-terminated, `len` bytes long. */
+struct store_board_sum {
+    int64_t board;
+    const char *user;
+    size_t len;
+    int64_t delta, at;
+};
+/* The fold when the caller has summed the log's rows up to `through` (their place) itself:
+ * adds each sum to board_scores as store_board_fold does, and removes those rows, all or
+ * nothing. Sums in (board, user) order write board_scores in key order. Inside a batch. */
+int store_board_fold_sums(struct store *s, const struct store_board_sum *v, size_t n,
+                          int64_t through, int64_t cap, char *err, size_t errlen);
 /* Folds the whole log into board_scores (each (board, user) adds the sum of its changes,
  * stopping at `cap`, and takes the time of its last) and empties it, all or nothing; *rows
  * (may be NULL) gets how many it held. Inside a batch only. Changes are >= 0. */

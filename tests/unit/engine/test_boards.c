@@ -310,6 +310,120 @@ static void many_users_and_batches_match_the_store(void **state)
     boards_free(b);
 }
 
+/* One board's scores from memory and from a fresh load of the store, against the model. */
+static void expect_board(struct fixture *f, struct boards *fresh, const char *period, int users,
+                         const int64_t *want, const int64_t *want_at)
+{
+    const struct rank_index *mem, *stored;
+    assert_int_equal(boards_find(fresh, "app", "xp", period, NOW_MS, &stored), BOARD_LOADED);
+    enum board_state in_mem = boards_find(f->b, "app", "xp", period, NOW_MS, &mem);
+    for (int u = 0; u < users; u++) {
+        char name[16];
+        snprintf(name, sizeof(name), "u%03d", u);
+        struct rank_entry e;
+        size_t rank;
+        assert_int_equal(rank_get(stored, name, strlen(name), &e, &rank), want[u] > 0);
+        if (want[u] > 0) {
+            assert_int_equal(e.score, want[u]);
+            assert_int_equal(e.at, want_at[u]);
+        }
+        if (in_mem == BOARD_LOADED) {
+            assert_int_equal(rank_get(mem, name, strlen(name), &e, &rank), want[u] > 0);
+            if (want[u] > 0)
+                assert_int_equal(e.score, want[u]);
+        }
+    }
+}
+
+/* Folds write the committed rows' sums kept in memory: with batches that fail (some of them
+ * while folding), folds every other batch, and a fold by a read that loads a board back and
+ * empties the log (which then numbers its rows from 1 again), the store ends exactly where
+ * memory and a model are. */
+static void folds_from_memory_keep_the_store_exact(void **state)
+{
+    struct fixture *f = *state;
+    enum { USERS = 150, PER = 100, ROUNDS = 30 };
+    static const char *const periods[2] = { "all", "2025-11-24" };
+    int64_t want[2][USERS], want_at[2][USERS];
+    memset(want, 0, sizeof(want));
+    memset(want_at, 0, sizeof(want_at));
+    char names[PER][8];
+    const char *users[PER];
+    int64_t deltas[PER];
+    unsigned seed = 11;
+    int64_t now = NOW_MS, rows = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        now += 31 * 1000; /* past a minute every other batch: a fold */
+        bool commit = round % 7 != 5;
+        int p = round % 3 == 2;
+        for (int i = 0; i < PER; i++) {
+            seed = seed * 1103515245u + 12345u;
+            int u = (int)((seed >> 8) % USERS);
+            snprintf(names[i], sizeof(names[i]), "u%03d", u);
+            users[i] = names[i];
+            deltas[i] = (int64_t)((seed >> 4) % 40) + 1;
+            if (commit) {
+                want[p][u] += deltas[i];
+                want_at[p][u] = now;
+            }
+        }
+        batch(f, periods[p], users, deltas, PER, now, commit);
+        assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+        assert_true(rows > 0);
+    }
+    /* The day's board leaves memory; a later read loads it back, folding what is pending
+     * (the next batch's rows) in a batch that logs nothing itself: the log is emptied. */
+    now += 2 * DAY_MS;
+    boards_evict(f->b, now);
+    char text[64];
+    board_text(f->b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "(stored)");
+    const char *one[] = { "u001" };
+    const int64_t five[] = { 5 };
+    batch(f, "all", one, five, 1, now, true);
+    want[0][1] += 5;
+    want_at[0][1] = now;
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(
+        boards_load_one(f->b, f->u.s, "app", "xp", "2025-11-24", now, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(f->b, true, now);
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 0);
+    for (int i = 0; i < 2; i++) {
+        batch(f, "all", one, five, 1, now + 1 + i, true);
+        want[0][1] += 5;
+        want_at[0][1] = now + 1 + i;
+    }
+    /* Past a minute: this batch folds the two before it and keeps its own row. */
+    batch(f, "all", one, five, 1, now + 61 * 1000, true);
+    want[0][1] += 5;
+    want_at[0][1] = now + 61 * 1000;
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 1);
+    /* A read's fold and the flush's in one batch: the sums are written once. */
+    now += 3 * DAY_MS;
+    boards_evict(f->b, now);
+    batch(f, "all", one, five, 1, now, true);
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(
+        boards_load_one(f->b, f->u.s, "app", "xp", "2025-11-24", now, err, sizeof(err)), 0);
+    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "all", "u001", 5, now + 61 * 1000,
+                                err, sizeof(err)),
+                     0);
+    assert_int_equal(boards_flush(f->b, f->u.s, now + 61 * 1000, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(f->b, true, now + 61 * 1000);
+    want[0][1] += 10;
+    want_at[0][1] = now + 61 * 1000;
+
+    struct boards *fresh = boards_new(DAY_MS);
+    assert_int_equal(boards_load(fresh, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    for (int p = 0; p < 2; p++)
+        expect_board(f, fresh, periods[p], USERS, want[p], want_at[p]);
+    boards_free(fresh);
+}
+
 static void the_score_log_is_folded_after_a_minute_and_on_reload(void **state)
 {
     struct fixture *f = *state;
@@ -324,16 +438,18 @@ static void the_score_log_is_folded_after_a_minute_and_on_reload(void **state)
     batch(f, "all", users, deltas, 2, NOW_MS + 61000, false);
     assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
     assert_int_equal(rows, 4);
+    /* The fold writes what the committed rows add up to; the folding batch's own rows stay
+     * in the log, to be folded next time. */
     batch(f, "all", users, deltas, 2, NOW_MS + 62000, true);
     assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
-    assert_int_equal(rows, 0);
+    assert_int_equal(rows, 2);
     struct rows r = { "", 0 };
     assert_int_equal(store_board_scores_each(f->u.s, 1, row_seen, &r, err, sizeof(err)), 0);
-    assert_string_equal(r.text, "ann:12 bob:18");
+    assert_string_equal(r.text, "ann:8 bob:12");
     /* Rows logged since are folded when a board is read back from the store. */
     batch(f, "2025-11-24", users, deltas, 2, NOW_MS + 63000, true);
     assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
-    assert_int_equal(rows, 2);
+    assert_int_equal(rows, 4);
     struct boards *b = boards_new(DAY_MS);
     assert_int_equal(boards_load(b, f->u.s, NOW_MS + 3 * DAY_MS, err, sizeof(err)), 0);
     assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
@@ -715,6 +831,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(boards_loaded_by_reads_stay_within_their_budget, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(many_users_and_batches_match_the_store, setup, teardown),
+    cmocka_unit_test_setup_teardown(folds_from_memory_keep_the_store_exact, setup, teardown),
     cmocka_unit_test_setup_teardown(the_score_log_is_folded_after_a_minute_and_on_reload, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(scores_stop_at_the_cap_in_memory_and_in_the_store, setup,
