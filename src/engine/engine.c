@@ -222,6 +222,8 @@ struct engine {
     struct game_effects fx;       /* the current event's effects */
     struct store_ledger *ledger;  /* write_ledger's entries, then their ids' text */
     size_t ledger_cap;
+    int64_t *lseqs;               /* a user's ledger rows at a fold */
+    size_t lseqs_cap;
     size_t max_users;             /* user table limit */
     /* The game logs (see the top): rows in them as this connection sees them, and as of the
      * last commit; when the oldest unfolded row was committed (0: none). */
@@ -265,6 +267,7 @@ void engine_free(struct engine *e)
     boards_free(e->boards);
     free(e->claims);
     free(e->ledger);
+    free(e->lseqs);
     buf_release(&e->step.effects);
     buf_release(&e->dump);
     buf_release(&e->states);
@@ -290,9 +293,29 @@ static int by_key(const void *a, const void *b)
     return c ? c : strcmp(user_id_of(x), user_id_of(y));
 }
 
-/* The state fold from memory: every user with a state in the log is in memory with that
- * state (see the top), so its table row is written from there, in key order, and the log
- * emptied, instead of reading the log back and keeping each user's newest row. */
+/* A user's ledger rows since the last fold into the index: their places, each once. */
+static int index_user(struct engine *e, struct store *st, const struct user *u,
+                      int64_t *through, int64_t *rows, char *err, size_t errlen)
+{
+    size_t n = 0;
+    if (e->lseqs_cap < u->n_logged) {
+        e->lseqs_cap = u->n_logged;
+        e->lseqs = xrealloc(e->lseqs, e->lseqs_cap * sizeof(*e->lseqs));
+    }
+    for (uint32_t i = 0; i < u->n_logged; i++)
+        if (!n || e->lseqs[n - 1] != u->logged[i].lseq)
+            e->lseqs[n++] = u->logged[i].lseq;
+    if (n && e->lseqs[n - 1] > *through)
+        *through = e->lseqs[n - 1];
+    *rows += (int64_t)n;
+    return store_ledger_index_user(st, u->key, user_id_of(u), u->logged[0].seq, e->lseqs, n, err,
+                                   errlen);
+}
+
+/* The fold from memory: every user with a state or ledger rows in the logs is in memory with
+ * that state and the places of those rows (see the top), so its state row and its index row
+ * are written from there, in key order, and the state log emptied, instead of reading the
+ * logs back (each user's newest state; the new ledger rows sorted by user). */
 static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *err,
                        size_t errlen)
 {
@@ -300,7 +323,7 @@ static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *
     struct user **v = NULL;
     for (size_t i = 0; i < e->users.cap; i++)
         for (struct user *u = e->users.slots[i]; u; u = u->next)
-            if (u->state_logged) {
+            if (u->state_logged || u->n_logged) {
                 if (n == cap) {
                     cap = cap ? cap * 2 : 1024;
                     v = xrealloc(v, cap * sizeof(*v));
@@ -309,18 +332,25 @@ static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *
             }
     if (n > 1)
         qsort(v, n, sizeof(*v), by_key);
-    int64_t now_ms = clock_now_ms();
+    int64_t now_ms = clock_now_ms(), states = 0, indexed = 0, through = 0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!v[i]->state_logged)
+            continue;
         game_user_dump_buf(&v[i]->g, &e->dump);
         rc = store_user_state_put(st, v[i]->key, user_id_of(v[i]), e->dump.data, now_ms, err,
                                   errlen);
+        states++;
     }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (v[i]->n_logged)
+            rc = index_user(e, st, v[i], &through, &indexed, err, errlen);
     free(v);
-    if (rc < 0)
+    if (rc < 0 || store_state_log_clear(st, err, errlen) < 0 ||
+        (through && store_ledger_indexed_through(st, through, err, errlen) < 0))
         return -1;
-    *rows = (int64_t)n; /* users whose state was folded */
-    return store_state_log_clear(st, err, errlen);
+    *rows = states + indexed; /* users whose state was folded, ledger rows indexed */
+    return 0;
 }
 
 /* Folds the game logs into their tables in the open batch. Everything logged is then in the
@@ -334,12 +364,8 @@ static int game_fold(struct engine *e, struct store *st, char *err, size_t errle
     if (e->need_fold) {
         if (store_game_fold(st, &rows, err, errlen) < 0)
             return -1;
-    } else {
-        int64_t ledger_rows = 0;
-        if (fold_states(e, st, &rows, err, errlen) < 0 ||
-            store_ledger_fold(st, &ledger_rows, err, errlen) < 0)
-            return -1;
-        rows += ledger_rows;
+    } else if (fold_states(e, st, &rows, err, errlen) < 0) {
+        return -1;
     }
     uint64_t ns = clock_mono_ns() - t0;
     metric_add(&e->m.fold_ns, ns);

@@ -645,6 +645,41 @@ static int index_put(struct store *s, const struct buf *who, size_t app_len, int
     return sqlite__step_done(s, st, err, errlen);
 }
 
+static int indexed_set(struct store *s, int64_t through, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_INDEXED_SET, err, errlen);
+    if (!st)
+        return -1;
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", (long long)through);
+    sqlite__bind_text(st, 1, text);
+    return sqlite__step_done(s, st, err, errlen);
+}
+
+int store_ledger_index_user(struct store *s, const char *app_id, const char *user_id,
+                            int64_t first_seq, const int64_t *lseqs, size_t n, char *err,
+                            size_t errlen)
+{
+    struct buf who = BUF_INIT, list = BUF_INIT;
+    size_t app_len = strlen(app_id);
+    buf_append(&who, app_id, app_len + 1);
+    buf_puts(&who, user_id);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_putc(&list, ',');
+        buf_append_i64(&list, lseqs[i]);
+    }
+    int rc = n ? index_put(s, &who, app_len, first_seq, &list, err, errlen) : 0;
+    buf_release(&who);
+    buf_release(&list);
+    return rc;
+}
+
+int store_ledger_indexed_through(struct store *s, int64_t through, char *err, size_t errlen)
+{
+    return indexed_set(s, through, err, errlen);
+}
+
 /* Indexes the ledger rows written since the last fold, read in (app, user, place) order: one
  * ledger_index row per user, written in key order. *rows receives how many it indexed. */
 static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen)
@@ -700,14 +735,8 @@ static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen
         ret = index_put(s, &who, app_len, first_seq, &lseqs, err, errlen);
     buf_release(&who);
     buf_release(&lseqs);
-    if (ret == 0 && last != through) {
-        if (!(st = sqlite__stmt(s, ST_LEDGER_INDEXED_SET, err, errlen)))
-            return -1;
-        char text[24];
-        snprintf(text, sizeof(text), "%lld", (long long)last);
-        sqlite__bind_text(st, 1, text);
-        ret = sqlite__step_done(s, st, err, errlen);
-    }
+    if (ret == 0 && last != through)
+        ret = indexed_set(s, last, err, errlen);
     *rows = n;
     return ret;
 }

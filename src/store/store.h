@@ -335,6 +335,14 @@ int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
  * how many ledger rows it indexed). In the open batch: its failure fails the batch. */
 int store_state_log_clear(struct store *s, char *err, size_t errlen);
 int store_ledger_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
+/* Or, for a caller that also knows every ledger row logged since the last fold (its place
+ * and its user): each user's rows go into the index with store_ledger_index_user (first_seq:
+ * the seq of the first entry of its first row; lseqs: the rows' places, ascending), and the
+ * last place with store_ledger_indexed_through, instead of store_ledger_fold. */
+int store_ledger_index_user(struct store *s, const char *app_id, const char *user_id,
+                            int64_t first_seq, const int64_t *lseqs, size_t n, char *err,
+                            size_t errlen);
+int store_ledger_indexed_through(struct store *s, int64_t through, char *err, size_t errlen);
 /* Up to `limit` folded entries of a user with seq < before_seq, newest first, of one kind
  * ("xp", "currency") or both (NULL). fn gets each entry, valid during the call. */
 int store_ledger_page(struct store *s, const char *app_id, const char *user_id,

@@ -1271,6 +1271,71 @@ static void a_fold_writes_every_logged_users_state(void **state)
     assert_int_equal(balance_of(f, "bo"), 41);
 }
 
+/* One text for the ledger's index and its high-water mark. */
+static void index_text(struct fixture *f, char *out, size_t len)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(f->u.s->db,
+                           "SELECT coalesce((SELECT group_concat(app_id || '/' || user_id || '/' "
+                           "|| first_seq || '=' || lseqs, ';') FROM (SELECT * FROM ledger_index "
+                           "ORDER BY app_id, user_id, first_seq)), '') || ' through ' || "
+                           "coalesce((SELECT value FROM meta WHERE key = "
+                           "'ledger_indexed_through'), '-')",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+/* The fold indexes the ledger rows from what memory knows of them: the same index, row for
+ * row, as reading the rows back gives (writes of one and of two entries, users with one row
+ * and with several, two apps' worth of interleaving in the log). */
+static void the_ledger_index_from_memory_is_the_one_the_log_gives(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 1000, 3600 * 1000);
+    static const char *const users[] = { "zed", "amy", "kit" };
+    for (size_t i = 0; i < 3; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "index-key-%04zu", i);
+        first_login(f, users[i], key);
+    }
+    json_t *two = json_pack("{s:i, s:i}", "coins", 3, "gems", 1);
+    for (int round = 0; round < 3; round++) {
+        begin(f);
+        grant_coins(f, "amy", 10);
+        if (engine_grant(f->e, f->u.s, "game", round == 1 ? "kit" : "zed", NULL, two, "prize",
+                         "test", NOW_MS, err, sizeof(err)) != 0)
+            fail_msg("engine_grant: %s", err);
+        grant_coins(f, "amy", 10);
+        commit(f);
+    }
+    json_decref(two);
+    char before[1024], mem[1024], logged[1024];
+    index_text(f, before, sizeof(before));
+    assert_string_equal(before, " through -");
+    engine_set_game_log_fold(f->e, 1, 3600 * 1000);
+    begin(f);
+    grant_coins(f, "kit", 1); /* this batch folds everything logged so far, its own row too */
+    commit(f);
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_rows"), 0);
+    index_text(f, mem, sizeof(mem));
+    assert_string_equal(mem, "game/amy/1=1,3,4,6,7,9;game/kit/1=5,10;game/zed/1=2,8 through 10");
+    /* The same fold, from the rows. */
+    unit_store_exec(f->u.s, "DELETE FROM ledger_index; "
+                            "DELETE FROM meta WHERE key = 'ledger_indexed_through'");
+    int64_t rows = 0;
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_ledger_fold(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 10);
+    index_text(f, logged, sizeof(logged));
+    assert_string_equal(mem, logged);
+    expect_ledger(f, "amy", INT64_MAX, 16, 6, 1);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(the_ledger_reads_across_folds_and_rows_of_earlier_versions,
@@ -1282,6 +1347,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(a_page_deep_in_a_long_history, setup, teardown),
     cmocka_unit_test_setup_teardown(a_failed_fold_changes_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(a_fold_writes_every_logged_users_state, setup, teardown),
+    cmocka_unit_test_setup_teardown(the_ledger_index_from_memory_is_the_one_the_log_gives, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(unreadable_state_is_never_overwritten, setup, teardown),
     cmocka_unit_test_setup_teardown(user_table_is_bounded, setup, teardown),
     cmocka_unit_test_setup_teardown(game_logs_fold_and_read_back, setup, teardown),
