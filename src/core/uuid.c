@@ -101,6 +101,16 @@ bool uuid_add(const char *id, uint64_t add, char out[UUID_LEN + 1])
     return true;
 }
 
+void uuid_next(char id[UUID_LEN + 1])
+{
+    static const char next[] = "123456789abcdef0";
+    for (size_t j = UUID_LEN; j-- > UUID_LEN - 12;) {
+        id[j] = next[hex_value(id[j])];
+        if (id[j] != '0')
+            return;
+    }
+}
+
 /* ---- keys that carry a seq ------------------------------------------------------------------ */
 
 struct uuid_seq_key {

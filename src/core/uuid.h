@@ -19,6 +19,8 @@ int uuid_v7(int64_t unix_ms, char out[UUID_LEN + 1]);
  * 9562's monotonic method (a fixed increment of the random bits) gives them. False when `id`
  * is not a UUID in text form (lower-case hex, as these functions write it). */
 bool uuid_add(const char *id, uint64_t add, char out[UUID_LEN + 1]);
+/* The same with add = 1, in place, for an id known to be in that form (one uuid_add took). */
+void uuid_next(char id[UUID_LEN + 1]);
 
 /* A version 7 UUID whose bits after the timestamp carry `seq` (52 bits) and 22 random bits:
  * the keys the server gives events, which say where their row is (store, events). The seq is

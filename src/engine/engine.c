@@ -761,7 +761,10 @@ static int write_ledger(struct engine *e, struct store *st, const char *app_id, 
         /* One random id a write; its other entries' ids follow it (the store writes them
          * once, store_ledger_log). */
         char *id = ids + k * (UUID_LEN + 1);
-        if (k ? !uuid_add(ids, k, id) : uuid_v7(now_ms, id) < 0) {
+        if (k) {
+            memcpy(id, id - (UUID_LEN + 1), UUID_LEN + 1);
+            uuid_next(id);
+        } else if (uuid_v7(now_ms, id) < 0) {
             snprintf(err, errlen, "no random bytes for a ledger id");
             return -1;
         }

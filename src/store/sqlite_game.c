@@ -204,11 +204,14 @@ static bool ledger_compact(const struct store_ledger *v, size_t n)
     char id[UUID_LEN + 1];
     if (!v[0].id || !uuid_add(v[0].id, 0, id))
         return false;
-    for (size_t i = 1; i < n; i++)
+    for (size_t i = 1; i < n; i++) {
         if (v[i].seq != v[0].seq + (int64_t)i || v[i].created_at != v[0].created_at ||
-            !same_str(v[i].source, v[0].source) || !v[i].id || !uuid_add(v[0].id, i, id) ||
-            strcmp(id, v[i].id) != 0)
+            !same_str(v[i].source, v[0].source) || !v[i].id)
             return false;
+        uuid_next(id); /* from the one before */
+        if (strcmp(v[i].id, id) != 0)
+            return false;
+    }
     return true;
 }
 

@@ -131,12 +131,19 @@ static void add_counts_in_the_last_group(void **state)
     assert_string_equal(out, "01a24aab-26fb-7dbe-b744-000000000001");
     char v7[UUID_LEN + 1];
     assert_int_equal(uuid_v7(1795435200000LL, v7), 0);
+    char next[UUID_LEN + 1];
+    memcpy(next, v7, sizeof(next));
     for (uint64_t k = 1; k < 5; k++) {
         assert_true(uuid_add(v7, k, out));
         check_form(out, '7');
         assert_memory_equal(out, v7, UUID_LEN - 12);
         assert_string_not_equal(out, v7);
+        uuid_next(next);
+        assert_string_equal(next, out);
     }
+    memcpy(next, "01a24aab-26fb-7dbe-b744-ffffffffffff", sizeof(next));
+    uuid_next(next);
+    assert_string_equal(next, "01a24aab-26fb-7dbe-b744-000000000000");
     static const char *bad[] = { "", "01a24aab-26fb-7dbe-b744-9be903df12b", /* short */
                                  "01a24aab-26fb-7dbe-b744-9be903df12b90",  /* long */
                                  "01A24AAB-26FB-7DBE-B744-9BE903DF12B9",   /* upper case */
