@@ -9,7 +9,7 @@
  * first scored, with their text in one buffer; a change names its user by number, and a
  * user's changes are chained, so a user's row needs no sort and a change no copy of the id.
  * Two open-addressing tables of numbers find a user and a (board, user) change. The changes
- * are written by boards_flush, one log row per user, and applied to memory by
+ * are written by boards_flush, one log row for the batch, and applied to memory by
  * boards_batch_end after the commit, under the write lock (readers wait for the length of the
  * apply, a few microseconds per change). Boards the batch created are listed so that a failed
  * batch removes them again.
@@ -109,6 +109,7 @@ struct boards {
     size_t user_slots_cap;      /* a power of two */
     struct buf users_text;
     struct store_board_change *row; /* one user's changes, as the store takes them */
+    struct buf log_row;         /* the batch's row of the score log */
     size_t row_cap;
     struct board **created;     /* boards the open batch created or touches */
     size_t created_n, created_cap;
@@ -121,7 +122,7 @@ struct boards {
     struct buf pend_text;
     int64_t log_through;        /* the last committed log row (0: none since the last fold) */
     int64_t batch_log_last;     /* the open batch's last log row (0: none) */
-    int64_t log_rows;           /* rows in the store's score log, as committed */
+    int64_t log_rows;           /* users' rows in the store's score log, as committed */
     int64_t batch_log_rows;     /* the same inside the open batch */
     int64_t folded_ms;          /* when the log was last folded (committed) */
     bool batch_folded;          /* the open batch folded the log */
@@ -289,6 +290,7 @@ void boards_free(struct boards *b)
     free(b->users);
     free(b->user_slots);
     buf_release(&b->users_text);
+    buf_release(&b->log_row);
     free(b->pend);
     free(b->pend_slots);
     buf_release(&b->pend_text);
@@ -774,8 +776,10 @@ int boards_count(struct boards *b, struct store *st, const struct game_app *app,
 
 int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
 {
-    /* One log row per user, with its changes on every board: a user's XP award counts on
-     * four boards or more (all, day, week, month, season), each once a row of its own. */
+    /* One log row for the batch, each user's changes on every board together: a user's XP
+     * award counts on four boards or more (all, day, week, month, season), each once a row
+     * of its own, and a batch's users were a row each. */
+    buf_reset(&b->log_row);
     for (uint32_t u = 0; u < b->users_n; u++) {
         size_t n = 0;
         for (uint32_t i = b->users[u].first; i != NONE; i = b->changes[i].next) {
@@ -786,11 +790,11 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
             const struct change *c = &b->changes[i];
             b->row[n++] = (struct store_board_change){ c->board->id, c->delta, c->at };
         }
-        if (store_board_log(st, user_text(b, u), b->row, n, &b->batch_log_last, err,
-                            errlen) < 0)
-            return -1;
-        b->batch_log_rows++;
+        store_board_log_user(&b->log_row, user_text(b, u), b->users[u].len, b->row, n);
+        b->batch_log_rows++; /* counted by user, as when each had a row */
     }
+    if (store_board_log(st, &b->log_row, &b->batch_log_last, err, errlen) < 0)
+        return -1;
     if (!b->folded_ms)
         b->folded_ms = now_ms; /* the log's age counts from the first batch that used it */
     if (b->batch_log_rows >= FOLD_ROWS || b->pend_n >= FOLD_SUMS ||

@@ -65,29 +65,39 @@ int store_boards_each(struct store *s, void (*fn)(const struct store_board *, vo
     return ret;
 }
 
-int store_board_log(struct store *s, const char *user_id, const struct store_board_change *v,
-                    size_t n, int64_t *seq, char *err, size_t errlen)
+/* A row of the score log is one batch: user_id '' and, for each user, "<id length>:<id>"
+ * then its changes, "board:delta:at" comma-separated, then ';' (a few bytes a change, and
+ * readable by hand). Rows of earlier versions hold one user each: its id in user_id, its
+ * changes alone. */
+void store_board_log_user(struct buf *row, const char *user_id, size_t len,
+                          const struct store_board_change *v, size_t n)
 {
-    if (n == 0)
+    buf_append_u64(row, len);
+    buf_putc(row, ':');
+    buf_append(row, user_id, len);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_putc(row, ',');
+        buf_append_i64(row, v[i].board);
+        buf_putc(row, ':');
+        buf_append_i64(row, v[i].delta);
+        buf_putc(row, ':');
+        buf_append_i64(row, v[i].at);
+    }
+    buf_putc(row, ';');
+}
+
+int store_board_log(struct store *s, const struct buf *row, int64_t *seq, char *err,
+                    size_t errlen)
+{
+    if (!row->len)
         return 0;
     sqlite3_stmt *st = sqlite__stmt(s, ST_BOARD_LOG, err, errlen);
     if (!st)
         return -1;
-    /* "board:delta:at", comma-separated: a few bytes a change, and readable by hand. */
-    struct buf text = BUF_INIT;
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            buf_putc(&text, ',');
-        buf_append_i64(&text, v[i].board);
-        buf_putc(&text, ':');
-        buf_append_i64(&text, v[i].delta);
-        buf_putc(&text, ':');
-        buf_append_i64(&text, v[i].at);
-    }
-    sqlite__bind_text(st, 1, user_id);
-    sqlite3_bind_text(st, 2, text.data, (int)text.len, SQLITE_TRANSIENT);
+    sqlite__bind_text(st, 1, "");
+    sqlite3_bind_text(st, 2, row->data, (int)row->len, SQLITE_STATIC);
     int rc = sqlite__step_done(s, st, err, errlen);
-    buf_release(&text);
     if (rc == 0 && seq)
         *seq = sqlite3_last_insert_rowid(s->db);
     return rc;
@@ -204,10 +214,10 @@ static bool change_field(const char **p, char end, int64_t *out)
     return true;
 }
 
-/* Adds one log row's changes ("board:delta:at", comma-separated) to the sums; false when the
- * row is malformed (the changes before the fault are added). */
-static bool sum_row(struct fold_sums *t, const char *user, size_t len, const char *changes,
-                    int64_t cap)
+/* Adds one user's changes ("board:delta:at", comma-separated, to the end of the text) to the
+ * sums; false when they are malformed (the changes before the fault are added). */
+static bool sum_user(struct fold_sums *t, const char *user, size_t len, const char *changes,
+                     int64_t cap)
 {
     const char *p = changes;
     while (*p) {
@@ -219,6 +229,38 @@ static bool sum_row(struct fold_sums *t, const char *user, size_t len, const cha
         struct fold_sum *x = sum_slot(t, board, user, len);
         x->delta = capped_add(x->delta, delta < 0 ? 0 : delta, cap);
         x->at = at; /* rows are read in log order: the last change's time */
+    }
+    return true;
+}
+
+/* Adds a row's changes to the sums: a batch's (user '') or, from earlier versions, one
+ * user's. False when the row is malformed (the changes before the fault are added). */
+static bool sum_row(struct fold_sums *t, const char *user, size_t len, const char *changes,
+                    size_t changes_len, int64_t cap, struct buf *part)
+{
+    if (len)
+        return sum_user(t, user, len, changes, cap);
+    const char *p = changes, *end = changes + changes_len;
+    while (p < end) {
+        uint64_t ulen = 0;
+        const char *q = p;
+        while (q < end && *q >= '0' && *q <= '9' && ulen <= UINT32_MAX)
+            ulen = ulen * 10 + (uint64_t)(*q++ - '0');
+        if (q == p || q == end || *q != ':' || ulen == 0 || ulen > (uint64_t)(end - q - 1))
+            return false;
+        const char *id = q + 1, *semi = memchr(id + ulen, ';', (size_t)(end - id - ulen));
+        if (!semi)
+            return false;
+        buf_reset(part);
+        buf_append(part, id, (size_t)ulen);
+        buf_putc(part, '\0');
+        size_t changes_at = part->len;
+        buf_append(part, id + ulen, (size_t)(semi - id - ulen));
+        buf_putc(part, '\0');
+        if (memchr(part->data + changes_at, '\0', part->len - changes_at - 1) ||
+            !sum_user(t, part->data, (size_t)ulen, part->data + changes_at, cap))
+            return false;
+        p = semi + 1;
     }
     return true;
 }
@@ -245,15 +287,18 @@ static int fold_all(struct store *s, int64_t cap, char *err, size_t errlen)
     struct fold_sums t = { NULL, 0, 0, 0 };
     sqlite3_randomness(sizeof(t.seed), &t.seed);
     int rc, ret = 0;
+    struct buf part = BUF_INIT;
     while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
         const char *u = (const char *)sqlite3_column_text(scan, 1);
         size_t len = (size_t)sqlite3_column_bytes(scan, 1);
         const char *changes = (const char *)sqlite3_column_text(scan, 2);
-        if (u && changes && !sum_row(&t, u, len, changes, cap))
+        if (u && changes &&
+            !sum_row(&t, u, len, changes, (size_t)sqlite3_column_bytes(scan, 2), cap, &part))
             log_error("a leaderboard score log row is malformed; its changes from the fault on "
                       "are not counted",
                       LOG_I("seq", sqlite3_column_int64(scan, 0)), LOG_S("user", u));
     }
+    buf_release(&part);
     if (rc != SQLITE_DONE)
         ret = sqlite__fail(s, err, errlen);
     sqlite3_reset(scan);

@@ -383,14 +383,18 @@ int store_board_touch(struct store *s, int64_t id, int64_t now, char *err, size_
 int store_boards_each(struct store *s, void (*fn)(const struct store_board *, void *),
                       void *arg, char *err, size_t errlen);
 /* A change of a user's score on a board: `delta` added, reached at `at`. */
+struct buf;
 struct store_board_change {
     int64_t board, delta, at;
 };
-/* Appends a user's changes of one batch, on any number of boards, to the score log as one
- * row (the scores count from the commit on; board_scores has them once the log is folded);
- * *seq gets the row's place in the log. */
-int store_board_log(struct store *s, const char *user_id, const struct store_board_change *v,
-                    size_t n, int64_t *seq, char *err, size_t errlen);
+/* A batch's changes go to the score log as one row (the scores count from the commit on;
+ * board_scores has them once the log is folded): store_board_log_user appends one user's
+ * changes, on any number of boards, to `row` (which starts empty), and store_board_log writes
+ * the row, *seq getting its place in the log. */
+void store_board_log_user(struct buf *row, const char *user_id, size_t len,
+                          const struct store_board_change *v, size_t n);
+int store_board_log(struct store *s, const struct buf *row, int64_t *seq, char *err,
+                    size_t errlen);
 /* One (board, user)'s changes summed: `user` is NUL-terminated, `len` bytes long. */
 struct store_board_sum {
     int64_t board;
