@@ -365,6 +365,10 @@ static int cmd_serve(const struct config *cfg)
     hub = rt_hub_new(&rc, token_secret, strlen(token_secret), engine_boards(engine));
     engine_on_publish(engine, rt_hub_publish_event, hub);
     boards_on_change(engine_boards(engine), rt_hub_board_changed, hub);
+    if (engine_start_board_applier(engine) < 0) {
+        log_error("cannot start the leaderboards' applier thread");
+        goto out;
+    }
     router = router_new();
     api.hub = hub;
     api.engine = engine;
@@ -513,6 +517,7 @@ static int cmd_serve(const struct config *cfg)
     /* Store work still queued finishes and is answered while the I/O threads run. */
     worker_submit(store_worker, flush_key_uses, &api);
     worker_stop(store_worker);
+    boards_wait_applied(engine_boards(engine)); /* the last batches' leaderboard changes */
     syncer_stop(api.syncer); /* the last batches become durable and are answered */
     http_server_stop(server);
     log_info("stopped", LOG_B("forced", s.forced));

@@ -1,5 +1,6 @@
 /* Running a request's store work on the engine thread and answering on the I/O thread
  * (see api.h). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,16 +156,19 @@ void api_batch_begin(void *arg)
     }
 }
 
-/* A committed batch's calls, waiting for the sync that makes them durable. */
+/* A committed batch's calls, waiting for up to three things: the sync that makes them
+ * durable (the syncer thread), the leaderboards' applier thread putting the batch's changes
+ * into memory (so that an answered client reads its own scores), and the engine thread's
+ * own part (the calls' on_commit). Whichever finishes last answers. */
 struct durable_batch {
     struct api_call **calls;
     size_t n;
+    atomic_uint waiting;        /* parties not yet done */
 };
 
-/* On the syncer thread, once the batch is on disk. */
-static void batch_durable(void *arg)
+/* Durable and in memory: completes the calls (on the thread that finished last). */
+static void batch_durable(struct durable_batch *d)
 {
-    struct durable_batch *d = arg;
     for (size_t i = 0; i < d->n; i++) {
         struct api_call *c = d->calls[i];
         if (c->on_durable && c->status < 400)
@@ -173,6 +177,14 @@ static void batch_durable(void *arg)
     }
     free(d->calls);
     free(d);
+}
+
+/* One party is done with the batch; the last one completes it. */
+static void batch_party_done(void *arg)
+{
+    struct durable_batch *d = arg;
+    if (atomic_fetch_sub_explicit(&d->waiting, 1, memory_order_acq_rel) == 1)
+        batch_durable(d);
 }
 
 static void wake(void *arg)
@@ -221,8 +233,28 @@ void api_batch_end(void *arg)
               (!api->engine ||
                engine_flush(api->engine, api->store, clock_now_ms(), err, sizeof(err)) == 0) &&
               store_batch_commit(api->store, err, sizeof(err)) == 0;
+    uint64_t commit_ns = clock_mono_ns() - t0;
+    /* Committed, not yet durable: the sync starts now, while the engine and the applier put
+     * the batch into memory; the calls are answered once all are done (batch_party_done).
+     * Counted before anyone can be done: the engine's part, the syncer's, the applier's
+     * (given back below when it has nothing to do). */
+    struct durable_batch *d = NULL;
+    if (ok && api->batch_n > 0) {
+        d = xmalloc(sizeof(*d));
+        d->calls = api->batch;
+        d->n = api->batch_n;
+        atomic_init(&d->waiting, 2u + (api->syncer ? 1u : 0u));
+        api->batch = NULL;
+        api->batch_n = api->batch_cap = 0;
+        if (api->syncer)
+            syncer_after(api->syncer, batch_party_done, d);
+    }
+    bool applying = false;
     if (api->engine)
-        engine_batch_end(api->engine, ok, clock_mono_ns() - t0);
+        applying = engine_batch_end_then(api->engine, ok, commit_ns, d ? batch_party_done : NULL,
+                                         d);
+    if (d && !applying)
+        batch_party_done(d); /* the applier's part: nothing to wait for */
     if (!ok) {
         store_batch_rollback(api->store);
         if (api->batch_open)
@@ -234,39 +266,29 @@ void api_batch_end(void *arg)
     for (size_t i = 0; i < api->after_n; i++)
         api->after[i].fn(api->after[i].arg, ok);
     api->after_n = 0;
-    if (api->batch_n == 0)
-        return;
-    for (size_t i = 0; i < api->batch_n; i++) {
-        struct api_call *c = api->batch[i];
-        if (!ok)
-            answer_unavailable(c);
-        else if (c->on_commit && c->status < 400)
-            c->on_commit(c);
-    }
     if (!ok) {
         /* Nothing was written: no need to wait for the disk. */
-        for (size_t i = 0; i < api->batch_n; i++)
+        for (size_t i = 0; i < api->batch_n; i++) {
+            answer_unavailable(api->batch[i]);
             post_answer(api->batch[i]);
+        }
         api->batch_n = 0;
         return;
     }
-    /* Committed, not yet durable: the syncer answers once it is. The writer goes on. */
-    struct durable_batch *d = xmalloc(sizeof(*d));
-    d->calls = api->batch;
-    d->n = api->batch_n;
-    api->batch = NULL;
-    api->batch_n = api->batch_cap = 0;
-    if (api->syncer) {
-        syncer_after(api->syncer, batch_durable, d);
-    } else {
-        if (store_sync(api->store, err, sizeof(err)) < 0) {
-            log_error("cannot make committed work durable; exiting without acknowledging it",
-                      LOG_S("error", err));
-            log_flush();
-            _exit(70);
-        }
-        batch_durable(d);
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n; i++) {
+        struct api_call *c = d->calls[i];
+        if (c->on_commit && c->status < 400)
+            c->on_commit(c);
     }
+    if (!api->syncer && store_sync(api->store, err, sizeof(err)) < 0) {
+        log_error("cannot make committed work durable; exiting without acknowledging it",
+                  LOG_S("error", err));
+        log_flush();
+        _exit(70);
+    }
+    batch_party_done(d); /* the engine's part; the others' may be done already */
 }
 
 void api_batch_after(struct api *api, void (*fn)(void *arg, bool committed), void *arg)

@@ -9,10 +9,12 @@
  * first scored, with their text in one buffer; a change names its user by number, and a
  * user's changes are chained, so a user's row needs no sort and a change no copy of the id.
  * Two open-addressing tables of numbers find a user and a (board, user) change. The changes
- * are written by boards_flush, one log row for the batch, and applied to memory by
- * boards_batch_end after the commit, under the write lock (readers wait for the length of the
- * apply, a few microseconds per change). Boards the batch created are listed so that a failed
- * batch removes them again.
+ * are written by boards_flush, one log row for the batch, and applied to memory after the
+ * commit, under the write lock (readers wait for the length of the apply, a few microseconds
+ * per change): by boards_batch_end itself, or by the applier thread, which takes the batch's
+ * set of tables while the engine thread fills the next set of a ring of four (it waits only
+ * when all the others are still to be applied). Boards the batch created are listed so that
+ * a failed batch removes them again.
  *
  * The fold: what the committed log rows add up to, (board id, user) -> (delta, at), is also
  * kept in memory (`pend`, summed as batches commit), so a fold writes those sums and removes
@@ -45,6 +47,7 @@
 #define FOLD_EVERY_MS (60 * 1000)       /* ...or when it holds rows this old... */
 #define FOLD_SUMS (1u << 19)            /* ...or its sums in memory number this many */
 #define APPLY_CHUNK 256                 /* changes applied per hold of the write lock */
+#define APPLY_SETS 4                    /* batches' sets: the open one and those applied */
 #define PREFETCH_AHEAD 6                /* how far ahead an apply warms the next changes */
 static void evict(struct boards *b, int64_t now_ms);
 #define EVICT_CHECK_MS (60 * 1000)      /* how often boards are checked for eviction */
@@ -91,6 +94,22 @@ struct pend {
     uint32_t slot;              /* its place in pend_slots */
 };
 
+/* A batch's changes (see the top). The engine thread fills one; after the commit the
+ * applier thread (if any) applies it while the engine fills the other. */
+struct batch_set {
+    struct change *changes;     /* in the order they were made */
+    size_t changes_n, changes_cap;
+    uint32_t *change_slots;     /* change number + 1 by (board, user); 0: free */
+    size_t change_slots_cap;    /* a power of two */
+    struct batch_user *users;   /* in the order they first scored */
+    size_t users_n, users_cap;
+    uint32_t *user_slots;       /* user number + 1 by id; 0: free */
+    size_t user_slots_cap;      /* a power of two */
+    struct buf users_text;
+    struct board **touched;     /* boards the batch changed */
+    size_t touched_n, touched_cap;
+};
+
 struct boards {
     pthread_rwlock_t lock;      /* readers vs the engine thread's changes */
     uint64_t seed;              /* secret: keys every index's hash of user ids */
@@ -99,22 +118,14 @@ struct boards {
     int64_t retention_ms;
     int64_t evict_checked_ms;
     size_t cold_budget;         /* bytes cold boards may hold before the least read go */
-    struct change *changes;     /* the open batch's, in the order they were made */
-    size_t changes_n, changes_cap;
-    uint32_t *change_slots;     /* change number + 1 by (board, user); 0: free */
-    size_t change_slots_cap;    /* a power of two */
-    struct batch_user *users;   /* the open batch's users, in the order they first scored */
-    size_t users_n, users_cap;
-    uint32_t *user_slots;       /* user number + 1 by id; 0: free */
-    size_t user_slots_cap;      /* a power of two */
-    struct buf users_text;
+    struct batch_set sets[APPLY_SETS]; /* a ring: the open batch's, then those applied */
+    struct batch_set *cur;      /* the open batch's: sets[open] */
+    unsigned open;
     struct store_board_change *row; /* one user's changes, as the store takes them */
     struct buf log_row;         /* the batch's row of the score log */
     size_t row_cap;
     struct board **created;     /* boards the open batch created or touches */
     size_t created_n, created_cap;
-    struct board **touched;     /* boards the open batch changed */
-    size_t touched_n, touched_cap;
     struct pend *pend;          /* the committed log rows' sums (see the top) */
     size_t pend_n, pend_cap;
     uint32_t *pend_slots;       /* sum number + 1 by (board, user); 0: free */
@@ -129,6 +140,18 @@ struct boards {
     _Atomic uint64_t loaded, entries, bytes, evictions, loads; /* stats */
     boards_changed_fn *on_change; /* told of each board a committed batch changed */
     void *on_change_arg;
+    /* The applier thread (boards_start_applier): it applies committed batches' sets, in
+     * order, while the engine thread goes on with the next batches. The `pending` sets before
+     * the open one in the ring are its jobs, the oldest first. */
+    bool applier;
+    pthread_t applier_thread;
+    pthread_mutex_t applier_mu;
+    pthread_cond_t applier_cv;      /* a job or `stop` for the applier; a set done for the
+                                     * engine */
+    unsigned pending;
+    boards_applied_fn *job_done[APPLY_SETS];
+    void *job_arg[APPLY_SETS];
+    bool stop;
 };
 
 /* Scores stop at BOARDS_SCORE_MAX (awards are never negative). The store's fold does the
@@ -249,34 +272,59 @@ struct boards *boards_new(int64_t retention_ms)
     pthread_rwlockattr_destroy(&attr);
     b->retention_ms = retention_ms > 0 ? retention_ms : BOARDS_RETENTION_DEFAULT_S * 1000;
     b->cold_budget = BOARDS_COLD_BUDGET_DEFAULT;
+    b->cur = &b->sets[0];
+    pthread_mutex_init(&b->applier_mu, NULL);
+    pthread_cond_init(&b->applier_cv, NULL);
     if (RAND_bytes((unsigned char *)&b->seed, sizeof(b->seed)) != 1)
         log_warn("no random seed for the leaderboards' hash tables; using a fixed one");
     return b;
 }
 
-static void changes_clear(struct boards *b)
+/* Empties a set for its next batch. Only the slots the batch used are emptied: a batch of a
+ * few events after a large one does not sweep the large one's tables. */
+static void set_clear(struct batch_set *t)
 {
-    /* Only the slots the batch used are emptied: a batch of a few events after a large one
-     * does not sweep the large one's tables. */
-    for (size_t i = 0; i < b->changes_n; i++)
-        b->change_slots[b->changes[i].slot] = 0;
-    for (size_t i = 0; i < b->users_n; i++)
-        b->user_slots[b->users[i].slot] = 0;
-    b->changes_n = b->users_n = 0;
-    buf_reset(&b->users_text);
-    b->created_n = 0;
-    for (size_t i = 0; i < b->touched_n; i++) {
-        b->touched[i]->touch_ms = 0;
-        b->touched[i]->touch_stored = false;
-    }
-    b->touched_n = 0;
+    for (size_t i = 0; i < t->changes_n; i++)
+        t->change_slots[t->changes[i].slot] = 0;
+    for (size_t i = 0; i < t->users_n; i++)
+        t->user_slots[t->users[i].slot] = 0;
+    t->changes_n = t->users_n = 0;
+    buf_reset(&t->users_text);
+    t->touched_n = 0;
 }
+
+static void set_free(struct batch_set *t)
+{
+    free(t->changes);
+    free(t->change_slots);
+    free(t->users);
+    free(t->user_slots);
+    buf_release(&t->users_text);
+    free(t->touched);
+}
+
+/* The open batch's marks on the boards it touched are taken off (engine thread). */
+static void touched_reset(struct boards *b)
+{
+    for (size_t i = 0; i < b->cur->touched_n; i++) {
+        b->cur->touched[i]->touch_ms = 0;
+        b->cur->touched[i]->touch_stored = false;
+    }
+}
+
+static void applier_wait(struct boards *b);
 
 void boards_free(struct boards *b)
 {
     if (!b)
         return;
-    changes_clear(b);
+    if (b->applier) {
+        pthread_mutex_lock(&b->applier_mu);
+        b->stop = true;
+        pthread_cond_broadcast(&b->applier_cv);
+        pthread_mutex_unlock(&b->applier_mu);
+        pthread_join(b->applier_thread, NULL); /* it finishes its job first */
+    }
     for (size_t i = 0; i < b->cap; i++)
         for (struct board *x = b->slots[i], *next; x; x = next) {
             next = x->next;
@@ -285,18 +333,16 @@ void boards_free(struct boards *b)
             free(x);
         }
     free(b->slots);
-    free(b->changes);
-    free(b->change_slots);
-    free(b->users);
-    free(b->user_slots);
-    buf_release(&b->users_text);
+    for (size_t i = 0; i < APPLY_SETS; i++)
+        set_free(&b->sets[i]);
     buf_release(&b->log_row);
     free(b->pend);
     free(b->pend_slots);
     buf_release(&b->pend_text);
     free(b->row);
     free(b->created);
-    free(b->touched);
+    pthread_mutex_destroy(&b->applier_mu);
+    pthread_cond_destroy(&b->applier_cv);
     pthread_rwlock_destroy(&b->lock);
     free(b);
 }
@@ -531,6 +577,8 @@ void boards_set_cold_budget(struct boards *b, size_t bytes)
 int boards_load_one(struct boards *b, struct store *st, const char *app_id, const char *metric,
                     const char *period, int64_t now_ms, char *err, size_t errlen)
 {
+    /* The engine thread reads what it loads without the lock: nothing may change it. */
+    applier_wait(b);
     struct board *x = dir_find(b, app_id, metric, period);
     if (!x)
         return STORE_NOT_FOUND;
@@ -598,12 +646,12 @@ static uint64_t mix(uint64_t h)
 
 static uint64_t user_rehash(const struct boards *b, uint32_t u)
 {
-    return mix(b->users[u].hash);
+    return mix(b->cur->users[u].hash);
 }
 
 static void user_moved(struct boards *b, uint32_t u, uint32_t slot)
 {
-    b->users[u].slot = slot;
+    b->cur->users[u].slot = slot;
 }
 
 static uint64_t change_hash(const struct board *x, uint64_t user_hash)
@@ -613,73 +661,81 @@ static uint64_t change_hash(const struct board *x, uint64_t user_hash)
 
 static uint64_t change_rehash(const struct boards *b, uint32_t i)
 {
-    const struct change *c = &b->changes[i];
-    return change_hash(c->board, b->users[c->user].hash);
+    const struct change *c = &b->cur->changes[i];
+    return change_hash(c->board, b->cur->users[c->user].hash);
 }
 
 static void change_moved(struct boards *b, uint32_t i, uint32_t slot)
 {
-    b->changes[i].slot = slot;
+    b->cur->changes[i].slot = slot;
+}
+
+static const char *set_user(const struct batch_set *t, uint32_t u)
+{
+    return t->users_text.data + t->users[u].off;
 }
 
 static const char *user_text(const struct boards *b, uint32_t u)
 {
-    return b->users_text.data + b->users[u].off;
+    return set_user(b->cur, u);
 }
 
 /* The open batch's number for a user; user_hash = user_hash_of(b, user). */
 static uint32_t batch_user(struct boards *b, const char *user, size_t len, uint64_t user_hash)
 {
-    slots_grow(&b->user_slots, &b->user_slots_cap, b->users_n, b, user_rehash, user_moved);
-    size_t mask = b->user_slots_cap - 1, j = mix(user_hash) & mask;
+    struct batch_set *t = b->cur;
+    slots_grow(&t->user_slots, &t->user_slots_cap, t->users_n, b, user_rehash, user_moved);
+    size_t mask = t->user_slots_cap - 1, j = mix(user_hash) & mask;
     for (;; j = (j + 1) & mask) {
-        uint32_t k = b->user_slots[j];
+        uint32_t k = t->user_slots[j];
         if (!k)
             break;
-        const struct batch_user *u = &b->users[k - 1];
+        const struct batch_user *u = &t->users[k - 1];
         if (u->hash == user_hash && u->len == len && memcmp(user_text(b, k - 1), user, len) == 0)
             return k - 1;
     }
-    if (b->users_n == b->users_cap) {
-        b->users_cap = b->users_cap ? b->users_cap * 2 : 256;
-        b->users = xrealloc(b->users, b->users_cap * sizeof(*b->users));
+    if (t->users_n == t->users_cap) {
+        t->users_cap = t->users_cap ? t->users_cap * 2 : 256;
+        t->users = xrealloc(t->users, t->users_cap * sizeof(*t->users));
     }
-    uint32_t n = (uint32_t)b->users_n++;
-    b->users[n] = (struct batch_user){ user_hash, b->users_text.len, len, NONE, NONE, (uint32_t)j };
-    buf_append(&b->users_text, user, len);
-    buf_putc(&b->users_text, '\0');
-    b->user_slots[j] = n + 1;
+    uint32_t n = (uint32_t)t->users_n++;
+    t->users[n] = (struct batch_user){ user_hash, t->users_text.len, len, NONE, NONE,
+                                       (uint32_t)j };
+    buf_append(&t->users_text, user, len);
+    buf_putc(&t->users_text, '\0');
+    t->user_slots[j] = n + 1;
     return n;
 }
 
 /* The change of (board x, user number u) in the open batch. */
 static struct change *change_slot(struct boards *b, struct board *x, uint32_t u)
 {
-    slots_grow(&b->change_slots, &b->change_slots_cap, b->changes_n, b, change_rehash,
+    struct batch_set *t = b->cur;
+    slots_grow(&t->change_slots, &t->change_slots_cap, t->changes_n, b, change_rehash,
                change_moved);
-    size_t mask = b->change_slots_cap - 1, j = change_hash(x, b->users[u].hash) & mask;
+    size_t mask = t->change_slots_cap - 1, j = change_hash(x, t->users[u].hash) & mask;
     for (;; j = (j + 1) & mask) {
-        uint32_t k = b->change_slots[j];
+        uint32_t k = t->change_slots[j];
         if (!k)
             break;
-        struct change *c = &b->changes[k - 1];
+        struct change *c = &t->changes[k - 1];
         if (c->board == x && c->user == u)
             return c;
     }
-    if (b->changes_n == b->changes_cap) {
-        b->changes_cap = b->changes_cap ? b->changes_cap * 2 : 1024;
-        b->changes = xrealloc(b->changes, b->changes_cap * sizeof(*b->changes));
+    if (t->changes_n == t->changes_cap) {
+        t->changes_cap = t->changes_cap ? t->changes_cap * 2 : 1024;
+        t->changes = xrealloc(t->changes, t->changes_cap * sizeof(*t->changes));
     }
-    uint32_t n = (uint32_t)b->changes_n++;
-    b->changes[n] = (struct change){ x, u, NONE, (uint32_t)j, 0, 0 };
-    b->change_slots[j] = n + 1;
-    struct batch_user *bu = &b->users[u];
+    uint32_t n = (uint32_t)t->changes_n++;
+    t->changes[n] = (struct change){ x, u, NONE, (uint32_t)j, 0, 0 };
+    t->change_slots[j] = n + 1;
+    struct batch_user *bu = &t->users[u];
     if (bu->last == NONE)
         bu->first = n;
     else
-        b->changes[bu->last].next = n;
+        t->changes[bu->last].next = n;
     bu->last = n;
-    return &b->changes[n];
+    return &t->changes[n];
 }
 
 /* User ids come from clients: hashed with the secret seed. */
@@ -716,7 +772,7 @@ static int add_change(struct boards *b, struct store *st, const char *app_id, co
     }
     if (!x->touch_ms) {
         x->touch_ms = now_ms;
-        push(&b->touched, &b->touched_n, &b->touched_cap, x);
+        push(&b->cur->touched, &b->cur->touched_n, &b->cur->touched_cap, x);
     }
     struct change *c = change_slot(b, x, batch_user(b, user_id, user_len, user_hash));
     c->delta = score_add(c->delta, delta);
@@ -780,17 +836,17 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
      * award counts on four boards or more (all, day, week, month, season), each once a row
      * of its own, and a batch's users were a row each. */
     buf_reset(&b->log_row);
-    for (uint32_t u = 0; u < b->users_n; u++) {
+    for (uint32_t u = 0; u < b->cur->users_n; u++) {
         size_t n = 0;
-        for (uint32_t i = b->users[u].first; i != NONE; i = b->changes[i].next) {
+        for (uint32_t i = b->cur->users[u].first; i != NONE; i = b->cur->changes[i].next) {
             if (n == b->row_cap) {
                 b->row_cap = b->row_cap ? b->row_cap * 2 : 16;
                 b->row = xrealloc(b->row, b->row_cap * sizeof(*b->row));
             }
-            const struct change *c = &b->changes[i];
+            const struct change *c = &b->cur->changes[i];
             b->row[n++] = (struct store_board_change){ c->board->id, c->delta, c->at };
         }
-        store_board_log_user(&b->log_row, user_text(b, u), b->users[u].len, b->row, n);
+        store_board_log_user(&b->log_row, user_text(b, u), b->cur->users[u].len, b->row, n);
         b->batch_log_rows++; /* counted by user, as when each had a row */
     }
     if (store_board_log(st, &b->log_row, &b->batch_log_last, err, errlen) < 0)
@@ -802,8 +858,8 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
         if (fold(b, st, err, errlen) < 0)
             return -1;
     }
-    for (size_t i = 0; i < b->touched_n; i++) {
-        struct board *x = b->touched[i];
+    for (size_t i = 0; i < b->cur->touched_n; i++) {
+        struct board *x = b->cur->touched[i];
         if (x->created || x->stored_ms >= now_ms - TOUCH_EVERY_MS)
             continue;
         if (store_board_touch(st, x->id, x->touch_ms, err, errlen) < 0)
@@ -813,13 +869,13 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
     return 0;
 }
 
-static void apply_change(struct boards *b, const struct change *c)
+static void apply_change(struct boards *b, const struct batch_set *t, const struct change *c)
 {
     struct rank_index *idx = c->board->index;
     if (!idx)
         return; /* only in the store, which has the change */
     size_t before = rank_bytes(idx), n = rank_size(idx);
-    rank_add(idx, user_text(b, c->user), b->users[c->user].len, c->delta, BOARDS_SCORE_MAX,
+    rank_add(idx, set_user(t, c->user), t->users[c->user].len, c->delta, BOARDS_SCORE_MAX,
              c->at);
     atomic_fetch_add_explicit(&b->bytes, rank_bytes(idx) - before, memory_order_relaxed);
     atomic_fetch_add_explicit(&b->entries, rank_size(idx) - n, memory_order_relaxed);
@@ -832,6 +888,7 @@ void boards_evict(struct boards *b, int64_t now_ms)
 
 static void evict(struct boards *b, int64_t now_ms)
 {
+    applier_wait(b); /* indexes leave memory only when none is being changed */
     b->evict_checked_ms = now_ms;
     int64_t horizon = now_ms - b->retention_ms;
     size_t n = 0;
@@ -848,7 +905,100 @@ static void evict(struct boards *b, int64_t now_ms)
     }
 }
 
-void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
+/* Applies a committed batch's set to the indexes and tells on_change of the boards it
+ * changed (engine or applier thread), then empties it. Every change is committed: readers
+ * may see part of the batch, so the lock is let go now and then and readers (I/O threads)
+ * never wait long. */
+static void apply_set(struct boards *b, struct batch_set *t)
+{
+    size_t done = 0;
+    if (t->changes_n)
+        pthread_rwlock_wrlock(&b->lock);
+    for (size_t i = 0; i < t->changes_n; i++) {
+        /* Each change finds its member in another index at random: the cache is warmed a few
+         * changes ahead, a dependent load at a time. */
+        for (int stage = 0; stage < 3; stage++) {
+            size_t k = i + PREFETCH_AHEAD - 2 * (size_t)stage;
+            if (k >= t->changes_n || !t->changes[k].board->index)
+                continue;
+            const struct change *c = &t->changes[k];
+            rank_prefetch(c->board->index, set_user(t, c->user), t->users[c->user].len, stage);
+        }
+        apply_change(b, t, &t->changes[i]);
+        if (++done % APPLY_CHUNK == 0) {
+            pthread_rwlock_unlock(&b->lock);
+            pthread_rwlock_wrlock(&b->lock);
+        }
+    }
+    if (t->changes_n)
+        pthread_rwlock_unlock(&b->lock);
+    for (size_t i = 0; b->on_change && i < t->touched_n; i++) {
+        const struct board *x = t->touched[i];
+        const char *metric = x->key + strlen(x->key) + 1;
+        b->on_change(b->on_change_arg, x->key, metric, metric + strlen(metric) + 1);
+    }
+    set_clear(t);
+}
+
+static void *applier_run(void *arg)
+{
+    struct boards *b = arg;
+    pthread_mutex_lock(&b->applier_mu);
+    for (;;) {
+        while (!b->pending && !b->stop)
+            pthread_cond_wait(&b->applier_cv, &b->applier_mu);
+        if (!b->pending)
+            break; /* stopping, nothing left */
+        unsigned j = (b->open + APPLY_SETS - b->pending) % APPLY_SETS; /* the oldest */
+        boards_applied_fn *done = b->job_done[j];
+        void *done_arg = b->job_arg[j];
+        pthread_mutex_unlock(&b->applier_mu);
+        apply_set(b, &b->sets[j]);
+        if (done)
+            done(done_arg);
+        pthread_mutex_lock(&b->applier_mu);
+        b->pending--;
+        pthread_cond_broadcast(&b->applier_cv);
+    }
+    pthread_mutex_unlock(&b->applier_mu);
+    return NULL;
+}
+
+/* Until at most `left` sets wait for the applier (engine thread). */
+static void applier_wait_for(struct boards *b, unsigned left)
+{
+    if (!b->applier)
+        return;
+    pthread_mutex_lock(&b->applier_mu);
+    while (b->pending > left)
+        pthread_cond_wait(&b->applier_cv, &b->applier_mu);
+    pthread_mutex_unlock(&b->applier_mu);
+}
+
+/* Until the applier has applied everything handed to it (engine thread). */
+static void applier_wait(struct boards *b)
+{
+    applier_wait_for(b, 0);
+}
+
+int boards_start_applier(struct boards *b)
+{
+    if (b->applier)
+        return 0;
+    if (pthread_create(&b->applier_thread, NULL, applier_run, b) != 0)
+        return -1;
+    pthread_setname_np(b->applier_thread, "boards");
+    b->applier = true;
+    return 0;
+}
+
+void boards_wait_applied(struct boards *b)
+{
+    applier_wait(b);
+}
+
+bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
+                           boards_applied_fn *done, void *arg)
 {
     if (committed) {
         b->log_rows = b->batch_log_rows;
@@ -858,9 +1008,9 @@ void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
             b->log_through = 0;
         }
         /* The batch's changes are what its log rows hold. */
-        for (size_t i = 0; b->batch_log_last && i < b->changes_n; i++) {
-            const struct change *c = &b->changes[i];
-            const struct batch_user *u = &b->users[c->user];
+        for (size_t i = 0; b->batch_log_last && i < b->cur->changes_n; i++) {
+            const struct change *c = &b->cur->changes[i];
+            const struct batch_user *u = &b->cur->users[c->user];
             pend_add(b, c->board->id, user_text(b, c->user), u->len, u->hash, c->delta, c->at);
         }
         if (b->batch_log_last)
@@ -869,59 +1019,56 @@ void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
     b->batch_log_rows = b->log_rows;
     b->batch_log_last = 0;
     b->batch_folded = false;
+    bool later = false;
     if (!committed) {
-        /* The boards the batch created go: drop them from the touched list first. */
-        size_t keep = 0;
-        for (size_t i = 0; i < b->touched_n; i++)
-            if (!b->touched[i]->created)
-                b->touched[keep++] = b->touched[i];
-        b->touched_n = keep;
-    }
-    if (committed && b->changes_n) {
-        /* Every change is committed: readers may see part of the batch, so the lock is let
-         * go now and then and readers (I/O threads) never wait long. */
-        size_t done = 0;
-        pthread_rwlock_wrlock(&b->lock);
-        for (size_t i = 0; i < b->changes_n; i++) {
-            /* Each change finds its member in another index at random: the cache is warmed
-             * a few changes ahead, a dependent load at a time. */
-            for (int stage = 0; stage < 3; stage++) {
-                size_t k = i + PREFETCH_AHEAD - 2 * (size_t)stage;
-                if (k >= b->changes_n || !b->changes[k].board->index)
-                    continue;
-                const struct change *c = &b->changes[k];
-                rank_prefetch(c->board->index, user_text(b, c->user), b->users[c->user].len,
-                              stage);
-            }
-            apply_change(b, &b->changes[i]);
-            if (++done % APPLY_CHUNK == 0) {
-                pthread_rwlock_unlock(&b->lock);
-                pthread_rwlock_wrlock(&b->lock);
-            }
+        touched_reset(b);
+        if (b->created_n) {
+            /* The boards the batch created go (no set of the applier's names them). */
+            pthread_rwlock_wrlock(&b->lock);
+            for (size_t i = b->created_n; i-- > 0;)
+                dir_remove(b, b->created[i]);
+            pthread_rwlock_unlock(&b->lock);
         }
-        pthread_rwlock_unlock(&b->lock);
-    } else if (!committed && b->created_n) {
-        pthread_rwlock_wrlock(&b->lock);
-        for (size_t i = b->created_n; i-- > 0;)
-            dir_remove(b, b->created[i]);
-        pthread_rwlock_unlock(&b->lock);
-    }
-    for (size_t i = 0; committed && i < b->touched_n; i++) {
-        struct board *x = b->touched[i];
-        if (b->on_change) {
-            const char *metric = x->key + strlen(x->key) + 1;
-            b->on_change(b->on_change_arg, x->key, metric, metric + strlen(metric) + 1);
+        set_clear(b->cur);
+        b->created_n = 0;
+    } else {
+        for (size_t i = 0; i < b->cur->touched_n; i++) {
+            struct board *x = b->cur->touched[i];
+            x->created = false;
+            x->cold = false;
+            x->written_ms = x->touch_ms;
+            if (x->touch_stored)
+                x->stored_ms = x->touch_ms;
         }
-        x->created = false;
-        x->cold = false;
-        x->written_ms = x->touch_ms;
-        if (x->touch_stored)
-            x->stored_ms = x->touch_ms;
+        touched_reset(b);
+        b->created_n = 0;
+        if (b->applier && (b->cur->changes_n || b->cur->touched_n)) {
+            /* The applier takes this set after those before it; the engine goes on with the
+             * next in the ring, which the applier emptied (it waits when every other set is
+             * still to be applied). */
+            applier_wait_for(b, APPLY_SETS - 2);
+            pthread_mutex_lock(&b->applier_mu);
+            b->job_done[b->open] = done;
+            b->job_arg[b->open] = arg;
+            b->open = (b->open + 1) % APPLY_SETS;
+            b->pending++;
+            pthread_cond_broadcast(&b->applier_cv);
+            pthread_mutex_unlock(&b->applier_mu);
+            b->cur = &b->sets[b->open];
+            later = done != NULL;
+        } else {
+            apply_set(b, b->cur);
+        }
     }
-    changes_clear(b);
     if (now_ms - b->evict_checked_ms >= EVICT_CHECK_MS ||
         now_ms - b->evict_checked_ms >= b->retention_ms / 4)
         evict(b, now_ms);
+    return later;
+}
+
+void boards_batch_end(struct boards *b, bool committed, int64_t now_ms)
+{
+    boards_batch_end_then(b, committed, now_ms, NULL, NULL);
 }
 
 void boards_on_change(struct boards *b, boards_changed_fn *fn, void *arg)

@@ -20,8 +20,10 @@
  * the store, and a read loads it back (boards_load_one). Start-up loads every "all" board and
  * every board changed within the retention window.
  *
- * Threads: the engine thread writes (everything marked "engine thread"); any thread reads
- * under boards_read_lock. The engine thread, as the only writer, reads without the lock. */
+ * Threads: the engine thread writes (everything marked "engine thread"), or hands a
+ * committed batch's changes to the applier thread (boards_start_applier), which applies them
+ * under the write lock; any thread reads under boards_read_lock. The engine thread reads
+ * without the lock, after boards_load_one (which waits for the applier). */
 #ifndef REACTOR_ENGINE_BOARDS_H
 #define REACTOR_ENGINE_BOARDS_H
 
@@ -73,6 +75,21 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
 /* The batch ended: `committed` applies its changes to memory, otherwise they are dropped
  * (with the boards it created). Then boards past the retention window leave memory. */
 void boards_batch_end(struct boards *b, bool committed, int64_t now_ms);
+/* The same, for a caller that must know when memory holds the batch's changes: true when
+ * the applier thread applies them and calls done(arg) (on its thread) once they are in;
+ * false when they are in already (or were dropped), and done is not called. */
+typedef void boards_applied_fn(void *arg);
+bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
+                           boards_applied_fn *done, void *arg);
+/* Starts the applier thread: from then on a committed batch's changes are applied to memory
+ * on it, while the engine thread goes on with the next batch (one batch at a time: the next
+ * batch's end waits for the last apply). Reads on the engine thread (boards_load_one, which
+ * each of them starts with) and evictions wait until it has applied everything handed to it;
+ * readers on other threads see a batch's changes once the batch is answered. Before the
+ * engine thread runs; boards_free stops it. 0, or -1 when the thread cannot start. */
+int boards_start_applier(struct boards *b);
+/* Until memory holds every committed batch's changes (engine thread). */
+void boards_wait_applied(struct boards *b);
 
 /* Called by boards_batch_end, after a commit, for every board the batch changed (engine
  * thread; memory already holds the change): where the real-time hub learns what to push. Set

@@ -1150,7 +1150,18 @@ int engine_apply(struct engine *e, struct store *st, const char *app_id, struct 
 
 void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
 {
-    boards_batch_end(e->boards, committed, clock_now_ms());
+    engine_batch_end_then(e, committed, commit_ns, NULL, NULL);
+}
+
+int engine_start_board_applier(struct engine *e)
+{
+    return boards_start_applier(e->boards);
+}
+
+bool engine_batch_end_then(struct engine *e, bool committed, uint64_t commit_ns,
+                           void (*applied)(void *arg), void *arg)
+{
+    bool later = boards_batch_end_then(e->boards, committed, clock_now_ms(), applied, arg);
     if (!committed) {
         /* Memory follows the store back: every user the batch loaded or changed is
          * forgotten (and read again when next needed), and so is every app's game model
@@ -1211,6 +1222,7 @@ void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns)
     e->claims_n = 0;
     e->batch_processed = e->batch_failed = e->batch_duplicate = e->batch_users_created = 0;
     e->batch_events = 0;
+    return later;
 }
 
 void engine_on_publish(struct engine *e, engine_publish_fn *fn, void *arg)

@@ -107,6 +107,14 @@ int engine_apply(struct engine *e, struct store *st, const char *app_id, struct 
 /* End of a store batch: `committed` keeps what the batch taught the engine, otherwise it is
  * forgotten. `commit_ns` is how long the commit took. */
 void engine_batch_end(struct engine *e, bool committed, uint64_t commit_ns);
+/* The same, for a caller that answers only once memory holds the batch's leaderboard
+ * changes: true when the boards' applier thread applies them and calls applied(arg) on its
+ * thread once they are in (boards_batch_end_then); false when they are in already. */
+bool engine_batch_end_then(struct engine *e, bool committed, uint64_t commit_ns,
+                           void (*applied)(void *arg), void *arg);
+/* Leaderboard changes are applied on their own thread from now on (boards_start_applier).
+ * Before the engine thread runs. 0, or -1. */
+int engine_start_board_applier(struct engine *e);
 
 /* Called after the commit for every event applied (not duplicates): the seam where the
  * real-time hub and webhooks attach. Set before the engine thread starts. */

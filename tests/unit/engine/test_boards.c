@@ -8,6 +8,8 @@
  * (src/engine/league.c). */
 #include "unit.h"
 
+#include <pthread.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,15 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same, with the applier thread applying committed batches. */
+static int setup_applier(void **state)
+{
+    if (setup(state) < 0)
+        return -1;
+    struct fixture *f = *state;
+    return boards_start_applier(f->b);
+}
+
 static int teardown(void **state)
 {
     struct fixture *f = *state;
@@ -66,6 +77,7 @@ static void batch(struct fixture *f, const char *period, const char *const *user
     else
         store_batch_rollback(f->u.s);
     boards_batch_end(f->b, commit, now);
+    boards_wait_applied(f->b); /* with an applier thread: what a later read on it waits for */
 }
 
 /* The board as "user:score" joined by spaces, from memory. */
@@ -308,6 +320,100 @@ static void many_users_and_batches_match_the_store(void **state)
         }
     }
     boards_free(b);
+}
+
+struct applied {
+    pthread_mutex_t mu;
+    int done, changed;
+    bool other_thread;
+    pthread_t engine;
+};
+
+static void applied_done(void *arg)
+{
+    struct applied *a = arg;
+    pthread_mutex_lock(&a->mu);
+    a->done++;
+    a->other_thread |= !pthread_equal(pthread_self(), a->engine);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void applied_changed(void *arg, const char *app, const char *metric, const char *period)
+{
+    (void)app;
+    (void)metric;
+    (void)period;
+    struct applied *a = arg;
+    pthread_mutex_lock(&a->mu);
+    a->changed++;
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* With the applier thread: a committed batch's changes reach memory on it, and then it says
+ * so (and tells on_change); a batch that changes nothing, or fails, is done at once; a read
+ * on the engine thread (boards_load_one) and the next batch's end wait for it; stopping
+ * finishes the last apply. */
+static void the_applier_applies_committed_batches_on_its_thread(void **state)
+{
+    struct fixture *f = *state;
+    struct applied a = { .engine = pthread_self() };
+    pthread_mutex_init(&a.mu, NULL);
+    boards_on_change(f->b, applied_changed, &a);
+    const char *users[] = { "ann", "bob" };
+    int64_t ann = 0;
+    for (int round = 0; round < 50; round++) {
+        assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "all", users[i], 1 + i,
+                                        NOW_MS + round, err, sizeof(err)),
+                             0);
+        assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS + round, err, sizeof(err)), 0);
+        assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+        assert_true(boards_batch_end_then(f->b, true, NOW_MS + round, applied_done, &a));
+        ann++;
+    }
+    /* Nothing to apply: done at once, no callback. */
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    assert_false(boards_batch_end_then(f->b, true, NOW_MS + 60, applied_done, &a));
+    /* A failed batch: its new board goes, nothing is applied. */
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "2025-11-24", "ann", 5, NOW_MS + 61,
+                                err, sizeof(err)),
+                     0);
+    store_batch_rollback(f->u.s);
+    assert_false(boards_batch_end_then(f->b, false, NOW_MS + 61, applied_done, &a));
+    /* A read on the engine thread waits for the applier: the board is whole. */
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(boards_load_one(f->b, f->u.s, "app", "xp", "all", NOW_MS + 62, err,
+                                     sizeof(err)),
+                     0);
+    char text[64];
+    board_text(f->b, "all", text, sizeof(text));
+    assert_string_equal(text, "bob:100 ann:50");
+    assert_int_equal(boards_load_one(f->b, f->u.s, "app", "xp", "2025-11-24", NOW_MS + 62, err,
+                                     sizeof(err)),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(f->b, true, NOW_MS + 62);
+    pthread_mutex_lock(&a.mu);
+    assert_int_equal(a.done, 50);
+    assert_int_equal(a.changed, 50);
+    assert_true(a.other_thread);
+    pthread_mutex_unlock(&a.mu);
+    (void)ann;
+    /* The last batch is applied before boards_free returns (teardown). */
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "all", "cy", 7, NOW_MS + 63, err,
+                                sizeof(err)),
+                     0);
+    assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS + 63, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    assert_true(boards_batch_end_then(f->b, true, NOW_MS + 63, applied_done, &a));
+    boards_free(f->b);
+    f->b = NULL;
+    assert_int_equal(a.done, 51);
+    pthread_mutex_destroy(&a.mu);
 }
 
 /* One board's scores from memory and from a fresh load of the store, against the model. */
@@ -829,6 +935,22 @@ static void league_outcomes(void **state)
     assert_int_equal(league_outcome(9, 10, 3, 0, 0, &after), LEAGUE_STAYED);
 }
 
+/* The model tests again with the applier thread applying committed batches. */
+static void folds_from_memory_with_the_applier(void **state)
+{
+    folds_from_memory_keep_the_store_exact(state);
+}
+
+static void many_users_and_batches_with_the_applier(void **state)
+{
+    many_users_and_batches_match_the_store(state);
+}
+
+static void large_batches_with_the_applier(void **state)
+{
+    large_batches_on_many_boards_match_the_store(state);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(batch_changes_memory_only_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(failed_batch_forgets_the_boards_it_created, setup, teardown),
@@ -840,6 +962,13 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test_setup_teardown(many_users_and_batches_match_the_store, setup, teardown),
     cmocka_unit_test_setup_teardown(folds_from_memory_keep_the_store_exact, setup, teardown),
+    cmocka_unit_test_setup_teardown(folds_from_memory_with_the_applier, setup_applier,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(the_applier_applies_committed_batches_on_its_thread,
+                                    setup_applier, teardown),
+    cmocka_unit_test_setup_teardown(many_users_and_batches_with_the_applier, setup_applier,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(large_batches_with_the_applier, setup_applier, teardown),
     cmocka_unit_test_setup_teardown(the_score_log_is_folded_after_a_minute_and_on_reload, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(scores_stop_at_the_cap_in_memory_and_in_the_store, setup,
