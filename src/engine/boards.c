@@ -108,6 +108,8 @@ struct batch_set {
     struct buf users_text;
     struct board **touched;     /* boards the batch changed */
     size_t touched_n, touched_cap;
+    bool pend_reset;            /* committed: the batch folded the log (the sums start over) */
+    bool pend_sum;              /* committed: the batch's changes are in the log (summed) */
 };
 
 struct boards {
@@ -127,7 +129,8 @@ struct boards {
     struct board **created;     /* boards the open batch created or touches */
     size_t created_n, created_cap;
     struct pend *pend;          /* the committed log rows' sums (see the top) */
-    size_t pend_n, pend_cap;
+    size_t pend_n, pend_cap;    /* the applier's, when there is one (see pend_take) */
+    _Atomic size_t pend_count;  /* pend_n, for the engine thread's fold trigger */
     uint32_t *pend_slots;       /* sum number + 1 by (board, user); 0: free */
     size_t pend_slots_cap;      /* a power of two */
     struct buf pend_text;
@@ -291,6 +294,7 @@ static void set_clear(struct batch_set *t)
     t->changes_n = t->users_n = 0;
     buf_reset(&t->users_text);
     t->touched_n = 0;
+    t->pend_reset = t->pend_sum = false;
 }
 
 static void set_free(struct batch_set *t)
@@ -313,6 +317,11 @@ static void touched_reset(struct boards *b)
 }
 
 static void applier_wait(struct boards *b);
+
+static const char *set_user(const struct batch_set *t, uint32_t u)
+{
+    return t->users_text.data + t->users[u].off;
+}
 
 void boards_free(struct boards *b)
 {
@@ -420,6 +429,7 @@ static int fold(struct boards *b, struct store *st, char *err, size_t errlen)
 {
     if (!b->log_through || b->batch_folded)
         return 0; /* nothing committed to fold, or folded already in this batch */
+    applier_wait(b); /* the sums hold every committed batch */
     struct store_board_sum *v = b->pend_n ? xmalloc(b->pend_n * sizeof(*v)) : NULL;
     for (size_t i = 0; i < b->pend_n; i++) {
         const struct pend *p = &b->pend[i];
@@ -493,6 +503,21 @@ static void pend_clear(struct boards *b)
         b->pend_slots[b->pend[i].slot] = 0;
     b->pend_n = 0;
     buf_reset(&b->pend_text);
+    atomic_store_explicit(&b->pend_count, 0, memory_order_relaxed);
+}
+
+/* A committed batch's part in the sums (the applier's thread when there is one, which keeps
+ * them in commit order): they start over if it folded, and take its changes if it logged. */
+static void pend_take(struct boards *b, const struct batch_set *t)
+{
+    if (t->pend_reset)
+        pend_clear(b);
+    for (size_t i = 0; t->pend_sum && i < t->changes_n; i++) {
+        const struct change *c = &t->changes[i];
+        const struct batch_user *u = &t->users[c->user];
+        pend_add(b, c->board->id, set_user(t, c->user), u->len, u->hash, c->delta, c->at);
+    }
+    atomic_store_explicit(&b->pend_count, b->pend_n, memory_order_relaxed);
 }
 
 int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
@@ -668,11 +693,6 @@ static uint64_t change_rehash(const struct boards *b, uint32_t i)
 static void change_moved(struct boards *b, uint32_t i, uint32_t slot)
 {
     b->cur->changes[i].slot = slot;
-}
-
-static const char *set_user(const struct batch_set *t, uint32_t u)
-{
-    return t->users_text.data + t->users[u].off;
 }
 
 static const char *user_text(const struct boards *b, uint32_t u)
@@ -853,7 +873,8 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
         return -1;
     if (!b->folded_ms)
         b->folded_ms = now_ms; /* the log's age counts from the first batch that used it */
-    if (b->batch_log_rows >= FOLD_ROWS || b->pend_n >= FOLD_SUMS ||
+    if (b->batch_log_rows >= FOLD_ROWS ||
+        atomic_load_explicit(&b->pend_count, memory_order_relaxed) >= FOLD_SUMS ||
         (b->batch_log_rows && now_ms - b->folded_ms >= FOLD_EVERY_MS)) {
         if (fold(b, st, err, errlen) < 0)
             return -1;
@@ -953,6 +974,7 @@ static void *applier_run(void *arg)
         boards_applied_fn *done = b->job_done[j];
         void *done_arg = b->job_arg[j];
         pthread_mutex_unlock(&b->applier_mu);
+        pend_take(b, &b->sets[j]);
         apply_set(b, &b->sets[j]);
         if (done)
             done(done_arg);
@@ -1004,15 +1026,11 @@ bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
         b->log_rows = b->batch_log_rows;
         if (b->batch_folded) {
             b->folded_ms = now_ms;
-            pend_clear(b);
             b->log_through = 0;
         }
-        /* The batch's changes are what its log rows hold. */
-        for (size_t i = 0; b->batch_log_last && i < b->cur->changes_n; i++) {
-            const struct change *c = &b->cur->changes[i];
-            const struct batch_user *u = &b->cur->users[c->user];
-            pend_add(b, c->board->id, user_text(b, c->user), u->len, u->hash, c->delta, c->at);
-        }
+        /* The sums: see pend_take. */
+        b->cur->pend_reset = b->batch_folded;
+        b->cur->pend_sum = b->batch_log_last != 0;
         if (b->batch_log_last)
             b->log_through = b->batch_log_last;
     }
@@ -1057,6 +1075,8 @@ bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
             b->cur = &b->sets[b->open];
             later = done != NULL;
         } else {
+            applier_wait(b);
+            pend_take(b, b->cur);
             apply_set(b, b->cur);
         }
     }

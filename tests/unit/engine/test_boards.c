@@ -356,46 +356,51 @@ static void applied_changed(void *arg, const char *app, const char *metric, cons
 static void the_applier_applies_committed_batches_on_its_thread(void **state)
 {
     struct fixture *f = *state;
+    const int64_t END = NOW_MS + 50 * 31 * 1000; /* after the loop's batches */
     struct applied a = { .engine = pthread_self() };
     pthread_mutex_init(&a.mu, NULL);
     boards_on_change(f->b, applied_changed, &a);
     const char *users[] = { "ann", "bob" };
     int64_t ann = 0;
     for (int round = 0; round < 50; round++) {
+        int64_t now = NOW_MS + round * 31 * 1000; /* a fold every other batch */
         assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
         for (int i = 0; i < 2; i++)
-            assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "all", users[i], 1 + i,
-                                        NOW_MS + round, err, sizeof(err)),
+            assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "all", users[i], 1 + i, now,
+                                        err, sizeof(err)),
                              0);
-        assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS + round, err, sizeof(err)), 0);
+        assert_int_equal(boards_flush(f->b, f->u.s, now, err, sizeof(err)), 0);
         assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
-        assert_true(boards_batch_end_then(f->b, true, NOW_MS + round, applied_done, &a));
+        assert_true(boards_batch_end_then(f->b, true, now, applied_done, &a));
         ann++;
     }
     /* Nothing to apply: done at once, no callback. */
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
-    assert_false(boards_batch_end_then(f->b, true, NOW_MS + 60, applied_done, &a));
+    assert_false(boards_batch_end_then(f->b, true, END + 0, applied_done, &a));
     /* A failed batch: its new board goes, nothing is applied. */
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
-    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "2025-11-24", "ann", 5, NOW_MS + 61,
+    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "2025-11-24", "ann", 5, END + 1,
                                 err, sizeof(err)),
                      0);
     store_batch_rollback(f->u.s);
-    assert_false(boards_batch_end_then(f->b, false, NOW_MS + 61, applied_done, &a));
+    assert_false(boards_batch_end_then(f->b, false, END + 1, applied_done, &a));
     /* A read on the engine thread waits for the applier: the board is whole. */
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
-    assert_int_equal(boards_load_one(f->b, f->u.s, "app", "xp", "all", NOW_MS + 62, err,
+    assert_int_equal(boards_load_one(f->b, f->u.s, "app", "xp", "all", END + 2, err,
                                      sizeof(err)),
                      0);
     char text[64];
     board_text(f->b, "all", text, sizeof(text));
     assert_string_equal(text, "bob:100 ann:50");
-    assert_int_equal(boards_load_one(f->b, f->u.s, "app", "xp", "2025-11-24", NOW_MS + 62, err,
+    int64_t rows = 0;
+    assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_true(rows < 3); /* folded as it went */
+    assert_int_equal(boards_load_one(f->b, f->u.s, "app", "xp", "2025-11-24", END + 2, err,
                                      sizeof(err)),
                      STORE_NOT_FOUND);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
-    boards_batch_end(f->b, true, NOW_MS + 62);
+    boards_batch_end(f->b, true, END + 2);
     pthread_mutex_lock(&a.mu);
     assert_int_equal(a.done, 50);
     assert_int_equal(a.changed, 50);
@@ -404,16 +409,22 @@ static void the_applier_applies_committed_batches_on_its_thread(void **state)
     (void)ann;
     /* The last batch is applied before boards_free returns (teardown). */
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
-    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "all", "cy", 7, NOW_MS + 63, err,
+    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "all", "cy", 7, END + 3, err,
                                 sizeof(err)),
                      0);
-    assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS + 63, err, sizeof(err)), 0);
+    assert_int_equal(boards_flush(f->b, f->u.s, END + 3, err, sizeof(err)), 0);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
-    assert_true(boards_batch_end_then(f->b, true, NOW_MS + 63, applied_done, &a));
+    assert_true(boards_batch_end_then(f->b, true, END + 3, applied_done, &a));
     boards_free(f->b);
     f->b = NULL;
     assert_int_equal(a.done, 51);
     pthread_mutex_destroy(&a.mu);
+    /* The store, folded along the way from the sums the applier kept, has every batch. */
+    struct boards *fresh = boards_new(DAY_MS);
+    assert_int_equal(boards_load(fresh, f->u.s, NOW_MS + 51 * 31 * 1000, err, sizeof(err)), 0);
+    board_text(fresh, "all", text, sizeof(text));
+    assert_string_equal(text, "bob:100 ann:50 cy:7");
+    boards_free(fresh);
 }
 
 /* One board's scores from memory and from a fresh load of the store, against the model. */
