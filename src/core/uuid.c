@@ -105,7 +105,10 @@ void uuid_next(char id[UUID_LEN + 1])
 {
     static const char next[] = "123456789abcdef0";
     for (size_t j = UUID_LEN; j-- > UUID_LEN - 12;) {
-        id[j] = next[hex_value(id[j])];
+        int d = hex_value(id[j]);
+        if (d < 0)
+            return; /* not in the form uuid_add takes: left as it is */
+        id[j] = next[d];
         if (id[j] != '0')
             return;
     }

@@ -95,7 +95,7 @@ struct pend {
 };
 
 /* A batch's changes (see the top). The engine thread fills one; after the commit the
- * applier thread (if any) applies it while the engine fills the other. */
+ * applier thread (if any) applies it while the engine fills the next of the ring. */
 struct batch_set {
     struct change *changes;     /* in the order they were made */
     size_t changes_n, changes_cap;
@@ -1027,6 +1027,8 @@ bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
         if (b->batch_folded) {
             b->folded_ms = now_ms;
             b->log_through = 0;
+            /* The sums start over with this batch's (pend_take); the trigger sees it now. */
+            atomic_store_explicit(&b->pend_count, 0, memory_order_relaxed);
         }
         /* The sums: see pend_take. */
         b->cur->pend_reset = b->batch_folded;
@@ -1075,6 +1077,8 @@ bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
             b->cur = &b->sets[b->open];
             later = done != NULL;
         } else {
+            /* Also with nothing to apply: the sums and the answers keep commit order (the
+             * batch before may still be with the applier, and is answered first). */
             applier_wait(b);
             pend_take(b, b->cur);
             apply_set(b, b->cur);

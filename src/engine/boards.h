@@ -81,19 +81,21 @@ void boards_batch_end(struct boards *b, bool committed, int64_t now_ms);
 typedef void boards_applied_fn(void *arg);
 bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
                            boards_applied_fn *done, void *arg);
-/* Starts the applier thread: from then on a committed batch's changes are applied to memory
- * on it, while the engine thread goes on with the next batch (one batch at a time: the next
- * batch's end waits for the last apply). Reads on the engine thread (boards_load_one, which
- * each of them starts with) and evictions wait until it has applied everything handed to it;
- * readers on other threads see a batch's changes once the batch is answered. Before the
- * engine thread runs; boards_free stops it. 0, or -1 when the thread cannot start. */
+/* Starts the applier thread: from then on committed batches' changes are applied to memory
+ * on it, in commit order, while the engine thread goes on with the next batches (up to three
+ * wait for it; a batch's end waits when there would be more). Reads on the engine thread
+ * (boards_load_one, which each of them starts with), evictions and folds wait until it has
+ * applied everything handed to it; readers on other threads see a batch's changes once the
+ * batch is answered. Before the engine thread runs; boards_free stops it. 0, or -1 when the
+ * thread cannot start. */
 int boards_start_applier(struct boards *b);
-/* Until memory holds every committed batch's changes (engine thread). */
+/* Until memory holds every committed batch's changes (the engine thread, or any thread once
+ * the engine thread has stopped). */
 void boards_wait_applied(struct boards *b);
 
-/* Called by boards_batch_end, after a commit, for every board the batch changed (engine
- * thread; memory already holds the change): where the real-time hub learns what to push. Set
- * before the engine thread runs. */
+/* Called after a commit for every board the batch changed, once memory holds the change (on
+ * the applier thread when there is one, else the engine thread): where the real-time hub
+ * learns what to push. Set before the engine thread runs. */
 typedef void boards_changed_fn(void *arg, const char *app_id, const char *metric,
                                const char *period);
 void boards_on_change(struct boards *b, boards_changed_fn *fn, void *arg);

@@ -259,12 +259,12 @@ void engine_free(struct engine *e)
 {
     if (!e)
         return;
+    boards_free(e->boards); /* first: its applier may still answer calls through the engine */
     users_free(&e->users);
     engine_apps_forget(e, NULL);
     game_effects_release(&e->fx);
     free(e->journal);
     nonce_set_free(e->nonces);
-    boards_free(e->boards);
     free(e->claims);
     free(e->ledger);
     free(e->lseqs);

@@ -296,7 +296,8 @@ static int fold_all(struct store *s, int64_t cap, char *err, size_t errlen)
             !sum_row(&t, u, len, changes, (size_t)sqlite3_column_bytes(scan, 2), cap, &part))
             log_error("a leaderboard score log row is malformed; its changes from the fault on "
                       "are not counted",
-                      LOG_I("seq", sqlite3_column_int64(scan, 0)), LOG_S("user", u));
+                      LOG_I("seq", sqlite3_column_int64(scan, 0)),
+                      LOG_S("user", len ? u : "(a batch's row: several)"));
     }
     buf_release(&part);
     if (rc != SQLITE_DONE)

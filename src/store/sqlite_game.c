@@ -204,6 +204,9 @@ static bool ledger_compact(const struct store_ledger *v, size_t n)
     char id[UUID_LEN + 1];
     if (!v[0].id || !uuid_add(v[0].id, 0, id))
         return false;
+    for (size_t i = 0; i < n; i++) /* the compact form has room for these two only */
+        if (strcmp(v[i].kind, "xp") != 0 && strcmp(v[i].kind, "currency") != 0)
+            return false;
     for (size_t i = 1; i < n; i++) {
         if (v[i].seq != v[0].seq + (int64_t)i || v[i].created_at != v[0].created_at ||
             !same_str(v[i].source, v[0].source) || !v[i].id)

@@ -144,6 +144,9 @@ static void add_counts_in_the_last_group(void **state)
     memcpy(next, "01a24aab-26fb-7dbe-b744-ffffffffffff", sizeof(next));
     uuid_next(next);
     assert_string_equal(next, "01a24aab-26fb-7dbe-b744-000000000000");
+    memcpy(next, "01a24aab-26fb-7dbe-b744-00000000000g", sizeof(next));
+    uuid_next(next); /* not a UUID: left as it is */
+    assert_string_equal(next, "01a24aab-26fb-7dbe-b744-00000000000g");
     static const char *bad[] = { "", "01a24aab-26fb-7dbe-b744-9be903df12b", /* short */
                                  "01a24aab-26fb-7dbe-b744-9be903df12b90",  /* long */
                                  "01A24AAB-26FB-7DBE-B744-9BE903DF12B9",   /* upper case */

@@ -361,7 +361,6 @@ static void the_applier_applies_committed_batches_on_its_thread(void **state)
     pthread_mutex_init(&a.mu, NULL);
     boards_on_change(f->b, applied_changed, &a);
     const char *users[] = { "ann", "bob" };
-    int64_t ann = 0;
     for (int round = 0; round < 50; round++) {
         int64_t now = NOW_MS + round * 31 * 1000; /* a fold every other batch */
         assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
@@ -372,7 +371,6 @@ static void the_applier_applies_committed_batches_on_its_thread(void **state)
         assert_int_equal(boards_flush(f->b, f->u.s, now, err, sizeof(err)), 0);
         assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
         assert_true(boards_batch_end_then(f->b, true, now, applied_done, &a));
-        ann++;
     }
     /* Nothing to apply: done at once, no callback. */
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
@@ -406,7 +404,6 @@ static void the_applier_applies_committed_batches_on_its_thread(void **state)
     assert_int_equal(a.changed, 50);
     assert_true(a.other_thread);
     pthread_mutex_unlock(&a.mu);
-    (void)ann;
     /* The last batch is applied before boards_free returns (teardown). */
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
     assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "all", "cy", 7, END + 3, err,

@@ -445,13 +445,19 @@ static void a_write_is_stored_compact_and_reads_back_whole(void **state)
     struct store_ledger lone = { 1, ids[0], "xp", "XP", 5, 5, "rule", NULL, NULL, NULL, 2000 };
     assert_int_equal(store_ledger_log(u.s, "app", "bob", &lone, 1, &lseq[1], err, sizeof(err)),
                      0);
-    /* Not compact: an id that does not follow; then a time of its own. */
+    /* Not compact: an id that does not follow; then a time of its own; then a kind the
+     * compact form has no room for. */
     struct store_ledger w[2] = { v[0], v[1] };
     w[1].id = ids[2];
     assert_int_equal(store_ledger_log(u.s, "app", "cat", w, 2, &lseq[2], err, sizeof(err)), 0);
     w[1].id = ids[1];
     w[1].created_at = 1001;
     assert_int_equal(store_ledger_log(u.s, "app", "dan", w, 2, &lseq[3], err, sizeof(err)), 0);
+    struct store_ledger odd = v[0];
+    odd.kind = "badge";
+    int64_t odd_lseq;
+    assert_int_equal(store_ledger_log(u.s, "app", "eve", &odd, 1, &odd_lseq, err, sizeof(err)),
+                     0);
     assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
 
     row_text(u.s, lseq[0], raw, sizeof(raw));
@@ -480,12 +486,14 @@ static void a_write_is_stored_compact_and_reads_back_whole(void **state)
                                               : "8:01a24aab-26fb-7dbe-b744-9bea00000000:"));
         assert_non_null(strstr(e.text, i == 2 ? ":1000 | 7:" : ":1001 | 7:"));
     }
+    row_text(u.s, odd_lseq, raw, sizeof(raw));
+    assert_non_null(strstr(raw, "[[7,\"01a24aab-26fb-7dbe-b744-9be9ffffffff\",\"badge\","));
     /* Found by seq after a fold, through the index. */
     int64_t rows = 0;
     assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
     assert_int_equal(store_ledger_fold(u.s, &rows, err, sizeof(err)), 0);
     assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
-    assert_int_equal(rows, 4);
+    assert_int_equal(rows, 5);
     struct store_ledger l;
     assert_int_equal(store_ledger_get(u.s, "app", "ann", 8, &l, err, sizeof(err)), 0);
     assert_string_equal(l.id, "01a24aab-26fb-7dbe-b744-9bea00000000");
