@@ -65,24 +65,31 @@ int store_boards_each(struct store *s, void (*fn)(const struct store_board *, vo
     return ret;
 }
 
-/* A row of the score log is one batch: user_id '' and, for each user, "<id length>:<id>"
- * then its changes, "board:delta:at" comma-separated, then ';' (a few bytes a change, and
- * readable by hand). Rows of earlier versions hold one user each: its id in user_id, its
- * changes alone. */
+/* A row of the score log is one batch: user_id '' and, for each user, "<id length>:<id>",
+ * "@<at>=" (the time of its first change), then its changes, "board:delta" comma-separated,
+ * a change at another time as "board:delta:at", then ';' (a few bytes a change, and readable
+ * by hand). Batch rows written before the user's time was taken out have "board:delta:at"
+ * right after the id; rows of earlier versions hold one user each: its id in user_id, its
+ * changes alone, "board:delta:at". */
 void store_board_log_user(struct buf *row, const char *user_id, size_t len,
                           const struct store_board_change *v, size_t n)
 {
     buf_append_u64(row, len);
     buf_putc(row, ':');
     buf_append(row, user_id, len);
+    buf_putc(row, '@');
+    buf_append_i64(row, n ? v[0].at : 0);
+    buf_putc(row, '=');
     for (size_t i = 0; i < n; i++) {
         if (i)
             buf_putc(row, ',');
         buf_append_i64(row, v[i].board);
         buf_putc(row, ':');
         buf_append_i64(row, v[i].delta);
-        buf_putc(row, ':');
-        buf_append_i64(row, v[i].at);
+        if (v[i].at != v[0].at) {
+            buf_putc(row, ':');
+            buf_append_i64(row, v[i].at);
+        }
     }
     buf_putc(row, ';');
 }
@@ -194,7 +201,8 @@ static struct fold_sum *sum_slot(struct fold_sums *t, int64_t board, const char 
 
 /* One field of a change: digits (a leading '-' allowed) then `end`, where the end of the row
  * also ends a change's last field (`end` ','). */
-static bool change_field(const char **p, char end, int64_t *out)
+/* A number (a leading '-' allowed) at *p, which is left on the byte after it. */
+static bool change_num(const char **p, int64_t *out)
 {
     const char *s = *p;
     bool neg = *s == '-';
@@ -207,28 +215,40 @@ static bool change_field(const char **p, char end, int64_t *out)
             return false;
         v = v * 10 + (uint64_t)(*s - '0');
     }
-    if ((*s != end && !(end == ',' && *s == '\0')) || v > (uint64_t)INT64_MAX)
+    if (v > (uint64_t)INT64_MAX)
         return false;
     *out = neg ? -(int64_t)v : (int64_t)v;
-    *p = s + (*s != '\0');
+    *p = s;
     return true;
 }
 
-/* Adds one user's changes ("board:delta:at", comma-separated, to the end of the text) to the
- * sums; false when they are malformed (the changes before the fault are added). */
+/* Adds one user's changes to the sums, to the end of the text: "board:delta:at", or with a
+ * time for the user (`at` not NULL) "board:delta" where a change at that time leaves its
+ * own out; comma-separated. False when they are malformed (the changes before the fault are
+ * added). */
 static bool sum_user(struct fold_sums *t, const char *user, size_t len, const char *changes,
-                     int64_t cap)
+                     const int64_t *at, int64_t cap)
 {
     const char *p = changes;
     while (*p) {
-        int64_t board, delta, at;
-        if (!change_field(&p, ':', &board) || !change_field(&p, ':', &delta))
+        int64_t board, delta, when;
+        if (!change_num(&p, &board) || *p++ != ':' || !change_num(&p, &delta))
             return false;
-        if (!change_field(&p, ',', &at))
+        if (*p == ':') {
+            p++;
+            if (!change_num(&p, &when))
+                return false;
+        } else if (at) {
+            when = *at;
+        } else {
             return false;
+        }
+        if (*p != ',' && *p != '\0')
+            return false;
+        p += *p == ',';
         struct fold_sum *x = sum_slot(t, board, user, len);
         x->delta = capped_add(x->delta, delta < 0 ? 0 : delta, cap);
-        x->at = at; /* rows are read in log order: the last change's time */
+        x->at = when; /* rows are read in log order: the last change's time */
     }
     return true;
 }
@@ -239,7 +259,7 @@ static bool sum_row(struct fold_sums *t, const char *user, size_t len, const cha
                     size_t changes_len, int64_t cap, struct buf *part)
 {
     if (len)
-        return sum_user(t, user, len, changes, cap);
+        return sum_user(t, user, len, changes, NULL, cap);
     const char *p = changes, *end = changes + changes_len;
     while (p < end) {
         uint64_t ulen = 0;
@@ -257,8 +277,18 @@ static bool sum_row(struct fold_sums *t, const char *user, size_t len, const cha
         size_t changes_at = part->len;
         buf_append(part, id + ulen, (size_t)(semi - id - ulen));
         buf_putc(part, '\0');
-        if (memchr(part->data + changes_at, '\0', part->len - changes_at - 1) ||
-            !sum_user(t, part->data, (size_t)ulen, part->data + changes_at, cap))
+        const char *c = part->data + changes_at;
+        if (memchr(c, '\0', part->len - changes_at - 1))
+            return false;
+        /* "@<at>=" first: the user's time (rows of this form; earlier batch rows have none). */
+        int64_t at, *at_p = NULL;
+        if (*c == '@') {
+            c++;
+            if (!change_num(&c, &at) || *c++ != '=')
+                return false;
+            at_p = &at;
+        }
+        if (!sum_user(t, part->data, (size_t)ulen, c, at_p, cap))
             return false;
         p = semi + 1;
     }

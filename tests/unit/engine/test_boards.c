@@ -759,16 +759,21 @@ static void a_malformed_score_log_row_costs_only_its_own_changes(void **state)
                "('bob', 'nonsense'), ('cy', '1:2:100'), ('dee', ''), ('ed', '1:-3:100'), "
                "('', '3:fay1:1:100;4:gus!1:2:100,1:x:1;3:fay1:3:100;'), "
                "('', '2:hi1:1:100;9:ivy1:1:100;'), ('', '3:jo:1:1:100'), "
-               "('', '0:1:1:100;'), ('', ':;'), ('', '3:kim1:4:100;3:kim1:1:100;')");
+               "('', '0:1:1:100;'), ('', ':;'), ('', '3:kim1:4:100;3:kim1:1:100;'), "
+               "('', '3:amy@100=1:2,1:3:200;3:bea@x=1:1;3:cal@100=1:1;'), "
+               "('', '3:dan@100=1:4:;'), ('', '3:eva@100=1:6;3:fil@100=;'), "
+               "('', '3:gil@100 1:1;'), ('', '3:hal@100=1;')");
     int64_t rows;
     fold_now(f, &rows);
-    assert_int_equal(rows, 12);
+    assert_int_equal(rows, 17);
     char text[256];
     scores_text(f, 1, text, sizeof(text));
     /* ann's first change counts, bob's row nothing, cy's counts; a negative change adds 0;
      * fay's first part and gus's first change count (the rest of that row not), hi's part,
-     * and both of kim's. */
-    assert_string_equal(text, "ann:9 bob:6 cy:2 ed:0 fay:1 gus!:2 hi:1 kim:5");
+     * and both of kim's. With the user's time given once: amy's two changes (one at its own
+     * time), then bea's time is not a number and the row stops; dan's own time is missing,
+     * gil's time has no '=', hal's change no delta; eva counts, fil has no change. */
+    assert_string_equal(text, "amy:5 ann:9 bob:6 cy:2 ed:0 eva:6 fay:1 gus!:2 hi:1 kim:5");
     assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
     assert_int_equal(rows, 0);
 }
