@@ -141,6 +141,7 @@ struct boards {
     int64_t folded_ms;          /* when the log was last folded (committed) */
     bool batch_folded;          /* the open batch folded the log */
     _Atomic uint64_t loaded, entries, bytes, evictions, loads; /* stats */
+    _Atomic uint64_t applied, apply_waits, apply_pending;
     boards_changed_fn *on_change; /* told of each board a committed batch changed */
     void *on_change_arg;
     /* The applier thread (boards_start_applier): it applies committed batches' sets, in
@@ -980,6 +981,8 @@ static void *applier_run(void *arg)
             done(done_arg);
         pthread_mutex_lock(&b->applier_mu);
         b->pending--;
+        atomic_fetch_add_explicit(&b->applied, 1, memory_order_relaxed);
+        atomic_store_explicit(&b->apply_pending, b->pending, memory_order_relaxed);
         pthread_cond_broadcast(&b->applier_cv);
     }
     pthread_mutex_unlock(&b->applier_mu);
@@ -992,6 +995,8 @@ static void applier_wait_for(struct boards *b, unsigned left)
     if (!b->applier)
         return;
     pthread_mutex_lock(&b->applier_mu);
+    if (b->pending > left)
+        atomic_fetch_add_explicit(&b->apply_waits, 1, memory_order_relaxed);
     while (b->pending > left)
         pthread_cond_wait(&b->applier_cv, &b->applier_mu);
     pthread_mutex_unlock(&b->applier_mu);
@@ -1072,6 +1077,7 @@ bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
             b->job_arg[b->open] = arg;
             b->open = (b->open + 1) % APPLY_SETS;
             b->pending++;
+            atomic_store_explicit(&b->apply_pending, b->pending, memory_order_relaxed);
             pthread_cond_broadcast(&b->applier_cv);
             pthread_mutex_unlock(&b->applier_mu);
             b->cur = &b->sets[b->open];
@@ -1228,4 +1234,7 @@ void boards_stats(struct boards *b, struct boards_stats *out)
     out->bytes = atomic_load_explicit(&b->bytes, memory_order_relaxed);
     out->evictions = atomic_load_explicit(&b->evictions, memory_order_relaxed);
     out->loads = atomic_load_explicit(&b->loads, memory_order_relaxed);
+    out->applied = atomic_load_explicit(&b->applied, memory_order_relaxed);
+    out->apply_waits = atomic_load_explicit(&b->apply_waits, memory_order_relaxed);
+    out->apply_pending = atomic_load_explicit(&b->apply_pending, memory_order_relaxed);
 }

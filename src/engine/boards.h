@@ -146,6 +146,9 @@ void boards_evict(struct boards *b, int64_t now_ms);
 /* Boards and entries held in memory, and their bytes (metrics). Any thread. */
 struct boards_stats {
     uint64_t boards, loaded, entries, bytes, evictions, loads;
+    uint64_t applied;           /* batches the applier thread applied */
+    uint64_t apply_waits;       /* times the engine thread waited for it */
+    uint64_t apply_pending;     /* batches handed to it and not yet applied */
 };
 void boards_stats(struct boards *b, struct boards_stats *out);
 

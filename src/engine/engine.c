@@ -1361,6 +1361,15 @@ void engine_collect_metrics(struct buf *out, void *arg)
                    bs.evictions);
     metrics_single(out, "reactor_leaderboard_loads_total", "counter",
                    "Leaderboards read back into memory from the store.", bs.loads);
+    metrics_single(out, "reactor_leaderboard_applied_batches_total", "counter",
+                   "Committed batches whose leaderboard changes the applier thread applied.",
+                   bs.applied);
+    metrics_single(out, "reactor_leaderboard_apply_waits_total", "counter",
+                   "Times the engine thread waited for the leaderboards' applier thread.",
+                   bs.apply_waits);
+    metrics_single(out, "reactor_leaderboard_apply_pending", "gauge",
+                   "Committed batches handed to the applier thread and not yet applied.",
+                   bs.apply_pending);
     struct metrics_hist_sum sum;
     memset(&sum, 0, sizeof(sum));
     metrics_hist_accumulate(&sum, &e->m.commit);

@@ -413,6 +413,12 @@ def test_boards_survive_a_restart_and_old_ones_leave_memory(reactor, tmp_path):
     evicted = [line for line in metrics.splitlines()
                if line.startswith("reactor_leaderboard_evictions_total")]
     assert int(evicted[0].split()[-1]) >= 1, metrics
+    # The scores were applied on the applier thread.
+    applied = [line for line in metrics.splitlines()
+               if line.startswith("reactor_leaderboard_applied_batches_total")]
+    assert int(applied[0].split()[-1]) >= 4, metrics
+    assert "reactor_leaderboard_apply_pending " in metrics
+    assert "reactor_leaderboard_apply_waits_total " in metrics
     # ...and a read brings it back from the store, whole.
     assert b.top(periodKey=old_day.strftime("%Y-%m-%d")) == before[old_day.strftime("%Y-%m-%d")]
     s.stop()

@@ -399,6 +399,10 @@ static void the_applier_applies_committed_batches_on_its_thread(void **state)
                      STORE_NOT_FOUND);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
     boards_batch_end(f->b, true, END + 2);
+    struct boards_stats st;
+    boards_stats(f->b, &st);
+    assert_int_equal(st.applied, 50);
+    assert_int_equal(st.apply_pending, 0);
     pthread_mutex_lock(&a.mu);
     assert_int_equal(a.done, 50);
     assert_int_equal(a.changed, 50);
