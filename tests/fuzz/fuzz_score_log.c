@@ -5,50 +5,24 @@
  * is its text. The row is folded inside a batch that is then rolled back, on a store opened
  * once in a temporary directory. Checked: the fold succeeds and empties the log, and every
  * score it writes is within [0, cap]. */
-#include "fuzz.h"
+#include "fuzz_store.h"
 
-#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "core/log.h"
-#include "store/migrations.h"
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
 #define CAP 1000000000000LL /* small enough for sums of the input's numbers to reach it */
 
 static struct store *st;
-static char dir[] = "/tmp/reactor-fuzz-score-log-XXXXXX";
-
-static void cleanup(void)
-{
-    store_close(st);
-    char path[128];
-    static const char *const files[] = { "reactor.db", "reactor.db-wal", "reactor.db-shm" };
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null >= 0)
-        log_set_fd(null); /* damaged rows are logged: not the point here */
-    CHECK(mkdtemp(dir) != NULL);
-    struct store_options opt = { .data_dir = dir };
-    char err[256];
-    st = store_open(&opt, err, sizeof(err));
-    CHECK(st != NULL);
-    CHECK(store_migrate(st, NULL, err, sizeof(err)) == 0);
-    atexit(cleanup);
+    st = fuzz_store_open();
     return 0;
 }
 

@@ -1,0 +1,48 @@
+/* For the targets that read what the store holds: one store for the whole run, opened and
+ * migrated in a temporary directory by fuzz_store_open (from LLVMFuzzerInitialize), closed
+ * and removed at exit. Logs go to /dev/null: damaged rows are logged, and that is not the
+ * point of these targets. */
+#ifndef REACTOR_FUZZ_FUZZ_STORE_H
+#define REACTOR_FUZZ_FUZZ_STORE_H
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "fuzz.h"
+#include "store/migrations.h"
+#include "store/store.h"
+
+static struct store *fuzz_store;
+static char fuzz_store_dir[] = "/tmp/reactor-fuzz-store-XXXXXX";
+
+static void fuzz_store_cleanup(void)
+{
+    store_close(fuzz_store);
+    char path[128];
+    static const char *const files[] = { "reactor.db", "reactor.db-wal", "reactor.db-shm" };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", fuzz_store_dir, files[i]);
+        unlink(path);
+    }
+    rmdir(fuzz_store_dir);
+}
+
+static inline struct store *fuzz_store_open(void)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0)
+        log_set_fd(null);
+    CHECK(mkdtemp(fuzz_store_dir) != NULL);
+    struct store_options opt = { .data_dir = fuzz_store_dir };
+    char err[256];
+    fuzz_store = store_open(&opt, err, sizeof(err));
+    CHECK(fuzz_store != NULL);
+    CHECK(store_migrate(fuzz_store, NULL, err, sizeof(err)) == 0);
+    atexit(fuzz_store_cleanup);
+    return fuzz_store;
+}
+
+#endif
