@@ -121,8 +121,7 @@ struct boards {
     int64_t evict_checked_ms;
     size_t cold_budget;         /* bytes cold boards may hold before the least read go */
     struct batch_set sets[APPLY_SETS]; /* a ring: the open batch's, then those applied */
-    struct batch_set *cur;      /* the open batch's: sets[open] */
-    unsigned open;
+    struct batch_set *cur;      /* the open batch's */
     struct store_board_change *row; /* one user's changes, as the store takes them */
     struct buf log_row;         /* the batch's row of the score log */
     size_t row_cap;
@@ -141,7 +140,7 @@ struct boards {
     int64_t folded_ms;          /* when the log was last folded (committed) */
     bool batch_folded;          /* the open batch folded the log */
     _Atomic uint64_t loaded, entries, bytes, evictions, loads; /* stats */
-    _Atomic uint64_t applied, apply_waits, apply_pending;
+    _Atomic uint64_t applied, apply_waits;
     boards_changed_fn *on_change; /* told of each board a committed batch changed */
     void *on_change_arg;
     /* The applier thread (boards_start_applier): it applies committed batches' sets, in
@@ -414,16 +413,6 @@ static void board_listed(const struct store_board *sb, void *arg)
     dir_add(c->b, sb->id, sb->app_id, sb->metric, sb->period, sb->updated_at);
 }
 
-static int pend_cmp(const void *a, const void *b)
-{
-    const struct store_board_sum *x = a, *y = b;
-    if (x->board != y->board)
-        return x->board < y->board ? -1 : 1;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->user, y->user, n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
 /* Folds the committed rows of the score log inside the open batch, from their sums in
  * memory; the open batch's own rows stay in the log. */
 static int fold(struct boards *b, struct store *st, char *err, size_t errlen)
@@ -437,8 +426,6 @@ static int fold(struct boards *b, struct store *st, char *err, size_t errlen)
         v[i] = (struct store_board_sum){ p->board, b->pend_text.data + p->off, p->len,
                                          p->delta, p->at };
     }
-    if (b->pend_n > 1)
-        qsort(v, b->pend_n, sizeof(*v), pend_cmp);
     int rc = store_board_fold_sums(st, v, b->pend_n, b->log_through, BOARDS_SCORE_MAX, err,
                                    errlen);
     free(v);
@@ -449,30 +436,57 @@ static int fold(struct boards *b, struct store *st, char *err, size_t errlen)
     return 0;
 }
 
+static uint64_t mix(uint64_t h)
+{
+    h *= 0x9e3779b97f4a7c15u;
+    return h ^ (h >> 29);
+}
+
+/* An open-addressing table of numbers + 1 (0: free), cap a power of two, grown at half full:
+ * `rehash` gives each number's hash. */
+static void slots_grow(uint32_t **slots, size_t *cap, size_t n, struct boards *b,
+                       uint64_t (*rehash)(const struct boards *, uint32_t),
+                       void (*moved)(struct boards *, uint32_t, uint32_t))
+{
+    if ((n + 1) * 2 <= *cap)
+        return;
+    size_t c = *cap ? *cap * 2 : 1024;
+    uint32_t *v = xcalloc(c, sizeof(*v));
+    for (size_t i = 0; i < *cap; i++) {
+        uint32_t k = (*slots)[i];
+        if (!k)
+            continue;
+        size_t j = rehash(b, k - 1) & (c - 1);
+        while (v[j])
+            j = (j + 1) & (c - 1);
+        v[j] = k;
+        moved(b, k - 1, (uint32_t)j);
+    }
+    free(*slots);
+    *slots = v;
+    *cap = c;
+}
+
+static uint64_t pend_rehash(const struct boards *b, uint32_t i)
+{
+    return b->pend[i].hash;
+}
+
+static void pend_moved(struct boards *b, uint32_t i, uint32_t slot)
+{
+    b->pend[i].slot = slot;
+}
+
 static uint64_t pend_hash(int64_t board, uint64_t user_hash)
 {
-    uint64_t h = (user_hash ^ (uint64_t)board) * 0x9e3779b97f4a7c15u;
-    return h ^ (h >> 29);
+    return mix(user_hash ^ (uint64_t)board);
 }
 
 /* Adds a committed change to the sums. */
 static void pend_add(struct boards *b, int64_t board, const char *user, size_t len,
                      uint64_t user_hash, int64_t delta, int64_t at)
 {
-    if ((b->pend_n + 1) * 2 > b->pend_slots_cap) {
-        size_t cap = b->pend_slots_cap ? b->pend_slots_cap * 2 : 1024;
-        uint32_t *slots = xcalloc(cap, sizeof(*slots));
-        for (size_t i = 0; i < b->pend_n; i++) {
-            size_t j = b->pend[i].hash & (cap - 1);
-            while (slots[j])
-                j = (j + 1) & (cap - 1);
-            slots[j] = (uint32_t)i + 1;
-            b->pend[i].slot = (uint32_t)j;
-        }
-        free(b->pend_slots);
-        b->pend_slots = slots;
-        b->pend_slots_cap = cap;
-    }
+    slots_grow(&b->pend_slots, &b->pend_slots_cap, b->pend_n, b, pend_rehash, pend_moved);
     uint64_t h = pend_hash(board, user_hash);
     size_t mask = b->pend_slots_cap - 1, j = h & mask;
     for (;; j = (j + 1) & mask) {
@@ -637,37 +651,6 @@ static void push(struct board ***v, size_t *n, size_t *cap, struct board *x)
         *v = xrealloc(*v, *cap * sizeof(**v));
     }
     (*v)[(*n)++] = x;
-}
-
-/* An open-addressing table of numbers + 1 (0: free), cap a power of two, grown at half full:
- * `rehash` gives each number's hash. */
-static void slots_grow(uint32_t **slots, size_t *cap, size_t n, struct boards *b,
-                       uint64_t (*rehash)(const struct boards *, uint32_t),
-                       void (*moved)(struct boards *, uint32_t, uint32_t))
-{
-    if ((n + 1) * 2 <= *cap)
-        return;
-    size_t c = *cap ? *cap * 2 : 1024;
-    uint32_t *v = xcalloc(c, sizeof(*v));
-    for (size_t i = 0; i < *cap; i++) {
-        uint32_t k = (*slots)[i];
-        if (!k)
-            continue;
-        size_t j = rehash(b, k - 1) & (c - 1);
-        while (v[j])
-            j = (j + 1) & (c - 1);
-        v[j] = k;
-        moved(b, k - 1, (uint32_t)j);
-    }
-    free(*slots);
-    *slots = v;
-    *cap = c;
-}
-
-static uint64_t mix(uint64_t h)
-{
-    h *= 0x9e3779b97f4a7c15u;
-    return h ^ (h >> 29);
 }
 
 static uint64_t user_rehash(const struct boards *b, uint32_t u)
@@ -971,7 +954,8 @@ static void *applier_run(void *arg)
             pthread_cond_wait(&b->applier_cv, &b->applier_mu);
         if (!b->pending)
             break; /* stopping, nothing left */
-        unsigned j = (b->open + APPLY_SETS - b->pending) % APPLY_SETS; /* the oldest */
+        unsigned open = (unsigned)(b->cur - b->sets);
+        unsigned j = (open + APPLY_SETS - b->pending) % APPLY_SETS; /* the oldest */
         boards_applied_fn *done = b->job_done[j];
         void *done_arg = b->job_arg[j];
         pthread_mutex_unlock(&b->applier_mu);
@@ -982,7 +966,6 @@ static void *applier_run(void *arg)
         pthread_mutex_lock(&b->applier_mu);
         b->pending--;
         atomic_fetch_add_explicit(&b->applied, 1, memory_order_relaxed);
-        atomic_store_explicit(&b->apply_pending, b->pending, memory_order_relaxed);
         pthread_cond_broadcast(&b->applier_cv);
     }
     pthread_mutex_unlock(&b->applier_mu);
@@ -1055,7 +1038,6 @@ bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
             pthread_rwlock_unlock(&b->lock);
         }
         set_clear(b->cur);
-        b->created_n = 0;
     } else {
         for (size_t i = 0; i < b->cur->touched_n; i++) {
             struct board *x = b->cur->touched[i];
@@ -1066,21 +1048,19 @@ bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
                 x->stored_ms = x->touch_ms;
         }
         touched_reset(b);
-        b->created_n = 0;
         if (b->applier && (b->cur->changes_n || b->cur->touched_n)) {
             /* The applier takes this set after those before it; the engine goes on with the
              * next in the ring, which the applier emptied (it waits when every other set is
              * still to be applied). */
             applier_wait_for(b, APPLY_SETS - 2);
+            unsigned open = (unsigned)(b->cur - b->sets);
             pthread_mutex_lock(&b->applier_mu);
-            b->job_done[b->open] = done;
-            b->job_arg[b->open] = arg;
-            b->open = (b->open + 1) % APPLY_SETS;
+            b->job_done[open] = done;
+            b->job_arg[open] = arg;
+            b->cur = &b->sets[(open + 1) % APPLY_SETS];
             b->pending++;
-            atomic_store_explicit(&b->apply_pending, b->pending, memory_order_relaxed);
             pthread_cond_broadcast(&b->applier_cv);
             pthread_mutex_unlock(&b->applier_mu);
-            b->cur = &b->sets[b->open];
             later = done != NULL;
         } else {
             /* Also with nothing to apply: the sums and the answers keep commit order (the
@@ -1090,6 +1070,7 @@ bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
             apply_set(b, b->cur);
         }
     }
+    b->created_n = 0;
     if (now_ms - b->evict_checked_ms >= EVICT_CHECK_MS ||
         now_ms - b->evict_checked_ms >= b->retention_ms / 4)
         evict(b, now_ms);
@@ -1236,5 +1217,7 @@ void boards_stats(struct boards *b, struct boards_stats *out)
     out->loads = atomic_load_explicit(&b->loads, memory_order_relaxed);
     out->applied = atomic_load_explicit(&b->applied, memory_order_relaxed);
     out->apply_waits = atomic_load_explicit(&b->apply_waits, memory_order_relaxed);
-    out->apply_pending = atomic_load_explicit(&b->apply_pending, memory_order_relaxed);
+    pthread_mutex_lock(&b->applier_mu);
+    out->apply_pending = b->pending;
+    pthread_mutex_unlock(&b->applier_mu);
 }

@@ -295,10 +295,10 @@ static bool sum_row(struct fold_sums *t, const char *user, size_t len, const cha
     return true;
 }
 
+/* Sums in (board, user) order: the upserts walk board_scores once. */
 static int sum_cmp(const void *a, const void *b)
 {
-    const struct fold_sum *x = *(const struct fold_sum *const *)a;
-    const struct fold_sum *y = *(const struct fold_sum *const *)b;
+    const struct store_board_sum *x = a, *y = b;
     if (x->board != y->board)
         return x->board < y->board ? -1 : 1;
     size_t n = x->len < y->len ? x->len : y->len;
@@ -307,15 +307,15 @@ static int sum_cmp(const void *a, const void *b)
 }
 
 /* The log read in its order and summed in C per (board, user): exact, and capped without
- * overflow (SQLite's sum() fails on overflow, which would stop every later fold); the sums
- * are written in key order, so the upserts walk board_scores once. */
-static int fold_all(struct store *s, int64_t cap, char *err, size_t errlen)
+ * overflow (SQLite's sum() fails on overflow, which would stop every later fold). *v gets
+ * the sums (their users owned by t), *n how many. */
+static int sum_log(struct store *s, int64_t cap, struct fold_sums *t, struct store_board_sum **v,
+                   size_t *n, char *err, size_t errlen)
 {
     sqlite3_stmt *scan = sqlite__stmt(s, ST_BOARD_LOG_SCAN, err, errlen);
     if (!scan)
         return -1;
-    struct fold_sums t = { NULL, 0, 0, 0 };
-    sqlite3_randomness(sizeof(t.seed), &t.seed);
+    sqlite3_randomness(sizeof(t->seed), &t->seed);
     int rc, ret = 0;
     struct buf part = BUF_INIT;
     while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
@@ -323,7 +323,7 @@ static int fold_all(struct store *s, int64_t cap, char *err, size_t errlen)
         size_t len = (size_t)sqlite3_column_bytes(scan, 1);
         const char *changes = (const char *)sqlite3_column_text(scan, 2);
         if (u && changes &&
-            !sum_row(&t, u, len, changes, (size_t)sqlite3_column_bytes(scan, 2), cap, &part))
+            !sum_row(t, u, len, changes, (size_t)sqlite3_column_bytes(scan, 2), cap, &part))
             log_error("a leaderboard score log row is malformed; its changes from the fault on "
                       "are not counted",
                       LOG_I("seq", sqlite3_column_int64(scan, 0)),
@@ -333,20 +333,13 @@ static int fold_all(struct store *s, int64_t cap, char *err, size_t errlen)
     if (rc != SQLITE_DONE)
         ret = sqlite__fail(s, err, errlen);
     sqlite3_reset(scan);
-    struct fold_sum **order = ret == 0 && t.n ? xmalloc(t.n * sizeof(*order)) : NULL;
-    size_t n = 0;
-    for (size_t i = 0; order && i < t.cap; i++)
-        if (t.v[i].user)
-            order[n++] = &t.v[i];
-    if (order)
-        qsort(order, n, sizeof(*order), sum_cmp);
-    for (size_t i = 0; ret == 0 && i < n; i++)
-        ret = fold_one(s, order[i]->board, order[i]->user, order[i]->len, order[i]->delta,
-                       order[i]->at, cap, err, errlen);
-    free(order);
-    for (size_t i = 0; i < t.cap; i++)
-        free(t.v[i].user);
-    free(t.v);
+    *v = ret == 0 && t->n ? xmalloc(t->n * sizeof(**v)) : NULL;
+    *n = 0;
+    for (size_t i = 0; *v && i < t->cap; i++) {
+        const struct fold_sum *x = &t->v[i];
+        if (x->user)
+            (*v)[(*n)++] = (struct store_board_sum){ x->board, x->user, x->len, x->delta, x->at };
+    }
     return ret;
 }
 
@@ -359,22 +352,25 @@ int store_board_fold(struct store *s, int64_t cap, int64_t *rows, char *err, siz
         *rows = n;
     if (n == 0)
         return 0;
-    /* A savepoint: a step that fails undoes the others, so no change is ever folded twice. */
-    if (sqlite__exec(s, "SAVEPOINT board_fold", err, errlen) < 0)
-        return -1;
-    sqlite3_stmt *st;
-    if (fold_all(s, cap, err, errlen) < 0 ||
-        !(st = sqlite__stmt(s, ST_BOARD_LOG_CLEAR, err, errlen)) ||
-        sqlite__step_done(s, st, err, errlen) < 0) {
-        sqlite__exec(s, "ROLLBACK TO board_fold; RELEASE board_fold", NULL, 0);
-        return -1;
-    }
-    return sqlite__exec(s, "RELEASE board_fold", err, errlen);
+    struct fold_sums t = { NULL, 0, 0, 0 };
+    struct store_board_sum *v = NULL;
+    size_t nv = 0;
+    int ret = sum_log(s, cap, &t, &v, &nv, err, errlen);
+    if (ret == 0)
+        ret = store_board_fold_sums(s, v, nv, INT64_MAX, cap, err, errlen);
+    free(v);
+    for (size_t i = 0; i < t.cap; i++)
+        free(t.v[i].user);
+    free(t.v);
+    return ret;
 }
 
-int store_board_fold_sums(struct store *s, const struct store_board_sum *v, size_t n,
-                          int64_t through, int64_t cap, char *err, size_t errlen)
+int store_board_fold_sums(struct store *s, struct store_board_sum *v, size_t n, int64_t through,
+                          int64_t cap, char *err, size_t errlen)
 {
+    if (n > 1)
+        qsort(v, n, sizeof(*v), sum_cmp);
+    /* A savepoint: a step that fails undoes the others, so no change is ever folded twice. */
     if (sqlite__exec(s, "SAVEPOINT board_fold", err, errlen) < 0)
         return -1;
     int ret = 0;

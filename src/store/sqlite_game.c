@@ -204,10 +204,11 @@ static bool ledger_compact(const struct store_ledger *v, size_t n)
     char id[UUID_LEN + 1];
     if (!v[0].id || !uuid_add(v[0].id, 0, id))
         return false;
-    for (size_t i = 0; i < n; i++) /* the compact form has room for these two only */
+    for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].kind, "xp") != 0 && strcmp(v[i].kind, "currency") != 0)
-            return false;
-    for (size_t i = 1; i < n; i++) {
+            return false; /* the compact form has room for these two only */
+        if (i == 0)
+            continue;
         if (v[i].seq != v[0].seq + (int64_t)i || v[i].created_at != v[0].created_at ||
             !same_str(v[i].source, v[0].source) || !v[i].id)
             return false;
@@ -636,22 +637,22 @@ int store_ledger_get(struct store *s, const char *app_id, const char *user_id, i
     return ret;
 }
 
-/* Writes the index row of one user (`who`: app '\0' user) listing its new rows' places. */
-static int index_put(struct store *s, const struct buf *who, size_t app_len, int64_t first_seq,
-                     const struct buf *lseqs, char *err, size_t errlen)
+/* Writes the index row of one user listing its new rows' places. */
+static int index_put(struct store *s, const char *app, size_t app_len, const char *user,
+                     size_t user_len, int64_t first_seq, const struct buf *lseqs, char *err,
+                     size_t errlen)
 {
     sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_INDEX_PUT, err, errlen);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, who->data, (int)app_len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, who->data + app_len + 1, (int)(who->len - app_len - 1),
-                      SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, app, (int)app_len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, user, (int)user_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, first_seq);
     sqlite3_bind_text(st, 4, lseqs->data, (int)lseqs->len, SQLITE_STATIC);
     return sqlite__step_done(s, st, err, errlen);
 }
 
-static int indexed_set(struct store *s, int64_t through, char *err, size_t errlen)
+int store_ledger_indexed_through(struct store *s, int64_t through, char *err, size_t errlen)
 {
     sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_INDEXED_SET, err, errlen);
     if (!st)
@@ -666,24 +667,25 @@ int store_ledger_index_user(struct store *s, const char *app_id, const char *use
                             int64_t first_seq, const int64_t *lseqs, size_t n, char *err,
                             size_t errlen)
 {
-    struct buf who = BUF_INIT, list = BUF_INIT;
-    size_t app_len = strlen(app_id);
-    buf_append(&who, app_id, app_len + 1);
-    buf_puts(&who, user_id);
+    struct buf list = BUF_INIT;
     for (size_t i = 0; i < n; i++) {
         if (i)
             buf_putc(&list, ',');
         buf_append_i64(&list, lseqs[i]);
     }
-    int rc = n ? index_put(s, &who, app_len, first_seq, &list, err, errlen) : 0;
-    buf_release(&who);
+    int rc = n ? index_put(s, app_id, strlen(app_id), user_id, strlen(user_id), first_seq, &list,
+                           err, errlen)
+               : 0;
     buf_release(&list);
     return rc;
 }
 
-int store_ledger_indexed_through(struct store *s, int64_t through, char *err, size_t errlen)
+/* index_put for `who`: app '\0' user. */
+static int put_who(struct store *s, const struct buf *who, size_t app_len, int64_t first_seq,
+                   const struct buf *lseqs, char *err, size_t errlen)
 {
-    return indexed_set(s, through, err, errlen);
+    return index_put(s, who->data, app_len, who->data + app_len + 1, who->len - app_len - 1,
+                     first_seq, lseqs, err, errlen);
 }
 
 /* Indexes the ledger rows written since the last fold, read in (app, user, place) order: one
@@ -721,8 +723,8 @@ static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen
             memcmp(who.data, app, alen) == 0 && memcmp(who.data + alen + 1, user, ulen) == 0) {
             buf_putc(&lseqs, ',');
         } else {
-            if (lseqs.len && (ret = index_put(s, &who, app_len, first_seq, &lseqs, err,
-                                              errlen)) < 0)
+            if (lseqs.len && (ret = put_who(s, &who, app_len, first_seq, &lseqs, err,
+                                            errlen)) < 0)
                 break;
             buf_reset(&who);
             buf_append(&who, app, alen);
@@ -738,11 +740,11 @@ static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen
         ret = sqlite__fail(s, err, errlen);
     sqlite3_reset(scan);
     if (ret == 0 && lseqs.len)
-        ret = index_put(s, &who, app_len, first_seq, &lseqs, err, errlen);
+        ret = put_who(s, &who, app_len, first_seq, &lseqs, err, errlen);
     buf_release(&who);
     buf_release(&lseqs);
     if (ret == 0 && last != through)
-        ret = indexed_set(s, last, err, errlen);
+        ret = store_ledger_indexed_through(s, last, err, errlen);
     *rows = n;
     return ret;
 }

@@ -130,7 +130,6 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_BOARD_FOLD] = "INSERT INTO board_scores (board, user_id, score, at) VALUES (?1, ?2, ?3, ?4) "
                       "ON CONFLICT DO UPDATE SET score = CASE WHEN excluded.score > ?5 - score "
                       "THEN ?5 ELSE score + excluded.score END, at = max(at, excluded.at)",
-    [ST_BOARD_LOG_CLEAR] = "DELETE FROM board_log",
     [ST_BOARD_LOG_CLEAR_THROUGH] = "DELETE FROM board_log WHERE seq <= ?",
     [ST_BOARD_LOG_ROWS] = "SELECT count(*) FROM board_log",
     [ST_BOARD_SCORES] = "SELECT user_id, score, at FROM board_scores WHERE board = ?",

@@ -404,8 +404,9 @@ struct store_board_sum {
 };
 /* The fold when the caller has summed the log's rows up to `through` (their place) itself:
  * adds each sum to board_scores as store_board_fold does, and removes those rows, all or
- * nothing. Sums in (board, user) order write board_scores in key order. Inside a batch. */
-int store_board_fold_sums(struct store *s, const struct store_board_sum *v, size_t n,
+ * nothing. The sums are sorted here, in (board, user) order, so the upserts walk
+ * board_scores once. Inside a batch. */
+int store_board_fold_sums(struct store *s, struct store_board_sum *v, size_t n,
                           int64_t through, int64_t cap, char *err, size_t errlen);
 /* Folds the whole log into board_scores (each (board, user) adds the sum of its changes,
  * stopping at `cap`, and takes the time of its last) and empties it, all or nothing; *rows

@@ -16,15 +16,6 @@
 #include "store/sqlite_int.h"
 #include "store/store.h"
 
-static struct store *st;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    st = fuzz_store_open();
-    return 0;
-}
 
 struct seen {
     bool compact;
@@ -64,9 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = (const char *)data + 8;
     size_t len = size - 8;
     char err[256];
-    CHECK(store_batch_begin(st, err, sizeof(err)) == 0);
+    CHECK(store_batch_begin(fuzz_store, err, sizeof(err)) == 0);
     sqlite3_stmt *ins = NULL;
-    CHECK(sqlite3_prepare_v2(st->db,
+    CHECK(sqlite3_prepare_v2(fuzz_store->db,
                              "INSERT INTO ledger_rows (app_id, user_id, first_seq, entries) "
                              "VALUES ('app', 'u', ?, ?)",
                              -1, &ins, NULL) == SQLITE_OK);
@@ -74,11 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sqlite3_bind_text(ins, 2, text, (int)len, SQLITE_STATIC);
     CHECK(sqlite3_step(ins) == SQLITE_DONE);
     sqlite3_finalize(ins);
-    int64_t lseq = sqlite3_last_insert_rowid(st->db);
+    int64_t lseq = sqlite3_last_insert_rowid(fuzz_store->db);
     /* What the row says of itself, to check the compact form's entries against. */
     struct seen s = { .first_seq = first_seq };
     sqlite3_stmt *q = NULL;
-    CHECK(sqlite3_prepare_v2(st->db,
+    CHECK(sqlite3_prepare_v2(fuzz_store->db,
                              "SELECT CASE WHEN json_valid(entries) THEN json_type(entries, "
                              "'$[0]') = 'text' AND json_type(entries, '$[2]') = 'integer' END, "
                              "CASE WHEN json_valid(entries) THEN entries ->> '$[2]' END, "
@@ -92,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *base = (const char *)sqlite3_column_text(q, 2);
     snprintf(s.base, sizeof(s.base), "%s", s.compact && base ? base : "");
     sqlite3_finalize(q);
-    CHECK(store_ledger_logged(st, lseq, entry, &s, err, sizeof(err)) == 0);
-    store_batch_rollback(st);
+    CHECK(store_ledger_logged(fuzz_store, lseq, entry, &s, err, sizeof(err)) == 0);
+    store_batch_rollback(fuzz_store);
     return 0;
 }

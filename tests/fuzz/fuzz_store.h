@@ -1,5 +1,5 @@
-/* For the targets that read what the store holds: one store for the whole run, opened and
- * migrated in a temporary directory by fuzz_store_open (from LLVMFuzzerInitialize), closed
+/* For the targets that read what the store holds: one store for the whole run, `fuzz_store`,
+ * opened and migrated in a temporary directory by LLVMFuzzerInitialize (defined here), closed
  * and removed at exit. Logs go to /dev/null: damaged rows are logged, and that is not the
  * point of these targets. */
 #ifndef REACTOR_FUZZ_FUZZ_STORE_H
@@ -30,8 +30,10 @@ static void fuzz_store_cleanup(void)
     rmdir(fuzz_store_dir);
 }
 
-static inline struct store *fuzz_store_open(void)
+int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    (void)argc;
+    (void)argv;
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (null >= 0)
         log_set_fd(null);
@@ -42,7 +44,7 @@ static inline struct store *fuzz_store_open(void)
     CHECK(fuzz_store != NULL);
     CHECK(store_migrate(fuzz_store, NULL, err, sizeof(err)) == 0);
     atexit(fuzz_store_cleanup);
-    return fuzz_store;
+    return 0;
 }
 
 #endif
