@@ -179,7 +179,8 @@ static void on_key_flush(uv_timer_t *t)
 
 /* On the engine thread: forgets signature nonces whose window has passed, in chunks and
  * within a time budget so the engine never stalls on it. Every 250 ms, up to 4 chunks: 80,000
- * nonces a second, more than the engine records (one per signed request). */
+ * rows a second, more than the engine writes (one per batch with signed requests; rows of
+ * earlier versions hold one nonce each). */
 #define NONCE_EXPIRE_CHUNK 5000
 #define NONCE_EXPIRE_CHUNKS 4
 
@@ -200,7 +201,7 @@ static void expire_nonces(void *arg)
         total += deleted;
     }
     if (total)
-        log_debug("expired nonces forgotten", LOG_I("count", total));
+        log_debug("expired nonce rows forgotten", LOG_I("rows", total));
 }
 
 static void on_nonce_expiry(uv_timer_t *t)

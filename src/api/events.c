@@ -228,14 +228,9 @@ static void ingest_run(struct api_call *c, struct store *st)
         ingest_refuse(c, REJECT_EXPIRED, "expired_timestamp", "Expired signature timestamp");
         return;
     }
-    int rc = engine_claim_nonce(api->engine, st, c->who.app_id, x->nonce, x->nonce_len, expires,
-                                now / 1000, err, sizeof(err));
-    if (rc == STORE_CONFLICT) {
+    if (engine_claim_nonce(api->engine, c->who.app_id, x->nonce, x->nonce_len, expires,
+                           now / 1000) == STORE_CONFLICT) {
         ingest_refuse(c, REJECT_REPLAY, "replay_detected", "Replay detected");
-        return;
-    }
-    if (rc < 0) {
-        api_call_fail_batch(c, "nonce claim failed", err);
         return;
     }
     x->outcomes = xcalloc(x->n, sizeof(*x->outcomes));

@@ -192,6 +192,7 @@ struct engine_metrics {
 struct nonce_claim {
     uint64_t h;
     int64_t expires;
+    size_t app, nonce, len; /* where its app id and nonce are in `claimed` */
 };
 
 /* The game model of the apps the engine has seen, loaded from the store on first use. */
@@ -214,6 +215,10 @@ struct engine {
     struct nonce_set *nonces;
     struct nonce_claim *claims;   /* nonces claimed in the open batch */
     size_t claims_n, claims_cap;
+    size_t claims_logged;           /* of them, recorded in the store (engine_flush) */
+    struct buf claimed;             /* their app ids and nonces */
+    struct store_nonce *nonce_rows; /* claims on their way to the store */
+    size_t nonce_rows_cap;
     engine_publish_fn *publish;
     void *publish_arg;
     engine_outbox_fn *outbox;     /* webhook jobs of an event's effects, in its batch */
@@ -246,6 +251,7 @@ struct engine *engine_new(struct tenant_registry *tenants)
     e->need_fold = true; /* whatever the last run left in the logs */
     buf_init(&e->dump);
     buf_init(&e->states);
+    buf_init(&e->claimed);
     buf_init(&e->step.effects);
     uint64_t k[2] = { 0, 0 };
     if (RAND_bytes((unsigned char *)k, sizeof(k)) != 1)
@@ -266,6 +272,8 @@ void engine_free(struct engine *e)
     free(e->journal);
     nonce_set_free(e->nonces);
     free(e->claims);
+    free(e->nonce_rows);
+    buf_release(&e->claimed);
     free(e->ledger);
     free(e->lseqs);
     buf_release(&e->step.effects);
@@ -447,9 +455,8 @@ int engine_load(struct engine *e, struct store *st, int64_t now_ms, char *err, s
     return 0;
 }
 
-int engine_claim_nonce(struct engine *e, struct store *st, const char *app_id, const char *nonce,
-                       size_t nonce_len, int64_t expires_s, int64_t now_s, char *err,
-                       size_t errlen)
+int engine_claim_nonce(struct engine *e, const char *app_id, const char *nonce, size_t nonce_len,
+                       int64_t expires_s, int64_t now_s)
 {
     uint64_t h = nonce_set_hash(e->nonces, app_id, nonce, nonce_len);
     if (!nonce_set_claim(e->nonces, h, expires_s, now_s))
@@ -458,8 +465,36 @@ int engine_claim_nonce(struct engine *e, struct store *st, const char *app_id, c
         e->claims_cap = e->claims_cap ? e->claims_cap * 2 : 256;
         e->claims = xrealloc(e->claims, e->claims_cap * sizeof(*e->claims));
     }
-    e->claims[e->claims_n++] = (struct nonce_claim){ h, expires_s };
-    return store_nonce_record(st, app_id, nonce, nonce_len, expires_s, err, errlen);
+    struct nonce_claim *c = &e->claims[e->claims_n++];
+    *c = (struct nonce_claim){ h, expires_s, e->claimed.len, 0, nonce_len };
+    buf_puts(&e->claimed, app_id);
+    buf_putc(&e->claimed, '\0');
+    c->nonce = e->claimed.len;
+    buf_append(&e->claimed, nonce, nonce_len);
+    return 0;
+}
+
+/* The batch's claims not yet in the store, as one row (engine_flush). */
+static int record_claims(struct engine *e, struct store *st, char *err, size_t errlen)
+{
+    size_t n = e->claims_n - e->claims_logged;
+    if (n == 0)
+        return 0;
+    if (n > e->nonce_rows_cap) {
+        e->nonce_rows_cap = n;
+        free(e->nonce_rows);
+        e->nonce_rows = xmalloc(n * sizeof(*e->nonce_rows));
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct nonce_claim *c = &e->claims[e->claims_logged + i];
+        e->nonce_rows[i] = (struct store_nonce){ e->claimed.data + c->app,
+                                                 e->claimed.data + c->nonce, c->len,
+                                                 c->expires };
+    }
+    if (store_nonces_record(st, e->nonce_rows, n, err, errlen) < 0)
+        return -1;
+    e->claims_logged = e->claims_n;
+    return 0;
 }
 
 void engine_outcome_release(struct engine_outcome *o)
@@ -705,7 +740,8 @@ void engine_user_attributes(struct engine *e, const char *app_id, const char *us
 
 int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen)
 {
-    if (boards_flush(e->boards, st, now_ms, err, errlen) < 0)
+    if (record_claims(e, st, err, errlen) < 0 ||
+        boards_flush(e->boards, st, now_ms, err, errlen) < 0)
         return -1;
     /* One row of the state log for the batch, with every changed user's state. */
     buf_reset(&e->states);
@@ -1219,7 +1255,8 @@ bool engine_batch_end_then(struct engine *e, bool committed, uint64_t commit_ns,
     atomic_store_explicit(&e->m.nonces, nonce_set_size(e->nonces), memory_order_relaxed);
     atomic_store_explicit(&e->m.nonce_bytes, nonce_set_bytes(e->nonces), memory_order_relaxed);
     e->journal_n = 0;
-    e->claims_n = 0;
+    e->claims_n = e->claims_logged = 0;
+    buf_reset(&e->claimed);
     e->batch_processed = e->batch_failed = e->batch_duplicate = e->batch_users_created = 0;
     e->batch_events = 0;
     return later;

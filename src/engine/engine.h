@@ -92,11 +92,10 @@ struct boards *engine_boards(struct engine *e);
 int engine_load(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen);
 
 /* Claims a request's signature nonce for app `app_id` until `expires_s`, inside the open
- * batch: 0 when claimed (and recorded in the store), STORE_CONFLICT for a replay, -1 when the
- * store failed (the batch must be rolled back). */
-int engine_claim_nonce(struct engine *e, struct store *st, const char *app_id, const char *nonce,
-                       size_t nonce_len, int64_t expires_s, int64_t now_s, char *err,
-                       size_t errlen);
+ * batch: 0 when claimed, STORE_CONFLICT for a replay. The batch's claims are recorded in the
+ * store by engine_flush, and forgotten if the batch does not commit. */
+int engine_claim_nonce(struct engine *e, const char *app_id, const char *nonce, size_t nonce_len,
+                       int64_t expires_s, int64_t now_s);
 
 /* Applies n events of app `app_id`, in order, inside the store batch that is open on `st`.
  * Fills out[0..n). Returns 0, or -1 with a message when the store failed: the batch must then
@@ -175,7 +174,8 @@ int engine_user(struct engine *e, struct store *st, const char *app_id, const ch
 /* POST /users changed a user's attributes (JSON object text): conditions see them at once. */
 void engine_user_attributes(struct engine *e, const char *app_id, const char *user_id,
                             const char *attributes);
-/* Writes the state of every user changed in the open batch (before its commit). */
+/* Writes what the open batch changed and has not written yet, before its commit: the nonces
+ * it claimed and the state of every user it changed. */
 int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen);
 
 /* POST /currency/spend. */

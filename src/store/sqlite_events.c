@@ -1,10 +1,14 @@
 /* Events, signature nonces and the users events create, in SQLite (see store.h). */
 #include <openssl/crypto.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/hex.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "core/secret.h"
 #include "core/uuid.h"
@@ -62,34 +66,121 @@ void store_event_release(struct store_event *e)
     memset(e, 0, sizeof(*e));
 }
 
-int store_nonce_record(struct store *s, const char *app_id, const char *nonce, size_t nonce_len,
-                       int64_t expires_s, char *err, size_t errlen)
+/* A batch's nonces are one row of the nonce log: app_id '' and expires_at the latest expiry
+ * among them, so that the row is forgotten when the last of them expires. Its nonce column
+ * lists them: `@<length>:<app id>` names the app of the entries that follow, and an entry is
+ * `<expires_at - its expiry>,<length>:<nonce>`. Lengths, not separators, bound the texts, so
+ * a nonce may hold any byte. Rows of earlier versions hold one nonce each, with its app and
+ * expiry in their own columns; both are read. */
+int store_nonces_record(struct store *s, const struct store_nonce *v, size_t n, char *err,
+                        size_t errlen)
 {
+    if (n == 0)
+        return 0;
+    int64_t latest = v[0].expires_s;
+    for (size_t i = 1; i < n; i++)
+        if (v[i].expires_s > latest)
+            latest = v[i].expires_s;
+    struct buf row = BUF_INIT;
+    const char *app = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!app || strcmp(app, v[i].app_id) != 0) {
+            app = v[i].app_id;
+            buf_putc(&row, '@');
+            buf_append_u64(&row, strlen(app));
+            buf_putc(&row, ':');
+            buf_puts(&row, app);
+        }
+        buf_append_u64(&row, (uint64_t)(latest - v[i].expires_s));
+        buf_putc(&row, ',');
+        buf_append_u64(&row, v[i].nonce_len);
+        buf_putc(&row, ':');
+        buf_append(&row, v[i].nonce, v[i].nonce_len);
+    }
+    int rc = -1;
     sqlite3_stmt *st = sqlite__stmt(s, ST_NONCE_INSERT, err, errlen);
-    if (!st)
-        return -1;
-    sqlite__bind_text(st, 1, app_id);
-    sqlite3_bind_text(st, 2, nonce, (int)nonce_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, expires_s);
-    return sqlite__step_done(s, st, err, errlen);
+    if (st) {
+        sqlite3_bind_text(st, 1, "", 0, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, row.data, (int)row.len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, latest);
+        rc = sqlite__step_done(s, st, err, errlen);
+    }
+    buf_release(&row);
+    return rc;
 }
 
-int store_nonces_each_live(struct store *s, int64_t now_s,
-                           void (*fn)(const char *app_id, const char *nonce, size_t nonce_len,
-                                      int64_t expires_s, void *arg),
-                           void *arg, char *err, size_t errlen)
+/* A decimal of at most 18 digits at *p, followed by `sep` (both consumed). */
+static bool nonce_num(const char **p, const char *end, char sep, uint64_t *out)
+{
+    const char *q = *p;
+    uint64_t v = 0;
+    while (q < end && *q >= '0' && *q <= '9' && q - *p < 18)
+        v = v * 10 + (uint64_t)(*q++ - '0');
+    if (q == *p || q == end || *q != sep)
+        return false;
+    *out = v;
+    *p = q + 1;
+    return true;
+}
+
+/* Calls fn for each nonce of a batch's row that is live at `now_s`. False when the row is
+ * malformed (the nonces before the fault are given). */
+static bool nonce_row_each(const char *p, size_t len, int64_t latest, int64_t now_s,
+                           store_nonce_fn *fn, void *arg, struct buf *app)
+{
+    const char *end = p + len;
+    bool have_app = false;
+    while (p < end) {
+        uint64_t n, back;
+        if (*p == '@') {
+            p++;
+            if (!nonce_num(&p, end, ':', &n) || n == 0 || n > (uint64_t)(end - p))
+                return false;
+            buf_reset(app);
+            buf_append(app, p, (size_t)n);
+            if (memchr(app->data, '\0', app->len))
+                return false;
+            p += n;
+            have_app = true;
+            continue;
+        }
+        if (!have_app || !nonce_num(&p, end, ',', &back) || latest < 0 ||
+            back > (uint64_t)latest || !nonce_num(&p, end, ':', &n) || n == 0 ||
+            n > (uint64_t)(end - p))
+            return false;
+        int64_t expires = latest - (int64_t)back;
+        if (expires >= now_s)
+            fn(app->data, p, (size_t)n, expires, arg);
+        p += n;
+    }
+    return true;
+}
+
+int store_nonces_each_live(struct store *s, int64_t now_s, store_nonce_fn *fn, void *arg,
+                           char *err, size_t errlen)
 {
     sqlite3_stmt *st = sqlite__stmt(s, ST_NONCE_LIVE, err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, now_s);
+    struct buf app = BUF_INIT;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *app = (const char *)sqlite3_column_text(st, 0);
+        const char *app_id = (const char *)sqlite3_column_text(st, 0);
         const char *nonce = (const char *)sqlite3_column_text(st, 1);
-        if (app && nonce)
-            fn(app, nonce, (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_int64(st, 2), arg);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        int64_t expires = sqlite3_column_int64(st, 2);
+        if (!app_id || !nonce)
+            continue;
+        if (app_id[0]) {
+            fn(app_id, nonce, len, expires, arg); /* a row of an earlier version */
+        } else if (!nonce_row_each(nonce, len, expires, now_s, fn, arg, &app)) {
+            log_error("a row of the nonce log is malformed; its nonces from the fault on are "
+                      "not refused as replays",
+                      LOG_I("expires_at", expires));
+        }
     }
+    buf_release(&app);
     int ret = rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
     sqlite3_reset(st);
     return ret;

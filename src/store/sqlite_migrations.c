@@ -419,6 +419,12 @@ const struct migration sqlite_migrations[] = {
       "DROP TABLE state_log;\n"
       "ALTER TABLE state_rows RENAME TO state_log;\n",
       false },
+    /* Nonces are one row per batch now (store_nonces_record), few enough for an index on
+     * their expiry: retention deletes exactly the expired rows, wherever they are, instead of
+     * reading the oldest thousands every tick to find them, and start-up reads only the live
+     * ones. */
+    { 18, "nonces_expiry",
+      "CREATE INDEX nonces_expiry ON nonces (expires_at);\n", false },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

@@ -47,7 +47,7 @@ static const char *const stmt_sql[ST__COUNT] = {
      * the oldest ?2 rows only (an index on expires_at would cost a write per nonce). The few
      * rows whose signature was dated ahead of the clock wait there until they expire. */
     [ST_NONCE_EXPIRE] = "DELETE FROM nonces WHERE rowid IN (SELECT rowid FROM nonces "
-                        "ORDER BY rowid LIMIT ?2) AND expires_at < ?1",
+                        "WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)",
     [ST_EVENT_INSERT] = "INSERT INTO events (seq, app_id, idempotency_key, user_id, event_type, "
                         "metadata, occurred_at, received_at, processed_at, status, error, "
                         "effects) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -207,21 +207,29 @@ struct store_event {
 const char *store_event_status_name(enum store_event_status st);
 void store_event_release(struct store_event *e);
 
-/* Records that an app used a signature nonce, until `expires_s` (Unix seconds). Whether it
- * was used before is the engine's question (it holds the live nonces in memory). */
-int store_nonce_record(struct store *s, const char *app_id, const char *nonce, size_t nonce_len,
-                       int64_t expires_s, char *err, size_t errlen);
-/* Calls fn for every nonce that has not expired at `now_s` (start-up). */
-int store_nonces_each_live(struct store *s, int64_t now_s,
-                           void (*fn)(const char *app_id, const char *nonce, size_t nonce_len,
-                                      int64_t expires_s, void *arg),
-                           void *arg, char *err, size_t errlen);
+/* A signature nonce an app used, until `expires_s` (Unix seconds). */
+struct store_nonce {
+    const char *app_id;
+    const char *nonce;
+    size_t nonce_len;
+    int64_t expires_s;
+};
+/* Records the nonces a batch's requests used, as one row. Whether one was used before is the
+ * engine's question (it holds the live nonces in memory). */
+int store_nonces_record(struct store *s, const struct store_nonce *v, size_t n, char *err,
+                        size_t errlen);
+typedef void store_nonce_fn(const char *app_id, const char *nonce, size_t nonce_len,
+                            int64_t expires_s, void *arg);
+/* Calls fn for every nonce that has not expired at `now_s` (start-up). A malformed row is
+ * logged, and gives the nonces before the fault. */
+int store_nonces_each_live(struct store *s, int64_t now_s, store_nonce_fn *fn, void *arg,
+                           char *err, size_t errlen);
 /* Deletes up to `limit` of the events received before `before_ms`, oldest first (event
  * retention): their idempotency keys are forgotten with them. *deleted may be NULL. */
 int store_events_expire(struct store *s, int64_t before_ms, int limit, int *deleted, char *err,
                         size_t errlen);
-/* Forgets the nonces that expired before `before_s` among the `limit` oldest recorded;
- * `*deleted` (may be NULL) says how many. */
+/* Forgets up to `limit` rows of nonces (store_nonces_record) that all expired before
+ * `before_s`, the earliest first; `*deleted` (may be NULL) says how many rows. */
 int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *deleted, char *err,
                         size_t errlen);
 /* Appends an event; it takes the next seq (store_event_next_seq). The key store_event_new_key

@@ -164,9 +164,7 @@ static void apply_batch(struct fixture *f, const char *app, struct event *evs, s
 static int claim(struct fixture *f, const char *app, const char *nonce, int64_t expires_s,
                  int64_t now_s)
 {
-    err[0] = '\0';
-    return engine_claim_nonce(f->e, f->u.s, app, nonce, strlen(nonce), expires_s, now_s, err,
-                              sizeof(err));
+    return engine_claim_nonce(f->e, app, nonce, strlen(nonce), expires_s, now_s);
 }
 
 static bool user_exists(struct fixture *f, const char *app, const char *user)
@@ -590,6 +588,61 @@ static void nonce_replay_is_a_conflict(void **state)
     assert_int_equal(claim(f, "shop", "n-1", NOW_S + 601, NOW_S + 301), 0);
     commit(f);
     assert_int_equal(metric(f->e, "reactor_engine_nonces"), 3);
+}
+
+static int64_t nonce_rows(struct fixture *f)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->u.s->db, "SELECT count(*) FROM nonces", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void count_nonce(const char *app_id, const char *nonce, size_t len, int64_t expires,
+                        void *arg)
+{
+    (void)app_id, (void)nonce, (void)len, (void)expires;
+    ++*(int *)arg;
+}
+
+/* A batch's claims reach the store as one row, at engine_flush; a second flush in the same
+ * batch writes only the claims made since, and a batch without claims writes none. */
+static void claims_are_one_row_a_batch(void **state)
+{
+    struct fixture *f = *state;
+    begin(f);
+    assert_int_equal(claim(f, "shop", "one-1", NOW_S + 300, NOW_S), 0);
+    assert_int_equal(claim(f, "game", "one-2", NOW_S + 300, NOW_S), 0);
+    assert_int_equal(claim(f, "shop", "one-1", NOW_S + 300, NOW_S), STORE_CONFLICT);
+    assert_int_equal(engine_flush(f->e, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    assert_int_equal(nonce_rows(f), 1);
+    assert_int_equal(claim(f, "shop", "one-3", NOW_S + 301, NOW_S), 0);
+    commit(f);
+    assert_int_equal(nonce_rows(f), 2);
+    begin(f);
+    commit(f);
+    assert_int_equal(nonce_rows(f), 2);
+    begin(f);
+    assert_int_equal(claim(f, "shop", "one-4", NOW_S + 302, NOW_S), 0);
+    commit(f);
+    assert_int_equal(nonce_rows(f), 3);
+    int listed = 0; /* each once */
+    assert_int_equal(store_nonces_each_live(f->u.s, NOW_S, count_nonce, &listed, err,
+                                            sizeof(err)), 0);
+    assert_int_equal(listed, 4);
+
+    engine_free(f->e);
+    f->e = engine_new(f->tenants);
+    assert_int_equal(engine_load(f->e, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    assert_int_equal(metric(f->e, "reactor_engine_nonces"), 4);
+    begin(f);
+    assert_int_equal(claim(f, "game", "one-2", NOW_S + 310, NOW_S + 10), STORE_CONFLICT);
+    assert_int_equal(claim(f, "shop", "one-3", NOW_S + 310, NOW_S + 10), STORE_CONFLICT);
+    assert_int_equal(claim(f, "game", "one-3", NOW_S + 310, NOW_S + 10), 0);
+    rollback(f);
 }
 
 /* A restart (a new engine on the store, reopened) refuses the nonces committed before, and
@@ -1367,6 +1420,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(an_event_without_a_key_gets_the_one_naming_its_row, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(nonce_replay_is_a_conflict, setup, teardown),
+    cmocka_unit_test_setup_teardown(claims_are_one_row_a_batch, setup, teardown),
     cmocka_unit_test_setup_teardown(load_rebuilds_nonces_after_restart, setup, teardown),
     cmocka_unit_test(partition_is_in_range_and_stable),
     cmocka_unit_test_setup_teardown(publish_calls_the_hook, setup, teardown),

@@ -336,6 +336,47 @@ static void hot_check_constraints_build_no_temporary_tree(void **state)
     store_close(s);
 }
 
+static void count_live(const char *app_id, const char *nonce, size_t len, int64_t expires,
+                       void *arg)
+{
+    (void)nonce, (void)len;
+    assert_true(strcmp(app_id, "shop") == 0 && expires >= 100);
+    ++*(int *)arg;
+}
+
+/* Migration 18: the nonce rows of earlier versions (one each) are read as before, and
+ * retention and start-up find rows through the new index on their expiry. */
+static void the_nonce_index_serves_expiry_and_start_up(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    struct unit_store u;
+    assert_int_equal(unit_store_make_at(&u, "nonces-v17", 17), 0);
+    unit_store_exec(u.s, "INSERT INTO nonces (app_id, nonce, expires_at) VALUES "
+                         "('shop', 'n-1', 50), ('shop', 'n-2', 200), ('shop', 'n-3', 100)");
+    assert_int_equal(store_migrate(u.s, NULL, err, sizeof(err)), 0);
+    int live = 0;
+    assert_int_equal(store_nonces_each_live(u.s, 100, count_live, &live, err, sizeof(err)), 0);
+    assert_int_equal(live, 2);
+    int deleted = 0;
+    assert_int_equal(store_nonces_expire(u.s, 100, 10, &deleted, err, sizeof(err)), 0);
+    assert_int_equal(deleted, 1);
+    static const enum stmt_id by_expiry[] = { ST_NONCE_EXPIRE, ST_NONCE_LIVE };
+    for (size_t i = 0; i < sizeof(by_expiry) / sizeof(by_expiry[0]); i++) {
+        sqlite3_stmt *q = sqlite__stmt(u.s, by_expiry[i], err, sizeof(err)), *st;
+        assert_non_null(q);
+        char plan_sql[1024];
+        snprintf(plan_sql, sizeof(plan_sql), "EXPLAIN QUERY PLAN %s", sqlite3_sql(q));
+        assert_int_equal(sqlite3_prepare_v2(u.s->db, plan_sql, -1, &st, NULL), SQLITE_OK);
+        bool uses = false;
+        while (sqlite3_step(st) == SQLITE_ROW)
+            uses |= strstr((const char *)sqlite3_column_text(st, 3), "nonces_expiry") != NULL;
+        sqlite3_finalize(st);
+        assert_true(uses);
+    }
+    unit_store_close(&u);
+}
+
 struct seen_entries {
     char text[512];
 };
@@ -720,6 +761,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(hot_check_constraints_build_no_temporary_tree, setup,
                                     teardown),
     cmocka_unit_test(the_ledger_migration_keeps_every_entry_in_its_place),
+    cmocka_unit_test(the_nonce_index_serves_expiry_and_start_up),
     cmocka_unit_test(a_store_from_before_the_index_keeps_its_ledger),
     cmocka_unit_test(a_write_is_stored_compact_and_reads_back_whole),
     cmocka_unit_test(the_state_log_migration_and_fold),

@@ -167,11 +167,13 @@ static int find_nonce(const struct nonce_list *l, const char *app, const char *n
     return -1;
 }
 
+/* A row of one nonce. */
 static void record(struct store *s, const char *app, const char *nonce, int64_t expires)
 {
-    int rc = store_nonce_record(s, app, nonce, strlen(nonce), expires, err, sizeof(err));
+    struct store_nonce one = { app, nonce, strlen(nonce), expires };
+    int rc = store_nonces_record(s, &one, 1, err, sizeof(err));
     if (rc != 0)
-        fail_msg("store_nonce_record(%s): %d %s", nonce, rc, err);
+        fail_msg("store_nonces_record(%s): %d %s", nonce, rc, err);
 }
 
 static int expire(struct store *s, int64_t before, int limit)
@@ -653,7 +655,8 @@ static void nonces_each_live_lists_only_unexpired(void **state)
     record(f->u.s, "shop", "n-2", 200);
     record(f->u.s, "game", "n-1", 150);
     record(f->u.s, "shop", "n-old", 99);
-    assert_int_equal(store_nonce_record(f->u.s, "shop", "abcdef", 3, 300, err, sizeof(err)), 0);
+    struct store_nonce abc = { "shop", "abcdef", 3, 300 };
+    assert_int_equal(store_nonces_record(f->u.s, &abc, 1, err, sizeof(err)), 0);
     struct nonce_list l = live_nonces(f->u.s, 100);
     assert_int_equal(l.n, 4);
     int i = find_nonce(&l, "shop", "n-1");
@@ -693,6 +696,85 @@ static void nonces_follow_their_batch(void **state)
     assert_string_equal(l.nonce[0], "committed");
 }
 
+/* A batch's nonces are one row: each comes back with its own app and expiry, whatever bytes
+ * it holds; the row is forgotten only when its last nonce expires. */
+static void nonces_of_a_batch_are_one_row(void **state)
+{
+    struct fixture *f = *state;
+    const char *odd = "@3:x,1:9:@@"; /* the row's own punctuation, inside a nonce */
+    struct store_nonce v[] = {
+        { "shop", "s-1", 3, 100 }, { "game", "g-1", 3, 160 }, { "game", odd, strlen(odd), 90 },
+        { "shop", "s-2", 3, 120 }, { "shop", "", 0, 150 } /* skipped below */,
+    };
+    assert_int_equal(store_nonces_record(f->u.s, v, 4, err, sizeof(err)), 0);
+    assert_int_equal(store_nonces_record(f->u.s, v, 0, err, sizeof(err)), 0); /* no row */
+    assert_int_equal(count_rows(f->u.s, "SELECT count(*) FROM nonces"), 1);
+    struct nonce_list l = live_nonces(f->u.s, 0);
+    assert_int_equal(l.n, 4);
+    for (size_t k = 0; k < 4; k++) {
+        int i = find_nonce(&l, v[k].app_id, v[k].nonce);
+        assert_true(i >= 0);
+        assert_int_equal(l.expires[i], v[k].expires_s);
+        assert_int_equal(l.len[i], v[k].nonce_len);
+    }
+    l = live_nonces(f->u.s, 120);
+    assert_int_equal(l.n, 2);
+    assert_true(find_nonce(&l, "shop", "s-2") >= 0);
+    assert_true(find_nonce(&l, "game", "g-1") >= 0);
+    assert_int_equal(expire(f->u.s, 160, 10), 0); /* g-1 is live until 160 */
+    assert_int_equal(expire(f->u.s, 161, 10), 1);
+    assert_int_equal(live_nonces(f->u.s, 0).n, 0);
+}
+
+/* Rows of earlier versions (one nonce, its app and expiry in their own columns) are read
+ * with the new ones. */
+static void nonces_rows_of_one_nonce_still_read(void **state)
+{
+    struct fixture *f = *state;
+    unit_store_exec(f->u.s, "INSERT INTO nonces (app_id, nonce, expires_at) VALUES "
+                            "('shop', 'old-1', 100), ('game', '@1:x0,1:y', 200)");
+    record(f->u.s, "shop", "new-1", 300);
+    struct nonce_list l = live_nonces(f->u.s, 150);
+    assert_int_equal(l.n, 2);
+    int i = find_nonce(&l, "game", "@1:x0,1:y");
+    assert_true(i >= 0);
+    assert_int_equal(l.expires[i], 200);
+    i = find_nonce(&l, "shop", "new-1");
+    assert_true(i >= 0);
+    assert_int_equal(l.expires[i], 300);
+}
+
+/* A damaged row gives the nonces before the fault, and the other rows all theirs. */
+static void nonces_damaged_row_stops_at_the_fault(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const rows[] = {
+        "0,3:abc",                 /* an entry before any app */
+        "@4:shop0,3:ok10,9:short", /* a length past the row's end */
+        "@4:shop0,3:ok10;3:xyz",   /* no ',' after the expiry */
+        "@4:shop0,3:ok11001,3:xyz", /* back past the expiry itself */
+        "@0:0,3:xyz",              /* an empty app id */
+        "@4:shop0,3:ok10,0:",      /* an empty nonce */
+        "@4:shop0,3:ok1x,3:xyz",   /* not a number */
+        "@99999999999999999999:x", /* a number too long */
+        "@4:shop0,3:ok1@",         /* an app with no length */
+    };
+    char sql[200];
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(sql, sizeof(sql), "INSERT INTO nonces VALUES ('', '%s', 1000)", rows[i]);
+        unit_store_exec(f->u.s, sql);
+    }
+    record(f->u.s, "game", "after", 500);
+    struct nonce_list l = live_nonces(f->u.s, 0);
+    assert_int_equal(l.n, 7); /* ok1 of the six rows that have it, and `after` */
+    for (size_t i = 0; i < l.n; i++) {
+        bool ok1 = strcmp(l.app[i], "shop") == 0 && strcmp(l.nonce[i], "ok1") == 0;
+        assert_true(ok1 || (strcmp(l.app[i], "game") == 0 && strcmp(l.nonce[i], "after") == 0));
+        if (ok1)
+            assert_int_equal(l.expires[i], 1000);
+    }
+}
+
 /* Expiry deletes only nonces expired before the given second, at most `limit` a call, and
  * says how many it deleted. */
 static void nonces_expire_deletes_only_expired(void **state)
@@ -722,21 +804,20 @@ static void nonces_expire_deletes_only_expired(void **state)
     assert_int_equal(find_nonce(&l, "shop", "edge"), -1);
 }
 
-/* Expiry looks at the `limit` oldest rows only (rows are appended in time order): a live row
- * among them is kept, and expired rows behind the window wait for a later call. */
-static void nonces_expire_looks_at_oldest_rows(void **state)
+/* Expiry finds the expired rows by their expiry, the earliest first, wherever they are: a
+ * live row written before them (a timestamp ahead of the clock) does not hold them back. */
+static void nonces_expire_finds_expired_rows_anywhere(void **state)
 {
     struct fixture *f = *state;
     record(f->u.s, "shop", "ahead", 1000); /* signed with a timestamp ahead of the clock */
+    record(f->u.s, "shop", "old-3", 12);
     record(f->u.s, "shop", "old-1", 10);
     record(f->u.s, "shop", "old-2", 11);
-    record(f->u.s, "shop", "old-3", 12);
-    assert_int_equal(expire(f->u.s, 50, 1), 0);
-    assert_int_equal(expire(f->u.s, 50, 3), 2);
+    assert_int_equal(expire(f->u.s, 50, 2), 2);
     struct nonce_list l = live_nonces(f->u.s, 0);
     assert_int_equal(l.n, 2);
     assert_true(find_nonce(&l, "shop", "ahead") >= 0);
-    assert_true(find_nonce(&l, "shop", "old-3") >= 0);
+    assert_true(find_nonce(&l, "shop", "old-3") >= 0); /* the latest of the three */
     assert_int_equal(expire(f->u.s, 50, 10), 1);
     l = live_nonces(f->u.s, 0);
     assert_int_equal(l.n, 1);
@@ -764,8 +845,11 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(user_ensure_for_unknown_app_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(nonces_each_live_lists_only_unexpired, setup, teardown),
     cmocka_unit_test_setup_teardown(nonces_follow_their_batch, setup, teardown),
+    cmocka_unit_test_setup_teardown(nonces_of_a_batch_are_one_row, setup, teardown),
+    cmocka_unit_test_setup_teardown(nonces_rows_of_one_nonce_still_read, setup, teardown),
+    cmocka_unit_test_setup_teardown(nonces_damaged_row_stops_at_the_fault, setup, teardown),
     cmocka_unit_test_setup_teardown(nonces_expire_deletes_only_expired, setup, teardown),
-    cmocka_unit_test_setup_teardown(nonces_expire_looks_at_oldest_rows, setup, teardown),
+    cmocka_unit_test_setup_teardown(nonces_expire_finds_expired_rows_anywhere, setup, teardown),
 };
 
 UNIT_MAIN(tests)
