@@ -987,8 +987,12 @@ static int64_t cap_take(const struct game_app *a, struct game_user *u,
     const struct rule *r = gr->rule;
     if (!r->n_caps || amount <= 0)
         return amount;
-    char target[RULE_AWARD_NAME_MAX * 4 + 3];
-    snprintf(target, sizeof(target), "%c:%s", kind, name);
+    char target[RULE_AWARD_NAME_MAX * 4 + 3]; /* "<kind>:<name>", cut to fit */
+    size_t len = strnlen(name, sizeof(target) - 3);
+    target[0] = kind;
+    target[1] = ':';
+    memcpy(target + 2, name, len);
+    target[2 + len] = '\0';
     struct game_cap *caps[RULE_MAX_CAPS];
     for (size_t i = 0; i < r->n_caps; i++) {
         char period[64]; /* "YYYY-MM-DD", or "season:" and a season id (a UUID) */

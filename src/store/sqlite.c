@@ -167,6 +167,7 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
     s->wal_fd = -1;
     s->event_seq = -1;
     s->event_issued_seq = -1;
+    buf_init(&s->row);
     struct buf d = BUF_INIT;
     buf_printf(&d, "sqlite:%s", path);
     s->describe = buf_detach(&d, NULL);
@@ -211,6 +212,7 @@ void store_close(struct store *s)
     free(s->path);
     free(s->wal_path);
     free(s->describe);
+    buf_release(&s->row);
     free(s);
 }
 

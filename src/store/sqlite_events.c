@@ -81,31 +81,31 @@ int store_nonces_record(struct store *s, const struct store_nonce *v, size_t n, 
     for (size_t i = 1; i < n; i++)
         if (v[i].expires_s > latest)
             latest = v[i].expires_s;
-    struct buf row = BUF_INIT;
+    struct buf *row = &s->row;
+    buf_reset(row);
     const char *app = NULL;
     for (size_t i = 0; i < n; i++) {
         if (!app || strcmp(app, v[i].app_id) != 0) {
             app = v[i].app_id;
-            buf_putc(&row, '@');
-            buf_append_u64(&row, strlen(app));
-            buf_putc(&row, ':');
-            buf_puts(&row, app);
+            buf_putc(row, '@');
+            buf_append_u64(row, strlen(app));
+            buf_putc(row, ':');
+            buf_puts(row, app);
         }
-        buf_append_u64(&row, (uint64_t)(latest - v[i].expires_s));
-        buf_putc(&row, ',');
-        buf_append_u64(&row, v[i].nonce_len);
-        buf_putc(&row, ':');
-        buf_append(&row, v[i].nonce, v[i].nonce_len);
+        buf_append_u64(row, (uint64_t)(latest - v[i].expires_s));
+        buf_putc(row, ',');
+        buf_append_u64(row, v[i].nonce_len);
+        buf_putc(row, ':');
+        buf_append(row, v[i].nonce, v[i].nonce_len);
     }
     int rc = -1;
     sqlite3_stmt *st = sqlite__stmt(s, ST_NONCE_INSERT, err, errlen);
     if (st) {
         sqlite3_bind_text(st, 1, "", 0, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, row.data, (int)row.len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, row->data, (int)row->len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, latest);
         rc = sqlite__step_done(s, st, err, errlen);
     }
-    buf_release(&row);
     return rc;
 }
 

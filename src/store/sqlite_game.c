@@ -227,48 +227,48 @@ int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
     sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOG, err, errlen);
     if (!st)
         return -1;
-    struct buf b = BUF_INIT;
+    struct buf *b = &s->row; /* kept: a row's text does not grow from nothing each time */
+    buf_reset(b);
     bool compact = ledger_compact(v, n);
     if (compact) {
-        buf_putc(&b, '[');
-        buf_append_json_string(&b, v[0].id, UUID_LEN);
-        put_str(&b, v[0].source);
-        put_int(&b, v[0].created_at);
+        buf_putc(b, '[');
+        buf_append_json_string(b, v[0].id, UUID_LEN);
+        put_str(b, v[0].source);
+        put_int(b, v[0].created_at);
     }
     for (size_t i = 0; compact && i < n; i++) {
         const struct store_ledger *l = &v[i];
-        buf_puts(&b, strcmp(l->kind, "xp") == 0 ? ",[\"xp\"" : ",[\"currency\"");
-        put_str(&b, l->name);
-        put_int(&b, l->amount);
-        put_int(&b, l->balance_after);
-        put_str(&b, l->reason);
-        put_str(&b, l->ref);
-        put_str(&b, l->metadata);
-        buf_putc(&b, ']');
+        buf_puts(b, strcmp(l->kind, "xp") == 0 ? ",[\"xp\"" : ",[\"currency\"");
+        put_str(b, l->name);
+        put_int(b, l->amount);
+        put_int(b, l->balance_after);
+        put_str(b, l->reason);
+        put_str(b, l->ref);
+        put_str(b, l->metadata);
+        buf_putc(b, ']');
     }
     for (size_t i = 0; !compact && i < n; i++) {
         const struct store_ledger *l = &v[i];
-        buf_puts(&b, i ? ",[" : "[[");
-        buf_append_i64(&b, l->seq);
-        put_str(&b, l->id);
-        put_str(&b, l->kind);
-        put_str(&b, l->name);
-        put_int(&b, l->amount);
-        put_int(&b, l->balance_after);
-        put_str(&b, l->reason);
-        put_str(&b, l->source);
-        put_str(&b, l->ref);
-        put_str(&b, l->metadata);
-        put_int(&b, l->created_at);
-        buf_putc(&b, ']');
+        buf_puts(b, i ? ",[" : "[[");
+        buf_append_i64(b, l->seq);
+        put_str(b, l->id);
+        put_str(b, l->kind);
+        put_str(b, l->name);
+        put_int(b, l->amount);
+        put_int(b, l->balance_after);
+        put_str(b, l->reason);
+        put_str(b, l->source);
+        put_str(b, l->ref);
+        put_str(b, l->metadata);
+        put_int(b, l->created_at);
+        buf_putc(b, ']');
     }
-    buf_putc(&b, ']');
+    buf_putc(b, ']');
     sqlite__bind_text(st, 1, app_id);
     sqlite__bind_text(st, 2, user_id);
     sqlite3_bind_int64(st, 3, v[0].seq);
-    sqlite3_bind_text(st, 4, b.data, (int)b.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, b->data, (int)b->len, SQLITE_STATIC);
     int rc = sqlite__step_done(s, st, err, errlen);
-    buf_release(&b);
     if (rc < 0)
         return -1;
     *lseq = sqlite3_last_insert_rowid(s->db);

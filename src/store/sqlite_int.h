@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/uuid.h"
 
 enum stmt_id {
@@ -134,6 +135,8 @@ struct store {
     char event_issued[UUID_LEN + 1];
     bool event_tentative;           /* event_seq or event_key moved in the open transaction: a
                                      * rollback forgets them */
+    struct buf row;                 /* the text of a row being written (ledger, nonces), kept
+                                     * from one to the next */
 };
 
 /* Binds a string (NULL binds SQL NULL); the string must outlive the statement's step. */
