@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,19 @@ const bool json_plain[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* Whether the 8 bytes at p are all json_plain: none below 0x20 or from 0x80 on, no quote, no
+ * backslash (each test is the word-wide "has a byte less than n", exact as a yes or no). */
+static inline bool plain8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t x, q, bs;
+    memcpy(&x, p, sizeof(x));
+    q = x ^ (ones * '"');
+    bs = x ^ (ones * '\\');
+    return ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs) ==
+           0;
+}
+
 void buf_append_json_string(struct buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -132,6 +146,8 @@ void buf_append_json_string(struct buf *b, const char *s, size_t len)
         unsigned char c = p[i];
         if (json_plain[c]) {
             size_t j = i + 1;
+            while (j + 8 <= len && plain8(p + j)) /* ids and names: 8 bytes a step */
+                j += 8;
             while (j < len && json_plain[p[j]])
                 j++;
             buf_append(b, p + i, j - i);

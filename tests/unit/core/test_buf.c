@@ -206,6 +206,54 @@ static void json_string_every_byte(void **state)
     }
 }
 
+/* The reference for one byte of a JSON string, written out plainly (no shared table). */
+static void ref_byte(struct buf *out, unsigned char c)
+{
+    if (c == '"' || c == '\\')
+        buf_printf(out, "\\%c", c);
+    else if (c == '\n' || c == '\r' || c == '\t')
+        buf_printf(out, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+    else if (c < 0x20)
+        buf_printf(out, "\\u%04x", c);
+    else if (c >= 0x80)
+        buf_puts(out, "\xef\xbf\xbd");
+    else
+        buf_putc(out, (char)c);
+}
+
+/* Runs of plain bytes are scanned 8 at a time: every byte value at every offset of strings
+ * of several lengths around the step (and once more after a first special byte) gives what
+ * the byte-by-byte reference gives. */
+static void json_string_every_byte_at_every_offset(void **state)
+{
+    (void)state;
+    unsigned char in[40];
+    struct buf want = BUF_INIT, got = BUF_INIT;
+    for (size_t len = 1; len <= sizeof(in); len += 3) {
+        for (size_t at = 0; at < len; at++) {
+            for (int c = 0; c < 256; c++) {
+                for (size_t k = 0; k < len; k++)
+                    in[k] = (unsigned char)('A' + k % 26);
+                in[at] = (unsigned char)c;
+                if (at + 9 < len)
+                    in[at + 9] = '"'; /* a second special byte, one step on */
+                buf_reset(&want);
+                buf_putc(&want, '"');
+                for (size_t k = 0; k < len; k++)
+                    ref_byte(&want, in[k]);
+                buf_putc(&want, '"');
+                buf_reset(&got);
+                buf_append_json_string(&got, (const char *)in, len);
+                if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0)
+                    fail_msg("byte %#x at %zu of %zu: %s, want %s", c, at, len, got.data,
+                             want.data);
+            }
+        }
+    }
+    buf_release(&want);
+    buf_release(&got);
+}
+
 static void json_string_valid_multibyte_kept(void **state)
 {
     (void)state;
@@ -288,6 +336,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(json_string_plain_and_escapes),
     cmocka_unit_test(json_string_control_chars),
     cmocka_unit_test(json_string_every_byte),
+    cmocka_unit_test(json_string_every_byte_at_every_offset),
     cmocka_unit_test(json_string_valid_multibyte_kept),
     cmocka_unit_test(json_string_invalid_utf8_replaced),
     cmocka_unit_test(json_string_appends),
