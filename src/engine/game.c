@@ -1179,17 +1179,21 @@ void game_apply(const struct game_app *a, struct game_user *u, const struct game
 
 /* ---- effects as JSON ----------------------------------------------------------------------- */
 
-static void put_str(struct buf *b, const char *key, const char *v)
+/* `,"key":` and a string or an integer, for an effect. The keys are literals of this file,
+ * written as they are (nothing in them to escape): put_str(b, "track", name). */
+#define MEMBER(key) ",\"" key "\":", sizeof(",\"" key "\":") - 1
+#define put_str(b, key, v) put_member_str(b, MEMBER(key), v)
+#define put_int(b, key, v) put_member_int(b, MEMBER(key), v)
+
+static void put_member_str(struct buf *b, const char *member, size_t len, const char *v)
 {
-    buf_putc(b, ',');
-    put_key(b, key);
+    buf_append(b, member, len);
     buf_append_json_string(b, v, strlen(v));
 }
 
-static void put_int(struct buf *b, const char *key, int64_t v)
+static void put_member_int(struct buf *b, const char *member, size_t len, int64_t v)
 {
-    buf_putc(b, ',');
-    put_key(b, key);
+    buf_append(b, member, len);
     buf_append_i64(b, v);
 }
 

@@ -588,6 +588,16 @@ static void effects_json_names_every_effect(void **state)
     struct buf b;
     buf_init(&b);
     game_effects_json(&w.fx, &b);
+    /* The exact text: it is stored with the event and sent to clients and webhooks. */
+    assert_string_equal(
+        b.data,
+        "[{\"type\":\"streak.updated\",\"key\":\"daily\",\"current\":1,\"best\":1,"
+        "\"freezesUsed\":0},{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":100,"
+        "\"totalXp\":100,\"source\":\"rule\",\"ruleId\":\"r1\"},{\"type\":\"level.up\","
+        "\"track\":\"XP\",\"from\":1,\"to\":2},{\"type\":\"currency.changed\","
+        "\"currency\":\"coins\",\"amount\":1,\"balance\":1,\"source\":\"rule\","
+        "\"ruleId\":\"r1\"},{\"type\":\"achievement.unlocked\",\"achievementId\":\"a\","
+        "\"code\":\"a\",\"name\":\"A\",\"tier\":2,\"claims\":1}]");
     json_t *arr = unit_json(b.data);
     assert_int_equal(json_array_size(arr), 5);
     static const char *const types[] = { "streak.updated", "xp.awarded", "level.up",
