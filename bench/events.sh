@@ -26,7 +26,14 @@ echo "reactor: $("$bin" version | head -1), $threads I/O threads, log level $log
 echo "load: reactor bench --connections $conns --duration $secs --users $users (batch: --batch-size $batch)"
 
 data=$(mktemp -d)
-"$bin" serve --listen 127.0.0.1 --port "$port" --threads "$threads" --data-dir "$data" \
+# BENCH_CALLGRIND=<prefix>: the server runs under callgrind (about 50 times slower), one
+# profile per thread in <prefix>.<pid>-<thread>: instructions, steadier than times on a shared
+# machine. Divide by the phase's "requests".
+wrap=()
+if [ -n "${BENCH_CALLGRIND:-}" ]; then
+    wrap=(valgrind --tool=callgrind --separate-threads=yes "--callgrind-out-file=$BENCH_CALLGRIND.%p")
+fi
+"${wrap[@]}" "$bin" serve --listen 127.0.0.1 --port "$port" --threads "$threads" --data-dir "$data" \
     --operator-token "$token" --log-level "$log_level" >/dev/null 2>"$data/server.log" &
 pid=$!
 cleanup() {
@@ -35,7 +42,7 @@ cleanup() {
     rm -rf "$data"
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
     curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
     sleep 0.05
 done

@@ -1256,7 +1256,10 @@ bool engine_batch_end_then(struct engine *e, bool committed, uint64_t commit_ns,
     atomic_store_explicit(&e->m.nonce_bytes, nonce_set_bytes(e->nonces), memory_order_relaxed);
     e->journal_n = 0;
     e->claims_n = e->claims_logged = 0;
-    buf_reset(&e->claimed);
+    if (e->claimed.cap > 256 * 1024)
+        buf_release(&e->claimed); /* a large batch's: not kept */
+    else
+        buf_reset(&e->claimed);
     e->batch_processed = e->batch_failed = e->batch_duplicate = e->batch_users_created = 0;
     e->batch_events = 0;
     return later;

@@ -1262,3 +1262,7 @@ void game_effects_json(const struct game_effects *fx, struct buf *out)
     }
     buf_putc(out, ']');
 }
+
+#undef put_str
+#undef put_int
+#undef MEMBER

@@ -1,4 +1,5 @@
 /* Events, signature nonces and the users events create, in SQLite (see store.h). */
+#include <assert.h>
 #include <openssl/crypto.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -77,6 +78,9 @@ int store_nonces_record(struct store *s, const struct store_nonce *v, size_t n, 
 {
     if (n == 0)
         return 0;
+    sqlite3_stmt *st = sqlite__stmt(s, ST_NONCE_INSERT, err, errlen);
+    if (!st)
+        return -1;
     int64_t latest = v[0].expires_s;
     for (size_t i = 1; i < n; i++)
         if (v[i].expires_s > latest)
@@ -85,6 +89,8 @@ int store_nonces_record(struct store *s, const struct store_nonce *v, size_t n, 
     buf_reset(row);
     const char *app = NULL;
     for (size_t i = 0; i < n; i++) {
+        /* What the reader takes for damage cannot be written (store.h). */
+        assert(v[i].app_id[0] && v[i].nonce_len > 0 && v[i].expires_s >= 0);
         if (!app || strcmp(app, v[i].app_id) != 0) {
             app = v[i].app_id;
             buf_putc(row, '@');
@@ -98,14 +104,11 @@ int store_nonces_record(struct store *s, const struct store_nonce *v, size_t n, 
         buf_putc(row, ':');
         buf_append(row, v[i].nonce, v[i].nonce_len);
     }
-    int rc = -1;
-    sqlite3_stmt *st = sqlite__stmt(s, ST_NONCE_INSERT, err, errlen);
-    if (st) {
-        sqlite3_bind_text(st, 1, "", 0, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, row->data, (int)row->len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, latest);
-        rc = sqlite__step_done(s, st, err, errlen);
-    }
+    sqlite3_bind_text(st, 1, "", 0, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, row->data, (int)row->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, latest);
+    int rc = sqlite__step_done(s, st, err, errlen);
+    sqlite__row_done(s);
     return rc;
 }
 
@@ -177,7 +180,7 @@ int store_nonces_each_live(struct store *s, int64_t now_s, store_nonce_fn *fn, v
         } else if (!nonce_row_each(nonce, len, expires, now_s, fn, arg, &app)) {
             log_error("a row of the nonce log is malformed; its nonces from the fault on are "
                       "not refused as replays",
-                      LOG_I("expires_at", expires));
+                      LOG_I("row", sqlite3_column_int64(st, 3)), LOG_I("expires_at", expires));
         }
     }
     buf_release(&app);

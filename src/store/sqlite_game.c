@@ -269,6 +269,7 @@ int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
     sqlite3_bind_int64(st, 3, v[0].seq);
     sqlite3_bind_text(st, 4, b->data, (int)b->len, SQLITE_STATIC);
     int rc = sqlite__step_done(s, st, err, errlen);
+    sqlite__row_done(s);
     if (rc < 0)
         return -1;
     *lseq = sqlite3_last_insert_rowid(s->db);

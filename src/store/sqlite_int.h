@@ -136,8 +136,16 @@ struct store {
     bool event_tentative;           /* event_seq or event_key moved in the open transaction: a
                                      * rollback forgets them */
     struct buf row;                 /* the text of a row being written (ledger, nonces), kept
-                                     * from one to the next */
+                                     * from one to the next (sqlite__row_done) */
 };
+
+/* After a row's text in s->row was written: kept for the next, unless one large batch made it
+ * large. */
+static inline void sqlite__row_done(struct store *s)
+{
+    if (s->row.cap > 256 * 1024)
+        buf_release(&s->row);
+}
 
 /* Binds a string (NULL binds SQL NULL); the string must outlive the statement's step. */
 static inline void sqlite__bind_text(sqlite3_stmt *st, int i, const char *v)

@@ -45,7 +45,7 @@ const struct migration sqlite_migrations[] = {
      * Nonces are kept until their signature's timestamp leaves the tolerance window; replays
      * are detected in memory (engine/nonces.h), so the table is only appended to (no index:
      * one on the random nonce would dirty a random page per insert) and read at start; rows
-     * are forgotten from its oldest end. */
+     * are forgotten from its oldest end (since migration 18, by an index on their expiry). */
     { 3, "events_nonces",
       "CREATE TABLE events (\n"
       "  app_id          TEXT NOT NULL,\n"

@@ -42,10 +42,10 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_USER_CREATE] = "INSERT INTO users (app_id, user_id, created_at, updated_at) "
                        "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (app_id, user_id) DO NOTHING",
     [ST_NONCE_INSERT] = "INSERT INTO nonces (app_id, nonce, expires_at) VALUES (?, ?, ?)",
-    [ST_NONCE_LIVE] = "SELECT app_id, nonce, expires_at FROM nonces WHERE expires_at >= ?",
-    /* Rows are appended in time order, so the expired ones are at the low rowids: look at
-     * the oldest ?2 rows only (an index on expires_at would cost a write per nonce). The few
-     * rows whose signature was dated ahead of the clock wait there until they expire. */
+    [ST_NONCE_LIVE] = "SELECT app_id, nonce, expires_at, rowid FROM nonces "
+                      "WHERE expires_at >= ?",
+    /* The expired rows, earliest first, through the index on their expiry (migration 18: a
+     * row a batch, so an index entry a batch). */
     [ST_NONCE_EXPIRE] = "DELETE FROM nonces WHERE rowid IN (SELECT rowid FROM nonces "
                         "WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)",
     [ST_EVENT_INSERT] = "INSERT INTO events (seq, app_id, idempotency_key, user_id, event_type, "

@@ -214,14 +214,15 @@ struct store_nonce {
     size_t nonce_len;
     int64_t expires_s;
 };
-/* Records the nonces a batch's requests used, as one row. Whether one was used before is the
- * engine's question (it holds the live nonces in memory). */
+/* Records the nonces a batch's requests used, as one row: each with an app id and a nonce of
+ * at least one byte, and an expiry from 0 on. Whether one was used before is the engine's
+ * question (it holds the live nonces in memory). */
 int store_nonces_record(struct store *s, const struct store_nonce *v, size_t n, char *err,
                         size_t errlen);
 typedef void store_nonce_fn(const char *app_id, const char *nonce, size_t nonce_len,
                             int64_t expires_s, void *arg);
-/* Calls fn for every nonce that has not expired at `now_s` (start-up). A malformed row is
- * logged, and gives the nonces before the fault. */
+/* Calls fn for every nonce that has not expired at `now_s` (start-up). A row whose damage
+ * shows in its text is logged, and gives the nonces before the fault. */
 int store_nonces_each_live(struct store *s, int64_t now_s, store_nonce_fn *fn, void *arg,
                            char *err, size_t errlen);
 /* Deletes up to `limit` of the events received before `before_ms`, oldest first (event

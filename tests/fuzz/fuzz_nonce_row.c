@@ -2,8 +2,8 @@
  * store_nonces_each_live): whatever the last run left, a damaged row must cost only its own
  * nonces from the fault on, never the start. Byte 0 picks the check:
  *   even: the rest is the text of a batch's row (app_id ''), any damage. Every nonce given
- *         must have a non-empty app id, lie within the row's text, and expire between now
- *         and the row's expiry;
+ *         must have a non-empty app id, bytes that are in the row's text, and expire between
+ *         now and the row's expiry;
  *   odd:  the rest is cut into nonces (app, expiry, length, bytes) that store_nonces_record
  *         writes as one row; reading it back must give exactly those, in order.
  * Each input runs in a batch that is then rolled back, on a store opened once. */
@@ -20,7 +20,7 @@
 #define MAX_NONCES 256
 
 struct seen {
-    const char *row;     /* damage: the row's text as SQLite holds it */
+    const uint8_t *row;  /* damage: the row's text */
     size_t row_len;
     int64_t now;
     const struct store_nonce *want; /* round trip: what was written */
@@ -34,6 +34,8 @@ static void got(const char *app_id, const char *nonce, size_t len, int64_t expir
     CHECK(len > 0);
     CHECK(expires >= s->now);
     CHECK(expires <= LATEST);
+    if (s->row)
+        CHECK(memmem(s->row, s->row_len, nonce, len) != NULL);
     if (s->want) {
         CHECK(s->n < s->want_n);
         const struct store_nonce *w = &s->want[s->n];
@@ -55,7 +57,7 @@ static void damaged(const uint8_t *data, size_t size)
     sqlite3_bind_int64(ins, 2, LATEST);
     CHECK(sqlite3_step(ins) == SQLITE_DONE);
     sqlite3_finalize(ins);
-    struct seen s = { .now = LATEST / 2 };
+    struct seen s = { .row = data, .row_len = size, .now = LATEST / 2 };
     CHECK(store_nonces_each_live(fuzz_store, s.now, got, &s, err, sizeof(err)) == 0);
     CHECK(s.n <= size / 4); /* an entry takes at least "0,1:x" after its app */
 }

@@ -604,7 +604,10 @@ static int64_t nonce_rows(struct fixture *f)
 static void count_nonce(const char *app_id, const char *nonce, size_t len, int64_t expires,
                         void *arg)
 {
-    (void)app_id, (void)nonce, (void)len, (void)expires;
+    (void)app_id;
+    (void)nonce;
+    (void)len;
+    (void)expires;
     ++*(int *)arg;
 }
 

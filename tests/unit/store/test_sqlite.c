@@ -339,7 +339,8 @@ static void hot_check_constraints_build_no_temporary_tree(void **state)
 static void count_live(const char *app_id, const char *nonce, size_t len, int64_t expires,
                        void *arg)
 {
-    (void)nonce, (void)len;
+    (void)nonce;
+    (void)len;
     assert_true(strcmp(app_id, "shop") == 0 && expires >= 100);
     ++*(int *)arg;
 }
