@@ -51,6 +51,7 @@ static struct http_request *request_new(struct http_conn *c)
     r->target = r->path = r->query = "";
     buf_init(&r->body);
     buf_init(&r->head);
+    buf_grow(&r->head, 512); /* a typical request line and headers at once, not in 4 steps */
     buf_init(&r->resp);
     buf_init(&r->resp_body);
     buf_init(&r->extra_headers);
