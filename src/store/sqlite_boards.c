@@ -262,11 +262,10 @@ static bool sum_row(struct fold_sums *t, const char *user, size_t len, const cha
         return sum_user(t, user, len, changes, NULL, cap);
     const char *p = changes, *end = changes + changes_len;
     while (p < end) {
-        uint64_t ulen = 0;
+        uint64_t ulen;
         const char *q = p;
-        while (q < end && *q >= '0' && *q <= '9' && ulen <= UINT32_MAX)
-            ulen = ulen * 10 + (uint64_t)(*q++ - '0');
-        if (q == p || q == end || *q != ':' || ulen == 0 || ulen > (uint64_t)(end - q - 1))
+        if (!sqlite__decimal(&q, end, UINT32_MAX, &ulen) || q == end || *q != ':' ||
+            ulen == 0 || ulen > (uint64_t)(end - q - 1))
             return false;
         const char *id = q + 1, *semi = memchr(id + ulen, ';', (size_t)(end - id - ulen));
         if (!semi)

@@ -112,17 +112,12 @@ int store_nonces_record(struct store *s, const struct store_nonce *v, size_t n, 
     return rc;
 }
 
-/* A decimal of at most 18 digits at *p, followed by `sep` (both consumed). */
+/* A decimal at *p followed by `sep` (both consumed). */
 static bool nonce_num(const char **p, const char *end, char sep, uint64_t *out)
 {
-    const char *q = *p;
-    uint64_t v = 0;
-    while (q < end && *q >= '0' && *q <= '9' && q - *p < 18)
-        v = v * 10 + (uint64_t)(*q++ - '0');
-    if (q == *p || q == end || *q != sep)
+    if (!sqlite__decimal(p, end, INT64_MAX, out) || *p == end || **p != sep)
         return false;
-    *out = v;
-    *p = q + 1;
+    ++*p;
     return true;
 }
 

@@ -668,16 +668,18 @@ int store_ledger_index_user(struct store *s, const char *app_id, const char *use
                             int64_t first_seq, const int64_t *lseqs, size_t n, char *err,
                             size_t errlen)
 {
-    struct buf list = BUF_INIT;
+    if (n == 0)
+        return 0;
+    struct buf *list = &s->row; /* a fold writes thousands of these: no buffer each */
+    buf_reset(list);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            buf_putc(&list, ',');
-        buf_append_i64(&list, lseqs[i]);
+            buf_putc(list, ',');
+        buf_append_i64(list, lseqs[i]);
     }
-    int rc = n ? index_put(s, app_id, strlen(app_id), user_id, strlen(user_id), first_seq, &list,
-                           err, errlen)
-               : 0;
-    buf_release(&list);
+    int rc = index_put(s, app_id, strlen(app_id), user_id, strlen(user_id), first_seq, list, err,
+                       errlen);
+    sqlite__row_done(s);
     return rc;
 }
 

@@ -135,8 +135,8 @@ struct store {
     char event_issued[UUID_LEN + 1];
     bool event_tentative;           /* event_seq or event_key moved in the open transaction: a
                                      * rollback forgets them */
-    struct buf row;                 /* the text of a row being written (ledger, nonces), kept
-                                     * from one to the next (sqlite__row_done) */
+    struct buf row;                 /* the text of a row being written (ledger, its index,
+                                     * nonces), kept for the next (sqlite__row_done) */
 };
 
 /* After a row's text in s->row was written: kept for the next, unless one large batch made it
@@ -164,6 +164,10 @@ int sqlite__delete_older(struct store *s, enum stmt_id id, int64_t before, int l
                          int64_t *deleted, char *err, size_t errlen);
 /* A copy of a text column (free() it), or NULL for SQL NULL. */
 char *sqlite__col_text(sqlite3_stmt *st, int i);
+/* The decimal digits at *p (before `end`, one at least) as a number of at most `max`; *p is
+ * left after them. False when there are none or the number is larger (for the store's own
+ * row formats, read back at start-up). */
+bool sqlite__decimal(const char **p, const char *end, uint64_t max, uint64_t *out);
 
 /* The statement, reset; NULL with a message on failure. */
 sqlite3_stmt *sqlite__stmt(struct store *s, enum stmt_id id, char *err, size_t errlen);

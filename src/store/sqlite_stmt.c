@@ -275,6 +275,23 @@ char *sqlite__col_text(sqlite3_stmt *st, int i)
     return t ? xstrdup((const char *)t) : NULL;
 }
 
+bool sqlite__decimal(const char **p, const char *end, uint64_t max, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    for (; s < end && *s >= '0' && *s <= '9'; s++) {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (s == *p)
+        return false;
+    *out = v;
+    *p = s;
+    return true;
+}
+
 /* Steps a statement that returns no rows and resets it. */
 int sqlite__step_done(struct store *s, sqlite3_stmt *st, char *err, size_t errlen)
 {
