@@ -6,6 +6,9 @@
 # BENCH_RULES=1 first gives the app a realistic rule set (issue D): 5 rules on the event type
 # the generator sends (conditions on its metadata, XP and coins, a cap, a multiplier) and 3
 # achievements, so every event runs the game model and writes its ledger rows and state.
+# BENCH_RULES=spread gives it 5 rules on 5 event types instead, one of them the generator's
+# (10 XP an event), and 3 achievements: an event matches one rule, as in an app whose rules
+# each reward one action.
 #   bench/events.sh [reactor binary]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,11 +55,11 @@ key=$(curl -sf "http://127.0.0.1:$port/apps" -H "Authorization: Bearer $token" \
     -d "{\"id\":\"$app\",\"name\":\"Bench\",\"webhookSecret\":\"$secret\",\"settings\":{\"rateLimit\":{\"points\":1000000000,\"windowSeconds\":1}}}" |
     sed -E 's/.*"bootstrapApiKey":"([^"]+)".*/\1/')
 
+post() {
+    curl -sf "http://127.0.0.1:$port$1" -H "x-api-key: $key" \
+        -H 'Content-Type: application/json' -d "$2" >/dev/null
+}
 if [ "${BENCH_RULES:-0}" = 1 ]; then
-    post() {
-        curl -sf "http://127.0.0.1:$port$1" -H "x-api-key: $key" \
-            -H 'Content-Type: application/json' -d "$2" >/dev/null
-    }
     post /rules '{"name":"every event","eventType":"bench_event","xpAwards":{"XP":10}}'
     post /rules '{"name":"even seq","eventType":"bench_event","priority":1,
         "conditions":{"all":[{"field":"i","op":"gte","value":0},{"field":"connection","op":"lt","value":1000}]},
@@ -74,11 +77,35 @@ if [ "${BENCH_RULES:-0}" = 1 ]; then
     post /achievements '{"code":"first","name":"First","kind":"CONDITIONAL",
         "conditions":{"field":"seq","op":"gte","value":0}}'
     echo "rules: 5 rules and 3 achievements on bench_event"
+elif [ "${BENCH_RULES:-0}" = spread ]; then
+    post /rules '{"name":"every event","eventType":"bench_event","xpAwards":{"XP":10}}'
+    post /rules '{"name":"purchase","eventType":"purchase",
+        "currencyAwards":{"coins":{"field":"amount","max":100}}}'
+    post /rules '{"name":"login","eventType":"daily_login","xpAwards":{"XP":5},
+        "caps":[{"per":"day","max":5}]}'
+    post /rules '{"name":"lesson","eventType":"lesson_completed","xpAwards":{"XP":50}}'
+    post /rules '{"name":"quiz","eventType":"quiz_passed",
+        "conditions":{"all":[{"field":"score","op":"gte","value":80}]},"xpAwards":{"XP":20}}'
+    post /achievements '{"code":"xp-1000","name":"XP","kind":"MILESTONE","conditions":{"target":1000}}'
+    post /achievements '{"code":"ten","name":"Ten","kind":"MILESTONE",
+        "conditions":{"target":10,"metric":"events:bench_event"}}'
+    post /achievements '{"code":"first","name":"First","kind":"CONDITIONAL",
+        "conditions":{"field":"seq","op":"gte","value":0}}'
+    echo "rules: 5 rules on 5 event types (one on bench_event) and 3 achievements"
 fi
 
 # utime + stime of the server, in clock ticks.
 server_ticks() {
     awk '{print $14 + $15}' "/proc/$pid/stat"
+}
+# Each of the server's threads: "<tid> <name> <utime + stime in clock ticks>" (the fields after
+# the name's closing parenthesis, so that a name with a space cannot shift them).
+thread_ticks() {
+    local t
+    for t in /proc/"$pid"/task/*; do
+        printf '%s %s %s\n' "${t##*/}" "$(tr ' ' '_' <"$t/comm")" \
+            "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
+    done 2>/dev/null || true
 }
 # User + system time of this shell's finished children, in seconds (the generator's, above all).
 # `times` runs here, not in a command substitution: a subshell has no finished children.
@@ -88,7 +115,8 @@ child_seconds() {
         printf "%.3f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$data/times"
 }
 # run <phase> <reactor bench arguments>: the JSON line on stdout; on stderr the server's own
-# CPU time per request of the phase, and the generator's (steadier than the rates on a shared machine). With
+# CPU time per request of the phase, each of its threads' (those that ran), and the
+# generator's (steadier than the rates on a shared machine). With
 # BENCH_PERF=<prefix>, a perf record of the server during the phase into <prefix>.<phase>
 # (BENCH_PERF_ARGS, default -g).
 run() {
@@ -98,19 +126,31 @@ run() {
         perf record -q ${BENCH_PERF_ARGS:--g} -o "$BENCH_PERF.$phase" -p "$pid" -- sleep "$secs" &
     fi
     t0=$(server_ticks)
+    thread_ticks >"$data/threads0"
     child_seconds >"$data/g0"
     r=$("$bin" bench --url "http://127.0.0.1:$port" --app "$app" --key "$key" \
         --secret "$secret" --connections "$conns" --duration "$secs" --users "$users" --json "$@" |
         tail -1)
     t1=$(server_ticks)
+    thread_ticks >"$data/threads1"
     child_seconds >"$data/g1"
     echo "$r"
     python3 -c 'import json, os, sys
 n = json.loads(sys.argv[1])["requests"]; t = (int(sys.argv[3]) - int(sys.argv[2])) / os.sysconf("SC_CLK_TCK")
 g = float(sys.argv[6]) - float(sys.argv[5])
 print(f"  {sys.argv[4]}: server CPU {t:.2f} s, {t * 1e6 / max(1, n):.1f} us per request; "
-      f"generator CPU {g:.2f} s, {g * 1e6 / max(1, n):.1f} us per request", file=sys.stderr)' \
-        "$r" "$t0" "$t1" "$phase" "$(cat "$data/g0")" "$(cat "$data/g1")" || true
+      f"generator CPU {g:.2f} s, {g * 1e6 / max(1, n):.1f} us per request", file=sys.stderr)
+def ticks(path):
+    with open(path) as f:
+        return {int(a): (b, int(c)) for a, b, c in (l.split() for l in f if l.count(" ") == 2)}
+a, b = ticks(sys.argv[7]), ticks(sys.argv[8])
+hz = os.sysconf("SC_CLK_TCK")
+per = [(name, (c - a.get(tid, (name, 0))[1]) / hz * 1e6 / max(1, n))
+       for tid, (name, c) in sorted(b.items())]
+print(f"  {sys.argv[4]}: us per request by thread: " +
+      ", ".join(f"{name} {us:.1f}" for name, us in per if us > 0), file=sys.stderr)' \
+        "$r" "$t0" "$t1" "$phase" "$(cat "$data/g0")" "$(cat "$data/g1")" \
+        "$data/threads0" "$data/threads1" || true
 }
 
 # BENCH_PHASES: which phases to run (default all three; the summary needs all three).

@@ -136,6 +136,7 @@ int store_checkpointer_start(struct store *s, int soft, int hard, char *err, siz
         free(c);
         return -1;
     }
+    pthread_setname_np(c->thread, "checkpoint");
     s->ckpt = c;
     sqlite3_wal_hook(s->db, wal_hook, c);
     return 0;
