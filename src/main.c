@@ -210,6 +210,18 @@ static void on_nonce_expiry(uv_timer_t *t)
     worker_submit(s->api->store_worker, expire_nonces, s->api);
 }
 
+static void nothing(void *arg)
+{
+    (void)arg; /* a task only for its batch: its end loads the boards readers wanted */
+}
+
+/* A reader found a leaderboard only in the store (any thread): a batch loads it. If the
+ * reserved slots are taken, one of those batches does. */
+static void board_wanted(void *arg)
+{
+    worker_submit_reserved(arg, nothing, NULL);
+}
+
 static void load_app(const struct store_app *a, void *arg)
 {
     tenant_app_put(arg, a);
@@ -467,6 +479,7 @@ static int cmd_serve(const struct config *cfg)
     api.syncer = syncer_new("syncer", api_sync, api_sync_idle, &api);
     store_worker = worker_new("engine", (size_t)cfg->engine_queue, &batch);
     api.store_worker = store_worker;
+    boards_on_want(engine_boards(engine), board_wanted, store_worker);
     metrics_register(api_collect_metrics, &api);
     metrics_register(engine_collect_metrics, engine);
     metrics_register(jobs_collect_metrics, jobs);

@@ -133,7 +133,7 @@ static const struct option options[] = {
       1, 86400, false, NULL, "seconds the oldest logged row waits at most for a fold" },
     { "REACTOR_LEADERBOARD_RETENTION_SECONDS", "--leaderboard-retention", OPT_INT,
       OFF(leaderboard_retention), "172800", 1, 365 * 86400, false, NULL,
-      "seconds a leaderboard other than all-time stays in memory unwritten and unread" },
+      "seconds a leaderboard other than all-time stays in memory unread" },
     { "REACTOR_LEADERBOARD_READ_MEMORY_MB", "--leaderboard-read-memory-mb", OPT_INT,
       OFF(leaderboard_read_memory_mb), "256", 1, 1048576, false, NULL,
       "MiB that leaderboards loaded back by reads may hold before the least read leave memory" },

@@ -57,7 +57,6 @@ struct board {
     struct board *next;         /* directory chain */
     int64_t id;                 /* the store's */
     struct rank_index *index;   /* NULL: only in the store */
-    int64_t written_ms;         /* last batch that changed it (engine thread) */
     _Atomic int64_t read_ms;    /* last read (any thread, relaxed) */
     int64_t stored_ms;          /* updated_at as the store has it */
     int64_t touch_ms;           /* when the open batch changed it (0: it did not) */
@@ -65,6 +64,7 @@ struct board {
     bool created;               /* created by the open batch */
     bool all;                   /* period "all": never evicted */
     bool cold;                  /* loaded back by a read and not written since */
+    atomic_bool wanted;         /* read while only in the store: the engine loads it */
     size_t key_len;
     char key[];                 /* app '\0' metric '\0' period '\0' */
 };
@@ -140,9 +140,12 @@ struct boards {
     int64_t folded_ms;          /* when the log was last folded (committed) */
     bool batch_folded;          /* the open batch folded the log */
     _Atomic uint64_t loaded, entries, bytes, evictions, loads; /* stats */
+    atomic_uint wanted;         /* boards marked wanted and not loaded yet */
     _Atomic uint64_t applied, apply_waits;
     boards_changed_fn *on_change; /* told of each board a committed batch changed */
     void *on_change_arg;
+    void (*on_want)(void *arg);   /* told when a board is wanted and none was */
+    void *on_want_arg;
     /* The applier thread (boards_start_applier): it applies committed batches' sets, in
      * order, while the engine thread goes on with the next batches. The `pending` sets before
      * the open one in the ring are its jobs, the oldest first. */
@@ -257,6 +260,8 @@ static void dir_remove(struct boards *b, struct board *gone)
         if (*p == gone) {
             *p = gone->next;
             b->n--;
+            if (atomic_load_explicit(&gone->wanted, memory_order_relaxed))
+                atomic_fetch_sub_explicit(&b->wanted, 1, memory_order_relaxed);
             rank_free(index_detach(b, gone));
             free(gone);
             return;
@@ -541,7 +546,8 @@ int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, s
     int64_t rows = 0;
     if (store_batch_begin(st, err, errlen) < 0)
         return -1;
-    if (store_board_fold(st, BOARDS_SCORE_MAX, &rows, err, errlen) < 0 || store_batch_commit(st, err, errlen) < 0) {
+    if (store_board_fold(st, BOARDS_SCORE_MAX, &rows, err, errlen) < 0 ||
+        store_batch_commit(st, err, errlen) < 0) {
         store_batch_rollback(st);
         return -1;
     }
@@ -554,15 +560,15 @@ int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, s
     struct dir_ctx c = { b };
     if (store_boards_each(st, board_listed, &c, err, errlen) < 0)
         return -1;
+    /* Only "all" boards: a period's board comes back when something reads it. */
     for (size_t i = 0; i < b->cap; i++)
         for (struct board *x = b->slots[i]; x; x = x->next) {
-            if (!x->all && x->stored_ms < now_ms - b->retention_ms)
+            if (!x->all)
                 continue;
             struct rank_index *idx = read_index(st, b->seed, x, err, errlen);
             if (!idx)
                 return -1;
             index_attach(b, x, idx);
-            x->written_ms = x->stored_ms;
             atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
         }
     return 0;
@@ -614,15 +620,17 @@ void boards_set_cold_budget(struct boards *b, size_t bytes)
     b->cold_budget = bytes;
 }
 
-int boards_load_one(struct boards *b, struct store *st, const char *app_id, const char *metric,
-                    const char *period, int64_t now_ms, char *err, size_t errlen)
+/* Board x into memory for a read, if it is not there (engine thread, in the open batch). */
+static int load_board(struct boards *b, struct store *st, struct board *x, int64_t now_ms,
+                      char *err, size_t errlen)
 {
-    /* The engine thread reads what it loads without the lock: nothing may change it. */
+    /* The engine thread reads what it loads without the lock: nothing may change it. And the
+     * sets still with the applier skipped this board (it had no index): what they changed is
+     * in the store, which the load reads. */
     applier_wait(b);
-    struct board *x = dir_find(b, app_id, metric, period);
-    if (!x)
-        return STORE_NOT_FOUND;
     atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
+    if (atomic_exchange_explicit(&x->wanted, false, memory_order_relaxed))
+        atomic_fetch_sub_explicit(&b->wanted, 1, memory_order_relaxed);
     if (x->index)
         return 0;
     /* Built outside the lock: readers see the board only once it is whole. The batch's own
@@ -639,6 +647,35 @@ int boards_load_one(struct boards *b, struct store *st, const char *app_id, cons
     x->cold = true;
     atomic_fetch_add_explicit(&b->loads, 1, memory_order_relaxed);
     cold_trim(b, x);
+    return 0;
+}
+
+int boards_load_one(struct boards *b, struct store *st, const char *app_id, const char *metric,
+                    const char *period, int64_t now_ms, char *err, size_t errlen)
+{
+    struct board *x = dir_find(b, app_id, metric, period);
+    if (!x)
+        return STORE_NOT_FOUND;
+    return load_board(b, st, x, now_ms, err, errlen);
+}
+
+/* The boards that readers on other threads found only in the store (boards_find), into memory,
+ * each told to on_change so that what waits for it (the real-time hub) reads it now. */
+static int load_wanted(struct boards *b, struct store *st, int64_t now_ms, char *err,
+                       size_t errlen)
+{
+    for (size_t i = 0; i < b->cap; i++)
+        for (struct board *x = b->slots[i]; x; x = x->next) {
+            if (!atomic_load_explicit(&x->wanted, memory_order_relaxed))
+                continue;
+            bool was_in = x->index != NULL;
+            if (load_board(b, st, x, now_ms, err, errlen) < 0)
+                return -1;
+            if (!was_in && b->on_change) {
+                const char *metric = x->key + strlen(x->key) + 1;
+                b->on_change(b->on_change_arg, x->key, metric, metric + strlen(metric) + 1);
+            }
+        }
     return 0;
 }
 
@@ -767,10 +804,13 @@ static int add_change(struct boards *b, struct store *st, const char *app_id, co
             return -1;
         pthread_rwlock_wrlock(&b->lock);
         x = dir_add(b, id, app_id, metric, period, now_ms);
-        index_attach(b, x, rank_new(b->seed ^ x->hash)); /* new: nobody has a score yet */
+        /* New: nobody has a score yet. A period's board is only in the store until something
+         * reads it (boards_find marks it wanted, boards_flush loads it): a board nobody
+         * reads costs no moves. */
+        if (x->all)
+            index_attach(b, x, rank_new(b->seed ^ x->hash));
         pthread_rwlock_unlock(&b->lock);
         x->created = true;
-        x->written_ms = now_ms;
         atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
         push(&b->created, &b->created_n, &b->created_cap, x);
     }
@@ -884,6 +924,9 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
             return -1;
         x->touch_stored = true;
     }
+    if (atomic_load_explicit(&b->wanted, memory_order_relaxed) &&
+        load_wanted(b, st, now_ms, err, errlen) < 0)
+        return -1;
     return 0;
 }
 
@@ -912,7 +955,7 @@ static void evict(struct boards *b, int64_t now_ms)
     size_t n = 0;
     for (size_t i = 0; i < b->cap; i++)
         for (struct board *x = b->slots[i]; x; x = x->next) {
-            if (!x->index || x->all || x->written_ms >= horizon ||
+            if (!x->index || x->all ||
                 atomic_load_explicit(&x->read_ms, memory_order_relaxed) >= horizon)
                 continue;
             evict_one(b, x);
@@ -1056,7 +1099,6 @@ bool boards_batch_end_then(struct boards *b, bool committed, int64_t now_ms,
             struct board *x = b->cur->touched[i];
             x->created = false;
             x->cold = false;
-            x->written_ms = x->touch_ms;
             if (x->touch_stored)
                 x->stored_ms = x->touch_ms;
         }
@@ -1101,6 +1143,12 @@ void boards_on_change(struct boards *b, boards_changed_fn *fn, void *arg)
     b->on_change_arg = arg;
 }
 
+void boards_on_want(struct boards *b, void (*fn)(void *arg), void *arg)
+{
+    b->on_want = fn;
+    b->on_want_arg = arg;
+}
+
 /* ---- reading ------------------------------------------------------------------------------ */
 
 void boards_read_lock(struct boards *b)
@@ -1125,8 +1173,12 @@ enum board_state boards_find(struct boards *b, const char *app_id, const char *m
      * the cache line for every request. */
     if (now_ms - atomic_load_explicit(&x->read_ms, memory_order_relaxed) >= 1000)
         atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
-    if (!x->index)
+    if (!x->index) {
+        if (!atomic_exchange_explicit(&x->wanted, true, memory_order_relaxed) &&
+            atomic_fetch_add_explicit(&b->wanted, 1, memory_order_relaxed) == 0 && b->on_want)
+            b->on_want(b->on_want_arg);
         return BOARD_STORED;
+    }
     *index = x->index;
     return BOARD_LOADED;
 }
@@ -1230,6 +1282,7 @@ void boards_stats(struct boards *b, struct boards_stats *out)
     out->loads = atomic_load_explicit(&b->loads, memory_order_relaxed);
     out->applied = atomic_load_explicit(&b->applied, memory_order_relaxed);
     out->apply_waits = atomic_load_explicit(&b->apply_waits, memory_order_relaxed);
+    out->wanted = atomic_load_explicit(&b->wanted, memory_order_relaxed);
     pthread_mutex_lock(&b->applier_mu);
     out->apply_pending = b->pending;
     pthread_mutex_unlock(&b->applier_mu);

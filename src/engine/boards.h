@@ -15,10 +15,15 @@
  * Writes follow the store: the engine adds awards during a batch (boards_add), the batch
  * writes a row per user it changed, with its changes on every board (boards_flush: scores
  * are only ever added to, so a board need not be in memory to count), and only once the
- * batch has committed does memory change (boards_batch_end). A board that is neither
- * written nor read for the retention window leaves memory (except "all" boards); it stays in
- * the store, and a read loads it back (boards_load_one). Start-up loads every "all" board and
- * every board changed within the retention window.
+ * batch has committed does memory change (boards_batch_end).
+ *
+ * Which boards are in memory: every "all" board; a period's board (day, week, month, season)
+ * only once something reads it, and while it is read within the retention window. A board
+ * only in the store still counts every award (in the store); the first read loads it: a
+ * request on the engine thread calls boards_load_one, and a reader on another thread that
+ * finds it only in the store (boards_find) marks it wanted, which the next batch's
+ * boards_flush loads and tells on_change of. So the moves of a board nobody reads cost
+ * nothing. Start-up loads the "all" boards.
  *
  * Threads: the engine thread writes (everything marked "engine thread"), or hands a
  * committed batch's changes to the applier thread (boards_start_applier), which applies them
@@ -56,7 +61,7 @@ void boards_free(struct boards *b);
 void boards_set_cold_budget(struct boards *b, size_t bytes);
 
 /* Start-up, before the engine thread runs: the directory of every board, and the scores of
- * "all" boards and of boards changed within the retention window. */
+ * the "all" boards. */
 int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen);
 
 /* ---- the engine thread, inside a batch ---------------------------------------------------- */
@@ -70,7 +75,8 @@ int boards_count(struct boards *b, struct store *st, const struct game_app *app,
 int boards_add(struct boards *b, struct store *st, const char *app_id, const char *metric,
                const char *period, const char *user_id, int64_t delta, int64_t now_ms,
                char *err, size_t errlen);
-/* Writes every score the open batch changed (before its commit). */
+/* Writes every score the open batch changed (before its commit), and loads the boards readers
+ * wanted (boards_find): their loads fold the log into the open batch too. */
 int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen);
 /* The batch ended: `committed` applies its changes to memory, otherwise they are dropped
  * (with the boards it created). Then boards past the retention window leave memory. */
@@ -94,11 +100,16 @@ int boards_start_applier(struct boards *b);
 void boards_wait_applied(struct boards *b);
 
 /* Called after a commit for every board the batch changed, once memory holds the change (on
- * the applier thread when there is one, else the engine thread): where the real-time hub
- * learns what to push. Set before the engine thread runs. */
+ * the applier thread when there is one, else the engine thread), and on the engine thread for
+ * a board boards_flush loaded because a reader wanted it: where the real-time hub learns what
+ * to push. Set before the engine thread runs. */
 typedef void boards_changed_fn(void *arg, const char *app_id, const char *metric,
                                const char *period);
 void boards_on_change(struct boards *b, boards_changed_fn *fn, void *arg);
+/* Called (on the reader's thread) when boards_find marks a board wanted and no other was: the
+ * engine thread should run a batch soon, whose boards_flush loads it. Set before readers
+ * run. */
+void boards_on_want(struct boards *b, void (*fn)(void *arg), void *arg);
 /* Loads a board that is not in memory back from the store: 0 (also when it was loaded
  * already), STORE_NOT_FOUND when there is no such board, -1. */
 int boards_load_one(struct boards *b, struct store *st, const char *app_id, const char *metric,
@@ -114,7 +125,8 @@ enum board_state {
     BOARD_LOADED,  /* in memory: *index is it */
     BOARD_STORED,  /* only in the store: boards_load_one on the engine thread */
 };
-/* The board's index (under the read lock, or on the engine thread). Marks it read at now_ms. */
+/* The board's index (under the read lock, or on the engine thread). Marks it read at now_ms,
+ * and a board only in the store wanted (the next batch loads it). */
 enum board_state boards_find(struct boards *b, const char *app_id, const char *metric,
                              const char *period, int64_t now_ms,
                              const struct rank_index **index);
@@ -138,8 +150,8 @@ void boards_cursor_write(struct buf *out, const struct rank_entry *e);
  * NUL (BOARDS_MEMBER_MAX + 1 bytes). */
 int boards_cursor_parse(const char *s, int64_t *score, int64_t *at, char *member, size_t *len);
 
-/* Takes out of memory the boards other than "all" nobody wrote or read for the retention
- * window (engine thread, between batches' changes). Batches check this every minute; the
+/* Takes out of memory the boards other than "all" nobody read for the retention window
+ * (engine thread, between batches' changes). Batches check this every minute; the
  * scheduler calls it too, so an idle engine lets go of them as well. */
 void boards_evict(struct boards *b, int64_t now_ms);
 
@@ -149,6 +161,7 @@ struct boards_stats {
     uint64_t applied;           /* batches the applier thread applied */
     uint64_t apply_waits;       /* times the engine thread waited for it */
     uint64_t apply_pending;     /* batches handed to it and not yet applied */
+    uint64_t wanted;            /* boards read while only in the store, not loaded yet */
 };
 void boards_stats(struct boards *b, struct boards_stats *out);
 

@@ -78,7 +78,7 @@ void engine_set_user_cache_limit(struct engine *e, size_t max_users);
 #define ENGINE_FOLD_MS_DEFAULT 60000
 void engine_set_game_log_fold(struct engine *e, int64_t rows, int64_t ms);
 
-/* How long a leaderboard other than "all" stays in memory unwritten and unread (default
+/* How long a leaderboard other than "all" stays in memory unread (default
  * BOARDS_RETENTION_DEFAULT_S). Before engine_load. */
 void engine_set_board_retention(struct engine *e, int64_t seconds);
 /* Memory for boards loaded back by reads (boards_set_cold_budget). After

@@ -4,6 +4,7 @@ presence over WebSocket and HTTP, slow consumers, limits and metrics. The client
 ws_client.WS, a small RFC 6455 client over a plain socket."""
 
 import base64
+import datetime
 import json
 import struct
 import subprocess
@@ -280,6 +281,25 @@ def test_leaderboard_channels_get_coalesced_top_n(rt):
         n += 1
     n += len(ws.pushes)
     assert 1 <= n < 10, n
+    ws.close()
+
+
+def test_a_period_boards_channel_gets_pushes_when_only_the_store_had_it(rt):
+    # A week's board is built in memory only once something reads it: nobody has, so the
+    # first change finds it only in the store; the hub's read brings it in, with no further
+    # event needed, and the pushes carry its scores.
+    g = Game(rt)
+    ws = g.ws("viewer")
+    year, week, _ = datetime.datetime.now(datetime.timezone.utc).isocalendar()
+    period = f"{year}-W{week:02d}"
+    ws.call("subscribe", channel=f"leaderboard:Builder XP:{period}")
+    g.score("alice", 10)
+    m = ws.wait_push(lambda m: m["type"] == "leaderboard.updated")
+    assert m["data"]["period"] == period
+    assert m["data"]["top"] == [{"rank": 1, "userId": "alice", "score": 10}]
+    g.score("bob", 30)
+    m = ws.wait_push(lambda m: [r["userId"] for r in m["data"]["top"]] == ["bob", "alice"])
+    assert m["data"]["total"] == 2
     ws.close()
 
 

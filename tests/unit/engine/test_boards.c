@@ -80,6 +80,17 @@ static void batch(struct fixture *f, const char *period, const char *const *user
     boards_wait_applied(f->b); /* with an applier thread: what a later read on it waits for */
 }
 
+/* A read of (app, xp, period) on the engine thread, as a request's: the board into memory, in
+ * a batch of its own (its load may fold the log). */
+static void read_board(struct fixture *f, const char *period, int64_t now)
+{
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(boards_load_one(f->b, f->u.s, "app", "xp", period, now, err, sizeof(err)),
+                     0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(f->b, true, now);
+}
+
 /* The board as "user:score" joined by spaces, from memory. */
 static void board_text(struct boards *b, const char *period, char *out, size_t len)
 {
@@ -160,16 +171,115 @@ static void failed_batch_forgets_the_boards_it_created(void **state)
     boards_stats(f->b, &st);
     assert_int_equal(st.boards, 0);
     assert_int_equal(st.entries, 0);
-    /* The board can be created again: the store has no trace of the first try. */
+    /* The board can be created again: the store has no trace of the first try. A period's
+     * board is only in the store until something reads it. */
     batch(f, "2025-11-24", users, deltas, 1, NOW_MS, true);
+    boards_stats(f->b, &st);
+    assert_int_equal(st.boards, 1);
+    assert_int_equal(st.loaded, 0);
+    read_board(f, "2025-11-24", NOW_MS);
     board_text(f->b, "2025-11-24", text, sizeof(text));
     assert_string_equal(text, "ann:5");
     boards_stats(f->b, &st);
-    assert_int_equal(st.boards, 1);
     assert_int_equal(st.entries, 1);
+    assert_int_equal(st.loads, 1);
 }
 
-static void start_up_loads_recent_boards_and_reads_bring_old_ones_back(void **state)
+/* A reader on another thread that finds a board only in the store marks it wanted; the next
+ * batch loads it (with what that batch adds on top) and tells on_change. A board wanted by a
+ * reader and then dropped by its failed batch is wanted no more. */
+struct changed {
+    int n;
+    char last[64];
+};
+
+static void note_change(void *arg, const char *app_id, const char *metric, const char *period)
+{
+    struct changed *c = arg;
+    c->n++;
+    snprintf(c->last, sizeof(c->last), "%s/%s/%s", app_id, metric, period);
+}
+
+static void count_want(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static void boards_readers_want_are_loaded_by_the_next_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct changed ch = { 0, "" };
+    boards_on_change(f->b, note_change, &ch);
+    int wakes = 0;
+    boards_on_want(f->b, count_want, &wakes);
+    const char *users[] = { "ann", "bob" };
+    const int64_t deltas[] = { 7, 9 };
+    batch(f, "2025-11-24", users, deltas, 2, NOW_MS, true);
+    assert_int_equal(ch.n, 1); /* the batch changed it, in the store */
+    struct boards_stats st;
+    boards_stats(f->b, &st);
+    assert_int_equal(st.loaded, 0);
+    assert_int_equal(st.wanted, 0);
+    /* Written again, still nobody reads it: it stays in the store only. */
+    batch(f, "2025-11-24", users, deltas, 1, NOW_MS + 1, true);
+    boards_stats(f->b, &st);
+    assert_int_equal(st.loaded, 0);
+    assert_int_equal(st.loads, 0);
+    /* Read: wanted (once, however many read it), then loaded by the next batch, which adds
+     * its own change once it commits. */
+    char text[64];
+    board_text(f->b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "(stored)");
+    board_text(f->b, "2025-11-24", text, sizeof(text));
+    boards_stats(f->b, &st);
+    assert_int_equal(st.wanted, 1);
+    assert_int_equal(wakes, 1); /* the engine is woken once, not per read */
+    const char *cy[] = { "cy" };
+    const int64_t one[] = { 1 };
+    ch.n = 0;
+    batch(f, "2025-11-24", cy, one, 1, NOW_MS + 2, true);
+    board_text(f->b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "ann:14 bob:9 cy:1");
+    assert_int_equal(ch.n, 2); /* loaded, then changed */
+    assert_string_equal(ch.last, "app/xp/2025-11-24");
+    boards_stats(f->b, &st);
+    assert_int_equal(st.wanted, 0);
+    assert_int_equal(st.loads, 1);
+    assert_int_equal(st.loaded, 1);
+    /* A batch creates a board, a reader finds it, the batch fails: nothing is wanted. */
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "2025-11-25", "ann", 3, NOW_MS + 3,
+                                err, sizeof(err)),
+                     0);
+    board_text(f->b, "2025-11-25", text, sizeof(text));
+    assert_string_equal(text, "(stored)");
+    boards_stats(f->b, &st);
+    assert_int_equal(st.wanted, 1);
+    assert_int_equal(wakes, 2);
+    store_batch_rollback(f->u.s);
+    boards_batch_end(f->b, false, NOW_MS + 3);
+    boards_stats(f->b, &st);
+    assert_int_equal(st.wanted, 0);
+    assert_int_equal(st.boards, 1);
+    /* Wanted in the batch that creates it: loaded by that batch's flush, empty, and the
+     * batch's own change applied on top once it commits. */
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", "2025-11-26", "bob", 4, NOW_MS + 4,
+                                err, sizeof(err)),
+                     0);
+    board_text(f->b, "2025-11-26", text, sizeof(text));
+    assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS + 4, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(f->b, true, NOW_MS + 4);
+    boards_wait_applied(f->b);
+    board_text(f->b, "2025-11-26", text, sizeof(text));
+    assert_string_equal(text, "bob:4");
+    boards_stats(f->b, &st);
+    assert_int_equal(st.wanted, 0);
+    assert_int_equal(st.loaded, 2);
+}
+
+static void start_up_loads_all_time_boards_and_reads_bring_the_others(void **state)
 {
     struct fixture *f = *state;
     const char *users[] = { "ann", "bob" };
@@ -177,53 +287,66 @@ static void start_up_loads_recent_boards_and_reads_bring_old_ones_back(void **st
     batch(f, "all", users, deltas, 2, NOW_MS - 10 * DAY_MS, true);
     batch(f, "2025-11-14", users, deltas, 2, NOW_MS - 10 * DAY_MS, true);
     batch(f, "2025-11-24", users, deltas, 2, NOW_MS, true);
+    read_board(f, "2025-11-24", NOW_MS);
 
+    /* "all" loads whatever its age; a period's board, even today's and read before, waits
+     * for a read. */
     struct boards *b = boards_new(DAY_MS);
     assert_int_equal(boards_load(b, f->u.s, NOW_MS, err, sizeof(err)), 0);
     char text[256];
-    board_text(b, "all", text, sizeof(text)); /* "all" loads whatever its age */
+    board_text(b, "all", text, sizeof(text));
     assert_string_equal(text, "bob:9 ann:7");
-    board_text(b, "2025-11-24", text, sizeof(text));
-    assert_string_equal(text, "bob:9 ann:7");
-    board_text(b, "2025-11-14", text, sizeof(text));
-    assert_string_equal(text, "(stored)");
+    struct boards_stats st;
+    boards_stats(b, &st);
+    assert_int_equal(st.boards, 3);
+    assert_int_equal(st.loaded, 1);
     /* An award to a board only in the store counts there, without loading it. */
     boards_free(f->b);
     f->b = b;
     const char *ann[] = { "ann" };
     const int64_t five[] = { 5 };
     batch(f, "2025-11-14", ann, five, 1, NOW_MS, true);
-    board_text(b, "2025-11-14", text, sizeof(text));
-    assert_string_equal(text, "(stored)");
-    assert_int_equal(boards_load_one(b, f->u.s, "app", "xp", "2025-11-14", NOW_MS, err,
-                                     sizeof(err)),
-                     0);
+    boards_stats(b, &st);
+    assert_int_equal(st.loaded, 1);
+    assert_int_equal(st.loads, 0);
+    read_board(f, "2025-11-14", NOW_MS);
     board_text(b, "2025-11-14", text, sizeof(text));
     assert_string_equal(text, "ann:12 bob:9");
+    read_board(f, "2025-11-24", NOW_MS);
+    board_text(b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "bob:9 ann:7");
     assert_int_equal(boards_load_one(b, f->u.s, "app", "xp", "1999-01-01", NOW_MS, err,
                                      sizeof(err)),
                      STORE_NOT_FOUND);
 }
 
-static void unused_boards_leave_memory_but_all_time_ones_stay(void **state)
+static void unread_boards_leave_memory_but_all_time_ones_stay(void **state)
 {
     struct fixture *f = *state;
     const char *users[] = { "ann" };
     const int64_t deltas[] = { 3 };
     batch(f, "all", users, deltas, 1, NOW_MS, true);
     batch(f, "2025-11-24", users, deltas, 1, NOW_MS, true);
-    /* A batch past the window (retention: a day) evicts what nobody used meanwhile. */
-    batch(f, "2025-11-26", users, deltas, 1, NOW_MS + 2 * DAY_MS, true);
+    batch(f, "2025-11-25", users, deltas, 1, NOW_MS, true);
+    read_board(f, "2025-11-24", NOW_MS);
+    read_board(f, "2025-11-25", NOW_MS);
+    /* Past the window (retention: a day), a board nobody read meanwhile leaves memory even
+     * though batches still write it; one read meanwhile stays. */
+    batch(f, "2025-11-24", users, deltas, 1, NOW_MS + DAY_MS - 1000, true);
+    read_board(f, "2025-11-25", NOW_MS + DAY_MS);
+    batch(f, "2025-11-24", users, deltas, 1, NOW_MS + 2 * DAY_MS - 1000, true);
     char text[256];
-    board_text(f->b, "2025-11-24", text, sizeof(text));
-    assert_string_equal(text, "(stored)");
     board_text(f->b, "all", text, sizeof(text));
+    assert_string_equal(text, "ann:3");
+    board_text(f->b, "2025-11-25", text, sizeof(text));
     assert_string_equal(text, "ann:3");
     struct boards_stats st;
     boards_stats(f->b, &st);
     assert_int_equal(st.evictions, 1);
     assert_int_equal(st.loaded, 2);
     assert_int_equal(st.entries, 2);
+    board_text(f->b, "2025-11-24", text, sizeof(text));
+    assert_string_equal(text, "(stored)");
 }
 
 /* Loads a day's board back at `ms` and checks what the three days' boards show then. */
@@ -233,6 +356,8 @@ static void load_and_expect(struct fixture *f, const char *const days[3], size_t
     assert_int_equal(boards_load_one(f->b, f->u.s, "app", "xp", days[day], ms, err, sizeof(err)),
                      0);
     for (size_t i = 0; i < 3 && expect; i++) {
+        if (!expect[i])
+            continue;
         char text[256];
         board_text(f->b, days[i], text, sizeof(text));
         assert_string_equal(text, expect[i]);
@@ -259,23 +384,31 @@ static void boards_loaded_by_reads_stay_within_their_budget(void **state)
     boards_stats(b, &st);
     size_t one = st.bytes;
     assert_true(one > 0);
-    /* Room for one board, not two (a board's bytes vary a little with its nodes' heights). */
+    /* Room for one board, not two (a board's bytes vary a little with its nodes' heights).
+     * Which are in memory is read from the stats and from the board loaded last only: reading
+     * a board that is only in the store would make the next batch load it. */
     boards_set_cold_budget(b, one + one / 2);
-    const char *const second_only[] = { "(stored)", "bob:9 ann:7", "(stored)" };
-    load_and_expect(f, days, 1, NOW_MS + 1000, second_only);
-    const char *const third_only[] = { "(stored)", "(stored)", "bob:9 ann:7" };
-    load_and_expect(f, days, 2, NOW_MS + 2000, third_only);
+    load_and_expect(f, days, 1, NOW_MS + 1000, NULL);
     boards_stats(b, &st);
+    assert_int_equal(st.loaded, 1);
+    assert_int_equal(st.evictions, 1);
+    const char *const third[] = { NULL, NULL, "bob:9 ann:7" };
+    load_and_expect(f, days, 2, NOW_MS + 2000, third);
+    boards_stats(b, &st);
+    assert_int_equal(st.loaded, 1);
     assert_int_equal(st.evictions, 2);
 
     /* Once written, the second day is no longer the budget's: loading the first back keeps
      * both in memory. */
-    load_and_expect(f, days, 1, NOW_MS + 3000, second_only);
+    load_and_expect(f, days, 1, NOW_MS + 3000, NULL);
     const char *ann[] = { "ann" };
     const int64_t five[] = { 5 };
     batch(f, days[1], ann, five, 1, NOW_MS + 4000, true);
-    const char *const first_and_written[] = { "bob:9 ann:7", "ann:12 bob:9", "(stored)" };
+    const char *const first_and_written[] = { "bob:9 ann:7", "ann:12 bob:9", NULL };
     load_and_expect(f, days, 0, NOW_MS + 5000, first_and_written);
+    boards_stats(b, &st);
+    assert_int_equal(st.loaded, 2);
+    assert_int_equal(st.evictions, 3);
 }
 
 static void many_users_and_batches_match_the_store(void **state)
@@ -433,6 +566,8 @@ static void expect_board(struct fixture *f, struct boards *fresh, const char *pe
                          const int64_t *want, const int64_t *want_at)
 {
     const struct rank_index *mem, *stored;
+    assert_int_equal(boards_load_one(fresh, f->u.s, "app", "xp", period, NOW_MS, err, sizeof(err)),
+                     0);
     assert_int_equal(boards_find(fresh, "app", "xp", period, NOW_MS, &stored), BOARD_LOADED);
     enum board_state in_mem = boards_find(f->b, "app", "xp", period, NOW_MS, &mem);
     for (int u = 0; u < users; u++) {
@@ -488,14 +623,16 @@ static void folds_from_memory_keep_the_store_exact(void **state)
         batch(f, periods[p], users, deltas, PER, now, commit);
         assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
         assert_true(rows > 0);
+        if (p == 1 && commit) /* read: from then on batches apply to it in memory */
+            read_board(f, periods[1], now);
     }
     /* The day's board leaves memory; a later read loads it back, folding what is pending
      * (the next batch's rows) in a batch that logs nothing itself: the log is emptied. */
     now += 2 * DAY_MS;
     boards_evict(f->b, now);
-    char text[64];
-    board_text(f->b, "2025-11-24", text, sizeof(text));
-    assert_string_equal(text, "(stored)");
+    struct boards_stats st;
+    boards_stats(f->b, &st);
+    assert_int_equal(st.loaded, 1); /* "all" */
     const char *one[] = { "u001" };
     const int64_t five[] = { 5 };
     batch(f, "all", one, five, 1, now, true);
@@ -664,11 +801,15 @@ static void a_users_changes_on_several_boards_are_one_log_row(void **state)
     assert_string_equal(text, "ann:70 bob:60 cy:2");
     scores_text(f, 4, text, sizeof(text));
     assert_string_equal(text, "ann:140 bob:120 cy:4");
-    /* Memory holds the same, and a store read back gives the same board. */
-    board_text(f->b, "2025-W48", text, sizeof(text));
-    assert_string_equal(text, "ann:105 bob:90 cy:3");
+    /* Memory holds the same ("all"; the others wait for a read), and a store read back gives
+     * the same board. */
+    board_text(f->b, "all", text, sizeof(text));
+    assert_string_equal(text, "ann:35 bob:30 cy:1");
     struct boards *b = boards_new(DAY_MS);
     assert_int_equal(boards_load(b, f->u.s, NOW_MS + 5, err, sizeof(err)), 0);
+    assert_int_equal(boards_load_one(b, f->u.s, "app", "xp", "2025-W48", NOW_MS + 5, err,
+                                     sizeof(err)),
+                     0);
     board_text(b, "2025-W48", text, sizeof(text));
     assert_string_equal(text, "ann:105 bob:90 cy:3");
     boards_free(b);
@@ -687,6 +828,22 @@ static void large_batches_on_many_boards_match_the_store(void **state)
     memset(want, 0, sizeof(want));
     char name[16];
     unsigned seed = 11;
+    /* The boards made and read first, so that memory applies the large batch to all four (a
+     * period's board is only in the store until something reads it). */
+    static const char *const first[] = { "user-0000" };
+    static const int64_t one[] = { 1 };
+    for (int p = 0; p < PERIODS; p++) {
+        assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+        assert_int_equal(boards_add(f->b, f->u.s, "app", "xp", periods[p], first[0], one[0],
+                                    NOW_MS, err, sizeof(err)),
+                         0);
+        assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS, err, sizeof(err)), 0);
+        assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+        boards_batch_end(f->b, true, NOW_MS);
+        want[p][0] += 1;
+        if (p)
+            read_board(f, periods[p], NOW_MS);
+    }
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
     /* Each pass draws USERS ids at random (with repeats: about 63 % of the users, some several
      * times), and pass p scores each draw on the first p + 1 boards. */
@@ -710,7 +867,8 @@ static void large_batches_on_many_boards_match_the_store(void **state)
     for (int u = 0; u < USERS; u++)
         distinct += want[0][u] > 0;
     assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
-    assert_int_equal(rows, 1); /* one row for the batch, whatever its users and boards */
+    assert_int_equal(rows, 1); /* one row for the batch, whatever its users and boards (the
+                                * reads' loads folded the first batches') */
     assert_true(distinct > 1000);
 
     /* A small batch on the grown tables, then a failed one that must leave nothing. */
@@ -727,6 +885,9 @@ static void large_batches_on_many_boards_match_the_store(void **state)
     assert_int_equal(boards_load(b, f->u.s, NOW_MS + 3, err, sizeof(err)), 0);
     for (int p = 0; p < PERIODS; p++) {
         const struct rank_index *mem, *stored;
+        assert_int_equal(boards_load_one(b, f->u.s, "app", "xp", periods[p], NOW_MS + 3, err,
+                                         sizeof(err)),
+                         0);
         assert_int_equal(boards_find(f->b, "app", "xp", periods[p], NOW_MS, &mem), BOARD_LOADED);
         assert_int_equal(boards_find(b, "app", "xp", periods[p], NOW_MS, &stored), BOARD_LOADED);
         assert_int_equal(rank_size(mem), rank_size(stored));
@@ -836,15 +997,23 @@ static void an_events_awards_count_on_every_board_they_belong_to(void **state)
     assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
     assert_int_equal(rows, 1);
     static const char *const periods[] = { "all", "2025-11-24", "2025-W48", "2025-11" };
+    /* In memory: the "all" boards; the others once read. */
     for (size_t p = 0; p < 4; p++) {
         const struct rank_index *x;
         struct rank_entry e;
+        if (p) {
+            assert_int_equal(boards_find(f->b, "app", "xp", periods[p], NOW_MS, &x),
+                             BOARD_STORED);
+            read_board(f, periods[p], NOW_MS);
+        }
         assert_int_equal(boards_find(f->b, "app", "xp", periods[p], NOW_MS, &x), BOARD_LOADED);
         assert_true(rank_get(x, "ann", 3, &e, NULL));
         assert_int_equal(e.score, 115);
         for (int i = 0; i < 10; i++) {
             char metric[32];
             snprintf(metric, sizeof(metric), "currency:c%d", i);
+            assert_true(p == 0 || boards_load_one(f->b, f->u.s, "app", metric, periods[p],
+                                                  NOW_MS, err, sizeof(err)) == 0);
             assert_int_equal(boards_find(f->b, "app", metric, periods[p], NOW_MS, &x),
                              BOARD_LOADED);
             assert_true(rank_get(x, "ann", 3, &e, NULL));
@@ -968,12 +1137,21 @@ static void large_batches_with_the_applier(void **state)
     large_batches_on_many_boards_match_the_store(state);
 }
 
+static void boards_readers_want_with_the_applier(void **state)
+{
+    boards_readers_want_are_loaded_by_the_next_batch(state);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(batch_changes_memory_only_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(failed_batch_forgets_the_boards_it_created, setup, teardown),
-    cmocka_unit_test_setup_teardown(start_up_loads_recent_boards_and_reads_bring_old_ones_back,
+    cmocka_unit_test_setup_teardown(boards_readers_want_are_loaded_by_the_next_batch, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(boards_readers_want_with_the_applier, setup_applier,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(start_up_loads_all_time_boards_and_reads_bring_the_others,
                                     setup, teardown),
-    cmocka_unit_test_setup_teardown(unused_boards_leave_memory_but_all_time_ones_stay, setup,
+    cmocka_unit_test_setup_teardown(unread_boards_leave_memory_but_all_time_ones_stay, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(boards_loaded_by_reads_stay_within_their_budget, setup,
                                     teardown),
