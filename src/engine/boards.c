@@ -620,7 +620,9 @@ void boards_set_cold_budget(struct boards *b, size_t bytes)
     b->cold_budget = bytes;
 }
 
-/* Board x into memory for a read, if it is not there (engine thread, in the open batch). */
+/* Board x into memory for a read, if it is not there (engine thread, in the open batch), and
+ * on_change told, so that what waits for it (the real-time hub, which found it only in the
+ * store) reads it now. */
 static int load_board(struct boards *b, struct store *st, struct board *x, int64_t now_ms,
                       char *err, size_t errlen)
 {
@@ -647,6 +649,10 @@ static int load_board(struct boards *b, struct store *st, struct board *x, int64
     x->cold = true;
     atomic_fetch_add_explicit(&b->loads, 1, memory_order_relaxed);
     cold_trim(b, x);
+    if (b->on_change) {
+        const char *metric = x->key + strlen(x->key) + 1;
+        b->on_change(b->on_change_arg, x->key, metric, metric + strlen(metric) + 1);
+    }
     return 0;
 }
 
@@ -659,23 +665,19 @@ int boards_load_one(struct boards *b, struct store *st, const char *app_id, cons
     return load_board(b, st, x, now_ms, err, errlen);
 }
 
-/* The boards that readers on other threads found only in the store (boards_find), into memory,
- * each told to on_change so that what waits for it (the real-time hub) reads it now. */
+/* The boards that readers on other threads found only in the store (boards_find), into
+ * memory. A board marked while the scan was past its place waits for the next batch, which
+ * the engine is asked for again (the reader's own call asked only if none was wanted). */
 static int load_wanted(struct boards *b, struct store *st, int64_t now_ms, char *err,
                        size_t errlen)
 {
     for (size_t i = 0; i < b->cap; i++)
-        for (struct board *x = b->slots[i]; x; x = x->next) {
-            if (!atomic_load_explicit(&x->wanted, memory_order_relaxed))
-                continue;
-            bool was_in = x->index != NULL;
-            if (load_board(b, st, x, now_ms, err, errlen) < 0)
+        for (struct board *x = b->slots[i]; x; x = x->next)
+            if (atomic_load_explicit(&x->wanted, memory_order_relaxed) &&
+                load_board(b, st, x, now_ms, err, errlen) < 0)
                 return -1;
-            if (!was_in && b->on_change) {
-                const char *metric = x->key + strlen(x->key) + 1;
-                b->on_change(b->on_change_arg, x->key, metric, metric + strlen(metric) + 1);
-            }
-        }
+    if (atomic_load_explicit(&b->wanted, memory_order_relaxed) && b->on_want)
+        b->on_want(b->on_want_arg);
     return 0;
 }
 

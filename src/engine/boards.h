@@ -101,8 +101,9 @@ void boards_wait_applied(struct boards *b);
 
 /* Called after a commit for every board the batch changed, once memory holds the change (on
  * the applier thread when there is one, else the engine thread), and on the engine thread for
- * a board boards_flush loaded because a reader wanted it: where the real-time hub learns what
- * to push. Set before the engine thread runs. */
+ * a board brought into memory from the store (boards_load_one, or boards_flush for a board a
+ * reader wanted): where the real-time hub learns what to push. Set before the engine thread
+ * runs. */
 typedef void boards_changed_fn(void *arg, const char *app_id, const char *metric,
                                const char *period);
 void boards_on_change(struct boards *b, boards_changed_fn *fn, void *arg);

@@ -277,6 +277,20 @@ static void boards_readers_want_are_loaded_by_the_next_batch(void **state)
     boards_stats(f->b, &st);
     assert_int_equal(st.wanted, 0);
     assert_int_equal(st.loaded, 2);
+    /* A request's read (on the engine thread) of a board a reader wanted: loaded, wanted no
+     * more, and on_change told, so what waited for it reads it. */
+    batch(f, "2025-11-27", cy, one, 1, NOW_MS + 5, true);
+    board_text(f->b, "2025-11-27", text, sizeof(text));
+    boards_stats(f->b, &st);
+    assert_int_equal(st.wanted, 1);
+    ch.n = 0;
+    read_board(f, "2025-11-27", NOW_MS + 6);
+    assert_int_equal(ch.n, 1);
+    assert_string_equal(ch.last, "app/xp/2025-11-27");
+    boards_stats(f->b, &st);
+    assert_int_equal(st.wanted, 0);
+    board_text(f->b, "2025-11-27", text, sizeof(text));
+    assert_string_equal(text, "cy:1");
 }
 
 static void start_up_loads_all_time_boards_and_reads_bring_the_others(void **state)
