@@ -5,6 +5,7 @@ members, automatic placement and settlement, eviction from memory, and boards th
 restart."""
 
 import datetime
+import threading
 import time
 import urllib.parse
 
@@ -198,6 +199,38 @@ def test_apps_never_see_each_others_boards(api):
     b.score("same-user", 99)
     assert rows(a.top()) == [("same-user", 10, 1)]
     assert rows(b.top()) == [("same-user", 99, 1)]
+
+
+def test_clients_read_their_own_scores_on_period_boards_under_load(api):
+    # A period's board is built in memory by its first read, while other clients' events keep
+    # changing it: each client must still read its own score right after each answer, on
+    # whichever period, whichever read loaded the board and whatever the applier is doing.
+    b = Board(api)
+    at = now_utc()
+    periods = [at.strftime("%Y-%m-%d"), at.strftime("%G-W%V"), at.strftime("%Y-%m"), "all"]
+    errors = []
+
+    def client(i):
+        user, total = f"client-{i}", 0
+        for k in range(12):
+            b.score(user, i + 1, occurredAt=iso(at))
+            total += i + 1
+            period = periods[(i + k) % len(periods)]
+            r = b.get(f"/leaderboards/rank/{user}", periodKey=period)
+            got = r.json().get("score") if r.status_code == 200 else r.status_code
+            if got != total:
+                errors.append((user, k, period, got, total))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for period in periods:
+        j = b.top(periodKey=period, limit=20)
+        assert sorted((r["userId"], r["score"]) for r in j["rows"]) == \
+            sorted((f"client-{i}", 12 * (i + 1)) for i in range(8))
 
 
 def test_rank_of_a_user(api):
