@@ -1284,7 +1284,10 @@ void boards_stats(struct boards *b, struct boards_stats *out)
     out->loads = atomic_load_explicit(&b->loads, memory_order_relaxed);
     out->applied = atomic_load_explicit(&b->applied, memory_order_relaxed);
     out->apply_waits = atomic_load_explicit(&b->apply_waits, memory_order_relaxed);
-    out->wanted = atomic_load_explicit(&b->wanted, memory_order_relaxed);
+    /* A load's decrement can land just before a reader's increment: the count wraps for that
+     * moment, when nothing is wanted. */
+    unsigned wanted = atomic_load_explicit(&b->wanted, memory_order_relaxed);
+    out->wanted = wanted <= out->boards ? wanted : 0;
     pthread_mutex_lock(&b->applier_mu);
     out->apply_pending = b->pending;
     pthread_mutex_unlock(&b->applier_mu);

@@ -1397,10 +1397,13 @@ void engine_collect_metrics(struct buf *out, void *arg)
     metrics_single(out, "reactor_leaderboard_bytes", "gauge",
                    "Memory of the leaderboards held in memory, bytes.", bs.bytes);
     metrics_single(out, "reactor_leaderboard_evictions_total", "counter",
-                   "Leaderboards that left memory unused for the retention window.",
+                   "Leaderboards that left memory unread for the retention window.",
                    bs.evictions);
     metrics_single(out, "reactor_leaderboard_loads_total", "counter",
                    "Leaderboards read back into memory from the store.", bs.loads);
+    metrics_single(out, "reactor_leaderboard_wanted", "gauge",
+                   "Leaderboards a reader found only in the store, for the next batch to load.",
+                   bs.wanted);
     metrics_single(out, "reactor_leaderboard_applied_batches_total", "counter",
                    "Committed batches whose leaderboard changes the applier thread applied.",
                    bs.applied);

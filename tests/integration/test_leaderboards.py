@@ -451,6 +451,7 @@ def test_boards_survive_a_restart_and_old_ones_leave_memory(reactor, tmp_path):
                if line.startswith("reactor_leaderboard_applied_batches_total")]
     assert int(applied[0].split()[-1]) >= 4, metrics
     assert "reactor_leaderboard_apply_pending " in metrics
+    assert "reactor_leaderboard_wanted 0" in metrics
     assert "reactor_leaderboard_apply_waits_total " in metrics
     # ...and a read brings it back from the store, whole.
     assert b.top(periodKey=old_day.strftime("%Y-%m-%d")) == before[old_day.strftime("%Y-%m-%d")]
