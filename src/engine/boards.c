@@ -140,11 +140,11 @@ struct boards {
     int64_t folded_ms;          /* when the log was last folded (committed) */
     bool batch_folded;          /* the open batch folded the log */
     _Atomic uint64_t loaded, entries, bytes, evictions, loads; /* stats */
-    atomic_uint wanted;         /* boards marked wanted and not loaded yet */
+    atomic_bool any_wanted;     /* a board was marked wanted since the last scan for them */
     _Atomic uint64_t applied, apply_waits;
     boards_changed_fn *on_change; /* told of each board a committed batch changed */
     void *on_change_arg;
-    void (*on_want)(void *arg);   /* told when a board is wanted and none was */
+    void (*on_want)(void *arg);   /* told when a board is wanted and none was since the scan */
     void *on_want_arg;
     /* The applier thread (boards_start_applier): it applies committed batches' sets, in
      * order, while the engine thread goes on with the next batches. The `pending` sets before
@@ -260,8 +260,6 @@ static void dir_remove(struct boards *b, struct board *gone)
         if (*p == gone) {
             *p = gone->next;
             b->n--;
-            if (atomic_load_explicit(&gone->wanted, memory_order_relaxed))
-                atomic_fetch_sub_explicit(&b->wanted, 1, memory_order_relaxed);
             rank_free(index_detach(b, gone));
             free(gone);
             return;
@@ -620,6 +618,15 @@ void boards_set_cold_budget(struct boards *b, size_t bytes)
     b->cold_budget = bytes;
 }
 
+/* on_change, of board x. */
+static void tell_changed(const struct boards *b, const struct board *x)
+{
+    if (!b->on_change)
+        return;
+    const char *metric = x->key + strlen(x->key) + 1;
+    b->on_change(b->on_change_arg, x->key, metric, metric + strlen(metric) + 1);
+}
+
 /* Board x into memory for a read, if it is not there (engine thread, in the open batch), and
  * on_change told, so that what waits for it (the real-time hub, which found it only in the
  * store) reads it now. */
@@ -631,8 +638,7 @@ static int load_board(struct boards *b, struct store *st, struct board *x, int64
      * in the store, which the load reads. */
     applier_wait(b);
     atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
-    if (atomic_exchange_explicit(&x->wanted, false, memory_order_relaxed))
-        atomic_fetch_sub_explicit(&b->wanted, 1, memory_order_relaxed);
+    atomic_store_explicit(&x->wanted, false, memory_order_relaxed);
     if (x->index)
         return 0;
     /* Built outside the lock: readers see the board only once it is whole. The batch's own
@@ -649,10 +655,7 @@ static int load_board(struct boards *b, struct store *st, struct board *x, int64
     x->cold = true;
     atomic_fetch_add_explicit(&b->loads, 1, memory_order_relaxed);
     cold_trim(b, x);
-    if (b->on_change) {
-        const char *metric = x->key + strlen(x->key) + 1;
-        b->on_change(b->on_change_arg, x->key, metric, metric + strlen(metric) + 1);
-    }
+    tell_changed(b, x);
     return 0;
 }
 
@@ -666,18 +669,17 @@ int boards_load_one(struct boards *b, struct store *st, const char *app_id, cons
 }
 
 /* The boards that readers on other threads found only in the store (boards_find), into
- * memory. A board marked while the scan was past its place waits for the next batch, which
- * the engine is asked for again (the reader's own call asked only if none was wanted). */
+ * memory. The flag is cleared before the scan: a reader that marks a board the scan has
+ * passed sets it again and asks the engine for another batch. */
 static int load_wanted(struct boards *b, struct store *st, int64_t now_ms, char *err,
                        size_t errlen)
 {
+    if (!atomic_exchange(&b->any_wanted, false))
+        return 0;
     for (size_t i = 0; i < b->cap; i++)
         for (struct board *x = b->slots[i]; x; x = x->next)
-            if (atomic_load_explicit(&x->wanted, memory_order_relaxed) &&
-                load_board(b, st, x, now_ms, err, errlen) < 0)
+            if (atomic_load(&x->wanted) && load_board(b, st, x, now_ms, err, errlen) < 0)
                 return -1;
-    if (atomic_load_explicit(&b->wanted, memory_order_relaxed) && b->on_want)
-        b->on_want(b->on_want_arg);
     return 0;
 }
 
@@ -813,7 +815,6 @@ static int add_change(struct boards *b, struct store *st, const char *app_id, co
             index_attach(b, x, rank_new(b->seed ^ x->hash));
         pthread_rwlock_unlock(&b->lock);
         x->created = true;
-        atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
         push(&b->created, &b->created_n, &b->created_cap, x);
     }
     if (!x->touch_ms) {
@@ -926,10 +927,7 @@ int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, 
             return -1;
         x->touch_stored = true;
     }
-    if (atomic_load_explicit(&b->wanted, memory_order_relaxed) &&
-        load_wanted(b, st, now_ms, err, errlen) < 0)
-        return -1;
-    return 0;
+    return load_wanted(b, st, now_ms, err, errlen);
 }
 
 static void apply_change(struct boards *b, const struct batch_set *t, const struct change *c)
@@ -995,11 +993,8 @@ static void apply_set(struct boards *b, struct batch_set *t)
     }
     if (t->changes_n)
         pthread_rwlock_unlock(&b->lock);
-    for (size_t i = 0; b->on_change && i < t->touched_n; i++) {
-        const struct board *x = t->touched[i];
-        const char *metric = x->key + strlen(x->key) + 1;
-        b->on_change(b->on_change_arg, x->key, metric, metric + strlen(metric) + 1);
-    }
+    for (size_t i = 0; i < t->touched_n; i++)
+        tell_changed(b, t->touched[i]);
     set_clear(t);
 }
 
@@ -1176,8 +1171,10 @@ enum board_state boards_find(struct boards *b, const char *app_id, const char *m
     if (now_ms - atomic_load_explicit(&x->read_ms, memory_order_relaxed) >= 1000)
         atomic_store_explicit(&x->read_ms, now_ms, memory_order_relaxed);
     if (!x->index) {
-        if (!atomic_exchange_explicit(&x->wanted, true, memory_order_relaxed) &&
-            atomic_fetch_add_explicit(&b->wanted, 1, memory_order_relaxed) == 0 && b->on_want)
+        /* The board's mark first, then the app-wide one the engine clears before it scans:
+         * either the scan sees this board, or this sets the flag again and wakes it. */
+        if (!atomic_exchange(&x->wanted, true) && !atomic_exchange(&b->any_wanted, true) &&
+            b->on_want)
             b->on_want(b->on_want_arg);
         return BOARD_STORED;
     }
@@ -1276,6 +1273,10 @@ void boards_stats(struct boards *b, struct boards_stats *out)
 {
     pthread_rwlock_rdlock(&b->lock);
     out->boards = b->n;
+    out->wanted = 0;
+    for (size_t i = 0; i < b->cap; i++)
+        for (const struct board *x = b->slots[i]; x; x = x->next)
+            out->wanted += atomic_load_explicit(&x->wanted, memory_order_relaxed);
     pthread_rwlock_unlock(&b->lock);
     out->loaded = atomic_load_explicit(&b->loaded, memory_order_relaxed);
     out->entries = atomic_load_explicit(&b->entries, memory_order_relaxed);
@@ -1284,10 +1285,6 @@ void boards_stats(struct boards *b, struct boards_stats *out)
     out->loads = atomic_load_explicit(&b->loads, memory_order_relaxed);
     out->applied = atomic_load_explicit(&b->applied, memory_order_relaxed);
     out->apply_waits = atomic_load_explicit(&b->apply_waits, memory_order_relaxed);
-    /* A load's decrement can land just before a reader's increment: the count wraps for that
-     * moment, when nothing is wanted. */
-    unsigned wanted = atomic_load_explicit(&b->wanted, memory_order_relaxed);
-    out->wanted = wanted <= out->boards ? wanted : 0;
     pthread_mutex_lock(&b->applier_mu);
     out->apply_pending = b->pending;
     pthread_mutex_unlock(&b->applier_mu);

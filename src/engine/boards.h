@@ -107,9 +107,9 @@ void boards_wait_applied(struct boards *b);
 typedef void boards_changed_fn(void *arg, const char *app_id, const char *metric,
                                const char *period);
 void boards_on_change(struct boards *b, boards_changed_fn *fn, void *arg);
-/* Called (on the reader's thread) when boards_find marks a board wanted and no other was: the
- * engine thread should run a batch soon, whose boards_flush loads it. Set before readers
- * run. */
+/* Called (on the reader's thread) when boards_find marks a board wanted and none was marked
+ * since boards_flush last loaded the wanted ones: the engine thread should run a batch soon,
+ * whose boards_flush loads it. Set before readers run. */
 void boards_on_want(struct boards *b, void (*fn)(void *arg), void *arg);
 /* Loads a board that is not in memory back from the store: 0 (also when it was loaded
  * already), STORE_NOT_FOUND when there is no such board, -1. */
