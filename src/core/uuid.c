@@ -161,14 +161,11 @@ static int seq_mask(const struct uuid_seq_key *k, const unsigned char u[16], uin
     return 0;
 }
 
-int uuid_v7_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq,
-                char out[UUID_LEN + 1])
+/* The seq's bits after the timestamp of u (whose last 22 bits are set), as version `version`. */
+static int seq_format(const struct uuid_seq_key *k, unsigned char u[16], uint64_t seq,
+                      unsigned version, char out[UUID_LEN + 1])
 {
-    unsigned char u[16];
     uint64_t mask;
-    if (random_bytes(u + 13, 3) < 0)
-        return -1;
-    put_ms(u, unix_ms);
     if (seq_mask(k, u, &mask) < 0)
         return -1;
     seq = (seq & UUID_SEQ_MAX) ^ mask;
@@ -180,8 +177,29 @@ int uuid_v7_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq,
     u[11] = (unsigned char)(seq >> 10);
     u[12] = (unsigned char)(seq >> 2);
     u[13] = (unsigned char)(((seq & 3) << 6) | (u[13] & 0x3f));
-    format(u, 7, out);
+    format(u, version, out);
     return 0;
+}
+
+int uuid_v7_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq,
+                char out[UUID_LEN + 1])
+{
+    unsigned char u[16];
+    if (random_bytes(u + 13, 3) < 0)
+        return -1;
+    put_ms(u, unix_ms);
+    return seq_format(k, u, seq, 7, out);
+}
+
+int uuid_v8_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq, uint32_t low,
+                char out[UUID_LEN + 1])
+{
+    unsigned char u[16];
+    put_ms(u, unix_ms);
+    u[13] = (unsigned char)((low >> 16) & 0x3f);
+    u[14] = (unsigned char)(low >> 8);
+    u[15] = (unsigned char)low;
+    return seq_format(k, u, seq, 8, out);
 }
 
 bool uuid_v7_seq_of(const struct uuid_seq_key *k, const char *s, size_t len, uint64_t *seq)

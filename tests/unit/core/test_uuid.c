@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/uuid.h"
@@ -117,6 +118,45 @@ static void v7_seq_round_trips(void **state)
     uuid_seq_key_free(k2);
 }
 
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* uuid_v8_seq: the same arguments give the same id, any change of time, seq or low bits a
+ * different one; never an id that uuid_v7_seq_of reads (the version differs). */
+static void v8_seq_is_fixed_and_distinct(void **state)
+{
+    (void)state;
+    unsigned char secret[UUID_SEQ_SECRET_LEN];
+    memset(secret, 7, sizeof(secret));
+    struct uuid_seq_key *k = uuid_seq_key_new(secret);
+    assert_non_null(k);
+    char u[UUID_LEN + 1], v[UUID_LEN + 1];
+    assert_int_equal(uuid_v8_seq(k, 1795400000000, 42, 3, u), 0);
+    assert_int_equal(uuid_v8_seq(k, 1795400000000, 42, 3, v), 0);
+    check_form(u, '8');
+    assert_string_equal(u, v);
+    assert_memory_equal(u, "01a2", 4); /* the timestamp leads */
+    uint64_t got;
+    assert_false(uuid_v7_seq_of(k, u, UUID_LEN, &got));
+    /* Every (seq, low) of a small grid, in two milliseconds: all different. */
+    enum { SEQS = 64, LOWS = 8, N = 2 * SEQS * LOWS };
+    static char ids[N][UUID_LEN + 1];
+    size_t n = 0;
+    for (int64_t ms = 1795400000000; ms <= 1795400000001; ms++)
+        for (uint64_t seq = 1; seq <= SEQS; seq++)
+            for (uint32_t low = 0; low < LOWS; low++)
+                assert_int_equal(uuid_v8_seq(k, ms, seq, low, ids[n++]), 0);
+    qsort(ids, N, sizeof(ids[0]), by_text);
+    for (size_t i = 1; i < N; i++)
+        assert_string_not_equal(ids[i - 1], ids[i]);
+    /* Only the low 22 bits of `low` count. */
+    assert_int_equal(uuid_v8_seq(k, 1795400000000, 42, 3 | (1u << 22), v), 0);
+    assert_string_equal(u, v);
+    uuid_seq_key_free(k);
+}
+
 /* uuid_add: the last group counts, modulo 2^48, and nothing else changes; only UUIDs in the
  * lower-case text form are taken. */
 static void add_counts_in_the_last_group(void **state)
@@ -161,6 +201,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(v7_carries_the_time_and_sorts),
     cmocka_unit_test(v7_same_millisecond_differs),
     cmocka_unit_test(v7_seq_round_trips),
+    cmocka_unit_test(v8_seq_is_fixed_and_distinct),
     cmocka_unit_test(add_counts_in_the_last_group),
 };
 
