@@ -4,8 +4,9 @@
  * known user costs no store read. Users added during a batch are journaled; a batch that
  * does not commit removes them again, so memory never claims what the store does not hold.
  *
- * Users' states are appended to the store's state log and each write to the ledger (an
- * event's XP and currency entries, a grant, a spend) to its ledger log as one row; every
+ * Users' states are appended to the store's state log and each write to the ledger (a grant,
+ * a spend) to its ledger log as one row; an event's XP and currency entries are read from its
+ * own row (store_ledger_log), which takes that row's place in the ledger; every
  * `fold_rows` rows or `fold_ms` they are folded (store_game_fold: each user's newest state
  * into its table, the new ledger rows into the ledger's per-user index): a batch writes
  * consecutive pages instead of a random page per user. Until a fold, the state table and the
@@ -310,11 +311,13 @@ static int index_user(struct engine *e, struct store *st, const struct user *u,
         e->lseqs_cap = u->n_logged;
         e->lseqs = xrealloc(e->lseqs, e->lseqs_cap * sizeof(*e->lseqs));
     }
-    for (uint32_t i = 0; i < u->n_logged; i++)
-        if (!n || e->lseqs[n - 1] != u->logged[i].lseq)
-            e->lseqs[n++] = u->logged[i].lseq;
-    if (n && e->lseqs[n - 1] > *through)
-        *through = e->lseqs[n - 1];
+    for (uint32_t i = 0; i < u->n_logged; i++) {
+        int64_t lseq = u->logged[i].lseq;
+        if (!n || e->lseqs[n - 1] != lseq)
+            e->lseqs[n++] = lseq;
+        if (lseq > *through) /* a row of the ledger log (an event's place is negative) */
+            *through = lseq;
+    }
     *rows += (int64_t)n;
     return store_ledger_index_user(st, u->key, user_id_of(u), u->logged[0].seq, e->lseqs, n, err,
                                    errlen);
@@ -355,7 +358,7 @@ static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *
             rc = index_user(e, st, v[i], &through, &indexed, err, errlen);
     free(v);
     if (rc < 0 || store_state_log_clear(st, err, errlen) < 0 ||
-        (through && store_ledger_indexed_through(st, through, err, errlen) < 0))
+        (indexed && store_ledger_indexed_through(st, through, err, errlen) < 0))
         return -1;
     *rows = states + indexed; /* users whose state was folded, ledger rows indexed */
     return 0;
@@ -771,15 +774,23 @@ int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, 
     return 0;
 }
 
-/* Writes the ledger entries of the XP and currency effects of an event or a grant (`reason`
- * given: else "rule" or "achievement" by the effect's source), as one row of the log. */
-static int write_ledger(struct engine *e, struct store *st, const char *app_id, struct user *u,
-                        const struct game_effects *fx, const char *source, const char *reason,
-                        int64_t now_ms, char *err, size_t errlen)
+/* The XP and currency effects among fx: how many ledger entries it holds. */
+static size_t ledger_entries(const struct game_effects *fx)
 {
     size_t n = 0;
     for (size_t i = 0; i < fx->n; i++)
         n += fx->v[i].type == FX_XP || fx->v[i].type == FX_CURRENCY;
+    return n;
+}
+
+/* Writes the ledger entries of the XP and currency effects of a grant or a reset (`reason`
+ * given: else "rule" or "achievement" by the effect's source), as one row of the log. An
+ * event's are not written again: its row holds them (event_ledger). */
+static int write_ledger(struct engine *e, struct store *st, const char *app_id, struct user *u,
+                        const struct game_effects *fx, const char *source, const char *reason,
+                        int64_t now_ms, char *err, size_t errlen)
+{
+    size_t n = ledger_entries(fx);
     if (n == 0)
         return 0;
     if (n > e->ledger_cap) {
@@ -825,6 +836,15 @@ static int write_ledger(struct engine *e, struct store *st, const char *app_id, 
     u->g.ledger_seq = seq;
     e->log_rows++;
     return 0;
+}
+
+/* The n ledger entries of the event whose row (at event_seq) was just written with them:
+ * the ledger reads them from there (store_ledger_log), so only their places are noted. */
+static void event_ledger(struct engine *e, struct user *u, size_t n, int64_t event_seq)
+{
+    for (size_t i = 0; i < n; i++)
+        ledger_ref_add(u, ++u->g.ledger_seq, STORE_LEDGER_EVENT(event_seq));
+    e->log_rows++;
 }
 
 int engine_ledger_get(struct engine *e, struct store *st, const char *app_id,
@@ -1122,6 +1142,12 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     row->status = r->status;
     row->error = (char *)r->error; /* static text */
     row->effects = r->effects.len ? xstrdup(r->effects.data) : NULL;
+    /* Its XP and currency entries are read from its row (store_ledger_log). */
+    size_t entries = ledger_entries(fx);
+    int64_t event_seq = 0;
+    row->ledger_seq = entries ? u->g.ledger_seq + 1 : 0;
+    if (entries && store_event_next_seq(st, &event_seq, err, errlen) < 0)
+        return -1;
     rc = store_event_insert(st, row, err, errlen);
     /* A chosen key was looked up above, and a key the server gives names its own new row
      * (store_event_insert does not index it): neither can conflict here. */
@@ -1130,9 +1156,10 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
                  app_id);
     if (rc < 0)
         return -1;
-    if (fx->n && (write_ledger(e, st, app_id, u, fx, ev->key, NULL, now_ms, err, errlen) < 0 ||
-                  boards_count(e->boards, st, app, ev->user_id, ev->occurred_at, fx, now_ms,
-                               err, errlen) < 0))
+    if (entries)
+        event_ledger(e, u, entries, event_seq);
+    if (fx->n && boards_count(e->boards, st, app, ev->user_id, ev->occurred_at, fx, now_ms, err,
+                              errlen) < 0)
         return -1;
     if (e->outbox && row->effects &&
         e->outbox(e->outbox_arg, st, app_id, row, now_ms, err, errlen) < 0)

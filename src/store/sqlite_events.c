@@ -199,11 +199,7 @@ int store_nonces_expire(struct store *s, int64_t before_s, int limit, int *delet
     return 0;
 }
 
-/* The secret that hides seqs in server keys, from meta; made there first when `create` (in
- * the open batch: a batch that rolls back forgets it, store_batch_rollback). NULL without
- * one (no server key was ever given; remembered, so that reads of client keys do not ask
- * again), or on an error (`err` then says so, *failed set). */
-static struct uuid_seq_key *event_key(struct store *s, bool create, bool *failed, char *err,
+struct uuid_seq_key *sqlite__event_key(struct store *s, bool create, bool *failed, char *err,
                                       size_t errlen)
 {
     *failed = false;
@@ -267,7 +263,7 @@ static bool key_names_seq(struct store *s, const char *key, uint64_t *seq)
 {
     bool failed;
     char ignore[64];
-    struct uuid_seq_key *k = event_key(s, false, &failed, ignore, sizeof(ignore));
+    struct uuid_seq_key *k = sqlite__event_key(s, false, &failed, ignore, sizeof(ignore));
     return k && uuid_v7_seq_of(k, key, strlen(key), seq);
 }
 
@@ -276,7 +272,7 @@ int store_event_new_key(struct store *s, int64_t received_ms, char out[UUID_LEN 
 {
     int64_t seq;
     bool failed;
-    struct uuid_seq_key *k = event_key(s, true, &failed, err, errlen);
+    struct uuid_seq_key *k = sqlite__event_key(s, true, &failed, err, errlen);
     if (!k || store_event_next_seq(s, &seq, err, errlen) < 0)
         return -1;
     if (uuid_v7_seq(k, received_ms, (uint64_t)seq, out) < 0) {
@@ -340,6 +336,13 @@ int store_event_insert(struct store *s, const struct store_event *e, char *err, 
     sqlite__bind_text(st, 10, status_names[e->status]);
     sqlite__bind_text(st, 11, e->error);
     sqlite__bind_text(st, 12, e->effects);
+    if (e->ledger_seq > 0) {
+        /* The ids of its ledger entries are made with the key (store_ledger_log). */
+        bool failed;
+        if (!sqlite__event_key(s, true, &failed, err, errlen))
+            return -1;
+        sqlite3_bind_int64(st, 13, e->ledger_seq);
+    }
     if (sqlite__step_done(s, st, err, errlen) < 0)
         return -1;
     s->event_seq = seq;
@@ -404,7 +407,10 @@ int store_events_expire(struct store *s, int64_t before_ms, int limit, int *dele
         return sqlite__fail(s, err, errlen);
     if (upto == 0)
         return 0;
-    /* Their keys in event_keys first (the client's), then the rows. */
+    /* The ledger entries their rows hold are kept; their keys in event_keys go first (the
+     * client's), then the rows. */
+    if (sqlite__ledger_keep_events(s, upto, err, errlen) < 0)
+        return -1;
     st = sqlite__stmt(s, ST_EVENT_KEYS_EXPIRE, err, errlen);
     if (!st)
         return -1;

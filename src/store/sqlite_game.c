@@ -1,6 +1,7 @@
 /* The game model in SQLite: definitions, users' game state, the ledger and spend keys (see
  * store.h). */
 #include <assert.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -219,15 +220,9 @@ static bool ledger_compact(const struct store_ledger *v, size_t n)
     return true;
 }
 
-int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
-                     const struct store_ledger *v, size_t n, int64_t *lseq, char *err,
-                     size_t errlen)
+/* The text of a ledger row holding v[0..n) into b (see above). */
+static void ledger_text(struct buf *b, const struct store_ledger *v, size_t n)
 {
-    assert(n >= 1);
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOG, err, errlen);
-    if (!st)
-        return -1;
-    struct buf *b = &s->row; /* kept: a row's text does not grow from nothing each time */
     buf_reset(b);
     bool compact = ledger_compact(v, n);
     if (compact) {
@@ -264,6 +259,18 @@ int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
         buf_putc(b, ']');
     }
     buf_putc(b, ']');
+}
+
+int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
+                     const struct store_ledger *v, size_t n, int64_t *lseq, char *err,
+                     size_t errlen)
+{
+    assert(n >= 1);
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOG, err, errlen);
+    if (!st)
+        return -1;
+    struct buf *b = &s->row; /* kept: a row's text does not grow from nothing each time */
+    ledger_text(b, v, n);
     sqlite__bind_text(st, 1, app_id);
     sqlite__bind_text(st, 2, user_id);
     sqlite3_bind_int64(st, 3, v[0].seq);
@@ -333,14 +340,141 @@ static bool entry_read(json_t *a, struct store_ledger *l)
     return true;
 }
 
-int store_ledger_logged(struct store *s, int64_t lseq,
+/* ---- entries read from an event's row (store_ledger_log) ---- */
+
+/* The XP and currency effects of an event as ledger entries, oldest first. */
+struct fx_entries {
+    json_t *effects;            /* the parsed effects: names and refs borrow from it */
+    char *source;               /* the event's key */
+    struct store_ledger *v;
+    char (*ids)[UUID_LEN + 1];
+    size_t n;
+    bool whole;                 /* every effect could be read */
+};
+
+static void fx_entries_release(struct fx_entries *x)
+{
+    json_decref(x->effects);
+    free(x->source);
+    free(x->v);
+    free(x->ids);
+    memset(x, 0, sizeof(*x));
+}
+
+static const char *member_str(json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+/* The entries of the event at `seq` (key, processed_at, first ledger seq, effects text): 0,
+ * or -1 when their ids cannot be made. Effects that are not read are left out and `whole`
+ * cleared (the caller says so). */
+static int fx_entries_read(struct store *s, int64_t seq, const char *key, int64_t at,
+                           int64_t first, const char *effects, size_t len,
+                           struct fx_entries *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    bool failed;
+    const struct uuid_seq_key *ids_key = sqlite__event_key(s, false, &failed, err, errlen);
+    if (!ids_key) {
+        if (!failed)
+            snprintf(err, errlen, "event %lld holds ledger entries but the store has no event "
+                     "key to name them", (long long)seq);
+        return -1;
+    }
+    out->effects = json_loadb(effects ? effects : "", effects ? len : 0, 0, NULL);
+    out->source = xstrdup(key);
+    out->whole = json_is_array(out->effects);
+    size_t cap = json_array_size(out->effects);
+    out->v = xmalloc((cap ? cap : 1) * sizeof(*out->v));
+    out->ids = xmalloc((cap ? cap : 1) * sizeof(*out->ids));
+    for (size_t i = 0, k = 0; i < cap; i++) {
+        json_t *e = json_array_get(out->effects, i);
+        const char *type = member_str(e, "type");
+        bool xp = type && strcmp(type, "xp.awarded") == 0;
+        if (!type || (!xp && strcmp(type, "currency.changed") != 0))
+            continue; /* not a ledger entry (or damage: then not one either) */
+        const char *name = member_str(e, xp ? "track" : "currency");
+        json_t *amount = json_object_get(e, "amount");
+        json_t *total = json_object_get(e, xp ? "totalXp" : "balance");
+        const char *src = member_str(e, "source");
+        bool rule = src && strcmp(src, "rule") == 0;
+        /* Entry k keeps its seq even after one that could not be read. */
+        uint32_t place = (uint32_t)k++;
+        if (!name || !json_is_integer(amount) || !json_is_integer(total)) {
+            out->whole = false;
+            continue;
+        }
+        size_t n = out->n++;
+        if (uuid_v8_seq(ids_key, at, (uint64_t)seq, place, out->ids[n]) < 0) {
+            snprintf(err, errlen, "cannot make the id of a ledger entry of event %lld",
+                     (long long)seq);
+            fx_entries_release(out);
+            return -1;
+        }
+        out->v[n] = (struct store_ledger){
+            .seq = first + (int64_t)place,
+            .id = out->ids[n],
+            .kind = xp ? "xp" : "currency",
+            .name = (char *)name,
+            .amount = json_integer_value(amount),
+            .balance_after = json_integer_value(total),
+            .reason = rule ? "rule" : "achievement",
+            .source = out->source,
+            .ref = (char *)member_str(e, rule ? "ruleId" : "achievementCode"),
+            .created_at = at,
+        };
+    }
+    return 0;
+}
+
+static int row_logged(struct store *s, enum stmt_id which, int64_t key,
+                      bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
+                      size_t errlen);
+
+/* store_ledger_logged of the event at seq (or, retention having deleted it, of its copy). */
+static int event_logged(struct store *s, int64_t seq,
                         bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
                         size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOGGED, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_EVENT, err, errlen);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, lseq);
+    sqlite3_bind_int64(st, 1, seq);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return sqlite__fail(s, err, errlen);
+        return row_logged(s, ST_LEDGER_MOVED_GET, seq, fn, arg, err, errlen);
+    }
+    struct fx_entries x;
+    rc = fx_entries_read(s, seq, (const char *)sqlite3_column_text(st, 0),
+                         sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                         (const char *)sqlite3_column_text(st, 3),
+                         (size_t)sqlite3_column_bytes(st, 3), &x, err, errlen);
+    sqlite3_reset(st);
+    if (rc < 0)
+        return -1;
+    for (size_t i = x.n; i-- > 0;)
+        if (!fn(&x.v[i], arg))
+            break;
+    if (!x.whole)
+        log_error("an event's effects are malformed; its unreadable ledger entries are not "
+                  "shown", LOG_I("seq", seq));
+    fx_entries_release(&x);
+    return 0;
+}
+
+/* The entries of the row a statement (entries, first_seq) finds by `key`, to fn. */
+static int row_logged(struct store *s, enum stmt_id which, int64_t key,
+                      bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, which, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, key);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
@@ -373,10 +507,61 @@ int store_ledger_logged(struct store *s, int64_t lseq,
             break;
     }
     json_decref(v);
-    if (!whole)
+    if (!whole && which == ST_LEDGER_LOGGED)
         log_error("a ledger row is malformed; its unreadable entries are not shown",
-                  LOG_I("lseq", lseq));
+                  LOG_I("lseq", key));
+    else if (!whole)
+        log_error("the ledger entries of a deleted event are malformed; the unreadable ones "
+                  "are not shown", LOG_I("event_seq", key));
     return 0;
+}
+
+int sqlite__ledger_keep_events(struct store *s, int64_t upto, char *err, size_t errlen)
+{
+    sqlite3_stmt *scan = sqlite__stmt(s, ST_LEDGER_EVENTS_EXPIRING, err, errlen);
+    if (!scan)
+        return -1;
+    sqlite3_bind_int64(scan, 1, upto);
+    int rc, ret = 0;
+    while (ret == 0 && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(scan, 0);
+        struct fx_entries x;
+        if (fx_entries_read(s, seq, (const char *)sqlite3_column_text(scan, 1),
+                            sqlite3_column_int64(scan, 2), sqlite3_column_int64(scan, 3),
+                            (const char *)sqlite3_column_text(scan, 4),
+                            (size_t)sqlite3_column_bytes(scan, 4), &x, err, errlen) < 0) {
+            ret = -1;
+            break;
+        }
+        if (!x.whole)
+            log_error("an event's effects are malformed; its unreadable ledger entries are not "
+                      "kept when the event is deleted", LOG_I("seq", seq));
+        sqlite3_stmt *put = x.n ? sqlite__stmt(s, ST_LEDGER_MOVED_PUT, err, errlen) : NULL;
+        if (x.n && !put)
+            ret = -1;
+        if (put) {
+            ledger_text(&s->row, x.v, x.n);
+            sqlite3_bind_int64(put, 1, seq);
+            sqlite3_bind_int64(put, 2, x.v[0].seq);
+            sqlite3_bind_text(put, 3, s->row.data, (int)s->row.len, SQLITE_STATIC);
+            ret = sqlite__step_done(s, put, err, errlen);
+            sqlite__row_done(s);
+        }
+        fx_entries_release(&x);
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = sqlite__fail(s, err, errlen);
+    sqlite3_reset(scan);
+    return ret;
+}
+
+int store_ledger_logged(struct store *s, int64_t lseq,
+                        bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
+                        size_t errlen)
+{
+    if (lseq < 0)
+        return event_logged(s, -lseq, fn, arg, err, errlen);
+    return row_logged(s, ST_LEDGER_LOGGED, lseq, fn, arg, err, errlen);
 }
 
 /* Reads the ledger columns of a row of the ledger table (the SELECTs share their order). */
@@ -402,7 +587,7 @@ static bool lseqs_parse(const char *text, int64_t **v, size_t *n, size_t *cap)
     for (const char *p = text; p && *p;) {
         char *end;
         long long x = strtoll(p, &end, 10);
-        if (end == p || (*end != ',' && *end != '\0') || x <= 0)
+        if (end == p || (*end != ',' && *end != '\0') || x == 0 || x == LLONG_MIN)
             return false;
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 16;
@@ -454,14 +639,15 @@ int store_ledger_page_logged(struct store *s, int64_t lseq, int64_t *before_seq,
     return rc == STORE_NOT_FOUND ? 0 : rc;
 }
 
-/* The first seq of the logged row at lseq into *first: 0, STORE_NOT_FOUND, or -1. */
-static int row_first_seq(struct store *s, int64_t lseq, int64_t *first, char *err,
-                         size_t errlen)
+/* The first seq a statement (first_seq) finds by key, into *first: 0, STORE_NOT_FOUND, or
+ * -1. */
+static int first_seq_by(struct store *s, enum stmt_id which, int64_t key, int64_t *first,
+                        char *err, size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_ROW_FIRST, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, which, err, errlen);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, lseq);
+    sqlite3_bind_int64(st, 1, key);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *first = sqlite3_column_int64(st, 0);
@@ -470,6 +656,18 @@ static int row_first_seq(struct store *s, int64_t lseq, int64_t *first, char *er
                                   : sqlite__fail(s, err, errlen);
     sqlite3_reset(st);
     return ret;
+}
+
+/* The first seq of the logged row at lseq into *first: 0, STORE_NOT_FOUND, or -1. An event's
+ * place is its row, or its copy once retention deleted it. */
+static int row_first_seq(struct store *s, int64_t lseq, int64_t *first, char *err,
+                         size_t errlen)
+{
+    if (lseq > 0)
+        return first_seq_by(s, ST_LEDGER_ROW_FIRST, lseq, first, err, errlen);
+    int rc = first_seq_by(s, ST_LEDGER_EVENT_FIRST, -lseq, first, err, errlen);
+    return rc == STORE_NOT_FOUND ? first_seq_by(s, ST_LEDGER_MOVED_FIRST, -lseq, first, err, errlen)
+                                 : rc;
 }
 
 /* Of an index row's rows (in seq order), the place of the last whose first seq is below
@@ -653,15 +851,42 @@ static int index_put(struct store *s, const char *app, size_t app_len, const cha
     return sqlite__step_done(s, st, err, errlen);
 }
 
-int store_ledger_indexed_through(struct store *s, int64_t through, char *err, size_t errlen)
+/* A mark of meta (ST_LEDGER_INDEXED_GET, ST_LEDGER_EVENTS_INDEXED_GET): 0 when absent. */
+static int mark_get(struct store *s, enum stmt_id id, int64_t *v, char *err,
+                    size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_INDEXED_SET, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, id, err, errlen);
+    if (!st)
+        return -1;
+    *v = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite__fail(s, err, errlen);
+}
+
+static int mark_set(struct store *s, enum stmt_id id, int64_t v, char *err,
+                    size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, id, err, errlen);
     if (!st)
         return -1;
     char text[24];
-    snprintf(text, sizeof(text), "%lld", (long long)through);
+    snprintf(text, sizeof(text), "%lld", (long long)v);
     sqlite__bind_text(st, 1, text);
     return sqlite__step_done(s, st, err, errlen);
+}
+
+int store_ledger_indexed_through(struct store *s, int64_t through, char *err, size_t errlen)
+{
+    /* Every event written so far has its entries indexed too (the caller's promise): the next
+     * fold that reads the logs back reads only the events after it. */
+    int64_t next;
+    if ((through > 0 && mark_set(s, ST_LEDGER_INDEXED_SET, through, err, errlen) < 0) ||
+        store_event_next_seq(s, &next, err, errlen) < 0)
+        return -1;
+    return mark_set(s, ST_LEDGER_EVENTS_INDEXED_SET, next - 1, err, errlen);
 }
 
 int store_ledger_index_user(struct store *s, const char *app_id, const char *user_id,
@@ -695,21 +920,16 @@ static int put_who(struct store *s, const struct buf *who, size_t app_len, int64
  * ledger_index row per user, written in key order. *rows receives how many it indexed. */
 static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_INDEXED_GET, err, errlen);
-    if (!st)
+    int64_t through, events_through;
+    if (mark_get(s, ST_LEDGER_INDEXED_GET, &through, err, errlen) < 0 ||
+        mark_get(s, ST_LEDGER_EVENTS_INDEXED_GET, &events_through, err, errlen) < 0)
         return -1;
-    int64_t through = 0;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        through = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return sqlite__fail(s, err, errlen);
-
     sqlite3_stmt *scan = sqlite__stmt(s, ST_LEDGER_UNINDEXED, err, errlen);
     if (!scan)
         return -1;
     sqlite3_bind_int64(scan, 1, through);
+    sqlite3_bind_int64(scan, 2, events_through);
+    int rc;
     struct buf who = BUF_INIT, lseqs = BUF_INIT; /* the user being listed, its places */
     size_t app_len = 0;
     int64_t last = through, first_seq = 0, n = 0;
@@ -746,8 +966,8 @@ static int ledger_index(struct store *s, int64_t *rows, char *err, size_t errlen
         ret = put_who(s, &who, app_len, first_seq, &lseqs, err, errlen);
     buf_release(&who);
     buf_release(&lseqs);
-    if (ret == 0 && last != through)
-        ret = store_ledger_indexed_through(s, last, err, errlen);
+    if (ret == 0)
+        ret = store_ledger_indexed_through(s, last != through ? last : 0, err, errlen);
     *rows = n;
     return ret;
 }

@@ -425,6 +425,22 @@ const struct migration sqlite_migrations[] = {
      * ones. */
     { 18, "nonces_expiry",
       "CREATE INDEX nonces_expiry ON nonces (expires_at);\n", false },
+    /* An event's XP and currency entries are read from its row, whose effects hold them,
+     * instead of being written again as a ledger row: ledger_seq is the user's seq of the
+     * first (NULL: the event has none). In the ledger index such a row's place is the event's
+     * seq, negated. Before retention deletes such an event, it copies the entries to
+     * ledger_moved (in ledger_rows' form), where that place finds them. meta's
+     * 'ledger_events_indexed_through' is the last event whose entries are indexed: to begin
+     * with, every event before this migration (they have none). */
+    { 19, "event_ledger",
+      "ALTER TABLE events ADD COLUMN ledger_seq INTEGER;\n"
+      "CREATE TABLE ledger_moved (\n"
+      "  event_seq INTEGER PRIMARY KEY,\n"
+      "  first_seq INTEGER NOT NULL,\n"
+      "  entries   TEXT NOT NULL\n"
+      ") STRICT;\n"
+      "INSERT INTO meta (key, value) SELECT 'ledger_events_indexed_through', "
+      "CAST(coalesce(max(seq), 0) AS TEXT) FROM events;\n", false },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

@@ -50,7 +50,7 @@ static const char *const stmt_sql[ST__COUNT] = {
                         "WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)",
     [ST_EVENT_INSERT] = "INSERT INTO events (seq, app_id, idempotency_key, user_id, event_type, "
                         "metadata, occurred_at, received_at, processed_at, status, error, "
-                        "effects) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "effects, ledger_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_EVENT_KEY_INSERT] = "INSERT INTO event_keys (app_id, idempotency_key, seq) "
                             "VALUES (?, ?, ?) ON CONFLICT (app_id, idempotency_key) DO NOTHING",
     [ST_EVENT_GET] = "SELECT app_id, idempotency_key, user_id, event_type, metadata, "
@@ -92,6 +92,23 @@ static const char *const stmt_sql[ST__COUNT] = {
                       "VALUES (?, ?, ?, ?)",
     [ST_LEDGER_LOGGED] = "SELECT entries, first_seq FROM ledger_rows WHERE lseq = ?",
     [ST_LEDGER_ROW_FIRST] = "SELECT first_seq FROM ledger_rows WHERE lseq = ?",
+    /* An event's entries are in its row (migration 19). */
+    [ST_LEDGER_EVENT] = "SELECT idempotency_key, processed_at, ledger_seq, effects FROM events "
+                        "WHERE seq = ? AND ledger_seq IS NOT NULL",
+    [ST_LEDGER_EVENT_FIRST] = "SELECT ledger_seq FROM events WHERE seq = ? AND "
+                              "ledger_seq IS NOT NULL",
+    [ST_LEDGER_MOVED_GET] = "SELECT entries, first_seq FROM ledger_moved WHERE event_seq = ?",
+    [ST_LEDGER_MOVED_FIRST] = "SELECT first_seq FROM ledger_moved WHERE event_seq = ?",
+    [ST_LEDGER_MOVED_PUT] = "INSERT INTO ledger_moved (event_seq, first_seq, entries) "
+                            "VALUES (?, ?, ?)",
+    [ST_LEDGER_EVENTS_EXPIRING] = "SELECT seq, idempotency_key, processed_at, ledger_seq, "
+                                  "effects FROM events WHERE seq <= ? AND "
+                                  "ledger_seq IS NOT NULL ORDER BY seq",
+    [ST_LEDGER_EVENTS_INDEXED_GET] = "SELECT value FROM meta "
+                                     "WHERE key = 'ledger_events_indexed_through'",
+    [ST_LEDGER_EVENTS_INDEXED_SET] = "INSERT INTO meta (key, value) VALUES "
+                                     "('ledger_events_indexed_through', ?1) ON CONFLICT (key) "
+                                     "DO UPDATE SET value = excluded.value",
     /* Each user's newest logged state (the last entry of the last row naming it); in key
      * order, so the upserts walk game_users once. A row that is not JSON is left out (and
      * reported: ST_FOLD_STATE_BAD). */
@@ -109,7 +126,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     /* The ledger's rows stay in ledger_rows, in the order they were written; a fold indexes
      * the new ones, one ledger_index row per user listing its rows. */
     [ST_LEDGER_UNINDEXED] = "SELECT lseq, app_id, user_id, first_seq FROM ledger_rows "
-                            "WHERE lseq > ?1 ORDER BY app_id, user_id, lseq",
+                            "WHERE lseq > ?1 UNION ALL "
+                            "SELECT -seq, app_id, user_id, ledger_seq FROM events "
+                            "WHERE seq > ?2 AND ledger_seq IS NOT NULL ORDER BY 2, 3, 4",
     [ST_LEDGER_INDEX_PUT] = "INSERT INTO ledger_index (app_id, user_id, first_seq, lseqs) "
                             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE "
                             "SET lseqs = lseqs || ',' || excluded.lseqs",

@@ -202,6 +202,9 @@ struct store_event {
     enum store_event_status status;
     char *error;            /* why it FAILED; NULL otherwise */
     char *effects;          /* JSON array text; NULL = none */
+    int64_t ledger_seq;     /* the user's ledger seq of the first XP or currency effect in
+                             * `effects`, which the ledger then reads from this row (see
+                             * store_ledger_log); 0 = the event writes no ledger entries */
 };
 
 const char *store_event_status_name(enum store_event_status st);
@@ -226,7 +229,9 @@ typedef void store_nonce_fn(const char *app_id, const char *nonce, size_t nonce_
 int store_nonces_each_live(struct store *s, int64_t now_s, store_nonce_fn *fn, void *arg,
                            char *err, size_t errlen);
 /* Deletes up to `limit` of the events received before `before_ms`, oldest first (event
- * retention): their idempotency keys are forgotten with them. *deleted may be NULL. */
+ * retention): their idempotency keys are forgotten with them; ledger entries read from their
+ * rows are copied to ledger rows first, where the same places find them. *deleted may be
+ * NULL. */
 int store_events_expire(struct store *s, int64_t before_ms, int limit, int *deleted, char *err,
                         size_t errlen);
 /* Forgets up to `limit` rows of nonces (store_nonces_record) that all expired before
@@ -312,10 +317,19 @@ struct store_ledger {
 void store_ledger_release(struct store_ledger *l);
 /* An owned copy of an entry (release it). */
 void store_ledger_dup(const struct store_ledger *from, struct store_ledger *to);
-/* Appends one write to the ledger (its n >= 1 entries, consecutive seqs of one user: an
- * event's XP and currency changes, a grant, a spend) as one row of the ledger log, *lseq
- * receiving its place there. The row stays there; until the log is folded only the logged
- * reads below find it, after that store_ledger_page and store_ledger_get do too. */
+/* Appends one write to the ledger (its n >= 1 entries, consecutive seqs of one user: a grant,
+ * a spend) as one row of the ledger log, *lseq receiving its place there. The row stays
+ * there; until the log is folded only the logged reads below find it, after that
+ * store_ledger_page and store_ledger_get do too.
+ * An event's XP and currency entries are not written again: its row's effects hold them, from
+ * its ledger_seq on (store_event), and its place in the ledger is the event's seq negated
+ * (STORE_LEDGER_EVENT). Read back, entry k of such an event (k = 0, 1, ...: its XP and
+ * currency effects in order) has seq ledger_seq + k, a UUID made from the event's seq, its
+ * processing time and k, kind and name from the effect, the effect's amount, its totalXp or
+ * balance as balance_after, the effect's source as reason ("achievement" when it names none)
+ * and its ruleId or achievementCode as ref, the event's key as source, no metadata, and the
+ * event's processing time as created_at, as the engine would have written them. */
+#define STORE_LEDGER_EVENT(seq) (-(int64_t)(seq))
 int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
                      const struct store_ledger *v, size_t n, int64_t *lseq, char *err,
                      size_t errlen);
@@ -344,10 +358,12 @@ int store_game_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
  * how many ledger rows it indexed). In the open batch: its failure fails the batch. */
 int store_state_log_clear(struct store *s, char *err, size_t errlen);
 int store_ledger_fold(struct store *s, int64_t *rows, char *err, size_t errlen);
-/* Or, for a caller that also knows every ledger row logged since the last fold (its place
- * and its user): each user's rows go into the index with store_ledger_index_user (first_seq:
- * the seq of the first entry of its first row; lseqs: the rows' places, ascending), and the
- * last place with store_ledger_indexed_through, instead of store_ledger_fold. */
+/* Or, for a caller that also knows every ledger row logged and every event with entries
+ * stored since the last fold (its place and its user): each user's rows go into the index
+ * with store_ledger_index_user (first_seq: the seq of the first entry of its first row;
+ * lseqs: the rows' places, in seq order), and the last ledger log place (0: none) with
+ * store_ledger_indexed_through, which also counts every event stored so far as indexed,
+ * instead of store_ledger_fold. */
 int store_ledger_index_user(struct store *s, const char *app_id, const char *user_id,
                             int64_t first_seq, const int64_t *lseqs, size_t n, char *err,
                             size_t errlen);

@@ -118,14 +118,29 @@ def test_job_cleanup_deletes_old_jobs_and_deliveries(reactor):
 
 def test_event_retention_forgets_old_events_and_their_keys(reactor):
     """With REACTOR_EVENT_RETENTION_DAYS, events received longer ago are deleted (and their
-    idempotency keys with them); by default (0) nothing is."""
+    idempotency keys with them); by default (0) nothing is. The ledger entries the deleted
+    events held stay, exactly as they were."""
     s = reactor(flags=server_flags(["--schedule-event-retention", "off"]))
     api = Api(s)
     app, admin = api.create_app(unique("keep"), webhookSecret=SECRET)
+    r = api.post("/rules", admin, {"name": "done", "eventType": "done", "xpAwards": {"XP": 10},
+                                   "currencyAwards": {"coins": 3}})
+    assert r.status_code == 201, r.text
     ev = EventClient(s, app["id"], admin)
     for key in ("old-event-0001", "old-event-0002", "new-event-0001"):
         body = ev.event("u1", "done", idempotencyKey=key)
         assert ev.post(body, wait="true").status_code == 202
+        if key == "old-event-0001":
+            r = api.post("/currency/spend", admin, {"userId": "u1", "currency": "coins",
+                                                    "amount": 2, "reason": "shop"})
+            assert r.status_code == 201, r.text
+    ledger = api.get("/users/u1/ledger", admin).json()["rows"]
+    assert [(x["kind"], x["amount"], x["balanceAfter"], x["source"]) for x in ledger] == [
+        ("currency", 3, 7, "new-event-0001"), ("xp", 10, 30, "new-event-0001"),
+        ("currency", 3, 4, "old-event-0002"), ("xp", 10, 20, "old-event-0002"),
+        ("currency", -2, 1, None), ("currency", 3, 3, "old-event-0001"),
+        ("xp", 10, 10, "old-event-0001")]
+    assert len({x["id"] for x in ledger}) == 7
     s.stop(signal.SIGTERM)
     db = sqlite3.connect(f"{s.data_dir}/reactor.db")
     db.execute("UPDATE events SET received_at = received_at - 3 * 86400000 "
@@ -149,6 +164,12 @@ def test_event_retention_forgets_old_events_and_their_keys(reactor):
     assert ev3.get("old-event-0002").status_code == 404
     assert ev3.get("new-event-0001").status_code == 200
     s3.wait_log(lambda o: o.get("msg") == "old events deleted" and o.get("events") == 2)
+    api3 = Api(s3)
+    assert api3.get("/users/u1/ledger", admin).json()["rows"] == ledger
+    page = api3.get("/users/u1/ledger?limit=2&cursor=" +
+                    api3.get("/users/u1/ledger?limit=4", admin).json()["nextCursor"],
+                    admin).json()["rows"]
+    assert page == ledger[4:6]
 
 
 def test_season_end_settles_leagues_and_grants_prizes_once(reactor):

@@ -606,6 +606,230 @@ static void a_store_from_before_the_index_keeps_its_ledger(void **state)
     unit_store_close(&u);
 }
 
+/* An event row holding ledger entries (ledger_seq and its effects), written in a batch; its
+ * seq into *seq. */
+static void put_ledger_event(struct store *s, const char *user, const char *key,
+                             int64_t ledger_seq, const char *effects, int64_t at, int64_t *seq)
+{
+    char err[256] = "";
+    struct store_event ev = {
+        .app_id = "app",
+        .idempotency_key = (char *)key,
+        .user_id = (char *)user,
+        .event_type = "lesson",
+        .occurred_at = at,
+        .received_at = at,
+        .processed_at = at,
+        .status = STORE_EVENT_PROCESSED,
+        .effects = (char *)effects,
+        .ledger_seq = ledger_seq,
+    };
+    assert_int_equal(store_event_next_seq(s, seq, err, sizeof(err)), 0);
+    assert_int_equal(store_event_insert(s, &ev, err, sizeof(err)), 0);
+}
+
+/* The entries of a user's ledger page, newest first, with and without their ids. */
+static void ledger_text(struct store *s, const char *user, int64_t before, int limit,
+                        char *with_ids, char *without_ids, size_t n)
+{
+    char err[256] = "";
+    struct seen_entries e = { "" };
+    assert_int_equal(store_ledger_page(s, "app", user, before, limit, NULL, entry_seen, &e, err,
+                                       sizeof(err)),
+                     0);
+    snprintf(with_ids, n, "%s", e.text);
+    /* Each entry's id is its second field: a UUID of version 8 or the test's own. */
+    size_t o = 0;
+    for (const char *p = e.text; *p && o + 1 < n;) {
+        const char *colon = strchr(p, ':');
+        if (!colon)
+            break;
+        o += (size_t)snprintf(without_ids + o, n - o, "%.*s:", (int)(colon - p), p);
+        const char *after = strchr(colon + 1, ':');
+        p = after ? after + 1 : colon + 1;
+        const char *bar = strstr(p, " | ");
+        size_t len = bar ? (size_t)(bar + 3 - p) : strlen(p);
+        o += (size_t)snprintf(without_ids + o, n - o, "%.*s", (int)len, p);
+        p += len;
+    }
+    without_ids[o < n ? o : n - 1] = '\0';
+}
+
+/* An event's XP and currency entries are read from its row: what the engine would have
+ * written as a ledger row, with ids of their own (version 8, the same on every read). They
+ * take the event's place in the index, between ledger rows, through a fold from memory or
+ * one that reads the logs back; and when retention deletes the event, they are kept, read
+ * back exactly as before. A damaged effect hides only its entry. */
+static void an_events_entries_are_read_from_its_row(void **state)
+{
+    (void)state;
+    struct unit_store u;
+    assert_int_equal(unit_store_make(&u, "ledger-events"), 0);
+    char err[256] = "";
+    int64_t s1, s2, s3, s4, s5, plain;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    put_ledger_event(u.s, "ann", "evt-1", 1,
+                     "[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":10,\"totalXp\":10,"
+                     "\"source\":\"rule\",\"ruleId\":\"r1\"},"
+                     "{\"type\":\"level.up\",\"track\":\"XP\",\"from\":1,\"to\":2},"
+                     "{\"type\":\"currency.changed\",\"currency\":\"coins\",\"amount\":2,"
+                     "\"balance\":2,\"source\":\"achievement\",\"achievementCode\":\"first\"}]",
+                     1000, &s1);
+    struct store_ledger spend = { 3, "spend-id", "currency", "coins", -1, 1, "shop", "key-1",
+                                  NULL, "{\"item\":1}", 1500 };
+    int64_t spend_lseq;
+    assert_int_equal(store_ledger_log(u.s, "app", "ann", &spend, 1, &spend_lseq, err,
+                                      sizeof(err)),
+                     0);
+    put_ledger_event(u.s, "ann", "evt-2", 4,
+                     "[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":5,\"totalXp\":15}]",
+                     2000, &s2);
+    put_ledger_event(u.s, "bob", "evt-3", 1,
+                     "[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":\"x\",\"totalXp\":1},"
+                     "{\"type\":\"currency.changed\",\"currency\":\"gems\",\"amount\":1,"
+                     "\"balance\":1,\"source\":\"rule\",\"ruleId\":\"r2\"}]",
+                     3000, &s3);
+    put_ledger_event(u.s, "bob", "evt-4", 0, NULL, 3500, &plain);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+
+    /* Read from the rows before any fold, at their places. */
+    struct seen_entries e = { "" };
+    assert_int_equal(store_ledger_logged(u.s, STORE_LEDGER_EVENT(s1), entry_text, &e, err,
+                                         sizeof(err)),
+                     0);
+    char first[512];
+    snprintf(first, sizeof(first), "%s", e.text);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(store_ledger_logged(u.s, STORE_LEDGER_EVENT(s1), entry_text, &e, err,
+                                         sizeof(err)),
+                     0);
+    assert_string_equal(e.text, first); /* the same ids on every read */
+    char id1[UUID_LEN + 1], id2[UUID_LEN + 1];
+    assert_int_equal(sscanf(first, "2:%36[^:]:", id2), 1);
+    assert_non_null(strstr(first, " | 1:"));
+    assert_int_equal(sscanf(strstr(first, " | 1:") + 5, "%36[^:]:", id1), 1);
+    assert_int_equal(id1[14], '8');
+    assert_int_equal(id2[14], '8');
+    assert_string_not_equal(id1, id2);
+    struct store_ledger l;
+    assert_int_equal(store_ledger_logged_get(u.s, STORE_LEDGER_EVENT(s3), 2, &l, err,
+                                             sizeof(err)),
+                     0);
+    assert_string_equal(l.name, "gems"); /* the damaged entry before it keeps its seq */
+    store_ledger_release(&l);
+    assert_int_equal(store_ledger_logged_get(u.s, STORE_LEDGER_EVENT(s3), 1, &l, err,
+                                             sizeof(err)),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store_ledger_logged_get(u.s, STORE_LEDGER_EVENT(plain), 1, &l, err,
+                                             sizeof(err)),
+                     STORE_NOT_FOUND);
+
+    /* A fold that reads the logs back indexes the events' places among the ledger rows. */
+    int64_t rows = 0;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_game_fold(u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 4); /* three events and the spend's row */
+    char with_ids[512], got[512];
+    ledger_text(u.s, "ann", INT64_MAX, 10, with_ids, got, sizeof(got));
+    assert_string_equal(got, "4:xp:XP:5:15:achievement:evt-2:-:-:2000"
+                             " | 3:currency:coins:-1:1:shop:key-1:-:{\"item\":1}:1500"
+                             " | 2:currency:coins:2:2:achievement:evt-1:first:-:1000"
+                             " | 1:xp:XP:10:10:rule:evt-1:r1:-:1000");
+    assert_non_null(strstr(with_ids, first));
+    ledger_text(u.s, "ann", 3, 1, with_ids, got, sizeof(got));
+    assert_string_equal(got, "2:currency:coins:2:2:achievement:evt-1:first:-:1000");
+    assert_int_equal(store_ledger_get(u.s, "app", "ann", 4, &l, err, sizeof(err)), 0);
+    assert_string_equal(l.source, "evt-2");
+    store_ledger_release(&l);
+    ledger_text(u.s, "bob", INT64_MAX, 10, with_ids, got, sizeof(got));
+    assert_string_equal(got, "2:currency:gems:1:1:rule:evt-3:r2:-:3000");
+    /* Folded once: a second fold finds nothing new. */
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_game_fold(u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 0);
+
+    /* Indexed from memory (the engine's fold): the events' mark moves too, so a fold that
+     * reads the logs back does not index them again. */
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    put_ledger_event(u.s, "cy", "evt-5", 1,
+                     "[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":7,\"totalXp\":7,"
+                     "\"source\":\"rule\",\"ruleId\":\"r1\"}]",
+                     4000, &s4);
+    put_ledger_event(u.s, "cy", "evt-6", 2,
+                     "[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":1,\"totalXp\":8,"
+                     "\"source\":\"rule\",\"ruleId\":\"r1\"}]",
+                     4100, &s5);
+    int64_t places[] = { STORE_LEDGER_EVENT(s4), STORE_LEDGER_EVENT(s5) };
+    assert_int_equal(store_ledger_index_user(u.s, "app", "cy", 1, places, 2, err, sizeof(err)),
+                     0);
+    assert_int_equal(store_ledger_indexed_through(u.s, 0, err, sizeof(err)), 0);
+    assert_int_equal(store_game_fold(u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(rows, 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    ledger_text(u.s, "cy", INT64_MAX, 10, with_ids, got, sizeof(got));
+    assert_string_equal(got, "2:xp:XP:1:8:rule:evt-6:r1:-:4100"
+                             " | 1:xp:XP:7:7:rule:evt-5:r1:-:4000");
+
+    /* Retention deletes the events; their entries read back as they were, ids and all. */
+    char before_ann[512], before_bob[512], before_cy[512];
+    ledger_text(u.s, "ann", INT64_MAX, 10, before_ann, got, sizeof(got));
+    ledger_text(u.s, "bob", INT64_MAX, 10, before_bob, got, sizeof(got));
+    ledger_text(u.s, "cy", INT64_MAX, 10, before_cy, got, sizeof(got));
+    int deleted = 0;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_events_expire(u.s, 3600, 10, &deleted, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(deleted, 4);
+    assert_int_equal(store_event_get(u.s, "app", "evt-1", &(struct store_event){ 0 }, err,
+                                     sizeof(err)),
+                     STORE_NOT_FOUND);
+    ledger_text(u.s, "ann", INT64_MAX, 10, with_ids, got, sizeof(got));
+    assert_string_equal(with_ids, before_ann);
+    ledger_text(u.s, "bob", INT64_MAX, 10, with_ids, got, sizeof(got));
+    assert_string_equal(with_ids, before_bob);
+    ledger_text(u.s, "cy", INT64_MAX, 10, with_ids, got, sizeof(got));
+    assert_string_equal(with_ids, before_cy); /* not deleted yet */
+    ledger_text(u.s, "ann", 3, 1, with_ids, got, sizeof(got));
+    assert_string_equal(got, "2:currency:coins:2:2:achievement:evt-1:first:-:1000");
+    assert_int_equal(store_ledger_get(u.s, "app", "ann", 1, &l, err, sizeof(err)), 0);
+    assert_string_equal(l.id, id1);
+    store_ledger_release(&l);
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_events_expire(u.s, 5000, 10, &deleted, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(deleted, 2);
+    ledger_text(u.s, "cy", INT64_MAX, 10, with_ids, got, sizeof(got));
+    assert_string_equal(with_ids, before_cy);
+    unit_store_close(&u);
+}
+
+/* Migration 19: the events before it hold no ledger entries, so the mark of the events
+ * indexed starts at the last of them, and a fold does not read them. */
+static void the_event_ledger_migration_marks_older_events_indexed(void **state)
+{
+    (void)state;
+    struct unit_store u;
+    assert_int_equal(unit_store_make_at(&u, "ledger-v18", 18), 0);
+    unit_store_exec(u.s, "INSERT INTO events (seq, app_id, idempotency_key, user_id, event_type, "
+                         "occurred_at, received_at, processed_at, status) VALUES "
+                         "(41, 'app', 'k1', 'ann', 't', 1, 1, 1, 'PROCESSED'), "
+                         "(42, 'app', 'k2', 'ann', 't', 2, 2, 2, 'PROCESSED')");
+    char err[256] = "";
+    assert_int_equal(store_migrate(u.s, NULL, err, sizeof(err)), 0);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(u.s->db,
+                                        "SELECT value FROM meta WHERE key = "
+                                        "'ledger_events_indexed_through'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "42");
+    sqlite3_finalize(st);
+    unit_store_close(&u);
+}
+
 /* Reads a user's state as store_user_load gives it ("-" for none). */
 static void state_of(struct store *s, const char *app, const char *user, char *out, size_t n)
 {
@@ -766,6 +990,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(a_store_from_before_the_index_keeps_its_ledger),
     cmocka_unit_test(a_write_is_stored_compact_and_reads_back_whole),
     cmocka_unit_test(the_state_log_migration_and_fold),
+    cmocka_unit_test(an_events_entries_are_read_from_its_row),
+    cmocka_unit_test(the_event_ledger_migration_marks_older_events_indexed),
     cmocka_unit_test_setup_teardown(ping, setup, teardown),
     cmocka_unit_test_setup_teardown(sqlite_url, setup, teardown),
     cmocka_unit_test_setup_teardown(unsupported_url_refused, setup, teardown),
