@@ -48,10 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 8 || size > 8192)
         return 0;
-    int64_t first_seq = 0;
-    for (int i = 0; i < 8; i++)
-        first_seq = (int64_t)((uint64_t)first_seq << 8 | data[i]);
-    first_seq &= INT64_C(0x3fffffffffffffff); /* room to count up from it */
+    int64_t first_seq = fuzz_first_seq(data);
     const char *text = (const char *)data + 8;
     size_t len = size - 8;
     char err[256];

@@ -6,6 +6,7 @@
 #define REACTOR_FUZZ_FUZZ_STORE_H
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,15 @@ static void fuzz_store_cleanup(void)
         unlink(path);
     }
     rmdir(fuzz_store_dir);
+}
+
+/* A ledger seq from the input's first 8 bytes (big-endian), with room to count up from it. */
+static inline int64_t fuzz_first_seq(const uint8_t *data)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | data[i];
+    return (int64_t)(v & UINT64_C(0x3fffffffffffffff));
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
