@@ -161,11 +161,14 @@ static int seq_mask(const struct uuid_seq_key *k, const unsigned char u[16], uin
     return 0;
 }
 
-/* The seq's bits after the timestamp of u (whose last 22 bits are set), as version `version`. */
-static int seq_format(const struct uuid_seq_key *k, unsigned char u[16], uint64_t seq,
-                      unsigned version, char out[UUID_LEN + 1])
+int uuid_v7_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq,
+                char out[UUID_LEN + 1])
 {
+    unsigned char u[16];
     uint64_t mask;
+    if (random_bytes(u + 13, 3) < 0)
+        return -1;
+    put_ms(u, unix_ms);
     if (seq_mask(k, u, &mask) < 0)
         return -1;
     seq = (seq & UUID_SEQ_MAX) ^ mask;
@@ -177,29 +180,29 @@ static int seq_format(const struct uuid_seq_key *k, unsigned char u[16], uint64_
     u[11] = (unsigned char)(seq >> 10);
     u[12] = (unsigned char)(seq >> 2);
     u[13] = (unsigned char)(((seq & 3) << 6) | (u[13] & 0x3f));
-    format(u, version, out);
+    format(u, 7, out);
     return 0;
 }
 
-int uuid_v7_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq,
+int uuid_v8_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq, uint16_t n,
                 char out[UUID_LEN + 1])
 {
-    unsigned char u[16];
-    if (random_bytes(u + 13, 3) < 0)
+    /* One AES block of (time, seq, n), with a last byte seq_mask's blocks never have (their
+     * last seven bytes are zero), so that no id shows another's mask. */
+    unsigned char in[16], enc[32], u[16];
+    put_ms(in, unix_ms);
+    for (int i = 0; i < 7; i++)
+        in[6 + i] = (unsigned char)((seq & UUID_SEQ_MAX) >> (48 - 8 * i));
+    in[13] = (unsigned char)(n >> 8);
+    in[14] = (unsigned char)n;
+    in[15] = 0x08;
+    int len = 0;
+    if (EVP_EncryptUpdate(k->aes, enc, &len, in, sizeof(in)) != 1 || len != 16)
         return -1;
     put_ms(u, unix_ms);
-    return seq_format(k, u, seq, 7, out);
-}
-
-int uuid_v8_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq, uint32_t low,
-                char out[UUID_LEN + 1])
-{
-    unsigned char u[16];
-    put_ms(u, unix_ms);
-    u[13] = (unsigned char)((low >> 16) & 0x3f);
-    u[14] = (unsigned char)(low >> 8);
-    u[15] = (unsigned char)low;
-    return seq_format(k, u, seq, 8, out);
+    memcpy(u + 6, enc, 10);
+    format(u, 8, out);
+    return 0;
 }
 
 bool uuid_v7_seq_of(const struct uuid_seq_key *k, const char *s, size_t len, uint64_t *seq)

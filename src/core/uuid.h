@@ -34,10 +34,12 @@ struct uuid_seq_key *uuid_seq_key_new(const unsigned char secret[UUID_SEQ_SECRET
 void uuid_seq_key_free(struct uuid_seq_key *k);
 int uuid_v7_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq,
                 char out[UUID_LEN + 1]);
-/* The same layout with version 8 and, instead of the random bits, `low` (its 22 low bits):
- * no randomness, so the same arguments give the same UUID and different (unix_ms, seq, low)
- * give different ones. The ids of the ledger entries an event's row holds (store). */
-int uuid_v8_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq, uint32_t low,
+/* A version 8 UUID: the millisecond timestamp, then 74 bits of AES-128 (under k) of
+ * (unix_ms, seq, n). No randomness: the same arguments give the same UUID; different ones
+ * give different UUIDs but for chance (as likely as two random UUIDv7 of one millisecond
+ * meeting), and the bits show nothing of seq. The ids of the ledger entries an event's row
+ * holds (store): seq the event's, n the entry's place among them. */
+int uuid_v8_seq(const struct uuid_seq_key *k, int64_t unix_ms, uint64_t seq, uint16_t n,
                 char out[UUID_LEN + 1]);
 /* The seq in s[0..len) when it is a version 7 UUID in text form (any UUIDv7 decodes to some
  * number: the caller checks the row it names). */

@@ -358,7 +358,7 @@ static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *
             rc = index_user(e, st, v[i], &through, &indexed, err, errlen);
     free(v);
     if (rc < 0 || store_state_log_clear(st, err, errlen) < 0 ||
-        (indexed && store_ledger_indexed_through(st, through, err, errlen) < 0))
+        store_ledger_indexed_through(st, through, err, errlen) < 0)
         return -1;
     *rows = states + indexed; /* users whose state was folded, ledger rows indexed */
     return 0;

@@ -405,12 +405,12 @@ int store_events_expire(struct store *s, int64_t before_ms, int limit, int *dele
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sqlite__fail(s, err, errlen);
-    if (upto == 0)
-        return 0;
-    /* The ledger entries their rows hold are kept; their keys in event_keys go first (the
-     * client's), then the rows. */
-    if (sqlite__ledger_keep_events(s, upto, err, errlen) < 0)
+    /* The ledger entries their rows hold are kept (and those not indexed yet wait); their
+     * keys in event_keys go first (the client's), then the rows. */
+    if (upto > 0 && sqlite__ledger_before_expire(s, &upto, err, errlen) < 0)
         return -1;
+    if (upto <= 0)
+        return 0;
     st = sqlite__stmt(s, ST_EVENT_KEYS_EXPIRE, err, errlen);
     if (!st)
         return -1;
@@ -423,7 +423,17 @@ int store_events_expire(struct store *s, int64_t before_ms, int limit, int *dele
     sqlite3_bind_int64(st, 1, upto);
     if (sqlite__step_done(s, st, err, errlen) < 0)
         return -1;
+    int n = sqlite3_changes(s->db);
+    /* Their seqs are not given again (store_event_next_seq), even were none left. */
+    st = sqlite__stmt(s, ST_EVENTS_DELETED_SET, err, errlen);
+    if (!st)
+        return -1;
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", (long long)upto);
+    sqlite__bind_text(st, 1, text);
+    if (sqlite__step_done(s, st, err, errlen) < 0)
+        return -1;
     if (deleted)
-        *deleted = sqlite3_changes(s->db);
+        *deleted = n;
     return 0;
 }

@@ -220,9 +220,15 @@ static bool ledger_compact(const struct store_ledger *v, size_t n)
     return true;
 }
 
-/* The text of a ledger row holding v[0..n) into b (see above). */
-static void ledger_text(struct buf *b, const struct store_ledger *v, size_t n)
+int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
+                     const struct store_ledger *v, size_t n, int64_t *lseq, char *err,
+                     size_t errlen)
 {
+    assert(n >= 1);
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOG, err, errlen);
+    if (!st)
+        return -1;
+    struct buf *b = &s->row; /* kept: a row's text does not grow from nothing each time */
     buf_reset(b);
     bool compact = ledger_compact(v, n);
     if (compact) {
@@ -259,18 +265,6 @@ static void ledger_text(struct buf *b, const struct store_ledger *v, size_t n)
         buf_putc(b, ']');
     }
     buf_putc(b, ']');
-}
-
-int store_ledger_log(struct store *s, const char *app_id, const char *user_id,
-                     const struct store_ledger *v, size_t n, int64_t *lseq, char *err,
-                     size_t errlen)
-{
-    assert(n >= 1);
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOG, err, errlen);
-    if (!st)
-        return -1;
-    struct buf *b = &s->row; /* kept: a row's text does not grow from nothing each time */
-    ledger_text(b, v, n);
     sqlite__bind_text(st, 1, app_id);
     sqlite__bind_text(st, 2, user_id);
     sqlite3_bind_int64(st, 3, v[0].seq);
@@ -399,14 +393,15 @@ static int fx_entries_read(struct store *s, int64_t seq, const char *key, int64_
         json_t *total = json_object_get(e, xp ? "totalXp" : "balance");
         const char *src = member_str(e, "source");
         bool rule = src && strcmp(src, "rule") == 0;
-        /* Entry k keeps its seq even after one that could not be read. */
-        uint32_t place = (uint32_t)k++;
-        if (!name || !json_is_integer(amount) || !json_is_integer(total)) {
+        /* Entry k keeps its seq even after one that could not be read; ids tell apart the
+         * first 65,536 (no rule set makes that many). */
+        size_t place = k++;
+        if (!name || !json_is_integer(amount) || !json_is_integer(total) || place > UINT16_MAX) {
             out->whole = false;
             continue;
         }
         size_t n = out->n++;
-        if (uuid_v8_seq(ids_key, at, (uint64_t)seq, place, out->ids[n]) < 0) {
+        if (uuid_v8_seq(ids_key, at, (uint64_t)seq, (uint16_t)place, out->ids[n]) < 0) {
             snprintf(err, errlen, "cannot make the id of a ledger entry of event %lld",
                      (long long)seq);
             fx_entries_release(out);
@@ -428,11 +423,8 @@ static int fx_entries_read(struct store *s, int64_t seq, const char *key, int64_
     return 0;
 }
 
-static int row_logged(struct store *s, enum stmt_id which, int64_t key,
-                      bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
-                      size_t errlen);
-
-/* store_ledger_logged of the event at seq (or, retention having deleted it, of its copy). */
+/* store_ledger_logged of the event at seq: from its row, or from what retention kept of it
+ * (ledger_moved, the same columns). */
 static int event_logged(struct store *s, int64_t seq,
                         bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
                         size_t errlen)
@@ -442,11 +434,16 @@ static int event_logged(struct store *s, int64_t seq,
         return -1;
     sqlite3_bind_int64(st, 1, seq);
     int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        if (!(st = sqlite__stmt(s, ST_LEDGER_MOVED_GET, err, errlen)))
+            return -1;
+        sqlite3_bind_int64(st, 1, seq);
+        rc = sqlite3_step(st);
+    }
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-            return sqlite__fail(s, err, errlen);
-        return row_logged(s, ST_LEDGER_MOVED_GET, seq, fn, arg, err, errlen);
+        return rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
     }
     struct fx_entries x;
     rc = fx_entries_read(s, seq, (const char *)sqlite3_column_text(st, 0),
@@ -466,15 +463,16 @@ static int event_logged(struct store *s, int64_t seq,
     return 0;
 }
 
-/* The entries of the row a statement (entries, first_seq) finds by `key`, to fn. */
-static int row_logged(struct store *s, enum stmt_id which, int64_t key,
-                      bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
-                      size_t errlen)
+int store_ledger_logged(struct store *s, int64_t lseq,
+                        bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
+                        size_t errlen)
 {
-    sqlite3_stmt *st = sqlite__stmt(s, which, err, errlen);
+    if (lseq < 0)
+        return event_logged(s, -lseq, fn, arg, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_LOGGED, err, errlen);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, key);
+    sqlite3_bind_int64(st, 1, lseq);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
@@ -507,61 +505,10 @@ static int row_logged(struct store *s, enum stmt_id which, int64_t key,
             break;
     }
     json_decref(v);
-    if (!whole && which == ST_LEDGER_LOGGED)
+    if (!whole)
         log_error("a ledger row is malformed; its unreadable entries are not shown",
-                  LOG_I("lseq", key));
-    else if (!whole)
-        log_error("the ledger entries of a deleted event are malformed; the unreadable ones "
-                  "are not shown", LOG_I("event_seq", key));
+                  LOG_I("lseq", lseq));
     return 0;
-}
-
-int sqlite__ledger_keep_events(struct store *s, int64_t upto, char *err, size_t errlen)
-{
-    sqlite3_stmt *scan = sqlite__stmt(s, ST_LEDGER_EVENTS_EXPIRING, err, errlen);
-    if (!scan)
-        return -1;
-    sqlite3_bind_int64(scan, 1, upto);
-    int rc, ret = 0;
-    while (ret == 0 && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(scan, 0);
-        struct fx_entries x;
-        if (fx_entries_read(s, seq, (const char *)sqlite3_column_text(scan, 1),
-                            sqlite3_column_int64(scan, 2), sqlite3_column_int64(scan, 3),
-                            (const char *)sqlite3_column_text(scan, 4),
-                            (size_t)sqlite3_column_bytes(scan, 4), &x, err, errlen) < 0) {
-            ret = -1;
-            break;
-        }
-        if (!x.whole)
-            log_error("an event's effects are malformed; its unreadable ledger entries are not "
-                      "kept when the event is deleted", LOG_I("seq", seq));
-        sqlite3_stmt *put = x.n ? sqlite__stmt(s, ST_LEDGER_MOVED_PUT, err, errlen) : NULL;
-        if (x.n && !put)
-            ret = -1;
-        if (put) {
-            ledger_text(&s->row, x.v, x.n);
-            sqlite3_bind_int64(put, 1, seq);
-            sqlite3_bind_int64(put, 2, x.v[0].seq);
-            sqlite3_bind_text(put, 3, s->row.data, (int)s->row.len, SQLITE_STATIC);
-            ret = sqlite__step_done(s, put, err, errlen);
-            sqlite__row_done(s);
-        }
-        fx_entries_release(&x);
-    }
-    if (ret == 0 && rc != SQLITE_DONE)
-        ret = sqlite__fail(s, err, errlen);
-    sqlite3_reset(scan);
-    return ret;
-}
-
-int store_ledger_logged(struct store *s, int64_t lseq,
-                        bool (*fn)(const struct store_ledger *, void *), void *arg, char *err,
-                        size_t errlen)
-{
-    if (lseq < 0)
-        return event_logged(s, -lseq, fn, arg, err, errlen);
-    return row_logged(s, ST_LEDGER_LOGGED, lseq, fn, arg, err, errlen);
 }
 
 /* Reads the ledger columns of a row of the ledger table (the SELECTs share their order). */
@@ -875,6 +822,33 @@ static int mark_set(struct store *s, enum stmt_id id, int64_t v, char *err,
     char text[24];
     snprintf(text, sizeof(text), "%lld", (long long)v);
     sqlite__bind_text(st, 1, text);
+    return sqlite__step_done(s, st, err, errlen);
+}
+
+int sqlite__ledger_before_expire(struct store *s, int64_t *upto, char *err, size_t errlen)
+{
+    /* An event whose entries no fold has indexed yet waits, with every event after it: the
+     * fold that reads the logs back finds them in events only. */
+    int64_t mark;
+    if (mark_get(s, ST_LEDGER_EVENTS_INDEXED_GET, &mark, err, errlen) < 0)
+        return -1;
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_EVENTS_UNINDEXED, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, mark);
+    sqlite3_bind_int64(st, 2, *upto);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *upto = sqlite3_column_int64(st, 0) - 1;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return sqlite__fail(s, err, errlen);
+    if (*upto <= 0)
+        return 0;
+    st = sqlite__stmt(s, ST_LEDGER_MOVED_PUT, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, *upto);
     return sqlite__step_done(s, st, err, errlen);
 }
 

@@ -37,6 +37,7 @@ enum stmt_id {
     ST_EVENT_KEY_INSERT,
     ST_EVENT_GET,
     ST_EVENT_LAST_SEQ,
+    ST_EVENTS_DELETED_SET,
     ST_EVENT_SECRET_GET,
     ST_EVENT_SECRET_PUT,
     ST_DEF_PUT,
@@ -58,7 +59,7 @@ enum stmt_id {
     ST_LEDGER_MOVED_GET,
     ST_LEDGER_MOVED_FIRST,
     ST_LEDGER_MOVED_PUT,
-    ST_LEDGER_EVENTS_EXPIRING,
+    ST_LEDGER_EVENTS_UNINDEXED,
     ST_LEDGER_EVENTS_INDEXED_GET,
     ST_LEDGER_EVENTS_INDEXED_SET,
     ST_FOLD_STATE,
@@ -176,15 +177,16 @@ char *sqlite__col_text(sqlite3_stmt *st, int i);
  * left after them. False when there are none or the number is larger (for the store's own
  * row formats, read back at start-up). */
 bool sqlite__decimal(const char **p, const char *end, uint64_t max, uint64_t *out);
+/* Before retention deletes the events up to seq *upto: lowers *upto below the first of them
+ * whose ledger entries are not indexed yet, and copies what the entries of the rest are read
+ * from to ledger_moved, where their places in the ledger (STORE_LEDGER_EVENT) find them. */
+int sqlite__ledger_before_expire(struct store *s, int64_t *upto, char *err, size_t errlen);
 /* The secret that hides seqs in server keys (and in the ids of an event's ledger entries),
  * from meta; made there first when `create` (in the open batch: a batch that rolls back
  * forgets it, store_batch_rollback). NULL without one (none was ever needed; remembered, so
  * that reads of client keys do not ask again), or on an error (`err` then says so, *failed
  * set). */
 struct uuid_seq_key;
-/* Before the events up to seq `upto` are deleted: the ledger entries their rows hold are
- * copied to ledger_moved, where their places in the ledger (STORE_LEDGER_EVENT) find them. */
-int sqlite__ledger_keep_events(struct store *s, int64_t upto, char *err, size_t errlen);
 struct uuid_seq_key *sqlite__event_key(struct store *s, bool create, bool *failed, char *err,
                                        size_t errlen);
 

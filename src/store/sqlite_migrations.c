@@ -428,16 +428,19 @@ const struct migration sqlite_migrations[] = {
     /* An event's XP and currency entries are read from its row, whose effects hold them,
      * instead of being written again as a ledger row: ledger_seq is the user's seq of the
      * first (NULL: the event has none). In the ledger index such a row's place is the event's
-     * seq, negated. Before retention deletes such an event, it copies the entries to
-     * ledger_moved (in ledger_rows' form), where that place finds them. meta's
-     * 'ledger_events_indexed_through' is the last event whose entries are indexed: to begin
-     * with, every event before this migration (they have none). */
+     * seq, negated. Before retention deletes such an event, it copies what the entries are
+     * read from to ledger_moved, where that place finds it; it deletes only events whose
+     * entries are indexed (meta's 'ledger_events_indexed_through', to begin with every event
+     * before this migration: they have none). Seqs are never given again: meta's
+     * 'events_deleted_through' is the last seq retention deleted. */
     { 19, "event_ledger",
       "ALTER TABLE events ADD COLUMN ledger_seq INTEGER;\n"
       "CREATE TABLE ledger_moved (\n"
-      "  event_seq INTEGER PRIMARY KEY,\n"
-      "  first_seq INTEGER NOT NULL,\n"
-      "  entries   TEXT NOT NULL\n"
+      "  event_seq       INTEGER PRIMARY KEY,\n"
+      "  idempotency_key TEXT NOT NULL,\n"
+      "  processed_at    INTEGER NOT NULL,\n"
+      "  ledger_seq      INTEGER NOT NULL,\n"
+      "  effects         TEXT\n"
       ") STRICT;\n"
       "INSERT INTO meta (key, value) SELECT 'ledger_events_indexed_through', "
       "CAST(coalesce(max(seq), 0) AS TEXT) FROM events;\n", false },

@@ -58,7 +58,13 @@ static const char *const stmt_sql[ST__COUNT] = {
                      "FROM events WHERE seq = coalesce((SELECT seq FROM event_keys "
                      "WHERE app_id = ?1 AND idempotency_key = ?2), ?3) "
                      "AND app_id = ?1 AND idempotency_key = ?2",
-    [ST_EVENT_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM events",
+    /* Seqs are never given again, even once retention deleted every event (migration 19). */
+    [ST_EVENT_LAST_SEQ] = "SELECT max(coalesce((SELECT max(seq) FROM events), 0), "
+                          "coalesce((SELECT CAST(value AS INTEGER) FROM meta "
+                          "WHERE key = 'events_deleted_through'), 0))",
+    [ST_EVENTS_DELETED_SET] = "INSERT INTO meta (key, value) VALUES "
+                              "('events_deleted_through', ?1) ON CONFLICT (key) DO UPDATE "
+                              "SET value = excluded.value",
     [ST_EVENT_SECRET_GET] = "SELECT value FROM meta WHERE key = 'event_key_secret'",
     [ST_EVENT_SECRET_PUT] = "INSERT INTO meta (key, value) VALUES ('event_key_secret', ?)",
     [ST_DEF_PUT] = "INSERT INTO definitions (app_id, kind, id, body, created_at, updated_at) "
@@ -97,13 +103,15 @@ static const char *const stmt_sql[ST__COUNT] = {
                         "WHERE seq = ? AND ledger_seq IS NOT NULL",
     [ST_LEDGER_EVENT_FIRST] = "SELECT ledger_seq FROM events WHERE seq = ? AND "
                               "ledger_seq IS NOT NULL",
-    [ST_LEDGER_MOVED_GET] = "SELECT entries, first_seq FROM ledger_moved WHERE event_seq = ?",
-    [ST_LEDGER_MOVED_FIRST] = "SELECT first_seq FROM ledger_moved WHERE event_seq = ?",
-    [ST_LEDGER_MOVED_PUT] = "INSERT INTO ledger_moved (event_seq, first_seq, entries) "
-                            "VALUES (?, ?, ?)",
-    [ST_LEDGER_EVENTS_EXPIRING] = "SELECT seq, idempotency_key, processed_at, ledger_seq, "
-                                  "effects FROM events WHERE seq <= ? AND "
-                                  "ledger_seq IS NOT NULL ORDER BY seq",
+    [ST_LEDGER_MOVED_GET] = "SELECT idempotency_key, processed_at, ledger_seq, effects "
+                            "FROM ledger_moved WHERE event_seq = ?",
+    [ST_LEDGER_MOVED_FIRST] = "SELECT ledger_seq FROM ledger_moved WHERE event_seq = ?",
+    [ST_LEDGER_MOVED_PUT] = "INSERT INTO ledger_moved (event_seq, idempotency_key, "
+                            "processed_at, ledger_seq, effects) SELECT seq, idempotency_key, "
+                            "coalesce(processed_at, 0), ledger_seq, effects FROM events "
+                            "WHERE seq <= ? AND ledger_seq IS NOT NULL",
+    [ST_LEDGER_EVENTS_UNINDEXED] = "SELECT min(seq) FROM events WHERE seq > ?1 AND seq <= ?2 "
+                                   "AND ledger_seq IS NOT NULL",
     [ST_LEDGER_EVENTS_INDEXED_GET] = "SELECT value FROM meta "
                                      "WHERE key = 'ledger_events_indexed_through'",
     [ST_LEDGER_EVENTS_INDEXED_SET] = "INSERT INTO meta (key, value) VALUES "

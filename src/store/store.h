@@ -229,9 +229,10 @@ typedef void store_nonce_fn(const char *app_id, const char *nonce, size_t nonce_
 int store_nonces_each_live(struct store *s, int64_t now_s, store_nonce_fn *fn, void *arg,
                            char *err, size_t errlen);
 /* Deletes up to `limit` of the events received before `before_ms`, oldest first (event
- * retention): their idempotency keys are forgotten with them; ledger entries read from their
- * rows are copied to ledger rows first, where the same places find them. *deleted may be
- * NULL. */
+ * retention): their idempotency keys are forgotten with them; what the ledger entries their
+ * rows hold are read from is kept, where the same places find them, and an event whose
+ * entries no fold has indexed yet stops the run before it. Their seqs are not given again.
+ * *deleted may be NULL. */
 int store_events_expire(struct store *s, int64_t before_ms, int limit, int *deleted, char *err,
                         size_t errlen);
 /* Forgets up to `limit` rows of nonces (store_nonces_record) that all expired before

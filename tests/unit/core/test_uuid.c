@@ -118,13 +118,20 @@ static void v7_seq_round_trips(void **state)
     uuid_seq_key_free(k2);
 }
 
+static int hex_digit(char c)
+{
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
 static int by_text(const void *a, const void *b)
 {
     return strcmp(a, b);
 }
 
-/* uuid_v8_seq: the same arguments give the same id, any change of time, seq or low bits a
- * different one; never an id that uuid_v7_seq_of reads (the version differs). */
+/* uuid_v8_seq: the same arguments give the same id, any change of time, seq or n a different
+ * one; never an id that uuid_v7_seq_of reads (the version differs); and two ids of one
+ * millisecond show nothing of how far apart their seqs are (a mask shared by both would show
+ * seq1 ^ seq2). */
 static void v8_seq_is_fixed_and_distinct(void **state)
 {
     (void)state;
@@ -140,20 +147,33 @@ static void v8_seq_is_fixed_and_distinct(void **state)
     assert_memory_equal(u, "01a2", 4); /* the timestamp leads */
     uint64_t got;
     assert_false(uuid_v7_seq_of(k, u, UUID_LEN, &got));
-    /* Every (seq, low) of a small grid, in two milliseconds: all different. */
-    enum { SEQS = 64, LOWS = 8, N = 2 * SEQS * LOWS };
+    /* Every (seq, n) of a small grid, in two milliseconds: all different. */
+    enum { SEQS = 64, NS = 8, N = 2 * SEQS * NS };
     static char ids[N][UUID_LEN + 1];
-    size_t n = 0;
+    size_t m = 0;
     for (int64_t ms = 1795400000000; ms <= 1795400000001; ms++)
         for (uint64_t seq = 1; seq <= SEQS; seq++)
-            for (uint32_t low = 0; low < LOWS; low++)
-                assert_int_equal(uuid_v8_seq(k, ms, seq, low, ids[n++]), 0);
+            for (uint16_t n = 0; n < NS; n++)
+                assert_int_equal(uuid_v8_seq(k, ms, seq, n, ids[m++]), 0);
     qsort(ids, N, sizeof(ids[0]), by_text);
     for (size_t i = 1; i < N; i++)
         assert_string_not_equal(ids[i - 1], ids[i]);
-    /* Only the low 22 bits of `low` count. */
-    assert_int_equal(uuid_v8_seq(k, 1795400000000, 42, 3 | (1u << 22), v), 0);
-    assert_string_equal(u, v);
+    /* Pairs of seqs at the same distance, same millisecond and n: were a mask shared, the
+     * bits after the timestamp of each pair would differ the same way. */
+    char a1[UUID_LEN + 1], a2[UUID_LEN + 1], b1[UUID_LEN + 1], b2[UUID_LEN + 1];
+    int same = 0;
+    for (uint64_t seq = 1000; seq < 1100; seq++) {
+        assert_int_equal(uuid_v8_seq(k, 1795400000000, seq, 0, a1), 0);
+        assert_int_equal(uuid_v8_seq(k, 1795400000000, seq + 1, 0, a2), 0);
+        assert_int_equal(uuid_v8_seq(k, 1795400000000, seq + 2000, 0, b1), 0);
+        assert_int_equal(uuid_v8_seq(k, 1795400000000, seq + 2001, 0, b2), 0);
+        bool alike = true;
+        for (int i = 24; i < UUID_LEN; i++) /* the last group: 48 bits of the AES block */
+            alike = alike && ((hex_digit(a1[i]) ^ hex_digit(a2[i])) ==
+                              (hex_digit(b1[i]) ^ hex_digit(b2[i])));
+        same += alike;
+    }
+    assert_int_equal(same, 0);
     uuid_seq_key_free(k);
 }
 

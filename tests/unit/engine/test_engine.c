@@ -1392,6 +1392,93 @@ static void the_ledger_index_from_memory_is_the_one_the_log_gives(void **state)
     expect_ledger(f, "amy", INT64_MAX, 16, 6, 1);
 }
 
+/* A rule of the "game" app (the engine reads it on its next use of the app). */
+static void put_rule(struct fixture *f, const char *id, const char *body)
+{
+    struct store_def d = { (char *)id, (char *)body, NOW_MS, NOW_MS };
+    if (store_def_put(f->u.s, "game", STORE_DEF_RULE, &d, err, sizeof(err)) != 0)
+        fail_msg("store_def_put: %s", err);
+    engine_apps_forget(f->e, "game");
+}
+
+/* A "lesson" event of user in the open batch. */
+static void lesson_in_batch(struct fixture *f, const char *user, int n)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "lesson-%s-%04d", user, n);
+    struct event ev = make_event(user, "lesson", key, true);
+    struct engine_outcome out;
+    apply(f, "game", &ev, 1, &out, NOW_MS);
+    assert_int_equal(out.stored.status, STORE_EVENT_PROCESSED);
+    engine_outcome_release(&out);
+    event_release(&ev);
+}
+
+static void lesson(struct fixture *f, const char *user, int n)
+{
+    begin(f);
+    lesson_in_batch(f, user, n);
+    commit(f);
+}
+
+/* An event's entries are read from its row and take its place in the ledger's index: a fold
+ * from memory gives the same index as one that reads the logs back, with the entries of
+ * events and of grants interleaved; they read back whole after a failed batch (the next read
+ * folds from the logs) and after a restart. */
+static void an_events_entries_are_indexed_like_ledger_rows(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 1000, 3600 * 1000);
+    put_rule(f, "r-lesson", "{\"name\":\"lesson\",\"eventType\":\"lesson\","
+                            "\"currencyAwards\":{\"coins\":10}}");
+    first_login(f, "zed", "events-index-zed");
+    for (int round = 0; round < 3; round++) {
+        lesson(f, "amy", 3 * round);
+        begin(f);
+        grant_coins(f, "amy", 10);
+        grant_coins(f, "zed", 10);
+        commit(f);
+        lesson(f, "zed", 3 * round + 1);
+        lesson(f, "amy", 3 * round + 2);
+    }
+    expect_ledger(f, "amy", INT64_MAX, 16, 9, 1); /* events' entries and grants', 10 coins each */
+    expect_ledger(f, "amy", 5, 2, 4, 3);
+    engine_set_game_log_fold(f->e, 1, 3600 * 1000);
+    lesson(f, "kit", 0); /* this batch folds everything logged so far, its own row too */
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_rows"), 0);
+    char mem[1024], logged[1024];
+    index_text(f, mem, sizeof(mem));
+    assert_non_null(strstr(mem, "game/amy/1=-"));  /* an event's place: its seq, negated */
+    assert_non_null(strstr(mem, "game/kit/1=-"));
+    /* The same fold, from the logs: the rows and the events. */
+    unit_store_exec(f->u.s, "DELETE FROM ledger_index; DELETE FROM meta WHERE key IN "
+                            "('ledger_indexed_through', 'ledger_events_indexed_through')");
+    int64_t rows = 0;
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_ledger_fold(f->u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 16); /* 7 events with entries, 9 grants' rows */
+    index_text(f, logged, sizeof(logged));
+    assert_string_equal(mem, logged);
+    expect_ledger(f, "amy", INT64_MAX, 16, 9, 1);
+
+    /* A batch that fails forgets amy, whose last event is in the logs only: the next read
+     * folds from the logs, and finds each entry once. */
+    engine_set_game_log_fold(f->e, 1000, 3600 * 1000);
+    lesson(f, "amy", 100);
+    begin(f);
+    lesson_in_batch(f, "amy", 101);
+    rollback(f);
+    expect_ledger(f, "amy", INT64_MAX, 16, 10, 1);
+    assert_int_equal(balance_of(f, "amy"), 100);
+    /* Entries left in the logs by a run that stopped are indexed by the next one. */
+    lesson(f, "amy", 102);
+    engine_free(f->e);
+    f->e = engine_new(f->tenants);
+    expect_ledger(f, "amy", INT64_MAX, 16, 11, 1);
+    assert_int_equal(balance_of(f, "amy"), 110);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(the_ledger_reads_across_folds_and_rows_of_earlier_versions,
@@ -1404,6 +1491,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(a_failed_fold_changes_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(a_fold_writes_every_logged_users_state, setup, teardown),
     cmocka_unit_test_setup_teardown(the_ledger_index_from_memory_is_the_one_the_log_gives, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(an_events_entries_are_indexed_like_ledger_rows, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(unreadable_state_is_never_overwritten, setup, teardown),
     cmocka_unit_test_setup_teardown(user_table_is_bounded, setup, teardown),

@@ -628,6 +628,18 @@ static void put_ledger_event(struct store *s, const char *user, const char *key,
     assert_int_equal(store_event_insert(s, &ev, err, sizeof(err)), 0);
 }
 
+/* put_ledger_event of one XP award by rule r1. */
+static void put_xp_event(struct store *s, const char *user, const char *key, int64_t ledger_seq,
+                         int amount, int total, int64_t at, int64_t *seq)
+{
+    char effects[160];
+    snprintf(effects, sizeof(effects),
+             "[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":%d,\"totalXp\":%d,"
+             "\"source\":\"rule\",\"ruleId\":\"r1\"}]",
+             amount, total);
+    put_ledger_event(s, user, key, ledger_seq, effects, at, seq);
+}
+
 /* The entries of a user's ledger page, newest first, with and without their ids. */
 static void ledger_text(struct store *s, const char *user, int64_t before, int limit,
                         char *with_ids, char *without_ids, size_t n)
@@ -753,14 +765,8 @@ static void an_events_entries_are_read_from_its_row(void **state)
     /* Indexed from memory (the engine's fold): the events' mark moves too, so a fold that
      * reads the logs back does not index them again. */
     assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
-    put_ledger_event(u.s, "cy", "evt-5", 1,
-                     "[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":7,\"totalXp\":7,"
-                     "\"source\":\"rule\",\"ruleId\":\"r1\"}]",
-                     4000, &s4);
-    put_ledger_event(u.s, "cy", "evt-6", 2,
-                     "[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":1,\"totalXp\":8,"
-                     "\"source\":\"rule\",\"ruleId\":\"r1\"}]",
-                     4100, &s5);
+    put_xp_event(u.s, "cy", "evt-5", 1, 7, 7, 4000, &s4);
+    put_xp_event(u.s, "cy", "evt-6", 2, 1, 8, 4100, &s5);
     int64_t places[] = { STORE_LEDGER_EVENT(s4), STORE_LEDGER_EVENT(s5) };
     assert_int_equal(store_ledger_index_user(u.s, "app", "cy", 1, places, 2, err, sizeof(err)),
                      0);
@@ -802,6 +808,63 @@ static void an_events_entries_are_read_from_its_row(void **state)
     assert_int_equal(deleted, 2);
     ledger_text(u.s, "cy", INT64_MAX, 10, with_ids, got, sizeof(got));
     assert_string_equal(with_ids, before_cy);
+    unit_store_close(&u);
+}
+
+/* Retention deletes an event whose entries are not indexed yet only after a fold indexed
+ * them (a fold that reads the logs back finds them in events only), and events without
+ * entries are not held back by it; once it deleted every event, the seqs it deleted are not
+ * given again (a ledger place names its event by seq). */
+static void retention_waits_for_unindexed_entries_and_never_gives_a_seq_again(void **state)
+{
+    (void)state;
+    struct unit_store u;
+    assert_int_equal(unit_store_make(&u, "ledger-retention"), 0);
+    char err[256] = "";
+    int64_t plain, s1, s2;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    put_ledger_event(u.s, "ann", "evt-0", 0, NULL, 900, &plain);
+    put_xp_event(u.s, "ann", "evt-1", 1, 10, 10, 1000, &s1);
+    put_xp_event(u.s, "ann", "evt-2", 2, 5, 15, 1100, &s2);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    /* Not indexed: only the event before them goes. */
+    int deleted = -1;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_events_expire(u.s, 5000, 10, &deleted, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(store_event_get(u.s, "app", "evt-1", &(struct store_event){ 0 }, err,
+                                     sizeof(err)),
+                     0);
+    /* A fold after a restart indexes them from events; then they go, and read back. */
+    int64_t rows = 0;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_game_fold(u.s, &rows, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(rows, 2);
+    char before[512], got[512];
+    ledger_text(u.s, "ann", INT64_MAX, 10, before, got, sizeof(got));
+    assert_string_equal(got, "2:xp:XP:5:15:rule:evt-2:r1:-:1100"
+                             " | 1:xp:XP:10:10:rule:evt-1:r1:-:1000");
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_events_expire(u.s, 5000, 10, &deleted, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    assert_int_equal(deleted, 2);
+    char after[512];
+    ledger_text(u.s, "ann", INT64_MAX, 10, after, got, sizeof(got));
+    assert_string_equal(after, before);
+    /* Every event is gone: the next one still takes a seq after theirs, in this connection
+     * and in the next. */
+    int64_t next;
+    assert_int_equal(store_event_next_seq(u.s, &next, err, sizeof(err)), 0);
+    assert_true(next > s2);
+    store_close(u.s);
+    u.s = unit_store_open(u.data_dir);
+    assert_non_null(u.s);
+    assert_int_equal(store_event_next_seq(u.s, &next, err, sizeof(err)), 0);
+    assert_true(next > s2);
+    ledger_text(u.s, "ann", INT64_MAX, 10, after, got, sizeof(got));
+    assert_string_equal(after, before);
     unit_store_close(&u);
 }
 
@@ -992,6 +1055,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(the_state_log_migration_and_fold),
     cmocka_unit_test(an_events_entries_are_read_from_its_row),
     cmocka_unit_test(the_event_ledger_migration_marks_older_events_indexed),
+    cmocka_unit_test(retention_waits_for_unindexed_entries_and_never_gives_a_seq_again),
     cmocka_unit_test_setup_teardown(ping, setup, teardown),
     cmocka_unit_test_setup_teardown(sqlite_url, setup, teardown),
     cmocka_unit_test_setup_teardown(unsupported_url_refused, setup, teardown),
