@@ -839,7 +839,9 @@ static int write_ledger(struct engine *e, struct store *st, const char *app_id, 
 }
 
 /* The n ledger entries of the event whose row (at event_seq) was just written with them:
- * the ledger reads them from there (store_ledger_log), so only their places are noted. */
+ * the ledger reads them from there (store_ledger_log), so only their places are noted. They
+ * count as a row of the logs, as their row did: that bounds the places memory keeps and the
+ * events a fold that reads the logs back scans. */
 static void event_ledger(struct engine *e, struct user *u, size_t n, int64_t event_seq)
 {
     for (size_t i = 0; i < n; i++)

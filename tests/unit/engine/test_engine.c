@@ -1466,6 +1466,8 @@ static void an_events_entries_are_indexed_like_ledger_rows(void **state)
      * folds from the logs, and finds each entry once. */
     engine_set_game_log_fold(f->e, 1000, 3600 * 1000);
     lesson(f, "amy", 100);
+    /* Its state is a row of the logs, and its entries count as one. */
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_rows"), 2);
     begin(f);
     lesson_in_batch(f, "amy", 101);
     rollback(f);
