@@ -51,6 +51,7 @@ class Receiver:
                 with receiver.cond:
                     action = receiver.plan.pop(0) if receiver.plan else receiver.default
                     receiver.started += 1
+                    arrival = receiver.started
                     receiver.cond.notify_all()
                 if isinstance(action, tuple):
                     time.sleep(action[1])
@@ -60,7 +61,8 @@ class Receiver:
                 except ValueError:
                     parsed = None
                 rec = {"body": body, "json": parsed, "headers": dict(self.headers),
-                       "verified": verified, "status": action, "at": time.monotonic()}
+                       "verified": verified, "status": action, "at": time.monotonic(),
+                       "arrival": arrival}
                 try:
                     self.send_response(action)
                     self.send_header("Content-Length", "2")
@@ -68,8 +70,14 @@ class Receiver:
                     self.wfile.write(b"ok")
                 except OSError:
                     pass
+                # Recorded once answered, in the order the requests arrived: the server may
+                # send the next delivery as soon as it has this answer, and that delivery's
+                # thread may record before this one gets to.
                 with receiver.cond:
-                    receiver.requests.append(rec)
+                    at = len(receiver.requests)
+                    while at > 0 and receiver.requests[at - 1]["arrival"] > arrival:
+                        at -= 1
+                    receiver.requests.insert(at, rec)
                     receiver.cond.notify_all()
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
