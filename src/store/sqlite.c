@@ -213,6 +213,8 @@ void store_close(struct store *s)
     free(s->wal_path);
     free(s->describe);
     buf_release(&s->row);
+    if (s->fx_ready)
+        jread_release(&s->fx);
     free(s);
 }
 

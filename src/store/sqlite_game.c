@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "core/jread.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/uuid.h"
@@ -338,31 +339,99 @@ static bool entry_read(json_t *a, struct store_ledger *l)
 
 /* The XP and currency effects of an event as ledger entries, oldest first. */
 struct fx_entries {
-    json_t *effects;            /* the parsed effects: names and refs borrow from it */
-    char *source;               /* the event's key */
+    struct buf text;            /* the entries' names and refs, and the event's key */
     struct store_ledger *v;
     char (*ids)[UUID_LEN + 1];
-    size_t n;
+    size_t n, cap;
     bool whole;                 /* every effect could be read */
 };
 
 static void fx_entries_release(struct fx_entries *x)
 {
-    json_decref(x->effects);
-    free(x->source);
+    buf_release(&x->text);
     free(x->v);
     free(x->ids);
     memset(x, 0, sizeof(*x));
 }
 
-static const char *member_str(json_t *o, const char *name)
+const struct json_limits sqlite__effects_limits = { 64, 1u << 16 };
+
+/* One effect's members, as the reader found them: strings as offsets into the entries' text
+ * (0: absent; the text starts with a byte no offset names), integers with a flag. */
+struct fx_members {
+    size_t type, track, currency, source, rule, ach;
+    int64_t amount, total_xp, balance;
+    bool has_amount, has_total_xp, has_balance;
+};
+
+/* Reads the integer that comes next (a number without fraction or exponent). */
+static bool fx_int(struct jread *r, struct buf *num, int64_t *out, bool *ok)
 {
-    return json_string_value(json_object_get(o, name));
+    buf_reset(num);
+    if (jread_peek(r) != JREAD_NUMBER)
+        return jread_skip(r, NULL);
+    if (!jread_skip(r, num))
+        return false;
+    *ok = !strpbrk(num->data, ".eE");
+    *out = *ok ? strtoll(num->data, NULL, 10) : 0;
+    return true;
+}
+
+/* Reads one effect object into m; false on a reader error (the document is damaged). */
+static bool fx_effect(struct jread *r, struct buf *text, struct buf *num, struct fx_members *m)
+{
+    *m = (struct fx_members){ 0 };
+    if (jread_peek(r) != JREAD_OBJECT)
+        return jread_skip(r, NULL);
+    if (!jread_object(r))
+        return false;
+    const char *key;
+    size_t len;
+    while (jread_member(r, &key, &len)) {
+        size_t *str = NULL;
+        bool ok = true;
+        if (len == 4 && memcmp(key, "type", 4) == 0)
+            str = &m->type;
+        else if (len == 5 && memcmp(key, "track", 5) == 0)
+            str = &m->track;
+        else if (len == 8 && memcmp(key, "currency", 8) == 0)
+            str = &m->currency;
+        else if (len == 6 && memcmp(key, "source", 6) == 0)
+            str = &m->source;
+        else if (len == 6 && memcmp(key, "ruleId", 6) == 0)
+            str = &m->rule;
+        else if (len == 15 && memcmp(key, "achievementCode", 15) == 0)
+            str = &m->ach;
+        else if (len == 6 && memcmp(key, "amount", 6) == 0)
+            ok = fx_int(r, num, &m->amount, &m->has_amount);
+        else if (len == 7 && memcmp(key, "totalXp", 7) == 0)
+            ok = fx_int(r, num, &m->total_xp, &m->has_total_xp);
+        else if (len == 7 && memcmp(key, "balance", 7) == 0)
+            ok = fx_int(r, num, &m->balance, &m->has_balance);
+        else
+            ok = jread_skip(r, NULL);
+        if (str && jread_peek(r) == JREAD_STRING) {
+            *str = text->len;
+            ok = jread_string(r, text);
+            buf_putc(text, '\0');
+        } else if (str) {
+            *str = 0;
+            ok = jread_skip(r, NULL);
+        }
+        if (!ok)
+            return false;
+    }
+    return !jread_failed(r);
+}
+
+static bool text_is(const struct buf *t, size_t off, const char *s)
+{
+    return off && strcmp(t->data + off, s) == 0;
 }
 
 /* The entries of the event at `seq` (key, processed_at, first ledger seq, effects text): 0,
  * or -1 when their ids cannot be made. Effects that are not read are left out and `whole`
- * cleared (the caller says so). */
+ * cleared (the caller says so). The effects are walked without a tree (core/jread.h). */
 static int fx_entries_read(struct store *s, int64_t seq, const char *key, int64_t at,
                            int64_t first, const char *effects, size_t len,
                            struct fx_entries *out, char *err, size_t errlen)
@@ -376,50 +445,87 @@ static int fx_entries_read(struct store *s, int64_t seq, const char *key, int64_
                      "key to name them", (long long)seq);
         return -1;
     }
-    out->effects = json_loadb(effects ? effects : "", effects ? len : 0, 0, NULL);
-    out->source = xstrdup(key);
-    out->whole = json_is_array(out->effects);
-    size_t cap = json_array_size(out->effects);
-    out->v = xmalloc((cap ? cap : 1) * sizeof(*out->v));
-    out->ids = xmalloc((cap ? cap : 1) * sizeof(*out->ids));
-    for (size_t i = 0, k = 0; i < cap; i++) {
-        json_t *e = json_array_get(out->effects, i);
-        const char *type = member_str(e, "type");
-        bool xp = type && strcmp(type, "xp.awarded") == 0;
-        if (!type || (!xp && strcmp(type, "currency.changed") != 0))
+    struct jread *r = &s->fx;
+    struct buf num = BUF_INIT;
+    if (s->fx_ready) {
+        jread_reset(r, effects ? effects : "", effects ? len : 0, &sqlite__effects_limits);
+    } else {
+        jread_init(r, effects ? effects : "", effects ? len : 0, &sqlite__effects_limits);
+        s->fx_ready = true;
+    }
+    buf_putc(&out->text, '\0'); /* offset 0: absent */
+    size_t source = out->text.len;
+    buf_puts(&out->text, key);
+    buf_putc(&out->text, '\0');
+    struct {
+        size_t name, ref;
+        int64_t amount, total;
+        bool xp, rule;
+        size_t place;
+    } *found = NULL;
+    size_t n_found = 0, cap_found = 0, k = 0;
+    bool reading = jread_peek(r) == JREAD_ARRAY && jread_array(r);
+    out->whole = reading;
+    while (reading && jread_element(r)) {
+        struct fx_members m;
+        if (!fx_effect(r, &out->text, &num, &m)) {
+            reading = out->whole = false;
+            break;
+        }
+        bool xp = text_is(&out->text, m.type, "xp.awarded");
+        if (!xp && !text_is(&out->text, m.type, "currency.changed"))
             continue; /* not a ledger entry (or damage: then not one either) */
-        const char *name = member_str(e, xp ? "track" : "currency");
-        json_t *amount = json_object_get(e, "amount");
-        json_t *total = json_object_get(e, xp ? "totalXp" : "balance");
-        const char *src = member_str(e, "source");
-        bool rule = src && strcmp(src, "rule") == 0;
         /* Entry k keeps its seq even after one that could not be read; ids tell apart the
          * first 65,536 (no rule set makes that many). */
         size_t place = k++;
-        if (!name || !json_is_integer(amount) || !json_is_integer(total) || place > UINT16_MAX) {
+        size_t name = xp ? m.track : m.currency;
+        if (!name || !m.has_amount || !(xp ? m.has_total_xp : m.has_balance) ||
+            place > UINT16_MAX) {
             out->whole = false;
             continue;
         }
-        size_t n = out->n++;
-        if (uuid_v8_seq(ids_key, at, (uint64_t)seq, (uint16_t)place, out->ids[n]) < 0) {
+        bool rule = text_is(&out->text, m.source, "rule");
+        if (n_found == cap_found) {
+            cap_found = cap_found ? 2 * cap_found : 8;
+            found = xrealloc(found, cap_found * sizeof(*found));
+        }
+        found[n_found].name = name;
+        found[n_found].ref = rule ? m.rule : m.ach;
+        found[n_found].amount = m.amount;
+        found[n_found].total = xp ? m.total_xp : m.balance;
+        found[n_found].xp = xp;
+        found[n_found].rule = rule;
+        found[n_found++].place = place;
+    }
+    if (jread_failed(r) || (reading && !jread_end(r)))
+        out->whole = false;
+    buf_release(&num);
+    /* The text is complete: the entries point into it now. */
+    out->v = xmalloc((n_found ? n_found : 1) * sizeof(*out->v));
+    out->ids = xmalloc((n_found ? n_found : 1) * sizeof(*out->ids));
+    for (size_t i = 0; i < n_found; i++) {
+        if (uuid_v8_seq(ids_key, at, (uint64_t)seq, (uint16_t)found[i].place, out->ids[i]) < 0) {
             snprintf(err, errlen, "cannot make the id of a ledger entry of event %lld",
                      (long long)seq);
+            free(found);
             fx_entries_release(out);
             return -1;
         }
-        out->v[n] = (struct store_ledger){
-            .seq = first + (int64_t)place,
-            .id = out->ids[n],
-            .kind = xp ? "xp" : "currency",
-            .name = (char *)name,
-            .amount = json_integer_value(amount),
-            .balance_after = json_integer_value(total),
-            .reason = rule ? "rule" : "achievement",
-            .source = out->source,
-            .ref = (char *)member_str(e, rule ? "ruleId" : "achievementCode"),
+        out->v[i] = (struct store_ledger){
+            .seq = first + (int64_t)found[i].place,
+            .id = out->ids[i],
+            .kind = found[i].xp ? "xp" : "currency",
+            .name = out->text.data + found[i].name,
+            .amount = found[i].amount,
+            .balance_after = found[i].total,
+            .reason = found[i].rule ? "rule" : "achievement",
+            .source = out->text.data + source,
+            .ref = found[i].ref ? out->text.data + found[i].ref : NULL,
             .created_at = at,
         };
     }
+    out->n = n_found;
+    free(found);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/jread.h"
 #include "core/uuid.h"
 
 enum stmt_id {
@@ -146,7 +147,13 @@ struct store {
                                      * rollback forgets them */
     struct buf row;                 /* the text of a row being written (ledger, its index,
                                      * nonces), kept for the next (sqlite__row_done) */
+    struct jread fx;                /* reads events' effects (their ledger entries), kept */
+    bool fx_ready;
 };
+
+/* What an event's effects may hold when the ledger reads its entries from them: nothing the
+ * engine writes comes near; only damage does, and then the entries past it are not shown. */
+extern const struct json_limits sqlite__effects_limits;
 
 /* After a row's text in s->row was written: kept for the next, unless one large batch made it
  * large. */
