@@ -354,7 +354,10 @@ static void fx_entries_release(struct fx_entries *x)
     memset(x, 0, sizeof(*x));
 }
 
-const struct json_limits sqlite__effects_limits = { 64, 1u << 16 };
+/* An achievement's tier is any JSON its definition's request could hold (REACTOR_MAX_JSON_DEPTH
+ * at most 512), a level below the effect; the text is the store's own, so its values are not
+ * counted. */
+const struct json_limits sqlite__effects_limits = { 1024, SIZE_MAX };
 
 /* One effect's members, as the reader found them: strings as offsets into the entries' text
  * (0: absent; the text starts with a byte no offset names), integers with a flag. */

@@ -151,8 +151,8 @@ struct store {
     bool fx_ready;
 };
 
-/* What an event's effects may hold when the ledger reads its entries from them: nothing the
- * engine writes comes near; only damage does, and then the entries past it are not shown. */
+/* What an event's effects may hold when the ledger reads its entries from them: above anything
+ * the engine writes; only damage reaches it, and then the entries past it are not shown. */
 extern const struct json_limits sqlite__effects_limits;
 
 /* After a row's text in s->row was written: kept for the next, unless one large batch made it

@@ -868,6 +868,38 @@ static void retention_waits_for_unindexed_entries_and_never_gives_a_seq_again(vo
     unit_store_close(&u);
 }
 
+/* An achievement's tier may nest as deep as a request may (512 at most): the entries after
+ * its effect still read. */
+static void entries_after_a_deep_tier_are_read(void **state)
+{
+    (void)state;
+    struct unit_store u;
+    assert_int_equal(unit_store_make(&u, "ledger-deep"), 0);
+    struct buf fx = BUF_INIT;
+    buf_puts(&fx, "[{\"type\":\"achievement.unlocked\",\"code\":\"deep\",\"tier\":");
+    for (int i = 0; i < 600; i++)
+        buf_putc(&fx, '[');
+    for (int i = 0; i < 600; i++)
+        buf_putc(&fx, ']');
+    buf_puts(&fx, "},{\"type\":\"currency.changed\",\"currency\":\"gems\",\"amount\":1,"
+                  "\"balance\":4,\"source\":\"achievement\",\"achievementCode\":\"deep\"}]");
+    char err[256] = "";
+    int64_t seq;
+    assert_int_equal(store_batch_begin(u.s, err, sizeof(err)), 0);
+    put_ledger_event(u.s, "ann", "evt-deep", 3, fx.data, 1000, &seq);
+    assert_int_equal(store_batch_commit(u.s, err, sizeof(err)), 0);
+    struct store_ledger l;
+    assert_int_equal(store_ledger_logged_get(u.s, STORE_LEDGER_EVENT(seq), 3, &l, err,
+                                             sizeof(err)),
+                     0);
+    assert_string_equal(l.name, "gems");
+    assert_int_equal(l.balance_after, 4);
+    assert_string_equal(l.ref, "deep");
+    store_ledger_release(&l);
+    buf_release(&fx);
+    unit_store_close(&u);
+}
+
 /* Migration 19: the events before it hold no ledger entries, so the mark of the events
  * indexed starts at the last of them, and a fold does not read them. */
 static void the_event_ledger_migration_marks_older_events_indexed(void **state)
@@ -1056,6 +1088,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(an_events_entries_are_read_from_its_row),
     cmocka_unit_test(the_event_ledger_migration_marks_older_events_indexed),
     cmocka_unit_test(retention_waits_for_unindexed_entries_and_never_gives_a_seq_again),
+    cmocka_unit_test(entries_after_a_deep_tier_are_read),
     cmocka_unit_test_setup_teardown(ping, setup, teardown),
     cmocka_unit_test_setup_teardown(sqlite_url, setup, teardown),
     cmocka_unit_test_setup_teardown(unsupported_url_refused, setup, teardown),
