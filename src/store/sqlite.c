@@ -215,6 +215,7 @@ void store_close(struct store *s)
     buf_release(&s->row);
     if (s->fx_ready)
         jread_release(&s->fx);
+    buf_release(&s->fx_num);
     free(s);
 }
 

@@ -164,12 +164,13 @@ void store_ledger_dup(const struct store_ledger *from, struct store_ledger *to)
 }
 
 /* ---- the ledger -------------------------------------------------------------------------------
- * A write to the ledger (an event's XP and currency changes, a grant, a spend) is one row of
- * ledger_rows, in the order written (consecutive pages), holding its entries as JSON. When the
- * entries have consecutive seqs (from the row's first_seq), one source and one time, and ids
- * that follow the first (uuid_add), as the engine writes them, the row says those once:
+ * A write to the ledger (a grant, a reset, a spend; in rows of earlier versions also an
+ * event's changes) is one row of ledger_rows, in the order written (consecutive pages),
+ * holding its entries as JSON. When the entries have consecutive seqs (from the row's
+ * first_seq), one source and one time, and ids that follow the first (uuid_add), as the
+ * engine writes them, the row says those once:
  * [id, source, created_at, [kind, name, amount, balance_after, reason, ref, metadata], ...]
- * (an event's four entries take about 380 bytes instead of 800). Otherwise, and in rows of
+ * (four entries take about 380 bytes instead of 800). Otherwise, and in rows of
  * earlier versions, each entry is whole:
  * [[seq, id, kind, name, amount, balance_after, reason, source, ref, metadata, created_at], ...]
  * Metadata is a string (or null). The row is written once and stays. A fold lists each
@@ -177,7 +178,10 @@ void store_ledger_dup(const struct store_ledger *from, struct store_ledger *to)
  * order: a user's rows since the last fold cost one B-tree insert at a random place instead of
  * one per entry. meta's 'ledger_indexed_through' is the last lseq indexed. Entries folded by
  * versions before the index were copied into the ledger table, keyed by (app, user, seq); they
- * are older than any indexed entry of the same user, so reads look there last. */
+ * are older than any indexed entry of the same user, so reads look there last.
+ * An event's XP and currency changes are read from its own row instead (see store_ledger_log
+ * in store.h): its place in the index is its seq, negated, and meta's
+ * 'ledger_events_indexed_through' is the last event indexed. */
 
 /* Appends ",<s as a JSON string>" (or ",null"). */
 static void put_str(struct buf *b, const char *s)
@@ -342,7 +346,7 @@ struct fx_entries {
     struct buf text;            /* the entries' names and refs, and the event's key */
     struct store_ledger *v;
     char (*ids)[UUID_LEN + 1];
-    size_t n, cap;
+    size_t n;
     bool whole;                 /* every effect could be read */
 };
 
@@ -449,7 +453,7 @@ static int fx_entries_read(struct store *s, int64_t seq, const char *key, int64_
         return -1;
     }
     struct jread *r = &s->fx;
-    struct buf num = BUF_INIT;
+    struct buf *num = &s->fx_num;
     if (s->fx_ready) {
         jread_reset(r, effects ? effects : "", effects ? len : 0, &sqlite__effects_limits);
     } else {
@@ -471,7 +475,7 @@ static int fx_entries_read(struct store *s, int64_t seq, const char *key, int64_
     out->whole = reading;
     while (reading && jread_element(r)) {
         struct fx_members m;
-        if (!fx_effect(r, &out->text, &num, &m)) {
+        if (!fx_effect(r, &out->text, num, &m)) {
             reading = out->whole = false;
             break;
         }
@@ -502,7 +506,6 @@ static int fx_entries_read(struct store *s, int64_t seq, const char *key, int64_
     }
     if (jread_failed(r) || (reading && !jread_end(r)))
         out->whole = false;
-    buf_release(&num);
     /* The text is complete: the entries point into it now. */
     out->v = xmalloc((n_found ? n_found : 1) * sizeof(*out->v));
     out->ids = xmalloc((n_found ? n_found : 1) * sizeof(*out->ids));

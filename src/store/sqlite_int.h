@@ -148,6 +148,7 @@ struct store {
     struct buf row;                 /* the text of a row being written (ledger, its index,
                                      * nonces), kept for the next (sqlite__row_done) */
     struct jread fx;                /* reads events' effects (their ledger entries), kept */
+    struct buf fx_num;              /* a number's text there */
     bool fx_ready;
 };
 
