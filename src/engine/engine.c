@@ -653,6 +653,7 @@ struct game_app *engine_app(struct engine *e, struct store *st, const char *app_
         json_decref(none);
     }
     json_decref(settings);
+    game_app_bind_settings(a);
     store_app_release(&sa);
     static const enum store_def_kind kinds[] = { STORE_DEF_SEASON, STORE_DEF_RULE,
                                                  STORE_DEF_ACHIEVEMENT };

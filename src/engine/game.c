@@ -50,6 +50,11 @@ static void *named_get(void **arr, size_t *n, size_t size, const char *name)
 /* XP tracks and balances: by the key of the name (names.h) when it has one. */
 _Static_assert(offsetof(struct game_xp, key) == offsetof(struct names_entry, key), "keyed");
 _Static_assert(offsetof(struct game_balance, key) == offsetof(struct names_entry, key), "keyed");
+_Static_assert(offsetof(struct game_streak, nkey) == offsetof(struct names_entry, key), "keyed");
+_Static_assert(offsetof(struct game_count, key) == offsetof(struct names_entry, key), "keyed");
+_Static_assert(offsetof(struct game_claim, key) == offsetof(struct names_entry, key), "keyed");
+_Static_assert(offsetof(struct game_cap, key) == offsetof(struct names_entry, key), "keyed");
+_Static_assert(offsetof(struct game_cooldown, key) == offsetof(struct names_entry, key), "keyed");
 
 static inline void *keyed_get(void **arr, size_t *n, size_t size, const char *name, uint64_t key)
 {
@@ -64,6 +69,12 @@ static inline void *keyed_get(void **arr, size_t *n, size_t size, const char *na
 #define FIND(u, field, name) named_find((u)->field, (u)->n_##field, sizeof(*(u)->field), (name))
 #define GET(u, field, name)                                                                \
     named_get((void **)&(u)->field, &(u)->n_##field, sizeof(*(u)->field), (name))
+/* The same by the name's key in the app's table (0: by name). An entry found remembers the key
+ * (names.h), also through a const user: the key is a cache, not part of the state. */
+#define KFIND(u, field, name, key)                                                          \
+    names_find((void *)(u)->field, (u)->n_##field, sizeof(*(u)->field), (name), (key))
+#define KGET(u, field, name, key)                                                           \
+    keyed_get((void **)&(u)->field, &(u)->n_##field, sizeof(*(u)->field), (name), (key))
 
 static int64_t sat_add(int64_t a, int64_t b)
 {
@@ -294,7 +305,14 @@ struct game_app *game_app_new(const char *app_id, const char *tz)
     snprintf(a->tz, sizeof(a->tz), "%s", tz && *tz ? tz : "UTC");
     a->fields = cond_fields_new();
     names_init(&a->names);
+    a->daily_key = names_key(&a->names, GAME_STREAK_DEFAULT);
     return a;
+}
+
+void game_app_bind_settings(struct game_app *a)
+{
+    for (size_t i = 0; i < a->settings.n_streaks; i++)
+        a->settings.streaks[i].nkey = names_key(&a->names, a->settings.streaks[i].key);
 }
 
 static void rule_release(struct game_rule *r)
@@ -379,16 +397,42 @@ static void rules_index(struct game_app *a)
                 : i + 1;
 }
 
+/* A cap's target: "<kind>:<name>", cut to fit as the name's longest form does. */
+#define CAP_TARGET_MAX (RULE_AWARD_NAME_MAX * 4 + 3)
+static void cap_target(char kind, const char *name, char target[CAP_TARGET_MAX])
+{
+    size_t len = strnlen(name, CAP_TARGET_MAX - 3);
+    target[0] = kind;
+    target[1] = ':';
+    memcpy(target + 2, name, len);
+    target[2 + len] = '\0';
+}
+
+static void award_keys(struct game_app *a, struct rule_award *w, char kind)
+{
+    char target[CAP_TARGET_MAX];
+    cap_target(kind, w->name, target);
+    w->key = names_key(&a->names, w->name);
+    w->cap_key = names_key(&a->names, target);
+}
+
 void game_app_put_rule(struct game_app *a, const char *id, struct rule *r, json_t *doc,
                        int64_t created_at)
 {
     game_app_remove(a, GAME_RULE, id);
     for (size_t k = 0; k < r->n_xp; k++)
-        r->xp[k].key = names_key(&a->names, r->xp[k].name);
+        award_keys(a, &r->xp[k], 'x');
     for (size_t k = 0; k < r->n_currency; k++)
-        r->currency[k].key = names_key(&a->names, r->currency[k].name);
+        award_keys(a, &r->currency[k], 'c');
     a->rules = xrealloc(a->rules, (a->n_rules + 1) * sizeof(*a->rules));
-    a->rules[a->n_rules++] = (struct game_rule){ xstrdup(id), r, doc, created_at, 0 };
+    a->rules[a->n_rules++] = (struct game_rule){
+        .id = xstrdup(id),
+        .key = names_key(&a->names, id),
+        .type_key = names_key(&a->names, r->event_type),
+        .rule = r,
+        .doc = doc,
+        .created_at = created_at,
+    };
     qsort(a->rules, a->n_rules, sizeof(*a->rules), rule_order);
     rules_index(a);
     fields_bind(a, r->cond);
@@ -403,13 +447,20 @@ void game_app_put_achievement(struct game_app *a, const char *id, struct achieve
             json_decref(a->achs[i].doc);
             a->achs[i].ach = ach;
             a->achs[i].doc = doc;
+            a->achs[i].metric_key = ach->metric_arg ? names_key(&a->names, ach->metric_arg) : 0;
             a->fields_stale = true;
             fields_bind(a, ach->cond);
             return;
         }
     }
     a->achs = xrealloc(a->achs, (a->n_achs + 1) * sizeof(*a->achs));
-    a->achs[a->n_achs++] = (struct game_ach){ xstrdup(id), ach, doc };
+    a->achs[a->n_achs++] = (struct game_ach){
+        .id = xstrdup(id),
+        .key = names_key(&a->names, id),
+        .metric_key = ach->metric_arg ? names_key(&a->names, ach->metric_arg) : 0,
+        .ach = ach,
+        .doc = doc,
+    };
     fields_bind(a, ach->cond);
 }
 
@@ -584,12 +635,13 @@ static int load_state(struct game_user *u, const json_t *s)
         const char *rule = json_string_value(json_array_get(v, 0));
         const char *target = json_string_value(json_array_get(v, 2));
         const char *period = json_string_value(json_array_get(v, 3));
-        if (!rule || !target || !period)
-            continue;
+        if (!rule || !target || !period || strlen(period) >= GAME_CAP_PERIOD_MAX)
+            continue; /* not one this writes: the cap starts again */
         u->caps = xrealloc(u->caps, (u->n_caps + 1) * sizeof(*u->caps));
-        u->caps[u->n_caps++] = (struct game_cap){ xstrdup(rule), (int)jint(v, 1),
-                                                  xstrdup(target), xstrdup(period),
-                                                  jint(v, 4) };
+        struct game_cap *c = &u->caps[u->n_caps++];
+        *c = (struct game_cap){ .rule_id = xstrdup(rule), .target = xstrdup(target),
+                                .cap = (int)jint(v, 1), .used = jint(v, 4) };
+        memcpy(c->period, period, strlen(period) + 1);
     }
     json_object_foreach((json_t *)json_object_get(s, "cooldowns"), k, v)
         ((struct game_cooldown *)GET(u, cools, k))->last_ms = json_integer_value(v);
@@ -630,7 +682,6 @@ void game_user_release(struct game_user *u)
     for (size_t i = 0; i < u->n_caps; i++) {
         free(u->caps[i].rule_id);
         free(u->caps[i].target);
-        free(u->caps[i].period);
     }
     for (size_t i = 0; i < u->n_cools; i++)
         free(u->cools[i].rule_id);
@@ -788,8 +839,9 @@ const struct game_claim *game_user_claim(const struct game_user *u, const char *
     return FIND(u, claims, ach_id);
 }
 
-int64_t game_user_metric(const struct game_app *a, const struct game_user *u,
-                         const struct achievement *ach)
+/* game_user_metric with the key of the metric's name (0: found by name). */
+static int64_t metric_of(const struct game_app *a, const struct game_user *u,
+                         const struct achievement *ach, uint64_t key)
 {
     switch (ach->metric) {
     case ACH_METRIC_XP: {
@@ -798,29 +850,38 @@ int64_t game_user_metric(const struct game_app *a, const struct game_user *u,
             sum = sat_add(sum, u->xp[i].xp);
         return sum;
     }
-    case ACH_METRIC_XP_TRACK:
-        return game_user_xp(u, ach->metric_arg);
+    case ACH_METRIC_XP_TRACK: {
+        const struct game_xp *x = KFIND(u, xp, ach->metric_arg, key);
+        return x ? x->xp : 0;
+    }
     case ACH_METRIC_EVENTS: {
-        const struct game_count *c = FIND(u, counts, ach->metric_arg);
+        const struct game_count *c = KFIND(u, counts, ach->metric_arg, key);
         return c ? c->n : 0;
     }
     case ACH_METRIC_LEVEL: {
+        const struct game_xp *x = KFIND(u, xp, ach->metric_arg, key);
         struct level_curve curve;
         struct level_info li;
         game_settings_curve(&a->settings, ach->metric_arg, &curve);
-        level_of(&curve, game_user_xp(u, ach->metric_arg), &li);
+        level_of(&curve, x ? x->xp : 0, &li);
         return li.level;
     }
     case ACH_METRIC_STREAK: {
-        const struct game_streak *s = game_user_streak(u, GAME_STREAK_DEFAULT);
+        const struct game_streak *s = KFIND(u, streaks, GAME_STREAK_DEFAULT, a->daily_key);
         return s ? s->s.current : 0;
     }
     case ACH_METRIC_CURRENCY: {
-        const struct game_balance *b = FIND(u, bal, ach->metric_arg);
+        const struct game_balance *b = KFIND(u, bal, ach->metric_arg, key);
         return b ? b->earned : 0;
     }
     }
     return 0;
+}
+
+int64_t game_user_metric(const struct game_app *a, const struct game_user *u,
+                         const struct achievement *ach)
+{
+    return metric_of(a, u, ach, 0);
 }
 
 int game_user_add_currency(struct game_user *u, const char *currency, int64_t amount,
@@ -969,45 +1030,59 @@ static void cap_period(const struct game_app *a, const struct rule *r, size_t i,
     }
 }
 
-static struct game_cap *cap_find(struct game_user *u, const char *rule_id, int cap,
-                                 const char *target)
+/* Whether an entry's name, remembered by `*have` (a key, or 0), is `name`, whose key is `key`
+ * (names.h): by key when both have one of the same table, else by name, remembering the key. */
+static bool same_name(uint64_t *have, const char *entry_name, const char *name, uint64_t key)
 {
-    for (size_t i = 0; i < u->n_caps; i++)
-        if (u->caps[i].cap == cap && strcmp(u->caps[i].rule_id, rule_id) == 0 &&
-            strcmp(u->caps[i].target, target) == 0)
-            return &u->caps[i];
+    if (key && *have == key)
+        return true;
+    if (key && *have && ((*have ^ key) >> NAMES_ID_BITS) == 0)
+        return false; /* another name's key of the same table */
+    if (strcmp(entry_name, name) != 0)
+        return false;
+    if (key)
+        *have = key;
+    return true;
+}
+
+static struct game_cap *cap_find(struct game_user *u, const struct game_rule *gr, int cap,
+                                 const char *target, uint64_t target_key)
+{
+    for (size_t i = 0; i < u->n_caps; i++) {
+        struct game_cap *c = &u->caps[i];
+        if (c->cap == cap && same_name(&c->key, c->rule_id, gr->id, gr->key) &&
+            same_name(&c->target_key, c->target, target, target_key))
+            return c;
+    }
     return NULL;
 }
 
 /* What is left of `amount` under the rule's caps for `target`; takes it from them. */
 static int64_t cap_take(const struct game_app *a, struct game_user *u,
-                        const struct game_rule *gr, char kind, const char *name,
+                        const struct game_rule *gr, char kind, const struct rule_award *w,
                         int64_t amount, const struct tz_local *t, int64_t occurred_at)
 {
     const struct rule *r = gr->rule;
     if (!r->n_caps || amount <= 0)
         return amount;
-    char target[RULE_AWARD_NAME_MAX * 4 + 3]; /* "<kind>:<name>", cut to fit */
-    size_t len = strnlen(name, sizeof(target) - 3);
-    target[0] = kind;
-    target[1] = ':';
-    memcpy(target + 2, name, len);
-    target[2 + len] = '\0';
+    char target[CAP_TARGET_MAX];
+    cap_target(kind, w->name, target);
     struct game_cap *caps[RULE_MAX_CAPS];
     for (size_t i = 0; i < r->n_caps; i++) {
-        char period[64]; /* "YYYY-MM-DD", or "season:" and a season id (a UUID) */
+        char period[GAME_CAP_PERIOD_MAX];
         cap_period(a, r, i, t, occurred_at, period, sizeof(period));
-        struct game_cap *c = cap_find(u, gr->id, (int)i, target);
+        struct game_cap *c = cap_find(u, gr, (int)i, target, w->cap_key);
         if (!c) {
             u->caps = xrealloc(u->caps, (u->n_caps + 1) * sizeof(*u->caps));
             c = &u->caps[u->n_caps++];
-            *c = (struct game_cap){ xstrdup(gr->id), (int)i, xstrdup(target), xstrdup(period),
-                                    0 };
+            *c = (struct game_cap){ .rule_id = xstrdup(gr->id), .key = gr->key,
+                                    .target = xstrdup(target), .target_key = w->cap_key,
+                                    .cap = (int)i };
+            memcpy(c->period, period, strlen(period) + 1);
             for (size_t j = 0; j < i; j++) /* realloc moved the ones found before */
-                caps[j] = cap_find(u, gr->id, (int)j, target);
+                caps[j] = cap_find(u, gr, (int)j, target, w->cap_key);
         } else if (strcmp(c->period, period) != 0) {
-            free(c->period);
-            c->period = xstrdup(period);
+            memcpy(c->period, period, strlen(period) + 1);
             c->used = 0;
         }
         caps[i] = c;
@@ -1033,15 +1108,15 @@ static inline int64_t award_amount(const struct rule_award *w, const struct cond
     return !w->from_field && mult == 1 ? w->amount : rule_award_amount(w, ctx, mult);
 }
 
+/* The n rules of the event's type, from a->rules[first]. */
 static void apply_rules(const struct game_app *a, struct game_user *u,
-                        const struct game_event *ev, const struct tz_local *ut,
-                        struct game_effects *fx)
+                        const struct game_event *ev, const struct tz_local *ut, size_t first,
+                        size_t n, struct game_effects *fx)
 {
-    size_t first, n = rules_of(a, ev->type, &first);
     if (!n)
         return;
     struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at, a->fields };
-    const struct game_streak *daily = game_user_streak(u, GAME_STREAK_DEFAULT);
+    const struct game_streak *daily = KFIND(u, streaks, GAME_STREAK_DEFAULT, a->daily_key);
     int64_t streak = daily ? daily->s.current : 0;
     int app_hour = -1;
     /* The rules read the same few fields over and over: each is looked up once per event. */
@@ -1055,7 +1130,7 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
             continue;
         /* Cooldown in occurredAt time, either way: an event that arrives late but happened
          * within the cooldown of the last firing does not fire either. */
-        struct game_cooldown *cd = r->cooldown_ms ? FIND(u, cools, gr->id) : NULL;
+        struct game_cooldown *cd = r->cooldown_ms ? KFIND(u, cools, gr->id, gr->key) : NULL;
         if (cd && llabs(ev->occurred_at - cd->last_ms) < r->cooldown_ms)
             continue;
         if (r->cond && !cond_eval(r->cond, &ctx))
@@ -1072,7 +1147,7 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
             const struct rule_award *w = &r->xp[k];
             int64_t amt = award_amount(w, &ctx, mult);
             if (r->n_caps && amt > 0)
-                amt = cap_take(a, u, gr, 'x', w->name, amt, ut, ev->occurred_at);
+                amt = cap_take(a, u, gr, 'x', w, amt, ut, ev->occurred_at);
             if (amt > 0)
                 award_xp(a, u, w->name, w->key, amt, gr, NULL, fx);
         }
@@ -1080,12 +1155,12 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
             const struct rule_award *w = &r->currency[k];
             int64_t amt = award_amount(w, &ctx, mult);
             if (r->n_caps && amt > 0)
-                amt = cap_take(a, u, gr, 'c', w->name, amt, ut, ev->occurred_at);
+                amt = cap_take(a, u, gr, 'c', w, amt, ut, ev->occurred_at);
             if (amt > 0)
                 award_currency(u, w->name, w->key, amt, gr, NULL, fx);
         }
         if (r->cooldown_ms) {
-            cd = GET(u, cools, gr->id);
+            cd = KGET(u, cools, gr->id, gr->key);
             if (ev->occurred_at > cd->last_ms)
                 cd->last_ms = ev->occurred_at;
         }
@@ -1103,10 +1178,10 @@ static void apply_achievements(const struct game_app *a, struct game_user *u,
         for (size_t i = 0; i < a->n_achs; i++) {
             const struct game_ach *ga = &a->achs[i];
             const struct achievement *ach = ga->ach;
-            struct game_claim *c = FIND(u, claims, ga->id);
+            struct game_claim *c = KFIND(u, claims, ga->id, ga->key);
             int64_t have = c ? c->claims : 0, more = 0;
             if (ach->kind == ACH_MILESTONE) {
-                int64_t want = achievement_claims(ach, game_user_metric(a, u, ach));
+                int64_t want = achievement_claims(ach, metric_of(a, u, ach, ga->metric_key));
                 more = want > have ? want - have : 0;
             } else if (pass == 0 && (ach->repeatable || have == 0) &&
                        (!ach->event_type || strcmp(ach->event_type, ev->type) == 0) &&
@@ -1116,7 +1191,7 @@ static void apply_achievements(const struct game_app *a, struct game_user *u,
             if (!more)
                 continue;
             if (!c)
-                c = GET(u, claims, ga->id);
+                c = KGET(u, claims, ga->id, ga->key);
             c->claims = sat_add(c->claims, more);
             if (!c->unlocked_at)
                 c->unlocked_at = ev->now;
@@ -1149,9 +1224,12 @@ void game_apply(const struct game_app *a, struct game_user *u, const struct game
                 struct game_effects *fx)
 {
     fx->n = 0;
-    struct game_count *cnt = FIND(u, counts, ev->type);
+    /* The type's key, when rules have it: its rules' (else its count is found by name). */
+    size_t first, n_rules = rules_of(a, ev->type, &first);
+    uint64_t type_key = n_rules ? a->rules[first].type_key : 0;
+    struct game_count *cnt = KFIND(u, counts, ev->type, type_key);
     if (!cnt && u->n_counts < GAME_MAX_EVENT_TYPES)
-        cnt = GET(u, counts, ev->type);
+        cnt = KGET(u, counts, ev->type, type_key);
     if (cnt)
         cnt->n++;
     struct tz_local ut;
@@ -1160,9 +1238,9 @@ void game_apply(const struct game_app *a, struct game_user *u, const struct game
         const struct game_streak_def *d = &a->settings.streaks[i];
         if (d->event_type && strcmp(d->event_type, ev->type) != 0)
             continue;
-        struct game_streak *s = FIND(u, streaks, d->key);
+        struct game_streak *s = KFIND(u, streaks, d->key, d->nkey);
         if (!s) {
-            s = GET(u, streaks, d->key);
+            s = KGET(u, streaks, d->key, d->nkey);
             streak_state_init(&s->s);
         }
         int used = 0;
@@ -1173,7 +1251,7 @@ void game_apply(const struct game_app *a, struct game_user *u, const struct game
         e->total = s->s.current;
         e->to = s->s.best;
     }
-    apply_rules(a, u, ev, &ut, fx);
+    apply_rules(a, u, ev, &ut, first, n_rules, fx);
     apply_achievements(a, u, ev, fx);
 }
 

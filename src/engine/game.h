@@ -49,6 +49,7 @@
 
 struct game_streak_def {
     char *key;
+    uint64_t nkey;             /* key's key in the app's table (names.h): game_app_bind */
     char *event_type;          /* NULL = every event */
     struct streak_config cfg;
 };
@@ -82,6 +83,7 @@ void game_settings_curve(const struct game_settings *s, const char *track,
 
 struct game_rule {
     char *id;
+    uint64_t key, type_key;    /* the keys of its id and of its event type (names.h) */
     struct rule *rule;
     json_t *doc;               /* what the API shows (body, id, appId, createdAt, updatedAt) */
     int64_t created_at;
@@ -90,6 +92,7 @@ struct game_rule {
 
 struct game_ach {
     char *id;
+    uint64_t key, metric_key;  /* the keys of its id and of its metric's name (names.h) */
     struct achievement *ach;
     json_t *doc;
 };
@@ -112,7 +115,10 @@ struct game_app {
     size_t n_achs;
     struct game_season *seasons;
     size_t n_seasons;
-    struct names names;         /* keys of the award names of its rules (names.h) */
+    struct names names;         /* keys of the names its users' state is searched by: award
+                                 * names, event types, rule and achievement ids, streak keys,
+                                 * capped targets (names.h) */
+    uint64_t daily_key;         /* the key of GAME_STREAK_DEFAULT */
     struct cond_fields *fields; /* numbers the fields the conditions of rules and achievements
                                  * read (condition.h) */
     bool fields_stale;          /* definitions were removed since `fields` was last rebuilt */
@@ -121,6 +127,9 @@ struct game_app {
 };
 
 struct game_app *game_app_new(const char *app_id, const char *tz);
+/* Keys the names of a->settings once they are parsed into it (the streaks'): without it their
+ * users' entries are found by name, which is slower but the same. */
+void game_app_bind_settings(struct game_app *a);
 void game_app_free(struct game_app *a);
 /* Takes ownership of r (and of doc). Replaces a rule with the same id. */
 void game_app_put_rule(struct game_app *a, const char *id, struct rule *r, json_t *doc,
@@ -141,7 +150,9 @@ const struct game_season *game_app_current_season(const struct game_app *a, int6
 
 /* ---- a user's state ------------------------------------------------------------------------ */
 
-/* A track and a balance start as struct names_entry does (names.h): found by key. */
+/* Every entry starts as struct names_entry does (names.h): a name and the key it was last found
+ * by, so that the step finds it by key, with no string to read (the strings of 10,000 users'
+ * entries are each a cache miss). */
 struct game_xp {
     char *track;
     uint64_t key;              /* the key it was last found by (names.h), or 0 */
@@ -155,11 +166,21 @@ struct game_balance {
     uint64_t key;              /* the key it was last found by (names.h), or 0 */
     int64_t balance, earned;
 };
-struct game_streak { char *key; struct streak_state s; };
-struct game_count { char *type; int64_t n; };
-struct game_claim { char *ach_id; int64_t claims; int64_t unlocked_at; };
-struct game_cap { char *rule_id; int cap; char *target; char *period; int64_t used; };
-struct game_cooldown { char *rule_id; int64_t last_ms; };
+struct game_streak { char *key; uint64_t nkey; struct streak_state s; };
+struct game_count { char *type; uint64_t key; int64_t n; };
+struct game_claim { char *ach_id; uint64_t key; int64_t claims; int64_t unlocked_at; };
+#define GAME_CAP_PERIOD_MAX 64 /* "YYYY-MM-DD", or "season:" and a season id */
+/* A cap's rule is its entry's name; its target ("x:<track>" or "c:<currency>") has a key too. */
+struct game_cap {
+    char *rule_id;
+    uint64_t key;
+    char *target;
+    uint64_t target_key;
+    int cap;
+    int64_t used;
+    char period[GAME_CAP_PERIOD_MAX];
+};
+struct game_cooldown { char *rule_id; uint64_t key; int64_t last_ms; };
 
 struct game_user {
     json_t *attributes;        /* object, never NULL */

@@ -57,6 +57,7 @@ struct rule_award {
     char *name;                /* track or currency */
     uint64_t key;              /* name's key in the app's table (names.h), set by the engine
                                 * when the rule is installed; 0 until then */
+    uint64_t cap_key;          /* the same for its caps' target ("x:<name>", "c:<name>") */
     int64_t amount;            /* fixed amount, when !from_field */
     bool from_field;
     bool has_max;

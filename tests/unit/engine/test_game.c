@@ -25,6 +25,7 @@ static struct game_app *app_with(const char *settings)
     if (game_settings_parse(s, &a->settings, err, sizeof(err)) < 0)
         fail_msg("settings refused: %s", err);
     json_decref(s);
+    game_app_bind_settings(a);
     return a;
 }
 
@@ -484,6 +485,78 @@ static void awards_find_tracks_by_key_in_any_app(void **state)
     game_app_free(b);
 }
 
+/* Every entry of a user's state is found by its name's key in the app's table once it was
+ * found by name (names.h): counts, streaks, claims, caps and cooldowns too. Two apps that
+ * number the same names in another order, used in turn on a state loaded from text, each
+ * find the same entries: no entry is added twice, and each counts what both did. */
+static void state_entries_found_by_key_in_any_app(void **state)
+{
+    (void)state;
+    static const char settings[] =
+        "{\"streaks\": {\"keys\": [{\"key\": \"t-days\", \"eventType\": \"t\"}]}}";
+    static const char capped[] =
+        "{\"name\": \"c\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 10}, "
+        "\"currencyAwards\": {\"gold\": 10}, \"caps\": [{\"per\": \"day\", \"max\": 25}]}";
+    static const char cooled[] =
+        "{\"name\": \"d\", \"eventType\": \"t\", \"currencyAwards\": {\"gems\": 1}, "
+        "\"cooldownSeconds\": 3600}";
+    static const char milestone[] =
+        "{\"code\": \"m\", \"name\": \"M\", \"kind\": \"MILESTONE\", \"repeatable\": true, "
+        "\"conditions\": {\"target\": 2, \"metric\": \"events:t\"}}";
+    static const char earned[] =
+        "{\"code\": \"g\", \"name\": \"G\", \"kind\": \"MILESTONE\", "
+        "\"conditions\": {\"target\": 30, \"metric\": \"currency:gold\"}}";
+    struct game_app *a = app_with(settings), *b = app_with(settings);
+    /* b numbers other names first: its keys for the same names differ from a's */
+    add_rule(b, "z", "{\"name\": \"z\", \"eventType\": \"u\", \"xpAwards\": {\"Z\": 1}}", 0);
+    add_ach(b, "y", "{\"code\": \"y\", \"name\": \"Y\", \"kind\": \"MILESTONE\", "
+                    "\"conditions\": {\"target\": 99, \"metric\": \"events:u\"}}");
+    add_rule(a, "c", capped, 1);
+    add_rule(a, "d", cooled, 2);
+    add_ach(a, "m", milestone);
+    add_ach(a, "g", earned);
+    add_ach(b, "g", earned);
+    add_ach(b, "m", milestone);
+    add_rule(b, "d", cooled, 2);
+    add_rule(b, "c", capped, 1);
+    struct game_user u;
+    assert_int_equal(game_user_load(&u, NULL, "{\"events\": {\"t\": 1}}"), 0);
+    struct game_effects fx = { 0 };
+    for (int i = 0; i < 4; i++) {
+        struct game_event ev = { "t", NULL, T0 + i * 60 * 1000LL, T0 + i * 60 * 1000LL };
+        game_apply(i % 2 ? b : a, &u, &ev, &fx);
+    }
+    struct game_event later = { "t", NULL, T0 + 2 * HOUR, T0 + 2 * HOUR };
+    game_apply(b, &u, &later, &fx);
+    assert_int_equal(u.n_counts, 1);
+    assert_int_equal(u.counts[0].n, 1 + 5);
+    assert_int_equal(u.n_streaks, 2); /* daily and t-days */
+    assert_int_equal(game_user_streak(&u, "t-days")->s.current, 1);
+    assert_int_equal(u.n_caps, 2);    /* one a target: xp and gold */
+    assert_int_equal(u.caps[0].used, 25);
+    assert_int_equal(game_user_xp(&u, "XP"), 25);
+    assert_int_equal(game_user_balance(&u, "gold"), 25);
+    assert_int_equal(u.n_cools, 1);   /* fired at T0, then after the hour only */
+    assert_int_equal(game_user_balance(&u, "gems"), 2);
+    assert_int_equal(u.cools[0].last_ms, T0 + 2 * HOUR);
+    assert_int_equal(u.n_claims, 1);  /* m: 6 events, 3 claims; g not reached (25 of 30) */
+    assert_int_equal(game_user_claim(&u, "m")->claims, 3);
+    /* the next day: the caps start again, and g is reached by b's rule */
+    struct game_event day2 = { "t", NULL, T0 + DAY, T0 + DAY };
+    game_apply(b, &u, &day2, &fx);
+    game_apply(a, &u, &day2, &fx);
+    assert_int_equal(u.n_caps, 2);
+    assert_int_equal(game_user_balance(&u, "gold"), 25 + 20);
+    assert_int_equal(u.n_claims, 2);
+    assert_int_equal(game_user_claim(&u, "g")->claims, 1);
+    assert_int_equal(game_user_claim(&u, "m")->claims, 4);
+    assert_int_equal(u.n_counts, 1);
+    game_effects_release(&fx);
+    game_user_release(&u);
+    game_app_free(a);
+    game_app_free(b);
+}
+
 static void spending_never_overdraws(void **state)
 {
     (void)state;
@@ -628,6 +701,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(conditional_and_repeatable_achievements),
         cmocka_unit_test(rules_read_many_fields_as_definitions_change),
         cmocka_unit_test(awards_find_tracks_by_key_in_any_app),
+        cmocka_unit_test(state_entries_found_by_key_in_any_app),
         cmocka_unit_test(spending_never_overdraws),
         cmocka_unit_test(state_round_trips_through_json),
         cmocka_unit_test(settings_are_checked),
