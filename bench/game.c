@@ -1,10 +1,13 @@
 /* Micro-benchmark: the engine's step (game_apply) for one event when its type has 50 active
  * rules, each with two or three conditions (eq, gt, in, contains) over the event's metadata
  * and the user's attributes, plus 3 achievements: the work the engine thread does per event
- * besides the store. Users rotate over 1,000 states, as a batch of many users would. The
- * event's score decides how many rules match: with 0 (the default) two do; with 100 about
- * nine in ten do, each awarding XP and coins. Bounded: a fixed number of events.
- *   build/bench_game [events] [rules] [score]     (defaults 1000000, 50, 0) */
+ * besides the store. Users rotate over 1,000 states (or `users`), as a batch of many users
+ * would: with 10,000 their states no longer fit in a core's cache, as in the end-to-end
+ * benchmark. The event's score decides how many rules match: with 0 (the default) two do;
+ * with 100 about nine in ten do, each awarding XP and coins. Then every user's state is
+ * written as JSON (game_user_dump_buf, once per batch per user in the engine), timed apart.
+ * Bounded: a fixed number of events.
+ *   build/bench_game [events] [rules] [score] [users]   (defaults 1000000, 50, 0, 1000) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +15,6 @@
 
 #include "engine/game.h"
 
-#define USERS 1000
 #define T0 1795435200000LL /* 2026-11-23T12:00:00Z */
 
 static double now_s(void)
@@ -41,6 +43,9 @@ int main(int argc, char **argv)
     if (n_rules < 0 || n_rules > 1000)
         n_rules = 50;
     long score = argc > 3 ? strtol(argv[3], NULL, 10) : 0;
+    long n_users = argc > 4 ? strtol(argv[4], NULL, 10) : 1000;
+    if (n_users < 1 || n_users > 10000000)
+        n_users = 1000;
     struct game_app *app = game_app_new("bench", "Europe/Paris");
     json_t *settings = js("{}");
     char err[256];
@@ -100,8 +105,10 @@ int main(int argc, char **argv)
         snprintf(id, sizeof(id), "a%d", i);
         game_app_put_achievement(app, id, a, b);
     }
-    static struct game_user users[USERS];
-    for (int i = 0; i < USERS; i++)
+    struct game_user *users = calloc((size_t)n_users, sizeof(*users));
+    if (!users)
+        return 1;
+    for (long i = 0; i < n_users; i++)
         game_user_load(&users[i], i % 2 ? "{\"plan\": \"pro\"}" : "{\"plan\": \"free\"}", NULL);
     char meta_text[256];
     snprintf(meta_text, sizeof(meta_text),
@@ -114,15 +121,28 @@ int main(int argc, char **argv)
     for (long i = 0; i < n; i++) {
         /* A new minute per event: streaks count once a day, as they do live. */
         struct game_event ev = { "task_completed", meta, T0 + i * 60000LL, T0 + i * 60000LL };
-        game_apply(app, &users[i % USERS], &ev, &fx);
+        game_apply(app, &users[i % n_users], &ev, &fx);
         effects += fx.n;
     }
     double dt = now_s() - t0;
-    printf("game_apply: %ld events, %ld rules per event type, 3 achievements: %.0f ns/event "
-           "(%.1f effects/event)\n",
-           n, n_rules, dt * 1e9 / (double)n, (double)effects / (double)n);
-    for (int i = 0; i < USERS; i++)
+    printf("game_apply: %ld events, %ld rules per event type, 3 achievements, %ld users: "
+           "%.0f ns/event (%.1f effects/event)\n",
+           n, n_rules, n_users, dt * 1e9 / (double)n, (double)effects / (double)n);
+    struct buf dump = BUF_INIT;
+    size_t bytes = 0;
+    t0 = now_s();
+    for (int round = 0; round < 3; round++)
+        for (long i = 0; i < n_users; i++) {
+            game_user_dump_buf(&users[i], &dump);
+            bytes += dump.len;
+        }
+    dt = now_s() - t0;
+    printf("game_user_dump_buf: %.0f ns/user (%.0f bytes)\n", dt * 1e9 / (3.0 * (double)n_users),
+           (double)bytes / (3.0 * (double)n_users));
+    buf_release(&dump);
+    for (long i = 0; i < n_users; i++)
         game_user_release(&users[i]);
+    free(users);
     game_effects_release(&fx);
     json_decref(meta);
     game_app_free(app);

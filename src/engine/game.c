@@ -36,7 +36,7 @@ static void *named_add(void **arr, size_t *n, size_t size, const char *name)
     *arr = xrealloc(*arr, (*n + 1) * size);
     char *elem = (char *)*arr + *n * size;
     memset(elem, 0, size);
-    *(char **)elem = xstrdup(name);
+    *(char **)elem = names_intern(name);
     (*n)++;
     return elem;
 }
@@ -639,7 +639,7 @@ static int load_state(struct game_user *u, const json_t *s)
             continue; /* not one this writes: the cap starts again */
         u->caps = xrealloc(u->caps, (u->n_caps + 1) * sizeof(*u->caps));
         struct game_cap *c = &u->caps[u->n_caps++];
-        *c = (struct game_cap){ .rule_id = xstrdup(rule), .target = xstrdup(target),
+        *c = (struct game_cap){ .rule_id = names_intern(rule), .target = names_intern(target),
                                 .cap = (int)jint(v, 1), .used = jint(v, 4) };
         memcpy(c->period, period, strlen(period) + 1);
     }
@@ -670,21 +670,21 @@ void game_user_release(struct game_user *u)
 {
     json_decref(u->attributes);
     for (size_t i = 0; i < u->n_xp; i++)
-        free(u->xp[i].track);
+        names_unintern(u->xp[i].track);
     for (size_t i = 0; i < u->n_bal; i++)
-        free(u->bal[i].currency);
+        names_unintern(u->bal[i].currency);
     for (size_t i = 0; i < u->n_streaks; i++)
-        free(u->streaks[i].key);
+        names_unintern(u->streaks[i].key);
     for (size_t i = 0; i < u->n_counts; i++)
-        free(u->counts[i].type);
+        names_unintern(u->counts[i].type);
     for (size_t i = 0; i < u->n_claims; i++)
-        free(u->claims[i].ach_id);
+        names_unintern(u->claims[i].ach_id);
     for (size_t i = 0; i < u->n_caps; i++) {
-        free(u->caps[i].rule_id);
-        free(u->caps[i].target);
+        names_unintern(u->caps[i].rule_id);
+        names_unintern(u->caps[i].target);
     }
     for (size_t i = 0; i < u->n_cools; i++)
-        free(u->cools[i].rule_id);
+        names_unintern(u->cools[i].rule_id);
     free(u->xp);
     free(u->bal);
     free(u->streaks);
@@ -1075,8 +1075,8 @@ static int64_t cap_take(const struct game_app *a, struct game_user *u,
         if (!c) {
             u->caps = xrealloc(u->caps, (u->n_caps + 1) * sizeof(*u->caps));
             c = &u->caps[u->n_caps++];
-            *c = (struct game_cap){ .rule_id = xstrdup(gr->id), .key = gr->key,
-                                    .target = xstrdup(target), .target_key = w->cap_key,
+            *c = (struct game_cap){ .rule_id = names_intern(gr->id), .key = gr->key,
+                                    .target = names_intern(target), .target_key = w->cap_key,
                                     .cap = (int)i };
             memcpy(c->period, period, strlen(period) + 1);
             for (size_t j = 0; j < i; j++) /* realloc moved the ones found before */

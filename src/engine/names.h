@@ -51,4 +51,12 @@ static inline void *names_find(void *arr, size_t n, size_t size, const char *nam
     return names__find_by_name(arr, n, size, name, key);
 }
 
+/* Interned names: every user's entry named "XP" points at the same text, so that reading an
+ * entry's name (a search by name, the state written as JSON) reads a string that the other
+ * users keep in cache, not one allocation per user and entry (10,000 users' names were a cache
+ * miss each). names_intern returns the shared copy of `name`, counting one more holder;
+ * names_unintern counts one less and frees it after the last. Thread-safe. */
+char *names_intern(const char *name);
+void names_unintern(char *name);
+
 #endif

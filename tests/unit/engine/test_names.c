@@ -113,11 +113,76 @@ static void many_names(void **state)
     names_release(&t);
 }
 
+/* Interned names: one copy per text, shared while it has holders. Thousands of texts are
+ * interned, some twice, then let go in a scrambled order: every text still held is the same
+ * copy throughout (a removal that broke a probe run would make a second copy), and one let go
+ * by all its holders can be interned again. */
+static void interned_names_are_shared_while_held(void **state)
+{
+    (void)state;
+    char *a = names_intern("XP"), *b = names_intern("XP"), *c = names_intern("coins");
+    assert_ptr_equal(a, b);
+    assert_ptr_not_equal(a, c);
+    assert_string_equal(a, "XP");
+    char copy[] = "XP";
+    assert_ptr_equal(names_intern(copy), a); /* by text, not by address */
+    names_unintern(a);
+    names_unintern(b);
+    assert_string_equal(a, "XP"); /* one holder left */
+    names_unintern(a);
+    names_unintern(c);
+    names_unintern(NULL);
+
+    enum { N = 5000 };
+    char **held = calloc(N, sizeof(*held));
+    int *holders = calloc(N, sizeof(*holders));
+    char text[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(text, sizeof(text), "name-%d", i);
+        held[i] = names_intern(text);
+        holders[i] = 1;
+        if (i % 3 == 0) {
+            assert_ptr_equal(names_intern(text), held[i]);
+            holders[i]++;
+        }
+    }
+    for (int step = 0; step < 3 * N; step++) {
+        int i = (int)(((unsigned)step * 2654435761u) % N);
+        if (!holders[i])
+            continue;
+        names_unintern(held[i]);
+        holders[i]--;
+        if (step % 7 == 0) { /* every text still held is still the one copy */
+            for (int k = 0; k < N; k += 97) {
+                if (!holders[k])
+                    continue;
+                snprintf(text, sizeof(text), "name-%d", k);
+                char *again = names_intern(text);
+                assert_ptr_equal(again, held[k]);
+                names_unintern(again);
+            }
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(text, sizeof(text), "name-%d", i);
+        char *again = names_intern(text);
+        if (holders[i])
+            assert_ptr_equal(again, held[i]);
+        assert_string_equal(again, text);
+        names_unintern(again);
+        while (holders[i]--)
+            names_unintern(held[i]);
+    }
+    free(held);
+    free(holders);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(keys_are_per_name_and_per_table),
     cmocka_unit_test(entries_are_found_by_key_then_by_name),
     cmocka_unit_test(keys_of_another_table_are_not_mixed_up),
     cmocka_unit_test(many_names),
+    cmocka_unit_test(interned_names_are_shared_while_held),
 };
 
 UNIT_MAIN(tests)
