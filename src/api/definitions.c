@@ -362,6 +362,11 @@ static void def_run(struct api_call *c, struct store *st)
         api_call_answer(c, 200, json_pack("{s:O}", k->one, old));
         return;
     }
+    /* Events stored so far are never applied again under the definitions about to change. */
+    if (engine_settle(api->engine, st, err, sizeof(err)) < 0) {
+        api_call_fail_batch(c, "folding the game logs failed", err);
+        return;
+    }
     if (x->op == OP_DELETE) {
         int rc = store_def_delete(st, c->who.app_id, k->store, x->id, err, sizeof(err));
         if (rc < 0 && rc != STORE_NOT_FOUND) {

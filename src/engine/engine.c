@@ -4,20 +4,27 @@
  * known user costs no store read. Users added during a batch are journaled; a batch that
  * does not commit removes them again, so memory never claims what the store does not hold.
  *
- * Users' states are appended to the store's state log and each write to the ledger (a grant,
- * a spend) to its ledger log as one row; an event's XP and currency entries are read from its
- * own row (store_ledger_log), which takes that row's place in the ledger; every
- * `fold_rows` rows or `fold_ms` they are folded (store_game_fold: each user's newest state
- * into its table, the new ledger rows into the ledger's per-user index): a batch writes
- * consecutive pages instead of a random page per user. Until a fold, the state table and the
- * index do not have what the logs hold, so:
- *   - a user with rows in the logs stays in memory (the cache is emptied only right after a
- *     fold), and remembers where its ledger entries are in the log (`logged`);
- *   - when that no longer holds (start-up; a batch that failed after users with logged rows
- *     were forgotten) `need_fold` is set, and the logs are folded before any user is read
- *     from the store or any ledger is read, reading the logs back (store_game_fold), which
- *     is correct at any point of a batch. Otherwise the fold at a batch's end writes the
- *     states from memory (fold_states). */
+ * The game logs. An event's row is the log of what it did to its user: its XP and currency
+ * entries are read from its effects (store_ledger_log), and its change to the user's state is
+ * not written at all, since applying the event again to the state before it gives the same
+ * state (game_apply is pure; see "replay" below). A change made otherwise (a spend, a grant,
+ * a reset, new attributes) appends the user's whole state to the store's state log, and a
+ * write to the ledger one row to its ledger log. Every `fold_rows` events and rows, or
+ * `fold_ms`, they are folded: each changed user's state into its table, with the seq of the
+ * last event it holds, and the new ledger rows and entries into the ledger's per-user index.
+ * Until a fold, the state table and the index do not have all that memory has, so:
+ *   - a user changed since the last fold stays in memory (the cache is emptied only right
+ *     after a fold), and remembers where its ledger entries are (`logged`) and the last
+ *     event its state holds (`through`);
+ *   - when that no longer holds (start-up; a batch that failed after such users were
+ *     forgotten) `need_fold` is set, and before any user is read from the store or any ledger
+ *     is read the logs are read back: the state log and the ledger rows folded
+ *     (store_game_fold), then every event since the last fold applied again to each user whose
+ *     state does not hold it yet (replay), which is correct at any point of a batch. Otherwise
+ *     the fold at a batch's end writes the states from memory (fold_states).
+ * Replaying is exact only if the event meets the definitions, settings and attributes it met
+ * the first time: a change of an app's definitions or settings folds first (engine_settle),
+ * and new attributes log the user's state with the batch. */
 #include "engine/engine.h"
 
 #include <stdio.h>
@@ -74,7 +81,11 @@ struct user {
     bool unreadable;          /* the stored state did not parse: g is empty and must never be
                                * written over it; the user's events fail until it is mended */
     bool dirty;               /* g changed in the open batch: written before it commits */
-    bool state_logged;        /* a state of it is in the state log, not yet folded */
+    bool snap;                /* changed in the open batch otherwise than by events: its
+                               * state goes into the batch's row of the state log */
+    uint64_t changed;         /* the fold epoch it last changed in (see `epoch`): changed
+                               * since the last fold when it is the current one (unfolded) */
+    int64_t through;          /* the seq of the last event its state holds (0: none said) */
     struct ledger_ref *logged; /* its entries in the ledger log, oldest first */
     uint32_t n_logged, cap_logged;
     size_t key_len;
@@ -134,7 +145,9 @@ static struct user *users_add(struct users *t, const char *app_id, const char *u
     struct user *u = xmalloc(sizeof(*u) + al + ul + 2);
     u->hash = user_hash(app_id, al, user_id, ul);
     memset(&u->g, 0, sizeof(u->g));
-    u->journaled = u->dirty = u->unreadable = false;
+    u->journaled = u->dirty = u->unreadable = u->snap = false;
+    u->changed = 0;
+    u->through = 0;
     u->logged = NULL;
     u->n_logged = u->cap_logged = 0;
     u->key_len = al + ul + 2;
@@ -236,6 +249,9 @@ struct engine {
     int64_t log_rows, log_rows_committed, log_since_ms;
     int64_t fold_rows, fold_ms;   /* fold past this many rows or this age */
     bool need_fold;               /* `logged` may miss rows: fold before reading users */
+    /* Folds counted, so that a fold marks every user folded at once and a batch that fails
+     * undoes that (a user is unfolded while its `changed` is the current epoch). */
+    uint64_t epoch, epoch_committed;
     struct buf dump;              /* a user's state as text, on its way to the store */
     struct buf states;            /* the batch's row of the state log */
     struct boards *boards;        /* leaderboards (read by I/O threads under their lock) */
@@ -250,6 +266,7 @@ struct engine *engine_new(struct tenant_registry *tenants)
     e->fold_rows = ENGINE_FOLD_ROWS_DEFAULT;
     e->fold_ms = ENGINE_FOLD_MS_DEFAULT;
     e->need_fold = true; /* whatever the last run left in the logs */
+    e->epoch = e->epoch_committed = 1;
     buf_init(&e->dump);
     buf_init(&e->states);
     buf_init(&e->claimed);
@@ -323,6 +340,11 @@ static int index_user(struct engine *e, struct store *st, const struct user *u,
                                    errlen);
 }
 
+static bool unfolded(const struct engine *e, const struct user *u)
+{
+    return u->changed >= e->epoch;
+}
+
 /* The fold from memory: every user with a state or ledger rows in the logs is in memory with
  * that state and the places of those rows (see the top), so its state row and its index row
  * are written from there, in key order, and the state log emptied, instead of reading the
@@ -334,7 +356,7 @@ static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *
     struct user **v = NULL;
     for (size_t i = 0; i < e->users.cap; i++)
         for (struct user *u = e->users.slots[i]; u; u = u->next)
-            if (u->state_logged || u->n_logged) {
+            if (unfolded(e, u) || u->n_logged) {
                 if (n == cap) {
                     cap = cap ? cap * 2 : 1024;
                     v = xrealloc(v, cap * sizeof(*v));
@@ -343,14 +365,15 @@ static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *
             }
     if (n > 1)
         qsort(v, n, sizeof(*v), by_key);
-    int64_t now_ms = clock_now_ms(), states = 0, indexed = 0, through = 0;
-    int rc = 0;
+    int64_t now_ms = clock_now_ms(), states = 0, indexed = 0, through = 0, next;
+    /* Memory holds every event stored so far: each state written holds them all. */
+    int rc = store_event_next_seq(st, &next, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (!v[i]->state_logged)
+        if (!unfolded(e, v[i]))
             continue;
         game_user_dump_buf(&v[i]->g, &e->dump);
-        rc = store_user_state_put(st, v[i]->key, user_id_of(v[i]), e->dump.data, now_ms, err,
-                                  errlen);
+        rc = store_user_state_put(st, v[i]->key, user_id_of(v[i]), e->dump.data, next - 1,
+                                  now_ms, err, errlen);
         states++;
     }
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -364,6 +387,106 @@ static int fold_states(struct engine *e, struct store *st, int64_t *rows, char *
     return 0;
 }
 
+static void forget_logged(struct engine *e)
+{
+    for (size_t i = 0; i < e->users.cap; i++)
+        for (struct user *u = e->users.slots[i]; u; u = u->next)
+            if (u->logged) {
+                free(u->logged); /* a fold is rare: no user keeps room it no longer needs */
+                u->logged = NULL;
+                u->n_logged = u->cap_logged = 0;
+            }
+}
+
+static size_t ledger_entries(const struct game_effects *fx);
+static void journal_add(struct engine *e, struct user *u);
+static int user_get(struct engine *e, struct store *st, const char *app_id, const char *user_id,
+                    struct user **out, char *err, size_t errlen);
+
+struct replay {
+    struct engine *e;
+    struct store *st;
+    char *err;
+    size_t errlen;
+    struct buf fx;           /* an event's effects applied again, as JSON */
+    int64_t applied, differ;
+};
+
+/* One event after the last fold, as stored: applied again to its user's state unless the
+ * state holds it already (memory is ahead of the store, or the state log had it). */
+static int replay_event(const struct store_event *ev, int64_t seq, void *arg)
+{
+    struct replay *r = arg;
+    struct engine *e = r->e;
+    struct user *u;
+    int rc = user_get(e, r->st, ev->app_id, ev->user_id, &u, r->err, r->errlen);
+    if (rc == STORE_NOT_FOUND)
+        return 0; /* a user row commits with the user's first event: not one this wrote */
+    if (rc < 0)
+        return -1;
+    if (u->unreadable || seq <= u->through)
+        return 0;
+    struct game_app *app = engine_app(e, r->st, ev->app_id, r->err, r->errlen);
+    if (!app)
+        return -1;
+    json_t *meta = ev->metadata ? json_loads(ev->metadata, 0, NULL) : NULL;
+    struct game_event gev = { ev->event_type, meta, ev->occurred_at, ev->processed_at };
+    game_apply(app, &u->g, &gev, &e->fx);
+    json_decref(meta);
+    size_t entries = ledger_entries(&e->fx);
+    /* The row's first ledger seq stands: the ledger reads the entries from it. */
+    if (entries && ev->ledger_seq)
+        u->g.ledger_seq = ev->ledger_seq + (int64_t)entries - 1;
+    else
+        u->g.ledger_seq += (int64_t)entries;
+    buf_reset(&r->fx);
+    if (e->fx.n)
+        game_effects_json(&e->fx, &r->fx);
+    if (r->fx.len ? !ev->effects || strcmp(r->fx.data, ev->effects) != 0 : ev->effects != NULL) {
+        if (r->differ++ < 3)
+            log_error("an event applied again to its user's state did not have the effects it "
+                      "had; the state now holds what it has this time",
+                      LOG_S("app", ev->app_id), LOG_S("user", ev->user_id),
+                      LOG_S("key", ev->idempotency_key ? ev->idempotency_key : ""),
+                      LOG_I("seq", seq));
+    }
+    u->through = seq;
+    u->changed = e->epoch; /* written by the fold that follows */
+    journal_add(e, u);
+    r->applied++;
+    return 0;
+}
+
+/* The fold that reads the logs back (see the top): the store folds the state log and indexes
+ * the ledger, then every event since the last fold is applied again to each user whose state
+ * does not hold it, and the states are written from memory. */
+static int read_back(struct engine *e, struct store *st, int64_t *rows, char *err,
+                     size_t errlen)
+{
+    int64_t mark, folded = 0, written = 0;
+    if (store_game_events_mark(st, &mark, err, errlen) < 0 ||
+        store_game_fold(st, &folded, err, errlen) < 0)
+        return -1;
+    forget_logged(e); /* every ledger entry is indexed now */
+    e->need_fold = false; /* users are read from the store as the fold left it */
+    struct replay r = { .e = e, .st = st, .err = err, .errlen = errlen };
+    buf_init(&r.fx);
+    int rc = store_game_replay(st, mark, replay_event, &r, err, errlen);
+    buf_release(&r.fx);
+    if (rc < 0 || fold_states(e, st, &written, err, errlen) < 0) {
+        e->need_fold = true;
+        return -1;
+    }
+    if (r.differ)
+        log_error("events applied again gave other effects than they had",
+                  LOG_I("events", r.differ));
+    if (r.applied)
+        log_info("events applied again to users' states", LOG_I("events", r.applied),
+                 LOG_I("after_seq", mark));
+    *rows = folded + r.applied;
+    return 0;
+}
+
 /* Folds the game logs into their tables in the open batch. Everything logged is then in the
  * tables, as this connection sees them, so no user needs `logged` any more. When memory
  * cannot vouch for the logs (`need_fold`), they are read back; otherwise states are written
@@ -372,8 +495,14 @@ static int game_fold(struct engine *e, struct store *st, char *err, size_t errle
 {
     int64_t rows = 0;
     uint64_t t0 = clock_mono_ns();
+    /* A fold counts every event stored so far as held by the stored states: the open
+     * batch's users are written too (engine_flush still logs those changed otherwise than by
+     * events, which a fold after it does not mind). */
+    for (size_t i = 0; i < e->journal_n; i++)
+        if (e->journal[i]->dirty)
+            e->journal[i]->changed = e->epoch;
     if (e->need_fold) {
-        if (store_game_fold(st, &rows, err, errlen) < 0)
+        if (read_back(e, st, &rows, err, errlen) < 0)
             return -1;
     } else if (fold_states(e, st, &rows, err, errlen) < 0) {
         return -1;
@@ -382,15 +511,8 @@ static int game_fold(struct engine *e, struct store *st, char *err, size_t errle
     metric_add(&e->m.fold_ns, ns);
     if (rows)
         log_info("game logs folded", LOG_U("rows", (uint64_t)rows), LOG_U("us", ns / 1000));
-    for (size_t i = 0; i < e->users.cap; i++)
-        for (struct user *u = e->users.slots[i]; u; u = u->next) {
-            u->state_logged = false;
-            if (u->logged) {
-                free(u->logged); /* a fold is rare: no user keeps room it no longer needs */
-                u->logged = NULL;
-                u->n_logged = u->cap_logged = 0;
-            }
-        }
+    e->epoch++; /* every user changed before is folded (back if the batch fails) */
+    forget_logged(e);
     e->log_rows = 0;
     e->need_fold = false;
     metric_add(&e->m.folds, 1);
@@ -521,12 +643,20 @@ static void journal_add(struct engine *e, struct user *u)
     u->journaled = true;
 }
 
-/* The user's state changed in the open batch: written before it commits, forgotten if it
- * does not. */
+/* The user's state changed in the open batch by an event: the event's row holds the
+ * change (see the top), and memory forgets it if the batch does not commit. */
 static void mark_dirty(struct engine *e, struct user *u)
 {
     u->dirty = true;
     journal_add(e, u);
+}
+
+/* The same by anything else (a spend, a grant, a reset, new attributes): the state goes into
+ * the batch's row of the state log, so that no event before it is ever applied again. */
+static void mark_changed(struct engine *e, struct user *u)
+{
+    u->snap = true;
+    mark_dirty(e, u);
 }
 
 /* ---- apps ---------------------------------------------------------------------------------- */
@@ -700,10 +830,12 @@ static int user_get(struct engine *e, struct store *st, const char *app_id, cons
     if (e->need_fold && game_fold(e, st, err, errlen) < 0)
         return -1;
     char *attrs = NULL, *state = NULL;
-    int rc = store_user_load(st, app_id, user_id, &attrs, &state, err, errlen);
+    int64_t through = 0;
+    int rc = store_user_load(st, app_id, user_id, &attrs, &state, &through, err, errlen);
     if (rc < 0)
         return rc == STORE_NOT_FOUND ? STORE_NOT_FOUND : -1;
     u = users_add(&e->users, app_id, user_id);
+    u->through = through;
     if (game_user_load(&u->g, attrs, state) < 0) {
         u->unreadable = true;
         log_error("a user's stored game state does not parse; the user's events fail until "
@@ -739,7 +871,8 @@ void engine_user_attributes(struct engine *e, const char *app_id, const char *us
     if (!u)
         return;
     game_user_set_attributes(&u->g, json_loads(attributes ? attributes : "{}", 0, NULL));
-    journal_add(e, u);
+    /* Events before are never applied again with these attributes. */
+    mark_changed(e, u);
 }
 
 int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen)
@@ -747,24 +880,29 @@ int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, 
     if (record_claims(e, st, err, errlen) < 0 ||
         boards_flush(e->boards, st, now_ms, err, errlen) < 0)
         return -1;
-    /* One row of the state log for the batch, with every changed user's state. */
+    /* One row of the state log for the batch, with the state of every user it changed
+     * otherwise than by events; it holds every event stored so far. */
     buf_reset(&e->states);
     for (size_t i = 0; i < e->journal_n; i++) {
         struct user *u = e->journal[i];
-        if (!u->dirty)
+        if (!u->dirty || !u->snap)
             continue;
         game_user_dump_buf(&u->g, &e->dump);
         store_states_add(&e->states, u->key, user_id_of(u), e->dump.data, e->dump.len, now_ms);
     }
-    if (store_user_states_log(st, &e->states, err, errlen) < 0)
+    int64_t next;
+    if (e->states.len && (store_event_next_seq(st, &next, err, errlen) < 0 ||
+                          store_user_states_log(st, &e->states, next - 1, err, errlen) < 0))
         return -1;
     for (size_t i = 0; i < e->journal_n; i++) {
         struct user *u = e->journal[i];
         if (!u->dirty)
             continue;
         u->dirty = false;
-        u->state_logged = true;
-        e->log_rows++;
+        u->changed = e->epoch;
+        if (u->snap)
+            e->log_rows++;
+        u->snap = false;
     }
     /* A full user table is emptied after the commit (engine_batch_end): fold first, so
      * that no user it forgets has rows in the logs. */
@@ -773,6 +911,14 @@ int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, 
                          (e->log_since_ms && now_ms - e->log_since_ms >= e->fold_ms))))
         return game_fold(e, st, err, errlen);
     return 0;
+}
+
+int engine_settle(struct engine *e, struct store *st, char *err, size_t errlen)
+{
+    bool any = e->need_fold || e->log_rows > 0;
+    for (size_t i = 0; !any && i < e->journal_n; i++)
+        any = e->journal[i]->dirty;
+    return any ? game_fold(e, st, err, errlen) : 0;
 }
 
 /* The XP and currency effects among fx: how many ledger entries it holds. */
@@ -840,14 +986,12 @@ static int write_ledger(struct engine *e, struct store *st, const char *app_id, 
 }
 
 /* The n ledger entries of the event whose row (at event_seq) was just written with them:
- * the ledger reads them from there (store_ledger_log), so only their places are noted. They
- * count as a row of the logs, as their row did: that bounds the places memory keeps and the
- * events a fold that reads the logs back scans. */
-static void event_ledger(struct engine *e, struct user *u, size_t n, int64_t event_seq)
+ * the ledger reads them from there (store_ledger_log), so only their places are noted (the
+ * event counts as a row of the logs: apply_one). */
+static void event_ledger(struct user *u, size_t n, int64_t event_seq)
 {
     for (size_t i = 0; i < n; i++)
         ledger_ref_add(u, ++u->g.ledger_seq, STORE_LEDGER_EVENT(event_seq));
-    e->log_rows++;
 }
 
 int engine_ledger_get(struct engine *e, struct store *st, const char *app_id,
@@ -929,7 +1073,7 @@ int engine_spend(struct engine *e, struct store *st, const char *app_id,
     int64_t balance;
     if (game_user_add_currency(&u->g, req->currency, -req->amount, &balance) < 0)
         return ENGINE_SPEND_INSUFFICIENT;
-    mark_dirty(e, u);
+    mark_changed(e, u);
     char id[UUID_LEN + 1];
     if (uuid_v7(now_ms, id) < 0) {
         snprintf(err, errlen, "no random bytes for a ledger id");
@@ -1035,7 +1179,7 @@ int engine_reset_xp(struct engine *e, struct store *st, const char *app_id, cons
     game_reset_xp(app, &u->g, fx);
     if (!fx->n)
         return 0;
-    mark_dirty(e, u);
+    mark_changed(e, u);
     for (size_t i = 0; tracks && i < fx->n; i++)
         *tracks += fx->v[i].type == FX_XP;
     return write_ledger(e, st, app_id, u, fx, source, reason, now_ms, err, errlen);
@@ -1055,7 +1199,7 @@ int engine_grant(struct engine *e, struct store *st, const char *app_id, const c
     game_grant(app, &u->g, xp, currency, fx);
     if (!fx->n)
         return 0;
-    mark_dirty(e, u);
+    mark_changed(e, u);
     if (write_ledger(e, st, app_id, u, fx, source, reason, now_ms, err, errlen) < 0 ||
         boards_count(e->boards, st, app, user_id, now_ms, fx, now_ms, err, errlen) < 0)
         return -1;
@@ -1149,7 +1293,7 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     size_t entries = ledger_entries(fx);
     int64_t event_seq = 0;
     row->ledger_seq = entries ? u->g.ledger_seq + 1 : 0;
-    if (entries && store_event_next_seq(st, &event_seq, err, errlen) < 0)
+    if (store_event_next_seq(st, &event_seq, err, errlen) < 0)
         return -1;
     rc = store_event_insert(st, row, err, errlen);
     /* A chosen key was looked up above, and a key the server gives names its own new row
@@ -1160,7 +1304,13 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     if (rc < 0)
         return -1;
     if (entries)
-        event_ledger(e, u, entries, event_seq);
+        event_ledger(u, entries, event_seq);
+    if (r->status == STORE_EVENT_PROCESSED) {
+        /* The row is the log of the change (see the top): it counts as a row of the logs,
+         * which bounds the events a fold that reads the logs back applies again. */
+        u->through = event_seq;
+        e->log_rows++;
+    }
     if (fx->n && boards_count(e->boards, st, app, ev->user_id, ev->occurred_at, fx, now_ms, err,
                               errlen) < 0)
         return -1;
@@ -1234,11 +1384,11 @@ bool engine_batch_end_then(struct engine *e, bool committed, uint64_t commit_ns,
          * (definitions the batch changed; rare enough to reload them all). */
         for (size_t i = e->journal_n; i-- > 0;)
             users_remove(&e->users, e->journal[i]);
-        if (e->journal_n)
-            engine_apps_forget(e, NULL);
+        engine_apps_forget(e, NULL);
         /* The logs are back as they were, but users with rows in them may have been
          * forgotten (or `logged` emptied by a fold that did not commit). */
         e->log_rows = e->log_rows_committed;
+        e->epoch = e->epoch_committed;
         if (e->log_rows)
             e->need_fold = true;
         for (size_t i = e->claims_n; i-- > 0;)
@@ -1268,6 +1418,7 @@ bool engine_batch_end_then(struct engine *e, bool committed, uint64_t commit_ns,
         else if (!e->log_since_ms)
             e->log_since_ms = clock_now_ms();
         e->log_rows_committed = e->log_rows;
+        e->epoch_committed = e->epoch;
     }
     if (e->users.n > e->max_users) {
         /* Only a cache of what the store holds (the journal is empty between batches):

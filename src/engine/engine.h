@@ -175,8 +175,13 @@ int engine_user(struct engine *e, struct store *st, const char *app_id, const ch
 void engine_user_attributes(struct engine *e, const char *app_id, const char *user_id,
                             const char *attributes);
 /* Writes what the open batch changed and has not written yet, before its commit: the nonces
- * it claimed and the state of every user it changed. */
+ * it claimed and the state of every user it changed otherwise than by events. */
 int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen);
+/* Before an app's definitions (rules, achievements, seasons) or settings (time zone, levels,
+ * streaks) change in the open batch: folds the game logs if they hold anything, so that
+ * every event stored so far is in its user's stored state and is never applied again under
+ * what is about to change (see engine.c). 0 or -1 (the batch must fail). */
+int engine_settle(struct engine *e, struct store *st, char *err, size_t errlen);
 
 /* POST /currency/spend. */
 /* The user's ledger, newest first, below `before_seq` (at most `limit` rows, of `kind` if

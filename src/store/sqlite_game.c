@@ -82,7 +82,8 @@ int store_defs_each(struct store *s, const char *app_id, enum store_def_kind kin
 }
 
 int store_user_load(struct store *s, const char *app_id, const char *user_id,
-                    char **attributes, char **state, char *err, size_t errlen)
+                    char **attributes, char **state, int64_t *through, char *err,
+                    size_t errlen)
 {
     sqlite3_stmt *st = sqlite__stmt(s, ST_USER_LOAD, err, errlen);
     if (!st)
@@ -94,6 +95,8 @@ int store_user_load(struct store *s, const char *app_id, const char *user_id,
     if (rc == SQLITE_ROW) {
         *attributes = sqlite__col_text(st, 0);
         *state = sqlite__col_text(st, 1);
+        if (through)
+            *through = sqlite3_column_int64(st, 2);
     } else {
         ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
     }
@@ -102,7 +105,8 @@ int store_user_load(struct store *s, const char *app_id, const char *user_id,
 }
 
 int store_user_state_put(struct store *s, const char *app_id, const char *user_id,
-                         const char *state, int64_t now, char *err, size_t errlen)
+                         const char *state, int64_t through, int64_t now, char *err,
+                         size_t errlen)
 {
     sqlite3_stmt *st = sqlite__stmt(s, ST_STATE_PUT, err, errlen);
     if (!st)
@@ -111,6 +115,7 @@ int store_user_state_put(struct store *s, const char *app_id, const char *user_i
     sqlite__bind_text(st, 2, user_id);
     sqlite__bind_text(st, 3, state);
     sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 5, through);
     return sqlite__step_done(s, st, err, errlen);
 }
 
@@ -128,7 +133,8 @@ void store_states_add(struct buf *states, const char *app_id, const char *user_i
     buf_putc(states, ']');
 }
 
-int store_user_states_log(struct store *s, struct buf *states, char *err, size_t errlen)
+int store_user_states_log(struct store *s, struct buf *states, int64_t through, char *err,
+                          size_t errlen)
 {
     if (!states->len)
         return 0;
@@ -137,7 +143,41 @@ int store_user_states_log(struct store *s, struct buf *states, char *err, size_t
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, states->data, (int)states->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, through);
     return sqlite__step_done(s, st, err, errlen);
+}
+
+int store_game_replay(struct store *s, int64_t after,
+                      int (*fn)(const struct store_event *ev, int64_t seq, void *arg),
+                      void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = sqlite__stmt(s, ST_GAME_REPLAY, err, errlen);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, after);
+    int rc, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_event ev = {
+            .app_id = (char *)sqlite3_column_text(st, 1),
+            .idempotency_key = (char *)sqlite3_column_text(st, 2),
+            .user_id = (char *)sqlite3_column_text(st, 3),
+            .event_type = (char *)sqlite3_column_text(st, 4),
+            .metadata = (char *)sqlite3_column_text(st, 5),
+            .occurred_at = sqlite3_column_int64(st, 6),
+            .processed_at = sqlite3_column_int64(st, 7),
+            .status = STORE_EVENT_PROCESSED,
+            .effects = (char *)sqlite3_column_text(st, 8),
+            .ledger_seq = sqlite3_column_int64(st, 9),
+        };
+        if (!ev.app_id || !ev.user_id || !ev.event_type)
+            continue; /* not a row this writes */
+        if ((ret = fn(&ev, sqlite3_column_int64(st, 0), arg)) < 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = sqlite__fail(s, err, errlen);
+    sqlite3_reset(st);
+    return ret;
 }
 
 
@@ -937,27 +977,24 @@ static int mark_set(struct store *s, enum stmt_id id, int64_t v, char *err,
     return sqlite__step_done(s, st, err, errlen);
 }
 
+int store_game_events_mark(struct store *s, int64_t *mark, char *err, size_t errlen)
+{
+    return mark_get(s, ST_LEDGER_EVENTS_INDEXED_GET, mark, err, errlen);
+}
+
 int sqlite__ledger_before_expire(struct store *s, int64_t *upto, char *err, size_t errlen)
 {
-    /* An event whose entries no fold has indexed yet waits, with every event after it: the
-     * fold that reads the logs back finds them in events only. */
+    /* Events after the last fold wait: the fold that reads the logs back finds their ledger
+     * entries in events only, and applies them again to their users' states
+     * (store_game_replay). */
     int64_t mark;
     if (mark_get(s, ST_LEDGER_EVENTS_INDEXED_GET, &mark, err, errlen) < 0)
         return -1;
-    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_EVENTS_UNINDEXED, err, errlen);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, mark);
-    sqlite3_bind_int64(st, 2, *upto);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        *upto = sqlite3_column_int64(st, 0) - 1;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return sqlite__fail(s, err, errlen);
+    if (*upto > mark)
+        *upto = mark;
     if (*upto <= 0)
         return 0;
-    st = sqlite__stmt(s, ST_LEDGER_MOVED_PUT, err, errlen);
+    sqlite3_stmt *st = sqlite__stmt(s, ST_LEDGER_MOVED_PUT, err, errlen);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, *upto);

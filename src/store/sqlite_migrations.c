@@ -444,6 +444,18 @@ const struct migration sqlite_migrations[] = {
       ") STRICT;\n"
       "INSERT INTO meta (key, value) SELECT 'ledger_events_indexed_through', "
       "CAST(coalesce(max(seq), 0) AS TEXT) FROM events;\n", false },
+    /* An event no longer writes its user's state to the state log: a state in the store says
+     * the last event it holds (events_through), and the events after it are applied again
+     * when the logs are read back (store_game_replay). Rows logged before this migration hold
+     * every event stored so far (every batch logged its users), and a state in game_users
+     * every event before its next row in the log: 0 says so, as no event of its user comes
+     * between. */
+    { 20, "game_replay",
+      "ALTER TABLE state_log ADD COLUMN events_through INTEGER NOT NULL DEFAULT 0;\n"
+      "ALTER TABLE game_users ADD COLUMN events_through INTEGER NOT NULL DEFAULT 0;\n"
+      "UPDATE state_log SET events_through = (SELECT max(coalesce((SELECT max(seq) FROM "
+      "events), 0), coalesce((SELECT CAST(value AS INTEGER) FROM meta "
+      "WHERE key = 'events_deleted_through'), 0)));\n", false },
 };
 
 const int sqlite_migrations_count = (int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]));

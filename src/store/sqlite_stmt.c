@@ -73,12 +73,14 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DEF_DELETE] = "DELETE FROM definitions WHERE app_id = ? AND kind = ? AND id = ?",
     [ST_DEF_LIST] = "SELECT id, body, created_at, updated_at FROM definitions "
                     "WHERE app_id = ? AND kind = ? ORDER BY created_at, id",
-    [ST_USER_LOAD] = "SELECT u.attributes, g.state FROM users u LEFT JOIN game_users g "
+    [ST_USER_LOAD] = "SELECT u.attributes, g.state, g.events_through FROM users u "
+                     "LEFT JOIN game_users g "
                      "ON g.app_id = u.app_id AND g.user_id = u.user_id "
                      "WHERE u.app_id = ?1 AND u.user_id = ?2",
-    [ST_STATE_PUT] = "INSERT INTO game_users (app_id, user_id, state, updated_at) "
-                     "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (app_id, user_id) DO UPDATE "
-                     "SET state = excluded.state, updated_at = excluded.updated_at",
+    [ST_STATE_PUT] = "INSERT INTO game_users (app_id, user_id, state, updated_at, "
+                     "events_through) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (app_id, user_id) "
+                     "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, "
+                     "events_through = excluded.events_through",
     [ST_LEDGER_PAGE] = "SELECT seq, id, kind, name, amount, balance_after, reason, source, "
                        "ref, metadata, created_at FROM ledger WHERE app_id = ?1 AND "
                        "user_id = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
@@ -93,7 +95,7 @@ static const char *const stmt_sql[ST__COUNT] = {
                          "VALUES (?,?,?,?) ON CONFLICT (app_id, idempotency_key) DO NOTHING",
     [ST_SPEND_KEY_GET] = "SELECT user_id, seq FROM spend_keys WHERE app_id = ? AND "
                          "idempotency_key = ?",
-    [ST_STATE_LOG] = "INSERT INTO state_log (states) VALUES (?)",
+    [ST_STATE_LOG] = "INSERT INTO state_log (states, events_through) VALUES (?, ?)",
     [ST_LEDGER_LOG] = "INSERT INTO ledger_rows (app_id, user_id, first_seq, entries) "
                       "VALUES (?, ?, ?, ?)",
     [ST_LEDGER_LOGGED] = "SELECT entries, first_seq FROM ledger_rows WHERE lseq = ?",
@@ -110,8 +112,9 @@ static const char *const stmt_sql[ST__COUNT] = {
                             "processed_at, ledger_seq, effects) SELECT seq, idempotency_key, "
                             "coalesce(processed_at, 0), ledger_seq, effects FROM events "
                             "WHERE seq <= ? AND ledger_seq IS NOT NULL",
-    [ST_LEDGER_EVENTS_UNINDEXED] = "SELECT min(seq) FROM events WHERE seq > ?1 AND seq <= ?2 "
-                                   "AND ledger_seq IS NOT NULL",
+    [ST_GAME_REPLAY] = "SELECT seq, app_id, idempotency_key, user_id, event_type, metadata, "
+                       "occurred_at, processed_at, effects, ledger_seq FROM events "
+                       "WHERE seq > ? AND status = 'PROCESSED' ORDER BY seq",
     [ST_LEDGER_EVENTS_INDEXED_GET] = "SELECT value FROM meta "
                                      "WHERE key = 'ledger_events_indexed_through'",
     [ST_LEDGER_EVENTS_INDEXED_SET] = "INSERT INTO meta (key, value) VALUES "
@@ -120,15 +123,18 @@ static const char *const stmt_sql[ST__COUNT] = {
     /* Each user's newest logged state (the last entry of the last row naming it); in key
      * order, so the upserts walk game_users once. A row that is not JSON is left out (and
      * reported: ST_FOLD_STATE_BAD). */
-    [ST_FOLD_STATE] = "INSERT INTO game_users (app_id, user_id, state, updated_at) "
-                      "SELECT app, usr, st, upd FROM (SELECT json_extract(j.value, '$[0]') AS app, "
+    [ST_FOLD_STATE] = "INSERT INTO game_users (app_id, user_id, state, updated_at, "
+                      "events_through) SELECT app, usr, st, upd, thr FROM (SELECT "
+                      "json_extract(j.value, '$[0]') AS app, "
                       "json_extract(j.value, '$[1]') AS usr, json_extract(j.value, '$[2]') AS st, "
-                      "json_extract(j.value, '$[3]') AS upd, row_number() OVER (PARTITION BY "
+                      "json_extract(j.value, '$[3]') AS upd, l.events_through AS thr, "
+                      "row_number() OVER (PARTITION BY "
                       "json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') "
                       "ORDER BY l.seq DESC, j.key DESC) AS rn FROM state_log l, "
                       "json_each(CASE WHEN json_valid(l.states) THEN l.states ELSE '[]' END) j) "
                       "WHERE rn = 1 ORDER BY app, usr ON CONFLICT (app_id, user_id) DO UPDATE "
-                      "SET state = excluded.state, updated_at = excluded.updated_at",
+                      "SET state = excluded.state, updated_at = excluded.updated_at, "
+                      "events_through = excluded.events_through",
     [ST_FOLD_STATE_BAD] = "SELECT seq FROM state_log WHERE NOT json_valid(states)",
     [ST_FOLD_STATE_CLEAR] = "DELETE FROM state_log",
     /* The ledger's rows stay in ledger_rows, in the order they were written; a fold indexes

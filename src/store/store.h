@@ -284,20 +284,39 @@ int store_defs_each(struct store *s, const char *app_id, enum store_def_kind kin
                     size_t errlen);
 
 /* A user's attributes and game state: 0 with *attributes (JSON text) and *state (JSON text,
- * or NULL when the user has none yet), both to free(); STORE_NOT_FOUND when the user does not
- * exist. */
+ * or NULL when the user has none yet), both to free(), and *through (may be NULL) the seq of
+ * the last event the state holds (0: none said; see store_game_replay); STORE_NOT_FOUND when
+ * the user does not exist. */
 int store_user_load(struct store *s, const char *app_id, const char *user_id,
-                    char **attributes, char **state, char *err, size_t errlen);
+                    char **attributes, char **state, int64_t *through, char *err,
+                    size_t errlen);
+/* Writes a user's state, which holds every event up to seq `through`. */
 int store_user_state_put(struct store *s, const char *app_id, const char *user_id,
-                         const char *state, int64_t now, char *err, size_t errlen);
-/* The state log holds one row per batch with the states of the users it changed (see
- * store_game_fold). Until the log is folded, store_user_load does not see them: the caller
- * keeps those users in memory meanwhile. store_states_add appends a user's state (JSON
- * object text) to `states`, which starts empty; store_user_states_log writes them all as one
- * row (nothing when empty; `states` is then spent: reset it before reuse). */
+                         const char *state, int64_t through, int64_t now, char *err,
+                         size_t errlen);
+/* The state log holds one row per batch with the states of users it changed otherwise than
+ * by events (a spend, a grant, a reset, new attributes: see store_game_replay), each holding
+ * every event up to seq `through`. Until the log is folded, store_user_load does not see
+ * them: the caller keeps those users in memory meanwhile. store_states_add appends a user's
+ * state (JSON object text) to `states`, which starts empty; store_user_states_log writes them
+ * all as one row (nothing when empty; `states` is then spent: reset it before reuse). */
 void store_states_add(struct buf *states, const char *app_id, const char *user_id,
                       const char *state, size_t state_len, int64_t now);
-int store_user_states_log(struct store *s, struct buf *states, char *err, size_t errlen);
+int store_user_states_log(struct store *s, struct buf *states, int64_t through, char *err,
+                          size_t errlen);
+/* An event changes its user's state without a row of the state log: a user's state in the
+ * store (game_users, or the state log folded into it) holds the events up to its `through`,
+ * and the ones after it are applied again from their rows when the logs are read back
+ * (the engine's fold at start-up). store_game_events_mark gives the seq every state folded
+ * from memory holds (the last event stored at the last such fold; meta's
+ * 'ledger_events_indexed_through'): only events after it may need applying again, and
+ * retention keeps them. store_game_replay calls fn for each processed event after `after`,
+ * in seq order, with the event as stored (its fields borrowed for the call) and its seq;
+ * fn returns 0 to go on, or -1 to stop (then -1 is returned). */
+int store_game_events_mark(struct store *s, int64_t *mark, char *err, size_t errlen);
+int store_game_replay(struct store *s, int64_t after,
+                      int (*fn)(const struct store_event *ev, int64_t seq, void *arg),
+                      void *arg, char *err, size_t errlen);
 
 struct store_ledger {
     int64_t seq;

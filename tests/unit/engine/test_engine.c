@@ -868,7 +868,7 @@ static void unreadable_state_is_never_overwritten(void **state)
     begin(f);
     assert_int_equal(store_user_ensure(f->u.s, "shop", "broken", NOW_MS, &created, err,
                                        sizeof(err)), 0);
-    assert_int_equal(store_user_state_put(f->u.s, "shop", "broken", "{not json", NOW_MS, err,
+    assert_int_equal(store_user_state_put(f->u.s, "shop", "broken", "{not json", 0, NOW_MS, err,
                                           sizeof(err)), 0);
     commit(f);
     struct event ev = make_event("broken", "login", "broken-key-1", true);
@@ -882,7 +882,8 @@ static void unreadable_state_is_never_overwritten(void **state)
     assert_int_equal(engine_user(f->e, f->u.s, "shop", "broken", &g, err, sizeof(err)),
                      ENGINE_STATE_UNREADABLE);
     char *attrs = NULL, *text = NULL;
-    assert_int_equal(store_user_load(f->u.s, "shop", "broken", &attrs, &text, err, sizeof(err)), 0);
+    assert_int_equal(store_user_load(f->u.s, "shop", "broken", &attrs, &text, NULL, err,
+                                     sizeof(err)), 0);
     assert_string_equal(text, "{not json");
     free(attrs);
     free(text);
@@ -1272,11 +1273,12 @@ static void a_failed_fold_changes_nothing(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     snprintf(got, sizeof(got), "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
-    assert_string_equal(got, "2 0"); /* both states still logged, nothing indexed */
+    assert_string_equal(got, "1 0"); /* the grants' state still logged (the login's change
+                                      * is its event's row), nothing indexed */
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
     assert_int_equal(store_game_fold(f->u.s, &rows, err, sizeof(err)), 0);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
-    assert_int_equal(rows, 3); /* one user's state (its newest of two), two ledger rows */
+    assert_int_equal(rows, 3); /* one user's state, two ledger rows */
     assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
     assert_int_equal(store_game_fold(f->u.s, &rows, err, sizeof(err)), 0);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
@@ -1392,13 +1394,24 @@ static void the_ledger_index_from_memory_is_the_one_the_log_gives(void **state)
     expect_ledger(f, "amy", INT64_MAX, 16, 6, 1);
 }
 
-/* A rule of the "game" app (the engine reads it on its next use of the app). */
-static void put_rule(struct fixture *f, const char *id, const char *body)
+/* A definition of the "game" app, in a batch of its own, as the API changes one: the game
+ * logs folded first (engine_settle); the engine reads it on its next use of the app. */
+static void put_def(struct fixture *f, enum store_def_kind kind, const char *id,
+                    const char *body)
 {
     struct store_def d = { (char *)id, (char *)body, NOW_MS, NOW_MS };
-    if (store_def_put(f->u.s, "game", STORE_DEF_RULE, &d, err, sizeof(err)) != 0)
+    begin(f);
+    if (engine_settle(f->e, f->u.s, err, sizeof(err)) != 0)
+        fail_msg("engine_settle: %s", err);
+    if (store_def_put(f->u.s, "game", kind, &d, err, sizeof(err)) != 0)
         fail_msg("store_def_put: %s", err);
     engine_apps_forget(f->e, "game");
+    commit(f);
+}
+
+static void put_rule(struct fixture *f, const char *id, const char *body)
+{
+    put_def(f, STORE_DEF_RULE, id, body);
 }
 
 /* A "lesson" event of user in the open batch. */
@@ -1466,8 +1479,8 @@ static void an_events_entries_are_indexed_like_ledger_rows(void **state)
      * folds from the logs, and finds each entry once. */
     engine_set_game_log_fold(f->e, 1000, 3600 * 1000);
     lesson(f, "amy", 100);
-    /* Its state is a row of the logs, and its entries count as one. */
-    assert_int_equal(metric(f->e, "reactor_engine_game_log_rows"), 2);
+    /* Its event is a row of the logs: its change to the state and its entries. */
+    assert_int_equal(metric(f->e, "reactor_engine_game_log_rows"), 1);
     begin(f);
     lesson_in_batch(f, "amy", 101);
     rollback(f);
@@ -1481,7 +1494,176 @@ static void an_events_entries_are_indexed_like_ledger_rows(void **state)
     assert_int_equal(balance_of(f, "amy"), 110);
 }
 
+/* ---- events applied again ----------------------------------------------------------------- */
+
+/* A "lesson" with a score, `day` days after NOW, in the open batch. */
+static void scored_in_batch(struct fixture *f, const char *user, int n, int score, int day)
+{
+    char key[48], meta[48];
+    snprintf(key, sizeof(key), "scored-%s-%04d", user, n);
+    snprintf(meta, sizeof(meta), "{\"score\":%d}", score);
+    struct event ev = make_event(user, "lesson", key, true);
+    ev.metadata = strdup(meta);
+    ev.occurred_at += day * 86400000LL;
+    struct engine_outcome out;
+    apply(f, "game", &ev, 1, &out, NOW_MS + day * 86400000LL);
+    assert_int_equal(out.stored.status, STORE_EVENT_PROCESSED);
+    engine_outcome_release(&out);
+    event_release(&ev);
+}
+
+static void scored(struct fixture *f, const char *user, int n, int score, int day)
+{
+    begin(f);
+    scored_in_batch(f, user, n, score, day);
+    commit(f);
+}
+
+/* The user's state as JSON, as the engine has it now (reading the logs back if need be). */
+static void state_of(struct fixture *f, const char *user, char *out, size_t len)
+{
+    struct game_user *g;
+    begin(f);
+    if (engine_user(f->e, f->u.s, "game", user, &g, err, sizeof(err)) != 0)
+        fail_msg("engine_user: %s", err);
+    char *text = game_user_dump(g);
+    commit(f);
+    snprintf(out, len, "%s", text);
+    free(text);
+}
+
+static int64_t count_of(struct fixture *f, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->u.s->db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* A new engine on the same store, as a start is. */
+static void restart(struct fixture *f)
+{
+    engine_free(f->e);
+    f->e = engine_new(f->tenants);
+    if (engine_load(f->e, f->u.s, NOW_MS, err, sizeof(err)) != 0)
+        fail_msg("engine_load: %s", err);
+}
+
+/* An event writes no state row: the next run applies the events since the last fold again,
+ * each to the state before it, and gets every state as memory had it, with rules that read
+ * metadata, daily caps and streaks across days, a repeatable milestone with its reward,
+ * spends and grants (which log the state: no event before them is applied twice), new
+ * attributes (a time zone: they log the state too), a rule changed halfway (the change
+ * folds first: no event is applied again under the new rule), and a batch that failed (a
+ * user forgotten, another kept in memory and never given its events twice). */
+static void events_are_applied_again_after_a_restart(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 100000, 3600 * 1000);
+    put_rule(f, "r-xp", "{\"name\":\"xp\",\"eventType\":\"lesson\",\"xpAwards\":{\"XP\":10},"
+                        "\"currencyAwards\":{\"coins\":3},\"caps\":[{\"per\":\"day\","
+                        "\"max\":25}]}");
+    put_rule(f, "r-skill", "{\"name\":\"skill\",\"eventType\":\"lesson\",\"conditions\":"
+                           "{\"field\":\"score\",\"op\":\"gte\",\"value\":50},\"xpAwards\":"
+                           "{\"Skill\":{\"field\":\"score\",\"max\":80}}}");
+    put_def(f, STORE_DEF_ACHIEVEMENT, "a-two", "{\"code\":\"two\",\"name\":\"Two\","
+            "\"kind\":\"MILESTONE\",\"repeatable\":true,\"conditions\":{\"target\":2,"
+            "\"metric\":\"events:lesson\"},\"rewardConfig\":{\"currencyAwards\":{\"gems\":1}}}");
+    int n = 0;
+    begin(f);
+    scored_in_batch(f, "amy", n++, 60, 0);
+    scored_in_batch(f, "bob", n++, 10, 0);
+    scored_in_batch(f, "amy", n++, 90, 0);
+    commit(f);
+    scored(f, "amy", n++, 70, 0); /* capped: 25 XP a day */
+    scored(f, "amy", n++, 55, 1);
+    begin(f);
+    grant_coins(f, "bob", 10);
+    scored_in_batch(f, "bob", n++, 95, 1);
+    commit(f);
+    assert_int_equal(spend(f, "amy", 5, NULL, &(struct store_ledger){ 0 }), 0);
+    scored(f, "amy", n++, 40, 2);
+    scored(f, "cy", n++, 50, 0);
+    begin(f);
+    bool created;
+    struct store_user su;
+    assert_int_equal(store_user_upsert(f->u.s, "game", "cy", "{\"timezone\":\"Asia/Tokyo\"}",
+                                       NOW_MS, &created, &su, err, sizeof(err)), 0);
+    engine_user_attributes(f->e, "game", "cy", su.attributes);
+    store_user_release(&su);
+    scored_in_batch(f, "cy", n++, 50, 0);
+    commit(f);
+    scored(f, "cy", n++, 50, 1);
+    /* Only the grant's, the spend's and the attributes' batches logged states. */
+    assert_int_equal(count_of(f, "SELECT count(*) FROM state_log"), 3);
+    char amy[1024], bob[1024], cy[1024], again[1024];
+    state_of(f, "amy", amy, sizeof(amy));
+    state_of(f, "bob", bob, sizeof(bob));
+    state_of(f, "cy", cy, sizeof(cy));
+    assert_non_null(strstr(amy, "\"XP\":45")); /* 25 (a cap of 25 a day) + 10 + 10 */
+    assert_non_null(strstr(bob, "\"coins\":[16,16]"));
+    restart(f);
+    state_of(f, "amy", again, sizeof(again));
+    assert_string_equal(again, amy);
+    state_of(f, "bob", again, sizeof(again));
+    assert_string_equal(again, bob);
+    state_of(f, "cy", again, sizeof(again));
+    assert_string_equal(again, cy);
+
+    /* The rule changes: events before it are folded, events after it follow it. */
+    scored(f, "amy", n++, 60, 3);
+    put_rule(f, "r-xp", "{\"name\":\"xp\",\"eventType\":\"lesson\",\"xpAwards\":{\"XP\":1}}");
+    scored(f, "amy", n++, 60, 3);
+    scored(f, "bob", n++, 60, 3);
+    state_of(f, "amy", amy, sizeof(amy));
+    state_of(f, "bob", bob, sizeof(bob));
+    assert_non_null(strstr(amy, "\"XP\":56")); /* 45 + 10, then 1 */
+    restart(f);
+    state_of(f, "amy", again, sizeof(again));
+    assert_string_equal(again, amy);
+    state_of(f, "bob", again, sizeof(again));
+    assert_string_equal(again, bob);
+
+    /* A batch that fails forgets bob (whose events since the last fold are in their rows
+     * only); amy stays in memory with hers: the next read applies bob's again, not amy's. */
+    scored(f, "amy", n++, 60, 4);
+    scored(f, "bob", n++, 60, 4);
+    state_of(f, "amy", amy, sizeof(amy));
+    state_of(f, "bob", bob, sizeof(bob));
+    begin(f);
+    scored_in_batch(f, "bob", n++, 60, 4);
+    rollback(f);
+    state_of(f, "bob", again, sizeof(again));
+    assert_string_equal(again, bob);
+    state_of(f, "amy", again, sizeof(again));
+    assert_string_equal(again, amy);
+    /* and that read folded: a restart has them too */
+    restart(f);
+    state_of(f, "amy", again, sizeof(again));
+    assert_string_equal(again, amy);
+    state_of(f, "bob", again, sizeof(again));
+    assert_string_equal(again, bob);
+
+    /* A fold in a batch that fails (here before a definition changes) is undone in memory
+     * too: amy's events, changed in memory only, are written by the next fold. */
+    scored(f, "amy", n++, 60, 5);
+    state_of(f, "amy", amy, sizeof(amy));
+    begin(f);
+    scored_in_batch(f, "bob", n++, 60, 5);
+    assert_int_equal(engine_settle(f->e, f->u.s, err, sizeof(err)), 0);
+    rollback(f);
+    state_of(f, "bob", bob, sizeof(bob)); /* reads the logs back, and folds */
+    restart(f);
+    state_of(f, "amy", again, sizeof(again));
+    assert_string_equal(again, amy);
+    state_of(f, "bob", again, sizeof(again));
+    assert_string_equal(again, bob);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(events_are_applied_again_after_a_restart, setup, teardown),
     cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(the_ledger_reads_across_folds_and_rows_of_earlier_versions,
                                     setup, teardown),
