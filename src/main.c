@@ -171,6 +171,16 @@ static void flush_key_uses(void *arg)
     api_batch_usable(api); /* records a rollback the write may have caused */
 }
 
+/* On the engine thread, the last task before a stop: folds the game logs, so that the next
+ * start (perhaps of another version) applies no event again. */
+static void settle_at_stop(void *arg)
+{
+    struct api *api = arg;
+    char err[256];
+    if (api_batch_usable(api) && engine_settle(api->engine, api->store, err, sizeof(err)) < 0)
+        log_warn("cannot fold the game logs at stop; the next start will", LOG_S("error", err));
+}
+
 static void on_key_flush(uv_timer_t *t)
 {
     struct serve_state *s = t->data;
@@ -530,6 +540,7 @@ static int cmd_serve(const struct config *cfg)
     jobs_stop(jobs);
     /* Store work still queued finishes and is answered while the I/O threads run. */
     worker_submit(store_worker, flush_key_uses, &api);
+    worker_submit(store_worker, settle_at_stop, &api);
     worker_stop(store_worker);
     boards_wait_applied(engine_boards(engine)); /* the last batches' leaderboard changes */
     syncer_stop(api.syncer); /* the last batches become durable and are answered */

@@ -306,27 +306,6 @@ static int check_references(struct api_call *c, const struct game_app *a, struct
     return 0;
 }
 
-/* Installs x->compiled (ownership moves to the app) with its document. */
-static void install(struct game_app *a, struct def_ctx *x, const char *id, json_t *doc,
-                    int64_t created)
-{
-    struct compiled *cp = &x->compiled;
-    switch (x->kind->game) {
-    case GAME_RULE:
-        game_app_put_rule(a, id, cp->rule, doc, created);
-        cp->rule = NULL;
-        return;
-    case GAME_ACH:
-        game_app_put_achievement(a, id, cp->ach, doc);
-        cp->ach = NULL;
-        return;
-    case GAME_SEASON:
-        game_app_put_season(a, id, cp->season.starts_at, cp->season.ends_at, cp->season.active,
-                            doc);
-        return;
-    }
-}
-
 /* The change's audit row: action "<kind>.<verb>", the documents as the API shows them. */
 static int audit(struct api_call *c, const struct def_ctx *x, const char *verb, const char *id,
                  const json_t *before, const json_t *after)
@@ -375,7 +354,8 @@ static void def_run(struct api_call *c, struct store *st)
         }
         if (audit(c, x, "delete", x->id, old, NULL) < 0)
             return;
-        game_app_remove(a, k->game, x->id);
+        /* The rest of the batch reads the model from the store, as a replay will. */
+        engine_apps_forget(api->engine, c->who.app_id);
         api_call_answer(c, 204, NULL);
         return;
     }
@@ -415,7 +395,9 @@ static void def_run(struct api_call *c, struct store *st)
             api_call_fail_batch(c, "saving a definition failed", err);
         return;
     }
-    install(a, x, id, json_incref(doc), created);
+    /* The rest of the batch reads the model from the store (as a replay of its events will:
+     * the same order of definitions, the same compiled bodies), not the one installed here. */
+    engine_apps_forget(api->engine, c->who.app_id);
     api_call_answer(c, x->op == OP_CREATE ? 201 : 200, json_pack("{s:o}", k->one, doc));
 }
 

@@ -56,6 +56,11 @@ static void upsert_run(struct api_call *c, struct store *st)
         api_call_internal(c, "user read failed", err);
         return;
     }
+    if (engine_before_attributes(c->api->engine, st, err, sizeof(err)) < 0) {
+        json_decref(before);
+        api_call_fail_batch(c, "reading the game logs back failed", err);
+        return;
+    }
     if (store_user_upsert(st, c->who.app_id, x->user_id, x->attributes, clock_now_ms(), &created,
                           &u, err, sizeof(err)) < 0) {
         json_decref(before);

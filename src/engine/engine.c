@@ -201,6 +201,7 @@ struct engine_metrics {
     metric_u64 user_cache_resets;
     metric_u64 nonces, nonce_bytes;
     metric_u64 folds, folded_rows, fold_ns, log_rows;
+    metric_u64 replayed, replay_differed;
 };
 
 struct nonce_claim {
@@ -249,6 +250,8 @@ struct engine {
     int64_t log_rows, log_rows_committed, log_since_ms;
     int64_t fold_rows, fold_ms;   /* fold past this many rows or this age */
     bool need_fold;               /* `logged` may miss rows: fold before reading users */
+    bool fold_failed;             /* a fold of the open batch failed: the batch must too (its
+                                   * store writes may be half done; engine_flush fails it) */
     /* Folds counted, so that a fold marks every user folded at once and a batch that fails
      * undoes that (a user is unfolded while its `changed` is the current epoch). */
     uint64_t epoch, epoch_committed;
@@ -398,10 +401,23 @@ static void forget_logged(struct engine *e)
             }
 }
 
-static size_t ledger_entries(const struct game_effects *fx);
 static void journal_add(struct engine *e, struct user *u);
 static int user_get(struct engine *e, struct store *st, const char *app_id, const char *user_id,
                     struct user **out, char *err, size_t errlen);
+
+/* How many ledger entries an event's stored effects hold (XP and currency changes):
+ * game_effects_json writes each such effect as an object that starts with its type, and a
+ * quote inside a string is escaped, so the text cannot hold these otherwise. */
+static int64_t stored_entries(const char *effects)
+{
+    static const char *const types[] = { "{\"type\":\"xp.awarded\"",
+                                         "{\"type\":\"currency.changed\"" };
+    int64_t n = 0;
+    for (size_t i = 0; effects && i < sizeof(types) / sizeof(types[0]); i++)
+        for (const char *p = effects; (p = strstr(p, types[i])); p++)
+            n++;
+    return n;
+}
 
 struct replay {
     struct engine *e;
@@ -433,12 +449,10 @@ static int replay_event(const struct store_event *ev, int64_t seq, void *arg)
     struct game_event gev = { ev->event_type, meta, ev->occurred_at, ev->processed_at };
     game_apply(app, &u->g, &gev, &e->fx);
     json_decref(meta);
-    size_t entries = ledger_entries(&e->fx);
-    /* The row's first ledger seq stands: the ledger reads the entries from it. */
+    /* The row's entries stand, whatever this gives: the ledger reads them from it. */
+    int64_t entries = stored_entries(ev->effects);
     if (entries && ev->ledger_seq)
-        u->g.ledger_seq = ev->ledger_seq + (int64_t)entries - 1;
-    else
-        u->g.ledger_seq += (int64_t)entries;
+        u->g.ledger_seq = ev->ledger_seq + entries - 1;
     buf_reset(&r->fx);
     if (e->fx.n)
         game_effects_json(&e->fx, &r->fx);
@@ -477,6 +491,8 @@ static int read_back(struct engine *e, struct store *st, int64_t *rows, char *er
         e->need_fold = true;
         return -1;
     }
+    metric_add(&e->m.replayed, (uint64_t)r.applied);
+    metric_add(&e->m.replay_differed, (uint64_t)r.differ);
     if (r.differ)
         log_error("events applied again gave other effects than they had",
                   LOG_I("events", r.differ));
@@ -501,10 +517,9 @@ static int game_fold(struct engine *e, struct store *st, char *err, size_t errle
     for (size_t i = 0; i < e->journal_n; i++)
         if (e->journal[i]->dirty)
             e->journal[i]->changed = e->epoch;
-    if (e->need_fold) {
-        if (read_back(e, st, &rows, err, errlen) < 0)
-            return -1;
-    } else if (fold_states(e, st, &rows, err, errlen) < 0) {
+    if (e->need_fold ? read_back(e, st, &rows, err, errlen) < 0
+                     : fold_states(e, st, &rows, err, errlen) < 0) {
+        e->fold_failed = true;
         return -1;
     }
     uint64_t ns = clock_mono_ns() - t0;
@@ -827,8 +842,15 @@ static int user_get(struct engine *e, struct store *st, const char *app_id, cons
         *out = u;
         return 0;
     }
-    if (e->need_fold && game_fold(e, st, err, errlen) < 0)
-        return -1;
+    if (e->need_fold) {
+        if (game_fold(e, st, err, errlen) < 0)
+            return -1;
+        /* Reading the logs back may have loaded this user to apply its events again. */
+        if ((u = users_find(&e->users, app_id, user_id))) {
+            *out = u;
+            return 0;
+        }
+    }
     char *attrs = NULL, *state = NULL;
     int64_t through = 0;
     int rc = store_user_load(st, app_id, user_id, &attrs, &state, &through, err, errlen);
@@ -864,6 +886,11 @@ int engine_user(struct engine *e, struct store *st, const char *app_id, const ch
     return rc;
 }
 
+int engine_before_attributes(struct engine *e, struct store *st, char *err, size_t errlen)
+{
+    return e->need_fold ? game_fold(e, st, err, errlen) : 0;
+}
+
 void engine_user_attributes(struct engine *e, const char *app_id, const char *user_id,
                             const char *attributes)
 {
@@ -877,6 +904,10 @@ void engine_user_attributes(struct engine *e, const char *app_id, const char *us
 
 int engine_flush(struct engine *e, struct store *st, int64_t now_ms, char *err, size_t errlen)
 {
+    if (e->fold_failed) {
+        snprintf(err, errlen, "a fold of the game logs failed in this batch");
+        return -1;
+    }
     if (record_claims(e, st, err, errlen) < 0 ||
         boards_flush(e->boards, st, now_ms, err, errlen) < 0)
         return -1;
@@ -1443,6 +1474,7 @@ bool engine_batch_end_then(struct engine *e, bool committed, uint64_t commit_ns,
         buf_reset(&e->claimed);
     e->batch_processed = e->batch_failed = e->batch_duplicate = e->batch_users_created = 0;
     e->batch_events = 0;
+    e->fold_failed = false;
     return later;
 }
 
@@ -1539,6 +1571,14 @@ void engine_collect_metrics(struct buf *out, void *arg)
                    "Time the engine thread spent folding the game logs.");
     buf_printf(out, "reactor_engine_game_log_fold_seconds_total %.6f\n",
                (double)metric_get(&e->m.fold_ns) / 1e9);
+    metrics_single(out, "reactor_engine_events_replayed_total", "counter",
+                   "Events applied again to their users' states when the logs were read back "
+                   "(start-up, or after a failed batch).",
+                   metric_get(&e->m.replayed));
+    metrics_single(out, "reactor_engine_events_replay_differed_total", "counter",
+                   "Events applied again whose effects differed from the ones stored (should "
+                   "stay 0).",
+                   metric_get(&e->m.replay_differed));
     metrics_single(out, "reactor_engine_user_cache_resets_total", "counter",
                    "Times the user table passed REACTOR_ENGINE_USER_CACHE and was emptied.",
                    metric_get(&e->m.user_cache_resets));

@@ -171,7 +171,11 @@ int engine_season_parse(const json_t *doc, struct engine_season *out);
  * ENGINE_STATE_UNREADABLE, or -1. Valid until the batch ends. */
 int engine_user(struct engine *e, struct store *st, const char *app_id, const char *user_id,
                 struct game_user **out, char *err, size_t errlen);
-/* POST /users changed a user's attributes (JSON object text): conditions see them at once. */
+/* Before POST /users changes a user's stored attributes: the logs are read back first if
+ * they must be (events are applied again with the attributes they met). 0 or -1. */
+int engine_before_attributes(struct engine *e, struct store *st, char *err, size_t errlen);
+/* POST /users changed a user's attributes (JSON object text): conditions see them at once, and
+ * the user's state is logged with the batch (no event before is applied again after them). */
 void engine_user_attributes(struct engine *e, const char *app_id, const char *user_id,
                             const char *attributes);
 /* Writes what the open batch changed and has not written yet, before its commit: the nonces

@@ -582,3 +582,58 @@ def test_logged_state_and_ledger_survive_folds_and_kill_9(reactor, tmp_path):
     assert again.json()["transaction"] == first.json()["transaction"]
     assert of_type(g.send("u1"), "xp.awarded")[0]["totalXp"] == 7
     assert g.balance("u1") == 11
+
+
+def test_events_applied_again_after_kill_9_give_the_same_states(reactor, tmp_path):
+    """An event does not write its user's state: after a kill -9 the next start applies the
+    events since the last fold again, each under the definitions, settings and attributes it
+    met. Here a rule changes, the app's time zone changes (the time bonus reads it) and a
+    user's time zone changes (streaks and daily caps read it) between events, and a spend comes
+    in between; the profiles and ledgers read after the restart are the ones read before."""
+    from tenants import Api
+    data = tmp_path / "data"
+    s = start(reactor, data_dir=data, env={"REACTOR_GAME_LOG_ROWS": "100000"})
+    g = Game(Api(s), defaultTimezone="UTC")
+    r = g.rule(xpAwards={"XP": 10}, currencyAwards={"coins": 4},
+               timeBonusConfig={"fromHour": 0, "toHour": 23, "multiplier": 2},
+               caps=[{"per": "day", "max": 30}])
+    g.rule(name="scored", xpAwards={"Skill": {"field": "score", "max": 50}},
+           conditions={"all": [{"field": "score", "op": "gte", "value": 10}]})
+    g.achievement(code="three", kind="MILESTONE", repeatable=True,
+                  conditions={"target": 3, "metric": "events:task_completed"},
+                  rewardConfig={"currencyAwards": {"gems": 1}})
+    users = ["u1", "u2", "u3"]
+    for day in (3, 2):
+        for u in users:
+            g.send(u, occurredAt=days_ago(day, hour=10), metadata={"score": 5 + day * 7})
+    assert g.api.patch(f"/rules/{r['id']}", g.admin, {"xpAwards": {"XP": 7}}).status_code == 200
+    for u in users:
+        g.send(u, occurredAt=days_ago(1, hour=23), metadata={"score": 40})
+    app_path = f"/apps/{g.app['id']}"
+    assert g.api.patch(app_path, g.admin, {"defaultTimezone": "Asia/Tokyo"}).status_code == 200
+    assert g.api.post("/users", g.admin, {"userId": "u2", "attributes":
+                                          {"timezone": "America/Los_Angeles"}}).status_code == 201
+    assert g.spend("u3", 5).status_code == 201
+    for u in users:
+        g.send(u, occurredAt=days_ago(0, hour=1), metadata={"score": 60})
+        g.send(u, occurredAt=days_ago(0, hour=2), metadata={"score": 1})
+    before = {u: g.profile(u) for u in users}
+    ledgers = {u: g.api.get(f"/users/{u}/ledger?limit=100", g.admin).json()["rows"]
+               for u in users}
+    s.kill()
+    s.returncode = s.proc.returncode  # -9: the test expects this death
+    s = start(reactor, data_dir=data)
+    g.api = Api(s)
+    g.events = EventClient(s, g.app["id"], g.admin)
+    assert {u: g.profile(u) for u in users} == before
+    assert {u: g.api.get(f"/users/{u}/ledger?limit=100", g.admin).json()["rows"]
+            for u in users} == ledgers
+    m = metrics(s)
+    # the day's six events, after the last fold (the app's change folded the ones before)
+    assert m["reactor_engine_events_replayed_total"] == 6, m
+    assert m["reactor_engine_events_replay_differed_total"] == 0, m
+    # and the next events go on from there
+    fx = g.send("u1", occurredAt=days_ago(0, hour=3), metadata={"score": 60})
+    totals = {lv["track"]: lv["totalXp"] for lv in before["u1"]["levels"]}
+    for x in of_type(fx, "xp.awarded"):
+        assert x["totalXp"] == totals[x["track"]] + x["amount"], (x, totals)

@@ -1571,6 +1571,9 @@ static void events_are_applied_again_after_a_restart(void **state)
     put_def(f, STORE_DEF_ACHIEVEMENT, "a-two", "{\"code\":\"two\",\"name\":\"Two\","
             "\"kind\":\"MILESTONE\",\"repeatable\":true,\"conditions\":{\"target\":2,"
             "\"metric\":\"events:lesson\"},\"rewardConfig\":{\"currencyAwards\":{\"gems\":1}}}");
+    put_rule(f, "r-gold", "{\"name\":\"gold\",\"eventType\":\"lesson\",\"conditions\":"
+                          "{\"field\":\"user.attributes.tier\",\"op\":\"eq\",\"value\":\"gold\"},"
+                          "\"currencyAwards\":{\"Gold\":5}}");
     int n = 0;
     begin(f);
     scored_in_batch(f, "amy", n++, 60, 0);
@@ -1583,14 +1586,17 @@ static void events_are_applied_again_after_a_restart(void **state)
     grant_coins(f, "bob", 10);
     scored_in_batch(f, "bob", n++, 95, 1);
     commit(f);
-    assert_int_equal(spend(f, "amy", 5, NULL, &(struct store_ledger){ 0 }), 0);
+    struct store_ledger spent;
+    assert_int_equal(spend(f, "amy", 5, NULL, &spent), 0);
+    store_ledger_release(&spent);
     scored(f, "amy", n++, 40, 2);
     scored(f, "cy", n++, 50, 0);
     begin(f);
     bool created;
     struct store_user su;
-    assert_int_equal(store_user_upsert(f->u.s, "game", "cy", "{\"timezone\":\"Asia/Tokyo\"}",
-                                       NOW_MS, &created, &su, err, sizeof(err)), 0);
+    assert_int_equal(store_user_upsert(f->u.s, "game", "cy", "{\"timezone\":\"Asia/Tokyo\","
+                                       "\"tier\":\"gold\"}", NOW_MS, &created, &su, err,
+                                       sizeof(err)), 0);
     engine_user_attributes(f->e, "game", "cy", su.attributes);
     store_user_release(&su);
     scored_in_batch(f, "cy", n++, 50, 0);
@@ -1607,10 +1613,15 @@ static void events_are_applied_again_after_a_restart(void **state)
     restart(f);
     state_of(f, "amy", again, sizeof(again));
     assert_string_equal(again, amy);
+    /* that read applied again the two events no logged state holds (amy's after her spend,
+     * cy's after her new attributes), and loaded each user once */
+    assert_int_equal(metric(f->e, "reactor_engine_known_users"), 3);
+    assert_int_equal(metric(f->e, "reactor_engine_events_replayed_total"), 2);
     state_of(f, "bob", again, sizeof(again));
     assert_string_equal(again, bob);
     state_of(f, "cy", again, sizeof(again));
     assert_string_equal(again, cy);
+    assert_non_null(strstr(cy, "\"Gold\":[10,10]")); /* after it became gold */
 
     /* The rule changes: events before it are folded, events after it follow it. */
     scored(f, "amy", n++, 60, 3);
@@ -1660,9 +1671,102 @@ static void events_are_applied_again_after_a_restart(void **state)
     assert_string_equal(again, amy);
     state_of(f, "bob", again, sizeof(again));
     assert_string_equal(again, bob);
+
+    /* New attributes first thing after a start, for a user not read yet: the logs are read
+     * back before they are stored, so cy's events since the last fold meet "gold" again. */
+    scored(f, "cy", n++, 50, 6);
+    state_of(f, "cy", cy, sizeof(cy));
+    assert_non_null(strstr(cy, "\"Gold\":[15,15]"));
+    restart(f);
+    begin(f);
+    assert_int_equal(engine_before_attributes(f->e, f->u.s, err, sizeof(err)), 0);
+    assert_int_equal(store_user_upsert(f->u.s, "game", "cy", "{\"timezone\":\"Asia/Tokyo\","
+                                       "\"tier\":\"silver\"}", NOW_MS, &created, &su, err,
+                                       sizeof(err)), 0);
+    engine_user_attributes(f->e, "game", "cy", su.attributes);
+    store_user_release(&su);
+    commit(f);
+    restart(f);
+    state_of(f, "cy", again, sizeof(again));
+    assert_string_equal(again, cy);
+
+    /* A read back that fails after the store's part (here writing the states): the batch
+     * cannot commit, so the events stay to be applied again, and are. */
+    scored(f, "amy", n++, 60, 7);
+    state_of(f, "amy", amy, sizeof(amy));
+    restart(f);
+    unit_store_exec(f->u.s, "CREATE TRIGGER no_state BEFORE UPDATE ON game_users "
+                            "BEGIN SELECT RAISE(ABORT, 'no'); END");
+    struct game_user *g;
+    begin(f);
+    assert_int_equal(engine_user(f->e, f->u.s, "game", "amy", &g, err, sizeof(err)), -1);
+    assert_int_equal(engine_flush(f->e, f->u.s, NOW_MS, err, sizeof(err)), -1);
+    rollback(f);
+    unit_store_exec(f->u.s, "DROP TRIGGER no_state");
+    state_of(f, "amy", again, sizeof(again));
+    assert_string_equal(again, amy);
+    restart(f);
+    state_of(f, "amy", again, sizeof(again));
+    assert_string_equal(again, amy);
+}
+
+/* A store written before events stopped logging states (migration 20): every event's change
+ * is already in the state log, so the upgrade marks its rows as holding every event stored,
+ * and a start applies none again (an event after the fold mark would otherwise count twice). */
+static void a_store_from_before_applies_no_event_twice(void **state)
+{
+    (void)state;
+    struct fixture fx, *f = &fx;
+    memset(f, 0, sizeof(*f));
+    assert_int_equal(unit_store_make_at(&f->u, "replay-v19", 19), 0);
+    f->tenants = tenant_registry_new(100, 60);
+    assert_int_equal(add_app(f, "game", "{\"autoCreateUsers\":true}",
+                             "22222222-2222-4222-8222-222222222222", 2), 0);
+    bool created;
+    struct store_def d = { (char *)"r", (char *)"{\"name\":\"r\",\"eventType\":\"lesson\","
+                                                "\"xpAwards\":{\"XP\":10}}", NOW_MS, NOW_MS };
+    struct store_event ev = {
+        .app_id = (char *)"game",
+        .idempotency_key = (char *)"old-event-1",
+        .user_id = (char *)"old",
+        .event_type = (char *)"lesson",
+        .occurred_at = NOW_MS,
+        .received_at = NOW_MS,
+        .processed_at = NOW_MS,
+        .status = STORE_EVENT_PROCESSED,
+        .effects = (char *)"[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":10,"
+                           "\"totalXp\":10,\"source\":\"rule\",\"ruleId\":\"r\"}]",
+        .ledger_seq = 1,
+    };
+    begin(f);
+    assert_int_equal(store_def_put(f->u.s, "game", STORE_DEF_RULE, &d, err, sizeof(err)), 0);
+    assert_int_equal(store_user_ensure(f->u.s, "game", "old", NOW_MS, &created, err,
+                                       sizeof(err)), 0);
+    assert_int_equal(store_event_insert(f->u.s, &ev, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    /* as that version logged it, with its batch */
+    unit_store_exec(f->u.s, "INSERT INTO state_log (states) VALUES ('[[\"game\",\"old\","
+                            "{\"seq\":1,\"xp\":{\"XP\":10},\"events\":{\"lesson\":1}},1]]')");
+    store_close(f->u.s);
+    f->u.s = unit_store_open(f->u.data_dir);
+    assert_non_null(f->u.s);
+    f->e = engine_new(f->tenants);
+    assert_int_equal(engine_load(f->e, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    char got[512];
+    state_of(f, "old", got, sizeof(got));
+    assert_string_equal(got, "{\"seq\":1,\"xp\":{\"XP\":10},\"events\":{\"lesson\":1}}");
+    assert_int_equal(metric(f->e, "reactor_engine_events_replayed_total"), 0);
+    /* and the next event goes on from there */
+    scored(f, "old", 1, 0, 0);
+    state_of(f, "old", got, sizeof(got));
+    assert_non_null(strstr(got, "\"XP\":20"));
+    engine_free(f->e);
+    tenant_registry_free(f->tenants);
+    unit_store_close(&f->u);
 }
 
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(a_store_from_before_applies_no_event_twice),
     cmocka_unit_test_setup_teardown(events_are_applied_again_after_a_restart, setup, teardown),
     cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(the_ledger_reads_across_folds_and_rows_of_earlier_versions,

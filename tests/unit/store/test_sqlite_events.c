@@ -484,6 +484,58 @@ static void a_secret_made_in_a_rolled_back_batch_is_not_used(void **state)
     assert_int_equal(count_rows(f->u.s, "SELECT count(*) FROM event_keys"), 1); /* lost */
 }
 
+struct replayed {
+    char seen[8][32];
+    int64_t seqs[8];
+    size_t n, stop_at;
+};
+
+static int replayed_one(const struct store_event *ev, int64_t seq, void *arg)
+{
+    struct replayed *r = arg;
+    if (r->n == r->stop_at)
+        return -1;
+    snprintf(r->seen[r->n], sizeof(r->seen[0]), "%s:%s:%s", ev->idempotency_key,
+             ev->metadata ? ev->metadata : "-", ev->effects ? ev->effects : "-");
+    r->seqs[r->n++] = seq;
+    return 0;
+}
+
+/* The events a fold that reads the logs back applies again: the processed ones after a seq,
+ * in seq order, as stored; a callback that fails stops the scan and fails it. */
+static void replay_gives_processed_events_after_a_seq_in_order(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = f->u.s;
+    int64_t first;
+    assert_int_equal(store_event_next_seq(s, &first, err, sizeof(err)), 0);
+    static const char *const keys[] = { "rp-a", "rp-b", "rp-c", "rp-d" };
+    for (int i = 0; i < 4; i++) {
+        struct store_event e = event_row("shop", keys[i], "u");
+        e.metadata = i == 1 ? (char *)"{\"m\":1}" : NULL;
+        e.effects = i == 3 ? (char *)"[1]" : NULL;
+        if (i == 2) {
+            e.status = STORE_EVENT_FAILED;
+            e.error = (char *)"no";
+        }
+        insert(s, &e);
+    }
+    struct replayed r = { .stop_at = 8 };
+    assert_int_equal(store_game_replay(s, first, replayed_one, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.n, 2); /* after rp-a; rp-c failed */
+    assert_string_equal(r.seen[0], "rp-b:{\"m\":1}:-");
+    assert_int_equal(r.seqs[0], first + 1);
+    assert_string_equal(r.seen[1], "rp-d:-:[1]");
+    assert_int_equal(r.seqs[1], first + 3);
+    struct replayed stop = { .stop_at = 1 };
+    assert_int_equal(store_game_replay(s, 0, replayed_one, &stop, err, sizeof(err)), -1);
+    assert_int_equal(stop.n, 1);
+    /* the scan is left ready for the next */
+    struct replayed again = { .stop_at = 8 };
+    assert_int_equal(store_game_replay(s, first + 2, replayed_one, &again, err, sizeof(err)), 0);
+    assert_int_equal(again.n, 1);
+}
+
 /* Retention deletes the oldest events, in seq order, up to the first one young enough, and
  * forgets their keys: a client's key can be used again. */
 static void expire_deletes_the_oldest_and_their_keys(void **state)
@@ -839,6 +891,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(a_secret_made_in_a_rolled_back_batch_is_not_used, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(expire_deletes_the_oldest_and_their_keys, setup, teardown),
+    cmocka_unit_test_setup_teardown(replay_gives_processed_events_after_a_seq_in_order, setup,
+                                    teardown),
     cmocka_unit_test(migration_carries_old_events),
     cmocka_unit_test_setup_teardown(user_ensure_creates_once, setup, teardown),
     cmocka_unit_test_setup_teardown(user_ensure_keeps_existing_user, setup, teardown),
