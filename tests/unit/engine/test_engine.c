@@ -1532,6 +1532,14 @@ static void state_of(struct fixture *f, const char *user, char *out, size_t len)
     free(text);
 }
 
+/* The user's state is `want` (state_of's text). */
+static void expect_state(struct fixture *f, const char *user, const char *want)
+{
+    char got[1024];
+    state_of(f, user, got, sizeof(got));
+    assert_string_equal(got, want);
+}
+
 static int64_t count_of(struct fixture *f, const char *sql)
 {
     sqlite3_stmt *st;
@@ -1604,23 +1612,20 @@ static void events_are_applied_again_after_a_restart(void **state)
     scored(f, "cy", n++, 50, 1);
     /* Only the grant's, the spend's and the attributes' batches logged states. */
     assert_int_equal(count_of(f, "SELECT count(*) FROM state_log"), 3);
-    char amy[1024], bob[1024], cy[1024], again[1024];
+    char amy[1024], bob[1024], cy[1024];
     state_of(f, "amy", amy, sizeof(amy));
     state_of(f, "bob", bob, sizeof(bob));
     state_of(f, "cy", cy, sizeof(cy));
     assert_non_null(strstr(amy, "\"XP\":45")); /* 25 (a cap of 25 a day) + 10 + 10 */
     assert_non_null(strstr(bob, "\"coins\":[16,16]"));
     restart(f);
-    state_of(f, "amy", again, sizeof(again));
-    assert_string_equal(again, amy);
+    expect_state(f, "amy", amy);
     /* that read applied again the two events no logged state holds (amy's after her spend,
      * cy's after her new attributes), and loaded each user once */
     assert_int_equal(metric(f->e, "reactor_engine_known_users"), 3);
     assert_int_equal(metric(f->e, "reactor_engine_events_replayed_total"), 2);
-    state_of(f, "bob", again, sizeof(again));
-    assert_string_equal(again, bob);
-    state_of(f, "cy", again, sizeof(again));
-    assert_string_equal(again, cy);
+    expect_state(f, "bob", bob);
+    expect_state(f, "cy", cy);
     assert_non_null(strstr(cy, "\"Gold\":[10,10]")); /* after it became gold */
 
     /* The rule changes: events before it are folded, events after it follow it. */
@@ -1632,10 +1637,8 @@ static void events_are_applied_again_after_a_restart(void **state)
     state_of(f, "bob", bob, sizeof(bob));
     assert_non_null(strstr(amy, "\"XP\":56")); /* 45 + 10, then 1 */
     restart(f);
-    state_of(f, "amy", again, sizeof(again));
-    assert_string_equal(again, amy);
-    state_of(f, "bob", again, sizeof(again));
-    assert_string_equal(again, bob);
+    expect_state(f, "amy", amy);
+    expect_state(f, "bob", bob);
 
     /* A batch that fails forgets bob (whose events since the last fold are in their rows
      * only); amy stays in memory with hers: the next read applies bob's again, not amy's. */
@@ -1646,16 +1649,12 @@ static void events_are_applied_again_after_a_restart(void **state)
     begin(f);
     scored_in_batch(f, "bob", n++, 60, 4);
     rollback(f);
-    state_of(f, "bob", again, sizeof(again));
-    assert_string_equal(again, bob);
-    state_of(f, "amy", again, sizeof(again));
-    assert_string_equal(again, amy);
+    expect_state(f, "bob", bob);
+    expect_state(f, "amy", amy);
     /* and that read folded: a restart has them too */
     restart(f);
-    state_of(f, "amy", again, sizeof(again));
-    assert_string_equal(again, amy);
-    state_of(f, "bob", again, sizeof(again));
-    assert_string_equal(again, bob);
+    expect_state(f, "amy", amy);
+    expect_state(f, "bob", bob);
 
     /* A fold in a batch that fails (here before a definition changes) is undone in memory
      * too: amy's events, changed in memory only, are written by the next fold. */
@@ -1667,10 +1666,8 @@ static void events_are_applied_again_after_a_restart(void **state)
     rollback(f);
     state_of(f, "bob", bob, sizeof(bob)); /* reads the logs back, and folds */
     restart(f);
-    state_of(f, "amy", again, sizeof(again));
-    assert_string_equal(again, amy);
-    state_of(f, "bob", again, sizeof(again));
-    assert_string_equal(again, bob);
+    expect_state(f, "amy", amy);
+    expect_state(f, "bob", bob);
 
     /* New attributes first thing after a start, for a user not read yet: the logs are read
      * back before they are stored, so cy's events since the last fold meet "gold" again. */
@@ -1687,8 +1684,7 @@ static void events_are_applied_again_after_a_restart(void **state)
     store_user_release(&su);
     commit(f);
     restart(f);
-    state_of(f, "cy", again, sizeof(again));
-    assert_string_equal(again, cy);
+    expect_state(f, "cy", cy);
 
     /* A read back that fails after the store's part (here writing the states): the batch
      * cannot commit, so the events stay to be applied again, and are. */
@@ -1703,11 +1699,9 @@ static void events_are_applied_again_after_a_restart(void **state)
     assert_int_equal(engine_flush(f->e, f->u.s, NOW_MS, err, sizeof(err)), -1);
     rollback(f);
     unit_store_exec(f->u.s, "DROP TRIGGER no_state");
-    state_of(f, "amy", again, sizeof(again));
-    assert_string_equal(again, amy);
+    expect_state(f, "amy", amy);
     restart(f);
-    state_of(f, "amy", again, sizeof(again));
-    assert_string_equal(again, amy);
+    expect_state(f, "amy", amy);
 }
 
 /* A store written before events stopped logging states (migration 20): every event's change
