@@ -128,7 +128,8 @@ static const struct option options[] = {
       "users the engine remembers before it empties its table (memory bound)" },
     { "REACTOR_GAME_LOG_ROWS", "--game-log-rows", OPT_INT, OFF(game_log_rows), "100000", 1,
       100000000, false, NULL,
-      "users' state and ledger rows logged before they are folded into their tables" },
+      "events, users' states and ledger rows logged before they are folded into their tables "
+      "(a start after a crash applies those events again)" },
     { "REACTOR_GAME_LOG_SECONDS", "--game-log-seconds", OPT_INT, OFF(game_log_seconds), "60",
       1, 86400, false, NULL, "seconds the oldest logged row waits at most for a fold" },
     { "REACTOR_LEADERBOARD_RETENTION_SECONDS", "--leaderboard-retention", OPT_INT,
