@@ -401,13 +401,14 @@ static void forget_logged(struct engine *e)
             }
 }
 
+static size_t ledger_entries(const struct game_effects *fx);
 static void journal_add(struct engine *e, struct user *u);
 static int user_get(struct engine *e, struct store *st, const char *app_id, const char *user_id,
                     struct user **out, char *err, size_t errlen);
 
-/* How many ledger entries an event's stored effects hold (XP and currency changes):
- * game_effects_json writes each such effect as an object that starts with its type, and a
- * quote inside a string is escaped, so the text cannot hold these otherwise. */
+/* How many ledger entries an event's stored effects hold (XP and currency changes), at least:
+ * game_effects_json writes each such effect as an object that starts with its type (a quote
+ * inside a string is escaped, so no string holds that text; an achievement's tier may). */
 static int64_t stored_entries(const char *effects)
 {
     static const char *const types[] = { "{\"type\":\"xp.awarded\"",
@@ -449,14 +450,19 @@ static int replay_event(const struct store_event *ev, int64_t seq, void *arg)
     struct game_event gev = { ev->event_type, meta, ev->occurred_at, ev->processed_at };
     game_apply(app, &u->g, &gev, &e->fx);
     json_decref(meta);
-    /* The row's entries stand, whatever this gives: the ledger reads them from it. */
-    int64_t entries = stored_entries(ev->effects);
-    if (entries && ev->ledger_seq)
-        u->g.ledger_seq = ev->ledger_seq + entries - 1;
     buf_reset(&r->fx);
     if (e->fx.n)
         game_effects_json(&e->fx, &r->fx);
-    if (r->fx.len ? !ev->effects || strcmp(r->fx.data, ev->effects) != 0 : ev->effects != NULL) {
+    bool same = r->fx.len ? ev->effects && strcmp(r->fx.data, ev->effects) == 0
+                          : ev->effects == NULL;
+    /* The row's entries stand, whatever this gives: the ledger reads them from it. Counted
+     * from the effects applied again when they are the row's (exact), else from the row's
+     * text (an achievement's tier, any JSON, could hold such a text too: a gap in the
+     * user's seqs then, never a seq given twice). */
+    int64_t entries = same ? (int64_t)ledger_entries(&e->fx) : stored_entries(ev->effects);
+    if (entries && ev->ledger_seq)
+        u->g.ledger_seq = ev->ledger_seq + entries - 1;
+    if (!same) {
         if (r->differ++ < 3)
             log_error("an event applied again to its user's state did not have the effects it "
                       "had; the state now holds what it has this time",
