@@ -236,8 +236,9 @@ static void patch_ctx_free(void *p)
 static void patch_commit(struct api_call *c)
 {
     struct patch_ctx *x = c->ctx;
+    /* The engine's model of the app was forgotten in the batch (patch_run), and one that
+     * fails forgets every app's. */
     tenant_app_put(c->api->tenants, &x->app);
-    engine_apps_forget(c->api->engine, x->app.id); /* settings or time zone may have changed */
 }
 
 static void patch_run(struct api_call *c, struct store *st)

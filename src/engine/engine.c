@@ -406,18 +406,11 @@ static void journal_add(struct engine *e, struct user *u);
 static int user_get(struct engine *e, struct store *st, const char *app_id, const char *user_id,
                     struct user **out, char *err, size_t errlen);
 
-/* How many ledger entries an event's stored effects hold (XP and currency changes), at least:
- * game_effects_json writes each such effect as an object that starts with its type (a quote
- * inside a string is escaped, so no string holds that text; an achievement's tier may). */
-static int64_t stored_entries(const char *effects)
+/* store_ledger_logged's callback: the first entry it reads is the newest. */
+static bool newest_seq(const struct store_ledger *l, void *arg)
 {
-    static const char *const types[] = { "{\"type\":\"xp.awarded\"",
-                                         "{\"type\":\"currency.changed\"" };
-    int64_t n = 0;
-    for (size_t i = 0; effects && i < sizeof(types) / sizeof(types[0]); i++)
-        for (const char *p = effects; (p = strstr(p, types[i])); p++)
-            n++;
-    return n;
+    *(int64_t *)arg = l->seq;
+    return false;
 }
 
 struct replay {
@@ -455,13 +448,17 @@ static int replay_event(const struct store_event *ev, int64_t seq, void *arg)
         game_effects_json(&e->fx, &r->fx);
     bool same = r->fx.len ? ev->effects && strcmp(r->fx.data, ev->effects) == 0
                           : ev->effects == NULL;
-    /* The row's entries stand, whatever this gives: the ledger reads them from it. Counted
-     * from the effects applied again when they are the row's (exact), else from the row's
-     * text (an achievement's tier, any JSON, could hold such a text too: a gap in the
-     * user's seqs then, never a seq given twice). */
-    int64_t entries = same ? (int64_t)ledger_entries(&e->fx) : stored_entries(ev->effects);
-    if (entries && ev->ledger_seq)
-        u->g.ledger_seq = ev->ledger_seq + entries - 1;
+    /* The row's entries stand, whatever this gives: the ledger reads them from it. When the
+     * effects applied again are the row's, they count them; else the ledger's own reading of
+     * the row gives its last entry's seq (newest first). */
+    if (same && ev->ledger_seq && ledger_entries(&e->fx))
+        u->g.ledger_seq = ev->ledger_seq + (int64_t)ledger_entries(&e->fx) - 1;
+    else if (!same && ev->ledger_seq) {
+        rc = store_ledger_logged(r->st, STORE_LEDGER_EVENT(seq), newest_seq, &u->g.ledger_seq,
+                                 r->err, r->errlen);
+        if (rc < 0 && rc != STORE_NOT_FOUND)
+            return -1;
+    }
     if (!same) {
         if (r->differ++ < 3)
             log_error("an event applied again to its user's state did not have the effects it "

@@ -531,6 +531,8 @@ def test_game_state_and_definitions_survive_a_restart(reactor, tmp_path):
     after = g.profile()
     assert after == before
     assert after["levels"][0]["totalXp"] == 140 and after["streaks"][0]["current"] == 2
+    # a clean stop folded the game logs: this start applied no event again
+    assert metrics(s)["reactor_engine_events_replayed_total"] == 0
     fx = g.send()
     assert of_type(fx, "xp.awarded")[0]["totalXp"] == 210
     assert not of_type(fx, "achievement.unlocked")

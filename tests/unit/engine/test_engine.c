@@ -1704,6 +1704,50 @@ static void events_are_applied_again_after_a_restart(void **state)
     expect_state(f, "amy", amy);
 }
 
+/* The user's ledger holds the seqs hi, hi - 1, ..., 1, each once (newest first). */
+static void expect_ledger_seqs(struct fixture *f, const char *user, int64_t hi)
+{
+    struct ledger_seen s = { .n = 0 };
+    begin(f);
+    if (engine_ledger_page(f->e, f->u.s, "game", user, INT64_MAX, 16, NULL, ledger_seen_row, &s,
+                           err, sizeof(err)) != 0)
+        fail_msg("engine_ledger_page: %s", err);
+    commit(f);
+    assert_int_equal(s.n, (size_t)hi);
+    for (size_t i = 0; i < s.n; i++)
+        assert_int_equal(s.seq[i], hi - (int64_t)i);
+}
+
+/* An event applied again that does not give the effects it had (here its rule changed in
+ * the store behind the engine's back, which the API never does: it folds first) is counted
+ * and logged, and the user's ledger seqs go on from the entries its row holds, never giving
+ * one of them again. */
+static void a_replay_that_differs_keeps_the_rows_ledger(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 100000, 3600 * 1000);
+    put_rule(f, "r-two", "{\"name\":\"two\",\"eventType\":\"lesson\",\"xpAwards\":{\"XP\":10},"
+                         "\"currencyAwards\":{\"coins\":1}}");
+    scored(f, "dee", 0, 0, 0);
+    scored(f, "dee", 1, 0, 0);
+    char before[1024];
+    state_of(f, "dee", before, sizeof(before));
+    assert_non_null(strstr(before, "{\"seq\":4,")); /* two entries an event */
+    struct store_def d = { (char *)"r-two", (char *)"{\"name\":\"two\",\"eventType\":\"lesson\","
+                                                    "\"xpAwards\":{\"XP\":10}}", NOW_MS, NOW_MS };
+    assert_int_equal(store_def_put(f->u.s, "game", STORE_DEF_RULE, &d, err, sizeof(err)), 0);
+    restart(f);
+    char after[1024];
+    state_of(f, "dee", after, sizeof(after));
+    assert_int_equal(metric(f->e, "reactor_engine_events_replayed_total"), 2);
+    assert_int_equal(metric(f->e, "reactor_engine_events_replay_differed_total"), 2);
+    assert_non_null(strstr(after, "{\"seq\":4,")); /* the rows' entries stand */
+    assert_null(strstr(after, "coins"));           /* the state holds what it gives now */
+    /* the next entry takes seq 5 */
+    scored(f, "dee", 2, 0, 0);
+    expect_ledger_seqs(f, "dee", 5);
+}
+
 /* A store written before events stopped logging states (migration 20): every event's change
  * is already in the state log, so the upgrade marks its rows as holding every event stored,
  * and a start applies none again (an event after the fold mark would otherwise count twice). */
@@ -1760,6 +1804,7 @@ static void a_store_from_before_applies_no_event_twice(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(a_replay_that_differs_keeps_the_rows_ledger, setup, teardown),
     cmocka_unit_test(a_store_from_before_applies_no_event_twice),
     cmocka_unit_test_setup_teardown(events_are_applied_again_after_a_restart, setup, teardown),
     cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
