@@ -114,7 +114,10 @@ int main(int argc, char **argv)
     snprintf(meta_text, sizeof(meta_text),
              "{\"difficulty\": \"hard\", \"score\": %ld, \"tags\": [\"t2\", \"t5\"], "
              "\"lang\": \"en\"}", score);
-    json_t *meta = js(meta_text);
+    /* As ingestion stores it: compact text, read in place by the rules. */
+    json_t *meta_tree = js(meta_text);
+    char *meta = json_dumps(meta_tree, JSON_COMPACT);
+    json_decref(meta_tree);
     struct game_effects fx = { 0 };
     size_t effects = 0;
     double t0 = now_s();
@@ -144,7 +147,7 @@ int main(int argc, char **argv)
         game_user_release(&users[i]);
     free(users);
     game_effects_release(&fx);
-    json_decref(meta);
+    free(meta);
     game_app_free(app);
     return 0;
 }

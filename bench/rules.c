@@ -115,7 +115,7 @@ int main(int argc, char **argv)
     }
     json_t *meta = parse("{\"difficulty\": \"hard\", \"score\": 42, \"tags\": [\"a\", \"b\"]}");
     json_t *attrs = parse("{\"plan\": \"pro\", \"country\": \"FR\"}");
-    struct cond_ctx ctx = {meta, attrs, "quiz_done", 1700000000000LL, NULL};
+    struct cond_ctx ctx = {meta, attrs, "quiz_done", 1700000000000LL, NULL, NULL, 0};
     struct cond_fields *fields = cond_fields_new();
 
     /* The machine may be shared: each figure is the best of ROUNDS rounds of n / ROUNDS

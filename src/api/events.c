@@ -64,7 +64,6 @@ struct ingest {
     uint64_t start_ns;           /* the request's first byte (monotonic) */
     struct slot *slots;          /* batch: one per input event */
     size_t n_slots, slots_cap;   /* events has room for slots_cap too */
-    bool reads_metadata;         /* the app has rules: parse metadata for them here */
     struct event *events;        /* the events that passed validation, in order */
     struct engine_outcome *outcomes;
     size_t n;
@@ -313,7 +312,6 @@ static int check_signature(struct api *api, struct http_request *req, const char
     x->sig_ts = 0;
     for (size_t i = 0; i < h.timestamp_len; i++)
         x->sig_ts = x->sig_ts * 10 + (h.timestamp[i] - '0');
-    x->reads_metadata = app.reads_metadata;
     memcpy(x->nonce, h.nonce, h.nonce_len);
     x->nonce[h.nonce_len] = '\0';
     x->nonce_len = h.nonce_len;
@@ -401,8 +399,6 @@ static void post_event(struct http_request *req, void *arg)
         goto out;
     }
     x->n = 1;
-    if (x->reads_metadata)
-        event_meta_tree(&x->events[0]); /* the engine parses it itself if this did not */
     ok = true;
 out:
     finish(api, req, &who, x, ok);
@@ -421,8 +417,6 @@ static void batch_event(void *arg, int rc, struct event *ev, struct event_proble
     struct slot *s = &x->slots[x->n_slots++];
     memset(s, 0, sizeof(*s));
     if (rc == 0) {
-        if (x->reads_metadata)
-            event_meta_tree(ev);
         s->event = (long)x->n;
         x->events[x->n++] = *ev;
         return;

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/jscan.h"
 #include "core/mem.h"
 
 /* What a node does. A leaf's operator is chosen when it is compiled for the type of its
@@ -213,10 +214,9 @@ struct path_ref {
     const uint32_t *len32; /* (struct node) */
 };
 
-/* The value at the path, or NULL. */
-static const json_t *path_walk(const struct path_ref *p, const struct cond_ctx *ctx)
+/* The value at the path in a tree, or NULL. */
+static const json_t *path_walk(const struct path_ref *p, const json_t *cur)
 {
-    const json_t *cur = p->source == COND_SRC_METADATA ? ctx->metadata : ctx->attributes;
     const char *seg = p->text;
     for (unsigned i = 0; i < p->n && cur; i++) {
         if (!json_is_object(cur))
@@ -226,6 +226,100 @@ static const json_t *path_walk(const struct path_ref *p, const struct cond_ctx *
         seg += len + 1;
     }
     return cur;
+}
+
+/* ---- values read from the metadata's text ----
+ *
+ * An event's metadata comes as its JSON text (cond_ctx.metadata_text), read in place
+ * (core/jscan.h): a number, a literal or a string without escapes costs no allocation. What
+ * has to be decoded, a string with escapes, an array or an object, is kept here until the
+ * memo opens or closes again, or, with the memo closed, until the next lookup by a public
+ * function of this file. */
+static _Thread_local struct {
+    json_t **v;
+    size_t n, cap;
+} kept;
+
+static void kept_clear(void)
+{
+    if (!kept.cap)
+        return;
+    for (size_t i = 0; i < kept.n; i++)
+        json_decref(kept.v[i]);
+    free(kept.v); /* a thread's end leaves nothing behind */
+    kept.v = NULL;
+    kept.n = kept.cap = 0;
+}
+
+static const json_t *keep(json_t *j)
+{
+    if (!j)
+        return NULL;
+    if (kept.n == kept.cap) {
+        kept.cap = kept.cap ? kept.cap * 2 : 8;
+        kept.v = xrealloc(kept.v, kept.cap * sizeof(*kept.v));
+    }
+    return kept.v[kept.n++] = j;
+}
+
+/* A value of the text typed into v, as val_of_json types the same value parsed. */
+static void val_of_text(const struct jscan_value *x, struct val *v)
+{
+    const json_t *j = NULL;
+    switch (x->type) {
+    case JSCAN_STRING:
+        if (!x->escaped) {
+            v->t = V_STRING;
+            v->s = x->at;
+            v->len = x->len;
+            return;
+        }
+        struct buf b = BUF_INIT;
+        if (jscan_string(x, &b))
+            j = keep(json_stringn_nocheck(b.data, b.len));
+        buf_release(&b);
+        break;
+    case JSCAN_NUMBER:
+        if (!jscan_number(x, &v->is_int, &v->i, &v->d))
+            break;
+        v->t = V_NUMBER;
+        return;
+    case JSCAN_TRUE: v->t = V_TRUE; return;
+    case JSCAN_FALSE: v->t = V_FALSE; return;
+    case JSCAN_NULL: v->t = V_NULL; return;
+    case JSCAN_OBJECT:
+    case JSCAN_ARRAY: j = keep(json_loadb(x->at, x->len, 0, NULL)); break;
+    }
+    if (j)
+        val_of_json(j, v);
+    else
+        v->t = V_MISSING; /* not what ingestion stores */
+}
+
+/* The value at the path, typed into v (V_MISSING when missing). */
+static void path_val(const struct path_ref *p, const struct cond_ctx *ctx, struct val *v)
+{
+    if (p->source == COND_SRC_ATTRIBUTES || ctx->metadata || !ctx->metadata_text) {
+        const json_t *j =
+            path_walk(p, p->source == COND_SRC_METADATA ? ctx->metadata : ctx->attributes);
+        if (j)
+            val_of_json(j, v);
+        else
+            v->t = V_MISSING;
+        return;
+    }
+    struct jscan_value x;
+    bool found = jscan_value(ctx->metadata_text, ctx->metadata_len, &x);
+    const char *seg = p->text;
+    for (unsigned i = 0; i < p->n && found; i++) {
+        size_t len = p->len ? p->len[i] : p->len32[i];
+        found = jscan_member(&x, seg, len, &x);
+        seg += len + 1;
+    }
+    if (found)
+        val_of_text(&x, v);
+    else
+        v->t = V_MISSING;
 }
 
 /* ---- the per-event memo ----
@@ -255,8 +349,7 @@ struct memo_slot {
     uint8_t source;
     uint8_t text_len;
     char text[MEMO_TEXT]; /* NUL-padded, compared 8 bytes at a time */
-    const json_t *j;      /* the value, NULL when missing */
-    struct val v;         /* the same, typed */
+    struct val v;         /* the value, typed (V_MISSING when missing) */
 };
 
 struct number_slot {
@@ -288,31 +381,32 @@ void cond_memo_begin(const struct cond_ctx *ctx)
     memo.type_len = ctx->event_type ? strlen(ctx->event_type) : 0;
     memo.stamp = ctx->fields ? ctx->fields->stamp : UINT64_MAX;
     memo.pool_n = 0;
+    kept_clear();
 }
 
 void cond_memo_end(void)
 {
     memo.ctx = NULL;
+    kept_clear();
 }
 
 static bool memo_on(const struct cond_ctx *ctx)
 {
     return memo.ctx == ctx && ctx->metadata == memo.seen.metadata &&
+           ctx->metadata_text == memo.seen.metadata_text &&
+           ctx->metadata_len == memo.seen.metadata_len &&
            ctx->attributes == memo.seen.attributes && ctx->event_type == memo.seen.event_type &&
            ctx->occurred_at == memo.seen.occurred_at;
 }
 
-/* j typed into v (V_MISSING for NULL), with an array's elements typed into the pool when
- * they fit. Only while the memo is open: the pool is the current event's. */
-static void memo_val(const json_t *j, struct val *v)
+/* The value at path p typed into v, with an array's elements typed into the pool when they
+ * fit. Only while the memo is open: the pool is the current event's. */
+static void memo_val(const struct path_ref *p, const struct cond_ctx *ctx, struct val *v)
 {
-    if (!j) {
-        v->t = V_MISSING;
-        return;
-    }
-    val_of_json(j, v);
+    path_val(p, ctx, v);
     if (v->t != V_ARRAY)
         return;
+    const json_t *j = v->j;
     size_t n = json_array_size(j);
     if (n > MEMO_ELEMS - memo.pool_n)
         return;
@@ -339,8 +433,7 @@ static inline const struct memo_slot *memo_get(const struct path_ref *p, const s
             s->text_len = (uint8_t)p->text_len;
             memset(s->text, 0, sizeof(s->text));
             memcpy(s->text, p->text, p->text_len);
-            s->j = path_walk(p, ctx);
-            memo_val(s->j, &s->v);
+            memo_val(p, ctx, &s->v);
             return s;
         }
         if (s->hash == p->hash && s->source == p->source && s->text_len == p->text_len &&
@@ -356,17 +449,43 @@ static struct path_ref public_ref(const struct cond_path *p)
     return r;
 }
 
-const json_t *cond_path_get(const struct cond_path *p, const struct cond_ctx *ctx)
+void cond_path_value(const struct cond_path *p, const struct cond_ctx *ctx,
+                     struct cond_value *out)
 {
+    memset(out, 0, sizeof(*out));
     if (p->source != COND_SRC_METADATA && p->source != COND_SRC_ATTRIBUTES)
-        return NULL;
+        return;
     struct path_ref r = public_ref(p);
+    struct val scratch;
+    const struct val *v = NULL;
     if (memo_on(ctx)) {
         const struct memo_slot *s = memo_get(&r, ctx);
         if (s)
-            return s->j;
+            v = &s->v;
+    } else if (!memo.ctx) {
+        kept_clear(); /* what the last lookup without the memo decoded */
     }
-    return path_walk(&r, ctx);
+    if (!v) {
+        path_val(&r, ctx, &scratch);
+        v = &scratch;
+    }
+    switch ((enum vtype)v->t) {
+    case V_MISSING: out->type = COND_V_MISSING; break;
+    case V_NULL: out->type = COND_V_NULL; break;
+    case V_TRUE: out->type = COND_V_TRUE; break;
+    case V_FALSE: out->type = COND_V_FALSE; break;
+    case V_NUMBER:
+        out->type = COND_V_NUMBER;
+        out->number = v->d;
+        break;
+    case V_STRING:
+        out->type = COND_V_STRING;
+        out->s = v->s;
+        out->len = v->len;
+        break;
+    case V_ARRAY:
+    case V_OBJECT: out->type = COND_V_OTHER; break;
+    }
 }
 
 static struct path_ref node_ref(const struct node *n)
@@ -388,7 +507,7 @@ static __attribute__((noinline)) const struct val *number_fill(const struct node
 {
     struct number_slot *s = &memo.by_number[n->slot];
     struct path_ref r = node_ref(n);
-    memo_val(path_walk(&r, ctx), &s->v);
+    memo_val(&r, ctx, &s->v);
     s->gen = memo.gen;
     return &s->v;
 }
@@ -431,11 +550,7 @@ field_value(const struct node *n, const struct cond_ctx *ctx, bool memo_ok, stru
         if (s)
             return &s->v;
     }
-    const json_t *j = path_walk(&r, ctx);
-    if (j)
-        val_of_json(j, v);
-    else
-        v->t = V_MISSING;
+    path_val(&r, ctx, v);
     return v;
 }
 
@@ -641,6 +756,8 @@ bool cond_eval(const struct cond *c, const struct cond_ctx *ctx)
     enum lookup how = BY_JSON;
     if (memo_on(ctx))
         how = c->stamp == memo.stamp ? BY_NUMBER : BY_PATH;
+    else if (!memo.ctx)
+        kept_clear(); /* what the last evaluation without the memo decoded */
     return eval_node(c->nodes, ctx, how);
 }
 

@@ -53,7 +53,11 @@ struct cond;
 struct cond_fields;
 
 /* What a condition reads. Borrowed for the call. `metadata` and `attributes` may be NULL
- * (empty). Set every member (an initializer zeroes those it leaves out). */
+ * (empty). Set every member (an initializer zeroes those it leaves out).
+ * The event's metadata is either a tree (`metadata`) or, when that is NULL, its JSON text
+ * (`metadata_text`, `metadata_len`; valid JSON, such as ingestion stores), read in place: an
+ * event's rules read a few of its fields, and parsing the whole text into a tree cost more
+ * than the rest of the rules (docs/benchmarks.md). Both give the same results. */
 struct cond_ctx {
     const json_t *metadata;
     const json_t *attributes;
@@ -61,6 +65,8 @@ struct cond_ctx {
     int64_t occurred_at;       /* Unix ms */
     const struct cond_fields *fields; /* the table the conditions are bound to, or NULL (only
                                        * the memo reads it, at cond_memo_begin) */
+    const char *metadata_text; /* an object's text, or NULL */
+    size_t metadata_len;
 };
 
 /* Threads: a compiled condition is immutable (but for cond_fields_bind, below); any number of
@@ -126,8 +132,20 @@ struct cond_path {
  * `out` zeroed; release `out` with cond_path_release. */
 int cond_path_parse(const char *field, struct cond_path *out, char *err, size_t errlen);
 void cond_path_release(struct cond_path *p);
-/* The JSON value a path names in ctx, or NULL when missing. For COND_SRC_EVENT_TYPE and
- * COND_SRC_OCCURRED_AT returns NULL: use cond_eval for those. */
-const json_t *cond_path_get(const struct cond_path *p, const struct cond_ctx *ctx);
+/* A field's value as award amounts and multipliers read it. */
+enum cond_value_type { COND_V_MISSING, COND_V_NULL, COND_V_TRUE, COND_V_FALSE, COND_V_NUMBER,
+                       COND_V_STRING, COND_V_OTHER /* an array or an object */ };
+struct cond_value {
+    enum cond_value_type type;
+    double number;   /* COND_V_NUMBER */
+    const char *s;   /* COND_V_STRING: len bytes, not always NUL-terminated */
+    size_t len;
+};
+/* The value a metadata or attributes path names in ctx. COND_V_MISSING when missing, and for
+ * COND_SRC_EVENT_TYPE and COND_SRC_OCCURRED_AT: use cond_eval for those. A string is valid
+ * while ctx is, and only until the memo ends when it is open, or until the next call to
+ * cond_eval or cond_path_value when it is not. */
+void cond_path_value(const struct cond_path *p, const struct cond_ctx *ctx,
+                     struct cond_value *out);
 
 #endif

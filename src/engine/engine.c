@@ -439,10 +439,8 @@ static int replay_event(const struct store_event *ev, int64_t seq, void *arg)
     struct game_app *app = engine_app(e, r->st, ev->app_id, r->err, r->errlen);
     if (!app)
         return -1;
-    json_t *meta = ev->metadata ? json_loads(ev->metadata, 0, NULL) : NULL;
-    struct game_event gev = { ev->event_type, meta, ev->occurred_at, ev->processed_at };
+    struct game_event gev = { ev->event_type, ev->metadata, ev->occurred_at, ev->processed_at };
     game_apply(app, &u->g, &gev, &e->fx);
-    json_decref(meta);
     buf_reset(&r->fx);
     if (e->fx.n)
         game_effects_json(&e->fx, &r->fx);
@@ -1295,7 +1293,7 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
         r->error = "The user's stored game state is unreadable";
     }
     if (r->status == STORE_EVENT_PROCESSED) {
-        struct game_event gev = { ev->type, ev->meta, ev->occurred_at, now_ms };
+        struct game_event gev = { ev->type, ev->metadata, ev->occurred_at, now_ms };
         game_apply(app, &u->g, &gev, fx);
         mark_dirty(e, u); /* at least the event count changed */
         if (fx->n)
@@ -1371,20 +1369,6 @@ int engine_apply(struct engine *e, struct store *st, const char *app_id, struct 
     if (!app) {
         memset(out, 0, n * sizeof(*out));
         return -1;
-    }
-    /* Rules and achievements read metadata as a tree. The I/O threads build it when the
-     * registry says the app has definitions; one that came without (definitions new since, or
-     * a registry entry replaced) is parsed here, and the registry told again. */
-    bool want = app->n_rules > 0 || app->n_achs > 0, parsed = false;
-    for (size_t i = 0; want && i < n; i++) {
-        if (events[i].metadata && !events[i].meta) {
-            event_meta_tree(&events[i]);
-            parsed = true;
-        }
-    }
-    if (parsed || (!want && app->metadata_told)) {
-        tenant_app_set_reads_metadata(e->tenants, app_id, want);
-        app->metadata_told = want;
     }
     for (size_t i = 0; i < n; i++) {
         if (apply_one(e, st, app, auto_create, &events[i], &out[i], now_ms, err, errlen) < 0) {

@@ -18,7 +18,6 @@ void event_release(struct event *e)
     free(e->type);
     free(e->key);
     free(e->metadata);
-    json_decref(e->meta);
     memset(e, 0, sizeof(*e));
 }
 
@@ -333,12 +332,4 @@ int event_read_batch(const char *body, size_t len, const struct json_limits *lim
     }
     scratch_end(x);
     return rc;
-}
-
-int event_meta_tree(struct event *e)
-{
-    if (e->meta || !e->metadata)
-        return 0;
-    e->meta = json_loads(e->metadata, 0, NULL);
-    return e->meta ? 0 : -1;
 }

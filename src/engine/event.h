@@ -29,10 +29,6 @@ struct event {
     char *key;          /* idempotency key; NULL until assigned when the client sent none */
     char *metadata;     /* compact JSON object text, as the client sent it without the
                          * whitespace; NULL = none ({}) */
-    json_t *meta;       /* the same object parsed, for the rules (event_meta_tree), or NULL
-                         * until someone needs it. jansson's reference counts are atomic, so
-                         * the event may be released on another thread than the one that
-                         * parsed it */
     int64_t occurred_at; /* Unix ms */
     int64_t received_at; /* Unix ms */
     bool key_given;     /* the client chose the key, so it may repeat */
@@ -70,9 +66,6 @@ int event_read_batch(const char *body, size_t len, const struct json_limits *lim
                      const char *app_id, int64_t now_ms, event_read_fn *fn, void *arg, char *err,
                      size_t errlen);
 
-/* Parses e->metadata into e->meta (for the rules) unless done or there is none: 0, or -1 if it
- * does not parse (it always does when event_read produced it). */
-int event_meta_tree(struct event *e);
 void event_release(struct event *e);
 void event_problem_release(struct event_problem *p);
 

@@ -1115,7 +1115,8 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
 {
     if (!n)
         return;
-    struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at, a->fields };
+    struct cond_ctx ctx = { NULL, u->attributes, ev->type, ev->occurred_at, a->fields,
+                            ev->metadata, ev->metadata ? strlen(ev->metadata) : 0 };
     const struct game_streak *daily = KFIND(u, streaks, GAME_STREAK_DEFAULT, a->daily_key);
     int64_t streak = daily ? daily->s.current : 0;
     int app_hour = -1;
@@ -1171,7 +1172,8 @@ static void apply_rules(const struct game_app *a, struct game_user *u,
 static void apply_achievements(const struct game_app *a, struct game_user *u,
                                const struct game_event *ev, struct game_effects *fx)
 {
-    struct cond_ctx ctx = { ev->metadata, u->attributes, ev->type, ev->occurred_at, a->fields };
+    struct cond_ctx ctx = { NULL, u->attributes, ev->type, ev->occurred_at, a->fields,
+                            ev->metadata, ev->metadata ? strlen(ev->metadata) : 0 };
     cond_memo_begin(&ctx);
     for (int pass = 0; pass < GAME_ACH_PASSES; pass++) {
         bool changed = false;

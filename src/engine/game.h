@@ -122,8 +122,6 @@ struct game_app {
     struct cond_fields *fields; /* numbers the fields the conditions of rules and achievements
                                  * read (condition.h) */
     bool fields_stale;          /* definitions were removed since `fields` was last rebuilt */
-    bool metadata_told;         /* the engine told the I/O threads to parse events' metadata
-                                 * for these definitions (tenant_app_set_reads_metadata) */
 };
 
 struct game_app *game_app_new(const char *app_id, const char *tz);
@@ -239,7 +237,8 @@ void game_effects_release(struct game_effects *fx);
 
 struct game_event {
     const char *type;
-    const json_t *metadata;    /* object or NULL */
+    const char *metadata;      /* an object's JSON text (valid, as ingestion stores it), or
+                                * NULL; rules read its fields in place (condition.h) */
     int64_t occurred_at;       /* Unix ms */
     int64_t now;               /* processing time, Unix ms (unlockedAt) */
 };

@@ -465,17 +465,18 @@ static double mult_lookup(const struct rule *r, const struct cond_ctx *ctx)
         break;
     case COND_SRC_METADATA:
     case COND_SRC_ATTRIBUTES: {
-        const json_t *v = cond_path_get(&r->mult_field, ctx);
-        if (json_is_string(v)) {
-            s = json_string_value(v);
-            len = json_string_length(v);
-        } else if (json_is_number(v)) {
+        struct cond_value v;
+        cond_path_value(&r->mult_field, ctx, &v);
+        if (v.type == COND_V_STRING) {
+            s = v.s;
+            len = v.len;
+        } else if (v.type == COND_V_NUMBER) {
             is_num = true;
-            num = json_number_value(v);
-        } else if (json_is_true(v)) {
+            num = v.number;
+        } else if (v.type == COND_V_TRUE) {
             s = "true";
             len = 4;
-        } else if (json_is_false(v)) {
+        } else if (v.type == COND_V_FALSE) {
             s = "false";
             len = 5;
         }
@@ -518,10 +519,11 @@ int64_t rule_award_amount(const struct rule_award *a, const struct cond_ctx *ctx
             return a->amount;
         base = (double)a->amount;
     } else {
-        const json_t *v = cond_path_get(&a->field, ctx);
-        if (!json_is_number(v))
+        struct cond_value v;
+        cond_path_value(&a->field, ctx, &v);
+        if (v.type != COND_V_NUMBER)
             return 0;
-        base = json_number_value(v) * a->multiply;
+        base = v.number * a->multiply;
         if (!(base > 0)) /* negative, or NaN */
             base = 0;
         if (a->has_max && base > (double)a->max)

@@ -30,7 +30,6 @@ struct app_entry {
     char *secret;             /* webhook secret, NULL = none */
     size_t secret_len;
     bool auto_create_users;
-    atomic_bool reads_metadata; /* the engine asks the I/O threads to parse metadata */
     char board_tz[TZ_NAME_MAX + 1]; /* settings.leaderboards.timezone, "" = UTC */
     char *webhook_url;        /* NULL = none */
     unsigned webhook_events;  /* jobs/webhook.h bits */
@@ -359,19 +358,9 @@ int tenant_app_ingest(struct tenant_registry *r, const char *app_id, struct tena
             memcpy(out->secret, a->secret, a->secret_len);
         out->secret[a->secret_len] = '\0';
         out->auto_create_users = a->auto_create_users;
-        out->reads_metadata = atomic_load_explicit(&a->reads_metadata, memory_order_relaxed);
     }
     pthread_rwlock_unlock(&r->lock);
     return a ? 0 : -1;
-}
-
-void tenant_app_set_reads_metadata(struct tenant_registry *r, const char *app_id, bool on)
-{
-    pthread_rwlock_rdlock(&r->lock);
-    struct app_entry *a = app_find(r, app_id);
-    if (a)
-        atomic_store_explicit(&a->reads_metadata, on, memory_order_relaxed);
-    pthread_rwlock_unlock(&r->lock);
 }
 
 /* ---- keys -------------------------------------------------------------------------------- */

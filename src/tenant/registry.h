@@ -52,7 +52,6 @@ struct tenant_ingest {
     char secret[TENANT_SECRET_MAX + 1];
     size_t secret_len;        /* 0 = the app has no secret: no signature can verify */
     bool auto_create_users;   /* settings.autoCreateUsers, default true */
-    bool reads_metadata;      /* the app's rules read events' metadata: parse it for them */
 };
 /* 0 and the app's ingest view, or -1 when the app is unknown. */
 int tenant_app_ingest(struct tenant_registry *r, const char *app_id, struct tenant_ingest *out);
@@ -61,9 +60,6 @@ int tenant_app_ingest(struct tenant_registry *r, const char *app_id, struct tena
  * there is one), or -1 when the app is unknown. */
 int tenant_app_webhook(struct tenant_registry *r, const char *app_id, unsigned *events,
                        char *url, size_t url_len);
-/* The engine's word on whether the app's definitions read events' metadata, which the I/O
- * threads then parse into a tree for them (engine/event.h, event_meta_tree). */
-void tenant_app_set_reads_metadata(struct tenant_registry *r, const char *app_id, bool on);
 /* Only settings.autoCreateUsers (what the engine needs per request, without copying the
  * secret): 0 and *out, or -1 when the app is unknown. */
 int tenant_app_auto_create(struct tenant_registry *r, const char *app_id, bool *out);

@@ -282,7 +282,7 @@ static void conditional_conditions(void **state)
 {
     (void)state;
     json_t *meta = unit_json("{\"difficulty\": \"hard\", \"score\": 42}");
-    struct cond_ctx ctx = {meta, NULL, "quiz_done", 0, NULL};
+    struct cond_ctx ctx = {meta, NULL, "quiz_done", 0, NULL, NULL, 0};
 
     struct achievement *a = compile_ok("{\"kind\": \"CONDITIONAL\", \"conditions\": "
                                        "{\"field\": \"difficulty\", \"equals\": \"hard\"}}");

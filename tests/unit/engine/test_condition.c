@@ -3,6 +3,7 @@
  * every condition the compiler refuses. */
 #include "unit.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@ static const char *const metadata_text =
     " \"flag\": true, \"off\": false, \"nothing\": null, \"tags\": [\"a\", \"b\", 1],"
     " \"nested\": {\"level\": {\"deep\": 7}}, \"name\": \"forge reactor\","
     " \"obj\": {\"a\": 1, \"b\": [1, 2]}, \"empty\": \"\", \"str_num\": \"42\","
-    " \"big\": 9007199254740993}";
+    " \"big\": 9007199254740993, \"caf\u00e9\": \"cr\u00e8me \\\"br\u00fbl\u00e9e\\\"\"}";
 static const char *const attributes_text = "{\"plan\": \"pro\", \"age\": 30, \"country\": \"FR\"}";
 
 static struct cond *compile_ok(const char *text)
@@ -63,35 +64,55 @@ static const char *tf(bool b)
 
 /* Each case is evaluated without the per-event memo, then twice with it (filling it, then
  * answering from it), then twice with its fields numbered in a table (cond_fields_bind) and
- * the memo open for that table: the same answer every time. */
-static void run_cases(const struct cond_ctx *ctx, const struct eval_case *cases, size_t n)
+ * the memo open for that table: the same answer every time. And all of it again with the
+ * metadata given as its text instead of a tree, compact, and spread out with every non-ASCII
+ * character escaped (what a client may send; read in place, core/jscan.h). */
+static void run_one(const struct cond_ctx *ctx, const char *how, const struct eval_case *k)
 {
     struct cond_fields *fields = cond_fields_new();
     struct cond_ctx numbered = *ctx;
     numbered.fields = fields;
-    for (size_t i = 0; i < n; i++) {
-        struct cond *c = compile_ok(cases[i].cond);
-        bool got = cond_eval(c, ctx);
-        cond_memo_begin(ctx);
-        bool memo_first = cond_eval(c, ctx);
-        bool memo_again = cond_eval(c, ctx);
-        cond_memo_end();
-        assert_int_equal(cond_fields_bind(fields, c), 0);
-        cond_memo_begin(&numbered);
-        bool numbered_first = cond_eval(c, &numbered);
-        bool numbered_again = cond_eval(c, &numbered);
-        cond_memo_end();
-        cond_free(c);
-        if (got != cases[i].want)
-            fail_msg("%s: got %s, want %s", cases[i].cond, tf(got), tf(cases[i].want));
-        if (memo_first != got || memo_again != got)
-            fail_msg("%s: %s without the memo, %s and %s with it", cases[i].cond, tf(got),
-                     tf(memo_first), tf(memo_again));
-        if (numbered_first != got || numbered_again != got)
-            fail_msg("%s: %s without the memo, %s and %s with numbered fields", cases[i].cond,
-                     tf(got), tf(numbered_first), tf(numbered_again));
-    }
+    struct cond *c = compile_ok(k->cond);
+    bool got = cond_eval(c, ctx);
+    cond_memo_begin(ctx);
+    bool memo_first = cond_eval(c, ctx);
+    bool memo_again = cond_eval(c, ctx);
+    cond_memo_end();
+    assert_int_equal(cond_fields_bind(fields, c), 0);
+    cond_memo_begin(&numbered);
+    bool numbered_first = cond_eval(c, &numbered);
+    bool numbered_again = cond_eval(c, &numbered);
+    cond_memo_end();
+    cond_free(c);
     cond_fields_free(fields);
+    if (got != k->want)
+        fail_msg("%s (%s): got %s, want %s", k->cond, how, tf(got), tf(k->want));
+    if (memo_first != got || memo_again != got)
+        fail_msg("%s (%s): %s without the memo, %s and %s with it", k->cond, how, tf(got),
+                 tf(memo_first), tf(memo_again));
+    if (numbered_first != got || numbered_again != got)
+        fail_msg("%s (%s): %s without the memo, %s and %s with numbered fields", k->cond, how,
+                 tf(got), tf(numbered_first), tf(numbered_again));
+}
+
+static void run_cases(const struct cond_ctx *ctx, const struct eval_case *cases, size_t n)
+{
+    char *compact = ctx->metadata ? json_dumps(ctx->metadata, JSON_COMPACT) : NULL;
+    char *spread = ctx->metadata ? json_dumps(ctx->metadata, JSON_INDENT(2) | JSON_ENSURE_ASCII)
+                                 : NULL;
+    struct cond_ctx as_compact = *ctx, as_spread = *ctx;
+    as_compact.metadata = as_spread.metadata = NULL;
+    as_compact.metadata_text = compact;
+    as_compact.metadata_len = compact ? strlen(compact) : 0;
+    as_spread.metadata_text = spread;
+    as_spread.metadata_len = spread ? strlen(spread) : 0;
+    for (size_t i = 0; i < n; i++) {
+        run_one(ctx, "tree", &cases[i]);
+        run_one(&as_compact, "compact text", &cases[i]);
+        run_one(&as_spread, "spread text", &cases[i]);
+    }
+    free(compact);
+    free(spread);
 }
 
 #define RUN(ctx, cases) run_cases(ctx, cases, sizeof(cases) / sizeof(cases[0]))
@@ -281,6 +302,12 @@ static void starts_with_strings_only(void **state)
         {"{\"field\": \"name\", \"op\": \"startsWith\", \"value\": \"forge reactor!\"}", false},
         {"{\"field\": \"name\", \"op\": \"startsWith\", \"value\": \"reactor\"}", false},
         {"{\"field\": \"name\", \"op\": \"startsWith\", \"value\": \"\"}", true},
+        /* Escaped in the spread text (every non-ASCII character), plain in the compact one. */
+        {"{\"field\": \"caf\u00e9\", \"op\": \"startsWith\", \"value\": \"cr\u00e8me\"}", true},
+        {"{\"field\": \"caf\u00e9\", \"op\": \"eq\", \"value\": \"cr\u00e8me \\\"br\u00fbl\u00e9e\\\"\"}",
+         true},
+        {"{\"field\": \"caf\u00e9\", \"op\": \"contains\", \"value\": \"\\\"\"}", true},
+        {"{\"field\": \"cafe\", \"op\": \"exists\"}", false},
         {"{\"field\": \"empty\", \"op\": \"startsWith\", \"value\": \"\"}", true},
         {"{\"field\": \"str_num\", \"op\": \"startsWith\", \"value\": \"4\"}", true},
         {"{\"field\": \"score\", \"op\": \"startsWith\", \"value\": \"4\"}", false},
@@ -374,7 +401,7 @@ static void missing_metadata_attributes_and_type(void **state)
         {"{\"field\": \"event.type\", \"op\": \"neq\", \"value\": \"x\"}", true},
         {"{\"field\": \"event.occurredAt\", \"op\": \"eq\", \"value\": 0}", true},
     };
-    struct cond_ctx ctx = {NULL, NULL, NULL, 0, NULL};
+    struct cond_ctx ctx = {NULL, NULL, NULL, 0, NULL, NULL, 0};
     RUN(&ctx, cases);
 }
 
@@ -658,34 +685,61 @@ static void path_parse(void **state)
     assert_string_equal(err, "must be a non-empty string");
 }
 
+/* The value of p in ctx as a number (NaN when it is none). */
+static double number_at(const struct cond_path *p, const struct cond_ctx *ctx)
+{
+    struct cond_value v;
+    cond_path_value(p, ctx, &v);
+    return v.type == COND_V_NUMBER ? v.number : NAN;
+}
+
+static enum cond_value_type type_at(const struct cond_path *p, const struct cond_ctx *ctx)
+{
+    struct cond_value v;
+    cond_path_value(p, ctx, &v);
+    return v.type;
+}
+
 static void path_get(void **state)
 {
     (void)state;
     struct fixture f;
     fixture_init(&f);
-    struct cond_path p;
-    char err[200];
-    assert_int_equal(cond_path_parse("nested.level.deep", &p, err, sizeof(err)), 0);
-    const json_t *v = cond_path_get(&p, &f.ctx);
-    assert_true(json_is_integer(v));
-    assert_int_equal(json_integer_value(v), 7);
-    cond_path_release(&p);
+    char *text = json_dumps(f.ctx.metadata, JSON_COMPACT | JSON_ENSURE_ASCII);
+    struct cond_ctx as_text = f.ctx;
+    as_text.metadata = NULL;
+    as_text.metadata_text = text;
+    as_text.metadata_len = strlen(text);
+    const struct cond_ctx *ctxs[] = { &f.ctx, &as_text };
+    for (size_t i = 0; i < 2; i++) {
+        const struct cond_ctx *ctx = ctxs[i];
+        struct cond_path p;
+        char err[200];
+        assert_int_equal(cond_path_parse("nested.level.deep", &p, err, sizeof(err)), 0);
+        assert_true(number_at(&p, ctx) == 7);
+        cond_path_release(&p);
 
-    assert_int_equal(cond_path_parse("user.attributes.age", &p, err, sizeof(err)), 0);
-    assert_int_equal(json_integer_value(cond_path_get(&p, &f.ctx)), 30);
-    cond_path_release(&p);
+        assert_int_equal(cond_path_parse("user.attributes.age", &p, err, sizeof(err)), 0);
+        assert_true(number_at(&p, ctx) == 30);
+        cond_path_release(&p);
 
-    assert_int_equal(cond_path_parse("score.x", &p, err, sizeof(err)), 0);
-    assert_null(cond_path_get(&p, &f.ctx));
-    cond_path_release(&p);
+        assert_int_equal(cond_path_parse("score.x", &p, err, sizeof(err)), 0);
+        assert_int_equal(type_at(&p, ctx), COND_V_MISSING);
+        cond_path_release(&p);
 
-    assert_int_equal(cond_path_parse("event.type", &p, err, sizeof(err)), 0);
-    assert_null(cond_path_get(&p, &f.ctx));
+        assert_int_equal(cond_path_parse("nested", &p, err, sizeof(err)), 0);
+        assert_int_equal(type_at(&p, ctx), COND_V_OTHER);
+        cond_path_release(&p);
 
-    struct cond_ctx none = {NULL, NULL, NULL, 0, NULL};
-    assert_int_equal(cond_path_parse("score", &p, err, sizeof(err)), 0);
-    assert_null(cond_path_get(&p, &none));
-    cond_path_release(&p);
+        assert_int_equal(cond_path_parse("event.type", &p, err, sizeof(err)), 0);
+        assert_int_equal(type_at(&p, ctx), COND_V_MISSING);
+
+        struct cond_ctx none = {NULL, NULL, NULL, 0, NULL, NULL, 0};
+        assert_int_equal(cond_path_parse("score", &p, err, sizeof(err)), 0);
+        assert_int_equal(type_at(&p, &none), COND_V_MISSING);
+        cond_path_release(&p);
+    }
+    free(text);
     fixture_release(&f);
 }
 
@@ -783,7 +837,7 @@ static void memo_overflow_and_long_paths(void **state)
     char err[256];
     struct cond *c = cond_compile(j, err, sizeof(err));
     assert_non_null(c);
-    struct cond_ctx ctx = {meta, NULL, "t", 0, NULL};
+    struct cond_ctx ctx = {meta, NULL, "t", 0, NULL, NULL, 0};
     assert_true(cond_eval(c, &ctx));
     for (int round = 0; round < 3; round++) {
         cond_memo_begin(&ctx);
@@ -802,7 +856,7 @@ static void memo_overflow_and_long_paths(void **state)
     json_decref(meta);
 }
 
-/* cond_path_get answers from the memo for its ctx too, missing fields included. */
+/* cond_path_value answers from the memo for its ctx too, missing fields included. */
 static void path_get_with_memo(void **state)
 {
     (void)state;
@@ -814,8 +868,8 @@ static void path_get_with_memo(void **state)
     assert_int_equal(cond_path_parse("nested.level.none", &q, err, sizeof(err)), 0);
     cond_memo_begin(&f.ctx);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(json_integer_value(cond_path_get(&p, &f.ctx)), 7);
-        assert_null(cond_path_get(&q, &f.ctx));
+        assert_true(number_at(&p, &f.ctx) == 7);
+        assert_int_equal(type_at(&q, &f.ctx), COND_V_MISSING);
     }
     cond_memo_end();
     cond_path_release(&p);
@@ -870,7 +924,7 @@ static void fields_numbers_belong_to_their_table(void **state)
                                  "{\"field\": \"x\", \"equals\": 1}]}");
     cond_fields_bind(fa, xy); /* in fa: x 0, y 1 */
     cond_fields_bind(fb, yx); /* in fb: y 0, x 1 */
-    struct cond_ctx ca = {meta, NULL, "t", 0, fa}, cb = {meta, NULL, "t", 0, fb};
+    struct cond_ctx ca = {meta, NULL, "t", 0, fa, NULL, 0}, cb = {meta, NULL, "t", 0, fb, NULL, 0};
     for (int round = 0; round < 2; round++) {
         cond_memo_begin(&ca);
         assert_true(cond_eval(xy, &ca));
@@ -942,7 +996,7 @@ static void fields_table_full(void **state)
     assert_int_equal(cond_fields_bind(f, a), 0);
     assert_int_equal(cond_fields_bind(f, b), 400 - COND_FIELDS_MAX);
     assert_int_equal(cond_fields_count(f), COND_FIELDS_MAX);
-    struct cond_ctx ctx = {meta, NULL, "t", 0, f};
+    struct cond_ctx ctx = {meta, NULL, "t", 0, f, NULL, 0};
     for (int round = 0; round < 2; round++) {
         cond_memo_begin(&ctx);
         assert_true(cond_eval(a, &ctx));
@@ -995,7 +1049,7 @@ static void contains_on_long_and_mixed_arrays(void **state)
         {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": {\"a\": 1}}", true},
         {"{\"field\": \"mixed\", \"op\": \"contains\", \"value\": {\"a\": 2}}", false},
     };
-    struct cond_ctx ctx = {meta, NULL, "t", 0, NULL};
+    struct cond_ctx ctx = {meta, NULL, "t", 0, NULL, NULL, 0};
     /* Every case reads first and second in the same event, in that order, so that second
      * finds the pool short of room. */
     struct cond_fields *f = cond_fields_new();

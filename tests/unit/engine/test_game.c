@@ -73,10 +73,9 @@ static void world_free(struct world *w)
 
 static void send(struct world *w, const char *type, const char *meta, int64_t at)
 {
-    json_t *m = meta ? unit_json(meta) : NULL;
-    struct game_event ev = { type, m, at, at };
+    json_decref(meta ? unit_json(meta) : NULL); /* valid JSON, as ingestion stores */
+    struct game_event ev = { type, meta, at, at };
     game_apply(w->app, &w->user, &ev, &w->fx);
-    json_decref(m);
 }
 
 /* The sum of XP effects on a track in the last step. */
@@ -409,8 +408,10 @@ static int64_t send_fields(struct world *w, int n, int step)
         json_object_set_new(m, key, json_integer(i % step == 0));
     }
     json_object_set_new(m, "won", json_true());
-    struct game_event ev = { "t", m, T0, T0 };
+    char *text = json_dumps(m, JSON_COMPACT);
+    struct game_event ev = { "t", text, T0, T0 };
     game_apply(w->app, &w->user, &ev, &w->fx);
+    free(text);
     json_decref(m);
     return xp_of(w, "T");
 }

@@ -106,7 +106,7 @@ static void defaults(void **state)
     assert_int_equal(r->valid_to, 0);
     assert_null(r->season_id);
     /* the default condition {"all": []} holds for every event, even an empty one */
-    struct cond_ctx empty = {NULL, NULL, "quiz_done", 0, NULL};
+    struct cond_ctx empty = {NULL, NULL, "quiz_done", 0, NULL, NULL, 0};
     assert_true(cond_eval(r->cond, &empty));
     assert_exact(rule_multiplier(r, &empty, 12, 5), 1.0);
     rule_free(r);
@@ -431,7 +431,7 @@ static void multiplier_from_field(void **state)
         if (got != cases[i].want)
             fail_msg("%s: got %g, want %g", cases[i].metadata, got, cases[i].want);
     }
-    struct cond_ctx none = {NULL, NULL, "quiz_done", 0, NULL};
+    struct cond_ctx none = {NULL, NULL, "quiz_done", 0, NULL, NULL, 0};
     assert_exact(rule_multiplier(r, &none, 12, 0), 1);
     rule_free(r);
 
@@ -466,7 +466,7 @@ static void time_window(void **state)
         {23, 0, 22, false}, {5, 5, 5, false},   {5, 5, 4, false},    {0, 1, 0, true},
         {0, 1, 1, false},   {23, 24, 23, true}, {23, 24, 22, false},
     };
-    struct cond_ctx ctx = {NULL, NULL, "quiz_done", OCCURRED, NULL};
+    struct cond_ctx ctx = {NULL, NULL, "quiz_done", OCCURRED, NULL, NULL, 0};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char extra[160];
         snprintf(extra, sizeof(extra),
@@ -486,7 +486,7 @@ static void streak_every_nth(void **state)
     (void)state;
     struct rule *r =
         compile_ok("{\"streakBonusConfig\": {\"every\": 3, \"bonusMultiplier\": 2.5}}");
-    struct cond_ctx ctx = {NULL, NULL, "quiz_done", OCCURRED, NULL};
+    struct cond_ctx ctx = {NULL, NULL, "quiz_done", OCCURRED, NULL, NULL, 0};
     static const struct {
         int64_t streak;
         double want;
@@ -568,7 +568,7 @@ static void award_from_field(void **state)
             fail_msg("%s: got %lld, want %lld", without_max[i].metadata, (long long)got,
                      (long long)without_max[i].want);
     }
-    struct cond_ctx none = {NULL, NULL, "quiz_done", 0, NULL};
+    struct cond_ctx none = {NULL, NULL, "quiz_done", 0, NULL, NULL, 0};
     assert_int_equal(rule_award_amount(&r->xp[0], &none, 1), 0);
     rule_free(r);
 }
@@ -577,7 +577,7 @@ static void fixed_award_times_multiplier(void **state)
 {
     (void)state;
     struct rule *r = compile_ok("{\"xpAwards\": {\"a\": 10, \"b\": 5, \"c\": 1000000000000}}");
-    struct cond_ctx ctx = {NULL, NULL, "quiz_done", OCCURRED, NULL};
+    struct cond_ctx ctx = {NULL, NULL, "quiz_done", OCCURRED, NULL, NULL, 0};
     assert_int_equal(rule_award_amount(&r->xp[0], &ctx, 1), 10);
     assert_int_equal(rule_award_amount(&r->xp[0], &ctx, 1.5), 15);
     assert_int_equal(rule_award_amount(&r->xp[1], &ctx, 1.5), 8);   /* 7.5 */
