@@ -1,8 +1,8 @@
 /* Fuzz target for the in-place reader (src/core/jscan.c). On any bytes: lookups in them never
- * crash or read outside them. On a document the strict parser takes (src/core/json.c), which
- * is what jscan is given in the server (without a NUL byte): every member of every object, found by key, is the
- * value jansson parsed, of the same type, with the same string (unescaped) and the same
- * number, and an array's elements are as many as jansson's, each the same. */
+ * crash or read outside them. On a document the strict parser takes (src/core/json.c) with no
+ * NUL byte, which is what jscan is given in the server: every member of every object, found
+ * by key, is the value jansson parsed, of the same type, with the same string (unescaped) and
+ * the same number, and an array's elements are as many as jansson's, each the same. */
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>

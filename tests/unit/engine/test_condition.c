@@ -304,8 +304,8 @@ static void starts_with_strings_only(void **state)
         {"{\"field\": \"name\", \"op\": \"startsWith\", \"value\": \"\"}", true},
         /* Escaped in the spread text (every non-ASCII character), plain in the compact one. */
         {"{\"field\": \"caf\u00e9\", \"op\": \"startsWith\", \"value\": \"cr\u00e8me\"}", true},
-        {"{\"field\": \"caf\u00e9\", \"op\": \"eq\", \"value\": \"cr\u00e8me \\\"br\u00fbl\u00e9e\\\"\"}",
-         true},
+        {"{\"field\": \"caf\u00e9\", \"op\": \"eq\","
+         " \"value\": \"cr\u00e8me \\\"br\u00fbl\u00e9e\\\"\"}", true},
         {"{\"field\": \"caf\u00e9\", \"op\": \"contains\", \"value\": \"\\\"\"}", true},
         {"{\"field\": \"cafe\", \"op\": \"exists\"}", false},
         {"{\"field\": \"empty\", \"op\": \"startsWith\", \"value\": \"\"}", true},
