@@ -7,7 +7,8 @@
  * Checked: compiling is deterministic (the same answer and the same details twice); a refusal
  * names at least one field with a non-empty message; an accepted rule holds what rule.h
  * promises (names, counts, bounds) and evaluates against a fixed event, with and without the
- * per-event memo and with its fields numbered, to the same answers, with multipliers >= 0 and amounts >= 0; an accepted
+ * per-event memo, with its fields numbered, and with the event's metadata as a tree and as
+ * text, to the same answers, with multipliers >= 0 and amounts >= 0; an accepted
  * achievement's claims and progress stay in range and grow with the metric. */
 #include <jansson.h>
 #include <math.h>
@@ -27,6 +28,7 @@
 #define OCCURRED 1700000000000LL /* 2023-11-14T22:13:20Z */
 
 static json_t *metadata, *attributes;
+static char *metadata_text; /* the same metadata as text, every non-ASCII character escaped */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -35,10 +37,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     metadata = json_loads("{\"difficulty\": \"hard\", \"score\": 42, \"ratio\": 0.5, \"big\": "
                           "1e300, \"neg\": -3, \"tags\": [\"a\", \"b\", 1], \"nested\": "
                           "{\"level\": {\"deep\": 7}}, \"flag\": true, \"nothing\": null, "
-                          "\"name\": \"forge\", \"1\": \"one\"}",
+                          "\"name\": \"forge\", \"1\": \"one\", \"caf\u00e9\": "
+                          "\"cr\u00e8me \\\"x\\\"\", \"obj\": {\"a\": [1, {\"b\": 2}]}}",
                           0, NULL);
     attributes = json_loads("{\"plan\": \"pro\", \"age\": 30, \"tier\": 2}", 0, NULL);
     CHECK(metadata && attributes);
+    metadata_text = json_dumps(metadata, JSON_INDENT(1) | JSON_ENSURE_ASCII);
+    CHECK(metadata_text);
     return 0;
 }
 
@@ -59,9 +64,32 @@ static bool name_ok(const char *s, size_t max)
     return n >= 1 && n <= max && !utf8_has_control(s);
 }
 
+static bool eval_one(struct cond *c, const struct cond_ctx *ctx);
+
+/* ctx with its metadata as text instead of a tree. */
+static struct cond_ctx as_text(const struct cond_ctx *ctx)
+{
+    struct cond_ctx text = *ctx;
+    text.metadata = NULL;
+    text.metadata_text = metadata_text;
+    text.metadata_len = strlen(metadata_text);
+    return text;
+}
+
 /* cond_eval on ctx, the same with the memo as without, again from the memo, and with the
- * condition's fields numbered in a table (cond_fields_bind) and the memo open for it. */
+ * condition's fields numbered in a table (cond_fields_bind) and the memo open for it; and
+ * when ctx has the metadata as a tree, the same again with it as text (read in place). */
 static bool eval_both(struct cond *c, const struct cond_ctx *ctx)
+{
+    bool r = eval_one(c, ctx);
+    if (ctx->metadata == metadata) {
+        struct cond_ctx text = as_text(ctx);
+        CHECK(eval_one(c, &text) == r);
+    }
+    return r;
+}
+
+static bool eval_one(struct cond *c, const struct cond_ctx *ctx)
 {
     bool plain = cond_eval(c, ctx);
     cond_memo_begin(ctx);
@@ -102,6 +130,10 @@ static void check_award(const struct rule_award *a, const struct cond_ctx *ctx, 
         int64_t memo = rule_award_amount(a, ctx, mult);
         cond_memo_end();
         CHECK(memo == plain);
+        if (ctx->metadata == metadata) {
+            struct cond_ctx text = as_text(ctx);
+            CHECK(rule_award_amount(a, &text, mult) == plain);
+        }
     }
 }
 
@@ -125,6 +157,10 @@ static void check_rule(const struct rule *r, const struct cond_ctx *ctx)
             cond_memo_begin(ctx);
             CHECK(rule_multiplier(r, ctx, hour, streak) == m);
             cond_memo_end();
+            if (ctx->metadata == metadata) {
+                struct cond_ctx text = as_text(ctx);
+                CHECK(rule_multiplier(r, &text, hour, streak) == m);
+            }
             for (size_t i = 0; i < r->n_xp; i++)
                 check_award(&r->xp[i], ctx, m);
             for (size_t i = 0; i < r->n_currency; i++)
@@ -232,8 +268,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!body)
         return 0;
     const struct cond_ctx ctxs[] = {
-        {metadata, attributes, "quiz_done", OCCURRED, NULL},
-        {NULL, NULL, NULL, 0, NULL},
+        {metadata, attributes, "quiz_done", OCCURRED, NULL, NULL, 0},
+        {NULL, NULL, NULL, 0, NULL, NULL, 0},
+        {NULL, attributes, "quiz_done", OCCURRED, NULL, metadata_text, strlen(metadata_text)},
     };
     size_t n = sizeof(ctxs) / sizeof(ctxs[0]);
     fuzz_rule(body, ctxs, n);
