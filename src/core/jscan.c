@@ -109,7 +109,18 @@ static const char *value_at(const char *p, const char *end, struct jscan_value *
 
 bool jscan_value(const char *text, size_t len, struct jscan_value *out)
 {
-    return text && value_at(text, text + len, out) != NULL;
+    if (!text)
+        return false;
+    const char *end = text + len, *p = ws(text, end);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t'))
+        end--;
+    if (end - p >= 2 && ((*p == '{' && end[-1] == '}') || (*p == '[' && end[-1] == ']'))) {
+        /* The text is one value: a container ends where the text does, with no need to
+         * scan it for its end (a lookup scans only the members before the one it wants). */
+        typed(p, end, false, out);
+        return true;
+    }
+    return value_at(p, end, out) != NULL;
 }
 
 /* A key as sent (raw, between its quotes) against one as unescaped. An escape takes more

@@ -32,7 +32,8 @@ struct jscan_value {
     bool escaped;      /* a string with a backslash in it: its text is not its value */
 };
 
-/* The value a text holds (leading and trailing whitespace allowed). */
+/* The value a text holds (leading and trailing whitespace allowed). An object or an array is
+ * taken to end where the text does, without a scan for its end. */
 bool jscan_value(const char *text, size_t len, struct jscan_value *out);
 /* The member of object `obj` named key (key_len bytes, as unescaped), or false. */
 bool jscan_member(const struct jscan_value *obj, const char *key, size_t key_len,
