@@ -89,12 +89,19 @@ struct batch_user {
     uint32_t slot;              /* its place in the user table */
 };
 
-/* The committed log rows' sum for one (board, user). */
-struct pend {
+/* The committed log rows' sums for one user, a (board, delta, at) per board it scored on:
+ * a batch's changes come by user, so one lookup takes all of a user's (a lookup per board and
+ * user had been a fifth of the applier's time, its cache misses). */
+struct pend_sum {
     int64_t board, delta, at;
-    uint64_t hash;
+};
+
+struct pend {
+    uint64_t hash;              /* user_hash_of */
     uint32_t off, len;          /* the user's id in pend_text (NUL-terminated there) */
     uint32_t slot;              /* its place in pend_slots */
+    uint32_t n, cap;            /* sums */
+    struct pend_sum *v;
 };
 
 /* A batch's changes (see the top). The engine thread fills one; after the commit the
@@ -130,10 +137,11 @@ struct boards {
     size_t row_cap;
     struct board **created;     /* boards the open batch created or touches */
     size_t created_n, created_cap;
-    struct pend *pend;          /* the committed log rows' sums (see the top) */
+    struct pend *pend;          /* the committed log rows' sums by user (see the top) */
     size_t pend_n, pend_cap;    /* the applier's, when there is one (see pend_take) */
-    _Atomic size_t pend_count;  /* pend_n, for the engine thread's fold trigger */
-    uint32_t *pend_slots;       /* sum number + 1 by (board, user); 0: free */
+    size_t pend_pairs;          /* (board, user) sums in all */
+    _Atomic size_t pend_count;  /* pend_pairs, for the engine thread's fold trigger */
+    uint32_t *pend_slots;       /* user number + 1 by user; 0: free */
     size_t pend_slots_cap;      /* a power of two */
     struct buf pend_text;
     int64_t log_through;        /* the last committed log row (0: none since the last fold) */
@@ -351,6 +359,8 @@ void boards_free(struct boards *b)
     for (size_t i = 0; i < APPLY_SETS; i++)
         set_free(&b->sets[i]);
     buf_release(&b->log_row);
+    for (size_t i = 0; i < b->pend_n; i++)
+        free(b->pend[i].v);
     free(b->pend);
     free(b->pend_slots);
     buf_release(&b->pend_text);
@@ -426,14 +436,15 @@ static int fold(struct boards *b, struct store *st, char *err, size_t errlen)
     if (!b->log_through || b->batch_folded)
         return 0; /* nothing committed to fold, or folded already in this batch */
     applier_wait(b); /* the sums hold every committed batch */
-    struct store_board_sum *v = b->pend_n ? xmalloc(b->pend_n * sizeof(*v)) : NULL;
+    struct store_board_sum *v = b->pend_pairs ? xmalloc(b->pend_pairs * sizeof(*v)) : NULL;
+    size_t n = 0;
     for (size_t i = 0; i < b->pend_n; i++) {
         const struct pend *p = &b->pend[i];
-        v[i] = (struct store_board_sum){ p->board, b->pend_text.data + p->off, p->len,
-                                         p->delta, p->at };
+        for (uint32_t k = 0; k < p->n; k++)
+            v[n++] = (struct store_board_sum){ p->v[k].board, b->pend_text.data + p->off, p->len,
+                                               p->v[k].delta, p->v[k].at };
     }
-    int rc = store_board_fold_sums(st, v, b->pend_n, b->log_through, BOARDS_SCORE_MAX, err,
-                                   errlen);
+    int rc = store_board_fold_sums(st, v, n, b->log_through, BOARDS_SCORE_MAX, err, errlen);
     free(v);
     if (rc < 0)
         return -1;
@@ -483,62 +494,78 @@ static void pend_moved(struct boards *b, uint32_t i, uint32_t slot)
     b->pend[i].slot = slot;
 }
 
-static uint64_t pend_hash(int64_t board, uint64_t user_hash)
-{
-    return mix(user_hash ^ (uint64_t)board);
-}
-
-/* Adds a committed change to the sums. */
-static void pend_add(struct boards *b, int64_t board, const char *user, size_t len,
-                     uint64_t user_hash, int64_t delta, int64_t at)
+/* The sums of a user (added when new). */
+static struct pend *pend_user(struct boards *b, const char *user, size_t len, uint64_t user_hash)
 {
     slots_grow(&b->pend_slots, &b->pend_slots_cap, b->pend_n, b, pend_rehash, pend_moved);
-    uint64_t h = pend_hash(board, user_hash);
-    size_t mask = b->pend_slots_cap - 1, j = h & mask;
+    size_t mask = b->pend_slots_cap - 1, j = mix(user_hash) & mask;
     for (;; j = (j + 1) & mask) {
         uint32_t k = b->pend_slots[j];
         if (!k)
             break;
         struct pend *p = &b->pend[k - 1];
-        if (p->hash == h && p->board == board && p->len == len &&
-            memcmp(b->pend_text.data + p->off, user, len) == 0) {
-            p->delta = score_add(p->delta, delta);
-            p->at = at; /* batches commit in order: the last change's time */
-            return;
-        }
+        if (p->hash == user_hash && p->len == len &&
+            memcmp(b->pend_text.data + p->off, user, len) == 0)
+            return p;
     }
     if (b->pend_n == b->pend_cap) {
         b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 1024;
         b->pend = xrealloc(b->pend, b->pend_cap * sizeof(*b->pend));
     }
-    b->pend[b->pend_n] = (struct pend){ board, delta, at, h, (uint32_t)b->pend_text.len,
-                                        (uint32_t)len, (uint32_t)j };
+    struct pend *p = &b->pend[b->pend_n];
+    *p = (struct pend){ user_hash, (uint32_t)b->pend_text.len, (uint32_t)len, (uint32_t)j, 0, 0,
+                        NULL };
     buf_append(&b->pend_text, user, len);
     buf_putc(&b->pend_text, '\0');
     b->pend_slots[j] = (uint32_t)++b->pend_n;
+    return p;
+}
+
+/* Adds a committed change of user p's to the sums. A user scores on few boards (a track's
+ * four periods and its seasons): they are looked through in order. */
+static void pend_add(struct boards *b, struct pend *p, int64_t board, int64_t delta, int64_t at)
+{
+    for (uint32_t k = 0; k < p->n; k++) {
+        struct pend_sum *x = &p->v[k];
+        if (x->board == board) {
+            x->delta = score_add(x->delta, delta);
+            x->at = at; /* batches commit in order: the last change's time */
+            return;
+        }
+    }
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 4;
+        p->v = xrealloc(p->v, p->cap * sizeof(*p->v));
+    }
+    p->v[p->n++] = (struct pend_sum){ board, delta, at };
+    b->pend_pairs++;
 }
 
 static void pend_clear(struct boards *b)
 {
-    for (size_t i = 0; i < b->pend_n; i++)
+    for (size_t i = 0; i < b->pend_n; i++) {
         b->pend_slots[b->pend[i].slot] = 0;
-    b->pend_n = 0;
+        free(b->pend[i].v);
+    }
+    b->pend_n = b->pend_pairs = 0;
     buf_reset(&b->pend_text);
     atomic_store_explicit(&b->pend_count, 0, memory_order_relaxed);
 }
 
 /* A committed batch's part in the sums (the applier's thread when there is one, which keeps
- * them in commit order): they start over if it folded, and take its changes if it logged. */
+ * them in commit order): they start over if it folded, and take its changes if it logged,
+ * user by user. */
 static void pend_take(struct boards *b, const struct batch_set *t)
 {
     if (t->pend_reset)
         pend_clear(b);
-    for (size_t i = 0; t->pend_sum && i < t->changes_n; i++) {
-        const struct change *c = &t->changes[i];
-        const struct batch_user *u = &t->users[c->user];
-        pend_add(b, c->board->id, set_user(t, c->user), u->len, u->hash, c->delta, c->at);
+    for (uint32_t u = 0; t->pend_sum && u < t->users_n; u++) {
+        const struct batch_user *bu = &t->users[u];
+        struct pend *p = pend_user(b, set_user(t, u), bu->len, bu->hash);
+        for (uint32_t i = bu->first; i != NONE; i = t->changes[i].next)
+            pend_add(b, p, t->changes[i].board->id, t->changes[i].delta, t->changes[i].at);
     }
-    atomic_store_explicit(&b->pend_count, b->pend_n, memory_order_relaxed);
+    atomic_store_explicit(&b->pend_count, b->pend_pairs, memory_order_relaxed);
 }
 
 int boards_load(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)
@@ -792,12 +819,11 @@ static uint64_t user_hash_of(const struct boards *b, const char *user, size_t le
     return fnv(b->seed, user, len);
 }
 
+/* Adds delta (> 0) to the open batch's change of (board, the batch's user number u). */
 static int add_change(struct boards *b, struct store *st, const char *app_id, const char *metric,
-                      const char *period, const char *user_id, size_t user_len,
-                      uint64_t user_hash, int64_t delta, int64_t now_ms, char *err, size_t errlen)
+                      const char *period, uint32_t u, int64_t delta, int64_t now_ms, char *err,
+                      size_t errlen)
 {
-    if (delta <= 0)
-        return 0;
     if (delta > BOARDS_SCORE_MAX)
         delta = BOARDS_SCORE_MAX;
     struct board *x = dir_find(b, app_id, metric, period);
@@ -824,7 +850,7 @@ static int add_change(struct boards *b, struct store *st, const char *app_id, co
         x->touch_ms = now_ms;
         push(&b->cur->touched, &b->cur->touched_n, &b->cur->touched_cap, x);
     }
-    struct change *c = change_slot(b, x, batch_user(b, user_id, user_len, user_hash));
+    struct change *c = change_slot(b, x, u);
     c->delta = score_add(c->delta, delta);
     c->at = now_ms;
     return 0;
@@ -834,9 +860,11 @@ int boards_add(struct boards *b, struct store *st, const char *app_id, const cha
                const char *period, const char *user_id, int64_t delta, int64_t now_ms,
                char *err, size_t errlen)
 {
+    if (delta <= 0)
+        return 0;
     size_t len = strlen(user_id);
-    return add_change(b, st, app_id, metric, period, user_id, len,
-                      user_hash_of(b, user_id, len), delta, now_ms, err, errlen);
+    uint32_t u = batch_user(b, user_id, len, user_hash_of(b, user_id, len));
+    return add_change(b, st, app_id, metric, period, u, delta, now_ms, err, errlen);
 }
 
 /* `prefix` and `name` into out, cut to fit as snprintf would (a name is at most 64
@@ -852,15 +880,45 @@ static void metric_name(char out[BOARDS_METRIC_MAX + 16], const char *prefix, co
     out[pl + nl] = '\0';
 }
 
+/* An event's awards that count, summed per metric (its rules often award one track twice). */
+#define COUNT_METRICS 16
+struct metric_sum {
+    char metric[BOARDS_METRIC_MAX + 16];
+    int64_t amount;
+};
+
+/* The event's sums on every board of their periods: the periods, the user's hash and the
+ * user's number in the batch worked out once. */
+static int count_sums(struct boards *b, struct store *st, const struct game_app *app,
+                      const char *user_id, int64_t occurred_at, const struct metric_sum *sums,
+                      size_t n, int64_t now_ms, char *err, size_t errlen)
+{
+    char periods[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
+    size_t np = boards_periods(app, occurred_at, periods, BOARDS_MAX_PERIODS);
+    /* An event older than the back-fill window counts on "all" and its seasons only:
+     * back-dated events cannot make boards without end. */
+    if (occurred_at < now_ms - BOARDS_BACKFILL_MS) {
+        size_t keep = 1;
+        for (size_t p = 4; p < np; p++)
+            memcpy(periods[keep++], periods[p], BOARDS_PERIOD_MAX);
+        np = keep;
+    }
+    size_t len = strlen(user_id);
+    uint32_t u = batch_user(b, user_id, len, user_hash_of(b, user_id, len));
+    for (size_t k = 0; k < n; k++)
+        for (size_t p = 0; p < np; p++)
+            if (add_change(b, st, app->app_id, sums[k].metric, periods[p], u, sums[k].amount,
+                           now_ms, err, errlen) < 0)
+                return -1;
+    return 0;
+}
+
 int boards_count(struct boards *b, struct store *st, const struct game_app *app,
                  const char *user_id, int64_t occurred_at, const struct game_effects *fx,
                  int64_t now_ms, char *err, size_t errlen)
 {
-    /* Worked out once per event, on its first award that counts: the periods and the
-     * user's hash. Two awards on one board meet in the same change. */
-    char periods[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
-    size_t np = 0, len = 0;
-    uint64_t uh = 0;
+    struct metric_sum sums[COUNT_METRICS];
+    size_t n = 0;
     for (size_t i = 0; i < fx->n; i++) {
         const struct game_effect *e = &fx->v[i];
         if (e->amount <= 0)
@@ -872,25 +930,23 @@ int boards_count(struct boards *b, struct store *st, const struct game_app *app,
             metric_name(metric, "currency:", e->name);
         else
             continue;
-        if (!np) {
-            np = boards_periods(app, occurred_at, periods, BOARDS_MAX_PERIODS);
-            /* An event older than the back-fill window counts on "all" and its seasons only:
-             * back-dated events cannot make boards without end. */
-            if (occurred_at < now_ms - BOARDS_BACKFILL_MS) {
-                size_t keep = 1;
-                for (size_t p = 4; p < np; p++)
-                    memcpy(periods[keep++], periods[p], BOARDS_PERIOD_MAX);
-                np = keep;
+        size_t k = 0;
+        while (k < n && strcmp(sums[k].metric, metric) != 0)
+            k++;
+        if (k == n) {
+            if (n == COUNT_METRICS) { /* more metrics than fit: count those so far */
+                if (count_sums(b, st, app, user_id, occurred_at, sums, n, now_ms, err,
+                               errlen) < 0)
+                    return -1;
+                n = 0;
             }
-            len = strlen(user_id);
-            uh = user_hash_of(b, user_id, len);
+            memcpy(sums[n].metric, metric, sizeof(metric));
+            sums[n].amount = 0;
+            k = n++;
         }
-        for (size_t p = 0; p < np; p++)
-            if (add_change(b, st, app->app_id, metric, periods[p], user_id, len, uh, e->amount,
-                           now_ms, err, errlen) < 0)
-                return -1;
+        sums[k].amount = score_add(sums[k].amount, e->amount);
     }
-    return 0;
+    return n ? count_sums(b, st, app, user_id, occurred_at, sums, n, now_ms, err, errlen) : 0;
 }
 
 int boards_flush(struct boards *b, struct store *st, int64_t now_ms, char *err, size_t errlen)

@@ -981,18 +981,19 @@ static void the_migration_to_rows_per_user_keeps_unfolded_changes(void **state)
 }
 
 /* An event's awards count on every board they belong to: two awards of one track meet in one
- * change per board (one log row for the user), and every metric counts, however many. */
+ * change per board (one log row for the user), and every metric counts, however many (more
+ * than boards_count sums at once). */
 static void an_events_awards_count_on_every_board_they_belong_to(void **state)
 {
     struct fixture *f = *state;
     struct game_app *app = game_app_new("app", "UTC");
     app->settings.board_currencies = true;
-    char names[12][8];
-    struct game_effect v[16];
+    char names[20][8];
+    struct game_effect v[24];
     size_t n = 0;
     v[n++] = (struct game_effect){ .type = FX_XP, .name = "xp", .amount = 10 };
     v[n++] = (struct game_effect){ .type = FX_XP, .name = "xp", .amount = 5 };
-    for (int i = 0; i < 10; i++) { /* ten currencies: "currency:c0".. */
+    for (int i = 0; i < 20; i++) { /* twenty currencies: "currency:c0".. */
         snprintf(names[i], sizeof(names[i]), "c%d", i);
         v[n++] = (struct game_effect){ .type = FX_CURRENCY, .name = names[i], .amount = i + 1 };
     }
@@ -1006,7 +1007,7 @@ static void an_events_awards_count_on_every_board_they_belong_to(void **state)
     assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS, err, sizeof(err)), 0);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
     boards_batch_end(f->b, true, NOW_MS);
-    /* 11 metrics on 4 boards each (all, day, week, month), one row for ann. */
+    /* 21 metrics on 4 boards each (all, day, week, month), one row for ann. */
     int64_t rows;
     assert_int_equal(store_board_log_rows(f->u.s, &rows, err, sizeof(err)), 0);
     assert_int_equal(rows, 1);
@@ -1023,7 +1024,7 @@ static void an_events_awards_count_on_every_board_they_belong_to(void **state)
         assert_int_equal(boards_find(f->b, "app", "xp", periods[p], NOW_MS, &x), BOARD_LOADED);
         assert_true(rank_get(x, "ann", 3, &e, NULL));
         assert_int_equal(e.score, 115);
-        for (int i = 0; i < 10; i++) {
+        for (int i = 0; i < 20; i++) {
             char metric[32];
             snprintf(metric, sizeof(metric), "currency:c%d", i);
             assert_true(p == 0 || boards_load_one(f->b, f->u.s, "app", metric, periods[p],
