@@ -296,30 +296,40 @@ static void val_of_text(const struct jscan_value *x, struct val *v)
         v->t = V_MISSING; /* not what ingestion stores */
 }
 
+/* The value at the path when it is read from the metadata's text: 1 and *x, or 0 when it is
+ * missing; -1 when it is read from a tree instead. */
+static int text_lookup(const struct path_ref *p, const struct cond_ctx *ctx,
+                       struct jscan_value *x)
+{
+    if (p->source == COND_SRC_ATTRIBUTES || ctx->metadata || !ctx->metadata_text)
+        return -1;
+    bool found = jscan_value(ctx->metadata_text, ctx->metadata_len, x);
+    const char *seg = p->text;
+    for (unsigned i = 0; i < p->n && found; i++) {
+        size_t len = p->len ? p->len[i] : p->len32[i];
+        found = jscan_member(x, seg, len, x);
+        seg += len + 1;
+    }
+    return found;
+}
+
 /* The value at the path, typed into v (V_MISSING when missing). */
 static void path_val(const struct path_ref *p, const struct cond_ctx *ctx, struct val *v)
 {
-    if (p->source == COND_SRC_ATTRIBUTES || ctx->metadata || !ctx->metadata_text) {
+    struct jscan_value x;
+    int found = text_lookup(p, ctx, &x);
+    if (found < 0) {
         const json_t *j =
             path_walk(p, p->source == COND_SRC_METADATA ? ctx->metadata : ctx->attributes);
         if (j)
             val_of_json(j, v);
         else
             v->t = V_MISSING;
-        return;
-    }
-    struct jscan_value x;
-    bool found = jscan_value(ctx->metadata_text, ctx->metadata_len, &x);
-    const char *seg = p->text;
-    for (unsigned i = 0; i < p->n && found; i++) {
-        size_t len = p->len ? p->len[i] : p->len32[i];
-        found = jscan_member(&x, seg, len, &x);
-        seg += len + 1;
-    }
-    if (found)
+    } else if (found) {
         val_of_text(&x, v);
-    else
+    } else {
         v->t = V_MISSING;
+    }
 }
 
 /* ---- the per-event memo ----
@@ -399,11 +409,44 @@ static bool memo_on(const struct cond_ctx *ctx)
            ctx->occurred_at == memo.seen.occurred_at;
 }
 
+/* An array of the metadata's text typed into v with its elements in the pool, with no
+ * tree (j NULL), when they fit and are all scalars read in place; else false. */
+static bool elements_of_text(const struct jscan_value *x, struct val *v)
+{
+    struct val *el = &memo.pool[memo.pool_n];
+    size_t pos = 0, n = 0;
+    struct jscan_value e;
+    while (jscan_element(x, &pos, &e)) {
+        if (memo.pool_n + n == MEMO_ELEMS || e.type == JSCAN_ARRAY || e.type == JSCAN_OBJECT ||
+            (e.type == JSCAN_STRING && e.escaped))
+            return false;
+        val_of_text(&e, &el[n]);
+        if (el[n].t == V_MISSING)
+            return false;
+        n++;
+    }
+    memo.pool_n += n;
+    v->t = V_ARRAY;
+    v->j = NULL;
+    v->el = el;
+    v->n_el = (uint32_t)n;
+    return true;
+}
+
 /* The value at path p typed into v, with an array's elements typed into the pool when they
  * fit. Only while the memo is open: the pool is the current event's. */
 static void memo_val(const struct path_ref *p, const struct cond_ctx *ctx, struct val *v)
 {
-    path_val(p, ctx, v);
+    struct jscan_value x;
+    int found = text_lookup(p, ctx, &x);
+    if (found > 0 && x.type == JSCAN_ARRAY && elements_of_text(&x, v))
+        return;
+    if (found > 0)
+        val_of_text(&x, v);
+    else if (found == 0)
+        v->t = V_MISSING;
+    else
+        path_val(p, ctx, v);
     if (v->t != V_ARRAY)
         return;
     const json_t *j = v->j;
@@ -594,6 +637,7 @@ static int num_cmp(const struct val *a, const struct val *b)
 }
 
 static bool json_deep_eq(const json_t *a, const json_t *b);
+static bool array_eq(const struct val *a, const struct val *b);
 
 /* Strict JSON equality of two values. */
 static bool val_eq(const struct val *a, const struct val *b)
@@ -603,7 +647,7 @@ static bool val_eq(const struct val *a, const struct val *b)
     switch ((enum vtype)a->t) {
     case V_STRING: return a->len == b->len && bytes_eq(a->s, b->s, a->len);
     case V_NUMBER: return num_eq(a, b);
-    case V_ARRAY:
+    case V_ARRAY: return array_eq(a, b);
     case V_OBJECT: return json_deep_eq(a->j, b->j);
     case V_MISSING: return false;
     case V_NULL:
@@ -645,6 +689,37 @@ static bool json_deep_eq(const json_t *a, const json_t *b)
     val_of_json(a, &x);
     val_of_json(b, &y);
     return val_eq(&x, &y); /* scalars, or a composite against another type: false */
+}
+
+/* An array's elements: typed (`el`: always for one read from the metadata's text, which has
+ * no tree) or in its tree. */
+static size_t elements(const struct val *v)
+{
+    return v->el ? v->n_el : json_array_size(v->j);
+}
+
+static const struct val *element(const struct val *v, size_t i, struct val *scratch)
+{
+    if (v->el)
+        return &v->el[i];
+    val_of_json(json_array_get(v->j, i), scratch);
+    return scratch;
+}
+
+/* Two arrays, strictly equal as json_deep_eq has it, element by element. */
+static bool array_eq(const struct val *a, const struct val *b)
+{
+    if (a->j && b->j)
+        return json_deep_eq(a->j, b->j);
+    size_t n = elements(a);
+    if (n != elements(b))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        struct val x, y;
+        if (!val_eq(element(a, i, &x), element(b, i, &y)))
+            return false;
+    }
+    return true;
 }
 
 static bool in_list(const struct node *n, const struct val *v)
