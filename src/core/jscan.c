@@ -138,35 +138,49 @@ static bool key_is(const char *raw, size_t raw_len, bool escaped, const char *ke
     return same;
 }
 
+bool jscan_next_member(const struct jscan_value *obj, size_t *pos, struct jscan_value *key,
+                       struct jscan_value *out)
+{
+    if (obj->type != JSCAN_OBJECT || *pos >= obj->len)
+        return false;
+    const char *end = obj->at + obj->len, *p = ws(obj->at + (*pos ? *pos : 1), end);
+    if (*pos) {
+        if (p >= end || *p != ',')
+            return false; /* the object's end (or text that is not JSON) */
+        p = ws(p + 1, end);
+    }
+    if (p >= end || *p != '"')
+        return false;
+    bool escaped = false;
+    const char *kend = string_end(p, end, &escaped);
+    if (!kend)
+        return false;
+    typed(p, kend, escaped, key);
+    p = ws(kend, end);
+    if (p >= end || *p != ':')
+        return false;
+    const char *vend = value_at(p + 1, end, out);
+    if (!vend)
+        return false;
+    *pos = (size_t)(vend - obj->at);
+    return true;
+}
+
+bool jscan_key_is(const struct jscan_value *key, const char *name, size_t len)
+{
+    return key_is(key->at, key->len, key->escaped, name, len);
+}
+
 bool jscan_member(const struct jscan_value *obj, const char *key, size_t key_len,
                   struct jscan_value *out)
 {
-    if (obj->type != JSCAN_OBJECT)
-        return false;
-    const char *p = obj->at + 1, *end = obj->at + obj->len;
-    for (;;) {
-        p = ws(p, end);
-        if (p >= end || *p != '"')
-            return false; /* the object's end (or text that is not JSON) */
-        bool escaped = false;
-        const char *kend = string_end(p, end, &escaped);
-        if (!kend)
-            return false;
-        const char *k = p + 1;
-        size_t klen = (size_t)(kend - 1 - k);
-        p = ws(kend, end);
-        if (p >= end || *p != ':')
-            return false;
-        const char *vend = value_at(p + 1, end, out);
-        if (!vend)
-            return false;
-        if (key_is(k, klen, escaped, key, key_len))
+    const struct jscan_value o = *obj; /* out may be obj */
+    size_t pos = 0;
+    struct jscan_value k;
+    while (jscan_next_member(&o, &pos, &k, out))
+        if (key_is(k.at, k.len, k.escaped, key, key_len))
             return true;
-        p = ws(vend, end);
-        if (p >= end || *p != ',')
-            return false;
-        p++;
-    }
+    return false;
 }
 
 bool jscan_element(const struct jscan_value *arr, size_t *pos, struct jscan_value *out)

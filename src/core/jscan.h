@@ -35,9 +35,16 @@ struct jscan_value {
 /* The value a text holds (leading and trailing whitespace allowed). An object or an array is
  * taken to end where the text does, without a scan for its end. */
 bool jscan_value(const char *text, size_t len, struct jscan_value *out);
-/* The member of object `obj` named key (key_len bytes, as unescaped), or false. */
+/* The member of object `obj` named key (key_len bytes, as unescaped), or false. out may be
+ * obj. */
 bool jscan_member(const struct jscan_value *obj, const char *key, size_t key_len,
                   struct jscan_value *out);
+/* The members of an object, one by one: *pos starts at 0; *key is the member's name (a
+ * string value). */
+bool jscan_next_member(const struct jscan_value *obj, size_t *pos, struct jscan_value *key,
+                       struct jscan_value *out);
+/* Whether a member's name (from jscan_next_member) is `name` (len bytes, as unescaped). */
+bool jscan_key_is(const struct jscan_value *key, const char *name, size_t len);
 /* The elements of an array, one by one: *pos starts at 0 (and is the caller's to keep). */
 bool jscan_element(const struct jscan_value *arr, size_t *pos, struct jscan_value *out);
 /* A number as jansson reads it: an integer (no '.', 'e' or 'E') that fits int64 is exact in

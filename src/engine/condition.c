@@ -352,6 +352,7 @@ static void path_val(const struct path_ref *p, const struct cond_ctx *ctx, struc
 #define MEMO_PROBES 4   /* past them, a path is looked up without the memo */
 #define MEMO_TEXT   40  /* longer paths are not memoised; a multiple of 8 */
 #define MEMO_ELEMS  256 /* array elements typed per event; arrays past them are not */
+#define MEMO_MEMBERS 32 /* the metadata's top-level members indexed per event */
 
 struct memo_slot {
     uint32_t gen; /* == memo.gen: filled for the current event */
@@ -374,6 +375,14 @@ static _Thread_local struct {
     uint32_t gen;
     uint64_t stamp; /* of seen.fields, or UINT64_MAX (no table; no cond has it) */
     size_t pool_n;  /* elements of pool in use this event */
+    /* The metadata's top-level members, read once per event (top_gen == gen) on its first
+     * lookup in the text: a path's first key is then found among them, with no scan. */
+    uint32_t top_gen;
+    uint32_t top_n;
+    bool top_all;   /* every member is in `top` (a key not there is missing) */
+    struct {
+        struct jscan_value key, v;
+    } top[MEMO_MEMBERS];
     struct number_slot by_number[COND_FIELDS_MAX];
     struct memo_slot slot[MEMO_SLOTS];
     struct val pool[MEMO_ELEMS];
@@ -384,6 +393,7 @@ void cond_memo_begin(const struct cond_ctx *ctx)
     if (++memo.gen == 0) { /* wrapped: every slot could look current */
         memset(memo.slot, 0, sizeof(memo.slot));
         memset(memo.by_number, 0, sizeof(memo.by_number));
+        memo.top_gen = 0;
         memo.gen = 1;
     }
     memo.ctx = ctx;
@@ -407,6 +417,55 @@ static bool memo_on(const struct cond_ctx *ctx)
            ctx->metadata_len == memo.seen.metadata_len &&
            ctx->attributes == memo.seen.attributes && ctx->event_type == memo.seen.event_type &&
            ctx->occurred_at == memo.seen.occurred_at;
+}
+
+/* The metadata's top-level members into the memo (once per event). */
+static void top_fill(const struct cond_ctx *ctx)
+{
+    memo.top_gen = memo.gen;
+    memo.top_n = 0;
+    memo.top_all = true;
+    struct jscan_value doc, key, v;
+    if (!jscan_value(ctx->metadata_text, ctx->metadata_len, &doc))
+        return;
+    size_t pos = 0;
+    while (jscan_next_member(&doc, &pos, &key, &v)) {
+        if (memo.top_n == MEMO_MEMBERS) {
+            memo.top_all = false; /* the rest are found by a scan */
+            return;
+        }
+        memo.top[memo.top_n].key = key;
+        memo.top[memo.top_n++].v = v;
+    }
+}
+
+/* text_lookup while the memo is open for ctx: the first key among the indexed members. */
+static int memo_text_lookup(const struct path_ref *p, const struct cond_ctx *ctx,
+                            struct jscan_value *x)
+{
+    if (p->source == COND_SRC_ATTRIBUTES || ctx->metadata || !ctx->metadata_text || !p->n)
+        return text_lookup(p, ctx, x);
+    if (memo.top_gen != memo.gen)
+        top_fill(ctx);
+    size_t len = p->len ? p->len[0] : p->len32[0];
+    uint32_t k = 0;
+    for (; k < memo.top_n; k++) {
+        const struct jscan_value *key = &memo.top[k].key;
+        if (key->escaped ? jscan_key_is(key, p->text, len)
+                         : key->len == len && memcmp(key->at, p->text, len) == 0)
+            break;
+    }
+    if (k == memo.top_n)
+        return memo.top_all ? 0 : text_lookup(p, ctx, x);
+    *x = memo.top[k].v;
+    const char *seg = p->text + len + 1;
+    for (unsigned i = 1; i < p->n; i++) {
+        len = p->len ? p->len[i] : p->len32[i];
+        if (!jscan_member(x, seg, len, x))
+            return 0;
+        seg += len + 1;
+    }
+    return 1;
 }
 
 /* An array of the metadata's text typed into v with its elements in the pool, with no
@@ -438,7 +497,7 @@ static bool elements_of_text(const struct jscan_value *x, struct val *v)
 static void memo_val(const struct path_ref *p, const struct cond_ctx *ctx, struct val *v)
 {
     struct jscan_value x;
-    int found = text_lookup(p, ctx, &x);
+    int found = memo_text_lookup(p, ctx, &x);
     if (found > 0 && x.type == JSCAN_ARRAY && elements_of_text(&x, v))
         return;
     if (found > 0)

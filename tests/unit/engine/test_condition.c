@@ -685,6 +685,34 @@ static void path_parse(void **state)
     assert_string_equal(err, "must be a non-empty string");
 }
 
+/* Metadata with more top-level members than the memo indexes per event: those past them are
+ * found by a scan of the text, and a key that is not there is missing either way. */
+static void many_members_in_the_metadata(void **state)
+{
+    (void)state;
+    json_t *m = json_object();
+    for (int i = 0; i < 40; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        json_object_set_new(m, k, json_integer(i));
+    }
+    json_object_set_new(m, "last", json_pack("{s:[s,i]}", "inner", "x", 2));
+    struct cond_ctx ctx = {m, NULL, "t", 0, NULL, NULL, 0};
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"k0\", \"op\": \"eq\", \"value\": 0}", true},
+        {"{\"field\": \"k31\", \"op\": \"eq\", \"value\": 31}", true},
+        {"{\"field\": \"k32\", \"op\": \"eq\", \"value\": 32}", true},
+        {"{\"field\": \"k39\", \"op\": \"gte\", \"value\": 39}", true},
+        {"{\"field\": \"k5\", \"op\": \"eq\", \"value\": 6}", false},
+        {"{\"field\": \"last.inner\", \"op\": \"contains\", \"value\": \"x\"}", true},
+        {"{\"field\": \"last.inner\", \"op\": \"eq\", \"value\": [\"x\", 2]}", true},
+        {"{\"field\": \"last.none\", \"op\": \"exists\"}", false},
+        {"{\"field\": \"k40\", \"op\": \"exists\"}", false},
+    };
+    RUN(&ctx, cases);
+    json_decref(m);
+}
+
 /* The value of p in ctx as a number (NaN when it is none). */
 static double number_at(const struct cond_path *p, const struct cond_ctx *ctx)
 {
@@ -1099,6 +1127,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(long_error_is_cut_and_terminated),
     cmocka_unit_test(path_parse),
     cmocka_unit_test(path_get),
+    cmocka_unit_test(many_members_in_the_metadata),
     cmocka_unit_test(evaluation_only_reads),
     cmocka_unit_test(memo_follows_its_ctx),
     cmocka_unit_test(memo_overflow_and_long_paths),
