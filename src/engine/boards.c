@@ -78,7 +78,7 @@ struct change {
     struct board *board;
     uint32_t user;              /* the batch's user number */
     uint32_t next;              /* the user's next change, or NONE */
-    uint32_t slot;              /* its place in the change table */
+    uint32_t slot;              /* its place in the change table, or NONE (CHAIN_SCAN) */
     int64_t delta, at;
 };
 
@@ -87,6 +87,8 @@ struct batch_user {
     size_t off, len;            /* its id in users_text (NUL-terminated there) */
     uint32_t first, last;       /* its changes */
     uint32_t slot;              /* its place in the user table */
+    uint32_t n_changes;         /* in its chain */
+    bool tabled;                /* its changes are in the change table (CHAIN_SCAN) */
 };
 
 /* The committed log rows' sums for one user, a (board, delta, at) per board it scored on:
@@ -302,7 +304,8 @@ struct boards *boards_new(int64_t retention_ms)
 static void set_clear(struct batch_set *t)
 {
     for (size_t i = 0; i < t->changes_n; i++)
-        t->change_slots[t->changes[i].slot] = 0;
+        if (t->changes[i].slot != NONE)
+            t->change_slots[t->changes[i].slot] = 0;
     for (size_t i = 0; i < t->users_n; i++)
         t->user_slots[t->users[i].slot] = 0;
     t->changes_n = t->users_n = 0;
@@ -775,42 +778,79 @@ static uint32_t batch_user(struct boards *b, const char *user, size_t len, uint6
     }
     uint32_t n = (uint32_t)t->users_n++;
     t->users[n] = (struct batch_user){ user_hash, t->users_text.len, len, NONE, NONE,
-                                       (uint32_t)j };
+                                       (uint32_t)j, 0, false };
     buf_append(&t->users_text, user, len);
     buf_putc(&t->users_text, '\0');
     t->user_slots[j] = n + 1;
     return n;
 }
 
+/* A user's first changes in a batch, up to this many, are looked through in its chain (made
+ * one after another, so mostly in a cache line or two) and kept out of the change table: a
+ * probe of the table had been a cache miss each (the applier's thread empties the set's
+ * table, so its lines were last written on the other core), 0.8 us an event with the
+ * benchmark's rules in batches of 1,000. A user with more has them all put in the table
+ * then. */
+#define CHAIN_SCAN 16
+
+/* Puts change n in the change table (not there yet). */
+static void change_table_put(struct batch_set *t, uint32_t n)
+{
+    size_t mask = t->change_slots_cap - 1;
+    size_t j = change_hash(t->changes[n].board, t->users[t->changes[n].user].hash) & mask;
+    while (t->change_slots[j])
+        j = (j + 1) & mask;
+    t->change_slots[j] = n + 1;
+    t->changes[n].slot = (uint32_t)j;
+}
+
 /* The change of (board x, user number u) in the open batch. */
 static struct change *change_slot(struct boards *b, struct board *x, uint32_t u)
 {
     struct batch_set *t = b->cur;
-    slots_grow(&t->change_slots, &t->change_slots_cap, t->changes_n, b, change_rehash,
-               change_moved);
-    size_t mask = t->change_slots_cap - 1, j = change_hash(x, t->users[u].hash) & mask;
-    for (;; j = (j + 1) & mask) {
-        uint32_t k = t->change_slots[j];
-        if (!k)
-            break;
-        struct change *c = &t->changes[k - 1];
-        if (c->board == x && c->user == u)
-            return c;
+    struct batch_user *bu = &t->users[u];
+    if (bu->n_changes < CHAIN_SCAN) {
+        for (uint32_t i = bu->first; i != NONE; i = t->changes[i].next)
+            if (t->changes[i].board == x)
+                return &t->changes[i];
+    } else {
+        slots_grow(&t->change_slots, &t->change_slots_cap, t->changes_n, b, change_rehash,
+                   change_moved);
+        if (!bu->tabled) {
+            for (uint32_t i = bu->first; i != NONE; i = t->changes[i].next)
+                change_table_put(t, i);
+            bu->tabled = true;
+        }
+        size_t mask = t->change_slots_cap - 1;
+        for (size_t j = change_hash(x, bu->hash) & mask;; j = (j + 1) & mask) {
+            uint32_t k = t->change_slots[j];
+            if (!k)
+                break;
+            struct change *c = &t->changes[k - 1];
+            if (c->board == x && c->user == u)
+                return c;
+        }
     }
     if (t->changes_n == t->changes_cap) {
         t->changes_cap = t->changes_cap ? t->changes_cap * 2 : 1024;
         t->changes = xrealloc(t->changes, t->changes_cap * sizeof(*t->changes));
     }
     uint32_t n = (uint32_t)t->changes_n++;
-    t->changes[n] = (struct change){ x, u, NONE, (uint32_t)j, 0, 0 };
-    t->change_slots[j] = n + 1;
-    struct batch_user *bu = &t->users[u];
+    t->changes[n] = (struct change){ x, u, NONE, NONE, 0, 0 };
+    if (bu->tabled)
+        change_table_put(t, n);
     if (bu->last == NONE)
         bu->first = n;
     else
         t->changes[bu->last].next = n;
     bu->last = n;
+    bu->n_changes++;
     return &t->changes[n];
+}
+
+size_t boards_batch_changes(const struct boards *b)
+{
+    return b->cur->changes_n;
 }
 
 /* User ids come from clients: hashed with the secret seed. */

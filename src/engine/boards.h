@@ -165,5 +165,7 @@ struct boards_stats {
     uint64_t wanted;            /* boards read while only in the store, not loaded yet */
 };
 void boards_stats(struct boards *b, struct boards_stats *out);
+/* The open batch's changes: one per (board, user) it changed (engine thread). */
+size_t boards_batch_changes(const struct boards *b);
 
 #endif

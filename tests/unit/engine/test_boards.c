@@ -799,6 +799,7 @@ static void a_users_changes_on_several_boards_are_one_log_row(void **state)
                                         deltas[i] * (int64_t)(p + 1), NOW_MS + (int64_t)i, err,
                                         sizeof(err)),
                              0);
+    assert_int_equal(boards_batch_changes(f->b), 12); /* ann's second time met her first */
     assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS + 4, err, sizeof(err)), 0);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
     boards_batch_end(f->b, true, NOW_MS + 4);
@@ -1004,6 +1005,7 @@ static void an_events_awards_count_on_every_board_they_belong_to(void **state)
     assert_int_equal(boards_count(f->b, f->u.s, app, "ann", NOW_MS, &fx, NOW_MS, err,
                                   sizeof(err)),
                      0);
+    assert_int_equal(boards_batch_changes(f->b), 21 * 4); /* xp's three awards met */
     assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS, err, sizeof(err)), 0);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
     boards_batch_end(f->b, true, NOW_MS);
