@@ -489,7 +489,7 @@ static void slots_grow(uint32_t **slots, size_t *cap, size_t n, struct boards *b
 
 static uint64_t pend_rehash(const struct boards *b, uint32_t i)
 {
-    return b->pend[i].hash;
+    return mix(b->pend[i].hash); /* as pend_user probes */
 }
 
 static void pend_moved(struct boards *b, uint32_t i, uint32_t slot)
@@ -1386,5 +1386,6 @@ void boards_stats(struct boards *b, struct boards_stats *out)
     out->apply_waits = atomic_load_explicit(&b->apply_waits, memory_order_relaxed);
     pthread_mutex_lock(&b->applier_mu);
     out->apply_pending = b->pending;
+    out->sums = atomic_load_explicit(&b->pend_count, memory_order_relaxed);
     pthread_mutex_unlock(&b->applier_mu);
 }

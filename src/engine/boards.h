@@ -163,6 +163,7 @@ struct boards_stats {
     uint64_t apply_waits;       /* times the engine thread waited for it */
     uint64_t apply_pending;     /* batches handed to it and not yet applied */
     uint64_t wanted;            /* boards read while only in the store, not loaded yet */
+    uint64_t sums;              /* (board, user) sums held in memory for the next fold */
 };
 void boards_stats(struct boards *b, struct boards_stats *out);
 /* The open batch's changes: one per (board, user) it changed (engine thread). */

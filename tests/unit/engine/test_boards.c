@@ -469,6 +469,35 @@ static void many_users_and_batches_match_the_store(void **state)
     boards_free(b);
 }
 
+/* The sums kept for the next fold hold one (board, user) pair each, however many users: their
+ * table grows past its first size (1,024 slots, half of them used) and still finds every user
+ * it holds. */
+static void fold_sums_hold_each_user_once(void **state)
+{
+    struct fixture *f = *state;
+    enum { USERS = 1500 };
+    static char names[USERS][8];
+    static const char *users[USERS];
+    static int64_t deltas[USERS];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < USERS; i++) {
+            snprintf(names[i], sizeof(names[i]), "u%04d", (i * 7 + round) % USERS);
+            users[i] = names[i];
+            deltas[i] = 1;
+        }
+        batch(f, "all", users, deltas, USERS, NOW_MS + round, true);
+        struct boards_stats st;
+        boards_wait_applied(f->b);
+        boards_stats(f->b, &st);
+        assert_int_equal(st.sums, USERS);
+    }
+}
+
+static void fold_sums_hold_each_user_once_with_the_applier(void **state)
+{
+    fold_sums_hold_each_user_once(state);
+}
+
 struct applied {
     pthread_mutex_t mu;
     int done, changed;
@@ -1173,6 +1202,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(boards_loaded_by_reads_stay_within_their_budget, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(many_users_and_batches_match_the_store, setup, teardown),
+    cmocka_unit_test_setup_teardown(fold_sums_hold_each_user_once, setup, teardown),
+    cmocka_unit_test_setup_teardown(fold_sums_hold_each_user_once_with_the_applier,
+                                    setup_applier, teardown),
     cmocka_unit_test_setup_teardown(folds_from_memory_keep_the_store_exact, setup, teardown),
     cmocka_unit_test_setup_teardown(folds_from_memory_with_the_applier, setup_applier,
                                     teardown),
