@@ -3,7 +3,8 @@
  * field awards, and some multipliers, evaluated against one event as the engine does:
  * cond_eval, then rule_multiplier and rule_award_amount for each award of a matching rule.
  * Timed three times: without the per-event memo, with it (cond_memo_begin), and with it and
- * the conditions' fields numbered in a table (cond_fields_bind), as the engine runs them.
+ * the conditions' fields numbered in a table (cond_fields_bind), as the engine runs them; each
+ * with the metadata as a parsed tree and as its text, read in place, as the engine reads it.
  * Bounded: a fixed number of events.
  *   build/bench_rules [events]     (default 1000000) */
 #include <stdio.h>
@@ -115,6 +116,7 @@ int main(int argc, char **argv)
     }
     json_t *meta = parse("{\"difficulty\": \"hard\", \"score\": 42, \"tags\": [\"a\", \"b\"]}");
     json_t *attrs = parse("{\"plan\": \"pro\", \"country\": \"FR\"}");
+    char *meta_text = json_dumps(meta, JSON_COMPACT);
     struct cond_ctx ctx = {meta, attrs, "quiz_done", 1700000000000LL, NULL, NULL, 0};
     struct cond_fields *fields = cond_fields_new();
 
@@ -122,52 +124,60 @@ int main(int argc, char **argv)
      * events. */
     long per_round = n / ROUNDS > 0 ? n / ROUNDS : 1;
     static const char *const modes[] = {"without the memo", "with the memo   ", "memo and numbers"};
-    for (int memo = 0; memo <= 2; memo++) {
-        if (memo == 2) {
-            for (int i = 0; i < N_RULES; i++)
-                cond_fields_bind(fields, rules[i]->cond);
-            ctx.fields = fields;
-        }
-        double best = 0;
-        for (int round = 0; round < ROUNDS; round++) {
-            long matched = 0, awards = 0;
-            int64_t total = 0;
-            double t0 = now_s();
-            for (long e = 0; e < per_round; e++) {
-                int hour = (int)(e % 24);
-                int64_t streak = e % 10;
-                if (memo)
-                    cond_memo_begin(&ctx);
-                for (int i = 0; i < N_RULES; i++) {
-                    const struct rule *r = rules[i];
-                    if (!cond_eval(r->cond, &ctx))
-                        continue;
-                    matched++;
-                    double m = rule_multiplier(r, &ctx, hour, streak);
-                    for (size_t k = 0; k < r->n_xp; k++)
-                        total += rule_award_amount(&r->xp[k], &ctx, m);
-                    for (size_t k = 0; k < r->n_currency; k++)
-                        total += rule_award_amount(&r->currency[k], &ctx, m);
-                    awards += (long)(r->n_xp + r->n_currency);
-                }
-                if (memo)
-                    cond_memo_end();
+    for (int form = 0; form < 2; form++) {
+        ctx.metadata = form ? NULL : meta;
+        ctx.metadata_text = form ? meta_text : NULL;
+        ctx.metadata_len = form ? strlen(meta_text) : 0;
+        ctx.fields = NULL;
+        printf("the metadata as %s:\n", form ? "text" : "a tree");
+        for (int memo = 0; memo <= 2; memo++) {
+            if (memo == 2) {
+                for (int i = 0; i < N_RULES; i++)
+                    cond_fields_bind(fields, rules[i]->cond);
+                ctx.fields = fields;
             }
-            double ns = (now_s() - t0) / (double)per_round * 1e9;
-            if (round == 0 || ns < best)
-                best = ns;
-            if (!memo && round == 0)
-                printf("%d rules, %ld events in %d rounds: %.1f rules matched and %.1f awards "
-                       "per event (awarded %lld a round)\n",
-                       N_RULES, per_round * ROUNDS, ROUNDS, (double)matched / (double)per_round,
-                       (double)awards / (double)per_round, (long long)total);
+            double best = 0;
+            for (int round = 0; round < ROUNDS; round++) {
+                long matched = 0, awards = 0;
+                int64_t total = 0;
+                double t0 = now_s();
+                for (long e = 0; e < per_round; e++) {
+                    int hour = (int)(e % 24);
+                    int64_t streak = e % 10;
+                    if (memo)
+                        cond_memo_begin(&ctx);
+                    for (int i = 0; i < N_RULES; i++) {
+                        const struct rule *r = rules[i];
+                        if (!cond_eval(r->cond, &ctx))
+                            continue;
+                        matched++;
+                        double m = rule_multiplier(r, &ctx, hour, streak);
+                        for (size_t k = 0; k < r->n_xp; k++)
+                            total += rule_award_amount(&r->xp[k], &ctx, m);
+                        for (size_t k = 0; k < r->n_currency; k++)
+                            total += rule_award_amount(&r->currency[k], &ctx, m);
+                        awards += (long)(r->n_xp + r->n_currency);
+                    }
+                    if (memo)
+                        cond_memo_end();
+                }
+                double ns = (now_s() - t0) / (double)per_round * 1e9;
+                if (round == 0 || ns < best)
+                    best = ns;
+                if (!memo && round == 0 && !form)
+                    printf("%d rules, %ld events in %d rounds: %.1f rules matched and %.1f awards "
+                           "per event (awarded %lld a round)\n",
+                           N_RULES, per_round * ROUNDS, ROUNDS, (double)matched / (double)per_round,
+                           (double)awards / (double)per_round, (long long)total);
+            }
+            printf("rules per event, %s: %.0f ns\n", modes[memo], best);
         }
-        printf("rules per event, %s: %.0f ns\n", modes[memo], best);
     }
     for (int i = 0; i < N_RULES; i++)
         rule_free(rules[i]);
     cond_fields_free(fields);
     json_decref(meta);
+    free(meta_text);
     json_decref(attrs);
     return 0;
 }

@@ -22,7 +22,8 @@ static const char *string_end(const char *p, const char *end, bool *escaped)
             return p + 1;
         if (*p == '\\') {
             *escaped = true;
-            p++;
+            if (++p == end)
+                return NULL;
         }
     }
     return NULL;

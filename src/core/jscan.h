@@ -40,12 +40,13 @@ bool jscan_value(const char *text, size_t len, struct jscan_value *out);
 bool jscan_member(const struct jscan_value *obj, const char *key, size_t key_len,
                   struct jscan_value *out);
 /* The members of an object, one by one: *pos starts at 0; *key is the member's name (a
- * string value). */
+ * string value). out and key must not be obj. */
 bool jscan_next_member(const struct jscan_value *obj, size_t *pos, struct jscan_value *key,
                        struct jscan_value *out);
 /* Whether a member's name (from jscan_next_member) is `name` (len bytes, as unescaped). */
 bool jscan_key_is(const struct jscan_value *key, const char *name, size_t len);
-/* The elements of an array, one by one: *pos starts at 0 (and is the caller's to keep). */
+/* The elements of an array, one by one: *pos starts at 0 (and is the caller's to keep); out
+ * must not be arr. */
 bool jscan_element(const struct jscan_value *arr, size_t *pos, struct jscan_value *out);
 /* A number as jansson reads it: an integer (no '.', 'e' or 'E') that fits int64 is exact in
  * *i, with *d the nearest double; anything else a double (strtod) and *is_int false. */

@@ -8,7 +8,8 @@
  * batch has one change per board. The batch's users are kept once each, in the order they
  * first scored, with their text in one buffer; a change names its user by number, and a
  * user's changes are chained, so a user's row needs no sort and a change no copy of the id.
- * Two open-addressing tables of numbers find a user and a (board, user) change. The changes
+ * Two open-addressing tables of numbers find a user and a (board, user) change; a user's first
+ * changes are found in its chain instead (CHAIN_SCAN). The changes
  * are written by boards_flush, one log row for the batch, and applied to memory after the
  * commit, under the write lock (readers wait for the length of the apply, a few microseconds
  * per change): by boards_batch_end itself, or by the applier thread, which takes the batch's
@@ -16,9 +17,10 @@
  * when all the others are still to be applied). Boards the batch created are listed so that
  * a failed batch removes them again.
  *
- * The fold: what the committed log rows add up to, (board id, user) -> (delta, at), is also
- * kept in memory (`pend`, summed as batches commit), so a fold writes those sums and removes
- * the rows up to the last committed one (`log_through`) without reading the log back. A fold
+ * The fold: what the committed log rows add up to, user -> (board id, delta, at) for each
+ * board it scored on, is also kept in memory (`pend`, summed as batches commit), so a fold
+ * writes those sums and removes the rows up to the last committed one (`log_through`) without
+ * reading the log back. A fold
  * inside a batch leaves that batch's own rows in the log (its changes are summed once it
  * commits); a batch that fails leaves `pend` as it was, as the store is. At start-up the log
  * left by the last run is folded by reading it (store_board_fold). */

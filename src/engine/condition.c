@@ -5,13 +5,15 @@
  * one after the other and the next child starts `size` nodes after the previous one. A leaf
  * holds its field as the path's text with the length of each key and its value as a typed
  * constant (strings with their length, numbers as int64 and double, composite values as a
- * private copy), so evaluation reads the event's JSON through jansson's lookups and compares;
- * it never parses, formats or allocates. A node is 104 bytes with what a one-key leaf reads
- * in the first 64, so the 50 rules of an event type stay within the first-level cache.
+ * private copy), so evaluation reads the event's fields and compares: from the metadata's
+ * text in place (core/jscan.h) or from jansson trees, without formatting or allocating but to
+ * decode a metadata value that is an escaped string, an object or an array holding one. A
+ * node is 104 bytes with what a one-key leaf reads in the first 64, so the 50 rules of an
+ * event type stay within the first-level cache.
  *
- * Most of the time goes to jansson's lookups (hashing the key, comparing it), and the rules
- * of one event read the same few fields again and again; the optional per-event memo below
- * looks each one up once. */
+ * Most of the time goes to the lookups (finding the key, comparing it), and the rules of one
+ * event read the same few fields again and again; the optional per-event memo below looks
+ * each one up once. */
 #include "engine/condition.h"
 
 #include <assert.h>
@@ -246,7 +248,7 @@ static void kept_clear(void)
         return;
     for (size_t i = 0; i < kept.n; i++)
         json_decref(kept.v[i]);
-    free(kept.v); /* a thread's end leaves nothing behind */
+    free(kept.v); /* room too: a thread whose last event was cleared leaves nothing */
     kept.v = NULL;
     kept.n = kept.cap = 0;
 }
@@ -274,10 +276,12 @@ static void val_of_text(const struct jscan_value *x, struct val *v)
             v->len = x->len;
             return;
         }
-        struct buf b = BUF_INIT;
-        if (jscan_string(x, &b))
-            j = keep(json_stringn_nocheck(b.data, b.len));
-        buf_release(&b);
+        {
+            struct buf b = BUF_INIT;
+            if (jscan_string(x, &b))
+                j = keep(json_stringn_nocheck(b.data, b.len));
+            buf_release(&b);
+        }
         break;
     case JSCAN_NUMBER:
         if (!jscan_number(x, &v->is_int, &v->i, &v->d))
@@ -341,7 +345,7 @@ static void path_val(const struct path_ref *p, const struct cond_ctx *ctx, struc
  * the number its path has in that table, and while the memo is open for that table the leaf
  * finds its value at that number in `by_number`, with no hashing and no comparison of paths.
  *
- * By path: any other leaf, and cond_path_get, look in a small open-addressed table keyed by
+ * By path: any other leaf, and cond_path_value, look in a small open-addressed table keyed by
  * the path's hash (computed when it was parsed) and checked against the path's text kept in
  * the slot.
  *
@@ -375,11 +379,14 @@ static _Thread_local struct {
     uint32_t gen;
     uint64_t stamp; /* of seen.fields, or UINT64_MAX (no table; no cond has it) */
     size_t pool_n;  /* elements of pool in use this event */
-    /* The metadata's top-level members, read once per event (top_gen == gen) on its first
-     * lookup in the text: a path's first key is then found among them, with no scan. */
+    /* The metadata's top-level members, indexed as lookups read them (top_gen == gen: the
+     * current event's): a path's first key is found among those already read, and the text
+     * is read on only from where the last lookup stopped, never past the member wanted. */
     uint32_t top_gen;
     uint32_t top_n;
     bool top_all;   /* every member is in `top` (a key not there is missing) */
+    size_t top_pos; /* where the members not read yet start (jscan_next_member) */
+    struct jscan_value top_doc;
     struct {
         struct jscan_value key, v;
     } top[MEMO_MEMBERS];
@@ -419,24 +426,10 @@ static bool memo_on(const struct cond_ctx *ctx)
            ctx->occurred_at == memo.seen.occurred_at;
 }
 
-/* The metadata's top-level members into the memo (once per event). */
-static void top_fill(const struct cond_ctx *ctx)
+static bool top_key_is(const struct jscan_value *key, const char *name, size_t len)
 {
-    memo.top_gen = memo.gen;
-    memo.top_n = 0;
-    memo.top_all = true;
-    struct jscan_value doc, key, v;
-    if (!jscan_value(ctx->metadata_text, ctx->metadata_len, &doc))
-        return;
-    size_t pos = 0;
-    while (jscan_next_member(&doc, &pos, &key, &v)) {
-        if (memo.top_n == MEMO_MEMBERS) {
-            memo.top_all = false; /* the rest are found by a scan */
-            return;
-        }
-        memo.top[memo.top_n].key = key;
-        memo.top[memo.top_n++].v = v;
-    }
+    return key->escaped ? jscan_key_is(key, name, len)
+                        : key->len == len && memcmp(key->at, name, len) == 0;
 }
 
 /* text_lookup while the memo is open for ctx: the first key among the indexed members. */
@@ -445,18 +438,31 @@ static int memo_text_lookup(const struct path_ref *p, const struct cond_ctx *ctx
 {
     if (p->source == COND_SRC_ATTRIBUTES || ctx->metadata || !ctx->metadata_text || !p->n)
         return text_lookup(p, ctx, x);
-    if (memo.top_gen != memo.gen)
-        top_fill(ctx);
+    if (memo.top_gen != memo.gen) {
+        memo.top_gen = memo.gen;
+        memo.top_n = 0;
+        memo.top_pos = 0;
+        memo.top_all = !jscan_value(ctx->metadata_text, ctx->metadata_len, &memo.top_doc);
+    }
     size_t len = p->len ? p->len[0] : p->len32[0];
     uint32_t k = 0;
-    for (; k < memo.top_n; k++) {
-        const struct jscan_value *key = &memo.top[k].key;
-        if (key->escaped ? jscan_key_is(key, p->text, len)
-                         : key->len == len && memcmp(key->at, p->text, len) == 0)
+    while (k < memo.top_n && !top_key_is(&memo.top[k].key, p->text, len))
+        k++;
+    while (k == memo.top_n && !memo.top_all) { /* not read yet: read on to it */
+        if (memo.top_n == MEMO_MEMBERS)
+            return text_lookup(p, ctx, x); /* past the index: a scan of the text */
+        struct jscan_value key, v;
+        if (!jscan_next_member(&memo.top_doc, &memo.top_pos, &key, &v)) {
+            memo.top_all = true;
             break;
+        }
+        memo.top[memo.top_n].key = key;
+        memo.top[memo.top_n++].v = v;
+        if (!top_key_is(&key, p->text, len))
+            k++;
     }
     if (k == memo.top_n)
-        return memo.top_all ? 0 : text_lookup(p, ctx, x);
+        return 0;
     *x = memo.top[k].v;
     const char *seg = p->text + len + 1;
     for (unsigned i = 1; i < p->n; i++) {

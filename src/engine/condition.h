@@ -82,12 +82,14 @@ bool cond_eval(const struct cond *c, const struct cond_ctx *ctx);
 /* The per-event memo (optional; it changes no result, only the time taken). Rules of one
  * event read the same few fields over and over; between cond_memo_begin(ctx) and
  * cond_memo_end() on one thread, every evaluation given that very ctx (cond_eval,
- * cond_path_get, and rule.h's rule_multiplier and rule_award_amount) looks each distinct
+ * cond_path_value, and rule.h's rule_multiplier and rule_award_amount) looks each distinct
  * field up once and then answers from the memo. Any other ctx is evaluated without it.
  * Until cond_memo_end, neither the ctx nor the JSON it points to may change (a change of one
  * of the ctx's members is noticed and turns the memo off; a change inside the JSON is not).
  * One memo per thread: a begin while one is open replaces it. It keeps copies of the paths,
- * so conditions and rules may be freed while it is open. No allocation.
+ * so conditions and rules may be freed while it is open. No allocation, but to decode a
+ * metadata value read from text that is an escaped string, an object or an array holding one
+ * (kept until the memo ends).
  * With 50 rules on one event type (bench/rules.c) it halves the time (docs/benchmarks.md):
  * the engine should open it around the rules and achievements of each event. */
 void cond_memo_begin(const struct cond_ctx *ctx);

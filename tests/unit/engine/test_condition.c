@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "engine/condition.h"
 
 /* 2023-11-14T22:13:20.000Z */
@@ -713,6 +714,43 @@ static void many_members_in_the_metadata(void **state)
     json_decref(m);
 }
 
+/* Metadata text as clients write it, not as jansson prints it: exponents, -0, trailing zeros,
+ * escapes where none are needed, an array holding an escaped string (decoded, not typed in
+ * place) and one longer than the memo's pool. The text read in place gives what the same text
+ * parsed into a tree gives. */
+static void metadata_text_as_clients_write_it(void **state)
+{
+    (void)state;
+    struct buf text = BUF_INIT;
+    buf_puts(&text, "{ \"a\" : 1E2 , \"b\":-0, \"c\":1.50, \"\\u0064\":\"\\u0061\","
+                    " \"e\":[1.0, \"\\u00e9\", \"q\\\"x\"], \"long\":[");
+    for (int i = 0; i < 300; i++)
+        buf_printf(&text, "%s%d", i ? "," : "", i);
+    buf_puts(&text, "] }");
+    json_t *tree = unit_json(text.data);
+    struct cond_ctx as_tree = {tree, NULL, "t", 0, NULL, NULL, 0};
+    struct cond_ctx as_text = {NULL, NULL, "t", 0, NULL, text.data, text.len};
+    static const struct eval_case cases[] = {
+        {"{\"field\": \"a\", \"op\": \"eq\", \"value\": 100}", true},
+        {"{\"field\": \"a\", \"op\": \"gt\", \"value\": 99.5}", true},
+        {"{\"field\": \"b\", \"op\": \"eq\", \"value\": 0}", true},
+        {"{\"field\": \"c\", \"op\": \"eq\", \"value\": 1.5}", true},
+        {"{\"field\": \"d\", \"op\": \"eq\", \"value\": \"a\"}", true},
+        {"{\"field\": \"e\", \"op\": \"contains\", \"value\": \"\u00e9\"}", true},
+        {"{\"field\": \"e\", \"op\": \"contains\", \"value\": \"q\\\"x\"}", true},
+        {"{\"field\": \"e\", \"op\": \"contains\", \"value\": 1}", true},
+        {"{\"field\": \"e\", \"op\": \"eq\", \"value\": [1, \"\u00e9\", \"q\\\"x\"]}", true},
+        {"{\"field\": \"long\", \"op\": \"contains\", \"value\": 299}", true},
+        {"{\"field\": \"long\", \"op\": \"contains\", \"value\": 300}", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run_one(&as_tree, "tree", &cases[i]);
+        run_one(&as_text, "client text", &cases[i]);
+    }
+    json_decref(tree);
+    buf_release(&text);
+}
+
 /* The value of p in ctx as a number (NaN when it is none). */
 static double number_at(const struct cond_path *p, const struct cond_ctx *ctx)
 {
@@ -832,6 +870,23 @@ static void memo_follows_its_ctx(void **state)
     /* after the end, a change inside the JSON is seen */
     json_object_set_new(f.metadata, "difficulty", json_string("easy"));
     assert_false(cond_eval(hard, &f.ctx));
+
+    /* the same with the metadata as text: another text, or the same cut shorter, turns the
+     * memo off */
+    static const char hard_text[] = "{\"difficulty\":\"hard\"}{\"difficulty\":\"easy\"}";
+    struct cond_ctx t = f.ctx;
+    t.metadata = NULL;
+    t.metadata_text = hard_text;
+    t.metadata_len = 22;
+    cond_memo_begin(&t);
+    assert_true(cond_eval(hard, &t));
+    t.metadata_text = hard_text + 22;
+    assert_false(cond_eval(hard, &t));
+    t.metadata_text = hard_text;
+    assert_true(cond_eval(hard, &t));
+    t.metadata_len = 10; /* "{\"difficul": no such member */
+    assert_false(cond_eval(hard, &t));
+    cond_memo_end();
 
     json_decref(easy);
     json_decref(free_plan);
@@ -1128,6 +1183,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(path_parse),
     cmocka_unit_test(path_get),
     cmocka_unit_test(many_members_in_the_metadata),
+    cmocka_unit_test(metadata_text_as_clients_write_it),
     cmocka_unit_test(evaluation_only_reads),
     cmocka_unit_test(memo_follows_its_ctx),
     cmocka_unit_test(memo_overflow_and_long_paths),
