@@ -877,10 +877,10 @@ static void memo_follows_its_ctx(void **state)
     struct cond_ctx t = f.ctx;
     t.metadata = NULL;
     t.metadata_text = hard_text;
-    t.metadata_len = 22;
+    t.metadata_len = 21;
     cond_memo_begin(&t);
     assert_true(cond_eval(hard, &t));
-    t.metadata_text = hard_text + 22;
+    t.metadata_text = hard_text + 21;
     assert_false(cond_eval(hard, &t));
     t.metadata_text = hard_text;
     assert_true(cond_eval(hard, &t));
