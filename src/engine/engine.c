@@ -1357,6 +1357,21 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     return 0;
 }
 
+/* Warms the cache for the next event of a request while this one is applied: its user's
+ * entry and the arrays of its game state that game_apply reads first (with 10,000 users, each
+ * had been a cache miss of its own, most of game_apply's time in batches of 1,000 events). */
+static void user_prefetch(struct engine *e, const char *app_id, const struct event *ev)
+{
+    const struct user *u = users_find(&e->users, app_id, ev->user_id);
+    if (!u)
+        return;
+    __builtin_prefetch(u->g.xp);
+    __builtin_prefetch(u->g.bal);
+    __builtin_prefetch(u->g.streaks);
+    __builtin_prefetch(u->g.counts);
+    __builtin_prefetch(u->g.caps);
+}
+
 int engine_apply(struct engine *e, struct store *st, const char *app_id, struct event *events,
                  size_t n, struct engine_outcome *out, int64_t now_ms, char *err, size_t errlen)
 {
@@ -1371,6 +1386,8 @@ int engine_apply(struct engine *e, struct store *st, const char *app_id, struct 
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
+        if (i + 1 < n)
+            user_prefetch(e, app_id, &events[i + 1]);
         if (apply_one(e, st, app, auto_create, &events[i], &out[i], now_ms, err, errlen) < 0) {
             for (size_t j = 0; j <= i; j++)
                 engine_outcome_release(&out[j]);
