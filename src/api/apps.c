@@ -277,14 +277,17 @@ static void patch_run(struct api_call *c, struct store *st)
     }
     a.updated_at = clock_now_ms();
     /* Events stored so far are never applied again under the settings about to change, and
-     * the rest of the batch's events see the new ones, as replaying them would. */
-    if (engine_settle(c->api->engine, st, err, sizeof(err)) < 0) {
+     * the rest of the batch's events see the new ones, as replaying them would. Only the
+     * settings and the time zone reach the game model: a new name or webhook folds nothing. */
+    bool model = json_object_get(body, "settings") || json_object_get(body, "defaultTimezone");
+    if (model && engine_settle(c->api->engine, st, err, sizeof(err)) < 0) {
         json_decref(before);
         store_app_release(&a);
         api_call_fail_batch(c, "folding the game logs failed", err);
         return;
     }
-    engine_apps_forget(c->api->engine, a.id);
+    if (model)
+        engine_apps_forget(c->api->engine, a.id);
     int rc = store_app_update(st, &a, err, sizeof(err));
     if (rc < 0) {
         json_decref(before);

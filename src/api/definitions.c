@@ -286,6 +286,18 @@ static void validation_failed(struct api_call *c, json_t *details)
 }
 
 /* Checks that need the app's other definitions: 0, or -1 once answered. */
+/* Events stored so far are never applied again under the definitions about to change: the
+ * game logs are folded just before the store changes (not for a request that fails its
+ * checks). False when the fold failed (the batch fails). */
+static bool settled(struct api_call *c, struct api *api, struct store *st)
+{
+    char err[256];
+    if (engine_settle(api->engine, st, err, sizeof(err)) == 0)
+        return true;
+    api_call_fail_batch(c, "folding the game logs failed", err);
+    return false;
+}
+
 static int check_references(struct api_call *c, const struct game_app *a, struct def_ctx *x,
                             const char *id)
 {
@@ -341,12 +353,9 @@ static void def_run(struct api_call *c, struct store *st)
         api_call_answer(c, 200, json_pack("{s:O}", k->one, old));
         return;
     }
-    /* Events stored so far are never applied again under the definitions about to change. */
-    if (engine_settle(api->engine, st, err, sizeof(err)) < 0) {
-        api_call_fail_batch(c, "folding the game logs failed", err);
-        return;
-    }
     if (x->op == OP_DELETE) {
+        if (!settled(c, api, st))
+            return;
         int rc = store_def_delete(st, c->who.app_id, k->store, x->id, err, sizeof(err));
         if (rc < 0 && rc != STORE_NOT_FOUND) {
             api_call_fail_batch(c, "deleting a definition failed", err);
@@ -381,7 +390,7 @@ static void def_run(struct api_call *c, struct store *st)
     } else {
         snprintf(id, sizeof(id), "%s", x->id);
     }
-    if (check_references(c, a, x, id) < 0)
+    if (check_references(c, a, x, id) < 0 || !settled(c, api, st))
         return;
     int64_t created = old ? doc_time(old, "createdAt") : now;
     json_t *doc = engine_def_document(c->who.app_id, id, x->body, created, now);

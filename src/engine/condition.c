@@ -216,6 +216,11 @@ struct path_ref {
     const uint32_t *len32; /* (struct node) */
 };
 
+static size_t seg_len(const struct path_ref *p, unsigned i)
+{
+    return p->len ? p->len[i] : p->len32[i];
+}
+
 /* The value at the path in a tree, or NULL. */
 static const json_t *path_walk(const struct path_ref *p, const json_t *cur)
 {
@@ -223,7 +228,7 @@ static const json_t *path_walk(const struct path_ref *p, const json_t *cur)
     for (unsigned i = 0; i < p->n && cur; i++) {
         if (!json_is_object(cur))
             return NULL;
-        size_t len = p->len ? p->len[i] : p->len32[i];
+        size_t len = seg_len(p, i);
         cur = json_object_getn(cur, seg, len);
         seg += len + 1;
     }
@@ -276,12 +281,8 @@ static void val_of_text(const struct jscan_value *x, struct val *v)
             v->len = x->len;
             return;
         }
-        {
-            struct buf b = BUF_INIT;
-            if (jscan_string(x, &b))
-                j = keep(json_stringn_nocheck(b.data, b.len));
-            buf_release(&b);
-        }
+        /* Decoded by jansson, as the tree's strings are: its quotes are around it. */
+        j = keep(json_loadb(x->at - 1, x->len + 2, JSON_DECODE_ANY, NULL));
         break;
     case JSCAN_NUMBER:
         if (!jscan_number(x, &v->is_int, &v->i, &v->d))
@@ -302,38 +303,54 @@ static void val_of_text(const struct jscan_value *x, struct val *v)
 
 /* The value at the path when it is read from the metadata's text: 1 and *x, or 0 when it is
  * missing; -1 when it is read from a tree instead. */
+/* From the value *x at the path's segment i (whose text starts at seg), the rest of the path. */
+static bool walk_text(const struct path_ref *p, unsigned i, const char *seg,
+                      struct jscan_value *x)
+{
+    for (; i < p->n; i++) {
+        size_t len = seg_len(p, i);
+        if (!jscan_member(x, seg, len, x))
+            return false;
+        seg += len + 1;
+    }
+    return true;
+}
+
+static bool reads_text(const struct path_ref *p, const struct cond_ctx *ctx)
+{
+    return p->source == COND_SRC_METADATA && !ctx->metadata && ctx->metadata_text;
+}
+
 static int text_lookup(const struct path_ref *p, const struct cond_ctx *ctx,
                        struct jscan_value *x)
 {
-    if (p->source == COND_SRC_ATTRIBUTES || ctx->metadata || !ctx->metadata_text)
+    if (!reads_text(p, ctx))
         return -1;
-    bool found = jscan_value(ctx->metadata_text, ctx->metadata_len, x);
-    const char *seg = p->text;
-    for (unsigned i = 0; i < p->n && found; i++) {
-        size_t len = p->len ? p->len[i] : p->len32[i];
-        found = jscan_member(x, seg, len, x);
-        seg += len + 1;
-    }
-    return found;
+    return jscan_value(ctx->metadata_text, ctx->metadata_len, x) && walk_text(p, 0, p->text, x);
 }
 
-/* The value at the path, typed into v (V_MISSING when missing). */
+/* The value at the path typed into v (V_MISSING when missing), given what a lookup in the
+ * text found: 1 and *x, 0 (missing), or -1 (the value is in a tree). */
+static void found_val(const struct path_ref *p, const struct cond_ctx *ctx, int found,
+                      const struct jscan_value *x, struct val *v)
+{
+    if (found > 0) {
+        val_of_text(x, v);
+        return;
+    }
+    const json_t *j = found < 0 ? path_walk(p, p->source == COND_SRC_METADATA ? ctx->metadata
+                                                                              : ctx->attributes)
+                                : NULL;
+    if (j)
+        val_of_json(j, v);
+    else
+        v->t = V_MISSING;
+}
+
 static void path_val(const struct path_ref *p, const struct cond_ctx *ctx, struct val *v)
 {
     struct jscan_value x;
-    int found = text_lookup(p, ctx, &x);
-    if (found < 0) {
-        const json_t *j =
-            path_walk(p, p->source == COND_SRC_METADATA ? ctx->metadata : ctx->attributes);
-        if (j)
-            val_of_json(j, v);
-        else
-            v->t = V_MISSING;
-    } else if (found) {
-        val_of_text(&x, v);
-    } else {
-        v->t = V_MISSING;
-    }
+    found_val(p, ctx, text_lookup(p, ctx, &x), &x, v);
 }
 
 /* ---- the per-event memo ----
@@ -436,7 +453,7 @@ static bool top_key_is(const struct jscan_value *key, const char *name, size_t l
 static int memo_text_lookup(const struct path_ref *p, const struct cond_ctx *ctx,
                             struct jscan_value *x)
 {
-    if (p->source == COND_SRC_ATTRIBUTES || ctx->metadata || !ctx->metadata_text || !p->n)
+    if (!reads_text(p, ctx) || !p->n)
         return text_lookup(p, ctx, x);
     if (memo.top_gen != memo.gen) {
         memo.top_gen = memo.gen;
@@ -444,7 +461,7 @@ static int memo_text_lookup(const struct path_ref *p, const struct cond_ctx *ctx
         memo.top_pos = 0;
         memo.top_all = !jscan_value(ctx->metadata_text, ctx->metadata_len, &memo.top_doc);
     }
-    size_t len = p->len ? p->len[0] : p->len32[0];
+    size_t len = seg_len(p, 0);
     uint32_t k = 0;
     while (k < memo.top_n && !top_key_is(&memo.top[k].key, p->text, len))
         k++;
@@ -464,14 +481,7 @@ static int memo_text_lookup(const struct path_ref *p, const struct cond_ctx *ctx
     if (k == memo.top_n)
         return 0;
     *x = memo.top[k].v;
-    const char *seg = p->text + len + 1;
-    for (unsigned i = 1; i < p->n; i++) {
-        len = p->len ? p->len[i] : p->len32[i];
-        if (!jscan_member(x, seg, len, x))
-            return 0;
-        seg += len + 1;
-    }
-    return 1;
+    return walk_text(p, 1, p->text + len + 1, x);
 }
 
 /* An array of the metadata's text typed into v with its elements in the pool, with no
@@ -506,12 +516,7 @@ static void memo_val(const struct path_ref *p, const struct cond_ctx *ctx, struc
     int found = memo_text_lookup(p, ctx, &x);
     if (found > 0 && x.type == JSCAN_ARRAY && elements_of_text(&x, v))
         return;
-    if (found > 0)
-        val_of_text(&x, v);
-    else if (found == 0)
-        v->t = V_MISSING;
-    else
-        path_val(p, ctx, v);
+    found_val(p, ctx, found, &x, v);
     if (v->t != V_ARRAY)
         return;
     const json_t *j = v->j;

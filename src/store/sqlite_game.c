@@ -169,8 +169,10 @@ int store_game_replay(struct store *s, int64_t after,
             .effects = (char *)sqlite3_column_text(st, 8),
             .ledger_seq = sqlite3_column_int64(st, 9),
         };
-        if (!ev.app_id || !ev.user_id || !ev.event_type)
-            continue; /* not a row this writes */
+        if (!ev.app_id || !ev.user_id || !ev.event_type) { /* NOT NULL: out of memory */
+            ret = sqlite__fail(s, err, errlen);
+            break;
+        }
         if ((ret = fn(&ev, sqlite3_column_int64(st, 0), arg)) < 0)
             break;
     }

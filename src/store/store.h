@@ -230,8 +230,9 @@ int store_nonces_each_live(struct store *s, int64_t now_s, store_nonce_fn *fn, v
                            char *err, size_t errlen);
 /* Deletes up to `limit` of the events received before `before_ms`, oldest first (event
  * retention): their idempotency keys are forgotten with them; what the ledger entries their
- * rows hold are read from is kept, where the same places find them, and an event whose
- * entries no fold has indexed yet stops the run before it. Their seqs are not given again.
+ * rows hold are read from is kept, where the same places find them, and an event after the
+ * last fold (its entries not indexed, its change to its user's state not folded) stops the run
+ * before it. Their seqs are not given again.
  * *deleted may be NULL. */
 int store_events_expire(struct store *s, int64_t before_ms, int limit, int *deleted, char *err,
                         size_t errlen);
