@@ -126,6 +126,18 @@ struct batch_set {
     bool pend_sum;              /* committed: the batch's changes are in the log (summed) */
 };
 
+/* The boards the last event's sums counted on (count_sums), by metric and period: the next
+ * event of a batch most often counts on the same (the same app, metrics and day), which then
+ * cost a few string comparisons instead of a directory lookup each. Emptied when a board
+ * leaves the directory. */
+#define MEMO_METRICS 4
+struct count_memo {
+    size_t nm, np;              /* metrics kept; periods of each */
+    struct board *x[MEMO_METRICS][BOARDS_MAX_PERIODS];
+    const char *metric[MEMO_METRICS];      /* in the keys of x[k][0] */
+    const char *period[BOARDS_MAX_PERIODS]; /* in the keys of x[0][p] */
+};
+
 struct boards {
     pthread_rwlock_t lock;      /* readers vs the engine thread's changes */
     uint64_t seed;              /* secret: keys every index's hash of user ids */
@@ -148,6 +160,7 @@ struct boards {
     uint32_t *pend_slots;       /* user number + 1 by user; 0: free */
     size_t pend_slots_cap;      /* a power of two */
     struct buf pend_text;
+    struct count_memo memo;     /* the engine thread's */
     int64_t log_through;        /* the last committed log row (0: none since the last fold) */
     int64_t batch_log_last;     /* the open batch's last log row (0: none) */
     int64_t log_rows;           /* users' rows in the store's score log, as committed */
@@ -275,6 +288,7 @@ static void dir_remove(struct boards *b, struct board *gone)
         if (*p == gone) {
             *p = gone->next;
             b->n--;
+            b->memo.nm = 0;
             rank_free(index_detach(b, gone));
             free(gone);
             return;
@@ -861,33 +875,40 @@ static uint64_t user_hash_of(const struct boards *b, const char *user, size_t le
     return fnv(b->seed, user, len);
 }
 
-/* Adds delta (> 0) to the open batch's change of (board, the batch's user number u). */
-static int add_change(struct boards *b, struct store *st, const char *app_id, const char *metric,
-                      const char *period, uint32_t u, int64_t delta, int64_t now_ms, char *err,
-                      size_t errlen)
+/* The board of (app, metric, period), created when new (in the store and in memory). */
+static struct board *board_for(struct boards *b, struct store *st, const char *app_id,
+                               const char *metric, const char *period, int64_t now_ms,
+                               char *err, size_t errlen)
+{
+    struct board *x = dir_find(b, app_id, metric, period);
+    if (x)
+        return x;
+    int64_t id;
+    int rc = store_board_create(st, app_id, metric, period, now_ms, &id, err, errlen);
+    if (rc == STORE_CONFLICT)
+        snprintf(err, errlen, "board %s/%s/%s is in the store but not in memory", app_id,
+                 metric, period);
+    if (rc < 0)
+        return NULL;
+    pthread_rwlock_wrlock(&b->lock);
+    x = dir_add(b, id, app_id, metric, period, now_ms);
+    /* New: nobody has a score yet. A period's board is only in the store until something
+     * reads it (boards_find marks it wanted, boards_flush loads it): a board nobody reads
+     * costs no moves. */
+    if (x->all)
+        index_attach(b, x, rank_new(b->seed ^ x->hash));
+    pthread_rwlock_unlock(&b->lock);
+    x->created = true;
+    push(&b->created, &b->created_n, &b->created_cap, x);
+    return x;
+}
+
+/* Adds delta (> 0) to the open batch's change of (board x, the batch's user number u). */
+static void count_change(struct boards *b, struct board *x, uint32_t u, int64_t delta,
+                         int64_t now_ms)
 {
     if (delta > BOARDS_SCORE_MAX)
         delta = BOARDS_SCORE_MAX;
-    struct board *x = dir_find(b, app_id, metric, period);
-    if (!x) {
-        int64_t id;
-        int rc = store_board_create(st, app_id, metric, period, now_ms, &id, err, errlen);
-        if (rc == STORE_CONFLICT)
-            snprintf(err, errlen, "board %s/%s/%s is in the store but not in memory", app_id,
-                     metric, period);
-        if (rc < 0)
-            return -1;
-        pthread_rwlock_wrlock(&b->lock);
-        x = dir_add(b, id, app_id, metric, period, now_ms);
-        /* New: nobody has a score yet. A period's board is only in the store until something
-         * reads it (boards_find marks it wanted, boards_flush loads it): a board nobody
-         * reads costs no moves. */
-        if (x->all)
-            index_attach(b, x, rank_new(b->seed ^ x->hash));
-        pthread_rwlock_unlock(&b->lock);
-        x->created = true;
-        push(&b->created, &b->created_n, &b->created_cap, x);
-    }
     if (!x->touch_ms) {
         x->touch_ms = now_ms;
         push(&b->cur->touched, &b->cur->touched_n, &b->cur->touched_cap, x);
@@ -895,6 +916,16 @@ static int add_change(struct boards *b, struct store *st, const char *app_id, co
     struct change *c = change_slot(b, x, u);
     c->delta = score_add(c->delta, delta);
     c->at = now_ms;
+}
+
+static int add_change(struct boards *b, struct store *st, const char *app_id, const char *metric,
+                      const char *period, uint32_t u, int64_t delta, int64_t now_ms, char *err,
+                      size_t errlen)
+{
+    struct board *x = board_for(b, st, app_id, metric, period, now_ms, err, errlen);
+    if (!x)
+        return -1;
+    count_change(b, x, u, delta, now_ms);
     return 0;
 }
 
@@ -929,8 +960,21 @@ struct metric_sum {
     int64_t amount;
 };
 
+/* Whether the memo's boards are those of (app, periods). */
+static bool memo_fits(const struct count_memo *memo, const char *app_id,
+                      char (*periods)[BOARDS_PERIOD_MAX], size_t np)
+{
+    if (!memo->nm || memo->np != np || strcmp(memo->x[0][0]->key, app_id) != 0)
+        return false;
+    for (size_t p = 0; p < np; p++)
+        if (strcmp(memo->period[p], periods[p]) != 0)
+            return false;
+    return true;
+}
+
 /* The event's sums on every board of their periods: the periods, the user's hash and the
- * user's number in the batch worked out once. */
+ * user's number in the batch worked out once, and the boards taken from the memo when the
+ * event counts on those of the event before. */
 static int count_sums(struct boards *b, struct store *st, const struct game_app *app,
                       const char *user_id, int64_t occurred_at, const struct metric_sum *sums,
                       size_t n, int64_t now_ms, char *err, size_t errlen)
@@ -947,11 +991,43 @@ static int count_sums(struct boards *b, struct store *st, const struct game_app 
     }
     size_t len = strlen(user_id);
     uint32_t u = batch_user(b, user_id, len, user_hash_of(b, user_id, len));
-    for (size_t k = 0; k < n; k++)
-        for (size_t p = 0; p < np; p++)
-            if (add_change(b, st, app->app_id, sums[k].metric, periods[p], u, sums[k].amount,
-                           now_ms, err, errlen) < 0)
+    struct count_memo *memo = &b->memo;
+    if (!memo_fits(memo, app->app_id, periods, np)) {
+        memo->nm = 0;
+        memo->np = np;
+    }
+    for (size_t k = 0; k < n; k++) {
+        /* The memo's boards of metric k, or a lookup of each (which become the memo's metric
+         * k: the memo keeps the metrics before the first that differs). */
+        struct board **xs = NULL;
+        bool fill = false;
+        if (k < memo->nm && strcmp(memo->metric[k], sums[k].metric) == 0) {
+            xs = memo->x[k];
+        } else {
+            memo->nm = k < memo->nm ? k : memo->nm;
+            fill = k == memo->nm && k < MEMO_METRICS;
+        }
+        for (size_t p = 0; p < np; p++) {
+            struct board *x = xs ? xs[p]
+                                 : board_for(b, st, app->app_id, sums[k].metric, periods[p],
+                                             now_ms, err, errlen);
+            if (!x) {
+                memo->nm = 0;
                 return -1;
+            }
+            if (fill) {
+                memo->x[k][p] = x;
+                size_t a = strlen(x->key) + 1;
+                if (!p)
+                    memo->metric[k] = x->key + a;
+                if (!k)
+                    memo->period[p] = x->key + a + strlen(x->key + a) + 1;
+            }
+            count_change(b, x, u, sums[k].amount, now_ms);
+        }
+        if (fill)
+            memo->nm = k + 1;
+    }
     return 0;
 }
 

@@ -1070,6 +1070,94 @@ static void an_events_awards_count_on_every_board_they_belong_to(void **state)
     game_app_free(app);
 }
 
+/* A user's score on (app, metric, period), loading the board when only in the store. */
+static int64_t score_of(struct fixture *f, const char *app, const char *metric,
+                        const char *period, const char *user)
+{
+    const struct rank_index *x;
+    if (boards_find(f->b, app, metric, period, NOW_MS, &x) == BOARD_STORED) {
+        assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+        assert_int_equal(boards_load_one(f->b, f->u.s, app, metric, period, NOW_MS, err,
+                                         sizeof(err)),
+                         0);
+        assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+        boards_batch_end(f->b, true, NOW_MS);
+    }
+    assert_int_equal(boards_find(f->b, app, metric, period, NOW_MS, &x), BOARD_LOADED);
+    struct rank_entry e;
+    if (!rank_get(x, user, strlen(user), &e, NULL))
+        return -1;
+    return e.score;
+}
+
+static void count_one(struct fixture *f, struct game_app *app, const char *user, int64_t at,
+                      const char *first, int64_t a, const char *second, int64_t b)
+{
+    struct game_effect v[2] = {
+        { .type = FX_XP, .name = first, .amount = a },
+        { .type = FX_CURRENCY, .name = second, .amount = b },
+    };
+    struct game_effects fx = { v, 2, 2 };
+    assert_int_equal(boards_count(f->b, f->u.s, app, user, at, &fx, NOW_MS, err, sizeof(err)),
+                     0);
+}
+
+/* Consecutive events count on the boards of their own app, metrics and periods, whatever the
+ * event before counted on (boards_count keeps the last event's boards to skip their lookups):
+ * another day, another app, the metrics in another order or other metrics; and after a failed
+ * batch dropped the boards it created, they are created again. */
+static void each_event_counts_on_its_own_boards(void **state)
+{
+    struct fixture *f = *state;
+    struct game_app *a = game_app_new("app", "UTC"), *b = game_app_new("bpp", "UTC");
+    a->settings.board_currencies = b->settings.board_currencies = true;
+    assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+    count_one(f, a, "ann", NOW_MS, "xp", 1, "coins", 2);
+    count_one(f, a, "bob", NOW_MS, "xp", 10, "coins", 20);          /* the same boards */
+    count_one(f, b, "ann", NOW_MS, "xp", 1000, "coins", 2000);      /* another app */
+    count_one(f, a, "bob", NOW_MS, "xp", 10, "coins", 20);          /* back to the first */
+    count_one(f, a, "ann", NOW_MS - DAY_MS, "xp", 100, "coins", 200); /* the day before */
+    count_one(f, a, "cat", NOW_MS, "gold", 3, "coins", 4);          /* another first metric */
+    count_one(f, a, "cat", NOW_MS, "xp", 5, "gems", 6);             /* another second */
+    assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    boards_batch_end(f->b, true, NOW_MS);
+    boards_wait_applied(f->b);
+    assert_int_equal(score_of(f, "app", "xp", "all", "ann"), 101);
+    assert_int_equal(score_of(f, "app", "xp", "2025-11-24", "ann"), 1);
+    assert_int_equal(score_of(f, "app", "xp", "2025-11-23", "ann"), 100);
+    assert_int_equal(score_of(f, "app", "xp", "2025-W48", "ann"), 1);
+    assert_int_equal(score_of(f, "app", "xp", "2025-W47", "ann"), 100);
+    assert_int_equal(score_of(f, "app", "currency:coins", "2025-11", "ann"), 202);
+    assert_int_equal(score_of(f, "app", "xp", "2025-11-24", "bob"), 20);
+    assert_int_equal(score_of(f, "app", "currency:coins", "all", "bob"), 40);
+    assert_int_equal(score_of(f, "bpp", "xp", "2025-11-24", "ann"), 1000);
+    assert_int_equal(score_of(f, "bpp", "currency:coins", "all", "ann"), 2000);
+    assert_int_equal(score_of(f, "app", "gold", "all", "cat"), 3);
+    assert_int_equal(score_of(f, "app", "currency:coins", "2025-11-24", "cat"), 4);
+    assert_int_equal(score_of(f, "app", "xp", "2025-11", "cat"), 5);
+    assert_int_equal(score_of(f, "app", "currency:gems", "2025-W48", "cat"), 6);
+    /* A failed batch's new boards leave the directory; the same counts afterwards make them
+     * again (the sanitizer build would see a board kept past its removal). */
+    for (int commit = 0; commit < 2; commit++) {
+        assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+        count_one(f, a, "dan", NOW_MS, "stars", 7, "coins", 8);
+        count_one(f, a, "eve", NOW_MS, "stars", 9, "coins", 10);
+        assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS, err, sizeof(err)), 0);
+        if (commit)
+            assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+        else
+            store_batch_rollback(f->u.s);
+        boards_batch_end(f->b, commit, NOW_MS);
+        boards_wait_applied(f->b);
+    }
+    assert_int_equal(score_of(f, "app", "stars", "all", "dan"), 7);
+    assert_int_equal(score_of(f, "app", "stars", "2025-11-24", "eve"), 9);
+    assert_int_equal(score_of(f, "app", "currency:coins", "all", "eve"), 10);
+    game_app_free(a);
+    game_app_free(b);
+}
+
 /* A batch that commits without boards_flush (nothing runs it so today, but memory must not
  * depend on it) still applies its changes. */
 static void changes_apply_without_a_flush(void **state)
@@ -1225,6 +1313,7 @@ static const struct CMUnitTest tests[] = {
                                     teardown),
     cmocka_unit_test_setup_teardown(the_migration_to_rows_per_user_keeps_unfolded_changes, setup,
                                     teardown),
+    cmocka_unit_test_setup_teardown(each_event_counts_on_its_own_boards, setup, teardown),
     cmocka_unit_test_setup_teardown(an_events_awards_count_on_every_board_they_belong_to, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(changes_apply_without_a_flush, setup, teardown),
