@@ -90,25 +90,45 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+/* "00" to "99": two digits a division (a number is written from its last digits). */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+/* v's decimal digits, ending just before `end` (20 bytes before it suffice): the first. */
+static char *u64_digits(uint64_t v, char *end)
+{
+    char *p = end;
+    while (v >= 100) {
+        size_t r = (size_t)(v % 100) * 2;
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + v * 2, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return p;
+}
+
 void buf_append_u64(struct buf *b, uint64_t v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    buf_append(b, tmp + i, sizeof(tmp) - i);
+    char tmp[20];
+    char *p = u64_digits(v, tmp + sizeof(tmp));
+    buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void buf_append_i64(struct buf *b, int64_t v)
 {
-    if (v < 0) {
-        buf_putc(b, '-');
-        buf_append_u64(b, (uint64_t)0 - (uint64_t)v);
-    } else {
-        buf_append_u64(b, (uint64_t)v);
-    }
+    char tmp[21];
+    char *p = u64_digits(v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, tmp + sizeof(tmp));
+    if (v < 0)
+        *--p = '-';
+    buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 const bool json_plain[256] = {

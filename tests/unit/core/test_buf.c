@@ -323,8 +323,64 @@ static void integers(void **state)
     buf_release(&b);
 }
 
+/* Every value of a sweep written as snprintf writes it: each number of up to five digits, each
+ * power of ten and its neighbours, the ends of both types, and a million pseudo-random values
+ * of every length (a fixed seed). */
+static void check_u64(struct buf *b, uint64_t v)
+{
+    char want[32];
+    snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+    buf_reset(b);
+    buf_append_u64(b, v);
+    assert_string_equal(b->data, want);
+}
+
+static void check_i64(struct buf *b, int64_t v)
+{
+    char want[32];
+    snprintf(want, sizeof(want), "%lld", (long long)v);
+    buf_reset(b);
+    buf_append_i64(b, v);
+    assert_string_equal(b->data, want);
+}
+
+static void integers_as_snprintf_writes_them(void **state)
+{
+    (void)state;
+    struct buf b = BUF_INIT;
+    for (int64_t v = -100000; v <= 100000; v++) {
+        check_i64(&b, v);
+        if (v >= 0)
+            check_u64(&b, (uint64_t)v);
+    }
+    for (uint64_t p = 1, k = 0; k < 20; k++, p *= 10) {
+        for (int d = -2; d <= 2; d++) {
+            check_u64(&b, p + (uint64_t)d);
+            check_i64(&b, (int64_t)(p + (uint64_t)d));
+            check_i64(&b, -(int64_t)(p + (uint64_t)d));
+        }
+    }
+    check_u64(&b, UINT64_MAX);
+    check_u64(&b, UINT64_MAX - 1);
+    check_i64(&b, INT64_MAX);
+    check_i64(&b, INT64_MIN);
+    check_i64(&b, INT64_MIN + 1);
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 1000000; i++) {
+        x ^= x << 13; /* xorshift64 */
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint64_t v = x >> (i % 64); /* every length of number */
+        check_u64(&b, v);
+        check_i64(&b, (int64_t)v);
+        check_i64(&b, -(int64_t)(v >> 1));
+    }
+    buf_release(&b);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(init_is_empty_string),
+    cmocka_unit_test(integers_as_snprintf_writes_them),
     cmocka_unit_test(append_keeps_terminator),
     cmocka_unit_test(append_binary_with_nul),
     cmocka_unit_test(append_grows_across_many_reallocations),
