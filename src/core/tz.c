@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unicode/ucal.h>
 
+#include "core/hash.h"
 #include "core/mem.h"
 
 #define TZ_ZONES_MAX 256 /* per thread; the next new name empties the table */
@@ -201,9 +202,7 @@ static struct tz_cache *cache(void)
 static struct zone *zone_get(const char *name, size_t len)
 {
     struct tz_cache *c = cache();
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)name[i]) * 1099511628211u;
+    uint64_t h = hash_fnv1a(HASH_FNV_OFFSET, name, len);
     size_t i = (size_t)h & (TZ_SLOTS - 1);
     for (; c->slots[i].name[0]; i = (i + 1) & (TZ_SLOTS - 1)) {
         if (memcmp(c->slots[i].name, name, len + 1) == 0)

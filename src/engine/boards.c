@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hash.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -195,19 +196,11 @@ static int64_t score_add(int64_t a, int64_t b)
     return b > BOARDS_SCORE_MAX - a ? BOARDS_SCORE_MAX : a + b;
 }
 
-static uint64_t fnv(uint64_t h, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
-    return h;
-}
-
 static uint64_t board_hash(const char *app, const char *metric, const char *period)
 {
-    uint64_t h = 1469598103934665603u;
-    h = fnv(h, app, strlen(app) + 1);
-    h = fnv(h, metric, strlen(metric) + 1);
-    h = fnv(h, period, strlen(period) + 1);
+    uint64_t h = hash_fnv1a(HASH_FNV_OFFSET, app, strlen(app) + 1);
+    h = hash_fnv1a(h, metric, strlen(metric) + 1);
+    h = hash_fnv1a(h, period, strlen(period) + 1);
     return h ^ (h >> 31);
 }
 
@@ -872,7 +865,7 @@ size_t boards_batch_changes(const struct boards *b)
 /* User ids come from clients: hashed with the secret seed. */
 static uint64_t user_hash_of(const struct boards *b, const char *user, size_t len)
 {
-    return fnv(b->seed, user, len);
+    return hash_fnv1a(b->seed, user, len);
 }
 
 /* The board of (app, metric, period), created when new (in the store and in memory). */

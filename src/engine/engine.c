@@ -34,6 +34,7 @@
 #include <openssl/rand.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -104,12 +105,9 @@ struct users {
 
 static uint64_t user_hash(const char *app_id, size_t app_len, const char *user_id, size_t user_len)
 {
-    uint64_t h = 1469598103934665603u;
-    for (size_t i = 0; i < app_len; i++)
-        h = (h ^ (unsigned char)app_id[i]) * 1099511628211u;
-    h = (h ^ 0xffu) * 1099511628211u;
-    for (size_t i = 0; i < user_len; i++)
-        h = (h ^ (unsigned char)user_id[i]) * 1099511628211u;
+    uint64_t h = hash_fnv1a(HASH_FNV_OFFSET, app_id, app_len);
+    h = (h ^ 0xffu) * HASH_FNV_PRIME; /* between the two: ("ab", "c") is not ("a", "bc") */
+    h = hash_fnv1a(h, user_id, user_len);
     return h ^ (h >> 29);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/mem.h"
 
 #define ID_MASK ((UINT64_C(1) << NAMES_ID_BITS) - 1)
@@ -82,9 +83,7 @@ static struct {
 
 static uint64_t text_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    uint64_t h = hash_fnv1a_str(HASH_FNV_OFFSET, s);
     return h ^ (h >> 31);
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/hex.h"
 #include "core/mem.h"
 
@@ -71,9 +72,7 @@ void sig_verifier_free(struct sig_verifier *v)
 static EVP_MAC_CTX *context_for(struct sig_verifier *v, const char *app_id, const char *secret,
                                 size_t secret_len)
 {
-    uint64_t h = 1469598103934665603u;
-    for (const char *p = app_id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211u;
+    uint64_t h = hash_fnv1a_str(HASH_FNV_OFFSET, app_id);
     struct slot *s = &v->slots[h % SIG_SLOTS];
     bool same = s->ctx && strcmp(s->app_id, app_id) == 0 && s->secret_len == secret_len &&
                 memcmp(s->secret, secret, secret_len) == 0;

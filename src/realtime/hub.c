@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/mem.h"
 #include "core/metrics.h"
 #include "core/secret.h"
@@ -40,9 +41,7 @@ struct map {
 
 static uint64_t hash_bytes(const char *s, size_t len)
 {
-    uint64_t x = 1469598103934665603u;
-    for (size_t i = 0; i < len; i++)
-        x = (x ^ (unsigned char)s[i]) * 1099511628211u;
+    uint64_t x = hash_fnv1a(HASH_FNV_OFFSET, s, len);
     return x ^ (x >> 29);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "store/sqlite_int.h"
@@ -160,9 +161,7 @@ struct fold_sums {
 
 static uint64_t sum_hash(uint64_t seed, int64_t board, const char *user, size_t len)
 {
-    uint64_t h = (seed ^ (uint64_t)board) * 0x100000001b3ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)user[i]) * 0x100000001b3ULL;
+    uint64_t h = hash_fnv1a((seed ^ (uint64_t)board) * HASH_FNV_PRIME, user, len);
     return h ^ (h >> 29);
 }
 

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "core/hash.h"
 #include "core/mem.h"
 #include "core/tz.h"
 #include "jobs/webhook.h"
@@ -62,13 +63,7 @@ struct tenant_registry {
 
 static uint64_t hash_bytes(const void *p, size_t n)
 {
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211u;
-    }
-    return h;
+    return hash_fnv1a(HASH_FNV_OFFSET, p, n);
 }
 
 static size_t key_slot(const unsigned char hash[32], size_t cap)
