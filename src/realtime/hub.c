@@ -173,6 +173,8 @@ struct rt_hub {
     uint64_t members;
     int64_t swept_ms;
     struct rt_local *locals;    /* one per I/O thread, each touched by its thread only */
+    _Atomic size_t chans_n;     /* chans.n, written under the lock, read without it: a hub
+                                 * without channels publishes nothing, so events skip it */
     /* metrics */
     _Atomic uint64_t subscriptions, published, pushed, pushed_bytes, slow, rec_ok, rec_failed,
         rejected, conns_total;
@@ -367,6 +369,10 @@ void rt_hub_publish(struct rt_hub *h, const char *app_id, const char *channel, c
 void rt_hub_publish_event(void *hub, const char *app_id, const struct store_event *ev)
 {
     struct rt_hub *h = hub;
+    /* Seen after any subscription that was answered before the event was applied: one that
+     * was not may as well have come after it. */
+    if (!atomic_load(&h->chans_n))
+        return;
     const char *user_id = ev->user_id, *effects = ev->effects;
     int64_t now_ms = clock_now_ms();
     struct buf key = BUF_INIT, name = BUF_INIT, data = BUF_INIT;
@@ -717,6 +723,7 @@ void rt_hub_tick(struct rt_hub *h, int64_t now_ms)
     pthread_mutex_lock(&h->lock);
     map_each(&h->rooms, expire_room, &x);
     map_each(&h->chans, expire_chan, &x);
+    atomic_store(&h->chans_n, h->chans.n);
     pthread_mutex_unlock(&h->lock);
     for (unsigned i = 0; h->server && h->sweep && i < h->cfg.threads; i++) {
         struct sweep_task *t = xmalloc(sizeof(*t));
@@ -824,6 +831,7 @@ struct rt_sub *rt_hub_subscribe(struct rt_hub *h, unsigned thread, void *conn,
             snprintf(epoch, sizeof(epoch), "%016llx", (unsigned long long)clock_mono_ns());
         rt_history_init(&c->hist, epoch, h->cfg.history_size);
         map_insert(&h->chans, &c->nd);
+        atomic_store(&h->chans_n, h->chans.n);
     }
     if (has_since) {
         res->recovered = rt_history_recover(&c->hist, since_offset, since_epoch, now,
