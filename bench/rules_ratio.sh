@@ -11,18 +11,22 @@
 # 5 types, one matching), BENCH_BATCH_SIZE (1000), and the others of bench/events.sh.
 # Bounded: rounds x phases x 2 runs of bench/events.sh, each stopping by itself.
 set -euo pipefail
+bin="$(realpath "${1:-$(dirname "$0")/../build/reactor}")"
 cd "$(dirname "$0")/.."
-bin="${1:-build/reactor}"
 rounds="${BENCH_ROUNDS:-3}"
 rules="${BENCH_RULES:-1}"
 phases="${BENCH_PHASES:-events batch}"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
-# one <phase> <rules>: "<events/s> <engine us per request>" of one run.
+# one <phase> <rules>: "<events/s> <engine us per request>" of one run (on failure, the run's
+# output on stderr and nothing on stdout).
 one() {
     local out
-    out=$(BENCH_PHASES=$1 BENCH_RULES=$2 bench/events.sh "$bin" 2>&1)
+    if ! out=$(BENCH_PHASES=$1 BENCH_RULES=$2 bench/events.sh "$bin" 2>&1); then
+        printf 'bench/events.sh failed:\n%s\n' "$out" >&2
+        return 0
+    fi
     python3 - "$1" "$out" <<'PY'
 import json, re, sys
 phase, out = sys.argv[1], sys.argv[2]
@@ -35,7 +39,7 @@ for line in out.splitlines():
     if m and line.strip().startswith(phase if phase == "events" else "batch"):
         engine = float(m.group(1))
 if rate is None:
-    sys.exit(f"no {phase} rate in the output of bench/events.sh:\n{out}")
+    sys.exit(f"no {phase} rate in the output of bench/events.sh:\n{out}")  # nothing on stdout
 print(f"{rate:.0f} {engine if engine is not None else 'nan'}")
 PY
 }
@@ -44,8 +48,14 @@ echo "machine: $(nproc) cores, $(uname -sr); reactor: $("$bin" version | head -1
 echo "rule set: BENCH_RULES=$rules; ${BENCH_SECONDS:-8} s a run; batches of ${BENCH_BATCH_SIZE:-1000}"
 for r in $(seq 1 "$rounds"); do
     for phase in $phases; do
-        read -r base base_us < <(BENCH_SECONDS="${BENCH_SECONDS:-8}" one "$phase" 0)
-        read -r with with_us < <(BENCH_SECONDS="${BENCH_SECONDS:-8}" one "$phase" "$rules")
+        base=0 with=0 base_us=nan with_us=nan
+        read -r base base_us < <(BENCH_SECONDS="${BENCH_SECONDS:-8}" one "$phase" 0) || true
+        read -r with with_us < <(BENCH_SECONDS="${BENCH_SECONDS:-8}" one "$phase" "$rules") || true
+        if [ -z "$base" ] || [ -z "$with" ] || [ "${base%.*}" -le 0 ] || [ "${with%.*}" -le 0 ]
+        then
+            echo "round $r $phase: a run gave no rate; round skipped" >&2
+            continue
+        fi
         python3 - "$r" "$phase" "$base" "$with" "$base_us" "$with_us" <<'PY' | tee -a "$results"
 import sys
 r, phase, base, with_, bu, wu = sys.argv[1:7]

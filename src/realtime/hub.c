@@ -163,6 +163,9 @@ struct rt_hub {
     rt_deliver_fn *deliver;
     rt_prefetch_fn *prefetch;
     rt_sweep_fn *sweep;
+    _Atomic size_t chans_n;     /* chans.n, written under the lock, read without it by every
+                                 * event (a hub without channels publishes nothing): kept
+                                 * away from the counters the I/O threads write */
     pthread_mutex_t lock;       /* guards everything below up to `locals` */
     struct map chans;           /* struct chan */
     struct map rooms;           /* struct room */
@@ -173,8 +176,6 @@ struct rt_hub {
     uint64_t members;
     int64_t swept_ms;
     struct rt_local *locals;    /* one per I/O thread, each touched by its thread only */
-    _Atomic size_t chans_n;     /* chans.n, written under the lock, read without it: a hub
-                                 * without channels publishes nothing, so events skip it */
     /* metrics */
     _Atomic uint64_t subscriptions, published, pushed, pushed_bytes, slow, rec_ok, rec_failed,
         rejected, conns_total;

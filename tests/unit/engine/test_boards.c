@@ -1090,6 +1090,18 @@ static int64_t score_of(struct fixture *f, const char *app, const char *metric,
     return e.score;
 }
 
+/* Flushes the open batch, then commits it or rolls it back, and waits for its changes. */
+static void end_batch(struct fixture *f, bool commit)
+{
+    assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS, err, sizeof(err)), 0);
+    if (commit)
+        assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    else
+        store_batch_rollback(f->u.s);
+    boards_batch_end(f->b, commit, NOW_MS);
+    boards_wait_applied(f->b);
+}
+
 static void count_one(struct fixture *f, struct game_app *app, const char *user, int64_t at,
                       const char *first, int64_t a, const char *second, int64_t b)
 {
@@ -1143,19 +1155,134 @@ static void each_event_counts_on_its_own_boards(void **state)
         assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
         count_one(f, a, "dan", NOW_MS, "stars", 7, "coins", 8);
         count_one(f, a, "eve", NOW_MS, "stars", 9, "coins", 10);
-        assert_int_equal(boards_flush(f->b, f->u.s, NOW_MS, err, sizeof(err)), 0);
-        if (commit)
-            assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
-        else
-            store_batch_rollback(f->u.s);
-        boards_batch_end(f->b, commit, NOW_MS);
-        boards_wait_applied(f->b);
+        end_batch(f, commit);
     }
     assert_int_equal(score_of(f, "app", "stars", "all", "dan"), 7);
     assert_int_equal(score_of(f, "app", "stars", "2025-11-24", "eve"), 9);
     assert_int_equal(score_of(f, "app", "currency:coins", "all", "eve"), 10);
     game_app_free(a);
     game_app_free(b);
+}
+
+/* Random events against a model of what each board must hold, through the memo's every path:
+ * two apps, one with two seasons; events of today, the days before and past the back-fill
+ * window (their periods cut to "all" and the seasons); 1 to 22 awards an event (past the 4
+ * metrics the memo keeps and the 16 boards_count sums at once), often the last event's list
+ * again, shortened, lengthened or with one metric changed; a quarter of the batches rolled
+ * back. */
+struct expect {
+    char key[160]; /* app, metric, period, user, '|'-joined */
+    int64_t score;
+};
+
+static size_t pick(uint64_t *x, size_t m) /* xorshift64: 0..m-1 */
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return (size_t)(*x % m);
+}
+
+static void random_events_count_on_their_boards(void **state)
+{
+    struct fixture *f = *state;
+    struct game_app *apps[2] = { game_app_new("app", "UTC"), game_app_new("bpp", "UTC") };
+    apps[0]->settings.board_currencies = apps[1]->settings.board_currencies = true;
+    apps[0]->seasons = calloc(2, sizeof(struct game_season));
+    apps[0]->seasons[0] = (struct game_season){ strdup("s1"), NOW_MS - 2 * DAY_MS,
+                                                NOW_MS + DAY_MS, true, NULL, false };
+    apps[0]->seasons[1] = (struct game_season){ strdup("s2"), NOW_MS - 50 * DAY_MS,
+                                                NOW_MS - 38 * DAY_MS, true, NULL, false };
+    apps[0]->n_seasons = 2;
+    static const int64_t ago[] = { 0, DAY_MS, 3 * DAY_MS, 40 * DAY_MS };
+    static const char *const users[] = { "ann", "bob", "cat", "dan", "eve" };
+    char names[12][8];
+    for (int i = 0; i < 12; i++)
+        snprintf(names[i], sizeof(names[i]), "m%d", i);
+    size_t cap = 8192, n_exp = 0;
+    struct expect *exp = calloc(cap, sizeof(*exp));
+    struct game_effect v[22], last[22];
+    size_t n_last = 0;
+    uint64_t x = 0x2545f4914f6cdd1du;
+#define RND(m) pick(&x, (m))
+    for (int64_t batch_no = 1; batch_no <= 60; batch_no++) {
+        bool commit = RND(4) != 0;
+        assert_int_equal(store_batch_begin(f->u.s, err, sizeof(err)), 0);
+        for (size_t e = 1 + RND(8); e-- > 0;) {
+            struct game_app *app = apps[RND(2)];
+            const char *user = users[RND(5)];
+            int64_t at = NOW_MS - ago[RND(4)];
+            size_t n = n_last && RND(2) ? n_last : 1 + RND(22);
+            for (size_t i = 0; i < n; i++) {
+                if (i < n_last && n == n_last)
+                    v[i] = last[i];
+                else
+                    v[i] = (struct game_effect){ .type = RND(3) ? FX_XP : FX_CURRENCY,
+                                                 .name = names[RND(12)] };
+                v[i].amount = 1 + (int64_t)RND(9);
+            }
+            if (n == n_last && RND(2)) { /* one metric changed, or the list cut short */
+                if (RND(2)) {
+                    size_t i = RND(n);
+                    v[i].name = names[RND(12)];
+                } else {
+                    n = 1 + RND(n);
+                }
+            }
+            memcpy(last, v, n * sizeof(*v));
+            n_last = n;
+            struct game_effects fx = { v, n, n };
+            assert_int_equal(boards_count(f->b, f->u.s, app, user, at, &fx, NOW_MS, err,
+                                          sizeof(err)),
+                             0);
+            char periods[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
+            size_t np = boards_periods(app, at, periods, BOARDS_MAX_PERIODS);
+            if (at < NOW_MS - BOARDS_BACKFILL_MS) {
+                size_t keep = 1;
+                for (size_t p = 4; p < np; p++)
+                    memcpy(periods[keep++], periods[p], BOARDS_PERIOD_MAX);
+                np = keep;
+            }
+            for (size_t i = 0; i < n; i++)
+                for (size_t p = 0; p < np; p++) {
+                    char key[160];
+                    snprintf(key, sizeof(key), "%s|%s%s|%s|%s", app->app_id,
+                             v[i].type == FX_XP ? "" : "currency:", v[i].name, periods[p], user);
+                    size_t k = 0;
+                    while (k < n_exp && strcmp(exp[k].key, key) != 0)
+                        k++;
+                    if (k == n_exp) {
+                        assert_true(n_exp < cap);
+                        snprintf(exp[n_exp].key, sizeof(exp[n_exp].key), "%s", key);
+                        n_exp++;
+                    }
+                    if (commit) /* a rolled-back batch's changes are not kept */
+                        exp[k].score += v[i].amount;
+                }
+        }
+        end_batch(f, commit);
+    }
+#undef RND
+    size_t checked = 0;
+    for (size_t k = 0; k < n_exp; k++) {
+        if (!exp[k].score)
+            continue; /* only in rolled-back batches */
+        char app[8], metric[32], period[64], user[8];
+        assert_int_equal(sscanf(exp[k].key, "%7[^|]|%31[^|]|%63[^|]|%7s", app, metric, period,
+                                user),
+                         4);
+        assert_int_equal(score_of(f, app, metric, period, user), exp[k].score);
+        checked++;
+    }
+    assert_true(checked > 500);
+    free(exp);
+    game_app_free(apps[0]);
+    game_app_free(apps[1]);
+}
+
+static void random_events_with_the_applier(void **state)
+{
+    random_events_count_on_their_boards(state);
 }
 
 /* A batch that commits without boards_flush (nothing runs it so today, but memory must not
@@ -1314,6 +1441,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(the_migration_to_rows_per_user_keeps_unfolded_changes, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(each_event_counts_on_its_own_boards, setup, teardown),
+    cmocka_unit_test_setup_teardown(random_events_count_on_their_boards, setup, teardown),
+    cmocka_unit_test_setup_teardown(random_events_with_the_applier, setup_applier, teardown),
     cmocka_unit_test_setup_teardown(an_events_awards_count_on_every_board_they_belong_to, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(changes_apply_without_a_flush, setup, teardown),
