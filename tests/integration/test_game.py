@@ -605,20 +605,22 @@ def test_events_applied_again_after_kill_9_give_the_same_states(reactor, tmp_pat
                   conditions={"target": 3, "metric": "events:task_completed"},
                   rewardConfig={"currencyAwards": {"gems": 1}})
     users = ["u1", "u2", "u3"]
+    # "the day" below is yesterday, so that none of its times is in the future (refused) at
+    # whatever hour the test runs
     for day in (3, 2):
         for u in users:
-            g.send(u, occurredAt=days_ago(day, hour=10), metadata={"score": 5 + day * 7})
+            g.send(u, occurredAt=days_ago(day + 1, hour=10), metadata={"score": 5 + day * 7})
     assert g.api.patch(f"/rules/{r['id']}", g.admin, {"xpAwards": {"XP": 7}}).status_code == 200
     for u in users:
-        g.send(u, occurredAt=days_ago(1, hour=23), metadata={"score": 40})
+        g.send(u, occurredAt=days_ago(2, hour=23), metadata={"score": 40})
     app_path = f"/apps/{g.app['id']}"
     assert g.api.patch(app_path, g.admin, {"defaultTimezone": "Asia/Tokyo"}).status_code == 200
     assert g.api.post("/users", g.admin, {"userId": "u2", "attributes":
                                           {"timezone": "America/Los_Angeles"}}).status_code == 201
     assert g.spend("u3", 5).status_code == 201
     for u in users:
-        g.send(u, occurredAt=days_ago(0, hour=1), metadata={"score": 60})
-        g.send(u, occurredAt=days_ago(0, hour=2), metadata={"score": 1})
+        g.send(u, occurredAt=days_ago(1, hour=1), metadata={"score": 60})
+        g.send(u, occurredAt=days_ago(1, hour=2), metadata={"score": 1})
     before = {u: g.profile(u) for u in users}
     ledgers = {u: g.api.get(f"/users/{u}/ledger?limit=100", g.admin).json()["rows"]
                for u in users}
@@ -635,7 +637,7 @@ def test_events_applied_again_after_kill_9_give_the_same_states(reactor, tmp_pat
     assert m["reactor_engine_events_replayed_total"] == 6, m
     assert m["reactor_engine_events_replay_differed_total"] == 0, m
     # and the next events go on from there
-    fx = g.send("u1", occurredAt=days_ago(0, hour=3), metadata={"score": 60})
+    fx = g.send("u1", occurredAt=days_ago(1, hour=3), metadata={"score": 60})
     totals = {lv["track"]: lv["totalXp"] for lv in before["u1"]["levels"]}
     for x in of_type(fx, "xp.awarded"):
         assert x["totalXp"] == totals[x["track"]] + x["amount"], (x, totals)

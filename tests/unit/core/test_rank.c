@@ -125,7 +125,7 @@ static void make_name(struct member *mb, int i)
     default:
         mb->len = 40 + rnd_below(NAME_MAX_LEN - 50);
         memset(mb->name, 'z', mb->len);
-        snprintf(mb->name + mb->len - 6, 7, "%06d", i % 1000000);
+        snprintf(mb->name + mb->len - 6, 7, "%06d", i);
         break;
     }
 }
