@@ -285,7 +285,6 @@ static void validation_failed(struct api_call *c, json_t *details)
                                       "validation_failed", "details", details));
 }
 
-/* Checks that need the app's other definitions: 0, or -1 once answered. */
 /* Events stored so far are never applied again under the definitions about to change: the
  * game logs are folded just before the store changes (not for a request that fails its
  * checks). False when the fold failed (the batch fails). */
@@ -298,6 +297,7 @@ static bool settled(struct api_call *c, struct api *api, struct store *st)
     return false;
 }
 
+/* Checks that need the app's other definitions: 0, or -1 once answered. */
 static int check_references(struct api_call *c, const struct game_app *a, struct def_ctx *x,
                             const char *id)
 {

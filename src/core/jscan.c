@@ -124,17 +124,14 @@ bool jscan_value(const char *text, size_t len, struct jscan_value *out)
     return value_at(p, end, out) != NULL;
 }
 
-/* A key as sent (raw, between its quotes) against one as unescaped. An escape takes more
- * bytes than what it stands for, so a raw text shorter than the key cannot be it. */
-static bool key_is(const char *raw, size_t raw_len, bool escaped, const char *key, size_t len)
+/* An escaped key as sent (raw, between its quotes) against one as unescaped. An escape takes
+ * more bytes than what it stands for, so a raw text shorter than the key cannot be it. */
+bool jscan_escaped_key_is(const struct jscan_value *key, const char *name, size_t len)
 {
-    if (!escaped)
-        return raw_len == len && memcmp(raw, key, len) == 0;
-    if (raw_len < len)
+    if (key->len < len)
         return false;
-    struct jscan_value v = { JSCAN_STRING, raw, raw_len, true };
     struct buf b = BUF_INIT;
-    bool same = jscan_string(&v, &b) && b.len == len && memcmp(b.data, key, len) == 0;
+    bool same = jscan_string(key, &b) && b.len == len && memcmp(b.data, name, len) == 0;
     buf_release(&b);
     return same;
 }
@@ -167,11 +164,6 @@ bool jscan_next_member(const struct jscan_value *obj, size_t *pos, struct jscan_
     return true;
 }
 
-bool jscan_key_is(const struct jscan_value *key, const char *name, size_t len)
-{
-    return key_is(key->at, key->len, key->escaped, name, len);
-}
-
 bool jscan_member(const struct jscan_value *obj, const char *key, size_t key_len,
                   struct jscan_value *out)
 {
@@ -179,7 +171,7 @@ bool jscan_member(const struct jscan_value *obj, const char *key, size_t key_len
     size_t pos = 0;
     struct jscan_value k;
     while (jscan_next_member(&o, &pos, &k, out))
-        if (key_is(k.at, k.len, k.escaped, key, key_len))
+        if (jscan_key_is(&k, key, key_len))
             return true;
     return false;
 }

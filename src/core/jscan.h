@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/buf.h"
 
@@ -43,8 +44,15 @@ bool jscan_member(const struct jscan_value *obj, const char *key, size_t key_len
  * string value). out and key must not be obj. */
 bool jscan_next_member(const struct jscan_value *obj, size_t *pos, struct jscan_value *key,
                        struct jscan_value *out);
-/* Whether a member's name (from jscan_next_member) is `name` (len bytes, as unescaped). */
-bool jscan_key_is(const struct jscan_value *key, const char *name, size_t len);
+/* Whether a member's name (from jscan_next_member) is `name` (len bytes, as unescaped): a
+ * plain name is compared here, inline (lookups compare many); an escaped one is decoded. */
+bool jscan_escaped_key_is(const struct jscan_value *key, const char *name, size_t len);
+static inline bool jscan_key_is(const struct jscan_value *key, const char *name, size_t len)
+{
+    if (!key->escaped)
+        return key->len == len && memcmp(key->at, name, len) == 0;
+    return jscan_escaped_key_is(key, name, len);
+}
 /* The elements of an array, one by one: *pos starts at 0 (and is the caller's to keep); out
  * must not be arr. */
 bool jscan_element(const struct jscan_value *arr, size_t *pos, struct jscan_value *out);

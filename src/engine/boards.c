@@ -973,15 +973,7 @@ static int count_sums(struct boards *b, struct store *st, const struct game_app 
                       size_t n, int64_t now_ms, char *err, size_t errlen)
 {
     char periods[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
-    size_t np = boards_periods(app, occurred_at, periods, BOARDS_MAX_PERIODS);
-    /* An event older than the back-fill window counts on "all" and its seasons only:
-     * back-dated events cannot make boards without end. */
-    if (occurred_at < now_ms - BOARDS_BACKFILL_MS) {
-        size_t keep = 1;
-        for (size_t p = 4; p < np; p++)
-            memcpy(periods[keep++], periods[p], BOARDS_PERIOD_MAX);
-        np = keep;
-    }
+    size_t np = boards_event_periods(app, occurred_at, now_ms, periods, BOARDS_MAX_PERIODS);
     size_t len = strlen(user_id);
     uint32_t u = batch_user(b, user_id, len, user_hash_of(b, user_id, len));
     struct count_memo *memo = &b->memo;
@@ -1376,6 +1368,21 @@ size_t boards_periods(const struct game_app *app, int64_t ms, char (*keys)[BOARD
         const struct game_season *s = &app->seasons[i];
         if (s->active && !s->closed && s->starts_at <= ms && ms < s->ends_at)
             snprintf(keys[n++], BOARDS_PERIOD_MAX, "season:%s", s->id);
+    }
+    return n;
+}
+
+size_t boards_event_periods(const struct game_app *app, int64_t ms, int64_t now_ms,
+                            char (*keys)[BOARDS_PERIOD_MAX], size_t max)
+{
+    size_t n = boards_periods(app, ms, keys, max);
+    /* Back-dated events cannot make boards without end: past the window, "all" and the
+     * seasons only (the day, week and month are keys 1 to 3). */
+    if (ms < now_ms - BOARDS_BACKFILL_MS && n > 1) {
+        size_t keep = 1;
+        for (size_t p = 4; p < n; p++)
+            memcpy(keys[keep++], keys[p], BOARDS_PERIOD_MAX);
+        n = keep;
     }
     return n;
 }

@@ -136,6 +136,11 @@ enum board_state boards_find(struct boards *b, const char *app_id, const char *m
  * its seasons. Returns how many were written (at most max). Pure. */
 size_t boards_periods(const struct game_app *app, int64_t ms, char (*keys)[BOARDS_PERIOD_MAX],
                       size_t max);
+/* The periods an event that occurred at `ms` counts on when applied at now_ms: those of
+ * boards_periods, but only "all" and the seasons for an event older than BOARDS_BACKFILL_MS.
+ * Pure. */
+size_t boards_event_periods(const struct game_app *app, int64_t ms, int64_t now_ms,
+                            char (*keys)[BOARDS_PERIOD_MAX], size_t max);
 /* Today's day key in zone tz ("" or NULL: UTC): the default period of a read. */
 void boards_today(const char *tz, int64_t now_ms, char out[BOARDS_PERIOD_MAX]);
 /* True when `period` is a key some board could have: "all", a valid day, week or month key,

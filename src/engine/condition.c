@@ -301,8 +301,6 @@ static void val_of_text(const struct jscan_value *x, struct val *v)
         v->t = V_MISSING; /* not what ingestion stores */
 }
 
-/* The value at the path when it is read from the metadata's text: 1 and *x, or 0 when it is
- * missing; -1 when it is read from a tree instead. */
 /* From the value *x at the path's segment i (whose text starts at seg), the rest of the path. */
 static bool walk_text(const struct path_ref *p, unsigned i, const char *seg,
                       struct jscan_value *x)
@@ -321,6 +319,8 @@ static bool reads_text(const struct path_ref *p, const struct cond_ctx *ctx)
     return p->source == COND_SRC_METADATA && !ctx->metadata && ctx->metadata_text;
 }
 
+/* The value at the path when it is read from the metadata's text: 1 and *x, or 0 when it is
+ * missing; -1 when it is read from a tree instead. */
 static int text_lookup(const struct path_ref *p, const struct cond_ctx *ctx,
                        struct jscan_value *x)
 {
@@ -443,12 +443,6 @@ static bool memo_on(const struct cond_ctx *ctx)
            ctx->occurred_at == memo.seen.occurred_at;
 }
 
-static bool top_key_is(const struct jscan_value *key, const char *name, size_t len)
-{
-    return key->escaped ? jscan_key_is(key, name, len)
-                        : key->len == len && memcmp(key->at, name, len) == 0;
-}
-
 /* text_lookup while the memo is open for ctx: the first key among the indexed members. */
 static int memo_text_lookup(const struct path_ref *p, const struct cond_ctx *ctx,
                             struct jscan_value *x)
@@ -463,7 +457,7 @@ static int memo_text_lookup(const struct path_ref *p, const struct cond_ctx *ctx
     }
     size_t len = seg_len(p, 0);
     uint32_t k = 0;
-    while (k < memo.top_n && !top_key_is(&memo.top[k].key, p->text, len))
+    while (k < memo.top_n && !jscan_key_is(&memo.top[k].key, p->text, len))
         k++;
     while (k == memo.top_n && !memo.top_all) { /* not read yet: read on to it */
         if (memo.top_n == MEMO_MEMBERS)
@@ -475,7 +469,7 @@ static int memo_text_lookup(const struct path_ref *p, const struct cond_ctx *ctx
         }
         memo.top[memo.top_n].key = key;
         memo.top[memo.top_n++].v = v;
-        if (!top_key_is(&key, p->text, len))
+        if (!jscan_key_is(&key, p->text, len))
             k++;
     }
     if (k == memo.top_n)

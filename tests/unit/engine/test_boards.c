@@ -1236,13 +1236,7 @@ static void random_events_count_on_their_boards(void **state)
                                           sizeof(err)),
                              0);
             char periods[BOARDS_MAX_PERIODS][BOARDS_PERIOD_MAX];
-            size_t np = boards_periods(app, at, periods, BOARDS_MAX_PERIODS);
-            if (at < NOW_MS - BOARDS_BACKFILL_MS) {
-                size_t keep = 1;
-                for (size_t p = 4; p < np; p++)
-                    memcpy(periods[keep++], periods[p], BOARDS_PERIOD_MAX);
-                np = keep;
-            }
+            size_t np = boards_event_periods(app, at, NOW_MS, periods, BOARDS_MAX_PERIODS);
             for (size_t i = 0; i < n; i++)
                 for (size_t p = 0; p < np; p++) {
                     char key[160];
