@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fxpack.h"
 #include "core/json.h"
 #include "core/mem.h"
 #include "core/utf8.h"
@@ -1346,3 +1347,44 @@ void game_effects_json(const struct game_effects *fx, struct buf *out)
 #undef put_str
 #undef put_int
 #undef MEMBER
+
+void game_effects_pack(const struct game_effects *fx, struct buf *out)
+{
+    fxpack_begin(out);
+    for (size_t i = 0; i < fx->n; i++) {
+        const struct game_effect *e = &fx->v[i];
+        enum fxpack_source source = FXPACK_SOURCE_NONE;
+        const char *ref = NULL;
+        if ((e->type == FX_XP || e->type == FX_CURRENCY) && e->rule) {
+            source = FXPACK_SOURCE_RULE;
+            ref = e->rule->id;
+        } else if ((e->type == FX_XP || e->type == FX_CURRENCY) && e->ach) {
+            source = FXPACK_SOURCE_ACHIEVEMENT;
+            ref = e->ach->ach->code;
+        }
+        switch (e->type) {
+        case FX_XP:
+            fxpack_award(out, FXPACK_XP, e->name, e->amount, e->total, source, ref);
+            break;
+        case FX_CURRENCY:
+            fxpack_award(out, FXPACK_CURRENCY, e->name, e->amount, e->total, source, ref);
+            break;
+        case FX_LEVEL:
+            fxpack_level(out, e->name, e->from, e->to);
+            break;
+        case FX_STREAK:
+            fxpack_streak(out, e->name, e->total, e->to, e->amount);
+            break;
+        case FX_ACHIEVEMENT: {
+            const struct achievement *ach = e->ach->ach;
+            struct buf tier = BUF_INIT;
+            if (ach->tier)
+                json_dump_buf(ach->tier, &tier);
+            fxpack_achievement(out, e->ach->id, ach->code, ach->name,
+                               ach->tier ? tier.data : NULL, e->total);
+            buf_release(&tier);
+            break;
+        }
+        }
+    }
+}

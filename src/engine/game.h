@@ -264,5 +264,8 @@ void game_grant(const struct game_app *a, struct game_user *u, const json_t *xp,
 
 /* Writes fx as the event's effects JSON array into out (appended). */
 void game_effects_json(const struct game_effects *fx, struct buf *out);
+/* Writes fx in the store's compact form (core/fxpack.h) into out (appended): fxpack_json
+ * gives back exactly what game_effects_json writes. */
+void game_effects_pack(const struct game_effects *fx, struct buf *out);
 
 #endif

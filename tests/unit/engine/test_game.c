@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/fxpack.h"
 #include "engine/game.h"
 
 /* 2026-11-23T12:00:00Z, a Monday. */
@@ -685,6 +686,176 @@ static void effects_json_names_every_effect(void **state)
     world_free(&w);
 }
 
+/* ---- effects in the store's compact form ------------------------------------------------- */
+
+/* What the oracle saw, so that a scenario that stopped giving some kind of effect fails. */
+struct fx_seen {
+    int xp_rule, xp_ach, xp_none, cur_rule, cur_ach, cur_none, level, streak, frozen;
+    int ach_tier, ach_null, uuid_rule, text_rule, negative;
+};
+
+/* The compact form of fx (game_effects_pack) expands to exactly what game_effects_json
+ * writes, byte for byte: the store keeps the one and shows the other. */
+static void assert_pack_is_json(const struct game_effects *fx, struct fx_seen *seen)
+{
+    struct buf json = BUF_INIT, packed = BUF_INIT, back = BUF_INIT;
+    game_effects_json(fx, &json);
+    game_effects_pack(fx, &packed);
+    assert_int_equal(fxpack_json(packed.data, packed.len, &back), 0);
+    if (back.len != json.len || memcmp(back.data, json.data, json.len) != 0)
+        fail_msg("\nunpacked %s\n    json %s", back.data, json.data);
+    assert_true(fx->n == 0 || packed.len < json.len);
+    buf_release(&json);
+    buf_release(&packed);
+    buf_release(&back);
+    for (size_t i = 0; seen && i < fx->n; i++) {
+        const struct game_effect *e = &fx->v[i];
+        bool award = e->type == FX_XP || e->type == FX_CURRENCY;
+        if (award && e->rule) {
+            *(e->type == FX_XP ? &seen->xp_rule : &seen->cur_rule) += 1;
+            *(strlen(e->rule->id) == 36 && strchr(e->rule->id, 'A') == NULL
+                  ? &seen->uuid_rule : &seen->text_rule) += 1;
+        } else if (award && e->ach) {
+            *(e->type == FX_XP ? &seen->xp_ach : &seen->cur_ach) += 1;
+        } else if (award) {
+            *(e->type == FX_XP ? &seen->xp_none : &seen->cur_none) += 1;
+        }
+        seen->negative += award && e->amount < 0;
+        seen->level += e->type == FX_LEVEL;
+        seen->streak += e->type == FX_STREAK;
+        seen->frozen += e->type == FX_STREAK && e->amount > 0;
+        if (e->type == FX_ACHIEVEMENT)
+            *(e->ach->ach->tier ? &seen->ach_tier : &seen->ach_null) += 1;
+    }
+}
+
+static void effects_pack_expands_to_effects_json(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, "{\"xpCurve\": {\"XP\": 10, \"Skill \\\"s\\\"\": 5}, "
+                   "\"streaks\": {\"freezes\": 3, \"keys\": [{\"key\": \"lessons\", "
+                   "\"eventType\": \"lesson\"}]}}");
+    add_rule(w.app, "0f8e2c4a-1b3d-4e5f-8a9b-c0d1e2f3a4b5",
+             "{\"name\": \"u\", \"eventType\": \"t\", \"xpAwards\": {\"XP\": 7, "
+             "\"Skill \\\"s\\\"\": 3}, \"currencyAwards\": {\"coins\": 2}}", 1);
+    add_rule(w.app, "rule-1", "{\"name\": \"r\", \"eventType\": \"t\", \"xpAwards\": "
+                              "{\"caf\\u00e9 \\\\ \\u2605\": 1}, \"currencyAwards\": "
+                              "{\"gems\": 1}}", 2);
+    add_rule(w.app, "0F8E2C4A-1B3D-4E5F-8A9B-C0D1E2F3A4B6",
+             "{\"name\": \"l\", \"eventType\": \"lesson\", \"xpAwards\": {\"XP\": 2}, "
+             "\"currencyAwards\": {\"coins\": 1}}", 3);
+    add_ach(w.app, "6a1b2c3d-0000-4000-8000-00000000000a",
+            "{\"code\": \"xp.ten\", \"name\": \"Ten \\\"steps\\\" \\u00e9\", "
+            "\"tier\": \"gold \\u2605 \\\"1\\\"\", \"kind\": \"MILESTONE\", \"repeatable\": true, "
+            "\"conditions\": {\"target\": 40, \"metric\": \"xp:XP\"}, \"rewardConfig\": "
+            "{\"xpAwards\": {\"XP\": 5}, \"currencyAwards\": {\"coins\": 10}}}");
+    add_ach(w.app, "lessons-3", "{\"code\": \"lessons.3\", \"name\": \"Three lessons\", "
+                                "\"kind\": \"MILESTONE\", \"repeatable\": true, "
+                                "\"conditions\": {\"target\": 3, \"metric\": \"events:lesson\"}, "
+                                "\"rewardConfig\": {\"currencyAwards\": {\"gems\": 1}}}");
+    add_ach(w.app, "big", "{\"code\": \"big:win\", \"name\": \"Big win\", \"tier\": 3, "
+                          "\"kind\": \"CONDITIONAL\", \"repeatable\": true, \"conditions\": "
+                          "{\"field\": \"won\", \"equals\": true}, \"rewardConfig\": "
+                          "{\"xpAwards\": {\"Skill \\\"s\\\"\": 50}}}");
+    struct fx_seen seen = { 0 };
+    int64_t at = T0;
+    for (int i = 0; i < 120; i++) {
+        /* mostly a day or less apart; now and then days apart, which freezes cover */
+        at += i % 17 == 16 ? 3 * DAY : (i % 3 + 1) * 8 * HOUR;
+        send(&w, i % 4 == 3 ? "lesson" : "t", i % 7 == 0 ? "{\"won\": true}" : NULL, at);
+        assert_pack_is_json(&w.fx, &seen);
+    }
+    /* A prize (no source) and a season's reset (no source, amounts below 0, levels down). */
+    json_t *xp = unit_json("{\"XP\": 1099511627776, \"New track\": 3, \"Zero\": 0}");
+    json_t *cur = unit_json("{\"coins\": 5, \"new coin\": 7}");
+    w.fx.n = 0;
+    game_grant(w.app, &w.user, xp, cur, &w.fx);
+    assert_int_equal(w.fx.n, 5); /* two awards of XP, a level up, two of currency */
+    assert_pack_is_json(&w.fx, &seen);
+    json_decref(xp);
+    json_decref(cur);
+    w.fx.n = 0;
+    game_reset_xp(w.app, &w.user, &w.fx);
+    assert_true(w.fx.n >= 4);
+    assert_pack_is_json(&w.fx, &seen);
+    w.fx.n = 0;
+    assert_pack_is_json(&w.fx, NULL); /* no effects: "[]" */
+    int *const counts[] = { &seen.xp_rule, &seen.xp_ach, &seen.xp_none, &seen.cur_rule,
+                            &seen.cur_ach, &seen.cur_none, &seen.level, &seen.streak,
+                            &seen.frozen, &seen.ach_tier, &seen.ach_null, &seen.uuid_rule,
+                            &seen.text_rule, &seen.negative };
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+        if (*counts[i] == 0)
+            fail_msg("the scenario gave no effect of kind %zu", i);
+    world_free(&w);
+}
+
+/* The same for effects made up here: names, ids, codes and tiers with any bytes (quotes,
+ * control characters, bytes that are not UTF-8), integers at their edges, tiers of every JSON
+ * type. */
+static void effects_pack_expands_to_effects_json_for_any_text(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "XP", "", "say \"hi\"", "back\\slash", "tab\there\nline", "\x01\x1f\x7f",
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "bad \xff\xfe", "cut \xe2\x82",
+        "\xed\xa0\x80 surrogate", "\xc0\xaf overlong",
+        "0f8e2c4a-1b3d-4e5f-8a9b-c0d1e2f3a4b5", "0F8E2C4A-1B3D-4E5F-8A9B-C0D1E2F3A4B5",
+        "0f8e2c4a-1b3d-4e5f-8a9b-c0d1e2f3a4b", "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    };
+    static const int64_t ints[] = { 0, 1, -1, 63, -64, 64, 8192, INT64_MAX, INT64_MIN,
+                                    -1099511627776 };
+    enum { NT = sizeof(texts) / sizeof(texts[0]), NI = sizeof(ints) / sizeof(ints[0]) };
+    json_t *tiers[] = {
+        NULL, json_integer(3), json_integer(INT64_MIN), json_string("gold \"1\" \\ \xe2\x98\x85"),
+        json_string("tab\t\x01"), json_real(-0.1), json_real(1e300), json_true(), json_null(),
+        unit_json("{\"a\": [1, 2.5, null, \"x\"], \"b\": {}}"), json_array(),
+    };
+    enum { NTIER = sizeof(tiers) / sizeof(tiers[0]) };
+    struct game_rule rules[NT];
+    struct achievement achs[NT * NTIER];
+    struct game_ach gachs[NT * NTIER];
+    memset(rules, 0, sizeof(rules));
+    memset(achs, 0, sizeof(achs));
+    memset(gachs, 0, sizeof(gachs));
+    for (size_t i = 0; i < NT; i++)
+        rules[i].id = (char *)texts[i];
+    for (size_t i = 0; i < NT * NTIER; i++) {
+        achs[i].code = (char *)texts[i % NT];
+        achs[i].name = (char *)texts[(i * 7 + 3) % NT];
+        achs[i].tier = tiers[i % NTIER];
+        gachs[i].id = (char *)texts[(i * 5 + 1) % NT];
+        gachs[i].ach = &achs[i];
+    }
+    uint64_t r = 0x9e3779b97f4a7c15u;
+#define NEXT() (r ^= r << 13, r ^= r >> 7, r ^= r << 17, r)
+    struct game_effect v[12];
+    for (int round = 0; round < 3000; round++) {
+        size_t n = (size_t)(NEXT() % 13);
+        for (size_t i = 0; i < n; i++) {
+            struct game_effect *e = &v[i];
+            memset(e, 0, sizeof(*e));
+            e->type = (enum game_effect_type)(NEXT() % 5);
+            e->name = texts[NEXT() % NT];
+            e->amount = ints[NEXT() % NI];
+            e->total = ints[NEXT() % NI];
+            e->from = ints[NEXT() % NI];
+            e->to = ints[NEXT() % NI];
+            unsigned src = (unsigned)(NEXT() % 3);
+            if (e->type == FX_ACHIEVEMENT || src == 2)
+                e->ach = &gachs[NEXT() % (NT * NTIER)];
+            if (e->type != FX_ACHIEVEMENT && src == 1)
+                e->rule = &rules[NEXT() % NT];
+        }
+        struct game_effects fx = { v, n, 12 };
+        assert_pack_is_json(&fx, NULL);
+    }
+#undef NEXT
+    for (size_t i = 0; i < NTIER; i++)
+        json_decref(tiers[i]);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -707,6 +878,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(state_round_trips_through_json),
         cmocka_unit_test(settings_are_checked),
         cmocka_unit_test(effects_json_names_every_effect),
+        cmocka_unit_test(effects_pack_expands_to_effects_json),
+        cmocka_unit_test(effects_pack_expands_to_effects_json_for_any_text),
     };
     return unit_run(__FILE__, tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }
