@@ -143,7 +143,10 @@ static void event_json(struct buf *b, const struct store_event *e)
     buf_putc(b, ',');
     put_time(b, "processedAt", e->processed_at, true);
     buf_puts(b, ",\"effects\":");
-    buf_puts(b, e->effects ? e->effects : "[]");
+    struct buf fx = BUF_INIT;
+    const char *effects = store_event_effects(e, &fx);
+    buf_puts(b, effects ? effects : "[]");
+    buf_release(&fx);
     buf_putc(b, '}');
 }
 

@@ -416,7 +416,7 @@ struct replay {
     struct store *st;
     char *err;
     size_t errlen;
-    struct buf fx;           /* an event's effects applied again, as JSON */
+    struct buf fx;           /* an event's effects applied again, as the row holds them */
     int64_t applied, differ;
 };
 
@@ -439,11 +439,18 @@ static int replay_event(const struct store_event *ev, int64_t seq, void *arg)
         return -1;
     struct game_event gev = { ev->event_type, ev->metadata, ev->occurred_at, ev->processed_at };
     game_apply(app, &u->g, &gev, &e->fx);
+    /* Compared in the form the row holds them: compact, or JSON in rows of earlier versions. */
     buf_reset(&r->fx);
-    if (e->fx.n)
+    bool same;
+    if (!e->fx.n) {
+        same = !ev->fx && !ev->effects;
+    } else if (ev->fx) {
+        game_effects_pack(&e->fx, &r->fx);
+        same = r->fx.len == ev->fx_len && memcmp(r->fx.data, ev->fx, ev->fx_len) == 0;
+    } else {
         game_effects_json(&e->fx, &r->fx);
-    bool same = r->fx.len ? ev->effects && strcmp(r->fx.data, ev->effects) == 0
-                          : ev->effects == NULL;
+        same = ev->effects && strcmp(r->fx.data, ev->effects) == 0;
+    }
     /* The row's entries stand, whatever this gives: the ledger reads them from it. When the
      * effects applied again are the row's, they count them; else the ledger's own reading of
      * the row gives its last entry's seq (newest first). */
@@ -641,7 +648,7 @@ void engine_outcome_release(struct engine_outcome *o)
     if (o->duplicate)
         store_event_release(&o->stored);
     else
-        free(o->stored.effects);
+        free(o->stored.fx);
     memset(o, 0, sizeof(*o));
 }
 
@@ -1295,7 +1302,7 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
         game_apply(app, &u->g, &gev, fx);
         mark_dirty(e, u); /* at least the event count changed */
         if (fx->n)
-            game_effects_json(fx, &r->effects);
+            game_effects_pack(fx, &r->effects);
     }
     if (!ev->key_given) {
         /* The server's key says where the event's row is (store_event_insert), so it is
@@ -1318,7 +1325,13 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     row->processed_at = now_ms;
     row->status = r->status;
     row->error = (char *)r->error; /* static text */
-    row->effects = r->effects.len ? xstrdup(r->effects.data) : NULL;
+    row->effects = NULL;
+    row->fx = NULL;
+    row->fx_len = r->effects.len;
+    if (row->fx_len) {
+        row->fx = xmalloc(row->fx_len);
+        memcpy(row->fx, r->effects.data, row->fx_len);
+    }
     /* Its XP and currency entries are read from its row (store_ledger_log). */
     size_t entries = ledger_entries(fx);
     int64_t event_seq = 0;
@@ -1344,7 +1357,7 @@ static int apply_one(struct engine *e, struct store *st, const struct game_app *
     if (fx->n && boards_count(e->boards, st, app, ev->user_id, ev->occurred_at, fx, now_ms, err,
                               errlen) < 0)
         return -1;
-    if (e->outbox && row->effects &&
+    if (e->outbox && row->fx &&
         e->outbox(e->outbox_arg, st, app_id, row, now_ms, err, errlen) < 0)
         return -1;
     if (r->status == STORE_EVENT_PROCESSED)

@@ -39,12 +39,13 @@ struct engine_view {
     bool auto_create_users;
 };
 
-/* What an event does. `effects` is a JSON array of effect objects (empty until rules exist). */
+/* What an event does. `effects` holds its effects in the store's compact form (core/fxpack.h;
+ * game_effects_pack), empty when it has none. */
 struct engine_step_result {
     enum store_event_status status; /* PROCESSED or FAILED */
     const char *error;              /* static text when FAILED */
     bool create_user;
-    struct buf effects;             /* "[...]" or empty for none */
+    struct buf effects;             /* compact form, or empty for none */
 };
 
 /* Decides one event's outcome. Pure: no I/O, no clock, no global state. */
@@ -60,7 +61,8 @@ struct engine_outcome {
                                  * A duplicate's strings are its own; a new row borrows them
                                  * from the event and the app id passed to engine_apply
                                  * (keep those until the outcome is released) and owns only
-                                 * its effects */
+                                 * its effects, in the compact form (`fx`; `effects` NULL:
+                                 * store_event_effects gives their JSON) */
 };
 
 void engine_outcome_release(struct engine_outcome *o);

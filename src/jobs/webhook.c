@@ -93,11 +93,14 @@ int webhook_outbox(void *registry, struct store *st, const char *app_id,
 {
     unsigned mask;
     char url[8];
-    if (!ev->effects || ev->status != STORE_EVENT_PROCESSED ||
+    if ((!ev->effects && !ev->fx) || ev->status != STORE_EVENT_PROCESSED ||
         tenant_app_webhook(registry, app_id, &mask, url, sizeof(url)) < 0 || !url[0] ||
         !mask)
         return 0;
-    json_t *fx = json_loads(ev->effects, 0, NULL);
+    struct buf fx_json = BUF_INIT;
+    const char *effects = store_event_effects(ev, &fx_json);
+    json_t *fx = effects ? json_loads(effects, 0, NULL) : NULL;
+    buf_release(&fx_json);
     if (!json_is_array(fx)) {
         json_decref(fx);
         return 0; /* the engine wrote it: cannot happen */

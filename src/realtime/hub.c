@@ -374,9 +374,9 @@ void rt_hub_publish_event(void *hub, const char *app_id, const struct store_even
      * was not may as well have come after it. */
     if (!atomic_load(&h->chans_n))
         return;
-    const char *user_id = ev->user_id, *effects = ev->effects;
+    struct buf key = BUF_INIT, name = BUF_INIT, data = BUF_INIT, fx_json = BUF_INIT;
+    const char *user_id = ev->user_id, *effects = store_event_effects(ev, &fx_json);
     int64_t now_ms = clock_now_ms();
-    struct buf key = BUF_INIT, name = BUF_INIT, data = BUF_INIT;
     json_t *fx = NULL;
     buf_printf(&name, "user:%s", user_id);
     make_key(&key, app_id, name.data);
@@ -421,6 +421,7 @@ void rt_hub_publish_event(void *hub, const char *app_id, const struct store_even
     buf_release(&key);
     buf_release(&name);
     buf_release(&data);
+    buf_release(&fx_json);
 }
 
 static void mark_dirty(struct rt_hub *h, const char *key, size_t len)

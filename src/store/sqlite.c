@@ -168,6 +168,7 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
     s->event_seq = -1;
     s->event_issued_seq = -1;
     buf_init(&s->row);
+    buf_init(&s->fx_json);
     struct buf d = BUF_INIT;
     buf_printf(&d, "sqlite:%s", path);
     s->describe = buf_detach(&d, NULL);
@@ -216,6 +217,7 @@ void store_close(struct store *s)
     if (s->fx_ready)
         jread_release(&s->fx);
     buf_release(&s->fx_num);
+    buf_release(&s->fx_json);
     free(s);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/fxpack.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -64,7 +65,18 @@ void store_event_release(struct store_event *e)
     free(e->metadata);
     free(e->error);
     free(e->effects);
+    free(e->fx);
     memset(e, 0, sizeof(*e));
+}
+
+const char *store_event_effects(const struct store_event *e, struct buf *tmp)
+{
+    if (e->effects)
+        return e->effects;
+    buf_reset(tmp);
+    if (!e->fx || fxpack_json(e->fx, e->fx_len, tmp) < 0)
+        return NULL;
+    return tmp->data;
 }
 
 /* A batch's nonces are one row of the nonce log: app_id '' and expires_at the latest expiry
@@ -336,6 +348,8 @@ int store_event_insert(struct store *s, const struct store_event *e, char *err, 
     sqlite__bind_text(st, 10, status_names[e->status]);
     sqlite__bind_text(st, 11, e->error);
     sqlite__bind_text(st, 12, e->effects);
+    if (e->fx)
+        sqlite3_bind_blob(st, 14, e->fx, (int)e->fx_len, SQLITE_STATIC);
     if (e->ledger_seq > 0) {
         /* The ids of its ledger entries are made with the key (store_ledger_log). */
         bool failed;
@@ -380,6 +394,17 @@ int store_event_get(struct store *s, const char *app_id, const char *key, struct
                 out->status = (enum store_event_status)i;
         out->error = sqlite__col_text(st, 9);
         out->effects = sqlite__col_text(st, 10);
+        if (!out->effects && sqlite3_column_type(st, 11) == SQLITE_BLOB) {
+            /* Shown as JSON: every reader of an event read back wants that. */
+            struct buf json = BUF_INIT;
+            if (fxpack_json(sqlite3_column_blob(st, 11), (size_t)sqlite3_column_bytes(st, 11),
+                            &json) == 0)
+                out->effects = buf_detach(&json, NULL);
+            else
+                log_error("an event's stored effects are damaged; it is shown without them",
+                          LOG_S("key", key));
+            buf_release(&json);
+        }
     } else {
         ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
     }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "core/fxpack.h"
 #include "core/jread.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -169,6 +170,10 @@ int store_game_replay(struct store *s, int64_t after,
             .effects = (char *)sqlite3_column_text(st, 8),
             .ledger_seq = sqlite3_column_int64(st, 9),
         };
+        if (sqlite3_column_type(st, 10) == SQLITE_BLOB) {
+            ev.fx = (unsigned char *)sqlite3_column_blob(st, 10);
+            ev.fx_len = (size_t)sqlite3_column_bytes(st, 10);
+        }
         if (!ev.app_id || !ev.user_id || !ev.event_type) { /* NOT NULL: out of memory */
             ret = sqlite__fail(s, err, errlen);
             break;
@@ -599,12 +604,24 @@ static int event_logged(struct store *s, int64_t seq,
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
     }
+    /* Effects in the compact form are read as their JSON (an event the engine applied; a
+     * spend's are JSON). */
+    const char *effects = (const char *)sqlite3_column_text(st, 3);
+    size_t len = (size_t)sqlite3_column_bytes(st, 3);
+    bool damaged = false;
+    if (!effects && sqlite3_column_type(st, 4) == SQLITE_BLOB) {
+        buf_reset(&s->fx_json);
+        damaged = fxpack_json(sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4),
+                              &s->fx_json) < 0;
+        effects = s->fx_json.data;
+        len = s->fx_json.len;
+    }
     struct fx_entries x;
     rc = fx_entries_read(s, seq, (const char *)sqlite3_column_text(st, 0),
-                         sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-                         (const char *)sqlite3_column_text(st, 3),
-                         (size_t)sqlite3_column_bytes(st, 3), &x, err, errlen);
+                         sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), effects, len,
+                         &x, err, errlen);
     sqlite3_reset(st);
+    x.whole = x.whole && !damaged;
     if (rc < 0)
         return -1;
     for (size_t i = x.n; i-- > 0;)

@@ -149,6 +149,7 @@ struct store {
                                      * nonces), kept for the next (sqlite__row_done) */
     struct jread fx;                /* reads events' effects (their ledger entries), kept */
     struct buf fx_num;              /* a number's text there */
+    struct buf fx_json;             /* effects in the compact form, as JSON for that reader */
     bool fx_ready;
 };
 

@@ -50,11 +50,11 @@ static const char *const stmt_sql[ST__COUNT] = {
                         "WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)",
     [ST_EVENT_INSERT] = "INSERT INTO events (seq, app_id, idempotency_key, user_id, event_type, "
                         "metadata, occurred_at, received_at, processed_at, status, error, "
-                        "effects, ledger_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "effects, ledger_seq, fx) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_EVENT_KEY_INSERT] = "INSERT INTO event_keys (app_id, idempotency_key, seq) "
                             "VALUES (?, ?, ?) ON CONFLICT (app_id, idempotency_key) DO NOTHING",
     [ST_EVENT_GET] = "SELECT app_id, idempotency_key, user_id, event_type, metadata, "
-                     "occurred_at, received_at, processed_at, status, error, effects "
+                     "occurred_at, received_at, processed_at, status, error, effects, fx "
                      "FROM events WHERE seq = coalesce((SELECT seq FROM event_keys "
                      "WHERE app_id = ?1 AND idempotency_key = ?2), ?3) "
                      "AND app_id = ?1 AND idempotency_key = ?2",
@@ -101,19 +101,19 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_LEDGER_LOGGED] = "SELECT entries, first_seq FROM ledger_rows WHERE lseq = ?",
     [ST_LEDGER_ROW_FIRST] = "SELECT first_seq FROM ledger_rows WHERE lseq = ?",
     /* An event's entries are in its row (migration 19). */
-    [ST_LEDGER_EVENT] = "SELECT idempotency_key, processed_at, ledger_seq, effects FROM events "
-                        "WHERE seq = ? AND ledger_seq IS NOT NULL",
+    [ST_LEDGER_EVENT] = "SELECT idempotency_key, processed_at, ledger_seq, effects, fx "
+                        "FROM events WHERE seq = ? AND ledger_seq IS NOT NULL",
     [ST_LEDGER_EVENT_FIRST] = "SELECT ledger_seq FROM events WHERE seq = ? AND "
                               "ledger_seq IS NOT NULL",
-    [ST_LEDGER_MOVED_GET] = "SELECT idempotency_key, processed_at, ledger_seq, effects "
+    [ST_LEDGER_MOVED_GET] = "SELECT idempotency_key, processed_at, ledger_seq, effects, fx "
                             "FROM ledger_moved WHERE event_seq = ?",
     [ST_LEDGER_MOVED_FIRST] = "SELECT ledger_seq FROM ledger_moved WHERE event_seq = ?",
     [ST_LEDGER_MOVED_PUT] = "INSERT INTO ledger_moved (event_seq, idempotency_key, "
-                            "processed_at, ledger_seq, effects) SELECT seq, idempotency_key, "
-                            "coalesce(processed_at, 0), ledger_seq, effects FROM events "
+                            "processed_at, ledger_seq, effects, fx) SELECT seq, idempotency_key, "
+                            "coalesce(processed_at, 0), ledger_seq, effects, fx FROM events "
                             "WHERE seq <= ? AND ledger_seq IS NOT NULL",
     [ST_GAME_REPLAY] = "SELECT seq, app_id, idempotency_key, user_id, event_type, metadata, "
-                       "occurred_at, processed_at, effects, ledger_seq FROM events "
+                       "occurred_at, processed_at, effects, ledger_seq, fx FROM events "
                        "WHERE seq > ? AND status = 'PROCESSED' ORDER BY seq",
     [ST_LEDGER_EVENTS_INDEXED_GET] = "SELECT value FROM meta "
                                      "WHERE key = 'ledger_events_indexed_through'",

@@ -201,14 +201,21 @@ struct store_event {
     int64_t processed_at;   /* 0 = not yet */
     enum store_event_status status;
     char *error;            /* why it FAILED; NULL otherwise */
-    char *effects;          /* JSON array text; NULL = none */
+    char *effects;          /* JSON array text; NULL = none (or they are in `fx`) */
+    unsigned char *fx;      /* or the same in the compact form (core/fxpack.h), fx_len bytes:
+                             * how the engine writes an event's effects, and how the store
+                             * keeps them; NULL = none (or they are in `effects`) */
+    size_t fx_len;
     int64_t ledger_seq;     /* the user's ledger seq of the first XP or currency effect in
-                             * `effects`, which the ledger then reads from this row (see
+                             * its effects, which the ledger then reads from this row (see
                              * store_ledger_log); 0 = the event writes no ledger entries */
 };
 
 const char *store_event_status_name(enum store_event_status st);
 void store_event_release(struct store_event *e);
+/* The event's effects as a JSON array's text: `effects`, or `fx` expanded into *tmp (reset
+ * first); NULL when it has none, or when `fx` is damaged (see fxpack_json). */
+const char *store_event_effects(const struct store_event *e, struct buf *tmp);
 
 /* A signature nonce an app used, until `expires_s` (Unix seconds). */
 struct store_nonce {

@@ -2,9 +2,12 @@
  * (src/store/sqlite_game.c, store_ledger_logged of STORE_LEDGER_EVENT): the row's effects, a
  * JSON array of effects whose "xp.awarded" and "currency.changed" members are the entries,
  * with damage of any kind. Bytes 0..7 are the row's ledger_seq (big-endian), the rest its
- * effects text. The row is inserted, read, indexed, deleted by retention (which keeps what
- * its entries are read from) and read again, inside a batch that is then rolled back, on a
- * store opened once in a temporary directory. Checked: every read succeeds; every entry has a
+ * effects text; or, when the rest starts with FXPACK_VERSION (which no JSON text does), the
+ * same in the compact form the engine writes (core/fxpack.h), whose JSON, when fxpack_json
+ * gives one, is then the document the entries are checked against (and none when not).
+ * The row is inserted, read, indexed, deleted by retention (which keeps what its entries are
+ * read from) and read again, inside a batch that is then rolled back, on a store opened once
+ * in a temporary directory. Checked: every read succeeds; every entry has a
  * kind of the two, a name, a reason, the event's key as its source and its processing time, a
  * version 8 UUID of its own, and a seq from ledger_seq on, newest first; what retention kept
  * reads back the same, entry for entry; and when jansson reads the whole document (duplicate
@@ -19,6 +22,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/fxpack.h"
 #include "core/json.h"
 #include "core/uuid.h"
 #include "store/sqlite_int.h"
@@ -128,8 +133,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t first_seq = fuzz_first_seq(data);
     if (first_seq == 0)
         first_seq = 1;
-    char *effects = strndup((const char *)data + 8, size - 8); /* text up to a NUL */
-    CHECK(effects != NULL);
+    bool compact = size > 8 && data[8] == FXPACK_VERSION;
+    struct buf json = BUF_INIT;
+    char *effects = NULL;
+    bool expanded = false;
+    if (compact)
+        expanded = fxpack_json(data + 8, size - 8, &json) == 0;
+    else
+        CHECK((effects = strndup((const char *)data + 8, size - 8)) != NULL); /* up to a NUL */
     char err[256];
     CHECK(store_batch_begin(fuzz_store, err, sizeof(err)) == 0);
     struct store_event ev = {
@@ -142,6 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .processed_at = AT,
         .status = STORE_EVENT_PROCESSED,
         .effects = effects,
+        .fx = compact ? (unsigned char *)data + 8 : NULL,
+        .fx_len = compact ? size - 8 : 0,
         .ledger_seq = first_seq,
     };
     int64_t seq;
@@ -164,15 +177,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(a.n == b.n);
     for (size_t i = 0; i < a.n && i < MAX_SEEN; i++)
         CHECK(same(&a.v[i], &b.v[i], true));
+    const char *doc = compact ? (expanded ? json.data : NULL) : effects;
     char ignore[128];
-    if (json_prescan(effects, strlen(effects), &sqlite__effects_limits, ignore,
-                     sizeof(ignore)) == 0 &&
-        reference(effects, first_seq, &want)) {
+    if (compact && !expanded)
+        CHECK(a.n == 0); /* a damaged form shows no entries */
+    else if (json_prescan(doc, strlen(doc), &sqlite__effects_limits, ignore,
+                          sizeof(ignore)) == 0 &&
+             reference(doc, first_seq, &want)) {
         CHECK(want.n == a.n);
         for (size_t i = 0; i < a.n; i++)
             CHECK(same(&a.v[i], &want.v[i], false));
     }
     store_batch_rollback(fuzz_store);
     free(effects);
+    buf_release(&json);
     return 0;
 }

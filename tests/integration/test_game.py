@@ -5,6 +5,7 @@ that survives a restart."""
 
 import concurrent.futures
 import datetime
+import json
 
 import pytest
 
@@ -641,3 +642,92 @@ def test_events_applied_again_after_kill_9_give_the_same_states(reactor, tmp_pat
     totals = {lv["track"]: lv["totalXp"] for lv in before["u1"]["levels"]}
     for x in of_type(fx, "xp.awarded"):
         assert x["totalXp"] == totals[x["track"]] + x["amount"], (x, totals)
+
+
+def test_effects_are_stored_compact_and_rows_of_earlier_versions_read_the_same(reactor,
+                                                                             tmp_path):
+    """An event's row keeps its effects in a compact binary form (migration 21), not as JSON;
+    what every reader shows is the same JSON. A store whose rows hold JSON, as earlier versions
+    wrote them, reads the same events, ledgers and profiles, and applies its events again to
+    the effects they had."""
+    import sqlite3
+    from tenants import Api
+    data = tmp_path / "data"
+    s = start(reactor, data_dir=data, env={"REACTOR_GAME_LOG_ROWS": "100000"})
+    g = Game(Api(s), defaultTimezone="UTC")
+    g.rule(xpAwards={"XP": 10}, currencyAwards={"coins": 4})
+    g.rule(name="named \"q\"", xpAwards={"Skill \u00e9": {"field": "score", "max": 50}})
+    g.achievement(code="two", kind="MILESTONE", repeatable=True, tier="Gold",
+                  conditions={"target": 2, "metric": "events:task_completed"},
+                  rewardConfig={"currencyAwards": {"gems": 1}})
+    keys, answers = [], {}
+    for i in range(4):
+        key = new_key()
+        r = g.events.post(g.events.event("u1", "task_completed", idempotencyKey=key,
+                                          metadata={"score": 20 + i}), wait="true")
+        assert r.status_code == 202, r.text
+        keys.append(key)
+        answers[key] = r.json()["event"]["effects"]
+    assert g.spend("u1", 3).status_code == 201
+    assert any(e["type"] == "achievement.unlocked" and e["tier"] == "Gold"
+               for e in answers[keys[1]]), answers
+
+    def read_all():
+        evs = {}
+        for k in keys:
+            r = g.api.get(f"/events/{k}", g.admin)
+            assert r.status_code == 200, r.text
+            evs[k] = r.json()["effects"]
+        ledger = g.api.get("/users/u1/ledger?limit=100", g.admin).json()["rows"]
+        return evs, ledger, g.profile("u1")
+
+    events, ledger, profile = read_all()
+    assert events == answers
+    assert len(ledger) == 4 * 3 + 2 + 1  # XP, coins, Skill an event; gems twice; the spend
+    s.stop()
+    db = sqlite3.connect(str(data / "reactor.db"))
+    rows = db.execute("SELECT idempotency_key, effects, typeof(fx), length(fx) FROM events "
+                      "WHERE event_type = 'task_completed'").fetchall()
+    assert len(rows) == 4 and all(r[1] is None and r[2] == "blob" for r in rows), rows
+    for key, _, _, size in rows:
+        text = json.dumps(answers[key], separators=(",", ":"), ensure_ascii=False)
+        assert size < len(text.encode()) / 2, (size, text)
+
+    # The same store as earlier versions wrote it: JSON in `effects`, as the answers showed it.
+    with db:
+        for key in keys:
+            text = json.dumps(answers[key], separators=(",", ":"), ensure_ascii=False)
+            db.execute("UPDATE events SET effects = ?, fx = NULL WHERE idempotency_key = ?",
+                       (text, key))
+    db.close()
+    s = start(reactor, data_dir=data, env={"REACTOR_GAME_LOG_ROWS": "100000"})
+    g.api = Api(s)
+    g.events = EventClient(s, g.app["id"], g.admin)
+    assert read_all() == (events, ledger, profile)
+
+    # Killed with events after the last fold, in rows of both forms: applied again, each
+    # gives the effects its row holds.
+    late = {}
+    for score in (30, 31):
+        key = new_key()
+        r = g.events.post(g.events.event("u1", "task_completed", idempotencyKey=key,
+                                          metadata={"score": score}), wait="true")
+        assert r.status_code == 202, r.text
+        late[key] = r.json()["event"]["effects"]
+    s.kill()
+    s.returncode = s.proc.returncode  # -9: the test expects this death
+    db = sqlite3.connect(str(data / "reactor.db"))
+    with db:
+        first = next(iter(late))
+        db.execute("UPDATE events SET fx = NULL, effects = ? WHERE idempotency_key = ?",
+                   (json.dumps(late[first], separators=(",", ":"), ensure_ascii=False), first))
+    db.close()
+    s = start(reactor, data_dir=data, env={"REACTOR_GAME_LOG_ROWS": "100000"})
+    g.api = Api(s)
+    g.events = EventClient(s, g.app["id"], g.admin)
+    assert g.profile("u1")["levels"]
+    m = metrics(s)
+    assert m["reactor_engine_events_replayed_total"] == 2, m
+    assert m["reactor_engine_events_replay_differed_total"] == 0, m
+    for key, fx in late.items():
+        assert g.api.get(f"/events/{key}", g.admin).json()["effects"] == fx

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/fxpack.h"
 #include "core/log.h"
 #include "engine/engine.h"
 #include "engine/game.h"
@@ -1748,6 +1749,113 @@ static void a_replay_that_differs_keeps_the_rows_ledger(void **state)
     expect_ledger_seqs(f, "dee", 5);
 }
 
+/* The user's ledger, every entry's fields as one line each (newest first), appended to out. */
+static void ledger_line(const struct store_ledger *l, void *arg)
+{
+    buf_printf(arg, "%lld %s %s %s %lld %lld %s %s %s %lld\n", (long long)l->seq, l->id,
+               l->kind, l->name, (long long)l->amount, (long long)l->balance_after, l->reason,
+               l->source ? l->source : "-", l->ref ? l->ref : "-", (long long)l->created_at);
+}
+
+static void ledger_text(struct fixture *f, const char *user, struct buf *out)
+{
+    buf_reset(out);
+    begin(f);
+    if (engine_ledger_page(f->e, f->u.s, "game", user, INT64_MAX, 64, NULL, ledger_line, out,
+                           err, sizeof(err)) != 0)
+        fail_msg("engine_ledger_page: %s", err);
+    commit(f);
+}
+
+/* Every event row's compact effects rewritten as the JSON rows of earlier versions held:
+ * how many. */
+static int rows_to_json(struct fixture *f)
+{
+    sqlite3 *db = f->u.s->db;
+    sqlite3_stmt *rd, *wr;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, fx FROM events WHERE fx IS NOT NULL",
+                                        -1, &rd, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "UPDATE events SET effects = ?, fx = NULL "
+                                        "WHERE seq = ?", -1, &wr, NULL), SQLITE_OK);
+    int n = 0;
+    struct buf json = BUF_INIT;
+    while (sqlite3_step(rd) == SQLITE_ROW) {
+        buf_reset(&json);
+        assert_int_equal(fxpack_json(sqlite3_column_blob(rd, 1),
+                                     (size_t)sqlite3_column_bytes(rd, 1), &json), 0);
+        sqlite3_bind_text(wr, 1, json.data, (int)json.len, SQLITE_STATIC);
+        sqlite3_bind_int64(wr, 2, sqlite3_column_int64(rd, 0));
+        assert_int_equal(sqlite3_step(wr), SQLITE_DONE);
+        sqlite3_reset(wr);
+        n++;
+    }
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    buf_release(&json);
+    return n;
+}
+
+/* Events keep their effects in the compact form (core/fxpack.h) and rows of earlier versions
+ * in JSON: a start applies events of either kind again and finds the effects they had, and
+ * the ledger reads the same entries from both, field for field. */
+static void rows_of_either_form_give_the_same_ledger_and_states(void **state)
+{
+    struct fixture *f = *state;
+    engine_set_game_log_fold(f->e, 100000, 3600 * 1000);
+    put_rule(f, "r-xp", "{\"name\":\"xp\",\"eventType\":\"lesson\",\"xpAwards\":{\"XP\":10},"
+                        "\"currencyAwards\":{\"coins\":3}}");
+    put_rule(f, "6f1c2a9e-58b4-4f0e-9d0a-3c2b1a0f9e8d",
+             "{\"name\":\"skill\",\"eventType\":\"lesson\",\"xpAwards\":"
+             "{\"Skill \\\"one\\\"\":{\"field\":\"score\",\"max\":80}}}");
+    put_def(f, STORE_DEF_ACHIEVEMENT, "a-two", "{\"code\":\"two\",\"name\":\"Two\","
+            "\"kind\":\"MILESTONE\",\"repeatable\":true,\"tier\":\"Gold \\\"1\\\"\","
+            "\"conditions\":{\"target\":2,\"metric\":\"events:lesson\"},"
+            "\"rewardConfig\":{\"currencyAwards\":{\"gems\":1}}}");
+    for (int n = 0; n < 6; n++) {
+        scored(f, "amy", n, 40 + n, 0);
+        scored(f, "bob", n, 90, 0);
+    }
+    assert_int_equal(count_of(f, "SELECT count(*) FROM events WHERE effects IS NULL AND "
+                                 "typeof(fx) = 'blob'"), 12);
+    char amy[1024], bob[1024];
+    state_of(f, "amy", amy, sizeof(amy));
+    state_of(f, "bob", bob, sizeof(bob));
+    restart(f);
+    /* applied again (by the first read), each event's effects are those its row holds */
+    expect_state(f, "amy", amy);
+    expect_state(f, "bob", bob);
+    assert_int_equal(metric(f->e, "reactor_engine_events_replayed_total"), 12);
+    assert_int_equal(metric(f->e, "reactor_engine_events_replay_differed_total"), 0);
+    struct buf amy_ledger = BUF_INIT, bob_ledger = BUF_INIT, got = BUF_INIT;
+    ledger_text(f, "amy", &amy_ledger);
+    ledger_text(f, "bob", &bob_ledger);
+    assert_non_null(strstr(amy_ledger.data, " achievement scored-amy-0001 two "));
+    assert_non_null(strstr(amy_ledger.data, " rule scored-amy-0005 "
+                                            "6f1c2a9e-58b4-4f0e-9d0a-3c2b1a0f9e8d "));
+    assert_non_null(strstr(amy_ledger.data, " xp Skill \"one\" 45 255 "));
+
+    /* the same rows as earlier versions wrote them: the same entries */
+    assert_int_equal(rows_to_json(f), 12);
+    ledger_text(f, "amy", &got);
+    assert_string_equal(got.data, amy_ledger.data);
+    ledger_text(f, "bob", &got);
+    assert_string_equal(got.data, bob_ledger.data);
+    /* and events in such rows are applied again to the effects they had */
+    for (int n = 6; n < 9; n++)
+        scored(f, "amy", n, 40 + n, 0);
+    state_of(f, "amy", amy, sizeof(amy));
+    assert_int_equal(rows_to_json(f), 3);
+    restart(f);
+    expect_state(f, "amy", amy);
+    assert_int_equal(metric(f->e, "reactor_engine_events_replayed_total"), 3);
+    assert_int_equal(metric(f->e, "reactor_engine_events_replay_differed_total"), 0);
+    ledger_text(f, "amy", &got);
+    assert_non_null(strstr(got.data, " achievement scored-amy-0007 two "));
+    buf_release(&amy_ledger);
+    buf_release(&bob_ledger);
+    buf_release(&got);
+}
+
 /* A store written before events stopped logging states (migration 20): every event's change
  * is already in the state log, so the upgrade marks its rows as holding every event stored,
  * and a start applies none again (an event after the fold mark would otherwise count twice). */
@@ -1763,25 +1871,23 @@ static void a_store_from_before_applies_no_event_twice(void **state)
     bool created;
     struct store_def d = { (char *)"r", (char *)"{\"name\":\"r\",\"eventType\":\"lesson\","
                                                 "\"xpAwards\":{\"XP\":10}}", NOW_MS, NOW_MS };
-    struct store_event ev = {
-        .app_id = (char *)"game",
-        .idempotency_key = (char *)"old-event-1",
-        .user_id = (char *)"old",
-        .event_type = (char *)"lesson",
-        .occurred_at = NOW_MS,
-        .received_at = NOW_MS,
-        .processed_at = NOW_MS,
-        .status = STORE_EVENT_PROCESSED,
-        .effects = (char *)"[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":10,"
-                           "\"totalXp\":10,\"source\":\"rule\",\"ruleId\":\"r\"}]",
-        .ledger_seq = 1,
-    };
     begin(f);
     assert_int_equal(store_def_put(f->u.s, "game", STORE_DEF_RULE, &d, err, sizeof(err)), 0);
     assert_int_equal(store_user_ensure(f->u.s, "game", "old", NOW_MS, &created, err,
                                        sizeof(err)), 0);
-    assert_int_equal(store_event_insert(f->u.s, &ev, err, sizeof(err)), 0);
     assert_int_equal(store_batch_commit(f->u.s, err, sizeof(err)), 0);
+    /* the event's row as that version wrote it (this version's insert names later columns) */
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO events (seq, app_id, idempotency_key, user_id, event_type, "
+             "occurred_at, received_at, processed_at, status, effects, ledger_seq) VALUES "
+             "(1, 'game', 'old-event-1', 'old', 'lesson', %lld, %lld, %lld, 'PROCESSED', "
+             "'[{\"type\":\"xp.awarded\",\"track\":\"XP\",\"amount\":10,\"totalXp\":10,"
+             "\"source\":\"rule\",\"ruleId\":\"r\"}]', 1);"
+             "INSERT INTO event_keys (app_id, idempotency_key, seq) "
+             "VALUES ('game', 'old-event-1', 1)",
+             (long long)NOW_MS, (long long)NOW_MS, (long long)NOW_MS);
+    unit_store_exec(f->u.s, sql);
     /* as that version logged it, with its batch */
     unit_store_exec(f->u.s, "INSERT INTO state_log (states) VALUES ('[[\"game\",\"old\","
                             "{\"seq\":1,\"xp\":{\"XP\":10},\"events\":{\"lesson\":1}},1]]')");
@@ -1806,6 +1912,8 @@ static void a_store_from_before_applies_no_event_twice(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(a_replay_that_differs_keeps_the_rows_ledger, setup, teardown),
     cmocka_unit_test(a_store_from_before_applies_no_event_twice),
+    cmocka_unit_test_setup_teardown(rows_of_either_form_give_the_same_ledger_and_states, setup,
+                                    teardown),
     cmocka_unit_test_setup_teardown(events_are_applied_again_after_a_restart, setup, teardown),
     cmocka_unit_test_setup_teardown(game_state_is_written_once_committed, setup, teardown),
     cmocka_unit_test_setup_teardown(the_ledger_reads_across_folds_and_rows_of_earlier_versions,

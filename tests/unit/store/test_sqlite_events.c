@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/buf.h"
+#include "core/fxpack.h"
 #include "core/log.h"
 #include "core/uuid.h"
 #include "store/sqlite_int.h"
@@ -206,6 +208,74 @@ static void event_round_trips_every_column(void **state)
     store_event_release(&got);
     assert_null(got.app_id); /* release clears the row */
     assert_null(got.effects);
+}
+
+static bool ledger_line(const struct store_ledger *l, void *arg)
+{
+    buf_printf(arg, "%lld %s %s %lld %lld %s %s %s\n", (long long)l->seq, l->kind, l->name,
+               (long long)l->amount, (long long)l->balance_after, l->reason, l->source,
+               l->ref ? l->ref : "-");
+    return true;
+}
+
+/* Effects the engine writes in the compact form are kept so (and nothing in `effects`), and
+ * read back as their JSON; damaged ones read back as none, the rest of the row intact. */
+static void compact_effects_read_back_as_json(void **state)
+{
+    struct fixture *f = *state;
+    struct buf fx = BUF_INIT, json = BUF_INIT;
+    fxpack_begin(&fx);
+    fxpack_award(&fx, FXPACK_XP, "XP", 10, 120, FXPACK_SOURCE_RULE,
+                 "6f1c2a9e-58b4-4f0e-9d0a-3c2b1a0f9e8d");
+    fxpack_award(&fx, FXPACK_CURRENCY, "gems", 1, 3, FXPACK_SOURCE_ACHIEVEMENT, "ten");
+    fxpack_streak(&fx, "daily", 4, 9, 1);
+    assert_int_equal(fxpack_json(fx.data, fx.len, &json), 0);
+    struct store_event e = event_row("shop", "compact", "u-1");
+    e.fx = (unsigned char *)fx.data;
+    e.fx_len = fx.len;
+    e.ledger_seq = 7;
+    insert(f->u.s, &e);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE effects IS NULL AND "
+             "typeof(fx) = 'blob' AND length(fx) = %zu", fx.len);
+    assert_int_equal(count_rows(f->u.s, sql), 1);
+    struct store_event got = get(f->u.s, "shop", "compact");
+    assert_string_equal(got.effects, json.data);
+    assert_null(got.fx);
+    store_event_release(&got);
+    /* the ledger reads its entries from them, newest first */
+    int64_t seq = count_rows(f->u.s, "SELECT seq FROM events WHERE idempotency_key = 'compact'");
+    struct buf lines = BUF_INIT;
+    assert_int_equal(store_ledger_logged(f->u.s, STORE_LEDGER_EVENT(seq), ledger_line, &lines,
+                                         err, sizeof(err)), 0);
+    assert_string_equal(lines.data, "8 currency gems 1 3 achievement compact ten\n"
+                                    "7 xp XP 10 120 rule compact "
+                                    "6f1c2a9e-58b4-4f0e-9d0a-3c2b1a0f9e8d\n");
+    /* the same through store_event_effects, from either member */
+    struct buf tmp = BUF_INIT;
+    assert_string_equal(store_event_effects(&e, &tmp), json.data);
+    struct store_event j = { .effects = json.data };
+    assert_ptr_equal(store_event_effects(&j, &tmp), json.data);
+    struct store_event none = { 0 };
+    assert_null(store_event_effects(&none, &tmp));
+
+    /* damage: cut short */
+    unit_store_exec(f->u.s, "UPDATE events SET fx = substr(fx, 1, length(fx) - 1)");
+    got = get(f->u.s, "shop", "compact");
+    assert_null(got.effects);
+    assert_string_equal(got.user_id, "u-1");
+    store_event_release(&got);
+    e.fx_len--;
+    assert_null(store_event_effects(&e, &tmp));
+    /* and its entries are not shown (the damage is logged) */
+    buf_reset(&lines);
+    assert_int_equal(store_ledger_logged(f->u.s, STORE_LEDGER_EVENT(seq), ledger_line, &lines,
+                                         err, sizeof(err)), 0);
+    assert_string_equal(lines.data, "");
+    buf_release(&lines);
+    buf_release(&tmp);
+    buf_release(&fx);
+    buf_release(&json);
 }
 
 /* Optional columns come back NULL (not "") and a missing processed time as 0. */
@@ -881,6 +951,7 @@ static void nonces_expire_finds_expired_rows_anywhere(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(event_round_trips_every_column, setup, teardown),
     cmocka_unit_test_setup_teardown(event_optional_columns_read_back_null, setup, teardown),
+    cmocka_unit_test_setup_teardown(compact_effects_read_back_as_json, setup, teardown),
     cmocka_unit_test_setup_teardown(event_statuses_round_trip, setup, teardown),
     cmocka_unit_test_setup_teardown(event_duplicate_key_conflicts, setup, teardown),
     cmocka_unit_test_setup_teardown(event_keys_are_per_app, setup, teardown),
