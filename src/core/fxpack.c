@@ -15,64 +15,74 @@
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
-static void put_varint(struct buf *b, uint64_t v)
+/* The writers reserve an effect's largest size once, then write through a pointer: the
+ * engine packs every event's effects. */
+#define VARINT_MAX 10
+
+static unsigned char *w_varint(unsigned char *p, uint64_t v)
 {
-    unsigned char tmp[10];
-    size_t n = 0;
     while (v >= 0x80) {
-        tmp[n++] = (unsigned char)(v | 0x80);
+        *p++ = (unsigned char)(v | 0x80);
         v >>= 7;
     }
-    tmp[n++] = (unsigned char)v;
-    buf_append(b, tmp, n);
+    *p++ = (unsigned char)v;
+    return p;
 }
 
-static void put_int(struct buf *b, int64_t v)
+static unsigned char *w_int(unsigned char *p, int64_t v)
 {
     /* Zigzag: small magnitudes of either sign take few bytes. */
-    put_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    return w_varint(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
-static void put_bytes(struct buf *b, const char *s, size_t len)
+static unsigned char *w_bytes(unsigned char *p, const char *s, size_t len)
 {
-    put_varint(b, len);
-    buf_append(b, s, len);
+    p = w_varint(p, len);
+    memcpy(p, s, len);
+    return p + len;
 }
 
-static void put_str(struct buf *b, const char *s)
+static unsigned char *w_head(unsigned char *p, enum fxpack_type type, enum fxpack_source source,
+                             bool uuid)
 {
-    put_bytes(b, s, strlen(s));
+    unsigned head = (unsigned)type | (unsigned)source << HEAD_SOURCE_SHIFT;
+    if (uuid)
+        head |= HEAD_UUID;
+    *p++ = (unsigned char)head;
+    return p;
 }
 
-/* A UUID in the form the server writes them (lowercase, 8-4-4-4-12) as its 16 bytes: true,
- * or false for any other text, which is then kept as it is. */
-static bool uuid_pack(const char *s, unsigned char out[16])
+/* Room for `size` more bytes in b, and where they go. */
+static unsigned char *w_open(struct buf *b, size_t size)
 {
-    if (strlen(s) != UUID_TEXT_LEN)
-        return false;
-    char hex[33];
+    buf_grow(b, size);
+    return (unsigned char *)b->data + b->len;
+}
+
+/* Ends what w_open began at p: the bytes up to `end` are the buffer's. */
+static void w_close(struct buf *b, const unsigned char *end)
+{
+    b->len = (size_t)(end - (const unsigned char *)b->data);
+    b->data[b->len] = '\0';
+}
+
+bool fxpack_uuid(const char *s, unsigned char out[FXPACK_UUID_LEN])
+{
     size_t n = 0;
     for (size_t i = 0; i < UUID_TEXT_LEN; i++) {
         char c = s[i];
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (c != '-')
                 return false;
-        } else if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
-            hex[n++] = c;
-        } else {
-            return false; /* uppercase would not come back the same */
+            continue;
         }
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return false; /* uppercase would not come back the same; a NUL ends it short */
+        out[n / 2] = (unsigned char)(n % 2 ? out[n / 2] | v : v << 4);
+        n++;
     }
-    return hex_decode(hex, 16, out) == 0;
-}
-
-static void put_head(struct buf *b, enum fxpack_type type, enum fxpack_source source,
-                     bool uuid)
-{
-    unsigned head = (unsigned)type | (unsigned)source << HEAD_SOURCE_SHIFT;
-    if (uuid)
-        head |= HEAD_UUID;
-    buf_putc(b, (char)head);
+    return s[UUID_TEXT_LEN] == '\0';
 }
 
 void fxpack_begin(struct buf *b)
@@ -80,54 +90,80 @@ void fxpack_begin(struct buf *b)
     buf_putc(b, FXPACK_VERSION);
 }
 
+static void award(struct buf *b, enum fxpack_type type, const char *name, int64_t amount,
+                  int64_t total, enum fxpack_source source, const char *ref,
+                  const unsigned char *uuid)
+{
+    size_t name_len = strlen(name), ref_len = ref && !uuid ? strlen(ref) : 0;
+    unsigned char *p = w_open(b, 1 + 4 * VARINT_MAX + name_len + ref_len + FXPACK_UUID_LEN);
+    p = w_head(p, type, source, uuid != NULL);
+    p = w_bytes(p, name, name_len);
+    p = w_int(p, amount);
+    p = w_int(p, total);
+    if (uuid) {
+        memcpy(p, uuid, FXPACK_UUID_LEN);
+        p += FXPACK_UUID_LEN;
+    } else if (source != FXPACK_SOURCE_NONE) {
+        p = w_bytes(p, ref, ref_len);
+    }
+    w_close(b, p);
+}
+
 void fxpack_award(struct buf *b, enum fxpack_type type, const char *name, int64_t amount,
                   int64_t total, enum fxpack_source source, const char *ref)
 {
-    unsigned char id[16];
-    bool uuid = source == FXPACK_SOURCE_RULE && uuid_pack(ref, id);
-    put_head(b, type, source, uuid);
-    put_str(b, name);
-    put_int(b, amount);
-    put_int(b, total);
-    if (uuid)
-        buf_append(b, id, sizeof(id));
-    else if (source != FXPACK_SOURCE_NONE)
-        put_str(b, ref);
+    unsigned char id[FXPACK_UUID_LEN];
+    bool uuid = source == FXPACK_SOURCE_RULE && fxpack_uuid(ref, id);
+    award(b, type, name, amount, total, source, ref, uuid ? id : NULL);
+}
+
+void fxpack_award_by_rule(struct buf *b, enum fxpack_type type, const char *name,
+                          int64_t amount, int64_t total, const char *rule_id,
+                          const unsigned char *rule_uuid)
+{
+    award(b, type, name, amount, total, FXPACK_SOURCE_RULE, rule_id, rule_uuid);
 }
 
 void fxpack_level(struct buf *b, const char *track, int64_t from, int64_t to)
 {
-    put_head(b, FXPACK_LEVEL, FXPACK_SOURCE_NONE, false);
-    put_str(b, track);
-    put_int(b, from);
-    put_int(b, to);
+    size_t len = strlen(track);
+    unsigned char *p = w_open(b, 1 + 3 * VARINT_MAX + len);
+    p = w_head(p, FXPACK_LEVEL, FXPACK_SOURCE_NONE, false);
+    p = w_bytes(p, track, len);
+    p = w_int(p, from);
+    w_close(b, w_int(p, to));
 }
 
 void fxpack_streak(struct buf *b, const char *key, int64_t current, int64_t best,
                    int64_t freezes_used)
 {
-    put_head(b, FXPACK_STREAK, FXPACK_SOURCE_NONE, false);
-    put_str(b, key);
-    put_int(b, current);
-    put_int(b, best);
-    put_int(b, freezes_used);
+    size_t len = strlen(key);
+    unsigned char *p = w_open(b, 1 + 4 * VARINT_MAX + len);
+    p = w_head(p, FXPACK_STREAK, FXPACK_SOURCE_NONE, false);
+    p = w_bytes(p, key, len);
+    p = w_int(p, current);
+    p = w_int(p, best);
+    w_close(b, w_int(p, freezes_used));
 }
 
 void fxpack_achievement(struct buf *b, const char *id, const char *code, const char *name,
                         const char *tier, int64_t claims)
 {
-    put_head(b, FXPACK_ACHIEVEMENT, FXPACK_SOURCE_NONE, false);
-    put_str(b, id);
-    put_str(b, code);
-    put_str(b, name);
+    size_t id_len = strlen(id), code_len = strlen(code), name_len = strlen(name);
+    size_t tier_len = tier ? strlen(tier) : 0;
+    unsigned char *p = w_open(b, 1 + 5 * VARINT_MAX + id_len + code_len + name_len + tier_len);
+    p = w_head(p, FXPACK_ACHIEVEMENT, FXPACK_SOURCE_NONE, false);
+    p = w_bytes(p, id, id_len);
+    p = w_bytes(p, code, code_len);
+    p = w_bytes(p, name, name_len);
     if (tier) {
-        size_t len = strlen(tier);
-        put_varint(b, (uint64_t)len + 1);
-        buf_append(b, tier, len);
+        p = w_varint(p, (uint64_t)tier_len + 1);
+        memcpy(p, tier, tier_len);
+        p += tier_len;
     } else {
-        put_varint(b, 0);
+        p = w_varint(p, 0);
     }
-    put_int(b, claims);
+    w_close(b, w_int(p, claims));
 }
 
 /* ---- reading ----------------------------------------------------------------------------- */

@@ -24,6 +24,7 @@
 #ifndef REACTOR_CORE_FXPACK_H
 #define REACTOR_CORE_FXPACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,12 +47,23 @@ enum fxpack_source {
     FXPACK_SOURCE_ACHIEVEMENT, /* ref: the achievement's code */
 };
 
+#define FXPACK_UUID_LEN 16
+
+/* A UUID as the server writes them (lowercase, 8-4-4-4-12): its 16 bytes into out, true; or
+ * false for any other text (a reference that is not one is kept as text). */
+bool fxpack_uuid(const char *s, unsigned char out[FXPACK_UUID_LEN]);
+
 /* Starts a form in b (appends the version byte). */
 void fxpack_begin(struct buf *b);
 /* An XP (FXPACK_XP) or currency (FXPACK_CURRENCY) award: its track or currency, the amount
  * added, the total XP or balance after; ref is NULL with FXPACK_SOURCE_NONE. */
 void fxpack_award(struct buf *b, enum fxpack_type type, const char *name, int64_t amount,
                   int64_t total, enum fxpack_source source, const char *ref);
+/* The same for an award of a rule whose id fxpack_uuid read once, into rule_uuid (NULL: the
+ * id is not a UUID): what the engine writes for every award of an event. */
+void fxpack_award_by_rule(struct buf *b, enum fxpack_type type, const char *name,
+                          int64_t amount, int64_t total, const char *rule_id,
+                          const unsigned char *rule_uuid);
 void fxpack_level(struct buf *b, const char *track, int64_t from, int64_t to);
 void fxpack_streak(struct buf *b, const char *key, int64_t current, int64_t best,
                    int64_t freezes_used);

@@ -426,7 +426,8 @@ void game_app_put_rule(struct game_app *a, const char *id, struct rule *r, json_
     for (size_t k = 0; k < r->n_currency; k++)
         award_keys(a, &r->currency[k], 'c');
     a->rules = xrealloc(a->rules, (a->n_rules + 1) * sizeof(*a->rules));
-    a->rules[a->n_rules++] = (struct game_rule){
+    struct game_rule *gr = &a->rules[a->n_rules++];
+    *gr = (struct game_rule){
         .id = xstrdup(id),
         .key = names_key(&a->names, id),
         .type_key = names_key(&a->names, r->event_type),
@@ -434,6 +435,7 @@ void game_app_put_rule(struct game_app *a, const char *id, struct rule *r, json_
         .doc = doc,
         .created_at = created_at,
     };
+    gr->id_is_uuid = fxpack_uuid(id, gr->id_uuid);
     qsort(a->rules, a->n_rules, sizeof(*a->rules), rule_order);
     rules_index(a);
     fields_bind(a, r->cond);
@@ -1353,22 +1355,20 @@ void game_effects_pack(const struct game_effects *fx, struct buf *out)
     fxpack_begin(out);
     for (size_t i = 0; i < fx->n; i++) {
         const struct game_effect *e = &fx->v[i];
-        enum fxpack_source source = FXPACK_SOURCE_NONE;
-        const char *ref = NULL;
-        if ((e->type == FX_XP || e->type == FX_CURRENCY) && e->rule) {
-            source = FXPACK_SOURCE_RULE;
-            ref = e->rule->id;
-        } else if ((e->type == FX_XP || e->type == FX_CURRENCY) && e->ach) {
-            source = FXPACK_SOURCE_ACHIEVEMENT;
-            ref = e->ach->ach->code;
-        }
         switch (e->type) {
         case FX_XP:
-            fxpack_award(out, FXPACK_XP, e->name, e->amount, e->total, source, ref);
+        case FX_CURRENCY: {
+            enum fxpack_type type = e->type == FX_XP ? FXPACK_XP : FXPACK_CURRENCY;
+            if (e->rule)
+                fxpack_award_by_rule(out, type, e->name, e->amount, e->total, e->rule->id,
+                                     e->rule->id_is_uuid ? e->rule->id_uuid : NULL);
+            else if (e->ach)
+                fxpack_award(out, type, e->name, e->amount, e->total,
+                             FXPACK_SOURCE_ACHIEVEMENT, e->ach->ach->code);
+            else
+                fxpack_award(out, type, e->name, e->amount, e->total, FXPACK_SOURCE_NONE, NULL);
             break;
-        case FX_CURRENCY:
-            fxpack_award(out, FXPACK_CURRENCY, e->name, e->amount, e->total, source, ref);
-            break;
+        }
         case FX_LEVEL:
             fxpack_level(out, e->name, e->from, e->to);
             break;

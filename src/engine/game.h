@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/fxpack.h"
 #include "core/tz.h"
 #include "engine/achievement.h"
 #include "engine/level.h"
@@ -88,6 +89,8 @@ struct game_rule {
     json_t *doc;               /* what the API shows (body, id, appId, createdAt, updatedAt) */
     int64_t created_at;
     size_t run_end;            /* the end of its event type's run in game_app.rules */
+    bool id_is_uuid;           /* its id as the 16 bytes its awards' effects hold */
+    unsigned char id_uuid[FXPACK_UUID_LEN];
 };
 
 struct game_ach {

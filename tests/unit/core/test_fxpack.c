@@ -241,6 +241,22 @@ static void canonical_uuids_are_kept_in_16_bytes(void **state)
         "",
         "r1",
     };
+    unsigned char bytes[FXPACK_UUID_LEN];
+    for (size_t i = 0; i < sizeof(as_text) / sizeof(as_text[0]); i++)
+        assert_false(fxpack_uuid(as_text[i], bytes));
+    /* A rule's award written with the bytes fxpack_uuid read once (or NULL) is the same. */
+    for (size_t i = 0; i < sizeof(canonical) / sizeof(canonical[0]) + 2; i++) {
+        const char *id = i < 2 ? as_text[i] : canonical[i - 2];
+        bool is = fxpack_uuid(id, bytes);
+        assert_int_equal(is, i >= 2);
+        struct buf general = award_with(FXPACK_SOURCE_RULE, id), by_rule = BUF_INIT;
+        fxpack_begin(&by_rule);
+        fxpack_award_by_rule(&by_rule, FXPACK_XP, "XP", 1, 1, id, is ? bytes : NULL);
+        assert_int_equal(by_rule.len, general.len);
+        assert_memory_equal(by_rule.data, general.data, general.len);
+        buf_release(&general);
+        buf_release(&by_rule);
+    }
     for (size_t i = 0; i < sizeof(canonical) / sizeof(canonical[0]); i++) {
         struct buf b = award_with(FXPACK_SOURCE_RULE, canonical[i]);
         assert_int_equal(b.len, fixed + 16);

@@ -819,8 +819,10 @@ static void effects_pack_expands_to_effects_json_for_any_text(void **state)
     memset(rules, 0, sizeof(rules));
     memset(achs, 0, sizeof(achs));
     memset(gachs, 0, sizeof(gachs));
-    for (size_t i = 0; i < NT; i++)
+    for (size_t i = 0; i < NT; i++) {
         rules[i].id = (char *)texts[i];
+        rules[i].id_is_uuid = fxpack_uuid(texts[i], rules[i].id_uuid); /* as rules are put */
+    }
     for (size_t i = 0; i < NT * NTIER; i++) {
         achs[i].code = (char *)texts[i % NT];
         achs[i].name = (char *)texts[(i * 7 + 3) % NT];
