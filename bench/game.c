@@ -7,7 +7,11 @@
  * with 100 about nine in ten do, each awarding XP and coins. Then every user's state is
  * written as JSON (game_user_dump_buf, once per batch per user in the engine), timed apart.
  * Bounded: a fixed number of events.
- *   build/bench_game [events] [rules] [score] [users]   (defaults 1000000, 50, 0, 1000) */
+ *   build/bench_game [events] [rules] [score] [users]   (defaults 1000000, 50, 0, 1000)
+ * With `e2e` for rules: the rule set bench/events.sh gives the app with BENCH_RULES=1 (5 rules,
+ * 3 achievements) and the metadata its generator sends, on `users` users (10,000 there): the
+ * game step of the end-to-end benchmark's events, without the store, the leaderboards or the
+ * threads around it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +41,7 @@ static json_t *js(const char *text)
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? strtol(argv[1], NULL, 10) : 1000000;
+    bool e2e = argc > 2 && strcmp(argv[2], "e2e") == 0;
     long n_rules = argc > 2 ? strtol(argv[2], NULL, 10) : 50;
     if (n < 1 || n > 100000000)
         n = 1000000;
@@ -52,6 +57,35 @@ int main(int argc, char **argv)
     if (game_settings_parse(settings, &app->settings, err, sizeof(err)) < 0)
         return 1;
     json_decref(settings);
+    if (e2e)
+        n_rules = 0;
+    /* bench/events.sh's, word for word */
+    static const char *const e2e_rules[] = {
+        "{\"name\":\"every event\",\"eventType\":\"bench_event\",\"xpAwards\":{\"XP\":10}}",
+        "{\"name\":\"even seq\",\"eventType\":\"bench_event\",\"priority\":1,"
+        "\"conditions\":{\"all\":[{\"field\":\"i\",\"op\":\"gte\",\"value\":0},"
+        "{\"field\":\"connection\",\"op\":\"lt\",\"value\":1000}]},"
+        "\"currencyAwards\":{\"coins\":1}}",
+        "{\"name\":\"capped\",\"eventType\":\"bench_event\",\"xpAwards\":{\"Daily XP\":5},"
+        "\"caps\":[{\"per\":\"day\",\"max\":500}]}",
+        "{\"name\":\"multiplied\",\"eventType\":\"bench_event\",\"xpAwards\":{\"XP\":"
+        "{\"field\":\"i\",\"max\":5}},\"multiplierConfig\":{\"field\":\"connection\","
+        "\"map\":{\"0\":2,\"1\":3}}}",
+        "{\"name\":\"never\",\"eventType\":\"bench_event\",\"conditions\":{\"any\":["
+        "{\"field\":\"seq\",\"op\":\"lt\",\"value\":0},{\"field\":\"missing\","
+        "\"op\":\"exists\"}]},\"xpAwards\":{\"XP\":1000}}",
+    };
+    for (size_t i = 0; e2e && i < sizeof(e2e_rules) / sizeof(e2e_rules[0]); i++) {
+        json_t *b = js(e2e_rules[i]), *details = NULL;
+        struct rule *r = rule_compile(b, &details);
+        if (!r) {
+            fprintf(stderr, "rule refused\n");
+            return 1;
+        }
+        char id[48];
+        snprintf(id, sizeof(id), "0f8e2c4a-1b3d-4e5f-8a9b-c0d1e2f3a4b%zu", i);
+        game_app_put_rule(app, id, r, b, (int64_t)i);
+    }
     for (long i = 0; i < n_rules; i++) {
         char cond[512], body[1024], id[32];
         if (i % 3 == 0)
@@ -86,6 +120,15 @@ int main(int argc, char **argv)
         snprintf(id, sizeof(id), "rule-%ld", i);
         game_app_put_rule(app, id, r, b, i);
     }
+    static const char *const e2e_achs[] = {
+        "{\"code\":\"xp-1000\",\"name\":\"XP\",\"kind\":\"MILESTONE\",\"conditions\":"
+        "{\"target\":1000}}",
+        "{\"code\":\"ten\",\"name\":\"Ten\",\"kind\":\"MILESTONE\",\"repeatable\":true,"
+        "\"conditions\":{\"target\":10,\"metric\":\"events:bench_event\"},"
+        "\"rewardConfig\":{\"currencyAwards\":{\"gems\":1}}}",
+        "{\"code\":\"first\",\"name\":\"First\",\"kind\":\"CONDITIONAL\","
+        "\"conditions\":{\"field\":\"seq\",\"op\":\"gte\",\"value\":0}}",
+    };
     static const char *const achs[] = {
         "{\"code\": \"xp\", \"name\": \"XP\", \"kind\": \"MILESTONE\", \"conditions\": "
         "{\"target\": 1000000000}}",
@@ -95,7 +138,7 @@ int main(int argc, char **argv)
         "{\"field\": \"perfect\", \"equals\": true}}",
     };
     for (int i = 0; i < 3; i++) {
-        json_t *b = js(achs[i]), *details = NULL;
+        json_t *b = js(e2e ? e2e_achs[i] : achs[i]), *details = NULL;
         struct achievement *a = achievement_compile(b, &details);
         if (!a) {
             fprintf(stderr, "achievement refused\n");
@@ -120,17 +163,46 @@ int main(int argc, char **argv)
     json_decref(meta_tree);
     struct game_effects fx = { 0 };
     size_t effects = 0;
+    /* e2e: the generator's metadata, its users drawn at random, 2,500 events a second */
+    enum { E2E_METAS = 4096 };
+    char (*metas)[80] = e2e ? malloc(E2E_METAS * sizeof(*metas)) : NULL;
+    uint64_t rnd = 0x9e3779b97f4a7c15u;
+    for (long i = 0; e2e && i < E2E_METAS; i++)
+        snprintf(metas[i], sizeof(metas[i]), "{\"connection\":%ld,\"seq\":%ld,\"i\":%ld}",
+                 i % 64, i / 64, i % 1000);
     double t0 = now_s();
     for (long i = 0; i < n; i++) {
-        /* A new minute per event: streaks count once a day, as they do live. */
-        struct game_event ev = { "task_completed", meta, T0 + i * 60000LL, T0 + i * 60000LL };
-        game_apply(app, &users[i % n_users], &ev, &fx);
+        if (e2e) {
+            rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+            struct game_event ev = { "bench_event", metas[i % E2E_METAS], T0 + i / 2500 * 1000,
+                                     T0 + i / 2500 * 1000 };
+            game_apply(app, &users[rnd % (uint64_t)n_users], &ev, &fx);
+        } else {
+            /* A new minute per event: streaks count once a day, as they do live. */
+            struct game_event ev = { "task_completed", meta, T0 + i * 60000LL,
+                                     T0 + i * 60000LL };
+            game_apply(app, &users[i % n_users], &ev, &fx);
+        }
         effects += fx.n;
     }
     double dt = now_s() - t0;
-    printf("game_apply: %ld events, %ld rules per event type, 3 achievements, %ld users: "
+    printf("game_apply: %ld events, %s rules per event type, 3 achievements, %ld users: "
            "%.0f ns/event (%.1f effects/event)\n",
-           n, n_rules, n_users, dt * 1e9 / (double)n, (double)effects / (double)n);
+           n, e2e ? "the end-to-end benchmark's 5" : argv[2] ? argv[2] : "50", n_users,
+           dt * 1e9 / (double)n, (double)effects / (double)n);
+    struct buf packed = BUF_INIT;
+    size_t packed_bytes = 0;
+    t0 = now_s();
+    for (long i = 0; e2e && i < n; i++) {
+        buf_reset(&packed);
+        game_effects_pack(&fx, &packed);
+        packed_bytes += packed.len;
+    }
+    if (e2e)
+        printf("game_effects_pack (the last event's %zu effects): %.0f ns/event, %zu bytes\n",
+               fx.n, (now_s() - t0) * 1e9 / (double)n, packed_bytes / (size_t)n);
+    buf_release(&packed);
+    free(metas);
     struct buf dump = BUF_INIT;
     size_t bytes = 0;
     t0 = now_s();
