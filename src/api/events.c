@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "core/clock.h"
+#include "core/fxpack.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -143,10 +144,11 @@ static void event_json(struct buf *b, const struct store_event *e)
     buf_putc(b, ',');
     put_time(b, "processedAt", e->processed_at, true);
     buf_puts(b, ",\"effects\":");
-    struct buf fx = BUF_INIT;
-    const char *effects = store_event_effects(e, &fx);
-    buf_puts(b, effects ? effects : "[]");
-    buf_release(&fx);
+    /* The compact form is expanded in place (as store_event_effects gives it). */
+    if (e->effects)
+        buf_puts(b, e->effects);
+    else if (!e->fx || fxpack_json(e->fx, e->fx_len, b) < 0)
+        buf_puts(b, "[]");
     buf_putc(b, '}');
 }
 

@@ -1,6 +1,7 @@
 /* An event's effects in the store's compact form (see fxpack.h). */
 #include "core/fxpack.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <string.h>
@@ -238,11 +239,11 @@ static void copy_int(struct reader *r, struct buf *out, const char *member)
 
 static void copy_uuid(struct reader *r, struct buf *out)
 {
-    const char *id = get_n(r, 16);
+    const char *id = get_n(r, FXPACK_UUID_LEN);
     if (!id)
         return;
-    char hex[33], text[UUID_TEXT_LEN];
-    hex_encode(id, 16, hex);
+    char hex[2 * FXPACK_UUID_LEN + 1], text[UUID_TEXT_LEN];
+    hex_encode(id, FXPACK_UUID_LEN, hex);
     static const unsigned char group[] = { 8, 4, 4, 4, 12 };
     size_t at = 0, from = 0;
     for (size_t g = 0; g < sizeof(group); g++) {
@@ -263,7 +264,9 @@ static void copy_tier(struct reader *r, struct buf *out)
 {
     uint64_t n = get_varint(r);
     buf_puts(out, ",\"tier\":");
-    if (!r->bad && n == 0) {
+    if (r->bad)
+        return;
+    if (n == 0) {
         buf_puts(out, "null");
         return;
     }
@@ -306,13 +309,14 @@ static const struct shape shapes[] = {
 
 static void copy_effect(struct reader *r, struct buf *out)
 {
+    assert(r->p < r->end);
     unsigned head = *r->p++;
     unsigned type = head & HEAD_TYPE;
     unsigned source = (head & HEAD_SOURCE) >> HEAD_SOURCE_SHIFT;
     bool uuid = head & HEAD_UUID;
-    bool award = type == FXPACK_XP || type == FXPACK_CURRENCY;
+    bool is_award = type == FXPACK_XP || type == FXPACK_CURRENCY;
     if ((head & ~(HEAD_TYPE | HEAD_SOURCE | HEAD_UUID)) || type < FXPACK_XP ||
-        type > FXPACK_ACHIEVEMENT || (!award && (source || uuid)) ||
+        type > FXPACK_ACHIEVEMENT || (!is_award && (source || uuid)) ||
         source > FXPACK_SOURCE_ACHIEVEMENT || (uuid && source != FXPACK_SOURCE_RULE)) {
         r->bad = true;
         return;
@@ -342,9 +346,11 @@ static void copy_effect(struct reader *r, struct buf *out)
 
 int fxpack_json(const void *p, size_t len, struct buf *out)
 {
+    if (len == 0) /* and p may be NULL: SQLite gives an empty BLOB so */
+        return -1;
     struct reader r = { p, (const unsigned char *)p + len, false };
     size_t was = out->len;
-    if (len == 0 || *r.p++ != FXPACK_VERSION)
+    if (*r.p++ != FXPACK_VERSION)
         return -1;
     buf_putc(out, '[');
     for (bool first = true; r.p < r.end && !r.bad; first = false) {

@@ -30,6 +30,11 @@
 
 #include "core/buf.h"
 
+/* The writers are a function of the effects alone (one form for given effects: shortest
+ * varints, a rule's id as 16 bytes exactly when fxpack_uuid reads it): the engine tells an event
+ * applied again that gives the effects its row holds by comparing the bytes. A writer that
+ * changes the bytes for the same effects needs a new version, and that comparison must then
+ * compare expansions for rows of the older one. */
 #define FXPACK_VERSION 1
 
 enum fxpack_type {
@@ -60,7 +65,8 @@ void fxpack_begin(struct buf *b);
 void fxpack_award(struct buf *b, enum fxpack_type type, const char *name, int64_t amount,
                   int64_t total, enum fxpack_source source, const char *ref);
 /* The same for an award of a rule whose id fxpack_uuid read once, into rule_uuid (NULL: the
- * id is not a UUID): what the engine writes for every award of an event. */
+ * id is not a UUID): what the engine writes for every award of an event. rule_uuid must be
+ * what fxpack_uuid(rule_id) gives, or the expansion shows another id. */
 void fxpack_award_by_rule(struct buf *b, enum fxpack_type type, const char *name,
                           int64_t amount, int64_t total, const char *rule_id,
                           const unsigned char *rule_uuid);

@@ -89,7 +89,9 @@ struct game_rule {
     json_t *doc;               /* what the API shows (body, id, appId, createdAt, updatedAt) */
     int64_t created_at;
     size_t run_end;            /* the end of its event type's run in game_app.rules */
-    bool id_is_uuid;           /* its id as the 16 bytes its awards' effects hold */
+    bool id_is_uuid;           /* == fxpack_uuid(id, id_uuid), set where a rule is made
+                                * (game_app_put_rule; its id never changes): the bytes its
+                                * awards' effects hold in the store's form */
     unsigned char id_uuid[FXPACK_UUID_LEN];
 };
 

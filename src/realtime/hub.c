@@ -375,14 +375,19 @@ void rt_hub_publish_event(void *hub, const char *app_id, const struct store_even
     if (!atomic_load(&h->chans_n))
         return;
     struct buf key = BUF_INIT, name = BUF_INIT, data = BUF_INIT, fx_json = BUF_INIT;
-    const char *user_id = ev->user_id, *effects = store_event_effects(ev, &fx_json);
+    const char *user_id = ev->user_id, *effects = NULL;
+    bool expanded = false; /* the effects' JSON, made when a channel shows them */
     int64_t now_ms = clock_now_ms();
     json_t *fx = NULL;
     buf_printf(&name, "user:%s", user_id);
     make_key(&key, app_id, name.data);
     pthread_mutex_lock(&h->lock);
-    if (effects && find_chan(h, key.data, key.len))
-        fx = json_loads(effects, 0, NULL);
+    if (find_chan(h, key.data, key.len)) {
+        effects = store_event_effects(ev, &fx_json);
+        expanded = true;
+        if (effects)
+            fx = json_loads(effects, 0, NULL);
+    }
     if (json_is_array(fx)) {
         size_t i;
         json_t *e;
@@ -397,6 +402,8 @@ void rt_hub_publish_event(void *hub, const char *app_id, const struct store_even
     }
     make_key(&key, app_id, "app");
     if (find_chan(h, key.data, key.len)) {
+        if (!expanded)
+            effects = store_event_effects(ev, &fx_json);
         buf_reset(&data);
         buf_puts(&data, "{\"userId\":");
         buf_append_json_string(&data, user_id, strlen(user_id));

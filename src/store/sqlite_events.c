@@ -402,7 +402,7 @@ int store_event_get(struct store *s, const char *app_id, const char *key, struct
                 out->effects = buf_detach(&json, NULL);
             else
                 log_error("an event's stored effects are damaged; it is shown without them",
-                          LOG_S("key", key));
+                          LOG_S("app", app_id), LOG_S("key", key));
             buf_release(&json);
         }
     } else {

@@ -604,8 +604,7 @@ static int event_logged(struct store *s, int64_t seq,
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite__fail(s, err, errlen);
     }
-    /* Effects in the compact form are read as their JSON (an event the engine applied; a
-     * spend's are JSON). */
+    /* Effects in the compact form are read as their JSON (rows written before it hold JSON). */
     const char *effects = (const char *)sqlite3_column_text(st, 3);
     size_t len = (size_t)sqlite3_column_bytes(st, 3);
     bool damaged = false;

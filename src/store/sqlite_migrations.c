@@ -457,8 +457,8 @@ const struct migration sqlite_migrations[] = {
       "events), 0), coalesce((SELECT CAST(value AS INTEGER) FROM meta "
       "WHERE key = 'events_deleted_through'), 0)));\n", false },
     /* An event the engine applied keeps its effects in the compact form (core/fxpack.h), in
-     * fx, and NULL in effects, which keeps those of the rows before and of spends (JSON).
-     * What the ledger reads of an event that retention deletes goes with it. */
+     * fx, and NULL in effects, which keeps those of the rows written before (JSON). What the
+     * ledger reads of an event that retention deletes goes with it. */
     { 21, "event_fx",
       "ALTER TABLE events ADD COLUMN fx BLOB;\n"
       "ALTER TABLE ledger_moved ADD COLUMN fx BLOB;\n", false },

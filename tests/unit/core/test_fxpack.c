@@ -500,6 +500,9 @@ static void empty_input_and_other_versions_are_refused(void **state)
     (void)state;
     unsigned char one = 0;
     assert_refused(&one, 0, "empty");
+    struct buf none = BUF_INIT; /* SQLite gives an empty BLOB as NULL */
+    assert_int_equal(fxpack_json(NULL, 0, &none), -1);
+    assert_int_equal(none.len, 0);
     for (unsigned v = 0; v < 256; v++) {
         if (v == FXPACK_VERSION)
             continue;

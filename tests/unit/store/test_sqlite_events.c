@@ -267,6 +267,11 @@ static void compact_effects_read_back_as_json(void **state)
     store_event_release(&got);
     e.fx_len--;
     assert_null(store_event_effects(&e, &tmp));
+    /* an empty BLOB too (SQLite reads it back as NULL) */
+    unit_store_exec(f->u.s, "UPDATE events SET fx = X''");
+    got = get(f->u.s, "shop", "compact");
+    assert_null(got.effects);
+    store_event_release(&got);
     /* and its entries are not shown (the damage is logged) */
     buf_reset(&lines);
     assert_int_equal(store_ledger_logged(f->u.s, STORE_LEDGER_EVENT(seq), ledger_line, &lines,
