@@ -344,25 +344,47 @@ static void copy_effect(struct reader *r, struct buf *out)
     buf_putc(out, '}');
 }
 
-int fxpack_json(const void *p, size_t len, struct buf *out)
+/* Appends the array of the effects before the first fault: 0 when there is none, 1 when
+ * there is one (the array then holds those before it), -1 when p is not a form of this
+ * version at all (nothing appended). */
+static int expand(const void *p, size_t len, struct buf *out)
 {
     if (len == 0) /* and p may be NULL: SQLite gives an empty BLOB so */
         return -1;
     struct reader r = { p, (const unsigned char *)p + len, false };
-    size_t was = out->len;
     if (*r.p++ != FXPACK_VERSION)
         return -1;
     buf_putc(out, '[');
+    size_t whole = out->len; /* the end of the last whole effect */
     for (bool first = true; r.p < r.end && !r.bad; first = false) {
         if (!first)
             buf_putc(out, ',');
         copy_effect(&r, out);
+        if (!r.bad)
+            whole = out->len;
     }
-    if (r.bad) {
+    out->len = whole;
+    buf_putc(out, ']');
+    return r.bad ? 1 : 0;
+}
+
+int fxpack_json(const void *p, size_t len, struct buf *out)
+{
+    size_t was = out->len;
+    int rc = expand(p, len, out);
+    if (rc == 0)
+        return 0;
+    if (rc > 0) {
         out->len = was;
         out->data[was] = '\0';
-        return -1;
     }
-    buf_putc(out, ']');
-    return 0;
+    return -1;
+}
+
+int fxpack_json_readable(const void *p, size_t len, struct buf *out)
+{
+    int rc = expand(p, len, out);
+    if (rc < 0)
+        buf_puts(out, "[]");
+    return rc == 0 ? 0 : -1;
 }

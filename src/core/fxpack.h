@@ -80,5 +80,10 @@ void fxpack_achievement(struct buf *b, const char *id, const char *code, const c
 /* Appends the JSON array of the effects in p[0..len) to out: 0, or -1 when the bytes are not
  * a form this version wrote (out is then as it was). */
 int fxpack_json(const void *p, size_t len, struct buf *out);
+/* The same, but a damaged form still gives the effects before its fault: appends a JSON
+ * array in any case (of all of them: 0; of those before the fault, or none when p is not a
+ * form of this version: -1). What the ledger reads an event's entries from, as it reads a
+ * damaged JSON array up to its fault. */
+int fxpack_json_readable(const void *p, size_t len, struct buf *out);
 
 #endif

@@ -610,8 +610,8 @@ static int event_logged(struct store *s, int64_t seq,
     bool damaged = false;
     if (!effects && sqlite3_column_type(st, 4) == SQLITE_BLOB) {
         buf_reset(&s->fx_json);
-        damaged = fxpack_json(sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4),
-                              &s->fx_json) < 0;
+        damaged = fxpack_json_readable(sqlite3_column_blob(st, 4),
+                                       (size_t)sqlite3_column_bytes(st, 4), &s->fx_json) < 0;
         effects = s->fx_json.data;
         len = s->fx_json.len;
     }

@@ -5,7 +5,9 @@
  * C strings, and the reader refuses one), as an array of objects, each of one effect's shape.
  * And that array written again with the writers, from jansson's strings and integers and the
  * tier's text as it stands, expands to the same text byte for byte: strings that are not
- * UTF-8 came out as U+FFFD already, so writing them again changes nothing.
+ * UTF-8 came out as U+FFFD already, so writing them again changes nothing. fxpack_json_readable
+ * agrees with it on whole forms, and on any other gives an array jansson reads (the effects
+ * before the fault).
  *
  * One exception is let through: jansson refuses nesting deeper than JSON_PARSER_MAX_DEPTH, and
  * a tier that is just within it alone is two levels deeper inside the array's object. */
@@ -117,6 +119,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct buf out = BUF_INIT;
     buf_puts(&out, before);
     int rc = fxpack_json(data, size, &out);
+    /* What the ledger reads: the same array when the form is whole, else the effects before
+     * its fault, always an array after what the buffer held. */
+    struct buf readable = BUF_INIT;
+    buf_puts(&readable, before);
+    CHECK(fxpack_json_readable(data, size, &readable) == rc);
+    CHECK(readable.len >= pre + 2 && memcmp(readable.data, before, pre) == 0);
+    CHECK(readable.data[pre] == '[' && readable.data[readable.len - 1] == ']');
+    if (rc == 0)
+        CHECK(readable.len == out.len && memcmp(readable.data, out.data, out.len) == 0);
+    json_error_t rerr;
+    json_t *part = json_loadb(readable.data + pre, readable.len - pre, 0, &rerr);
+    CHECK(json_is_array(part) || json_error_code(&rerr) == json_error_stack_overflow);
+    json_decref(part);
+    buf_release(&readable);
     if (rc != 0) {
         CHECK(rc == -1);
         CHECK(out.len == pre && memcmp(out.data, before, sizeof(before)) == 0);

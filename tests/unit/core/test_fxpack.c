@@ -559,6 +559,53 @@ static void every_cut_is_refused_or_a_whole_form(void **state)
     buf_release(&b);
 }
 
+/* fxpack_json_readable gives, for every cut of a form, the effects before the cut, appended
+ * after what the buffer held; -1 for any cut that is not between two effects; and "[]" with
+ * -1 for what is no form at all. */
+static void a_damaged_form_reads_up_to_its_fault(void **state)
+{
+    (void)state;
+    struct buf b = BUF_INIT;
+    size_t ends[N_EVERY + 1];
+    fxpack_begin(&b);
+    ends[0] = b.len;
+    for (size_t i = 0; i < N_EVERY; i++) {
+        put(&b, &every_effect[i].e);
+        ends[i + 1] = b.len;
+    }
+    for (size_t len = 1; len <= b.len; len++) {
+        size_t k = 0; /* whole effects within len */
+        while (k < N_EVERY && ends[k + 1] <= len)
+            k++;
+        struct buf want = BUF_INIT, got = BUF_INIT;
+        buf_puts(&want, "before:[");
+        for (size_t i = 0; i < k; i++) {
+            if (i)
+                buf_putc(&want, ',');
+            buf_puts(&want, every_effect[i].want);
+        }
+        buf_putc(&want, ']');
+        buf_puts(&got, "before:");
+        char *copy = malloc(len); /* exactly sized: a read past it is seen */
+        assert_non_null(copy);
+        memcpy(copy, b.data, len);
+        assert_int_equal(fxpack_json_readable(copy, len, &got), ends[k] == len ? 0 : -1);
+        assert_string_equal(got.data, want.data);
+        free(copy);
+        buf_release(&want);
+        buf_release(&got);
+    }
+    struct buf got = BUF_INIT;
+    assert_int_equal(fxpack_json_readable(NULL, 0, &got), -1);
+    assert_string_equal(got.data, "[]");
+    buf_reset(&got);
+    b.data[0] = FXPACK_VERSION + 1;
+    assert_int_equal(fxpack_json_readable(b.data, b.len, &got), -1);
+    assert_string_equal(got.data, "[]");
+    buf_release(&got);
+    buf_release(&b);
+}
+
 static void heads_this_version_does_not_write_are_refused(void **state)
 {
     (void)state;
@@ -1040,6 +1087,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(integers_come_back_at_every_size),
     cmocka_unit_test(empty_input_and_other_versions_are_refused),
     cmocka_unit_test(every_cut_is_refused_or_a_whole_form),
+    cmocka_unit_test(a_damaged_form_reads_up_to_its_fault),
     cmocka_unit_test(heads_this_version_does_not_write_are_refused),
     cmocka_unit_test(long_and_overflowing_varints_are_refused),
     cmocka_unit_test(tiers_that_are_not_json_are_refused),

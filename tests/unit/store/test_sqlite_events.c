@@ -267,12 +267,19 @@ static void compact_effects_read_back_as_json(void **state)
     store_event_release(&got);
     e.fx_len--;
     assert_null(store_event_effects(&e, &tmp));
-    /* an empty BLOB too (SQLite reads it back as NULL) */
+    /* and the ledger shows the entries before the damage (the streak's, cut, holds none), as
+     * it does with damaged JSON; the damage is logged */
+    buf_reset(&lines);
+    assert_int_equal(store_ledger_logged(f->u.s, STORE_LEDGER_EVENT(seq), ledger_line, &lines,
+                                         err, sizeof(err)), 0);
+    assert_string_equal(lines.data, "8 currency gems 1 3 achievement compact ten\n"
+                                    "7 xp XP 10 120 rule compact "
+                                    "6f1c2a9e-58b4-4f0e-9d0a-3c2b1a0f9e8d\n");
+    /* an empty BLOB (SQLite reads it back as NULL): no effects, no entries */
     unit_store_exec(f->u.s, "UPDATE events SET fx = X''");
     got = get(f->u.s, "shop", "compact");
     assert_null(got.effects);
     store_event_release(&got);
-    /* and its entries are not shown (the damage is logged) */
     buf_reset(&lines);
     assert_int_equal(store_ledger_logged(f->u.s, STORE_LEDGER_EVENT(seq), ledger_line, &lines,
                                          err, sizeof(err)), 0);
