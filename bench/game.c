@@ -38,6 +38,21 @@ static json_t *js(const char *text)
     return j;
 }
 
+/* Compiles a rule's body and puts it in the app: 0, or -1 (said) when it is refused. */
+static int put_rule(struct game_app *app, const char *id, const char *body, int64_t created_at)
+{
+    json_t *b = js(body), *details = NULL;
+    struct rule *r = rule_compile(b, &details);
+    if (!r) {
+        fprintf(stderr, "rule refused: %s\n", body);
+        json_decref(details);
+        json_decref(b);
+        return -1;
+    }
+    game_app_put_rule(app, id, r, b, created_at);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? strtol(argv[1], NULL, 10) : 1000000;
@@ -76,15 +91,10 @@ int main(int argc, char **argv)
         "\"op\":\"exists\"}]},\"xpAwards\":{\"XP\":1000}}",
     };
     for (size_t i = 0; e2e && i < sizeof(e2e_rules) / sizeof(e2e_rules[0]); i++) {
-        json_t *b = js(e2e_rules[i]), *details = NULL;
-        struct rule *r = rule_compile(b, &details);
-        if (!r) {
-            fprintf(stderr, "rule refused\n");
-            return 1;
-        }
         char id[48];
         snprintf(id, sizeof(id), "0f8e2c4a-1b3d-4e5f-8a9b-c0d1e2f3a4b%zu", i);
-        game_app_put_rule(app, id, r, b, (int64_t)i);
+        if (put_rule(app, id, e2e_rules[i], (int64_t)i) < 0)
+            return 1;
     }
     for (long i = 0; i < n_rules; i++) {
         char cond[512], body[1024], id[32];
@@ -111,14 +121,9 @@ int main(int argc, char **argv)
                  "\"conditions\": %s, \"xpAwards\": {\"Builder XP\": %ld}, "
                  "\"currencyAwards\": {\"coins\": 1}}",
                  i, i, cond, 1 + i % 7);
-        json_t *b = js(body), *details = NULL;
-        struct rule *r = rule_compile(b, &details);
-        if (!r) {
-            fprintf(stderr, "rule refused\n");
-            return 1;
-        }
         snprintf(id, sizeof(id), "rule-%ld", i);
-        game_app_put_rule(app, id, r, b, i);
+        if (put_rule(app, id, body, i) < 0)
+            return 1;
     }
     static const char *const e2e_achs[] = {
         "{\"code\":\"xp-1000\",\"name\":\"XP\",\"kind\":\"MILESTONE\",\"conditions\":"

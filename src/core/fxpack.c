@@ -6,13 +6,12 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "core/hex.h"
+#include "core/uuid.h"
 
 #define HEAD_TYPE 0x07u
 #define HEAD_SOURCE_SHIFT 3
 #define HEAD_SOURCE 0x18u
 #define HEAD_UUID 0x20u
-#define UUID_TEXT_LEN 36
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
@@ -67,25 +66,6 @@ static void w_close(struct buf *b, const unsigned char *end)
     b->data[b->len] = '\0';
 }
 
-bool fxpack_uuid(const char *s, unsigned char out[FXPACK_UUID_LEN])
-{
-    size_t n = 0;
-    for (size_t i = 0; i < UUID_TEXT_LEN; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-            continue;
-        }
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0)
-            return false; /* uppercase would not come back the same; a NUL ends it short */
-        out[n / 2] = (unsigned char)(n % 2 ? out[n / 2] | v : v << 4);
-        n++;
-    }
-    return s[UUID_TEXT_LEN] == '\0';
-}
-
 void fxpack_begin(struct buf *b)
 {
     buf_putc(b, FXPACK_VERSION);
@@ -96,14 +76,14 @@ static void award(struct buf *b, enum fxpack_type type, const char *name, int64_
                   const unsigned char *uuid)
 {
     size_t name_len = strlen(name), ref_len = ref && !uuid ? strlen(ref) : 0;
-    unsigned char *p = w_open(b, 1 + 4 * VARINT_MAX + name_len + ref_len + FXPACK_UUID_LEN);
+    unsigned char *p = w_open(b, 1 + 4 * VARINT_MAX + name_len + ref_len + UUID_BYTES);
     p = w_head(p, type, source, uuid != NULL);
     p = w_bytes(p, name, name_len);
     p = w_int(p, amount);
     p = w_int(p, total);
     if (uuid) {
-        memcpy(p, uuid, FXPACK_UUID_LEN);
-        p += FXPACK_UUID_LEN;
+        memcpy(p, uuid, UUID_BYTES);
+        p += UUID_BYTES;
     } else if (source != FXPACK_SOURCE_NONE) {
         p = w_bytes(p, ref, ref_len);
     }
@@ -113,8 +93,8 @@ static void award(struct buf *b, enum fxpack_type type, const char *name, int64_
 void fxpack_award(struct buf *b, enum fxpack_type type, const char *name, int64_t amount,
                   int64_t total, enum fxpack_source source, const char *ref)
 {
-    unsigned char id[FXPACK_UUID_LEN];
-    bool uuid = source == FXPACK_SOURCE_RULE && fxpack_uuid(ref, id);
+    unsigned char id[UUID_BYTES];
+    bool uuid = source == FXPACK_SOURCE_RULE && uuid_parse(ref, id);
     award(b, type, name, amount, total, source, ref, uuid ? id : NULL);
 }
 
@@ -239,22 +219,13 @@ static void copy_int(struct reader *r, struct buf *out, const char *member)
 
 static void copy_uuid(struct reader *r, struct buf *out)
 {
-    const char *id = get_n(r, FXPACK_UUID_LEN);
+    const char *id = get_n(r, UUID_BYTES);
     if (!id)
         return;
-    char hex[2 * FXPACK_UUID_LEN + 1], text[UUID_TEXT_LEN];
-    hex_encode(id, FXPACK_UUID_LEN, hex);
-    static const unsigned char group[] = { 8, 4, 4, 4, 12 };
-    size_t at = 0, from = 0;
-    for (size_t g = 0; g < sizeof(group); g++) {
-        if (g)
-            text[at++] = '-';
-        memcpy(text + at, hex + from, group[g]);
-        at += group[g];
-        from += group[g];
-    }
+    char text[UUID_LEN + 1];
+    uuid_text((const unsigned char *)id, text);
     buf_puts(out, ",\"ruleId\":\"");
-    buf_append(out, text, sizeof(text));
+    buf_append(out, text, UUID_LEN);
     buf_putc(out, '"');
 }
 

@@ -1,6 +1,6 @@
 /* An event's effects in the compact form the store keeps, and their JSON.
  *
- * The JSON of an event's effects (engine/game.h, game_effects_json) is about 120 bytes an
+ * The JSON of an event's effects (as earlier versions stored it) is about 120 bytes an
  * effect, most of it member names and the rule's id as text; the event row written with every
  * event held it, and writing it was the largest part of what the rules cost an event. The row
  * now holds this form instead, about a quarter of the size, and it is expanded to the same JSON,
@@ -31,7 +31,7 @@
 #include "core/buf.h"
 
 /* The writers are a function of the effects alone (one form for given effects: shortest
- * varints, a rule's id as 16 bytes exactly when fxpack_uuid reads it): the engine tells an event
+ * varints, a rule's id as 16 bytes exactly when uuid_parse reads it): the engine tells an event
  * applied again that gives the effects its row holds by comparing the bytes. A writer that
  * changes the bytes for the same effects needs a new version, and that comparison must then
  * compare expansions for rows of the older one. */
@@ -52,21 +52,15 @@ enum fxpack_source {
     FXPACK_SOURCE_ACHIEVEMENT, /* ref: the achievement's code */
 };
 
-#define FXPACK_UUID_LEN 16
-
-/* A UUID as the server writes them (lowercase, 8-4-4-4-12): its 16 bytes into out, true; or
- * false for any other text (a reference that is not one is kept as text). */
-bool fxpack_uuid(const char *s, unsigned char out[FXPACK_UUID_LEN]);
-
 /* Starts a form in b (appends the version byte). */
 void fxpack_begin(struct buf *b);
 /* An XP (FXPACK_XP) or currency (FXPACK_CURRENCY) award: its track or currency, the amount
  * added, the total XP or balance after; ref is NULL with FXPACK_SOURCE_NONE. */
 void fxpack_award(struct buf *b, enum fxpack_type type, const char *name, int64_t amount,
                   int64_t total, enum fxpack_source source, const char *ref);
-/* The same for an award of a rule whose id fxpack_uuid read once, into rule_uuid (NULL: the
- * id is not a UUID): what the engine writes for every award of an event. rule_uuid must be
- * what fxpack_uuid(rule_id) gives, or the expansion shows another id. */
+/* The same for an award of a rule whose id uuid_parse (core/uuid.h) read once, into rule_uuid
+ * (NULL: the id is not a UUID): what the engine writes for every award of an event. rule_uuid
+ * must be what uuid_parse(rule_id) gives, or the expansion shows another id. */
 void fxpack_award_by_rule(struct buf *b, enum fxpack_type type, const char *name,
                           int64_t amount, int64_t total, const char *rule_id,
                           const unsigned char *rule_uuid);

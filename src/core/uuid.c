@@ -9,12 +9,10 @@
 
 #include "core/hex.h"
 
-static void format(unsigned char u[16], unsigned version, char out[UUID_LEN + 1])
+void uuid_text(const unsigned char u[UUID_BYTES], char out[UUID_LEN + 1])
 {
-    u[6] = (unsigned char)((u[6] & 0x0f) | (version << 4));
-    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 9562 variant */
-    char h[33];
-    hex_encode(u, 16, h);
+    char h[2 * UUID_BYTES + 1];
+    hex_encode(u, UUID_BYTES, h);
     char *o = out;
     static const int groups[] = { 8, 4, 4, 4, 12 };
     const char *p = h;
@@ -26,6 +24,31 @@ static void format(unsigned char u[16], unsigned version, char out[UUID_LEN + 1]
         p += groups[i];
     }
     *o = '\0';
+}
+
+bool uuid_parse(const char *s, unsigned char out[UUID_BYTES])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < UUID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return false;
+            continue;
+        }
+        int d = s[i] >= 'A' && s[i] <= 'F' ? -1 : hex_value(s[i]); /* stops at the NUL */
+        if (d < 0)
+            return false;
+        out[n / 2] = (unsigned char)(n % 2 ? out[n / 2] | d : d << 4);
+        n++;
+    }
+    return s[UUID_LEN] == '\0';
+}
+
+static void format(unsigned char u[16], unsigned version, char out[UUID_LEN + 1])
+{
+    u[6] = (unsigned char)((u[6] & 0x0f) | (version << 4));
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 9562 variant */
+    uuid_text(u, out);
 }
 
 /* Random bytes from a small per-thread pool refilled from the CSPRNG: one RAND_bytes call
@@ -78,20 +101,12 @@ int uuid_v7(int64_t unix_ms, char out[UUID_LEN + 1])
 
 bool uuid_add(const char *id, uint64_t add, char out[UUID_LEN + 1])
 {
-    uint64_t v = 0;
-    for (size_t i = 0; i < UUID_LEN; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (id[i] != '-')
-                return false;
-            continue;
-        }
-        int d = id[i] >= 'A' && id[i] <= 'F' ? -1 : hex_value(id[i]); /* stops at the NUL */
-        if (d < 0)
-            return false;
-        v = i >= UUID_LEN - 12 ? v << 4 | (uint64_t)d : v;
-    }
-    if (id[UUID_LEN])
+    unsigned char u[UUID_BYTES];
+    if (!uuid_parse(id, u))
         return false;
+    uint64_t v = 0;
+    for (size_t i = UUID_BYTES - 6; i < UUID_BYTES; i++)
+        v = v << 8 | u[i];
     static const char digits[] = "0123456789abcdef";
     v = (v + add) & ((UINT64_C(1) << 48) - 1);
     memcpy(out, id, UUID_LEN - 12);

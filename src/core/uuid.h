@@ -9,6 +9,13 @@
 #include <stdint.h>
 
 #define UUID_LEN 36
+#define UUID_BYTES 16
+
+/* The text form of 16 bytes (lower-case hex, 8-4-4-4-12) into out (UUID_LEN + 1 bytes). */
+void uuid_text(const unsigned char u[UUID_BYTES], char out[UUID_LEN + 1]);
+/* The 16 bytes of s when s is exactly a UUID in the text form uuid_text writes (lower-case:
+ * an upper-case one would not come back the same): true; false for any other text. */
+bool uuid_parse(const char *s, unsigned char out[UUID_BYTES]);
 
 /* Each fills out (UUID_LEN + 1 bytes) and returns 0, or -1 if the CSPRNG fails. */
 int uuid_v4(char out[UUID_LEN + 1]);

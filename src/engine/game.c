@@ -6,6 +6,7 @@
  * them. */
 #include "engine/game.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -435,7 +436,7 @@ void game_app_put_rule(struct game_app *a, const char *id, struct rule *r, json_
         .doc = doc,
         .created_at = created_at,
     };
-    gr->id_is_uuid = fxpack_uuid(id, gr->id_uuid);
+    gr->id_is_uuid = uuid_parse(id, gr->id_uuid);
     qsort(a->rules, a->n_rules, sizeof(*a->rules), rule_order);
     rules_index(a);
     fields_bind(a, r->cond);
@@ -1262,93 +1263,18 @@ void game_apply(const struct game_app *a, struct game_user *u, const struct game
 
 /* ---- effects as JSON ----------------------------------------------------------------------- */
 
-/* `,"key":` and a string or an integer, for an effect. The keys are literals of this file,
- * written as they are (nothing in them to escape): put_str(b, "track", name). */
-#define MEMBER(key) ",\"" key "\":", sizeof(",\"" key "\":") - 1
-#define put_str(b, key, v) put_member_str(b, MEMBER(key), v)
-#define put_int(b, key, v) put_member_int(b, MEMBER(key), v)
-
-static void put_member_str(struct buf *b, const char *member, size_t len, const char *v)
-{
-    buf_append(b, member, len);
-    buf_append_json_string(b, v, strlen(v));
-}
-
-static void put_member_int(struct buf *b, const char *member, size_t len, int64_t v)
-{
-    buf_append(b, member, len);
-    buf_append_i64(b, v);
-}
-
-static void put_source(struct buf *b, const struct game_effect *e)
-{
-    if (e->rule) {
-        put_str(b, "source", "rule");
-        put_str(b, "ruleId", e->rule->id);
-    } else if (e->ach) {
-        put_str(b, "source", "achievement");
-        put_str(b, "achievementCode", e->ach->ach->code);
-    }
-}
-
+/* The one writer of effects' JSON is the compact form's expansion: what a stored event shows
+ * and what this gives cannot differ. */
 void game_effects_json(const struct game_effects *fx, struct buf *out)
 {
-    buf_putc(out, '[');
-    for (size_t i = 0; i < fx->n; i++) {
-        const struct game_effect *e = &fx->v[i];
-        if (i)
-            buf_putc(out, ',');
-        switch (e->type) {
-        case FX_XP:
-            buf_puts(out, "{\"type\":\"xp.awarded\"");
-            put_str(out, "track", e->name);
-            put_int(out, "amount", e->amount);
-            put_int(out, "totalXp", e->total);
-            put_source(out, e);
-            break;
-        case FX_LEVEL:
-            buf_puts(out, "{\"type\":\"level.up\"");
-            put_str(out, "track", e->name);
-            put_int(out, "from", e->from);
-            put_int(out, "to", e->to);
-            break;
-        case FX_CURRENCY:
-            buf_puts(out, "{\"type\":\"currency.changed\"");
-            put_str(out, "currency", e->name);
-            put_int(out, "amount", e->amount);
-            put_int(out, "balance", e->total);
-            put_source(out, e);
-            break;
-        case FX_STREAK:
-            buf_puts(out, "{\"type\":\"streak.updated\"");
-            put_str(out, "key", e->name);
-            put_int(out, "current", e->total);
-            put_int(out, "best", e->to);
-            put_int(out, "freezesUsed", e->amount);
-            break;
-        case FX_ACHIEVEMENT: {
-            const struct achievement *ach = e->ach->ach;
-            buf_puts(out, "{\"type\":\"achievement.unlocked\"");
-            put_str(out, "achievementId", e->ach->id);
-            put_str(out, "code", ach->code);
-            put_str(out, "name", ach->name);
-            buf_puts(out, ",\"tier\":");
-            if (ach->tier)
-                json_dump_buf(ach->tier, out);
-            else
-                buf_puts(out, "null");
-            put_int(out, "claims", e->total);
-            break;
-        }
-        }
-        buf_putc(out, '}');
-    }
-    buf_putc(out, ']');
+    struct buf packed = BUF_INIT;
+    game_effects_pack(fx, &packed);
+    int rc = fxpack_json(packed.data, packed.len, out);
+    assert(rc == 0); /* the writers' own form */
+    if (rc < 0)
+        buf_puts(out, "[]");
+    buf_release(&packed);
 }
-
-#undef put_str
-#undef put_int
-#undef MEMBER
 
 void game_effects_pack(const struct game_effects *fx, struct buf *out)
 {

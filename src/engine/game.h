@@ -28,6 +28,7 @@
 #include "core/buf.h"
 #include "core/fxpack.h"
 #include "core/tz.h"
+#include "core/uuid.h"
 #include "engine/achievement.h"
 #include "engine/level.h"
 #include "engine/names.h"
@@ -89,10 +90,10 @@ struct game_rule {
     json_t *doc;               /* what the API shows (body, id, appId, createdAt, updatedAt) */
     int64_t created_at;
     size_t run_end;            /* the end of its event type's run in game_app.rules */
-    bool id_is_uuid;           /* == fxpack_uuid(id, id_uuid), set where a rule is made
+    bool id_is_uuid;           /* == uuid_parse(id, id_uuid), set where a rule is made
                                 * (game_app_put_rule; its id never changes): the bytes its
                                 * awards' effects hold in the store's form */
-    unsigned char id_uuid[FXPACK_UUID_LEN];
+    unsigned char id_uuid[UUID_BYTES];
 };
 
 struct game_ach {
@@ -267,10 +268,10 @@ void game_reset_xp(const struct game_app *a, struct game_user *u, struct game_ef
 void game_grant(const struct game_app *a, struct game_user *u, const json_t *xp,
                 const json_t *currency, struct game_effects *fx);
 
-/* Writes fx as the event's effects JSON array into out (appended). */
+/* Writes fx as the event's effects JSON array into out (appended): the expansion of its
+ * compact form (fxpack_json of game_effects_pack), so a stored event shows the same. */
 void game_effects_json(const struct game_effects *fx, struct buf *out);
-/* Writes fx in the store's compact form (core/fxpack.h) into out (appended): fxpack_json
- * gives back exactly what game_effects_json writes. */
+/* Writes fx in the store's compact form (core/fxpack.h) into out (appended). */
 void game_effects_pack(const struct game_effects *fx, struct buf *out);
 
 #endif

@@ -1,8 +1,8 @@
 /* Unit tests for src/core/fxpack.c: the store keeps an event's effects in this form and shows
  * them as the JSON it expands to, so a member named wrong, an integer read back wrong or a
  * damaged form taken as good would change every event read back, its ledger and its
- * webhooks. engine/test_game.c checks the JSON against game_effects_json; the fuzz target
- * (tests/fuzz/fuzz_fxpack.c) checks any bytes. */
+ * webhooks. engine/test_game.c checks the JSON against what versions before the form wrote;
+ * the fuzz target (tests/fuzz/fuzz_fxpack.c) checks any bytes. */
 #include "unit.h"
 
 #include <inttypes.h>
@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/fxpack.h"
+#include "core/uuid.h"
 
 /* One effect as the writers take it. */
 struct effect {
@@ -241,13 +242,13 @@ static void canonical_uuids_are_kept_in_16_bytes(void **state)
         "",
         "r1",
     };
-    unsigned char bytes[FXPACK_UUID_LEN];
+    unsigned char bytes[UUID_BYTES];
     for (size_t i = 0; i < sizeof(as_text) / sizeof(as_text[0]); i++)
-        assert_false(fxpack_uuid(as_text[i], bytes));
-    /* A rule's award written with the bytes fxpack_uuid read once (or NULL) is the same. */
+        assert_false(uuid_parse(as_text[i], bytes));
+    /* A rule's award written with the bytes uuid_parse read once (or NULL) is the same. */
     for (size_t i = 0; i < sizeof(canonical) / sizeof(canonical[0]) + 2; i++) {
         const char *id = i < 2 ? as_text[i] : canonical[i - 2];
-        bool is = fxpack_uuid(id, bytes);
+        bool is = uuid_parse(id, bytes);
         assert_int_equal(is, i >= 2);
         struct buf general = award_with(FXPACK_SOURCE_RULE, id), by_rule = BUF_INIT;
         fxpack_begin(&by_rule);
@@ -517,6 +518,18 @@ static void empty_input_and_other_versions_are_refused(void **state)
     }
 }
 
+/* A form of every_effect's effects, one after the other, into b; ends[k]: where the first k
+ * end. */
+static void every_effect_form(struct buf *b, size_t ends[N_EVERY + 1])
+{
+    fxpack_begin(b);
+    ends[0] = b->len;
+    for (size_t i = 0; i < N_EVERY; i++) {
+        put(b, &every_effect[i].e);
+        ends[i + 1] = b->len;
+    }
+}
+
 /* Every prefix of a form of every kind of effect: one that ends between two effects is the
  * form of those before it; any other is refused, and leaves the buffer as it was. */
 static void every_cut_is_refused_or_a_whole_form(void **state)
@@ -524,12 +537,7 @@ static void every_cut_is_refused_or_a_whole_form(void **state)
     (void)state;
     struct buf b = BUF_INIT;
     size_t ends[N_EVERY + 1];
-    fxpack_begin(&b);
-    ends[0] = b.len;
-    for (size_t i = 0; i < N_EVERY; i++) {
-        put(&b, &every_effect[i].e);
-        ends[i + 1] = b.len;
-    }
+    every_effect_form(&b, ends);
     size_t whole = 0;
     for (size_t len = 0; len <= b.len; len++) {
         size_t k = 0;
@@ -567,12 +575,7 @@ static void a_damaged_form_reads_up_to_its_fault(void **state)
     (void)state;
     struct buf b = BUF_INIT;
     size_t ends[N_EVERY + 1];
-    fxpack_begin(&b);
-    ends[0] = b.len;
-    for (size_t i = 0; i < N_EVERY; i++) {
-        put(&b, &every_effect[i].e);
-        ends[i + 1] = b.len;
-    }
+    every_effect_form(&b, ends);
     for (size_t len = 1; len <= b.len; len++) {
         size_t k = 0; /* whole effects within len */
         while (k < N_EVERY && ends[k + 1] <= len)

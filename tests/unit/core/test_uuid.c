@@ -216,6 +216,35 @@ static void add_counts_in_the_last_group(void **state)
         assert_false(uuid_add(bad[i], 1, out));
 }
 
+/* uuid_text and uuid_parse: bytes to text and back for every id these functions write; any
+ * other text (upper case, a group cut or moved, trailing bytes) is not a UUID to uuid_parse. */
+static void text_and_bytes_round_trip(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 1000; i++) {
+        char id[UUID_LEN + 1], again[UUID_LEN + 1];
+        assert_int_equal(i % 2 ? uuid_v4(id) : uuid_v7(1700000000000 + i, id), 0);
+        unsigned char u[UUID_BYTES];
+        assert_true(uuid_parse(id, u));
+        uuid_text(u, again);
+        assert_string_equal(again, id);
+    }
+    static const unsigned char ends[UUID_BYTES] = { 0x00, 0x01, 0x22, 0x33, 0x44, 0x55, 0x66,
+                                                    0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+                                                    0xee, 0xff };
+    char text[UUID_LEN + 1];
+    uuid_text(ends, text);
+    assert_string_equal(text, "00012233-4455-6677-8899-aabbccddeeff");
+    static const char *const not_ids[] = {
+        "00012233-4455-6677-8899-AABBCCDDEEFF", "00012233-4455-6677-8899-aabbccddeef",
+        "00012233-4455-6677-8899-aabbccddeeff0", "000122334-455-6677-8899-aabbccddeeff",
+        "00012233-4455-6677-8899-aabbccddeefg", "", "r1",
+    };
+    unsigned char u[UUID_BYTES];
+    for (size_t i = 0; i < sizeof(not_ids) / sizeof(not_ids[0]); i++)
+        assert_false(uuid_parse(not_ids[i], u));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(v4_form_and_uniqueness),
     cmocka_unit_test(v7_carries_the_time_and_sorts),
@@ -223,6 +252,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(v7_seq_round_trips),
     cmocka_unit_test(v8_seq_is_fixed_and_distinct),
     cmocka_unit_test(add_counts_in_the_last_group),
+    cmocka_unit_test(text_and_bytes_round_trip),
 };
 
 UNIT_MAIN(tests)

@@ -11,6 +11,8 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/fxpack.h"
+#include "core/json.h"
+#include "core/uuid.h"
 #include "engine/game.h"
 
 /* 2026-11-23T12:00:00Z, a Monday. */
@@ -694,16 +696,113 @@ struct fx_seen {
     int ach_tier, ach_null, uuid_rule, text_rule, negative;
 };
 
-/* The compact form of fx (game_effects_pack) expands to exactly what game_effects_json
- * writes, byte for byte: the store keeps the one and shows the other. */
+/* ---- the JSON of effects as versions before the compact form wrote it ----------------------
+ * Kept here as the reference: rows written before migration 21 hold this text, and an event
+ * applied again from such a row is compared with game_effects_json's (the form's expansion),
+ * so the two must give the same bytes. */
+
+/* `,"key":` and a string or an integer, for an effect. The keys are literals of this file,
+ * written as they are (nothing in them to escape): put_str(b, "track", name). */
+#define MEMBER(key) ",\"" key "\":", sizeof(",\"" key "\":") - 1
+#define put_str(b, key, v) put_member_str(b, MEMBER(key), v)
+#define put_int(b, key, v) put_member_int(b, MEMBER(key), v)
+
+static void put_member_str(struct buf *b, const char *member, size_t len, const char *v)
+{
+    buf_append(b, member, len);
+    buf_append_json_string(b, v, strlen(v));
+}
+
+static void put_member_int(struct buf *b, const char *member, size_t len, int64_t v)
+{
+    buf_append(b, member, len);
+    buf_append_i64(b, v);
+}
+
+static void put_source(struct buf *b, const struct game_effect *e)
+{
+    if (e->rule) {
+        put_str(b, "source", "rule");
+        put_str(b, "ruleId", e->rule->id);
+    } else if (e->ach) {
+        put_str(b, "source", "achievement");
+        put_str(b, "achievementCode", e->ach->ach->code);
+    }
+}
+
+static void json_as_written_before(const struct game_effects *fx, struct buf *out)
+{
+    buf_putc(out, '[');
+    for (size_t i = 0; i < fx->n; i++) {
+        const struct game_effect *e = &fx->v[i];
+        if (i)
+            buf_putc(out, ',');
+        switch (e->type) {
+        case FX_XP:
+            buf_puts(out, "{\"type\":\"xp.awarded\"");
+            put_str(out, "track", e->name);
+            put_int(out, "amount", e->amount);
+            put_int(out, "totalXp", e->total);
+            put_source(out, e);
+            break;
+        case FX_LEVEL:
+            buf_puts(out, "{\"type\":\"level.up\"");
+            put_str(out, "track", e->name);
+            put_int(out, "from", e->from);
+            put_int(out, "to", e->to);
+            break;
+        case FX_CURRENCY:
+            buf_puts(out, "{\"type\":\"currency.changed\"");
+            put_str(out, "currency", e->name);
+            put_int(out, "amount", e->amount);
+            put_int(out, "balance", e->total);
+            put_source(out, e);
+            break;
+        case FX_STREAK:
+            buf_puts(out, "{\"type\":\"streak.updated\"");
+            put_str(out, "key", e->name);
+            put_int(out, "current", e->total);
+            put_int(out, "best", e->to);
+            put_int(out, "freezesUsed", e->amount);
+            break;
+        case FX_ACHIEVEMENT: {
+            const struct achievement *ach = e->ach->ach;
+            buf_puts(out, "{\"type\":\"achievement.unlocked\"");
+            put_str(out, "achievementId", e->ach->id);
+            put_str(out, "code", ach->code);
+            put_str(out, "name", ach->name);
+            buf_puts(out, ",\"tier\":");
+            if (ach->tier)
+                json_dump_buf(ach->tier, out);
+            else
+                buf_puts(out, "null");
+            put_int(out, "claims", e->total);
+            break;
+        }
+        }
+        buf_putc(out, '}');
+    }
+    buf_putc(out, ']');
+}
+
+#undef put_str
+#undef put_int
+#undef MEMBER
+
+
+/* The compact form of fx (game_effects_pack) expands to exactly the JSON versions before it
+ * wrote, byte for byte (rows of those versions hold it), and game_effects_json gives it. */
 static void assert_pack_is_json(const struct game_effects *fx, struct fx_seen *seen)
 {
-    struct buf json = BUF_INIT, packed = BUF_INIT, back = BUF_INIT;
-    game_effects_json(fx, &json);
+    struct buf json = BUF_INIT, packed = BUF_INIT, back = BUF_INIT, now = BUF_INIT;
+    json_as_written_before(fx, &json);
     game_effects_pack(fx, &packed);
     assert_int_equal(fxpack_json(packed.data, packed.len, &back), 0);
     if (back.len != json.len || memcmp(back.data, json.data, json.len) != 0)
         fail_msg("\nunpacked %s\n    json %s", back.data, json.data);
+    game_effects_json(fx, &now);
+    assert_string_equal(now.data, json.data);
+    buf_release(&now);
     assert_true(fx->n == 0 || packed.len < json.len);
     buf_release(&json);
     buf_release(&packed);
@@ -821,7 +920,7 @@ static void effects_pack_expands_to_effects_json_for_any_text(void **state)
     memset(gachs, 0, sizeof(gachs));
     for (size_t i = 0; i < NT; i++) {
         rules[i].id = (char *)texts[i];
-        rules[i].id_is_uuid = fxpack_uuid(texts[i], rules[i].id_uuid); /* as rules are put */
+        rules[i].id_is_uuid = uuid_parse(texts[i], rules[i].id_uuid); /* as rules are put */
     }
     for (size_t i = 0; i < NT * NTIER; i++) {
         achs[i].code = (char *)texts[i % NT];
